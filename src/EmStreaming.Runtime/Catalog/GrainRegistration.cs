@@ -1,0 +1,36 @@
+using EmStreaming.Runtime.Grains;
+
+namespace EmStreaming.Runtime.Catalog;
+
+/// <summary>A registered grain type: how to create it and its effective per-type settings.</summary>
+internal sealed record GrainRegistration(string GrainType, Func<IServiceProvider, GrainId, Grain> Factory, TimeSpan CollectionAge, int MailboxCapacity, string LoggerCategory);
+
+/// <summary>Silo counters, updated with Interlocked.</summary>
+internal sealed class SiloCounters
+{
+    private long _activations;
+    private long _deactivations;
+    private long _turnsCompleted;
+    private long _turnsFailed;
+    private long _longTurns;
+    private long _delivered;
+    private long _duplicates;
+
+    public void Activated() => Interlocked.Increment(ref _activations);
+
+    public void Deactivated() => Interlocked.Increment(ref _deactivations);
+
+    public void TurnCompleted() => Interlocked.Increment(ref _turnsCompleted);
+
+    public void TurnFailed() => Interlocked.Increment(ref _turnsFailed);
+
+    public void LongTurn() => Interlocked.Increment(ref _longTurns);
+
+    public void Delivered() => Interlocked.Increment(ref _delivered);
+
+    public void DuplicateSkipped() => Interlocked.Increment(ref _duplicates);
+
+    public Hosting.SiloStatistics Snapshot(int active, int runningJobs) => new(
+        active, Interlocked.Read(ref _activations), Interlocked.Read(ref _deactivations), Interlocked.Read(ref _turnsCompleted),
+        Interlocked.Read(ref _turnsFailed), Interlocked.Read(ref _longTurns), Interlocked.Read(ref _delivered), Interlocked.Read(ref _duplicates), runningJobs);
+}
