@@ -1,0 +1,74 @@
+namespace EmStreaming.Numerics;
+
+/// <summary>
+/// A row-major n×d matrix of observations over a caller-owned array. <see cref="double.NaN"/> marks a missing entry.
+/// </summary>
+/// <remarks>
+/// The matrix is a view: it does not copy <c>values</c>, so the caller must not modify the array while the matrix is in use.
+/// </remarks>
+public sealed class DataMatrix
+{
+    private readonly double[] _values;
+
+    /// <summary>Wraps <paramref name="values"/> (row-major, <paramref name="rows"/>·<paramref name="columns"/> entries).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="values"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rows"/> is negative or <paramref name="columns"/> is less than 1.</exception>
+    /// <exception cref="ArgumentException">The length does not match, or an entry is ±Infinity (the message names the row and column, both zero-based).</exception>
+    public DataMatrix(double[] values, int rows, int columns)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+        if ((long)rows * columns != values.Length)
+        {
+            throw new ArgumentException($"values has {values.Length} entries but {rows} rows × {columns} columns need {(long)rows * columns}.", nameof(values));
+        }
+
+        var hasMissing = false;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var v = values[i];
+            if (double.IsNaN(v))
+            {
+                hasMissing = true;
+            }
+            else if (double.IsInfinity(v))
+            {
+                throw new ArgumentException($"row {i / columns} column {i % columns} is infinite; only finite values or NaN (missing) are allowed.", nameof(values));
+            }
+        }
+
+        _values = values;
+        Rows = rows;
+        Columns = columns;
+        HasMissing = hasMissing;
+    }
+
+    /// <summary>Number of observations.</summary>
+    public int Rows { get; }
+
+    /// <summary>Number of dimensions per observation.</summary>
+    public int Columns { get; }
+
+    /// <summary>True when at least one entry is NaN (missing).</summary>
+    public bool HasMissing { get; }
+
+    /// <summary>All entries, row-major.</summary>
+    public ReadOnlySpan<double> Values => _values;
+
+    /// <summary>The entries of row <paramref name="i"/> (zero-based).</summary>
+    public ReadOnlySpan<double> Row(int i) => new(_values, checked(i * Columns), Columns);
+
+    /// <summary>The entry at (<paramref name="row"/>, <paramref name="column"/>), NaN when missing.</summary>
+    public double this[int row, int column]
+    {
+        get
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)column, (uint)Columns, nameof(column));
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)row, (uint)Rows, nameof(row));
+            return _values[(row * Columns) + column];
+        }
+    }
+
+    internal double[] RawValues => _values;
+}

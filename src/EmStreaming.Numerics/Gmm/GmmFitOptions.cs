@@ -1,0 +1,140 @@
+namespace EmStreaming.Numerics.Gmm;
+
+/// <summary>Settings of a batch EM fit. Defaults match scikit-learn's GaussianMixture. Setters validate and throw <see cref="ArgumentOutOfRangeException"/> naming the option.</summary>
+public sealed record GmmFitOptions
+{
+    /// <summary>Default <see cref="Tolerance"/>: 1e-3, on the change of mean log-likelihood per sample.</summary>
+    public const double DefaultTolerance = 1e-3;
+
+    /// <summary>Default <see cref="MaxIterations"/>: 100.</summary>
+    public const int DefaultMaxIterations = 100;
+
+    /// <summary>Default <see cref="RegCovar"/>: 1e-6 added to covariance diagonals.</summary>
+    public const double DefaultRegCovar = 1e-6;
+
+    /// <summary>Number of components K (≥ 1). Required.</summary>
+    public required int Components
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(Components));
+            field = value;
+        }
+    }
+
+    /// <summary>Covariance family (default Full).</summary>
+    public CovarianceType Covariance
+    {
+        get;
+        init
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Covariance), value, "unknown covariance type");
+            }
+
+            field = value;
+        }
+    }
+
+    = CovarianceType.Full;
+
+    /// <summary>Stop when the mean log-likelihood per sample changes by less than this between iterations (≥ 0, default 1e-3).</summary>
+    public double Tolerance
+    {
+        get;
+        init
+        {
+            if (!(value >= 0) || !double.IsFinite(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Tolerance), value, "Tolerance must be finite and ≥ 0");
+            }
+
+            field = value;
+        }
+    }
+
+    = DefaultTolerance;
+
+    /// <summary>Maximum number of EM iterations (M-steps) per restart (≥ 1, default 100).</summary>
+    public int MaxIterations
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(MaxIterations));
+            field = value;
+        }
+    }
+
+    = DefaultMaxIterations;
+
+    /// <summary>Added to the diagonal of every covariance (≥ 0, default 1e-6): keeps a constant column fittable.</summary>
+    public double RegCovar
+    {
+        get;
+        init
+        {
+            if (!(value >= 0) || !double.IsFinite(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(RegCovar), value, "RegCovar must be finite and ≥ 0");
+            }
+
+            field = value;
+        }
+    }
+
+    = DefaultRegCovar;
+
+    /// <summary>Independent restarts (scikit-learn's n_init, ≥ 1, default 1); the best final log-likelihood wins. Ignored with <see cref="WarmStart"/>.</summary>
+    public int Restarts
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(Restarts));
+            field = value;
+        }
+    }
+
+    = 1;
+
+    /// <summary>Initialization method (default k-means++).</summary>
+    public GmmInitialization Initialization
+    {
+        get;
+        init
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(Initialization), value, "unknown initialization");
+            }
+
+            field = value;
+        }
+    }
+
+    /// <summary>Seed from which every restart's seed is derived: same seed and data give a bit-identical result.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Start from these parameters instead of initializing (one run; <see cref="Restarts"/> is ignored, as in scikit-learn).</summary>
+    public GaussianMixture? WarmStart { get; init; }
+
+    /// <summary>Threads for the E-step: -1 (default) for all processors, otherwise ≥ 1. Does not change the result.</summary>
+    public int MaxDegreeOfParallelism
+    {
+        get;
+        init
+        {
+            if (value is not -1 and < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), value, "MaxDegreeOfParallelism must be -1 or ≥ 1");
+            }
+
+            field = value;
+        }
+    }
+
+    = -1;
+}

@@ -1,0 +1,46 @@
+namespace EmStreaming.Numerics.Gmm;
+
+/// <summary>Outcome of a batch EM fit (the best restart).</summary>
+public sealed class GmmFitResult
+{
+    internal GmmFitResult(GaussianMixture model, bool converged, int iterations, IReadOnlyList<double> trace, double meanLogLikelihood, int bestRestart, int rows)
+    {
+        Model = model;
+        Converged = converged;
+        Iterations = iterations;
+        LogLikelihoodTrace = trace;
+        MeanLogLikelihood = meanLogLikelihood;
+        BestRestart = bestRestart;
+        Rows = rows;
+        var total = meanLogLikelihood * rows;
+        Bic = (-2.0 * total) + (model.ParameterCount * Math.Log(rows));
+        Aic = (-2.0 * total) + (2.0 * model.ParameterCount);
+    }
+
+    /// <summary>Fitted parameters.</summary>
+    public GaussianMixture Model { get; }
+
+    /// <summary>True when the change of mean log-likelihood fell below the tolerance before the iteration limit.</summary>
+    public bool Converged { get; }
+
+    /// <summary>EM iterations (M-steps) run by the best restart.</summary>
+    public int Iterations { get; }
+
+    /// <summary>Mean log-likelihood per sample after each iteration of the best restart; the last entry equals <see cref="MeanLogLikelihood"/>.</summary>
+    public IReadOnlyList<double> LogLikelihoodTrace { get; }
+
+    /// <summary>Mean log-likelihood per sample of <see cref="Model"/> on the training data.</summary>
+    public double MeanLogLikelihood { get; }
+
+    /// <summary>Zero-based index of the restart that won.</summary>
+    public int BestRestart { get; }
+
+    /// <summary>Number of training rows n.</summary>
+    public int Rows { get; }
+
+    /// <summary>BIC on the training data, −2·log L + p·ln n.</summary>
+    public double Bic { get; }
+
+    /// <summary>AIC on the training data, −2·log L + 2p.</summary>
+    public double Aic { get; }
+}

@@ -1,0 +1,347 @@
+namespace EmStreaming.Numerics.Gmm;
+
+/// <summary>
+/// Mutable Gaussian-mixture parameters with their cached factors: the working buffer EM writes in place so an iteration
+/// allocates nothing. <see cref="GaussianMixture"/> wraps a private copy for the immutable public view.
+/// </summary>
+/// <remarks>
+/// Use from outside EM (online EM, HMM emissions): allocate once, let <see cref="GmmSufficientStatistics.MaximizeInto"/>
+/// fill it (it refreshes the factors), then pass it to <see cref="GmmWorkspace"/> or <see cref="LogDensitiesRow"/>.
+/// If you write <see cref="Weights"/>, <see cref="Means"/> or <see cref="Covariances"/> yourself, call
+/// <see cref="TryRefreshFactors"/> afterwards. Weights are ignored by the log-density kernels (HMM emissions need none).
+/// Layouts: Means K×D row-major; Covariances Full K×D×D, Diag K×D (variances), Spherical K (variances), Tied D×D.
+/// Cholesky: Full/Tied lower L with Σ = L·Lᵀ; Diag/Spherical standard deviations. InverseCholesky: L⁻¹ (lower) or 1/σ.
+/// </remarks>
+internal sealed class GmmParameters
+{
+    private static readonly double Log2Pi = Math.Log(2.0 * Math.PI);
+
+    public GmmParameters(int components, int dimension, CovarianceType type)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        Components = components;
+        Dimension = dimension;
+        Type = type;
+        Weights = new double[components];
+        LogWeights = new double[components];
+        Means = new double[components * dimension];
+        var covLength = CovarianceLength(type, components, dimension);
+        Covariances = new double[covLength];
+        Cholesky = new double[covLength];
+        InverseCholesky = new double[covLength];
+        LogNormalizers = new double[components];
+    }
+
+    public int Components { get; }
+
+    public int Dimension { get; }
+
+    public CovarianceType Type { get; }
+
+    public double[] Weights { get; }
+
+    /// <summary>ln w_k, refreshed by <see cref="TryRefreshFactors"/>.</summary>
+    public double[] LogWeights { get; }
+
+    public double[] Means { get; }
+
+    public double[] Covariances { get; }
+
+    public double[] Cholesky { get; }
+
+    public double[] InverseCholesky { get; }
+
+    /// <summary>−½(D·ln 2π + ln|Σ_k|): log N(x; μ_k, Σ_k) = LogNormalizers[k] − ½·Mahalanobis².</summary>
+    public double[] LogNormalizers { get; }
+
+    /// <summary>Length of the raw covariance layout for a covariance type.</summary>
+    public static int CovarianceLength(CovarianceType type, int components, int dimension) => type switch
+    {
+        CovarianceType.Full => components * dimension * dimension,
+        CovarianceType.Diag => components * dimension,
+        CovarianceType.Spherical => components,
+        CovarianceType.Tied => dimension * dimension,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown covariance type"),
+    };
+
+    /// <summary>Free parameters as scikit-learn counts them (for BIC/AIC).</summary>
+    public int ParameterCount
+    {
+        get
+        {
+            var k = Components;
+            var d = Dimension;
+            var cov = Type switch
+            {
+                CovarianceType.Full => k * d * (d + 1) / 2,
+                CovarianceType.Diag => k * d,
+                CovarianceType.Spherical => k,
+                _ => d * (d + 1) / 2,
+            };
+            return cov + (k * d) + k - 1;
+        }
+    }
+
+    /// <summary>
+    /// Recomputes log-weights and the Cholesky factors, inverse factors and normalizers from the covariances.
+    /// Returns false with the first failing component (−1 for the tied matrix) when a covariance is not positive definite.
+    /// </summary>
+    public bool TryRefreshFactors(out int failedComponent)
+    {
+        for (var k = 0; k < Components; k++)
+        {
+            LogWeights[k] = Math.Log(Weights[k]);
+        }
+
+        var d = Dimension;
+        var dd = d * d;
+        failedComponent = -2;
+        switch (Type)
+        {
+            case CovarianceType.Full:
+                for (var k = 0; k < Components; k++)
+                {
+                    if (!RefreshDense(k * dd, out var logDet))
+                    {
+                        failedComponent = k;
+                        return false;
+                    }
+
+                    LogNormalizers[k] = -0.5 * ((d * Log2Pi) + logDet);
+                }
+
+                break;
+            case CovarianceType.Tied:
+                {
+                    if (!RefreshDense(0, out var logDet))
+                    {
+                        failedComponent = -1;
+                        return false;
+                    }
+
+                    Array.Fill(LogNormalizers, -0.5 * ((d * Log2Pi) + logDet));
+                    break;
+                }
+
+            case CovarianceType.Diag:
+                for (var k = 0; k < Components; k++)
+                {
+                    var logDet = 0.0;
+                    for (var i = 0; i < d; i++)
+                    {
+                        var v = Covariances[(k * d) + i];
+                        if (!(v > 0) || !double.IsFinite(v))
+                        {
+                            failedComponent = k;
+                            return false;
+                        }
+
+                        var s = Math.Sqrt(v);
+                        Cholesky[(k * d) + i] = s;
+                        InverseCholesky[(k * d) + i] = 1.0 / s;
+                        logDet += Math.Log(v);
+                    }
+
+                    LogNormalizers[k] = -0.5 * ((d * Log2Pi) + logDet);
+                }
+
+                break;
+            default:
+                for (var k = 0; k < Components; k++)
+                {
+                    var v = Covariances[k];
+                    if (!(v > 0) || !double.IsFinite(v))
+                    {
+                        failedComponent = k;
+                        return false;
+                    }
+
+                    Cholesky[k] = Math.Sqrt(v);
+                    InverseCholesky[k] = 1.0 / Cholesky[k];
+                    LogNormalizers[k] = -0.5 * d * (Log2Pi + Math.Log(v));
+                }
+
+                break;
+        }
+
+        return true;
+    }
+
+    /// <summary>Writes the D×D covariance of component <paramref name="k"/> (expanded from any layout) into <paramref name="destination"/>.</summary>
+    public void ExpandCovariance(int k, Span<double> destination)
+    {
+        var d = Dimension;
+        var dest = destination.Slice(0, d * d);
+        switch (Type)
+        {
+            case CovarianceType.Full:
+                Covariances.AsSpan(k * d * d, d * d).CopyTo(dest);
+                break;
+            case CovarianceType.Tied:
+                Covariances.AsSpan(0, d * d).CopyTo(dest);
+                break;
+            case CovarianceType.Diag:
+                dest.Clear();
+                for (var i = 0; i < d; i++)
+                {
+                    dest[(i * d) + i] = Covariances[(k * d) + i];
+                }
+
+                break;
+            default:
+                dest.Clear();
+                for (var i = 0; i < d; i++)
+                {
+                    dest[(i * d) + i] = Covariances[k];
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Copies all values (parameters and factors) from a mixture of the same shape.</summary>
+    public void CopyFrom(GmmParameters other)
+    {
+        if (other.Components != Components || other.Dimension != Dimension || other.Type != Type)
+        {
+            throw new ArgumentException("parameters differ in shape", nameof(other));
+        }
+
+        other.Weights.CopyTo(Weights, 0);
+        other.LogWeights.CopyTo(LogWeights, 0);
+        other.Means.CopyTo(Means, 0);
+        other.Covariances.CopyTo(Covariances, 0);
+        other.Cholesky.CopyTo(Cholesky, 0);
+        other.InverseCholesky.CopyTo(InverseCholesky, 0);
+        other.LogNormalizers.CopyTo(LogNormalizers, 0);
+    }
+
+    public GmmParameters Clone()
+    {
+        var copy = new GmmParameters(Components, Dimension, Type);
+        copy.CopyFrom(this);
+        return copy;
+    }
+
+    /// <summary>Scratch length <see cref="LogDensitiesRow"/> and <see cref="GmmSufficientStatistics.AccumulateRow"/> need.</summary>
+    public static int RowScratchLength(int dimension) => (4 * dimension * dimension) + (4 * dimension) + 8;
+
+    /// <summary>
+    /// log N(x; μ_k, Σ_k) for every component (no weights) for one observation; NaN entries of <paramref name="x"/> are
+    /// marginalized. Allocation-free; <paramref name="scratch"/> needs <see cref="RowScratchLength"/> entries.
+    /// Throws when no entry of <paramref name="x"/> is observed.
+    /// </summary>
+    public void LogDensitiesRow(ReadOnlySpan<double> x, Span<double> logDensity, Span<double> scratch)
+    {
+        var d = Dimension;
+        var observed = CountObserved(x);
+        if (observed == 0)
+        {
+            throw new ArgumentException("the observation has no observed value", nameof(x));
+        }
+
+        if (observed == d)
+        {
+            LogDensitiesComplete(x, logDensity, scratch);
+            return;
+        }
+
+        Span<int> indices = d <= 256 ? stackalloc int[d] : new int[d];
+        MissingData.SplitIndices(x, indices, out var obs, out var mis);
+        var sigma = scratch.Slice(0, d * d);
+        var lo = scratch.Slice(d * d, d * d);
+        var work = scratch.Slice(4 * d * d, 4 * d);
+        for (var k = 0; k < Components; k++)
+        {
+            ExpandCovariance(k, sigma);
+            if (!MissingData.TryFactorPattern(sigma, d, obs, mis, lo, default, default, work, out var logConst))
+            {
+                throw new InvalidOperationException($"the covariance of component {k} is not positive definite");
+            }
+
+            logDensity[k] = MissingData.LogDensity(x, obs, Means.AsSpan(k * d, d), lo, logConst, work);
+        }
+    }
+
+    private void LogDensitiesComplete(ReadOnlySpan<double> x, Span<double> logDensity, Span<double> scratch)
+    {
+        var d = Dimension;
+        _ = scratch;
+        for (var k = 0; k < Components; k++)
+        {
+            var mu = Means.AsSpan(k * d, d);
+            double maha = 0;
+            switch (Type)
+            {
+                case CovarianceType.Full:
+                case CovarianceType.Tied:
+                    {
+                        var m = InverseCholesky.AsSpan(Type == CovarianceType.Full ? k * d * d : 0, d * d);
+                        for (var j = 0; j < d; j++)
+                        {
+                            double y = 0;
+                            for (var i = 0; i <= j; i++)
+                            {
+                                y += m[(j * d) + i] * (x[i] - mu[i]);
+                            }
+
+                            maha += y * y;
+                        }
+
+                        break;
+                    }
+
+                case CovarianceType.Diag:
+                    for (var i = 0; i < d; i++)
+                    {
+                        var y = (x[i] - mu[i]) * InverseCholesky[(k * d) + i];
+                        maha += y * y;
+                    }
+
+                    break;
+                default:
+                    for (var i = 0; i < d; i++)
+                    {
+                        var y = (x[i] - mu[i]) * InverseCholesky[k];
+                        maha += y * y;
+                    }
+
+                    break;
+            }
+
+            logDensity[k] = LogNormalizers[k] - (0.5 * maha);
+        }
+    }
+
+    internal static int CountObserved(ReadOnlySpan<double> x)
+    {
+        var observed = 0;
+        foreach (var v in x)
+        {
+            if (!double.IsNaN(v))
+            {
+                observed++;
+            }
+        }
+
+        return observed;
+    }
+
+    private bool RefreshDense(int offset, out double logDet)
+    {
+        var d = Dimension;
+        var dd = d * d;
+        var l = Cholesky.AsSpan(offset, dd);
+        Covariances.AsSpan(offset, dd).CopyTo(l);
+        if (!Linear.Cholesky.TryFactor(l, d))
+        {
+            logDet = 0;
+            return false;
+        }
+
+        Linear.Cholesky.InvertLower(l, d, InverseCholesky.AsSpan(offset, dd));
+        logDet = Linear.Cholesky.LogDeterminant(l, d);
+        return true;
+    }
+}
