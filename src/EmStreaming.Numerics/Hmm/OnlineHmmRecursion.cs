@@ -4,8 +4,9 @@ namespace EmStreaming.Numerics.Hmm;
 
 /// <summary>
 /// The statistics recursion of Cappé (2011), "Online EM algorithm for hidden Markov models". For each end state
-/// k the auxiliary statistic ρ(·|k) is one block of length L = K·K (transition counts q(i, j)) + K·P (per-state
-/// emission statistics, P values each). Blocks are stored one after the other: ρ is K×L, row k = end state k.
+/// k the auxiliary statistic ρ(·|k) is one block of length L = K·K (transition counts q(i, j)) + K·P (emission
+/// statistics, P = 1 + D + S2 values per state, laid out as in <c>GmmSufficientStatistics</c>: s0 (K), then s1 (K×D),
+/// then s2 (K×S2)). Blocks are stored one after the other: ρ is K×L, row k = end state k.
 /// Cost per observation: K·K·L multiply-adds, i.e. O(K⁴) for the transition part, as the paper notes.
 /// </summary>
 internal static class OnlineHmmRecursion
@@ -41,7 +42,7 @@ internal static class OnlineHmmRecursion
     /// transition count q(i, k) and the emission statistics ψ_k(x) of state k (conditional expectations when
     /// entries are missing) on state k's emission slot.
     /// </summary>
-    /// <remarks><c>psi</c>: K×P: the emission statistics of x under each state.</remarks>
+    /// <remarks><c>psi</c>: K·P: the emission statistics of x under each state (s0 | s1 | s2 layout).</remarks>
     public static void UpdateStatistics(
         ReadOnlySpan<double> rho,
         Span<double> rhoNew,
@@ -49,8 +50,10 @@ internal static class OnlineHmmRecursion
         ReadOnlySpan<double> psi,
         double gamma,
         int k,
-        int p)
+        int d,
+        int s2)
     {
+        var p = 1 + d + s2;
         var kk = k * k;
         var len = kk + k * p;
         var keep = 1.0 - gamma;
@@ -76,8 +79,24 @@ internal static class OnlineHmmRecursion
                 dst[i * k + j] += gamma * w[i];
             }
 
-            var emit = dst.Slice(kk + j * p, p);
-            TensorPrimitives.MultiplyAdd(psi.Slice(j * p, p), gamma, emit, emit);
+            AddStateSlot(psi, dst[kk..], j, gamma, k, d, s2);
+        }
+    }
+
+    /// <summary>Adds factor·(state j's entries of <paramref name="source"/>) to the same entries of <paramref name="destination"/> (s0 | s1 | s2 layout).</summary>
+    public static void AddStateSlot(ReadOnlySpan<double> source, Span<double> destination, int j, double factor, int k, int d, int s2)
+    {
+        destination[j] += factor * source[j];
+        var o1 = k + (j * d);
+        for (var i = 0; i < d; i++)
+        {
+            destination[o1 + i] += factor * source[o1 + i];
+        }
+
+        var o2 = k + (k * d) + (j * s2);
+        for (var i = 0; i < s2; i++)
+        {
+            destination[o2 + i] += factor * source[o2 + i];
         }
     }
 
@@ -101,16 +120,16 @@ internal static class OnlineHmmRecursion
         ReadOnlySpan<double> psi,
         double gamma,
         int k,
-        int p)
+        int d,
+        int s2)
     {
         var kk = k * k;
-        var len = kk + k * p;
+        var len = kk + (k * (1 + d + s2));
         for (var j = 0; j < k; j++)
         {
             var dst = rhoNew.Slice(j * len, len);
             TensorPrimitives.Multiply(previous[..len], 1.0 - gamma, dst);
-            var emit = dst.Slice(kk + j * p, p);
-            TensorPrimitives.MultiplyAdd(psi.Slice(j * p, p), gamma, emit, emit);
+            AddStateSlot(psi, dst[kk..], j, gamma, k, d, s2);
         }
     }
 
@@ -123,7 +142,7 @@ internal static class OnlineHmmRecursion
     /// Returns the log predictive density log p(x_n | x_1..n−1).
     /// </summary>
     /// <remarks><c>logEmission</c>: log g_k(x_n) for each state (K).</remarks>
-    /// <remarks><c>psi</c>: K×P emission statistics of x_n under each state; unused when not accumulating.</remarks>
+    /// <remarks><c>psi</c>: K·P emission statistics of x_n under each state (s0 | s1 | s2 layout, P = 1 + d + s2); unused when not accumulating.</remarks>
     /// <remarks><c>sequenceStart</c>: true for the first observation of a sequence (prediction = start probabilities).</remarks>
     public static double Step(
         ReadOnlySpan<double> logEmission,
@@ -139,8 +158,10 @@ internal static class OnlineHmmRecursion
         Span<double> statistics,
         Span<double> scratch,
         int k,
-        int p)
+        int d,
+        int s2)
     {
+        var p = 1 + d + s2;
         var pred = scratch[..k];
         var emission = scratch.Slice(k, k);
         var kernel = scratch.Slice(2 * k, k * k);
@@ -177,11 +198,11 @@ internal static class OnlineHmmRecursion
             var len = k * k + k * p;
             if (sequenceStart)
             {
-                UpdateStatisticsAtSequenceStart(statistics, rhoScratch, psi, gamma, k, p);
+                UpdateStatisticsAtSequenceStart(statistics, rhoScratch, psi, gamma, k, d, s2);
             }
             else
             {
-                UpdateStatistics(rho, rhoScratch, kernel, psi, gamma, k, p);
+                UpdateStatistics(rho, rhoScratch, kernel, psi, gamma, k, d, s2);
             }
 
             rhoScratch[..(k * len)].CopyTo(rho);

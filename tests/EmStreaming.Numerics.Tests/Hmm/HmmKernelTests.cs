@@ -81,7 +81,8 @@ public sealed class HmmKernelTests
         const int p = 2;
         var len = K * K + K * p;
 
-        // psi_k(x_t) = (1, log g_k(x_t)): any per-state statistic works; the recursion must average it exactly.
+        // psi_k(x_t) = (1, log g_k(x_t)) in the s0 | s1 layout (d = 1, no s2): any per-state statistic works; the
+        // recursion must average it exactly.
         var psi = new double[K * p];
         var phi = new double[K];
         var rho = new double[K * len];
@@ -94,14 +95,14 @@ public sealed class HmmKernelTests
         {
             for (var k = 0; k < K; k++)
             {
-                psi[k * p] = 1.0;
-                psi[k * p + 1] = logB[t * K + k];
-                expectedEmission[k * p] += exact.Smoothed[t * K + k];
-                expectedEmission[k * p + 1] += exact.Smoothed[t * K + k] * logB[t * K + k];
+                psi[k] = 1.0;
+                psi[K + k] = logB[t * K + k];
+                expectedEmission[k] += exact.Smoothed[t * K + k];
+                expectedEmission[K + k] += exact.Smoothed[t * K + k] * logB[t * K + k];
             }
 
             logLik += OnlineHmmRecursion.Step(
-                logB.AsSpan(t * K, K), psi, start, a, t == 0, accumulate: true, 1.0 / (t + 1), phi, rho, rhoScratch, stats, scratch, K, p);
+                logB.AsSpan(t * K, K), psi, start, a, t == 0, accumulate: true, 1.0 / (t + 1), phi, rho, rhoScratch, stats, scratch, K, d: 1, s2: 0);
         }
 
         Assert.Equal(exact.LogLikelihood, logLik, 1e-12);

@@ -1,0 +1,132 @@
+namespace EmStreaming.Numerics.Hmm;
+
+/// <summary>
+/// Settings of a batch Baum–Welch fit. Validated by <see cref="Validate"/> (called by
+/// <see cref="GaussianHmmEM.Fit(DataMatrix, HmmFitOptions, IProgress{HmmProgress}?, CancellationToken)"/>) with
+/// messages naming the option.
+/// </summary>
+public sealed record HmmFitOptions
+{
+    /// <summary>Default convergence tolerance on the mean log-likelihood per observation (nats).</summary>
+    public const double DefaultTolerance = 1e-4;
+
+    /// <summary>Default maximum number of Baum–Welch iterations per restart.</summary>
+    public const int DefaultMaxIterations = 100;
+
+    /// <summary>Default covariance floor added to every variance after each M-step.</summary>
+    public const double DefaultRegCovar = 1e-6;
+
+    /// <summary>Default Dirichlet pseudo-count added to every expected transition and start count.</summary>
+    public const double DefaultTransitionPseudoCount = 1e-2;
+
+    /// <summary>Number of hidden states K (≥ 1).</summary>
+    public required int States { get; init; }
+
+    /// <summary>Emission covariance type; only <see cref="CovarianceType.Full"/> and <see cref="CovarianceType.Diag"/> are supported.</summary>
+    public CovarianceType Covariance { get; init; } = CovarianceType.Full;
+
+    /// <summary>Stop when the mean log-likelihood per observation improves by less than this (nats, ≥ 0). Default 1e-4.</summary>
+    public double Tolerance { get; init; } = DefaultTolerance;
+
+    /// <summary>Maximum Baum–Welch iterations per restart (≥ 1). Default 100.</summary>
+    public int MaxIterations { get; init; } = DefaultMaxIterations;
+
+    /// <summary>Covariance floor added to the diagonal after every M-step (≥ 0). Default 1e-6.</summary>
+    public double RegCovar { get; init; } = DefaultRegCovar;
+
+    /// <summary>
+    /// Dirichlet pseudo-count added to each expected transition count and start count before normalizing (≥ 0).
+    /// A positive value keeps the rows of a state that receives no occupancy finite (uniform) instead of 0/0.
+    /// With 0, such a row keeps its previous value. Default 0.01.
+    /// </summary>
+    public double TransitionPseudoCount { get; init; } = DefaultTransitionPseudoCount;
+
+    /// <summary>Independent restarts with distinct seeds; the best final log-likelihood wins (≥ 1). Default 1.</summary>
+    public int Restarts { get; init; } = 1;
+
+    /// <summary>Seed of every random choice (k-means++ seeding); a fit is reproducible for a given seed.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Start from these parameters instead of k-means (restarts are then ignored). Must match States, dimension and covariance type.</summary>
+    public GaussianHmm? WarmStart { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(States, 1, nameof(States));
+        if (Covariance is not (CovarianceType.Full or CovarianceType.Diag))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Covariance), Covariance, "HMM emissions support Full or Diag covariance.");
+        }
+
+        if (!(Tolerance >= 0) || double.IsInfinity(Tolerance))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Tolerance), Tolerance, "Tolerance must be a finite value ≥ 0.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxIterations, 1, nameof(MaxIterations));
+        if (!(RegCovar >= 0) || double.IsInfinity(RegCovar))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RegCovar), RegCovar, "RegCovar must be a finite value ≥ 0.");
+        }
+
+        if (!(TransitionPseudoCount >= 0) || double.IsInfinity(TransitionPseudoCount))
+        {
+            throw new ArgumentOutOfRangeException(nameof(TransitionPseudoCount), TransitionPseudoCount, "TransitionPseudoCount must be a finite value ≥ 0.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(Restarts, 1, nameof(Restarts));
+        if (WarmStart is { } w && (w.States != States || w.CovarianceType != Covariance))
+        {
+            throw new ArgumentOutOfRangeException(nameof(WarmStart), "WarmStart must have the same number of states and covariance type as the options.");
+        }
+    }
+}
+
+/// <summary>Progress of a Baum–Welch fit: one report per iteration.</summary>
+/// <param name="Restart">0-based restart index.</param>
+/// <param name="Iteration">1-based iteration within the restart.</param>
+/// <param name="MeanLogLikelihood">Mean log-likelihood per observation (nats) of the parameters entering this iteration.</param>
+public readonly record struct HmmProgress(int Restart, int Iteration, double MeanLogLikelihood);
+
+/// <summary>Outcome of a Baum–Welch fit.</summary>
+public sealed class HmmFitResult
+{
+    internal HmmFitResult(GaussianHmm model, bool converged, int iterations, IReadOnlyList<double> trace, double meanLogLikelihood, int bestRestart, long observations)
+    {
+        Model = model;
+        Converged = converged;
+        Iterations = iterations;
+        LogLikelihoodTrace = trace;
+        MeanLogLikelihood = meanLogLikelihood;
+        BestRestart = bestRestart;
+        Observations = observations;
+    }
+
+    /// <summary>The fitted parameters.</summary>
+    public GaussianHmm Model { get; }
+
+    /// <summary>True when the tolerance was reached before <see cref="HmmFitOptions.MaxIterations"/>.</summary>
+    public bool Converged { get; }
+
+    /// <summary>Baum–Welch iterations run by the best restart.</summary>
+    public int Iterations { get; }
+
+    /// <summary>Mean log-likelihood per observation of the best restart, one entry per iteration (before its M-step), then the final value.</summary>
+    public IReadOnlyList<double> LogLikelihoodTrace { get; }
+
+    /// <summary>Mean log-likelihood per observation (nats) of <see cref="Model"/> on the training data.</summary>
+    public double MeanLogLikelihood { get; }
+
+    /// <summary>0-based index of the restart that won.</summary>
+    public int BestRestart { get; }
+
+    /// <summary>Total number of observations (rows over all sequences) the fit used.</summary>
+    public long Observations { get; }
+
+    /// <summary>Bayesian information criterion −2·logL + p·ln n of <see cref="Model"/> on the training data.</summary>
+    public double Bic => -2.0 * MeanLogLikelihood * Observations + Model.ParameterCount * Math.Log(Observations);
+
+    /// <summary>Akaike information criterion −2·logL + 2p.</summary>
+    public double Aic => -2.0 * MeanLogLikelihood * Observations + 2.0 * Model.ParameterCount;
+}

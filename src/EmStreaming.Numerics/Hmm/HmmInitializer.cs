@@ -1,0 +1,302 @@
+using EmStreaming.Numerics.Gmm;
+
+namespace EmStreaming.Numerics.Hmm;
+
+/// <summary>
+/// Starting parameters for Baum–Welch: k-means++ seeding and Lloyd iterations over all rows (missing entries
+/// ignored in distances and centroid means), then per-cluster Gaussian statistics through the mixture core, and
+/// transitions counted from the cluster label sequence (with one pseudo-count per entry). Counting transitions on
+/// the labels is what makes the start robust on short regime-switching series: a sticky label path gives sticky
+/// start transitions instead of an arbitrary default.
+/// </summary>
+internal static class HmmInitializer
+{
+    private const int LloydIterations = 25;
+
+    public static (double[] Start, double[] Transitions, HmmEmissions Emissions) KMeans(
+        IReadOnlyList<DataMatrix> sequences, int totalRows, int k, CovarianceType type, double regCovar, ulong seed)
+    {
+        var d = sequences[0].Columns;
+        var rows = new double[totalRows * d];
+        var o = 0;
+        foreach (var s in sequences)
+        {
+            s.Values.CopyTo(rows.AsSpan(o));
+            o += s.Values.Length;
+        }
+
+        var rng = new DeterministicRandom(seed);
+        var centroids = SeedPlusPlus(rows, totalRows, d, k, rng);
+        var labels = new int[totalRows];
+        Lloyd(rows, totalRows, d, k, centroids, labels);
+
+        // Per-cluster statistics; a provisional model (centroids, pooled diagonal variance) supplies the conditional
+        // expectations of missing entries.
+        var emissions = new HmmEmissions(k, d, type);
+        centroids.CopyTo(emissions.Means, 0);
+        var variance = PooledVariance(rows, totalRows, d);
+        for (var c = 0; c < k; c++)
+        {
+            for (var i = 0; i < d; i++)
+            {
+                if (type == CovarianceType.Full)
+                {
+                    emissions.Covariances[(c * d * d) + (i * d) + i] = variance[i];
+                }
+                else
+                {
+                    emissions.Covariances[(c * d) + i] = variance[i];
+                }
+            }
+        }
+
+        if (!emissions.TryRefreshFactors(out _))
+        {
+            throw new InvalidOperationException("the data have no variance in some dimension; an HMM cannot be initialized.");
+        }
+
+        var stats = new GmmSufficientStatistics(k, d, type, Mean(rows, totalRows, d));
+        var scratch = new double[emissions.ScratchLength];
+        var oneHot = new double[k];
+        for (var t = 0; t < totalRows; t++)
+        {
+            oneHot[labels[t]] = 1.0;
+            stats.AccumulateRow(rows.AsSpan(t * d, d), oneHot, emissions.Parameters, scratch);
+            oneHot[labels[t]] = 0.0;
+        }
+
+        emissions.MStep(stats, Math.Max(regCovar, 1e-6 * variance.Max()), default);
+
+        var transitions = new double[k * k];
+        Array.Fill(transitions, 1.0);
+        var start = new double[k];
+        Array.Fill(start, 1.0);
+        o = 0;
+        foreach (var s in sequences)
+        {
+            if (s.Rows > 0)
+            {
+                start[labels[o]] += 1.0;
+            }
+
+            for (var t = 1; t < s.Rows; t++)
+            {
+                transitions[(labels[o + t - 1] * k) + labels[o + t]] += 1.0;
+            }
+
+            o += s.Rows;
+        }
+
+        Normalize(start);
+        for (var i = 0; i < k; i++)
+        {
+            Normalize(transitions.AsSpan(i * k, k));
+        }
+
+        return (start, transitions, emissions);
+    }
+
+    private static void Normalize(Span<double> row)
+    {
+        var s = 0.0;
+        foreach (var v in row)
+        {
+            s += v;
+        }
+
+        for (var i = 0; i < row.Length; i++)
+        {
+            row[i] /= s;
+        }
+    }
+
+    private static double Distance2(ReadOnlySpan<double> x, ReadOnlySpan<double> c)
+    {
+        var s = 0.0;
+        for (var i = 0; i < x.Length; i++)
+        {
+            if (!double.IsNaN(x[i]))
+            {
+                var v = x[i] - c[i];
+                s += v * v;
+            }
+        }
+
+        return s;
+    }
+
+    private static double[] SeedPlusPlus(double[] rows, int n, int d, int k, DeterministicRandom rng)
+    {
+        var centroids = new double[k * d];
+        var mean = Mean(rows, n, d);
+        var nearest = new double[n];
+        var first = rng.NextInt(n);
+        CopyCentroid(rows.AsSpan(first * d, d), centroids.AsSpan(0, d), mean);
+        for (var t = 0; t < n; t++)
+        {
+            nearest[t] = Distance2(rows.AsSpan(t * d, d), centroids.AsSpan(0, d));
+        }
+
+        for (var c = 1; c < k; c++)
+        {
+            var total = 0.0;
+            foreach (var v in nearest)
+            {
+                total += v;
+            }
+
+            var pick = 0;
+            if (total > 0)
+            {
+                var u = rng.NextDouble() * total;
+                var acc = 0.0;
+                for (pick = 0; pick < n - 1; pick++)
+                {
+                    acc += nearest[pick];
+                    if (acc > u)
+                    {
+                        break;
+                    }
+                }
+            }
+            else
+            {
+                pick = rng.NextInt(n);
+            }
+
+            var centroid = centroids.AsSpan(c * d, d);
+            CopyCentroid(rows.AsSpan(pick * d, d), centroid, mean);
+            for (var t = 0; t < n; t++)
+            {
+                nearest[t] = Math.Min(nearest[t], Distance2(rows.AsSpan(t * d, d), centroid));
+            }
+        }
+
+        return centroids;
+    }
+
+    // A seed row with missing entries takes the data mean there.
+    private static void CopyCentroid(ReadOnlySpan<double> row, Span<double> centroid, ReadOnlySpan<double> mean)
+    {
+        for (var i = 0; i < row.Length; i++)
+        {
+            centroid[i] = double.IsNaN(row[i]) ? mean[i] : row[i];
+        }
+    }
+
+    private static void Lloyd(double[] rows, int n, int d, int k, double[] centroids, int[] labels)
+    {
+        var sums = new double[k * d];
+        var counts = new double[k * d];
+        for (var iter = 0; iter < LloydIterations; iter++)
+        {
+            var changed = false;
+            for (var t = 0; t < n; t++)
+            {
+                var x = rows.AsSpan(t * d, d);
+                var best = 0;
+                var bestD = double.PositiveInfinity;
+                for (var c = 0; c < k; c++)
+                {
+                    var dist = Distance2(x, centroids.AsSpan(c * d, d));
+                    if (dist < bestD)
+                    {
+                        bestD = dist;
+                        best = c;
+                    }
+                }
+
+                if (iter == 0 || labels[t] != best)
+                {
+                    changed = true;
+                    labels[t] = best;
+                }
+            }
+
+            if (!changed)
+            {
+                return;
+            }
+
+            Array.Clear(sums);
+            Array.Clear(counts);
+            for (var t = 0; t < n; t++)
+            {
+                var c = labels[t];
+                for (var i = 0; i < d; i++)
+                {
+                    var v = rows[(t * d) + i];
+                    if (!double.IsNaN(v))
+                    {
+                        sums[(c * d) + i] += v;
+                        counts[(c * d) + i] += 1.0;
+                    }
+                }
+            }
+
+            // An empty cluster keeps its centroid (the M-step gives it pooled statistics later).
+            for (var i = 0; i < k * d; i++)
+            {
+                if (counts[i] > 0)
+                {
+                    centroids[i] = sums[i] / counts[i];
+                }
+            }
+        }
+    }
+
+    private static double[] Mean(double[] rows, int n, int d)
+    {
+        var sum = new double[d];
+        var count = new double[d];
+        for (var t = 0; t < n; t++)
+        {
+            for (var i = 0; i < d; i++)
+            {
+                var v = rows[(t * d) + i];
+                if (!double.IsNaN(v))
+                {
+                    sum[i] += v;
+                    count[i] += 1;
+                }
+            }
+        }
+
+        for (var i = 0; i < d; i++)
+        {
+            sum[i] = count[i] > 0 ? sum[i] / count[i] : 0.0;
+        }
+
+        return sum;
+    }
+
+    private static double[] PooledVariance(double[] rows, int n, int d)
+    {
+        var mean = Mean(rows, n, d);
+        var ss = new double[d];
+        var count = new double[d];
+        for (var t = 0; t < n; t++)
+        {
+            for (var i = 0; i < d; i++)
+            {
+                var v = rows[(t * d) + i];
+                if (!double.IsNaN(v))
+                {
+                    ss[i] += (v - mean[i]) * (v - mean[i]);
+                    count[i] += 1;
+                }
+            }
+        }
+
+        for (var i = 0; i < d; i++)
+        {
+            ss[i] = count[i] > 1 ? ss[i] / count[i] : 1.0;
+            if (!(ss[i] > 0))
+            {
+                ss[i] = 1.0;
+            }
+        }
+
+        return ss;
+    }
+}

@@ -1,0 +1,413 @@
+using EmStreaming.Numerics.Gmm;
+using EmStreaming.Numerics.Online;
+
+namespace EmStreaming.Numerics.Hmm;
+
+/// <summary>
+/// Online EM for a Gaussian HMM (Cappé 2011) with the live regime filter. Feed observations one at a time with
+/// <see cref="Update(ReadOnlySpan{double})"/>: the filtered regime probabilities p(z_n | x_1..n), the most likely
+/// regime and its run length are updated on every observation (also while parameters are frozen during burn-in);
+/// the statistics follow the recursion ρ, S = Σ_j ρ(j) φ(j), and after burn-in every observation is followed by an
+/// M-step. Parameters start from a Baum–Welch fit on the first <see cref="OnlineHmmOptions.BufferSize"/>
+/// observations (then replayed through the recursion) or from <see cref="OnlineHmmOptions.InitialModel"/>.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: one owner (an actor turn) at a time. <see cref="Update(ReadOnlySpan{double})"/> allocates
+/// nothing after the buffer fit. The whole state round-trips bit-exactly through <see cref="SaveState"/> /
+/// <see cref="RestoreState"/>: a restored estimator produces exactly the same future.
+/// </remarks>
+public sealed partial class OnlineGaussianHmm
+{
+    private readonly int _k;
+    private readonly int _d;
+    private readonly CovarianceType _type;
+    private readonly StepSizeSchedule _schedule;
+    private readonly int _bufferSize;
+    private readonly long _burnIn;
+    private readonly double _regCovar;
+    private readonly double _transitionFloor;
+    private readonly HmmFitOptions _bufferFit;
+
+    private readonly double[] _buffer;
+    private readonly double[] _start;
+    private readonly double[] _transitions;
+    private readonly HmmEmissions _emissions;
+    private readonly double[] _avgTransitions;
+    private readonly double[] _avgMeans;
+    private readonly double[] _avgCovariances;
+    private readonly double[] _phi;
+    private readonly double[] _rho;
+    private readonly double[] _rhoScratch;
+    private readonly double[] _statistics;
+    private readonly double[] _psi;
+    private readonly double[] _logEmission;
+    private readonly double[] _stepScratch;
+    private readonly double[] _rowScratch;
+    private readonly bool[] _degenerate;
+
+    private GmmSufficientStatistics? _psiBuffer;
+    private GmmSufficientStatistics? _mStepStatistics;
+    private double[] _origin;
+    private OnlineHmmPhase _phase;
+    private long _observations;
+    private long _steps;
+    private int _buffered;
+    private bool _sequenceStart = true;
+    private bool _averaged;
+    private int _regime = -1;
+    private long _runLength;
+    private double _prequentialSum;
+    private long _prequentialCount;
+    private double _lastStepSize;
+
+    /// <summary>Creates an estimator for observations of <paramref name="dimension"/> entries.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is invalid or the dimension is &lt; 1 or differs from the initial model's.</exception>
+    public OnlineGaussianHmm(OnlineHmmOptions options, int dimension)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        if (options.InitialModel is { } m && m.Dimension != dimension)
+        {
+            throw new ArgumentOutOfRangeException(nameof(dimension), dimension, $"the initial model has dimension {m.Dimension}.");
+        }
+
+        _k = options.States;
+        _d = dimension;
+        _type = options.Covariance;
+        _schedule = options.StepSize;
+        _bufferSize = options.BufferSize;
+        _burnIn = options.BurnIn;
+        _regCovar = options.RegCovar;
+        _transitionFloor = options.TransitionFloor;
+        _bufferFit = (options.BufferFit ?? new HmmFitOptions { States = _k }) with
+        {
+            States = _k,
+            Covariance = _type,
+            RegCovar = _regCovar,
+            WarmStart = null,
+        };
+        _bufferFit.Validate();
+
+        _emissions = new HmmEmissions(_k, _d, _type);
+        var p = _emissions.StatLength;
+        var len = StatisticsLength;
+        _buffer = options.InitialModel is null ? new double[_bufferSize * _d] : [];
+        _start = new double[_k];
+        _transitions = new double[_k * _k];
+        _avgTransitions = new double[_k * _k];
+        _avgMeans = new double[_k * _d];
+        _avgCovariances = new double[_emissions.Covariances.Length];
+        _phi = new double[_k];
+        Array.Fill(_phi, 1.0 / _k);
+        _rho = new double[_k * len];
+        _rhoScratch = new double[_k * len];
+        _statistics = new double[len];
+        _psi = new double[_k * p];
+        _logEmission = new double[_k];
+        _stepScratch = new double[OnlineHmmRecursion.StepScratchLength(_k)];
+        _rowScratch = new double[_emissions.ScratchLength];
+        _degenerate = new bool[_k];
+        _origin = new double[_d];
+        _phase = OnlineHmmPhase.Buffering;
+        if (options.InitialModel is { } initial)
+        {
+            SetModel(initial, MeanOfMeans(initial));
+        }
+    }
+
+    /// <summary>Number of hidden states K.</summary>
+    public int States => _k;
+
+    /// <summary>Dimension D of an observation.</summary>
+    public int Dimension => _d;
+
+    /// <summary>Emission covariance type.</summary>
+    public CovarianceType CovarianceType => _type;
+
+    /// <summary>Current phase (buffering, burn-in with frozen parameters, online).</summary>
+    public OnlineHmmPhase Phase => _phase;
+
+    /// <summary>Observations received so far (buffered ones included).</summary>
+    public long Observations => _observations;
+
+    /// <summary>Observations absorbed into the statistics (n of the step-size schedule).</summary>
+    public long StatisticsCount => _steps;
+
+    /// <summary>The step size γ_n of the last statistics update (0 before the first).</summary>
+    public double LastStepSize => _lastStepSize;
+
+    /// <summary>
+    /// Filtered regime probabilities p(z_n = k | x_1..n) after the last observation (K entries summing to 1);
+    /// uniform while <see cref="Phase"/> is <see cref="OnlineHmmPhase.Buffering"/>.
+    /// </summary>
+    public ReadOnlySpan<double> RegimeProbabilities => _phi;
+
+    /// <summary>Most likely current regime (argmax of <see cref="RegimeProbabilities"/>, 0-based), or −1 while buffering.</summary>
+    public int Regime => _regime;
+
+    /// <summary>Number of consecutive observations (the last one included) whose most likely regime was <see cref="Regime"/>; 0 while buffering.</summary>
+    public long RunLength => _runLength;
+
+    /// <summary>
+    /// Sum of the prequential log predictive densities log p(x_n | x_1..n−1) (nats) of every observation scored
+    /// with parameters fitted before it was seen (not the buffered ones). Difference two readings and divide by the
+    /// difference of <see cref="PrequentialCount"/> for the mean over a window.
+    /// </summary>
+    public double PrequentialLogLikelihoodSum => _prequentialSum;
+
+    /// <summary>Number of observations included in <see cref="PrequentialLogLikelihoodSum"/>.</summary>
+    public long PrequentialCount => _prequentialCount;
+
+    /// <summary>True once parameters exist (after the buffer fit, or from the start with an initial model).</summary>
+    public bool HasModel => _phase != OnlineHmmPhase.Buffering;
+
+    private int StatisticsLength => (_k * _k) + (_k * _emissions.StatLength);
+
+    /// <summary>
+    /// The parameters the filter currently uses, θ_n, as an immutable snapshot (allocates); null while buffering.
+    /// </summary>
+    public GaussianHmm? CurrentModel => HasModel ? GaussianHmm.FromParts(_start, _transitions, _emissions) : null;
+
+    /// <summary>
+    /// The estimate to report: the Polyak–Ruppert average of θ once the schedule's averaging cut-off has passed,
+    /// otherwise <see cref="CurrentModel"/>. Allocates; null while buffering.
+    /// </summary>
+    public GaussianHmm? Model
+    {
+        get
+        {
+            if (!HasModel)
+            {
+                return null;
+            }
+
+            if (!_averaged)
+            {
+                return CurrentModel;
+            }
+
+            var e = new HmmEmissions(_k, _d, _type);
+            _avgMeans.CopyTo(e.Means, 0);
+            _avgCovariances.CopyTo(e.Covariances, 0);
+            return e.TryRefreshFactors(out _) ? GaussianHmm.FromParts(_start, _avgTransitions, e) : CurrentModel;
+        }
+    }
+
+    /// <summary>
+    /// Marks the next observation as the first of a new, independent sequence: its regime prediction comes from
+    /// the start probabilities instead of the transitions, and no transition is counted into it.
+    /// </summary>
+    public void StartNewSequence() => _sequenceStart = true;
+
+    /// <summary>
+    /// Absorbs one observation (D entries, NaN = missing). Returns its log predictive density
+    /// log p(x_n | x_1..n−1) under the current parameters (nats), or NaN while buffering (no parameters yet).
+    /// </summary>
+    /// <exception cref="ArgumentException">Wrong length, or no observed entry; the state is left unchanged.</exception>
+    public double Update(ReadOnlySpan<double> observation)
+    {
+        if (observation.Length != _d)
+        {
+            throw new ArgumentException($"the observation has {observation.Length} entries, expected {_d}.", nameof(observation));
+        }
+
+        var any = false;
+        foreach (var v in observation)
+        {
+            if (double.IsInfinity(v))
+            {
+                throw new ArgumentException("the observation has an infinite entry; only finite values or NaN (missing) are allowed.", nameof(observation));
+            }
+
+            any |= !double.IsNaN(v);
+        }
+
+        if (!any)
+        {
+            throw new ArgumentException("the observation has no observed value.", nameof(observation));
+        }
+
+        _observations++;
+        if (_phase == OnlineHmmPhase.Buffering)
+        {
+            observation.CopyTo(_buffer.AsSpan(_buffered * _d, _d));
+            _buffered++;
+            if (_buffered == _bufferSize)
+            {
+                InitializeFromBuffer();
+            }
+
+            return double.NaN;
+        }
+
+        return Absorb(observation, countPrequential: true);
+    }
+
+    /// <summary>Absorbs every row of <paramref name="batch"/> in order, as consecutive observations of the current sequence.</summary>
+    public void Update(DataMatrix batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Columns != _d)
+        {
+            throw new ArgumentException($"the batch has {batch.Columns} columns, expected {_d}.", nameof(batch));
+        }
+
+        for (var t = 0; t < batch.Rows; t++)
+        {
+            Update(batch.Row(t));
+        }
+    }
+
+    private void InitializeFromBuffer()
+    {
+        var data = new DataMatrix(_buffer, _bufferSize, _d);
+        var fit = GaussianHmmEM.Fit(data, _bufferFit);
+        SetModel(fit.Model, ColumnMeans(_buffer, _bufferSize, _d));
+
+        // Replay the buffer with the fitted parameters: it warms the statistics (and the filter) up on data that
+        // would otherwise be used only once.
+        _sequenceStart = true;
+        for (var t = 0; t < _bufferSize; t++)
+        {
+            Absorb(_buffer.AsSpan(t * _d, _d), countPrequential: false);
+        }
+    }
+
+    private void SetModel(GaussianHmm model, double[] origin)
+    {
+        model.StartProbabilities.CopyTo(_start);
+        model.Transitions.CopyTo(_transitions);
+        _emissions.CopyFrom(model.Emissions);
+        _origin = origin;
+        _psiBuffer = new GmmSufficientStatistics(_k, _d, _type, origin);
+        _mStepStatistics = new GmmSufficientStatistics(_k, _d, _type, origin);
+        _phase = OnlineHmmPhase.BurnIn;
+    }
+
+    private double Absorb(ReadOnlySpan<double> x, bool countPrequential)
+    {
+        var k = _k;
+        _emissions.LogDensity(x, _logEmission, _rowScratch);
+        _emissions.Statistics(x, _psiBuffer!, _psi, _rowScratch);
+        var gamma = _schedule.StepAt(_steps + 1);
+        var logPredictive = OnlineHmmRecursion.Step(
+            _logEmission, _psi, _start, _transitions, _sequenceStart, accumulate: true, gamma,
+            _phi, _rho, _rhoScratch, _statistics, _stepScratch, k, _d, _emissions.S2Length);
+        _sequenceStart = false;
+        _steps++;
+        _lastStepSize = gamma;
+        if (_steps > _burnIn)
+        {
+            _phase = OnlineHmmPhase.Online;
+            MStep();
+            var w = _schedule.AveragingWeight(_steps - 1, 1);
+            if (w > 0)
+            {
+                StepSizeSchedule.Average(_avgTransitions, _transitions, w);
+                StepSizeSchedule.Average(_avgMeans, _emissions.Means, w);
+                StepSizeSchedule.Average(_avgCovariances, _emissions.Covariances, w);
+                _averaged = true;
+            }
+        }
+
+        var best = 0;
+        for (var j = 1; j < k; j++)
+        {
+            if (_phi[j] > _phi[best])
+            {
+                best = j;
+            }
+        }
+
+        if (best == _regime)
+        {
+            _runLength++;
+        }
+        else
+        {
+            _regime = best;
+            _runLength = 1;
+        }
+
+        if (countPrequential && double.IsFinite(logPredictive))
+        {
+            _prequentialSum += logPredictive;
+            _prequentialCount++;
+        }
+
+        return logPredictive;
+    }
+
+    private void MStep()
+    {
+        var k = _k;
+        var floor = _transitionFloor;
+        for (var i = 0; i < k; i++)
+        {
+            var sum = 0.0;
+            for (var j = 0; j < k; j++)
+            {
+                sum += Math.Max(_statistics[(i * k) + j], floor);
+            }
+
+            if (!(sum > 0) || !double.IsFinite(sum))
+            {
+                continue;
+            }
+
+            var inv = 1.0 / sum;
+            for (var j = 0; j < k; j++)
+            {
+                _transitions[(i * k) + j] = Math.Max(_statistics[(i * k) + j], floor) * inv;
+            }
+        }
+
+        var stats = _mStepStatistics!;
+        _emissions.CopyIn(_statistics.AsSpan(k * k), stats);
+        if (stats.TotalWeight > 0)
+        {
+            _emissions.MStep(stats, _regCovar, _degenerate);
+        }
+    }
+
+    private static double[] ColumnMeans(double[] values, int n, int d)
+    {
+        var sum = new double[d];
+        var count = new double[d];
+        for (var t = 0; t < n; t++)
+        {
+            for (var i = 0; i < d; i++)
+            {
+                var v = values[(t * d) + i];
+                if (!double.IsNaN(v))
+                {
+                    sum[i] += v;
+                    count[i]++;
+                }
+            }
+        }
+
+        for (var i = 0; i < d; i++)
+        {
+            sum[i] = count[i] > 0 ? sum[i] / count[i] : 0.0;
+        }
+
+        return sum;
+    }
+
+    private static double[] MeanOfMeans(GaussianHmm model)
+    {
+        var d = model.Dimension;
+        var result = new double[d];
+        for (var k = 0; k < model.States; k++)
+        {
+            for (var i = 0; i < d; i++)
+            {
+                result[i] += model.Means[(k * d) + i] / model.States;
+            }
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,99 @@
+using EmStreaming.Numerics.Online;
+
+namespace EmStreaming.Numerics.Hmm;
+
+/// <summary>Settings of <see cref="OnlineGaussianHmm"/>, validated by <see cref="Validate"/> with messages naming the option.</summary>
+public sealed record OnlineHmmOptions
+{
+    /// <summary>Default number of first observations fitted in batch to initialize the parameters.</summary>
+    public const int DefaultBufferSize = 1000;
+
+    /// <summary>Default Polyak–Ruppert cut-off (observations) of the default schedule.</summary>
+    public const long DefaultAveragingStart = 5000;
+
+    /// <summary>Default floor applied to transition statistics so no transition probability reaches zero.</summary>
+    public const double DefaultTransitionFloor = 1e-6;
+
+    /// <summary>Number of hidden states K (≥ 1).</summary>
+    public required int States { get; init; }
+
+    /// <summary>Emission covariance type; Full or Diag.</summary>
+    public CovarianceType Covariance { get; init; } = CovarianceType.Full;
+
+    /// <summary>
+    /// Step sizes γ_n of the statistics recursion, n counting the observations absorbed into the statistics
+    /// (the replayed buffer included). Default: decaying α = 0.6 with Polyak–Ruppert averaging after
+    /// <see cref="DefaultAveragingStart"/> observations. Use <see cref="StepSizeSchedule.FromHalfLife"/> to track drift.
+    /// </summary>
+    public StepSizeSchedule StepSize { get; init; } = StepSizeSchedule.Decaying(StepSizeSchedule.DefaultAlpha, averagingStart: DefaultAveragingStart);
+
+    /// <summary>
+    /// Observations buffered and fitted by Baum–Welch before the online recursion starts (≥ 2, and ≥ States).
+    /// The buffer is then replayed through the recursion with the fitted parameters, so no observation is lost.
+    /// Ignored when <see cref="InitialModel"/> is set. Default 1000.
+    /// </summary>
+    public int BufferSize { get; init; } = DefaultBufferSize;
+
+    /// <summary>
+    /// Statistics observations (replayed buffer included) before the first M-step: until then parameters stay
+    /// frozen while the live filter and the statistics keep updating (≥ 1). Default 1000.
+    /// </summary>
+    public long BurnIn { get; init; } = DefaultBufferSize;
+
+    /// <summary>Covariance floor added after every M-step (≥ 0). Default 1e-6.</summary>
+    public double RegCovar { get; init; } = HmmFitOptions.DefaultRegCovar;
+
+    /// <summary>Lower bound on each normalized transition statistic before a row is normalized (≥ 0). Default 1e-6.</summary>
+    public double TransitionFloor { get; init; } = DefaultTransitionFloor;
+
+    /// <summary>Options of the batch fit on the first buffer; States, Covariance and RegCovar are taken from these options. Default: <see cref="HmmFitOptions"/> defaults.</summary>
+    public HmmFitOptions? BufferFit { get; init; }
+
+    /// <summary>Start from these parameters instead of fitting a buffer (they are frozen during <see cref="BurnIn"/>).</summary>
+    public GaussianHmm? InitialModel { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(States, 1, nameof(States));
+        if (Covariance is not (CovarianceType.Full or CovarianceType.Diag))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Covariance), Covariance, "HMM emissions support Full or Diag covariance.");
+        }
+
+        if (StepSize.Kind == StepSizeKind.Decaying && StepSize.Alpha == 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StepSize), "StepSize must be created with a factory of StepSizeSchedule.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(BufferSize, Math.Max(2, States), nameof(BufferSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(BurnIn, 1L, nameof(BurnIn));
+        if (!(RegCovar >= 0) || double.IsInfinity(RegCovar))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RegCovar), RegCovar, "RegCovar must be a finite value ≥ 0.");
+        }
+
+        if (!(TransitionFloor >= 0) || TransitionFloor >= 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(TransitionFloor), TransitionFloor, "TransitionFloor must be in [0, 1).");
+        }
+
+        if (InitialModel is { } m && (m.States != States || m.CovarianceType != Covariance))
+        {
+            throw new ArgumentOutOfRangeException(nameof(InitialModel), "InitialModel must have the same number of states and covariance type as the options.");
+        }
+    }
+}
+
+/// <summary>Life cycle of an <see cref="OnlineGaussianHmm"/>.</summary>
+public enum OnlineHmmPhase
+{
+    /// <summary>Collecting the first buffer; no parameters yet, so no regime probabilities.</summary>
+    Buffering,
+
+    /// <summary>Parameters frozen; the filter and the statistics update on every observation.</summary>
+    BurnIn,
+
+    /// <summary>Statistics and parameters (M-step) update on every observation.</summary>
+    Online,
+}
