@@ -55,7 +55,7 @@ public sealed class GaussianHmmEMTests
         // The trap: a column-major buffer handed over as if it were row-major. DataMatrix is row-major only, so
         // the caller converts; the converted matrix and the jagged-array matrix must give the very same fit.
         var data = Data;
-        var n = 5000;
+        var n = 2000;
         var rowMajor = data.Values[..(n * D)].ToArray();
         var columnMajor = new double[n * D];
         for (var t = 0; t < n; t++)

@@ -1,0 +1,177 @@
+using EmStreaming.Numerics.Hmm;
+using EmStreaming.Numerics.Online;
+using static EmStreaming.Numerics.Tests.Hmm.HmmTestData;
+
+namespace EmStreaming.Numerics.Tests.Hmm;
+
+public sealed class OnlineGaussianHmmTests
+{
+    [Fact]
+    public void Update_StickyStream100k_RecoversTransitionsMeansAndFiltersAbove97Percent()
+    {
+        var online = new OnlineGaussianHmm(new OnlineHmmOptions { States = K }, D);
+        var regimes = new int[N];
+        for (var t = 0; t < N; t++)
+        {
+            online.Update(Data.Row(t));
+            regimes[t] = online.Regime;
+        }
+
+        Assert.Equal(OnlineHmmPhase.Online, online.Phase);
+        var model = online.Model!;
+        var perm = MatchByMeans(model.Means, TrueMeans, K, D);
+        for (var i = 0; i < K; i++)
+        {
+            for (var j = 0; j < K; j++)
+            {
+                Assert.Equal(TrueTransitions[(i * K) + j], model.Transitions[(perm[i] * K) + perm[j]], 0.02);
+            }
+
+            for (var c = 0; c < D; c++)
+            {
+                Assert.Equal(TrueMeans[(i * D) + c], model.Means[(perm[i] * D) + c], 0.05);
+            }
+        }
+
+        // Filtered (not smoothed) regimes, from the first observation that had parameters: the buffer's end.
+        var from = OnlineHmmOptions.DefaultBufferSize - 1;
+        var accuracy = Accuracy(regimes.AsSpan(from), States.AsSpan(from), perm);
+        Assert.True(accuracy >= 0.97, $"filtered accuracy {accuracy}");
+        Assert.Equal(N - OnlineHmmOptions.DefaultBufferSize, online.PrequentialCount);
+        Assert.True(double.IsFinite(online.PrequentialLogLikelihoodSum));
+    }
+
+    [Fact]
+    public void Update_DuringBurnIn_RegimeProbabilitiesMoveWhileParametersStayFrozen()
+    {
+        var options = new OnlineHmmOptions { States = K, InitialModel = Truth, BurnIn = 50 };
+        var online = new OnlineGaussianHmm(options, D);
+        var seen = new HashSet<int>();
+        for (var t = 0; t < 50; t++)
+        {
+            online.Update(Data.Row(t));
+            Assert.Equal(OnlineHmmPhase.BurnIn, online.Phase);
+            Assert.Equal(Truth.Means.ToArray(), online.CurrentModel!.Means.ToArray());
+            Assert.Equal(1.0, online.RegimeProbabilities.ToArray().Sum(), 1e-12);
+            seen.Add(online.Regime);
+        }
+
+        // The filter must equal the batch filter under the same (frozen) parameters.
+        var filtered = new double[50 * K];
+        Truth.Filter(new DataMatrix(Data.Values[..(50 * D)].ToArray(), 50, D), filtered);
+        for (var k = 0; k < K; k++)
+        {
+            Assert.Equal(filtered[(49 * K) + k], online.RegimeProbabilities[k], 1e-12);
+        }
+
+        online.Update(Data.Row(50));
+        Assert.Equal(OnlineHmmPhase.Online, online.Phase);
+        Assert.NotEqual(Truth.Means.ToArray(), online.CurrentModel!.Means.ToArray());
+    }
+
+    [Fact]
+    public void Update_RunLength_CountsConsecutiveObservationsOfTheCurrentRegime()
+    {
+        var online = new OnlineGaussianHmm(new OnlineHmmOptions { States = K, InitialModel = Truth, BurnIn = 100_000 }, D);
+        var previous = -1;
+        long run = 0;
+        for (var t = 0; t < 2000; t++)
+        {
+            online.Update(Data.Row(t));
+            run = online.Regime == previous ? run + 1 : 1;
+            previous = online.Regime;
+            Assert.Equal(run, online.RunLength);
+        }
+    }
+
+    [Theory]
+    [InlineData(500)]
+    [InlineData(1200)]
+    [InlineData(7000)]
+    public void RestoreState_SavedMidStream_FutureIsBitIdentical(int saveAfter)
+    {
+        // 500: still buffering; 1200: burn-in over, M-steps running; 7000: Polyak–Ruppert averaging active.
+        var options = new OnlineHmmOptions { States = K, BurnIn = 1100 };
+        var a = new OnlineGaussianHmm(options, D);
+        for (var t = 0; t < saveAfter; t++)
+        {
+            a.Update(Data.Row(t));
+        }
+
+        var bytes = a.SaveState();
+        var b = OnlineGaussianHmm.RestoreState(bytes);
+        Assert.Equal(bytes, b.SaveState());
+        for (var t = saveAfter; t < saveAfter + 2500; t++)
+        {
+            var la = a.Update(Data.Row(t));
+            var lb = b.Update(Data.Row(t));
+            Assert.Equal(BitConverter.DoubleToInt64Bits(la), BitConverter.DoubleToInt64Bits(lb));
+            Assert.Equal(a.Regime, b.Regime);
+            Assert.Equal(a.RunLength, b.RunLength);
+        }
+
+        Assert.Equal(a.SaveState(), b.SaveState());
+        Assert.Equal(a.Model!.Means.ToArray(), b.Model!.Means.ToArray());
+    }
+
+    [Fact]
+    public void RestoreState_CorruptedByte_ThrowsInvalidData()
+    {
+        var a = new OnlineGaussianHmm(new OnlineHmmOptions { States = K, InitialModel = Truth }, D);
+        a.Update(Data.Row(0));
+        var bytes = a.SaveState();
+        bytes[20] ^= 1;
+        Assert.Throws<InvalidDataException>(() => OnlineGaussianHmm.RestoreState(bytes));
+    }
+
+    [Fact]
+    public void Update_MissingEntriesAndHalfLife_StaysFiniteAndTracksRegimes()
+    {
+        var options = new OnlineHmmOptions { States = K, StepSize = StepSizeSchedule.FromHalfLife(2000), BufferSize = 1000 };
+        var online = new OnlineGaussianHmm(options, D);
+        var row = new double[D];
+        var rng = new Random(3);
+        var hits = 0;
+        var counted = 0;
+        var regimes = new int[20_000];
+        for (var t = 0; t < 20_000; t++)
+        {
+            Data.Row(t).CopyTo(row);
+            if (rng.NextDouble() < 0.1)
+            {
+                row[rng.Next(D)] = double.NaN;
+            }
+
+            var lp = online.Update(row);
+            Assert.True(t < 1000 ? double.IsNaN(lp) : double.IsFinite(lp));
+            regimes[t] = online.Regime;
+        }
+
+        var model = online.Model!;
+        GaussianHmmEMTests.AssertFinite(model);
+        var perm = MatchByMeans(model.Means, TrueMeans, K, D);
+        for (var t = 1000; t < 20_000; t++)
+        {
+            counted++;
+            hits += regimes[t] == perm[States[t]] ? 1 : 0;
+        }
+
+        Assert.True((double)hits / counted >= 0.95, $"accuracy {(double)hits / counted}");
+        Assert.Throws<ArgumentException>(() => online.Update([double.NaN, double.NaN]));
+    }
+
+    [Fact]
+    public void StartNewSequence_NextPredictionUsesStartProbabilities()
+    {
+        var online = new OnlineGaussianHmm(new OnlineHmmOptions { States = K, InitialModel = Truth, BurnIn = 1000 }, D);
+        for (var t = 0; t < 10; t++)
+        {
+            online.Update(Data.Row(t));
+        }
+
+        online.StartNewSequence();
+        var lp = online.Update(Data.Row(10));
+        var single = new DataMatrix(Data.Row(10).ToArray(), 1, D);
+        Assert.Equal(Truth.LogLikelihood(single), lp, 1e-12);
+    }
+}
