@@ -32,6 +32,9 @@ internal sealed class InMemorySnapshotStore(TimeProvider timeProvider) : ISnapsh
     public ValueTask<GrainSnapshot> WriteAsync(GrainId id, SnapshotWrite write, string? expectedETag, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(write);
+        GrainKey.Validate(id.Type, "grain type");
+        GrainKey.Validate(id.Key, "grain key");
+        var checkpoint = SnapshotETag.Copy(write.Checkpoint);
         var now = timeProvider.GetUtcNow();
         lock (_grains)
         {
@@ -43,7 +46,7 @@ internal sealed class InMemorySnapshotStore(TimeProvider timeProvider) : ISnapsh
             }
 
             var snapshot = new GrainSnapshot(
-                id, (current?.Version ?? 0) + 1, SnapshotETag.New(), now, write.Data.ToArray(), SnapshotETag.Copy(write.Checkpoint));
+                id, (current?.Version ?? 0) + 1, SnapshotETag.New(), now, write.Data.ToArray(), checkpoint);
             if (versions is null)
             {
                 _grains[id] = versions = [];
