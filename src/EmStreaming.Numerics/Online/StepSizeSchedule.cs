@@ -20,6 +20,9 @@ public readonly partial record struct StepSizeSchedule
     /// <summary>Default offset n0 of the decaying schedule, in observations (see docs/benchmarks.md, "Online GMM").</summary>
     public const double DefaultOffset = 0.0;
 
+    /// <summary>Suggested half-life (observations) for drifting feeds, for <see cref="FromHalfLife"/> (see docs/benchmarks.md, "Online GMM").</summary>
+    public const double DefaultHalfLife = 500.0;
+
     /// <summary>Value of <see cref="AveragingStart"/> meaning "no Polyak–Ruppert averaging".</summary>
     public const long NoAveraging = -1;
 

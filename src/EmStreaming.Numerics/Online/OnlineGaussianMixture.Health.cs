@@ -1,0 +1,256 @@
+using EmStreaming.Numerics.Gmm;
+
+namespace EmStreaming.Numerics.Online;
+
+public sealed partial class OnlineGaussianMixture
+{
+    // Re-seeding draws among this many of the worst-explained recent rows, so two components re-seeded together (or
+    // in consecutive batches) do not land on the same outlier.
+    private const int ReseedCandidates = 4;
+
+    private OnlineBatchResult WarmUp(ReadOnlySpan<double> rows, int m, Span<double> anomalyScores)
+    {
+        var buffer = _warmUp!;
+        var n = (buffer.Count / _d) + m;
+        if (n < _options.WarmUpObservations)
+        {
+            foreach (var v in rows)
+            {
+                buffer.Add(v);
+            }
+
+            _observations += m;
+            FillNaN(anomalyScores, m);
+            return new OnlineBatchResult(m, _observations, double.NaN, true, 0);
+        }
+
+        var all = new double[n * _d];
+        buffer.CopyTo(all);
+        rows.CopyTo(all.AsSpan(buffer.Count));
+        Initialize(all, n);
+        _observations += m;
+        FillNaN(anomalyScores, m);
+        return new OnlineBatchResult(m, _observations, double.NaN, false, 0);
+    }
+
+    /// <summary>Cold start: batch EM with restarts on the buffered rows, then S = mean statistic of those rows under the fit.</summary>
+    private void Initialize(double[] all, int n)
+    {
+        var origin = new double[_d];
+        for (var j = 0; j < _d; j++)
+        {
+            var s = 0.0;
+            var c = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var v = all[(i * _d) + j];
+                if (!double.IsNaN(v))
+                {
+                    s += v;
+                    c++;
+                }
+            }
+
+            if (c == 0)
+            {
+                throw new ArgumentException($"column {j} has no observed value in the {n} warm-up rows, so the first fit cannot estimate it; the batch was not applied.", "rows");
+            }
+
+            origin[j] = s / c;
+        }
+
+        var rng = _rng;
+        var fitOptions = new GmmFitOptions
+        {
+            Components = _k,
+            Covariance = _type,
+            RegCovar = _options.RegCovar,
+            Restarts = _options.WarmUpRestarts,
+            Seed = rng.NextUInt64(),
+            MaxDegreeOfParallelism = 1,
+        };
+        var fit = GaussianMixtureEM.Fit(new DataMatrix(all, n, _d), fitOptions).Model.Parameters;
+
+        var stats = new GmmSufficientStatistics(_k, _d, _type, origin);
+        var weight = 1.0 / n;
+        var logp = new double[n];
+        for (var i = 0; i < n; i++)
+        {
+            var x = all.AsSpan(i * _d, _d);
+            logp[i] = Responsibilities(fit, x, _responsibilities);
+            stats.AccumulateRow(x, _responsibilities, fit, _rowScratch, weight);
+        }
+
+        var p = new GmmParameters(_k, _d, _type);
+        stats.MaximizeInto(p, _options.RegCovar, _degenerate);
+
+        // Commit.
+        _stats = stats;
+        _spareStats = stats.CreateEmpty();
+        _batchStats = stats.CreateEmpty();
+        _params = p;
+        _spareParams = new GmmParameters(_k, _d, _type);
+        _rng = rng;
+        _warmUp = null;
+        for (var i = Math.Max(0, n - _recentLogDensity.Length); i < n; i++)
+        {
+            Remember(all.AsSpan(i * _d, _d), logp[i]);
+        }
+
+        _view = null;
+    }
+
+    /// <summary>
+    /// Re-seeds every component the M-step flagged degenerate or whose weight fell below the threshold at one of the
+    /// worst-explained recent rows (this batch included), with the weight of an average component and the mean
+    /// within-component covariance, then runs the M-step again. Returns the number re-seeded.
+    /// </summary>
+    private int Reseed(GmmSufficientStatistics stats, GmmParameters p, ReadOnlySpan<double> batchRows, int m, ref OnlineRandom rng)
+    {
+        var count = 0;
+        for (var k = 0; k < _k; k++)
+        {
+            if (_degenerate[k] || p.Weights[k] < _options.ReseedWeight)
+            {
+                _degenerate[k] = true;
+                count++;
+            }
+        }
+
+        if (count == 0 || count == _k)
+        {
+            return 0;
+        }
+
+        // Mean within-component covariance of the healthy components (a typical cluster shape), and the mixture mean to
+        // fill the missing entries of a chosen row.
+        var sigma = _dd.AsSpan();
+        sigma.Clear();
+        var cov = _dd2.AsSpan();
+        var healthy = 0.0;
+        for (var k = 0; k < _k; k++)
+        {
+            if (_degenerate[k])
+            {
+                continue;
+            }
+
+            p.ExpandCovariance(k, cov);
+            for (var i = 0; i < sigma.Length; i++)
+            {
+                sigma[i] += p.Weights[k] * cov[i];
+            }
+
+            healthy += p.Weights[k];
+        }
+
+        for (var i = 0; i < sigma.Length; i++)
+        {
+            sigma[i] /= healthy;
+        }
+
+        var total = stats.TotalWeight;
+        var share = total / _k;
+        Span<double> x = _d <= 256 ? stackalloc double[_d] : new double[_d];
+        if (_used.Length < _recentLogDensity.Length + m)
+        {
+            _used = new bool[_recentLogDensity.Length + m];
+        }
+
+        var used = _used.AsSpan(0, _recentLogDensity.Length + m);
+        used.Clear();
+        var s0 = stats.S0;
+        var s1 = stats.S1;
+        var s2 = stats.S2;
+        for (var k = 0; k < _k; k++)
+        {
+            if (!_degenerate[k])
+            {
+                continue;
+            }
+
+            PickPoorlyExplained(batchRows, m, used, x, ref rng);
+            for (var j = 0; j < _d; j++)
+            {
+                if (double.IsNaN(x[j]))
+                {
+                    var mu = 0.0;
+                    for (var c = 0; c < _k; c++)
+                    {
+                        mu += p.Weights[c] * p.Means[(c * _d) + j];
+                    }
+
+                    x[j] = mu;
+                }
+            }
+
+            // Remove the component's own statistics; a tied s2 is pooled, so take its expected share out instead.
+            if (_type == CovarianceType.Tied)
+            {
+                p.ExpandCovariance(k, cov);
+                stats.AddPoint(k, -s0[k], p.Means.AsSpan(k * _d, _d), _allIndices, cov);
+            }
+            else
+            {
+                var len = GmmSufficientStatistics.S2Length(_type, _k, _d) / _k;
+                s2.Slice(k * len, len).Clear();
+            }
+
+            s0[k] = 0;
+            s1.Slice(k * _d, _d).Clear();
+            stats.AddPoint(k, share, x, _allIndices, sigma);
+        }
+
+        stats.MaximizeInto(p, _options.RegCovar, _degenerate);
+        return count;
+    }
+
+    /// <summary>Copies into x one of the few lowest-density rows among the recent ring and this batch not yet used.</summary>
+    private void PickPoorlyExplained(ReadOnlySpan<double> batchRows, int m, Span<bool> used, Span<double> x, ref OnlineRandom rng)
+    {
+        var ring = _recentLogDensity.Length;
+        Span<int> best = stackalloc int[ReseedCandidates];
+        var found = 0;
+        for (var c = 0; c < ring + m; c++)
+        {
+            if (used[c] || (c < ring && c >= _recentCount))
+            {
+                continue;
+            }
+
+            var score = c < ring ? _recentLogDensity[c] : _batchLogDensity[c - ring];
+            // Insertion into the short sorted list of the lowest densities.
+            var pos = found;
+            while (pos > 0 && Score(best[pos - 1]) > score)
+            {
+                if (pos < ReseedCandidates)
+                {
+                    best[pos] = best[pos - 1];
+                }
+
+                pos--;
+            }
+
+            if (pos < ReseedCandidates)
+            {
+                best[pos] = c;
+                found = Math.Min(found + 1, ReseedCandidates);
+            }
+        }
+
+        var chosen = best[rng.NextInt(found)];
+        used[chosen] = true;
+        var src = chosen < ring ? _recentRows.AsSpan(chosen * _d, _d) : batchRows.Slice((chosen - ring) * _d, _d);
+        src.CopyTo(x);
+
+        double Score(int c) => c < ring ? _recentLogDensity[c] : _batchLogDensity[c - ring];
+    }
+
+    private static void FillNaN(Span<double> destination, int m)
+    {
+        if (!destination.IsEmpty)
+        {
+            destination[..m].Fill(double.NaN);
+        }
+    }
+}

@@ -1,0 +1,266 @@
+using EmStreaming.Numerics.Gmm;
+
+namespace EmStreaming.Numerics.Online;
+
+public sealed partial class OnlineGaussianMixture
+{
+    /// <summary>
+    /// Learns from one mini-batch: scores every row under the current parameters (prequential), then applies one
+    /// statistics step and one M-step. While warming up the rows are buffered instead, and the batch that completes
+    /// the buffer triggers the cold-start fit.
+    /// </summary>
+    /// <param name="rows">Row-major batch of m ≥ 1 rows of <see cref="Dimension"/> values; NaN = missing.</param>
+    /// <param name="anomalyScores">
+    /// Optional destination (empty, or at least m entries) for each row's anomaly score −log p(x) under the parameters held
+    /// before the batch; NaN for rows that arrived while warming up.
+    /// </param>
+    /// <returns>What the batch did, with its prequential mean log-likelihood.</returns>
+    /// <exception cref="ArgumentException">
+    /// The length is not a positive multiple of <see cref="Dimension"/>, a row holds ±∞ or no observed value (the message
+    /// names the zero-based row and column), the destination is too short, or the warm-up data leave a column with no
+    /// observed value. Nothing changed.
+    /// </exception>
+    /// <exception cref="InvalidOperationException">The batch would overflow the statistics (values too large). Nothing changed.</exception>
+    public OnlineBatchResult Update(ReadOnlySpan<double> rows, Span<double> anomalyScores = default)
+    {
+        var m = ValidateRows(rows, anomalyScores, requireDestination: false);
+        return IsWarmingUp ? WarmUp(rows, m, anomalyScores) : Learn(rows, m, anomalyScores);
+    }
+
+    /// <summary>Learns from the rows of <paramref name="batch"/> as one mini-batch; see <see cref="Update(ReadOnlySpan{double}, Span{double})"/>.</summary>
+    /// <exception cref="ArgumentException">The batch has the wrong number of columns, or a row is invalid.</exception>
+    public OnlineBatchResult Update(DataMatrix batch, Span<double> anomalyScores = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Columns != _d)
+        {
+            throw new ArgumentException($"the batch has {batch.Columns} columns but the model has {_d}.", nameof(batch));
+        }
+
+        return Update(batch.Values, anomalyScores);
+    }
+
+    private int ValidateRows(ReadOnlySpan<double> rows, Span<double> destination, bool requireDestination)
+    {
+        if (rows.Length == 0 || rows.Length % _d != 0)
+        {
+            throw new ArgumentException($"rows has {rows.Length} values: expected a positive multiple of the dimension {_d}.", nameof(rows));
+        }
+
+        var m = rows.Length / _d;
+        if ((requireDestination || !destination.IsEmpty) && destination.Length < m)
+        {
+            throw new ArgumentException($"the destination has {destination.Length} entries but the batch has {m} rows.", nameof(destination));
+        }
+
+        for (var i = 0; i < m; i++)
+        {
+            var observed = 0;
+            for (var j = 0; j < _d; j++)
+            {
+                var v = rows[(i * _d) + j];
+                if (double.IsInfinity(v))
+                {
+                    throw new ArgumentException($"row {i} column {j} is infinite; only finite values or NaN (missing) are allowed.", nameof(rows));
+                }
+
+                if (!double.IsNaN(v))
+                {
+                    observed++;
+                }
+            }
+
+            if (observed == 0)
+            {
+                throw new ArgumentException($"row {i} has no observed value.", nameof(rows));
+            }
+        }
+
+        return m;
+    }
+
+    private OnlineBatchResult Learn(ReadOnlySpan<double> rows, int m, Span<double> anomalyScores)
+    {
+        var p = _params!;
+        var scoring = _averaging ? _average! : p;
+        if (_batchLogDensity.Length < m)
+        {
+            _batchLogDensity = new double[m];
+        }
+
+        var batch = _batchStats!;
+        batch.Clear();
+        var sum = 0.0;
+        for (var i = 0; i < m; i++)
+        {
+            var x = rows.Slice(i * _d, _d);
+            var lse = Responsibilities(p, x, _responsibilities);
+            var logp = ReferenceEquals(scoring, p) ? lse : LogDensity(scoring, x, _logDensity2);
+            _batchLogDensity[i] = logp;
+            sum += logp;
+            batch.AccumulateRow(x, _responsibilities, p, _rowScratch);
+        }
+
+        var next = _spareStats!;
+        var nextParams = _spareParams!;
+        var gamma = _schedule.BatchStep(_observations, m);
+        OnlineGmmRecursion.Blend(_stats!, batch, m, gamma, next);
+        var rng = _rng;
+        var reseeded = 0;
+        try
+        {
+            if (!AllFinite(next))
+            {
+                throw Overflow();
+            }
+
+            next.MaximizeInto(nextParams, _options.RegCovar, _degenerate);
+            reseeded = Reseed(next, nextParams, rows, m, ref rng);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException("the batch was rejected: it makes the mixture numerically unusable (values too large?); the model is unchanged.", e);
+        }
+
+        if (!AllFinite(nextParams))
+        {
+            throw Overflow();
+        }
+
+        // Commit: nothing below can fail.
+        (_stats, _spareStats) = (next, _stats);
+        (_params, _spareParams) = (nextParams, p);
+        _rng = rng;
+        var seen = _observations;
+        _observations += m;
+        _batches++;
+        _reseeds += reseeded;
+        _lastMeanLogLikelihood = sum / m;
+        for (var i = 0; i < m; i++)
+        {
+            Remember(rows.Slice(i * _d, _d), _batchLogDensity[i]);
+            if (!anomalyScores.IsEmpty)
+            {
+                anomalyScores[i] = -_batchLogDensity[i];
+            }
+        }
+
+        UpdateAverage(seen, m);
+        _view = null;
+        return new OnlineBatchResult(m, _observations, _lastMeanLogLikelihood, false, reseeded);
+    }
+
+    private void UpdateAverage(long seen, int m)
+    {
+        var w = _schedule.AveragingWeight(seen, m);
+        if (w == 0.0)
+        {
+            return;
+        }
+
+        var avg = _average ??= new GmmParameters(_k, _d, _type);
+        var p = _params!;
+        StepSizeSchedule.Average(avg.Weights, p.Weights, w);
+        StepSizeSchedule.Average(avg.Means, p.Means, w);
+        StepSizeSchedule.Average(avg.Covariances, p.Covariances, w);
+
+        // A convex combination of positive definite matrices is positive definite, so this only fails on rounding at
+        // the edge of singularity; then the average restarts at the current parameters.
+        if (!avg.TryRefreshFactors(out _))
+        {
+            avg.CopyFrom(p);
+        }
+
+        _averaging = true;
+    }
+
+    /// <summary>Responsibilities of x under p, returning log p(x) (the log-sum-exp of the joint).</summary>
+    private double Responsibilities(GmmParameters p, ReadOnlySpan<double> x, Span<double> resp)
+    {
+        p.LogDensitiesRow(x, resp, _rowScratch);
+        var max = double.NegativeInfinity;
+        for (var k = 0; k < _k; k++)
+        {
+            resp[k] += p.LogWeights[k];
+            if (resp[k] > max)
+            {
+                max = resp[k];
+            }
+        }
+
+        if (double.IsNegativeInfinity(max))
+        {
+            // So far from every component that all densities underflow: no component is preferred.
+            resp.Fill(1.0 / _k);
+            return double.NegativeInfinity;
+        }
+
+        var s = 0.0;
+        for (var k = 0; k < _k; k++)
+        {
+            resp[k] = Math.Exp(resp[k] - max);
+            s += resp[k];
+        }
+
+        var inv = 1.0 / s;
+        for (var k = 0; k < _k; k++)
+        {
+            resp[k] *= inv;
+        }
+
+        return max + Math.Log(s);
+    }
+
+    private double LogDensity(GmmParameters p, ReadOnlySpan<double> x, Span<double> scratch)
+    {
+        p.LogDensitiesRow(x, scratch, _rowScratch);
+        var max = double.NegativeInfinity;
+        for (var k = 0; k < _k; k++)
+        {
+            scratch[k] += p.LogWeights[k];
+            max = Math.Max(max, scratch[k]);
+        }
+
+        if (double.IsNegativeInfinity(max))
+        {
+            return max;
+        }
+
+        var s = 0.0;
+        for (var k = 0; k < _k; k++)
+        {
+            s += Math.Exp(scratch[k] - max);
+        }
+
+        return max + Math.Log(s);
+    }
+
+    private void Remember(ReadOnlySpan<double> x, double logDensity)
+    {
+        x.CopyTo(_recentRows.AsSpan(_recentNext * _d, _d));
+        _recentLogDensity[_recentNext] = logDensity;
+        _recentNext = (_recentNext + 1) % _recentLogDensity.Length;
+        _recentCount = Math.Min(_recentCount + 1, _recentLogDensity.Length);
+    }
+
+    private static bool AllFinite(GmmSufficientStatistics s) => AllFinite(s.S0) && AllFinite(s.S1) && AllFinite(s.S2);
+
+    private static bool AllFinite(GmmParameters p) =>
+        AllFinite(p.Weights) && AllFinite(p.Means) && AllFinite(p.Covariances) && AllFinite(p.LogNormalizers) && AllFinite(p.InverseCholesky);
+
+    private static bool AllFinite(ReadOnlySpan<double> values)
+    {
+        foreach (var v in values)
+        {
+            if (!double.IsFinite(v))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static InvalidOperationException Overflow() =>
+        new("the batch was rejected: its statistics overflow (values too large for float64 second moments); the model is unchanged.");
+}

@@ -1,0 +1,99 @@
+namespace EmStreaming.Numerics.Online;
+
+/// <summary>
+/// Settings of an <see cref="OnlineGaussianMixture"/>. Defaults come from the measurements in docs/benchmarks.md
+/// ("Online GMM"). Validated by <see cref="Validate"/> (called by the estimator) with messages naming the setting.
+/// </summary>
+public sealed record OnlineGmmOptions
+{
+    /// <summary>Default <see cref="WarmUpObservations"/>.</summary>
+    public const int DefaultWarmUpObservations = 500;
+
+    /// <summary>Default <see cref="WarmUpRestarts"/>.</summary>
+    public const int DefaultWarmUpRestarts = 3;
+
+    /// <summary>Default <see cref="RegCovar"/> (scikit-learn's reg_covar).</summary>
+    public const double DefaultRegCovar = 1e-6;
+
+    /// <summary>Default <see cref="ReseedWeight"/>.</summary>
+    public const double DefaultReseedWeight = 1e-3;
+
+    /// <summary>Default <see cref="RecentCapacity"/>.</summary>
+    public const int DefaultRecentCapacity = 128;
+
+    /// <summary>Number of mixture components K ≥ 1 (required).</summary>
+    public required int Components { get; init; }
+
+    /// <summary>Covariance structure; default <see cref="CovarianceType.Full"/>.</summary>
+    public CovarianceType Covariance { get; init; } = CovarianceType.Full;
+
+    /// <summary>Step sizes of the statistics recursion; default <see cref="StepSizeSchedule.Decaying"/> with its defaults.</summary>
+    public StepSizeSchedule StepSize { get; init; } = StepSizeSchedule.Decaying();
+
+    /// <summary>
+    /// Rows buffered before the first fit (batch EM, k-means++ with <see cref="WarmUpRestarts"/> restarts). Until then the
+    /// estimator is warming up and holds no parameters. Must be at least <see cref="Components"/> + 1; default 500.
+    /// The rows of the batch that crosses the threshold are all included in the fit.
+    /// </summary>
+    public int WarmUpObservations { get; init; } = DefaultWarmUpObservations;
+
+    /// <summary>Independent k-means++/EM restarts of the cold-start fit (≥ 1); default 3.</summary>
+    public int WarmUpRestarts { get; init; } = DefaultWarmUpRestarts;
+
+    /// <summary>Non-negative regularization added to every covariance diagonal in each M-step; default 1e-6.</summary>
+    public double RegCovar { get; init; } = DefaultRegCovar;
+
+    /// <summary>
+    /// A component whose weight falls below this share (in [0, 1/K)) is re-seeded at a recent poorly explained row;
+    /// 0 re-seeds only components the M-step finds degenerate (empty or singular). Default 1e-3.
+    /// </summary>
+    public double ReseedWeight { get; init; } = DefaultReseedWeight;
+
+    /// <summary>Recent rows kept (≥ 1) as candidates for re-seeding; default 128.</summary>
+    public int RecentCapacity { get; init; } = DefaultRecentCapacity;
+
+    /// <summary>Seed of the estimator's random stream (cold-start fits, re-seeding choices); default 0.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Throws when a setting is out of range, naming it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
+    public void Validate()
+    {
+        if (Components < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Components), Components, "Components must be at least 1.");
+        }
+
+        if (!Enum.IsDefined(Covariance))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Covariance), Covariance, "Covariance is not a known covariance type.");
+        }
+
+        // A default(StepSizeSchedule) was never validated: re-run the constructor's checks.
+        _ = new StepSizeSchedule(StepSize.Kind, StepSize.Alpha, StepSize.Offset, StepSize.Gamma, StepSize.Floor, StepSize.AveragingStart);
+        if (WarmUpObservations <= Components)
+        {
+            throw new ArgumentOutOfRangeException(nameof(WarmUpObservations), WarmUpObservations, "WarmUpObservations must exceed Components.");
+        }
+
+        if (WarmUpRestarts < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(WarmUpRestarts), WarmUpRestarts, "WarmUpRestarts must be at least 1.");
+        }
+
+        if (!(RegCovar >= 0) || double.IsPositiveInfinity(RegCovar))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RegCovar), RegCovar, "RegCovar must be a finite number ≥ 0.");
+        }
+
+        if (!(ReseedWeight >= 0 && ReseedWeight < 1.0 / Components))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReseedWeight), ReseedWeight, "ReseedWeight must be in [0, 1/Components).");
+        }
+
+        if (RecentCapacity < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RecentCapacity), RecentCapacity, "RecentCapacity must be at least 1.");
+        }
+    }
+}
