@@ -1,0 +1,367 @@
+using System.Globalization;
+using System.Text.Json;
+using EmStreaming.Grains;
+using EmStreaming.Numerics;
+using EmStreaming.Server.Hosting;
+using EmStreaming.Server.Security;
+using EmStreaming.Server.Telemetry;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace EmStreaming.Server.Api;
+
+/// <summary>The <c>/v1</c> API: models, observations, state, queries, snapshots, refit and events.</summary>
+internal static class ModelEndpoints
+{
+    public const int DefaultPageSize = 100;
+    public const int MaxPageSize = 1000;
+    public const int DefaultRecent = 500;
+    public const int MaxRecent = 10_000;
+    private const int MaxIdempotencyKeyLength = 200;
+    private static readonly string[] RowContentTypes = [RowsReader.Json, RowsReader.Ndjson, RowsReader.Csv];
+
+    public static IEndpointRouteBuilder MapModelApi(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1").RequireRateLimiting(SecurityRegistration.RateLimitPolicy).WithTags("models");
+        var models = v1.MapGroup("/models");
+
+        models.MapGet("/", ListModels).RequireAuthorization(ApiScopes.Read)
+            .WithName("ListModels").WithSummary("List models, ordered by id, paged, optionally filtered by id prefix.")
+            .Produces<ModelListResponse>().ProducesProblem(400);
+
+        models.MapPut("/{id}", PutModel).RequireAuthorization(ApiScopes.Write)
+            .WithName("PutModel").WithSummary("Create (201) or replace (200) a model definition.")
+            .Accepts<ModelDefinitionDto>("application/json")
+            .Produces<ModelResponse>(StatusCodes.Status200OK).Produces<ModelResponse>(StatusCodes.Status201Created).ProducesProblem(400);
+
+        models.MapGet("/{id}", GetModel).RequireAuthorization(ApiScopes.Read)
+            .WithName("GetModel").WithSummary("A model's definition and status.")
+            .Produces<ModelResponse>().ProducesProblem(400).ProducesProblem(404);
+
+        models.MapDelete("/{id}", DeleteModel).RequireAuthorization(ApiScopes.Write)
+            .WithName("DeleteModel").WithSummary("Delete a model, its snapshots and its pending observations.")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(400).ProducesProblem(404);
+
+        models.MapPost("/{id}/observations", AppendObservations).RequireAuthorization(ApiScopes.Write)
+            .WithName("AppendObservations")
+            .WithSummary("Append a batch of rows (JSON {\"rows\":[[...]]}, NDJSON or CSV; null/empty = missing). Accepted rows are durable when the answer is sent. An Idempotency-Key header makes a retry safe.")
+            .Accepts<RowsRequest>(RowsReader.Json, RowsReader.Ndjson, RowsReader.Csv)
+            .Produces<AppendResponse>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(413).ProducesProblem(415).ProducesProblem(503);
+
+        models.MapGet("/{id}/state", GetState).RequireAuthorization(ApiScopes.Read)
+            .WithName("GetState").WithSummary("Current parameters: weights, means, covariances (gmm) or start probabilities, transitions, means, covariances, regime probabilities and regime (hmm).")
+            .Produces<StateResponse>().ProducesProblem(400).ProducesProblem(404);
+
+        models.MapGet("/{id}/recent", GetRecent).RequireAuthorization(ApiScopes.Read)
+            .WithName("GetRecent").WithSummary("Recent applied rows with their most likely component (gmm) or filtered regime (hmm); what the dashboard draws.")
+            .Produces<RecentResponse>().ProducesProblem(400).ProducesProblem(404);
+
+        models.MapPost("/{id}/predict", Predict).RequireAuthorization(ApiScopes.Read)
+            .WithName("Predict").WithSummary("Most likely component, responsibilities, log-density and anomaly score of given rows.")
+            .Accepts<RowsRequest>(RowsReader.Json, RowsReader.Ndjson, RowsReader.Csv)
+            .Produces<PredictResponse>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(413);
+
+        models.MapPost("/{id}/filter", Filter).RequireAuthorization(ApiScopes.Read)
+            .WithName("Filter").WithSummary("Filtered regimes of a given sequence of rows (hmm).")
+            .Accepts<RowsRequest>(RowsReader.Json, RowsReader.Ndjson, RowsReader.Csv)
+            .Produces<FilterResponse>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(413);
+
+        models.MapPost("/{id}/impute", Impute).RequireAuthorization(ApiScopes.Read)
+            .WithName("Impute").WithSummary("Rows with their missing (null) entries replaced by their conditional expectation.")
+            .Accepts<RowsRequest>(RowsReader.Json, RowsReader.Ndjson, RowsReader.Csv)
+            .Produces<ImputeResponse>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(413);
+
+        models.MapGet("/{id}/snapshots", ListSnapshots).RequireAuthorization(ApiScopes.Read)
+            .WithName("ListSnapshots").WithSummary("Snapshot history, oldest first.")
+            .Produces<SnapshotInfo[]>().ProducesProblem(400).ProducesProblem(404);
+
+        models.MapGet("/{id}/snapshots/{version:long}", GetSnapshot).RequireAuthorization(ApiScopes.Read)
+            .WithName("GetSnapshot").WithSummary("One snapshot by version.")
+            .Produces<SnapshotResponse>().ProducesProblem(400).ProducesProblem(404);
+
+        models.MapGet("/{id}/snapshots/at", GetSnapshotAt).RequireAuthorization(ApiScopes.Read)
+            .WithName("GetSnapshotAt").WithSummary("The newest snapshot at or before ?time= (ISO 8601).")
+            .Produces<SnapshotResponse>().ProducesProblem(400).ProducesProblem(404);
+
+        models.MapPost("/{id}/refit", Refit).RequireAuthorization(ApiScopes.Write)
+            .WithName("Refit").WithSummary("Schedule a batch refit now; its outcome arrives as a refitAdopted or refitRejected event.")
+            .Produces<RefitResponse>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
+
+        models.MapGet("/{id}/events", EventStream.ModelEventsAsync).RequireAuthorization(ApiScopes.Read)
+            .WithName("ModelEvents").WithSummary("Server-sent events of one model (regime changes, anomalies, refits, snapshots).")
+            .Produces(StatusCodes.Status200OK, contentType: EventStream.ContentType).ProducesProblem(400).ProducesProblem(404);
+
+        v1.MapGet("/events", EventStream.AllEventsAsync).RequireAuthorization(ApiScopes.Read)
+            .WithName("Events").WithSummary("Server-sent events of all models.")
+            .Produces(StatusCodes.Status200OK, contentType: EventStream.ContentType);
+
+        return app;
+    }
+
+    private static async Task<ModelListResponse> ListModels(IModelService service, string? prefix, string? cursor, int? limit, CancellationToken cancellationToken)
+    {
+        var size = limit ?? DefaultPageSize;
+        if (size is < 1 or > MaxPageSize)
+        {
+            throw new ApiValidationException("limit", $"must be between 1 and {MaxPageSize}");
+        }
+
+        if (prefix is { Length: > 0 } && ModelIds.Validate(prefix) is { } error)
+        {
+            throw new ApiValidationException("prefix", error.Replace("a model id", "a prefix", StringComparison.Ordinal));
+        }
+
+        var page = await service.ListModelsAsync(string.IsNullOrEmpty(prefix) ? null : prefix, string.IsNullOrEmpty(cursor) ? null : cursor, size, cancellationToken).ConfigureAwait(false);
+        return new ModelListResponse(page.Models.Select(ModelResponse.From).ToArray(), page.NextCursor);
+    }
+
+    private static async Task<IResult> PutModel(string id, HttpRequest request, IModelService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        var dto = await ReadJsonAsync<ModelDefinitionDto>(request, options.Value.MaxRequestBodyBytes, cancellationToken).ConfigureAwait(false);
+        var outcome = await service.PutModelAsync(id, dto.ToDefinition(), cancellationToken).ConfigureAwait(false);
+        var info = ModelResponse.From(await service.GetModelAsync(id, cancellationToken).ConfigureAwait(false));
+        return outcome == PutModelOutcome.Created
+            ? TypedResults.Created($"/v1/models/{id}", info)
+            : TypedResults.Ok(info);
+    }
+
+    private static async Task<ModelResponse> GetModel(string id, IModelService service, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        return ModelResponse.From(await service.GetModelAsync(id, cancellationToken).ConfigureAwait(false));
+    }
+
+    private static async Task<IResult> DeleteModel(string id, IModelService service, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        return await service.DeleteModelAsync(id, cancellationToken).ConfigureAwait(false)
+            ? TypedResults.NoContent()
+            : throw new ModelNotFoundException(id);
+    }
+
+    private static async Task<AppendResponse> AppendObservations(
+        string id,
+        HttpRequest request,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        IModelService service,
+        ServerMetrics metrics,
+        TimeProvider time,
+        IOptions<ServerOptions> options,
+        CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(c => c < ' ' || c > '~')))
+        {
+            throw new ApiValidationException("Idempotency-Key", $"must be 1..{MaxIdempotencyKeyLength} printable ASCII characters");
+        }
+
+        var started = time.GetTimestamp();
+        var rows = await RowsReader.ReadAsync(request, options.Value.MaxRequestBodyBytes, options.Value.MaxRowsPerBatch, cancellationToken).ConfigureAwait(false);
+
+        // Rows of the wrong length are rejected here (a matrix is rectangular); the service validates the rest.
+        // A model created from a template on first append has no dimension yet: the first row's length stands in.
+        int dimension;
+        try
+        {
+            dimension = (await service.GetModelAsync(id, cancellationToken).ConfigureAwait(false)).Definition.Dimension;
+        }
+        catch (ModelNotFoundException)
+        {
+            dimension = rows[0].Length;
+        }
+
+        var rejected = new List<RejectedRowDto>();
+        var kept = new List<int>(rows.Count);
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (rows[i].Length == dimension)
+            {
+                kept.Add(i);
+            }
+            else
+            {
+                rejected.Add(new RejectedRowDto(i, $"has {rows[i].Length} values; the model's dimension is {dimension}"));
+            }
+        }
+
+        var accepted = 0;
+        var replayed = false;
+        if (kept.Count > 0)
+        {
+            var values = new double[kept.Count * dimension];
+            for (var r = 0; r < kept.Count; r++)
+            {
+                rows[kept[r]].CopyTo(values, r * dimension);
+            }
+
+            var result = await service.AppendAsync(id, new DataMatrix(values, kept.Count, dimension), idempotencyKey, cancellationToken).ConfigureAwait(false);
+            accepted = result.Accepted;
+            replayed = result.Replayed;
+            rejected.AddRange(result.Rejected.Select(r => new RejectedRowDto(kept[r.Index], r.Reason)));
+            rejected.Sort((a, b) => a.Index.CompareTo(b.Index));
+        }
+
+        metrics.BatchAppended(accepted, rejected.Count, time.GetElapsedTime(started));
+        return new AppendResponse(accepted, rejected, replayed);
+    }
+
+    private static async Task<StateResponse> GetState(string id, IModelService service, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        return StateResponse.From(await service.GetStateAsync(id, cancellationToken).ConfigureAwait(false));
+    }
+
+    private static async Task<RecentResponse> GetRecent(string id, int? limit, IModelService service, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        var count = limit ?? DefaultRecent;
+        if (count is < 1 or > MaxRecent)
+        {
+            throw new ApiValidationException("limit", $"must be between 1 and {MaxRecent}");
+        }
+
+        var recent = await service.GetRecentAsync(id, count, cancellationToken).ConfigureAwait(false);
+        var matrix = recent.Rows;
+        var rows = new double?[matrix.Rows][];
+        for (var i = 0; i < matrix.Rows; i++)
+        {
+            var row = matrix.Row(i);
+            var values = new double?[row.Length];
+            for (var j = 0; j < row.Length; j++)
+            {
+                values[j] = double.IsNaN(row[j]) ? null : row[j];
+            }
+
+            rows[i] = values;
+        }
+
+        int[]? labels = null;
+        double[][]? probabilities = null;
+        if (matrix.Rows > 0)
+        {
+            try
+            {
+                var info = await service.GetModelAsync(id, cancellationToken).ConfigureAwait(false);
+                if (info.Definition.Kind == ModelKind.Hmm)
+                {
+                    var regimes = await service.FilterAsync(id, matrix, cancellationToken).ConfigureAwait(false);
+                    (labels, probabilities) = (regimes.Regimes, regimes.Probabilities);
+                }
+                else
+                {
+                    var predicted = await service.PredictAsync(id, matrix, cancellationToken).ConfigureAwait(false);
+                    (labels, probabilities) = (predicted.Labels, predicted.Probabilities);
+                }
+            }
+            catch (ModelWarmingUpException)
+            {
+                // No parameters yet: the rows are still worth showing, without labels.
+            }
+        }
+
+        return new RecentResponse(recent.FirstObservation, matrix.Columns, rows, labels, probabilities);
+    }
+
+    private static async Task<PredictResponse> Predict(string id, HttpRequest request, IModelService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)
+    {
+        var matrix = await ReadQueryRowsAsync(id, request, options.Value, cancellationToken).ConfigureAwait(false);
+        var r = await service.PredictAsync(id, matrix, cancellationToken).ConfigureAwait(false);
+        return new PredictResponse(r.Labels, r.Probabilities, r.LogDensity, r.AnomalyScore);
+    }
+
+    private static async Task<FilterResponse> Filter(string id, HttpRequest request, IModelService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)
+    {
+        var matrix = await ReadQueryRowsAsync(id, request, options.Value, cancellationToken).ConfigureAwait(false);
+        var r = await service.FilterAsync(id, matrix, cancellationToken).ConfigureAwait(false);
+        return new FilterResponse(r.Regimes, r.Probabilities, r.MeanLogLikelihood);
+    }
+
+    private static async Task<ImputeResponse> Impute(string id, HttpRequest request, IModelService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)
+    {
+        var matrix = await ReadQueryRowsAsync(id, request, options.Value, cancellationToken).ConfigureAwait(false);
+        var filled = await service.ImputeAsync(id, matrix, cancellationToken).ConfigureAwait(false);
+        var rows = new double[filled.Rows][];
+        for (var i = 0; i < filled.Rows; i++)
+        {
+            rows[i] = filled.Row(i).ToArray();
+        }
+
+        return new ImputeResponse(rows);
+    }
+
+    private static async Task<SnapshotInfo[]> ListSnapshots(string id, IModelService service, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        return [.. await service.ListSnapshotsAsync(id, cancellationToken).ConfigureAwait(false)];
+    }
+
+    private static async Task<SnapshotResponse> GetSnapshot(string id, long version, IModelService service, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        if (version < 0)
+        {
+            throw new ApiValidationException("version", "must not be negative");
+        }
+
+        var view = await service.GetSnapshotAsync(id, version, null, cancellationToken).ConfigureAwait(false);
+        return new SnapshotResponse(view.Info, StateResponse.From(view.State));
+    }
+
+    private static async Task<SnapshotResponse> GetSnapshotAt(string id, string? time, IModelService service, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        if (string.IsNullOrWhiteSpace(time))
+        {
+            throw new ApiValidationException("time", "is required (ISO 8601, for example 2025-01-31T12:00:00Z)");
+        }
+
+        if (!DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+        {
+            throw new ApiValidationException("time", $"'{time}' is not an ISO 8601 date and time");
+        }
+
+        var view = await service.GetSnapshotAsync(id, null, at, cancellationToken).ConfigureAwait(false);
+        return new SnapshotResponse(view.Info, StateResponse.From(view.State));
+    }
+
+    private static async Task<IResult> Refit(string id, IModelService service, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        await service.RefitAsync(id, cancellationToken).ConfigureAwait(false);
+        return TypedResults.Accepted($"/v1/models/{id}/events", new RefitResponse(id, "scheduled"));
+    }
+
+    private static async Task<DataMatrix> ReadQueryRowsAsync(string id, HttpRequest request, ServerOptions options, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        var rows = await RowsReader.ReadAsync(request, options.MaxRequestBodyBytes, options.MaxQueryRows, cancellationToken).ConfigureAwait(false);
+        return RowsReader.ToMatrix(rows);
+    }
+
+    /// <summary>Reads a JSON body into <typeparamref name="T"/>; a type error names the JSON path of the bad field.</summary>
+    private static async Task<T> ReadJsonAsync<T>(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+        where T : class
+    {
+        if (request.ContentType is { } contentType && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new UnsupportedContentTypeException(contentType, "application/json");
+        }
+
+        if (request.ContentLength > maxBytes)
+        {
+            throw new PayloadTooLargeException(maxBytes);
+        }
+
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<T>(request.Body, ApiJson.Options, cancellationToken).ConfigureAwait(false)
+                ?? throw new ApiValidationException("body", "must be a JSON object");
+        }
+        catch (JsonException e)
+        {
+            var field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
+            throw new ApiValidationException(field, e.Message.Split(" Path:", 2)[0]);
+        }
+    }
+}

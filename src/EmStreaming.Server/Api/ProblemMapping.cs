@@ -1,0 +1,95 @@
+using EmStreaming.Grains;
+using EmStreaming.Server.Hosting;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace EmStreaming.Server.Api;
+
+/// <summary>RFC 7807 bodies: every error the API answers is <c>application/problem+json</c> with a type, a title and, for bad input, the field.</summary>
+internal static class Problems
+{
+    public const string ContentType = "application/problem+json";
+
+    public static ProblemDetails Create(int status, string type, string title, string? detail, string? field = null)
+    {
+        var problem = new ProblemDetails
+        {
+            Status = status,
+            Type = $"urn:emstreaming:problem:{type}",
+            Title = title,
+            Detail = detail,
+        };
+        if (field is not null)
+        {
+            problem.Extensions["field"] = field;
+        }
+
+        return problem;
+    }
+
+    /// <summary>Maps an exception to its problem, or null when it is a bug (500).</summary>
+    public static ProblemDetails? FromException(Exception exception, int retryAfterSeconds) => exception switch
+    {
+        ApiValidationException e => Create(StatusCodes.Status400BadRequest, "validation", "Invalid request", $"{e.Field}: {e.Message}", e.Field),
+        ModelValidationException e => Create(StatusCodes.Status400BadRequest, "validation", "Invalid request", $"{e.Field}: {e.Message}", e.Field),
+        ModelNotFoundException e => Create(StatusCodes.Status404NotFound, "not-found", "Model not found", e.Message, "id"),
+        ModelWarmingUpException e => WithExtension(Create(StatusCodes.Status409Conflict, "warming-up", "Model is warming up", e.Message), "remaining", e.Remaining),
+        ModelConflictException e => Create(StatusCodes.Status409Conflict, "conflict", "Conflict", e.Message),
+        PayloadTooLargeException e => Create(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "Request body too large", e.Message, "body"),
+        UnsupportedContentTypeException e => Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported Content-Type", e.Message, "Content-Type"),
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } e =>
+            Create(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "Request body too large", e.Message, "body"),
+        BadHttpRequestException e => Create(e.StatusCode, "bad-request", "Bad request", e.Message),
+        TimeoutException e => WithExtension(
+            Create(StatusCodes.Status503ServiceUnavailable, "backpressure", "Server busy", e.Message),
+            "retryAfterSeconds",
+            retryAfterSeconds),
+        _ => null,
+    };
+
+    private static ProblemDetails WithExtension(ProblemDetails problem, string name, object value)
+    {
+        problem.Extensions[name] = value;
+        return problem;
+    }
+}
+
+/// <summary>
+/// Turns exceptions into problem+json: the contract's exceptions keep their meaning (404, 400, 409, 503 with
+/// Retry-After); anything else is a bug, logged with its stack trace and answered 500 without details.
+/// </summary>
+internal sealed class ProblemExceptionHandler(
+    IProblemDetailsService problems,
+    IOptions<ServerOptions> options,
+    ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is OperationCanceledException && httpContext.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away: nobody reads an answer.
+            return true;
+        }
+
+        var retryAfter = options.Value.RetryAfterSeconds;
+        var problem = Problems.FromException(exception, retryAfter);
+        if (problem is null)
+        {
+            logger.LogError(exception, "Unhandled error on {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
+            problem = Problems.Create(StatusCodes.Status500InternalServerError, "internal", "Internal server error", "an unexpected error occurred; it was logged");
+        }
+        else if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            httpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        httpContext.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            ProblemDetails = problem,
+            Exception = exception,
+        }).ConfigureAwait(false);
+    }
+}

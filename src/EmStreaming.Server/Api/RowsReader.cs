@@ -1,0 +1,335 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using EmStreaming.Numerics;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace EmStreaming.Server.Api;
+
+/// <summary>
+/// Reads the rows of an observations, predict, filter or impute request: JSON <c>{"rows":[[…],…]}</c>, NDJSON (one
+/// JSON array per line) or CSV (header optional), chosen by Content-Type. <c>null</c> (JSON) or an empty field, NA or
+/// NaN (CSV) is a missing value. Anything that is not a finite number or a missing value is a 400 naming <c>rows[i][j]</c>.
+/// </summary>
+internal static class RowsReader
+{
+    public const string Json = "application/json";
+    public const string Ndjson = "application/x-ndjson";
+    public const string Csv = "text/csv";
+    public const string Supported = "application/json ({\"rows\":[[...]]}), application/x-ndjson (one JSON array per line) or text/csv";
+
+    /// <summary>Reads the whole body (at most <paramref name="maxBytes"/>) and parses it by Content-Type.</summary>
+    public static async Task<List<double[]>> ReadAsync(HttpRequest request, long maxBytes, int maxRows, CancellationToken cancellationToken)
+    {
+        var format = FormatOf(request.ContentType);
+        var body = await ReadBodyAsync(request, maxBytes, cancellationToken).ConfigureAwait(false);
+        var rows = format switch
+        {
+            Format.Json => ParseJson(body.Span),
+            Format.Ndjson => ParseNdjson(body.Span),
+            _ => ParseCsv(body.Span),
+        };
+        if (rows.Count == 0)
+        {
+            throw new ApiValidationException("rows", "must hold at least one row");
+        }
+
+        if (rows.Count > maxRows)
+        {
+            throw new ApiValidationException("rows", $"holds {rows.Count} rows; at most {maxRows} are accepted per request");
+        }
+
+        return rows;
+    }
+
+    private enum Format
+    {
+        Json,
+        Ndjson,
+        Csv,
+    }
+
+    private static Format FormatOf(string? contentType)
+    {
+        if (string.IsNullOrWhiteSpace(contentType))
+        {
+            return Format.Json;
+        }
+
+        var media = contentType.Split(';', 2)[0].Trim().ToLowerInvariant();
+        return media switch
+        {
+            "application/json" => Format.Json,
+            "application/x-ndjson" or "application/ndjson" or "application/jsonl" or "application/x-jsonlines" => Format.Ndjson,
+            "text/csv" or "application/csv" => Format.Csv,
+            _ when media.EndsWith("+json", StringComparison.Ordinal) => Format.Json,
+            _ => throw new UnsupportedContentTypeException(contentType, Supported),
+        };
+    }
+
+    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            throw new PayloadTooLargeException(maxBytes);
+        }
+
+        // Kestrel enforces the same limit while streaming (a chunked body has no Content-Length to check up front).
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
+        {
+            feature.MaxRequestBodySize = maxBytes;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(request.ContentLength is > 0 and < 1 << 20 ? (int)request.ContentLength.Value : 16 * 1024);
+        try
+        {
+            while (true)
+            {
+                var memory = buffer.GetMemory(16 * 1024);
+                var read = await request.Body.ReadAsync(memory, cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                buffer.Advance(read);
+                if (buffer.WrittenCount > maxBytes)
+                {
+                    throw new PayloadTooLargeException(maxBytes);
+                }
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new PayloadTooLargeException(maxBytes);
+        }
+
+        return buffer.WrittenMemory;
+    }
+
+    internal static List<double[]> ParseJson(ReadOnlySpan<byte> body)
+    {
+        var rows = new List<double[]>();
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+        var sawRows = false;
+        var inRows = false;
+        var position = new Position();
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw new ApiValidationException("body", "must be a JSON object {\"rows\":[[x1,…,xd],…]}");
+            }
+
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+            {
+                var name = reader.GetString();
+                reader.Read();
+                if (name != "rows")
+                {
+                    throw new ApiValidationException(name ?? "body", "is not a known field; the body holds only \"rows\"");
+                }
+
+                sawRows = true;
+                inRows = true;
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    throw new ApiValidationException("rows", "must be an array of arrays of numbers");
+                }
+
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    position.Row = rows.Count;
+                    position.Column = -1;
+                    rows.Add(ReadRow(ref reader, ref position));
+                }
+
+                inRows = false;
+            }
+
+            if (reader.Read())
+            {
+                throw new ApiValidationException("body", "has content after the JSON object");
+            }
+        }
+        catch (JsonException e)
+        {
+            // The reader refuses NaN, Infinity and other bare words: name the entry it stopped at.
+            throw new ApiValidationException(inRows ? position.Field : "body", inRows
+                ? "must be a finite number or null (NaN and Infinity are not JSON; send null for a missing value)"
+                : $"is not valid JSON: {e.Message}");
+        }
+
+        if (!sawRows)
+        {
+            throw new ApiValidationException("rows", "is required");
+        }
+
+        return rows;
+    }
+
+    internal static List<double[]> ParseNdjson(ReadOnlySpan<byte> body)
+    {
+        var rows = new List<double[]>();
+        var position = new Position();
+        while (!body.IsEmpty)
+        {
+            var end = body.IndexOf((byte)'\n');
+            var line = end < 0 ? body : body[..end];
+            body = end < 0 ? default : body[(end + 1)..];
+            if (line.Trim(" \t\r"u8).IsEmpty)
+            {
+                continue;
+            }
+
+            position.Row = rows.Count;
+            position.Column = -1;
+            try
+            {
+                var reader = new Utf8JsonReader(line);
+                if (!reader.Read())
+                {
+                    continue;
+                }
+
+                rows.Add(ReadRow(ref reader, ref position));
+                if (reader.Read())
+                {
+                    throw new ApiValidationException($"rows[{position.Row}]", "a line must hold exactly one JSON array");
+                }
+            }
+            catch (JsonException)
+            {
+                throw new ApiValidationException(position.Field, "must be a finite number or null (NaN and Infinity are not JSON; send null for a missing value)");
+            }
+        }
+
+        return rows;
+    }
+
+    internal static List<double[]> ParseCsv(ReadOnlySpan<byte> body)
+    {
+        var text = Encoding.UTF8.GetString(body);
+        var rows = new List<double[]>();
+        var first = true;
+        foreach (var rawLine in text.Split('\n'))
+        {
+            var line = rawLine.TrimEnd('\r');
+            if (line.Trim().Length == 0)
+            {
+                continue;
+            }
+
+            var fields = line.Split(',');
+            if (first)
+            {
+                first = false;
+                if (fields.Any(f => !IsMissing(f) && !double.TryParse(f.Trim().Trim('"'), NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
+                {
+                    continue; // a header row: names, not numbers
+                }
+            }
+
+            var row = new double[fields.Length];
+            for (var j = 0; j < fields.Length; j++)
+            {
+                var field = fields[j].Trim().Trim('"');
+                if (IsMissing(field))
+                {
+                    row[j] = double.NaN;
+                }
+                else if (double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
+                {
+                    row[j] = value;
+                }
+                else
+                {
+                    throw new ApiValidationException($"rows[{rows.Count}][{j}]", $"'{Truncate(field)}' is not a finite number (leave the field empty or write NA for a missing value)");
+                }
+            }
+
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Packs rows of the same length into a matrix for a query; a row of another length is a 400 naming it.
+    /// </summary>
+    public static DataMatrix ToMatrix(List<double[]> rows)
+    {
+        var d = rows[0].Length;
+        var values = new double[rows.Count * d];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (rows[i].Length != d)
+            {
+                throw new ApiValidationException($"rows[{i}]", $"has {rows[i].Length} values but rows[0] has {d}; every row needs the same number of values");
+            }
+
+            rows[i].CopyTo(values, i * d);
+        }
+
+        return new DataMatrix(values, rows.Count, d);
+    }
+
+    private static double[] ReadRow(ref Utf8JsonReader reader, ref Position position)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            throw new ApiValidationException(position.Field, "must be an array of numbers (null = missing)");
+        }
+
+        var values = new List<double>(8);
+        while (true)
+        {
+            position.Column = values.Count;
+            if (!reader.Read())
+            {
+                throw new JsonException("truncated");
+            }
+
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.EndArray:
+                    if (values.Count == 0)
+                    {
+                        position.Column = -1;
+                        throw new ApiValidationException(position.Field, "must hold at least one value");
+                    }
+
+                    return [.. values];
+                case JsonTokenType.Null:
+                    values.Add(double.NaN);
+                    break;
+                case JsonTokenType.Number when reader.TryGetDouble(out var v) && double.IsFinite(v):
+                    values.Add(v);
+                    break;
+                case JsonTokenType.Number:
+                    throw new ApiValidationException(position.Field, "is out of the range of a finite double");
+                case JsonTokenType.String:
+                    throw new ApiValidationException(position.Field, "must be a number or null, not a string");
+                default:
+                    throw new ApiValidationException(position.Field, "must be a number or null");
+            }
+        }
+    }
+
+    private static bool IsMissing(string field)
+    {
+        var f = field.Trim().Trim('"');
+        return f.Length == 0 || f.Equals("NA", StringComparison.OrdinalIgnoreCase) || f.Equals("NaN", StringComparison.OrdinalIgnoreCase) || f.Equals("null", StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
+
+    private struct Position
+    {
+        public int Row;
+        public int Column;
+
+        public readonly string Field => Column < 0 ? $"rows[{Row}]" : $"rows[{Row}][{Column}]";
+    }
+}

@@ -1,0 +1,321 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using EmStreaming.Grains;
+using EmStreaming.Numerics;
+
+namespace EmStreaming.Server.Api;
+
+// Transport types of the /v1 API: converted to and from the contract records at the edge, so the wire format
+// (camelCase, nested matrices, "states" for HMMs, null for missing values) never leaks into the model layer.
+
+/// <summary>
+/// Body of <c>PUT /v1/models/{id}</c>. Absent fields take their defaults; for the refit and snapshot triggers
+/// 0 means "never by this trigger".
+/// </summary>
+public sealed record ModelDefinitionDto
+{
+    /// <summary><c>gmm</c> or <c>hmm</c>.</summary>
+    public string? Kind { get; init; }
+
+    /// <summary>Dimension d of each observation (1..64).</summary>
+    public int? Dimension { get; init; }
+
+    /// <summary>Mixture components (gmm), 1..32.</summary>
+    public int? Components { get; init; }
+
+    /// <summary>Hidden states (hmm; an alias of <see cref="Components"/>), 1..32.</summary>
+    public int? States { get; init; }
+
+    /// <summary><c>full</c> (default), <c>diag</c>, <c>spherical</c> or <c>tied</c> (hmm: full or diag).</summary>
+    public string? Covariance { get; init; }
+
+    /// <summary>Half-life in observations of the constant step size (tracks drift).</summary>
+    public double? HalfLife { get; init; }
+
+    /// <summary>Exponent of the decaying step size, in (0.5, 1].</summary>
+    public double? Alpha { get; init; }
+
+    /// <summary>Observations per online update (default 64).</summary>
+    public int? BatchSize { get; init; }
+
+    public RefitDto? Refit { get; init; }
+
+    public SnapshotsDto? Snapshots { get; init; }
+
+    /// <summary>Anomaly score (negative log-density) above which an anomaly event is emitted.</summary>
+    public double? AnomalyThreshold { get; init; }
+
+    public ulong? Seed { get; init; }
+
+    internal ModelDefinition ToDefinition()
+    {
+        var kind = Kind?.Trim().ToLowerInvariant() switch
+        {
+            "gmm" => ModelKind.Gmm,
+            "hmm" => ModelKind.Hmm,
+            null or "" => throw new ApiValidationException("kind", "is required: gmm or hmm"),
+            _ => throw new ApiValidationException("kind", $"'{Kind}' is not one of gmm, hmm"),
+        };
+        if (Components is not null && States is not null && Components != States)
+        {
+            throw new ApiValidationException("states", "components and states are the same setting; give one of them");
+        }
+
+        var components = Components ?? States
+            ?? throw new ApiValidationException(kind == ModelKind.Hmm ? "states" : "components", "is required");
+        var dimension = Dimension ?? throw new ApiValidationException("dimension", "is required");
+        var covariance = Covariance?.Trim().ToLowerInvariant() switch
+        {
+            null or "" or "full" => CovarianceType.Full,
+            "diag" or "diagonal" => CovarianceType.Diag,
+            "spherical" => CovarianceType.Spherical,
+            "tied" => CovarianceType.Tied,
+            _ => throw new ApiValidationException("covariance", $"'{Covariance}' is not one of full, diag, spherical, tied"),
+        };
+        var refitDefaults = new RefitPolicy();
+        var snapshotDefaults = new SnapshotPolicy();
+        return new ModelDefinition
+        {
+            Kind = kind,
+            Dimension = dimension,
+            Components = components,
+            Covariance = covariance,
+            HalfLife = HalfLife,
+            Alpha = Alpha,
+            BatchSize = BatchSize ?? ModelDefinition.DefaultBatchSize,
+            Refit = new RefitPolicy
+            {
+                EveryObservations = Refit?.EveryObservations is { } n ? (n == 0 ? null : n) : refitDefaults.EveryObservations,
+                Every = Refit?.EverySeconds is { } s ? Seconds(s, "refit.everySeconds") : refitDefaults.Every,
+                Window = Refit?.Window ?? refitDefaults.Window,
+                Restarts = Refit?.Restarts ?? refitDefaults.Restarts,
+            },
+            Snapshots = new SnapshotPolicy
+            {
+                EveryObservations = Snapshots?.EveryObservations is { } m ? (m == 0 ? null : m) : snapshotDefaults.EveryObservations,
+                Every = Snapshots?.EverySeconds is { } t ? Seconds(t, "snapshots.everySeconds") : snapshotDefaults.Every,
+                Retain = Snapshots?.Retain ?? snapshotDefaults.Retain,
+            },
+            AnomalyThreshold = AnomalyThreshold,
+            Seed = Seed ?? 0,
+        };
+    }
+
+    internal static ModelDefinitionDto From(ModelDefinition d) => new()
+    {
+        Kind = Names.Of(d.Kind),
+        Dimension = d.Dimension,
+        Components = d.Kind == ModelKind.Gmm ? d.Components : null,
+        States = d.Kind == ModelKind.Hmm ? d.Components : null,
+        Covariance = d.Covariance.ToString().ToLowerInvariant(),
+        HalfLife = d.HalfLife,
+        Alpha = d.Alpha,
+        BatchSize = d.BatchSize,
+        Refit = new RefitDto
+        {
+            EveryObservations = d.Refit.EveryObservations ?? 0,
+            EverySeconds = d.Refit.Every?.TotalSeconds ?? 0,
+            Window = d.Refit.Window,
+            Restarts = d.Refit.Restarts,
+        },
+        Snapshots = new SnapshotsDto
+        {
+            EveryObservations = d.Snapshots.EveryObservations ?? 0,
+            EverySeconds = d.Snapshots.Every?.TotalSeconds ?? 0,
+            Retain = d.Snapshots.Retain,
+        },
+        AnomalyThreshold = d.AnomalyThreshold,
+        Seed = d.Seed,
+    };
+
+    private static TimeSpan? Seconds(double seconds, string field)
+    {
+        if (!double.IsFinite(seconds) || seconds < 0 || seconds > TimeSpan.FromDays(365).TotalSeconds)
+        {
+            throw new ApiValidationException(field, "must be between 0 and 31536000 seconds");
+        }
+
+        return seconds == 0 ? null : TimeSpan.FromSeconds(seconds);
+    }
+}
+
+/// <summary>Refit policy on the wire.</summary>
+public sealed record RefitDto
+{
+    /// <summary>Refit after this many new observations; 0 = never by count.</summary>
+    public long? EveryObservations { get; init; }
+
+    /// <summary>Refit at this interval in seconds; 0 = never by time.</summary>
+    public double? EverySeconds { get; init; }
+
+    /// <summary>Recent observations the refit uses.</summary>
+    public int? Window { get; init; }
+
+    /// <summary>Seeded restarts besides the warm start.</summary>
+    public int? Restarts { get; init; }
+}
+
+/// <summary>Snapshot policy on the wire.</summary>
+public sealed record SnapshotsDto
+{
+    /// <summary>Snapshot after this many new observations; 0 = never by count.</summary>
+    public long? EveryObservations { get; init; }
+
+    /// <summary>Snapshot at this interval in seconds when anything changed; 0 = never by time.</summary>
+    public double? EverySeconds { get; init; }
+
+    /// <summary>Snapshots kept in history.</summary>
+    public int? Retain { get; init; }
+}
+
+/// <summary>Answer of <c>GET /v1/models/{id}</c>.</summary>
+public sealed record ModelResponse(string Id, ModelDefinitionDto Definition, ModelStatus Status, DateTimeOffset CreatedAt)
+{
+    internal static ModelResponse From(ModelInfo info) => new(info.Id, ModelDefinitionDto.From(info.Definition), info.Status, info.CreatedAt);
+}
+
+/// <summary>Answer of <c>GET /v1/models</c>: a page ordered by id.</summary>
+public sealed record ModelListResponse(IReadOnlyList<ModelResponse> Models, string? NextCursor);
+
+/// <summary>Answer of <c>POST /v1/models/{id}/observations</c>.</summary>
+public sealed record AppendResponse(int Accepted, IReadOnlyList<RejectedRowDto> Rejected, bool Replayed);
+
+/// <summary>A rejected row: 0-based index in the batch as sent, and why.</summary>
+public sealed record RejectedRowDto(int Index, string Reason);
+
+/// <summary>Current parameters of a model; matrices are nested arrays (means K×d, covariances K×d×d, transitions K×K).</summary>
+public sealed record StateResponse
+{
+    public required string Id { get; init; }
+    public required string Kind { get; init; }
+    public required int Components { get; init; }
+    public required int Dimension { get; init; }
+    public required long Observations { get; init; }
+    public required bool WarmingUp { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
+    public double[]? Weights { get; init; }
+    public double[][]? Means { get; init; }
+    public double[][][]? Covariances { get; init; }
+    public double[]? StartProbabilities { get; init; }
+    public double[][]? Transitions { get; init; }
+    public double[]? RegimeProbabilities { get; init; }
+    public int? Regime { get; init; }
+    public long? RegimeRunLength { get; init; }
+
+    internal static StateResponse From(ModelStateView v)
+    {
+        var k = v.Components;
+        var d = v.Dimension;
+        return new StateResponse
+        {
+            Id = v.Id,
+            Kind = Names.Of(v.Kind),
+            Components = k,
+            Dimension = d,
+            Observations = v.Observations,
+            WarmingUp = v.WarmingUp,
+            UpdatedAt = v.UpdatedAt,
+            Weights = v.Weights,
+            Means = v.Means is { } m ? Nest(m, k, d) : null,
+            Covariances = v.Covariances is { } c ? Enumerable.Range(0, k).Select(i => Nest(c.AsSpan(i * d * d, d * d).ToArray(), d, d)).ToArray() : null,
+            StartProbabilities = v.StartProbabilities,
+            Transitions = v.Transitions is { } t ? Nest(t, k, k) : null,
+            RegimeProbabilities = v.RegimeProbabilities,
+            Regime = v.Regime,
+            RegimeRunLength = v.RegimeRunLength,
+        };
+    }
+
+    private static double[][] Nest(double[] flat, int rows, int columns)
+    {
+        if (flat.Length != rows * columns)
+        {
+            throw new InvalidOperationException($"a {rows}×{columns} matrix was published with {flat.Length} entries");
+        }
+
+        var result = new double[rows][];
+        for (var r = 0; r < rows; r++)
+        {
+            result[r] = flat.AsSpan(r * columns, columns).ToArray();
+        }
+
+        return result;
+    }
+}
+
+/// <summary>Body of predict, filter and impute requests (also accepted as NDJSON or CSV).</summary>
+public sealed record RowsRequest(double?[][] Rows);
+
+/// <summary>Answer of <c>POST /v1/models/{id}/predict</c>; non-finite numbers are null.</summary>
+public sealed record PredictResponse(int[] Labels, double[][] Probabilities, double[] LogDensity, double[] AnomalyScore);
+
+/// <summary>Answer of <c>POST /v1/models/{id}/filter</c>.</summary>
+public sealed record FilterResponse(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood);
+
+/// <summary>Answer of <c>POST /v1/models/{id}/impute</c>: the rows with their missing entries filled in.</summary>
+public sealed record ImputeResponse(double[][] Rows);
+
+/// <summary>
+/// Answer of <c>GET /v1/models/{id}/recent</c>: recent applied rows (null = missing), with the most likely component
+/// (gmm) or filtered regime (hmm) of each row and its probabilities when the model has parameters.
+/// </summary>
+public sealed record RecentResponse(long FirstObservation, int Dimension, double?[][] Rows, int[]? Labels, double[][]? Probabilities);
+
+/// <summary>A snapshot of a model's parameters.</summary>
+public sealed record SnapshotResponse(SnapshotInfo Info, StateResponse State);
+
+/// <summary>Answer of <c>POST /v1/models/{id}/refit</c>.</summary>
+public sealed record RefitResponse(string Id, string Status);
+
+/// <summary>Answer of <c>/healthz</c> and <c>/readyz</c>.</summary>
+public sealed record HealthResponse(string Status);
+
+/// <summary>Lower-case wire names of contract enums.</summary>
+internal static class Names
+{
+    public static string Of(ModelKind kind) => kind == ModelKind.Gmm ? "gmm" : "hmm";
+
+    public static string Of(ModelEventType type) => JsonNamingPolicy.CamelCase.ConvertName(type.ToString());
+}
+
+/// <summary>Writes non-finite doubles as null (JSON has no NaN or infinity): a log-density of −∞ must not turn into a 500.</summary>
+internal sealed class FiniteDoubleConverter : JsonConverter<double>
+{
+    public override bool HandleNull => false;
+
+    public override double Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.GetDouble();
+
+    public override void Write(Utf8JsonWriter writer, double value, JsonSerializerOptions options)
+    {
+        if (double.IsFinite(value))
+        {
+            writer.WriteNumberValue(value);
+        }
+        else
+        {
+            writer.WriteNullValue();
+        }
+    }
+}
+
+/// <summary>Serializer settings of the API (camelCase, enums as camelCase strings, nulls omitted, unknown request fields rejected).</summary>
+internal static class ApiJson
+{
+    public static void Configure(JsonSerializerOptions options)
+    {
+        options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+        options.Converters.Add(new FiniteDoubleConverter());
+        options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+    }
+
+    public static readonly JsonSerializerOptions Options = Create();
+
+    private static JsonSerializerOptions Create()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        Configure(options);
+        return options;
+    }
+}

@@ -1,0 +1,258 @@
+using System.Net.Sockets;
+using EmStreaming.Grains;
+using EmStreaming.Runtime.Sqlite;
+using EmStreaming.Server.Api;
+using EmStreaming.Server.Dashboard;
+using EmStreaming.Server.Demo;
+using EmStreaming.Server.Hosting;
+using EmStreaming.Server.Security;
+using EmStreaming.Server.Telemetry;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace EmStreaming.Server;
+
+/// <summary>
+/// The EmStreaming HTTP server: the <c>/v1</c> API over <see cref="IModelService"/>, the live dashboard at <c>/</c>,
+/// health, metrics and the optional demo feeds. <c>emstream serve</c> and the server's own Program call
+/// <see cref="RunAsync(ServerLaunchOptions, CancellationToken)"/>.
+/// </summary>
+public static class EmStreamingServer
+{
+    /// <summary>Exit code: the server ran and stopped normally.</summary>
+    public const int ExitSuccess = 0;
+
+    /// <summary>Exit code: the configuration is invalid (the messages name the settings).</summary>
+    public const int ExitConfigurationError = 2;
+
+    /// <summary>Exit code: the server could not listen (address in use or not allowed).</summary>
+    public const int ExitListenError = 3;
+
+    /// <summary>Runs the server with command-line style arguments (<c>--urls</c>, <c>--Section:Key=value</c>) until it is stopped.</summary>
+    public static Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        return RunAsync(new ServerLaunchOptions { Args = args }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Builds, starts and runs the server until <paramref name="cancellationToken"/> fires or the process is asked to
+    /// stop (Ctrl+C, SIGTERM). Returns <see cref="ExitSuccess"/>, <see cref="ExitConfigurationError"/> or
+    /// <see cref="ExitListenError"/>; start-up problems are written to <see cref="ServerLaunchOptions.Error"/>.
+    /// </summary>
+    public static async Task<int> RunAsync(ServerLaunchOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var error = options.Error ?? Console.Error;
+        var output = options.Output ?? Console.Out;
+        WebApplication app;
+        try
+        {
+            app = Build(options);
+        }
+        catch (FileNotFoundException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return ExitConfigurationError;
+        }
+
+        await using (app.ConfigureAwait(false))
+        {
+            try
+            {
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OptionsValidationException e)
+            {
+                foreach (var failure in e.Failures)
+                {
+                    await error.WriteLineAsync($"error: invalid configuration: {failure}").ConfigureAwait(false);
+                }
+
+                return ExitConfigurationError;
+            }
+            catch (IOException e) when (e.InnerException is SocketException || e.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
+            {
+                await error.WriteLineAsync($"error: cannot listen: {e.Message}").ConfigureAwait(false);
+                return ExitListenError;
+            }
+
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            foreach (var address in addresses)
+            {
+                await output.WriteLineAsync($"EmStreaming is listening on {address} — open {address.TrimEnd('/')}/ for the dashboard").ConfigureAwait(false);
+            }
+
+            await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            return ExitSuccess;
+        }
+    }
+
+    /// <summary>Builds the application (not started): configuration, services and the request pipeline.</summary>
+    internal static WebApplication Build(ServerLaunchOptions options, Action<IServiceCollection>? configureServices = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [.. options.Args] });
+        ConfigurationLocator.Apply(builder.Configuration, ConfigurationLocator.Locate(options.ConfigFile), builder.Environment.EnvironmentName);
+
+        var overrides = new Dictionary<string, string?>();
+        if (options.Urls is not null)
+        {
+            overrides["urls"] = options.Urls;
+        }
+
+        if (options.DataDirectory is not null)
+        {
+            overrides[$"{ServerOptions.SectionName}:DataDirectory"] = options.DataDirectory;
+        }
+
+        if (options.Demo)
+        {
+            overrides[$"{DemoOptions.SectionName}:{nameof(DemoOptions.Enabled)}"] = "true";
+        }
+
+        builder.Configuration.AddInMemoryCollection(overrides);
+
+        var urls = builder.Configuration["urls"] ?? builder.Configuration[$"{ServerOptions.SectionName}:{nameof(ServerOptions.Urls)}"] ?? ServerOptions.DefaultUrls;
+        builder.WebHost.UseUrls(urls);
+
+        AddServerServices(builder.Services, builder.Configuration, urls);
+        configureServices?.Invoke(builder.Services);
+
+        var app = builder.Build();
+        Configure(app);
+        return app;
+    }
+
+    /// <summary>Registers everything the server needs except the <see cref="IModelService"/> implementation's internals.</summary>
+    internal static void AddServerServices(IServiceCollection services, IConfiguration configuration, string urls)
+    {
+        services.AddOptions<ServerOptions>().Bind(configuration.GetSection(ServerOptions.SectionName))
+            .PostConfigure(o => o.Urls = urls).ValidateOnStart();
+        services.AddOptions<SecurityOptions>().Bind(configuration.GetSection(SecurityOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<RateLimitingOptions>().Bind(configuration.GetSection(RateLimitingOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<DemoOptions>().Bind(configuration.GetSection(DemoOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<TelemetryOptions>().Bind(configuration.GetSection(TelemetryOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
+        services.AddSingleton<IValidateOptions<SecurityOptions>, SecurityOptionsValidator>();
+        services.AddSingleton<IValidateOptions<RateLimitingOptions>, RateLimitingOptionsValidator>();
+        services.AddSingleton<IValidateOptions<DemoOptions>, DemoOptionsValidator>();
+        services.AddSingleton<IValidateOptions<TelemetryOptions>, TelemetryOptionsValidator>();
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ServerOptions>>((kestrel, server) => kestrel.Limits.MaxRequestBodySize = server.Value.MaxRequestBodyBytes);
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
+        services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "EmStreaming API";
+            document.Info.Description = "Gaussian mixtures and HMMs that keep learning from streams: models, observations, state, predictions, snapshots and events.";
+            return Task.CompletedTask;
+        }));
+        services.AddApiSecurity();
+        services.AddMetrics();
+        services.AddSingleton<ServerMetrics>();
+        services.AddHostedService<ModelStatusPoller>();
+        services.AddHostedService<TelemetryExportService>();
+        services.AddHostedService<DemoHostedService>();
+
+        SiloComposition.AddModelService(services, configuration);
+
+        // --data-dir wins over whatever section the silo binds its SQLite options from.
+        if (configuration[$"{ServerOptions.SectionName}:DataDirectory"] is { Length: > 0 } dataDirectory)
+        {
+            services.PostConfigure<SqliteOptions>(o => o.DataDirectory = dataDirectory);
+        }
+    }
+
+    private static void Configure(WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseDashboard();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+
+        app.MapOpenApi().AllowAnonymous();
+        app.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok")))
+            .AllowAnonymous().WithTags("health").WithName("Health").WithSummary("Liveness: the process answers.");
+        app.MapGet("/readyz", ReadyAsync)
+            .AllowAnonymous().WithTags("health").WithName("Ready").WithSummary("Readiness: the model service answers a query.")
+            .Produces<HealthResponse>().ProducesProblem(503);
+        app.MapModelApi();
+    }
+
+    private static async Task<IResult> ReadyAsync(IModelService service, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            await service.ListModelsAsync(null, null, 1, timeout.Token).ConfigureAwait(false);
+            return TypedResults.Ok(new HealthResponse("ready"));
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return TypedResults.Problem(
+                detail: $"the model service did not answer: {e.Message}",
+                statusCode: StatusCodes.Status503ServiceUnavailable,
+                title: "Not ready",
+                type: "urn:emstreaming:problem:not-ready");
+        }
+    }
+}
+
+/// <summary>Starts the OTLP metrics export when configured, and flushes it on shutdown.</summary>
+internal sealed class TelemetryExportService(IOptions<TelemetryOptions> options, ILogger<TelemetryExportService> logger) : IHostedService
+{
+    private OtlpExport? _export;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _export = OtlpExport.Create(options.Value);
+        if (_export is not null)
+        {
+            logger.LogInformation("Exporting metrics over OTLP to {Endpoint}", options.Value.OtlpEndpoint);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _export?.Dispose();
+        _export = null;
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Runs <see cref="DemoFeedService"/> only when <c>Demo:Enabled</c> (or <c>--demo</c>).</summary>
+internal sealed class DemoHostedService(IServiceProvider services, IOptions<DemoOptions> options) : IHostedService
+{
+    private DemoFeedService? _feed;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!options.Value.Enabled)
+        {
+            return Task.CompletedTask;
+        }
+
+        _feed = ActivatorUtilities.CreateInstance<DemoFeedService>(services);
+        return _feed.StartAsync(cancellationToken);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_feed is not null)
+        {
+            await _feed.StopAsync(cancellationToken).ConfigureAwait(false);
+            _feed.Dispose();
+        }
+    }
+}

@@ -1,0 +1,108 @@
+using EmStreaming.Grains;
+using EmStreaming.Server.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace EmStreaming.Server.Telemetry;
+
+/// <summary>
+/// Feeds the gauges: reads every model's status at <c>Server:StatusPollInterval</c>, and counts the events of all
+/// models by type. Failures are logged and retried at the next tick; this service never stops the server.
+/// </summary>
+internal sealed class ModelStatusPoller(
+    IModelService models,
+    ServerMetrics metrics,
+    TimeProvider time,
+    IOptions<ServerOptions> options,
+    ILogger<ModelStatusPoller> logger) : BackgroundService
+{
+    private const int PageSize = 500;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var events = CountEventsAsync(stoppingToken);
+        using var timer = new PeriodicTimer(options.Value.StatusPollInterval, time);
+        do
+        {
+            try
+            {
+                metrics.Publish(await SummarizeAsync(stoppingToken).ConfigureAwait(false));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Reading model statuses for the metrics failed; retrying in {Interval}", options.Value.StatusPollInterval);
+            }
+        }
+        while (await WaitAsync(timer, stoppingToken).ConfigureAwait(false));
+
+        await events.ConfigureAwait(false);
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<ModelStatusSummary> SummarizeAsync(CancellationToken cancellationToken)
+    {
+        long count = 0, pending = 0, refits = 0;
+        var oldest = 0.0;
+        var now = time.GetUtcNow();
+        string? cursor = null;
+        do
+        {
+            var page = await models.ListModelsAsync(null, cursor, PageSize, cancellationToken).ConfigureAwait(false);
+            foreach (var model in page.Models)
+            {
+                count++;
+                pending += model.Status.PendingObservations;
+                refits += model.Status.Refits;
+                if (model.Status.LastSnapshotAt is { } at && model.Status.Active)
+                {
+                    oldest = Math.Max(oldest, (now - at).TotalSeconds);
+                }
+            }
+
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+
+        return new ModelStatusSummary(count, pending, oldest, refits);
+    }
+
+    private async Task CountEventsAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var e in models.SubscribeAsync(null, cancellationToken).ConfigureAwait(false))
+                {
+                    metrics.EventSeen(Api.Names.Of(e.Type));
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "The event subscription for the metrics ended; resubscribing");
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+}

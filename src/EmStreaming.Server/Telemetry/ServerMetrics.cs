@@ -1,0 +1,55 @@
+using System.Diagnostics.Metrics;
+
+namespace EmStreaming.Server.Telemetry;
+
+/// <summary>
+/// The server's instruments (meter <see cref="MeterName"/>): observations appended (a counter, so a rate is
+/// observations/s), batch append latency, refits, regime changes and anomalies seen on the event stream, and
+/// gauges of the oldest snapshot age and the pending (accepted, not yet applied) rows across models.
+/// </summary>
+internal sealed class ServerMetrics
+{
+    public const string MeterName = "EmStreaming.Server";
+
+    private readonly Counter<long> _observations;
+    private readonly Counter<long> _rejected;
+    private readonly Histogram<double> _batchDuration;
+    private readonly Counter<long> _events;
+    private ModelStatusSummary _summary = ModelStatusSummary.Empty;
+
+    public ServerMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _observations = meter.CreateCounter<long>("emstreaming.observations.accepted", "{observation}", "Rows accepted (durable) by the observations endpoint.");
+        _rejected = meter.CreateCounter<long>("emstreaming.observations.rejected", "{observation}", "Rows rejected by validation.");
+        _batchDuration = meter.CreateHistogram<double>("emstreaming.batch.duration", "s", "Time from receiving a batch to its rows being durable.");
+        _events = meter.CreateCounter<long>("emstreaming.model.events", "{event}", "Model events by type (refitAdopted, refitRejected, regimeChanged, anomaly, ...).");
+        meter.CreateObservableGauge("emstreaming.snapshot.age", () => Volatile.Read(ref _summary).OldestSnapshotAgeSeconds, "s", "Age of the oldest latest-snapshot among active models.");
+        meter.CreateObservableGauge("emstreaming.mailbox.depth", () => Volatile.Read(ref _summary).PendingObservations, "{observation}", "Rows accepted but not yet applied, summed over models.");
+        meter.CreateObservableGauge("emstreaming.models", () => Volatile.Read(ref _summary).Models, "{model}", "Models known to the service.");
+        meter.CreateObservableGauge("emstreaming.refits", () => Volatile.Read(ref _summary).Refits, "{refit}", "Refits adopted, summed over models.");
+    }
+
+    public void BatchAppended(int accepted, int rejected, TimeSpan duration)
+    {
+        _observations.Add(accepted);
+        if (rejected > 0)
+        {
+            _rejected.Add(rejected);
+        }
+
+        _batchDuration.Record(duration.TotalSeconds);
+    }
+
+    public void EventSeen(string type) => _events.Add(1, new KeyValuePair<string, object?>("type", type));
+
+    public void Publish(ModelStatusSummary summary) => Volatile.Write(ref _summary, summary);
+
+    public ModelStatusSummary Summary => Volatile.Read(ref _summary);
+}
+
+/// <summary>What the status poller last saw across models.</summary>
+internal sealed record ModelStatusSummary(long Models, long PendingObservations, double OldestSnapshotAgeSeconds, long Refits)
+{
+    public static readonly ModelStatusSummary Empty = new(0, 0, 0, 0);
+}
