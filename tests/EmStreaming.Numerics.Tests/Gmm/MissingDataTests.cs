@@ -1,0 +1,164 @@
+using EmStreaming.Numerics;
+using EmStreaming.Numerics.Gmm;
+
+namespace EmStreaming.Numerics.Tests.Gmm;
+
+public sealed class MissingDataTests
+{
+    [Fact]
+    public void Fit_TwentyPercentMissing_MeansWithinPointOneOfCompleteDataFit()
+    {
+        var truth = Synthetic.Truth(3, 4);
+        var complete = truth.Sample(3000, seed: 11);
+        var holed = Synthetic.RemoveAtRandom(complete, 0.2, seed: 12);
+        var options = new GmmFitOptions { Components = 3, Tolerance = 1e-8, MaxIterations = 500, Restarts = 3, Seed = 3 };
+
+        var full = GaussianMixtureEM.Fit(complete, options).Model;
+        var partial = GaussianMixtureEM.Fit(holed, options).Model;
+
+        // Tolerance 0.1 (components have unit variances and sit 6 apart; the complete-data fit's own standard error is
+        // about 0.03 per mean, losing 20% of entries may add a similar amount).
+        var d = 4;
+        for (var k = 0; k < 3; k++)
+        {
+            var mu = full.Means.Slice(k * d, d).ToArray();
+            var best = Enumerable.Range(0, 3).MinBy(j => Distance(mu, partial.Means.Slice(j * d, d)));
+            for (var i = 0; i < d; i++)
+            {
+                Assert.Equal(mu[i], partial.Means[(best * d) + i], 0.1);
+            }
+        }
+    }
+
+    [Fact]
+    public void Impute_TwentyPercentMissing_RmseAtLeastThirtyPercentBelowColumnMean()
+    {
+        var truth = Synthetic.Truth(3, 4);
+        var complete = truth.Sample(3000, seed: 21);
+        var holed = Synthetic.RemoveAtRandom(complete, 0.2, seed: 22);
+        var fit = GaussianMixtureEM.Fit(holed, new GmmFitOptions { Components = 3, Tolerance = 1e-6, Restarts = 3, Seed = 5 });
+
+        var imputed = fit.Model.Impute(holed);
+
+        var d = holed.Columns;
+        var columnMean = Enumerable.Range(0, d).Select(j => Enumerable.Range(0, holed.Rows).Select(i => holed[i, j]).Where(v => !double.IsNaN(v)).Average()).ToArray();
+        double errModel = 0, errMean = 0;
+        var missing = 0;
+        for (var i = 0; i < holed.Rows; i++)
+        {
+            for (var j = 0; j < d; j++)
+            {
+                if (double.IsNaN(holed[i, j]))
+                {
+                    missing++;
+                    errModel += Math.Pow(imputed[i, j] - complete[i, j], 2);
+                    errMean += Math.Pow(columnMean[j] - complete[i, j], 2);
+                }
+                else
+                {
+                    Assert.Equal(holed[i, j], imputed[i, j]);
+                }
+            }
+        }
+
+        Assert.InRange(missing, 2000, 2800);
+        var rmseModel = Math.Sqrt(errModel / missing);
+        var rmseMean = Math.Sqrt(errMean / missing);
+        Assert.True(rmseModel <= 0.7 * rmseMean, $"model RMSE {rmseModel}, column-mean RMSE {rmseMean}");
+    }
+
+    [Fact]
+    public void ScoreSamples_MissingEntry_EqualsMarginalDensityOfObservedPart()
+    {
+        // One component, Σ = [[2, 1], [1, 3]], μ = (1, −1); x = (NaN, 0.5) → log N(0.5; −1, 3).
+        var model = GaussianMixture.Create([1.0], [1.0, -1.0], [2.0, 1.0, 1.0, 3.0], 1, 2, CovarianceType.Full);
+        var data = new DataMatrix([double.NaN, 0.5, 0.2, double.NaN], 2, 2);
+        var scores = new double[2];
+
+        model.ScoreSamples(data, scores);
+
+        Assert.Equal(LogNormal(0.5, -1.0, 3.0), scores[0], 1e-12);
+        Assert.Equal(LogNormal(0.2, 1.0, 2.0), scores[1], 1e-12);
+    }
+
+    [Fact]
+    public void Impute_SingleComponent_ReturnsConditionalMean()
+    {
+        var model = GaussianMixture.Create([1.0], [1.0, -1.0], [2.0, 1.0, 1.0, 3.0], 1, 2, CovarianceType.Full);
+        var data = new DataMatrix([double.NaN, 0.5], 1, 2);
+
+        var imputed = model.Impute(data);
+
+        // E[x1 | x2] = μ1 + Σ12/Σ22 (x2 − μ2) = 1 + (1/3)(1.5) = 1.5.
+        Assert.Equal(1.5, imputed[0, 0], 1e-12);
+        Assert.Equal(0.5, imputed[0, 1]);
+    }
+
+    [Fact]
+    public void Fit_RowWithNoObservedValue_ThrowsNamingTheRow()
+    {
+        var values = Synthetic.Random(20, 2, 1).Values.ToArray();
+        values[34] = double.NaN;
+        values[35] = double.NaN;
+        var data = new DataMatrix(values, 20, 2);
+
+        var ex = Assert.Throws<ArgumentException>(() => GaussianMixtureEM.Fit(data, new GmmFitOptions { Components = 2 }));
+
+        Assert.Contains("row 17 has no observed value", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Diag)]
+    [InlineData(CovarianceType.Spherical)]
+    [InlineData(CovarianceType.Tied)]
+    public void WorkspaceAccumulate_GivenResponsibilitiesWithMissing_EqualsRowByRowStatistics(CovarianceType type)
+    {
+        var truth = Synthetic.Truth(2, 3);
+        var data = Synthetic.RemoveAtRandom(truth.Sample(9000, seed: 31), 0.25, seed: 32);
+        var model = GaussianMixtureEM.Fit(data, new GmmFitOptions { Components = 2, Covariance = type, MaxIterations = 3, Seed = 1 }).Model.Parameters;
+        var rng = new DeterministicRandom(33);
+        var resp = new double[data.Rows * 2];
+        for (var i = 0; i < resp.Length; i++)
+        {
+            resp[i] = rng.NextDouble();
+        }
+
+        using var workspace = new GmmWorkspace(data, 2, type, maxDegreeOfParallelism: 2);
+        var chunked = workspace.CreateStatistics();
+        workspace.Accumulate(model, resp, chunked);
+        var rowByRow = workspace.CreateStatistics();
+        var scratch = new double[GmmParameters.RowScratchLength(3)];
+        for (var i = 0; i < data.Rows; i++)
+        {
+            rowByRow.AccumulateRow(data.Row(i), resp.AsSpan(i * 2, 2), model, scratch);
+        }
+
+        AssertClose(rowByRow.S0, chunked.S0);
+        AssertClose(rowByRow.S1, chunked.S1);
+        AssertClose(rowByRow.S2, chunked.S2);
+    }
+
+    private static void AssertClose(Span<double> expected, Span<double> actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i], actual[i], 1e-9 * Math.Max(1, Math.Abs(expected[i])));
+        }
+    }
+
+    private static double LogNormal(double x, double mu, double variance) =>
+        (-0.5 * Math.Log(2 * Math.PI * variance)) - ((x - mu) * (x - mu) / (2 * variance));
+
+    private static double Distance(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        double s = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            s += (a[i] - b[i]) * (a[i] - b[i]);
+        }
+
+        return s;
+    }
+}
