@@ -90,16 +90,7 @@ public sealed partial class OnlineGaussianMixture
 
         var batch = _batchStats!;
         batch.Clear();
-        var sum = 0.0;
-        for (var i = 0; i < m; i++)
-        {
-            var x = rows.Slice(i * _d, _d);
-            var lse = Responsibilities(p, x, _responsibilities);
-            var logp = ReferenceEquals(scoring, p) ? lse : LogDensity(scoring, x, _logDensity2);
-            _batchLogDensity[i] = logp;
-            sum += logp;
-            batch.AccumulateRow(x, _responsibilities, p, _rowScratch);
-        }
+        var sum = _fast is not null && !HasMissing(rows) ? ExpectationFast(p, scoring, rows, m, batch) : ExpectationRows(p, scoring, rows, m, batch);
 
         var next = _spareStats!;
         var nextParams = _spareParams!;
@@ -148,6 +139,95 @@ public sealed partial class OnlineGaussianMixture
         UpdateAverage(seen, m);
         _view = null;
         return new OnlineBatchResult(m, _observations, _lastMeanLogLikelihood, false, reseeded);
+    }
+
+    /// <summary>Per-row E-step through the GMM core's kernels (any covariance type, missing entries); returns Σ log p.</summary>
+    private double ExpectationRows(GmmParameters p, GmmParameters scoring, ReadOnlySpan<double> rows, int m, GmmSufficientStatistics batch)
+    {
+        var sum = 0.0;
+        for (var i = 0; i < m; i++)
+        {
+            var x = rows.Slice(i * _d, _d);
+            var lse = Responsibilities(p, x, _responsibilities);
+            var logp = ReferenceEquals(scoring, p) ? lse : LogDensity(scoring, x, _logDensity2);
+            _batchLogDensity[i] = logp;
+            sum += logp;
+            batch.AccumulateRow(x, _responsibilities, p, _rowScratch);
+        }
+
+        return sum;
+    }
+
+    /// <summary>Column-major E-step for complete rows and dense covariances (<see cref="OnlineBatchKernel"/>); returns Σ log p.</summary>
+    private double ExpectationFast(GmmParameters p, GmmParameters scoring, ReadOnlySpan<double> rows, int m, GmmSufficientStatistics batch)
+    {
+        var fast = _fast!;
+        if (_joint.Length < _k * m)
+        {
+            _joint = new double[_k * m];
+        }
+
+        var joint = _joint.AsSpan(0, _k * m);
+        fast.Load(rows, m);
+        fast.LogJoint(p, m, joint);
+        var sum = 0.0;
+        for (var i = 0; i < m; i++)
+        {
+            var max = double.NegativeInfinity;
+            for (var k = 0; k < _k; k++)
+            {
+                max = Math.Max(max, joint[(k * m) + i]);
+            }
+
+            double lse;
+            if (double.IsNegativeInfinity(max))
+            {
+                for (var k = 0; k < _k; k++)
+                {
+                    joint[(k * m) + i] = 1.0 / _k;
+                }
+
+                lse = max;
+            }
+            else
+            {
+                var s = 0.0;
+                for (var k = 0; k < _k; k++)
+                {
+                    var e = Math.Exp(joint[(k * m) + i] - max);
+                    joint[(k * m) + i] = e;
+                    s += e;
+                }
+
+                var inv = 1.0 / s;
+                for (var k = 0; k < _k; k++)
+                {
+                    joint[(k * m) + i] *= inv;
+                }
+
+                lse = max + Math.Log(s);
+            }
+
+            var logp = ReferenceEquals(scoring, p) ? lse : LogDensity(scoring, rows.Slice(i * _d, _d), _logDensity2);
+            _batchLogDensity[i] = logp;
+            sum += logp;
+        }
+
+        fast.Accumulate(joint, m, batch);
+        return sum;
+    }
+
+    private static bool HasMissing(ReadOnlySpan<double> rows)
+    {
+        foreach (var v in rows)
+        {
+            if (double.IsNaN(v))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void UpdateAverage(long seen, int m)

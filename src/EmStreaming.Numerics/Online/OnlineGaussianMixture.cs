@@ -66,6 +66,8 @@ public sealed partial class OnlineGaussianMixture
     private readonly double[] _dd2;
     private double[] _batchLogDensity = [];
     private bool[] _used = [];
+    private double[] _joint = [];
+    private readonly OnlineBatchKernel? _fast;
 
     private GaussianMixture? _view;
 
@@ -87,6 +89,7 @@ public sealed partial class OnlineGaussianMixture
         _allIndices = Enumerable.Range(0, dimension).ToArray();
         _dd = new double[dimension * dimension];
         _dd2 = new double[dimension * dimension];
+        _fast = OnlineBatchKernel.Applies(_type) ? new OnlineBatchKernel(_k, dimension) : null;
     }
 
     /// <summary>Creates an estimator in its warming-up state.</summary>
