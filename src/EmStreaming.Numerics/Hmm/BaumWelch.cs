@@ -1,16 +1,57 @@
+using EmStreaming.Numerics.Gmm;
+
 namespace EmStreaming.Numerics.Hmm;
 
 /// <summary>
-/// One Baum–Welch run. The workspace is allocated once for all restarts; an iteration allocates nothing.
+/// Baum–Welch runs over fixed sequences. Buffers are allocated once for all restarts and an iteration allocates
+/// nothing. The emission densities and the emission statistics come from the mixture core's
+/// <see cref="GmmWorkspace"/> (vectorized tiles, missingness patterns factored once per pass, parallel chunks with an
+/// ordered, deterministic reduction); the forward–backward recursions are inherently sequential per sequence.
 /// </summary>
-internal sealed class BaumWelch(IReadOnlyList<DataMatrix> sequences, int totalRows, HmmFitOptions options)
+internal sealed class BaumWelch : IDisposable
 {
-    private readonly HmmWorkspace _ws = new(totalRows, options.States, new HmmEmissions(options.States, sequences[0].Columns, options.Covariance));
-    private readonly bool[] _degenerate = new bool[options.States];
+    private readonly IReadOnlyList<DataMatrix> _sequences;
+    private readonly int _totalRows;
+    private readonly HmmFitOptions _options;
+    private readonly HmmWorkspace _ws;
+    private readonly GmmWorkspace[] _gmm;
+    private readonly GmmSufficientStatistics _sequenceStatistics;
+    private readonly GmmSufficientStatistics _statistics;
+    private readonly bool[] _degenerate;
+
+    public BaumWelch(IReadOnlyList<DataMatrix> sequences, int totalRows, HmmFitOptions options)
+    {
+        _sequences = sequences;
+        _totalRows = totalRows;
+        _options = options;
+        var d = sequences[0].Columns;
+        _ws = new HmmWorkspace(totalRows, options.States, new HmmEmissions(options.States, d, options.Covariance));
+        _degenerate = new bool[options.States];
+
+        // One origin for every sequence so their statistics add up.
+        var origin = ColumnMeans(sequences, d);
+        _gmm = new GmmWorkspace[sequences.Count];
+        for (var s = 0; s < sequences.Count; s++)
+        {
+            _gmm[s] = new GmmWorkspace(sequences[s], options.States, options.Covariance, options.MaxDegreeOfParallelism, origin);
+        }
+
+        _statistics = _gmm[0].CreateStatistics();
+        _sequenceStatistics = _gmm[0].CreateStatistics();
+    }
+
+    public void Dispose()
+    {
+        foreach (var g in _gmm)
+        {
+            g.Dispose();
+        }
+    }
 
     public HmmFitResult Run(int restart, IProgress<HmmProgress>? progress, CancellationToken cancellationToken)
     {
-        var k = options.States;
+        var k = _options.States;
+        var options = _options;
         double[] start;
         double[] transitions;
         HmmEmissions emissions;
@@ -23,7 +64,7 @@ internal sealed class BaumWelch(IReadOnlyList<DataMatrix> sequences, int totalRo
         else
         {
             (start, transitions, emissions) = HmmInitializer.KMeans(
-                sequences, totalRows, k, options.Covariance, options.RegCovar, DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart));
+                _sequences, _totalRows, k, options.Covariance, options.RegCovar, DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart));
         }
 
         var trace = new List<double>(options.MaxIterations + 1);
@@ -34,7 +75,7 @@ internal sealed class BaumWelch(IReadOnlyList<DataMatrix> sequences, int totalRo
         for (var iter = 1; iter <= options.MaxIterations; iter++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            mean = EStep(emissions, start, transitions, smooth: true) / totalRows;
+            mean = EStep(emissions, start, transitions, smooth: true) / _totalRows;
             trace.Add(mean);
             progress?.Report(new HmmProgress(restart, iter, mean));
             if (iter > 1 && Math.Abs(mean - previous) < options.Tolerance)
@@ -50,37 +91,38 @@ internal sealed class BaumWelch(IReadOnlyList<DataMatrix> sequences, int totalRo
 
         if (!converged)
         {
-            mean = EStep(emissions, start, transitions, smooth: false) / totalRows;
+            mean = EStep(emissions, start, transitions, smooth: false) / _totalRows;
             trace.Add(mean);
         }
 
         var model = GaussianHmm.FromParts(start, transitions, emissions);
-        return new HmmFitResult(model, converged, iterations, trace, mean, restart, totalRows);
+        return new HmmFitResult(model, converged, iterations, trace, mean, restart, _totalRows);
     }
 
     /// <summary>Total log-likelihood; with <paramref name="smooth"/> also ξ sums, start counts and emission statistics.</summary>
     private double EStep(HmmEmissions emissions, double[] start, double[] transitions, bool smooth)
     {
         var ws = _ws;
-        var k = options.States;
+        var k = _options.States;
         if (smooth)
         {
             Array.Clear(ws.Xi);
             Array.Clear(ws.StartCounts);
-            ws.Statistics.Clear();
+            _statistics.Clear();
         }
 
         var ll = 0.0;
         var offset = 0;
-        foreach (var seq in sequences)
+        for (var s = 0; s < _sequences.Count; s++)
         {
+            var seq = _sequences[s];
             var n = seq.Rows;
             if (n == 0)
             {
                 continue;
             }
 
-            emissions.LogDensities(seq, 0, n, ws.LogEmission.AsSpan(offset * k, n * k), ws.Scratch);
+            _gmm[s].LogDensities(emissions.Parameters, ws.LogEmission.AsMemory(offset * k, n * k));
             ll += ws.ForwardAt(offset, n, start, transitions);
             if (smooth)
             {
@@ -90,7 +132,17 @@ internal sealed class BaumWelch(IReadOnlyList<DataMatrix> sequences, int totalRo
                     ws.StartCounts[j] += ws.Alpha[(offset * k) + j];
                 }
 
-                emissions.AccumulateStatistics(seq, 0, n, ws.Alpha.AsSpan(offset * k, n * k), ws.Statistics, ws.Scratch);
+                // Smoothed state posteriors are the responsibilities of the emission statistics.
+                var posteriors = ws.Alpha.AsMemory(offset * k, n * k);
+                if (_sequences.Count == 1)
+                {
+                    _gmm[s].Accumulate(emissions.Parameters, posteriors, _statistics);
+                }
+                else
+                {
+                    _gmm[s].Accumulate(emissions.Parameters, posteriors, _sequenceStatistics);
+                    _statistics.Add(_sequenceStatistics);
+                }
             }
 
             offset += n;
@@ -101,15 +153,40 @@ internal sealed class BaumWelch(IReadOnlyList<DataMatrix> sequences, int totalRo
 
     private void MStep(HmmEmissions emissions, double[] start, double[] transitions)
     {
-        var k = options.States;
-        var c = options.TransitionPseudoCount;
+        var k = _options.States;
+        var c = _options.TransitionPseudoCount;
         NormalizeWithPseudoCount(_ws.StartCounts, start, c);
         for (var i = 0; i < k; i++)
         {
             NormalizeWithPseudoCount(_ws.Xi.AsSpan(i * k, k), transitions.AsSpan(i * k, k), c);
         }
 
-        emissions.MStep(_ws.Statistics, options.RegCovar, _degenerate);
+        emissions.MStep(_statistics, _options.RegCovar, _degenerate);
+    }
+
+    private static double[] ColumnMeans(IReadOnlyList<DataMatrix> sequences, int d)
+    {
+        var sum = new double[d];
+        var count = new double[d];
+        foreach (var seq in sequences)
+        {
+            var v = seq.Values;
+            for (var i = 0; i < v.Length; i++)
+            {
+                if (!double.IsNaN(v[i]))
+                {
+                    sum[i % d] += v[i];
+                    count[i % d]++;
+                }
+            }
+        }
+
+        for (var i = 0; i < d; i++)
+        {
+            sum[i] = count[i] > 0 ? sum[i] / count[i] : 0.0;
+        }
+
+        return sum;
     }
 
     // A row with no expected count and no pseudo-count keeps its previous value rather than becoming 0/0.

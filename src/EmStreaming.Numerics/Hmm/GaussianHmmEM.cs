@@ -48,7 +48,7 @@ public static class GaussianHmmEM
             throw new ArgumentOutOfRangeException(nameof(options), $"WarmStart has dimension {w.Dimension} but the data have {d} columns.");
         }
 
-        var fitter = new BaumWelch(sequences, (int)total, options);
+        using var fitter = new BaumWelch(sequences, (int)total, options);
         var restarts = options.WarmStart is null ? options.Restarts : 1;
         HmmFitResult? best = null;
         for (var r = 0; r < restarts; r++)

@@ -81,16 +81,6 @@ internal sealed class HmmEmissions
         }
     }
 
-    /// <summary>Adds Σ_t γ_t(k) ψ_k(x_t) over rows [start, start+count) to <paramref name="statistics"/>.</summary>
-    public void AccumulateStatistics(DataMatrix data, int start, int count, ReadOnlySpan<double> gamma, GmmSufficientStatistics statistics, Span<double> scratch)
-    {
-        var k = K;
-        for (var t = 0; t < count; t++)
-        {
-            statistics.AccumulateRow(data.Row(start + t), gamma.Slice(t * k, k), Parameters, scratch);
-        }
-    }
-
     /// <summary>
     /// ψ_k(x) for every state, flat (s0 | s1 | s2, K·P values), into <paramref name="psi"/>, using
     /// <paramref name="buffer"/> (same shape and origin as the statistics it will be mixed with) as the accumulator.

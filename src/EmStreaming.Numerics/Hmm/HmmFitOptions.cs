@@ -50,6 +50,12 @@ public sealed record HmmFitOptions
     /// <summary>Start from these parameters instead of k-means (restarts are then ignored). Must match States, dimension and covariance type.</summary>
     public GaussianHmm? WarmStart { get; init; }
 
+    /// <summary>
+    /// Threads for the emission densities and statistics of the E-step: −1 (default) for all processors, else ≥ 1.
+    /// The result is bit-identical whatever the value (fixed chunks reduced in order).
+    /// </summary>
+    public int MaxDegreeOfParallelism { get; init; } = -1;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
     {
@@ -76,6 +82,11 @@ public sealed record HmmFitOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(Restarts, 1, nameof(Restarts));
+        if (MaxDegreeOfParallelism is 0 or < -1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be -1 or ≥ 1.");
+        }
+
         if (WarmStart is { } w && (w.States != States || w.CovarianceType != Covariance))
         {
             throw new ArgumentOutOfRangeException(nameof(WarmStart), "WarmStart must have the same number of states and covariance type as the options.");

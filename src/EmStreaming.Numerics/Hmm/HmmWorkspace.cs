@@ -1,5 +1,3 @@
-using EmStreaming.Numerics.Gmm;
-
 namespace EmStreaming.Numerics.Hmm;
 
 /// <summary>
@@ -19,7 +17,6 @@ internal sealed class HmmWorkspace
         Alpha = new double[totalRows * states];
         Xi = new double[states * states];
         StartCounts = new double[states];
-        Statistics = new GmmSufficientStatistics(states, shape.D, shape.Type);
         Scratch = new double[Math.Max(shape.ScratchLength, 3 * states)];
         Pred = new double[states];
     }
@@ -37,7 +34,6 @@ internal sealed class HmmWorkspace
 
     public double[] StartCounts { get; }
 
-    public GmmSufficientStatistics Statistics { get; }
 
     public double[] Scratch { get; }
 
