@@ -1,1 +1,63 @@
-return 0;
+using System.CommandLine;
+using EmStreaming.Cli;
+using EmStreaming.Cli.Commands;
+
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancellation.Cancel();
+};
+
+return EmStreamCli.Run(args, Console.Out, Console.Error, !Console.IsErrorRedirected, cancellation.Token);
+
+namespace EmStreaming.Cli
+{
+    /// <summary>The <c>emstream</c> command tree; <see cref="Run"/> is what Main and the tests call.</summary>
+    internal static class EmStreamCli
+    {
+        public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive = false, CancellationToken cancellation = default)
+        {
+            var context = new CliContext(output, error, interactive, cancellation);
+            var root = new RootCommand("emstream: Gaussian mixtures and HMMs that keep learning from streams.");
+            root.Subcommands.Add(FitCommand.Create(context));
+            root.Subcommands.Add(PredictCommand.Create(context));
+            root.Subcommands.Add(ImputeCommand.Create(context));
+            root.Subcommands.Add(StreamCommand.Create(context));
+
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                foreach (var e in parse.Errors)
+                {
+                    error.WriteLine($"error: {e.Message}");
+                }
+
+                error.WriteLine("Run 'emstream --help' for usage.");
+                return ExitCodes.UsageError;
+            }
+
+            try
+            {
+                return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            }
+            catch (CliException e)
+            {
+                error.WriteLine($"error: {e.Message}");
+                return ExitCodes.UsageError;
+            }
+            catch (ArgumentException e)
+            {
+                // The numerical core validates its inputs with ArgumentExceptions whose messages name the
+                // offending row, column or option: for the CLI that is a user error, not a crash.
+                error.WriteLine($"error: {e.Message}");
+                return ExitCodes.UsageError;
+            }
+            catch (OperationCanceledException)
+            {
+                error.WriteLine("cancelled");
+                return 130;
+            }
+        }
+    }
+}

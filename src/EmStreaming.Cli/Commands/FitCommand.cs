@@ -1,0 +1,187 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using EmStreaming.Cli.Csv;
+using EmStreaming.Cli.ModelFiles;
+using EmStreaming.Cli.Output;
+using EmStreaming.Numerics;
+using EmStreaming.Numerics.Gmm;
+using Spectre.Console;
+
+namespace EmStreaming.Cli.Commands;
+
+/// <summary><c>emstream fit</c>: batch EM on a CSV file.</summary>
+internal static class FitCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var file = new Argument<string>("file") { Description = "CSV file with a header row; empty fields and NA are missing values." };
+        var model = new Option<string>("--model") { Description = "Model kind: gmm or hmm.", DefaultValueFactory = _ => "gmm" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object on stdout." };
+        var save = new Option<string?>("--save") { Description = "Write the fitted model to this JSON file (read by 'emstream predict')." };
+        var gmm = new GmmArguments();
+        var hmm = new HmmArguments();
+
+        var command = new Command("fit", "Fit a Gaussian mixture (batch EM) or a Gaussian HMM (Baum-Welch) to a CSV file.");
+        command.Arguments.Add(file);
+        command.Options.Add(model);
+        gmm.AddTo(command);
+        hmm.AddTo(command);
+        command.Options.Add(save);
+        command.Options.Add(json);
+        command.SetAction(parse =>
+        {
+            var kind = (parse.GetValue(model) ?? "gmm").Trim().ToLowerInvariant();
+            return kind switch
+            {
+                "gmm" => RunGmm(context, parse, parse.GetValue(file)!, gmm, parse.GetValue(save), parse.GetValue(json)),
+                "hmm" => HmmFit.Run(context, parse, parse.GetValue(file)!, gmm, hmm, parse.GetValue(save), parse.GetValue(json)),
+                _ => throw new CliException($"--model: '{kind}' is not one of gmm, hmm"),
+            };
+        });
+        return command;
+    }
+
+    private static int RunGmm(CliContext context, ParseResult parse, string path, GmmArguments gmm, string? savePath, bool json)
+    {
+        var table = CsvTable.Load(path);
+        var columns = table.SelectColumns(gmm.ColumnNames(parse));
+        var data = table.ToMatrix(columns, path);
+        var range = gmm.KRange(parse);
+        var k = parse.GetValue(gmm.Components);
+        if (range is null && k is null)
+        {
+            throw new CliException("--components is required (or give --select-k MIN..MAX)");
+        }
+
+        var options = gmm.ToOptions(parse, k ?? range!.Value.Min);
+        var watch = Stopwatch.StartNew();
+        GmmFitResult result;
+        IReadOnlyList<(int K, double Bic, double Aic)>? byK = null;
+        if (range is { } r)
+        {
+            var selection = context.WithProgress<GmmProgress, GmmModelSelection>($"Selecting K in {r.Min}..{r.Max} by BIC", json, Describe, p =>
+                GaussianMixtureEM.SelectByBic(data, r.Min, r.Max, options, p, context.Cancellation));
+            result = selection.Best;
+            byK = selection.Candidates.Select(c => (c.Components, c.Bic, c.Aic)).ToList();
+        }
+        else
+        {
+            result = context.WithProgress<GmmProgress, GmmFitResult>($"Fitting {options.Components} components", json, Describe, p =>
+                GaussianMixtureEM.Fit(data, options, p, context.Cancellation));
+        }
+
+        watch.Stop();
+        var fitted = result.Model;
+        var names = columns.Select(c => table.Header[c]).ToArray();
+        if (savePath is not null)
+        {
+            ModelFile.SaveGmm(savePath, fitted, names);
+        }
+
+        var bic = fitted.Bic(data);
+        var aic = fitted.Aic(data);
+        if (json)
+        {
+            context.Out.WriteLine(Json.Write(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("model", "gmm");
+                w.WriteNumber("n", data.Rows);
+                w.WriteNumber("d", data.Columns);
+                w.WriteNumber("k", fitted.Components);
+                w.WriteString("covariance", GmmArguments.Name(fitted.CovarianceType));
+                w.WriteBoolean("converged", result.Converged);
+                w.WriteNumber("iterations", result.Iterations);
+                w.Number("meanLogLikelihood", result.MeanLogLikelihood);
+                w.Number("bic", bic);
+                w.Number("aic", aic);
+                w.Vector("weights", fitted.Weights);
+                w.Matrix("means", fitted.Means, fitted.Components, fitted.Dimension);
+                WriteCovariances(w, fitted);
+                w.WriteStartArray("columns");
+                foreach (var n in names)
+                {
+                    w.WriteStringValue(n);
+                }
+
+                w.WriteEndArray();
+                if (byK is not null)
+                {
+                    w.WriteStartArray("selection");
+                    foreach (var (kk, b, a) in byK)
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("k", kk);
+                        w.Number("bic", b);
+                        w.Number("aic", a);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                }
+
+                w.WriteNumber("fitSeconds", Math.Round(watch.Elapsed.TotalSeconds, 6));
+                w.WriteEndObject();
+            }));
+            return ExitCodes.Success;
+        }
+
+        var console = context.Console;
+        console.MarkupLine($"[bold]Gaussian mixture[/]: n={data.Rows}, d={data.Columns}, K={fitted.Components}, covariance={GmmArguments.Name(fitted.CovarianceType)}");
+        console.MarkupLine($"converged: {(result.Converged ? "yes" : "[yellow]no[/]")} after {result.Iterations} iterations in {watch.Elapsed.TotalSeconds:F3} s");
+        console.MarkupLine($"mean log-likelihood per sample: {result.MeanLogLikelihood:F6}   BIC: {bic:F3}   AIC: {aic:F3}");
+        if (byK is not null)
+        {
+            var sel = new Table().AddColumns("K", "BIC", "AIC");
+            foreach (var (kk, b, a) in byK)
+            {
+                sel.AddRow(kk == fitted.Components ? $"[bold]{kk}[/]" : kk.ToString(), b.ToString("F3"), a.ToString("F3"));
+            }
+
+            console.Write(sel);
+        }
+
+        var table2 = new Table().AddColumn("component").AddColumn("weight");
+        foreach (var n in names)
+        {
+            table2.AddColumn($"mean {Markup.Escape(n)}");
+        }
+
+        for (var c = 0; c < fitted.Components; c++)
+        {
+            var cells = new List<string> { c.ToString(), fitted.Weights[c].ToString("F4") };
+            for (var j = 0; j < fitted.Dimension; j++)
+            {
+                cells.Add(fitted.Means[(c * fitted.Dimension) + j].ToString("G6"));
+            }
+
+            table2.AddRow([.. cells]);
+        }
+
+        console.Write(table2);
+        if (savePath is not null)
+        {
+            console.MarkupLine($"model written to {Markup.Escape(savePath)}");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    internal static string Describe(GmmProgress p) =>
+        $"restart {p.Restart + 1}, iteration {p.Iteration}, mean log-likelihood {p.MeanLogLikelihood:F5}";
+
+    /// <summary>Covariances are always written as K full D×D matrices, whatever the type, so scripts read one shape.</summary>
+    internal static void WriteCovariances(Utf8JsonWriter w, GaussianMixture model)
+    {
+        w.WriteStartArray("covariances");
+        for (var c = 0; c < model.Components; c++)
+        {
+            w.WriteStartArray();
+            Json.WriteMatrix(w, model.FullCovariance(c), model.Dimension, model.Dimension);
+            w.WriteEndArray();
+        }
+
+        w.WriteEndArray();
+    }
+}

@@ -1,0 +1,97 @@
+using System.CommandLine;
+using System.Globalization;
+using EmStreaming.Numerics;
+using EmStreaming.Numerics.Gmm;
+
+namespace EmStreaming.Cli.Commands;
+
+/// <summary>The options every command that fits a Gaussian mixture shares (fit, impute).</summary>
+internal sealed class GmmArguments
+{
+    public Option<int?> Components { get; } = new("--components", "-k") { Description = "Number of mixture components K (>= 1)." };
+    public Option<string> Covariance { get; } = new("--covariance") { Description = "Covariance type: full, diag, spherical or tied.", DefaultValueFactory = _ => "full" };
+    public Option<ulong> Seed { get; } = new("--seed") { Description = "Random seed: the same seed and data give a bit-identical fit.", DefaultValueFactory = _ => 0UL };
+    public Option<int> NInit { get; } = new("--n-init") { Description = "Number of restarts with distinct seeds; the best log-likelihood is kept.", DefaultValueFactory = _ => 1 };
+    public Option<int> MaxIter { get; } = new("--max-iter") { Description = "Maximum EM iterations per restart.", DefaultValueFactory = _ => 100 };
+    public Option<double> Tol { get; } = new("--tol") { Description = "Convergence threshold on the change of mean log-likelihood per sample.", DefaultValueFactory = _ => 1e-3 };
+    public Option<double> RegCovar { get; } = new("--reg-covar") { Description = "Non-negative value added to covariance diagonals.", DefaultValueFactory = _ => 1e-6 };
+    public Option<string?> Columns { get; } = new("--columns") { Description = "Comma-separated column names to use (default: every numeric column)." };
+    public Option<string?> SelectK { get; } = new("--select-k") { Description = "Range MIN..MAX: fit each K and keep the lowest BIC." };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Components);
+        command.Options.Add(Covariance);
+        command.Options.Add(Seed);
+        command.Options.Add(NInit);
+        command.Options.Add(MaxIter);
+        command.Options.Add(Tol);
+        command.Options.Add(RegCovar);
+        command.Options.Add(Columns);
+        command.Options.Add(SelectK);
+    }
+
+    public IReadOnlyList<string>? ColumnNames(ParseResult parse) =>
+        parse.GetValue(Columns) is { Length: > 0 } text
+            ? text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            : null;
+
+    public static CovarianceType ParseCovariance(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "full" => CovarianceType.Full,
+        "diag" or "diagonal" => CovarianceType.Diag,
+        "spherical" => CovarianceType.Spherical,
+        "tied" => CovarianceType.Tied,
+        _ => throw new CliException($"--covariance: '{text}' is not one of full, diag, spherical, tied"),
+    };
+
+    public static string Name(CovarianceType type) => type.ToString().ToLowerInvariant();
+
+    /// <summary>Reads and checks the options; each bad value is reported with the flag that carries it.</summary>
+    public GmmFitOptions ToOptions(ParseResult parse, int components)
+    {
+        var nInit = parse.GetValue(NInit);
+        var maxIter = parse.GetValue(MaxIter);
+        var tol = parse.GetValue(Tol);
+        var reg = parse.GetValue(RegCovar);
+        if (components < 1) throw new CliException("--components must be at least 1");
+        if (nInit < 1) throw new CliException("--n-init must be at least 1");
+        if (maxIter < 1) throw new CliException("--max-iter must be at least 1");
+        if (!(tol >= 0) || double.IsInfinity(tol)) throw new CliException("--tol must be a finite number >= 0");
+        if (!(reg >= 0) || double.IsInfinity(reg)) throw new CliException("--reg-covar must be a finite number >= 0");
+        return new GmmFitOptions
+        {
+            Components = components,
+            Covariance = ParseCovariance(parse.GetValue(Covariance) ?? "full"),
+            Seed = parse.GetValue(Seed),
+            Restarts = nInit,
+            MaxIterations = maxIter,
+            Tolerance = tol,
+            RegCovar = reg,
+        };
+    }
+
+    /// <summary>The K range of --select-k, or null when it is not given.</summary>
+    public (int Min, int Max)? KRange(ParseResult parse)
+    {
+        if (parse.GetValue(SelectK) is not { } text)
+        {
+            return null;
+        }
+
+        var parts = text.Split("..");
+        if (parts.Length != 2
+            || !int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var min)
+            || !int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var max))
+        {
+            throw new CliException($"--select-k: '{text}' is not a range MIN..MAX such as 1..6");
+        }
+
+        if (min < 1 || max < min)
+        {
+            throw new CliException($"--select-k: the range {min}..{max} must satisfy 1 <= MIN <= MAX");
+        }
+
+        return (min, max);
+    }
+}

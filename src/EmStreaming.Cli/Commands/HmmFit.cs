@@ -1,0 +1,159 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using EmStreaming.Cli.Csv;
+using EmStreaming.Cli.Output;
+using EmStreaming.Numerics;
+using EmStreaming.Numerics.Hmm;
+using Spectre.Console;
+
+namespace EmStreaming.Cli.Commands;
+
+/// <summary><c>emstream fit --model hmm</c>: Baum–Welch on the rows of a CSV file taken as one sequence, in file order.</summary>
+internal static class HmmFit
+{
+    public static int Run(CliContext context, ParseResult parse, string path, GmmArguments common, HmmArguments hmm, string? savePath, bool json)
+    {
+        if (savePath is not null)
+        {
+            throw new CliException("--save writes gmm model files only; for an hmm use --json and --viterbi");
+        }
+
+        if (parse.GetValue(common.SelectK) is not null)
+        {
+            throw new CliException("--select-k applies to --model gmm only");
+        }
+
+        var states = parse.GetValue(hmm.States) ?? parse.GetValue(common.Components)
+            ?? throw new CliException("--states is required with --model hmm");
+        var table = CsvTable.Load(path);
+        var columns = table.SelectColumns(common.ColumnNames(parse));
+        var data = table.ToMatrix(columns, path);
+        var options = ToOptions(parse, common, states);
+
+        var watch = Stopwatch.StartNew();
+        var result = context.WithProgress<HmmProgress, HmmFitResult>($"Fitting an HMM with {states} states", json,
+            p => $"restart {p.Restart + 1}, iteration {p.Iteration}, mean log-likelihood {p.MeanLogLikelihood:F5}",
+            p => GaussianHmmEM.Fit(data, options, p, context.Cancellation));
+        watch.Stop();
+        var model = result.Model;
+
+        if (parse.GetValue(hmm.Viterbi) is { } viterbiPath)
+        {
+            var path2 = model.Decode(data);
+            try
+            {
+                using var writer = new StreamWriter(viterbiPath);
+                writer.WriteLine("state");
+                foreach (var s in path2)
+                {
+                    writer.WriteLine(s.ToString(CultureInfo.InvariantCulture));
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"cannot write {viterbiPath}: {e.Message}");
+            }
+        }
+
+        var k = model.States;
+        var d = model.Dimension;
+        if (json)
+        {
+            context.Out.WriteLine(Json.Write(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("model", "hmm");
+                w.WriteNumber("n", data.Rows);
+                w.WriteNumber("d", d);
+                w.WriteNumber("k", k);
+                w.WriteString("covariance", GmmArguments.Name(model.CovarianceType));
+                w.WriteBoolean("converged", result.Converged);
+                w.WriteNumber("iterations", result.Iterations);
+                w.Number("meanLogLikelihood", result.MeanLogLikelihood);
+                w.Number("bic", result.Bic);
+                w.Number("aic", result.Aic);
+                w.Vector("startProbabilities", model.StartProbabilities);
+                w.Matrix("transitions", model.Transitions, k, k);
+                w.Matrix("means", model.Means, k, d);
+                w.WriteStartArray("covariances");
+                for (var s = 0; s < k; s++)
+                {
+                    w.WriteStartArray();
+                    Json.WriteMatrix(w, model.FullCovariance(s), d, d);
+                    w.WriteEndArray();
+                }
+
+                w.WriteEndArray();
+                w.WriteNumber("fitSeconds", Math.Round(watch.Elapsed.TotalSeconds, 6));
+                w.WriteEndObject();
+            }));
+            return ExitCodes.Success;
+        }
+
+        var console = context.Console;
+        console.MarkupLine($"[bold]Gaussian HMM[/]: n={data.Rows}, d={d}, states={k}, covariance={GmmArguments.Name(model.CovarianceType)}");
+        console.MarkupLine($"converged: {(result.Converged ? "yes" : "[yellow]no[/]")} after {result.Iterations} iterations in {watch.Elapsed.TotalSeconds:F3} s");
+        console.MarkupLine($"mean log-likelihood per observation: {result.MeanLogLikelihood:F6}   BIC: {result.Bic:F3}");
+        var transitions = new Table().AddColumn("from \\ to");
+        for (var s = 0; s < k; s++)
+        {
+            transitions.AddColumn(s.ToString(CultureInfo.InvariantCulture));
+        }
+
+        for (var s = 0; s < k; s++)
+        {
+            var cells = new List<string> { s.ToString(CultureInfo.InvariantCulture) };
+            for (var t = 0; t < k; t++)
+            {
+                cells.Add(model.Transitions[(s * k) + t].ToString("F4", CultureInfo.InvariantCulture));
+            }
+
+            transitions.AddRow([.. cells]);
+        }
+
+        console.Write(transitions);
+        for (var s = 0; s < k; s++)
+        {
+            var mean = string.Join(", ", Enumerable.Range(0, d).Select(j => model.Means[(s * d) + j].ToString("G6", CultureInfo.InvariantCulture)));
+            console.MarkupLine($"state {s}: start {model.StartProbabilities[s]:F4}, mean [{mean}]");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    private static HmmFitOptions ToOptions(ParseResult parse, GmmArguments common, int states)
+    {
+        if (states < 1)
+        {
+            throw new CliException("--states must be at least 1");
+        }
+
+        var covariance = GmmArguments.ParseCovariance(parse.GetValue(common.Covariance) ?? "full");
+        if (covariance is not (CovarianceType.Full or CovarianceType.Diag))
+        {
+            throw new CliException("--covariance: an hmm supports full or diag");
+        }
+
+        var nInit = parse.GetValue(common.NInit);
+        var maxIter = parse.GetValue(common.MaxIter);
+        if (nInit < 1) throw new CliException("--n-init must be at least 1");
+        if (maxIter < 1) throw new CliException("--max-iter must be at least 1");
+
+        // The HMM's own defaults apply unless the flags were given (its tolerance is per observation of one long sequence).
+        var tol = parse.GetResult(common.Tol) is null ? HmmFitOptions.DefaultTolerance : parse.GetValue(common.Tol);
+        var reg = parse.GetResult(common.RegCovar) is null ? HmmFitOptions.DefaultRegCovar : parse.GetValue(common.RegCovar);
+        if (!(tol >= 0) || double.IsInfinity(tol)) throw new CliException("--tol must be a finite number >= 0");
+        if (!(reg >= 0) || double.IsInfinity(reg)) throw new CliException("--reg-covar must be a finite number >= 0");
+        return new HmmFitOptions
+        {
+            States = states,
+            Covariance = covariance,
+            Restarts = nInit,
+            MaxIterations = maxIter,
+            Tolerance = tol,
+            RegCovar = reg,
+            Seed = parse.GetValue(common.Seed),
+        };
+    }
+}

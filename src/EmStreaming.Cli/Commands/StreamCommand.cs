@@ -1,0 +1,362 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using EmStreaming.Cli.Csv;
+using EmStreaming.Cli.Output;
+using EmStreaming.Numerics;
+using EmStreaming.Numerics.Gmm;
+using EmStreaming.Numerics.Hmm;
+using EmStreaming.Numerics.Online;
+
+namespace EmStreaming.Cli.Commands;
+
+/// <summary>
+/// <c>emstream stream</c>: feeds the rows of a CSV file, in order, through an online estimator and reports every N
+/// rows the prequential mean log-likelihood of those N rows (each scored before it was learned) and the parameters.
+/// </summary>
+internal static class StreamCommand
+{
+    public const int DefaultReportEvery = 1000;
+
+    public static Command Create(CliContext context)
+    {
+        var file = new Argument<string>("file") { Description = "CSV file with a header row; rows are fed in file order." };
+        var model = new Option<string>("--model") { Description = "Model kind: gmm or hmm.", DefaultValueFactory = _ => "gmm" };
+        var components = new Option<int?>("--components", "-k") { Description = "Number of mixture components (gmm)." };
+        var states = new Option<int?>("--states") { Description = "Number of hidden states (hmm)." };
+        var covariance = new Option<string>("--covariance") { Description = "Covariance type: full, diag, spherical, tied (hmm: full or diag).", DefaultValueFactory = _ => "full" };
+        var halfLife = new Option<double?>("--half-life") { Description = "Constant step with this half-life in observations: forgets old data, tracks drift." };
+        var alpha = new Option<double?>("--alpha") { Description = "Decaying step (n + n0)^-alpha, alpha in (0.5, 1]: converges on stationary data." };
+        var batchSize = new Option<int>("--batch-size") { Description = "Rows per online update (gmm; an hmm learns from every row).", DefaultValueFactory = _ => 64 };
+        var reportEvery = new Option<int>("--report-every") { Description = "Print a report every N rows.", DefaultValueFactory = _ => DefaultReportEvery };
+        var seed = new Option<ulong>("--seed") { Description = "Random seed of the warm-up fit.", DefaultValueFactory = _ => 0UL };
+        var columns = new Option<string?>("--columns") { Description = "Comma-separated column names to use (default: every numeric column)." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object per report, and the final state, one per line." };
+        var saveState = new Option<string?>("--save-state") { Description = "Write the estimator's binary state here at the end (bit-exact resume with --resume-state)." };
+        var resumeState = new Option<string?>("--resume-state") { Description = "Start from a state written by --save-state instead of from scratch." };
+
+        var command = new Command("stream", "Learn online from the rows of a CSV file, in order, and report as it goes.");
+        command.Arguments.Add(file);
+        foreach (var o in new Option[] { model, components, states, covariance, halfLife, alpha, batchSize, reportEvery, seed, columns, saveState, resumeState, json })
+        {
+            command.Options.Add(o);
+        }
+
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(file)!;
+            var kind = (parse.GetValue(model) ?? "gmm").Trim().ToLowerInvariant();
+            if (kind is not ("gmm" or "hmm"))
+            {
+                throw new CliException($"--model: '{kind}' is not one of gmm, hmm");
+            }
+
+            var every = parse.GetValue(reportEvery);
+            if (every < 1) throw new CliException("--report-every must be at least 1");
+            var m = parse.GetValue(batchSize);
+            if (m < 1) throw new CliException("--batch-size must be at least 1");
+            var schedule = Schedule(parse.GetValue(halfLife), parse.GetValue(alpha), kind);
+            var cov = GmmArguments.ParseCovariance(parse.GetValue(covariance) ?? "full");
+            var names = parse.GetValue(columns) is { Length: > 0 } text
+                ? text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                : null;
+            var table = CsvTable.Load(path);
+            var selected = table.SelectColumns(names);
+            var data = table.ToMatrix(selected, path);
+            var resume = parse.GetValue(resumeState) is { } statePath ? ReadState(statePath) : null;
+            var output = new Reporter(context, parse.GetValue(json));
+
+            if (kind == "gmm")
+            {
+                if (parse.GetValue(states) is not null) throw new CliException("--states applies to --model hmm; use --components");
+                var estimator = resume is not null
+                    ? RestoreGmm(resume)
+                    : OnlineGaussianMixture.Create(
+                        new OnlineGmmOptions
+                        {
+                            Components = parse.GetValue(components) ?? throw new CliException("--components is required with --model gmm"),
+                            Covariance = cov,
+                            StepSize = schedule ?? new OnlineGmmOptions { Components = 1 }.StepSize,
+                            Seed = parse.GetValue(seed),
+                        }, data.Columns);
+                RunGmm(estimator, data, m, every, output, context.Cancellation);
+                if (parse.GetValue(saveState) is { } target) WriteState(target, estimator.SaveState());
+            }
+            else
+            {
+                if (parse.GetValue(components) is not null) throw new CliException("--components applies to --model gmm; use --states");
+                if (cov is not (CovarianceType.Full or CovarianceType.Diag)) throw new CliException("--covariance: an hmm supports full or diag");
+                var estimator = resume is not null
+                    ? RestoreHmm(resume)
+                    : new OnlineGaussianHmm(
+                        new OnlineHmmOptions
+                        {
+                            States = parse.GetValue(states) ?? throw new CliException("--states is required with --model hmm"),
+                            Covariance = cov,
+                            StepSize = schedule ?? new OnlineHmmOptions { States = 1 }.StepSize,
+                            BufferFit = new HmmFitOptions { States = parse.GetValue(states)!.Value, Covariance = cov, Seed = parse.GetValue(seed), Restarts = 2 },
+                        }, data.Columns);
+                RunHmm(estimator, data, every, output, context.Cancellation);
+                if (parse.GetValue(saveState) is { } target) WriteState(target, estimator.SaveState());
+            }
+
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static StepSizeSchedule? Schedule(double? halfLife, double? alpha, string kind)
+    {
+        if (halfLife is not null && alpha is not null)
+        {
+            throw new CliException("give either --half-life or --alpha, not both");
+        }
+
+        if (halfLife is { } h)
+        {
+            if (!double.IsFinite(h) || h < 1) throw new CliException("--half-life must be a number of observations >= 1");
+            return StepSizeSchedule.FromHalfLife(h);
+        }
+
+        if (alpha is { } a)
+        {
+            if (!(a > 0.5 && a <= 1)) throw new CliException("--alpha must be in (0.5, 1]");
+            var defaults = kind == "gmm" ? new OnlineGmmOptions { Components = 1 }.StepSize : new OnlineHmmOptions { States = 1 }.StepSize;
+            return StepSizeSchedule.Decaying(a, defaults.Offset, defaults.Floor, defaults.AveragingStart);
+        }
+
+        return null;
+    }
+
+    private static void RunGmm(OnlineGaussianMixture estimator, DataMatrix data, int batchSize, int every, Reporter output, CancellationToken ct)
+    {
+        var d = data.Columns;
+        var scores = new double[batchSize];
+        var window = new PrequentialWindow();
+        var rows = 0;
+        while (rows < data.Rows)
+        {
+            ct.ThrowIfCancellationRequested();
+            // A batch never straddles a report, so each report covers exactly its N rows.
+            var next = Math.Min(data.Rows, Math.Min(rows + batchSize, ((rows / every) + 1) * every));
+            var count = next - rows;
+            estimator.Update(data.Values.Slice(rows * d, count * d), scores.AsSpan(0, count));
+            foreach (var s in scores.AsSpan(0, count))
+            {
+                window.Add(-s);
+            }
+
+            rows = next;
+            if (rows % every == 0 || rows == data.Rows)
+            {
+                estimator.TryGetModel(out var model);
+                output.Gmm(rows, window.TakeMean(), model, final: false);
+            }
+        }
+
+        estimator.TryGetModel(out var final);
+        output.Gmm(rows, estimator.LastBatchMeanLogLikelihood, final, final: true, estimator.Observations, estimator.IsWarmingUp);
+    }
+
+    private static void RunHmm(OnlineGaussianHmm estimator, DataMatrix data, int every, Reporter output, CancellationToken ct)
+    {
+        var window = new PrequentialWindow();
+        for (var t = 0; t < data.Rows; t++)
+        {
+            if ((t & 1023) == 0) ct.ThrowIfCancellationRequested();
+            window.Add(estimator.Update(data.Row(t)));
+            var rows = t + 1;
+            if (rows % every == 0 || rows == data.Rows)
+            {
+                output.Hmm(rows, window.TakeMean(), estimator, final: false);
+            }
+        }
+
+        output.Hmm(data.Rows, estimator.PrequentialCount > 0 ? estimator.PrequentialLogLikelihoodSum / estimator.PrequentialCount : double.NaN, estimator, final: true);
+    }
+
+    private static byte[] ReadState(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"cannot read the state file {path}: {e.Message}");
+        }
+    }
+
+    private static void WriteState(string path, byte[] state)
+    {
+        try
+        {
+            File.WriteAllBytes(path, state);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"cannot write the state file {path}: {e.Message}");
+        }
+    }
+
+    private static OnlineGaussianMixture RestoreGmm(byte[] state)
+    {
+        try
+        {
+            return OnlineGaussianMixture.Restore(state);
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or EndOfStreamException)
+        {
+            throw new CliException($"--resume-state: not a gmm state ({e.Message})");
+        }
+    }
+
+    private static OnlineGaussianHmm RestoreHmm(byte[] state)
+    {
+        try
+        {
+            return OnlineGaussianHmm.RestoreState(state);
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or EndOfStreamException)
+        {
+            throw new CliException($"--resume-state: not an hmm state ({e.Message})");
+        }
+    }
+
+    /// <summary>Sum and count of the log-likelihoods of the rows since the last report (rows seen while warming up have none).</summary>
+    private sealed class PrequentialWindow
+    {
+        private double _sum;
+        private int _count;
+
+        public void Add(double logLikelihood)
+        {
+            if (!double.IsNaN(logLikelihood))
+            {
+                _sum += logLikelihood;
+                _count++;
+            }
+        }
+
+        public double TakeMean()
+        {
+            var mean = _count == 0 ? double.NaN : _sum / _count;
+            _sum = 0;
+            _count = 0;
+            return mean;
+        }
+    }
+
+    private sealed class Reporter(CliContext context, bool json)
+    {
+        public void Gmm(int rows, double meanLogLikelihood, GaussianMixture? model, bool final, long observations = 0, bool warmingUp = false)
+        {
+            if (json)
+            {
+                context.Out.WriteLine(Json.Write(w =>
+                {
+                    w.WriteStartObject();
+                    if (final)
+                    {
+                        w.WriteBoolean("final", true);
+                        w.WriteNumber("observations", observations);
+                    }
+
+                    w.WriteNumber("rows", rows);
+                    w.WriteBoolean("warmingUp", model is null);
+                    w.Number("meanLogLikelihood", meanLogLikelihood);
+                    if (model is not null)
+                    {
+                        w.Vector("weights", model.Weights);
+                        w.Matrix("means", model.Means, model.Components, model.Dimension);
+                        if (final)
+                        {
+                            FitCommand.WriteCovariances(w, model);
+                        }
+                    }
+
+                    w.WriteEndObject();
+                }));
+                return;
+            }
+
+            var head = final ? "final" : $"rows {rows,9}";
+            if (model is null)
+            {
+                context.Out.WriteLine($"{head}: warming up");
+                return;
+            }
+
+            var weights = string.Join(" ", model.Weights.ToArray().Select(x => x.ToString("F3", CultureInfo.InvariantCulture)));
+            context.Out.WriteLine($"{head}: mean log-likelihood {Format(meanLogLikelihood)}  weights [{weights}]");
+            if (final)
+            {
+                for (var c = 0; c < model.Components; c++)
+                {
+                    var mean = string.Join(", ", model.Means.Slice(c * model.Dimension, model.Dimension).ToArray().Select(x => x.ToString("G6", CultureInfo.InvariantCulture)));
+                    context.Out.WriteLine($"  component {c}: weight {model.Weights[c]:F4}, mean [{mean}]");
+                }
+            }
+        }
+
+        public void Hmm(int rows, double meanLogLikelihood, OnlineGaussianHmm estimator, bool final)
+        {
+            var model = estimator.Model;
+            if (json)
+            {
+                context.Out.WriteLine(Json.Write(w =>
+                {
+                    w.WriteStartObject();
+                    if (final)
+                    {
+                        w.WriteBoolean("final", true);
+                        w.WriteNumber("observations", estimator.Observations);
+                    }
+
+                    w.WriteNumber("rows", rows);
+                    w.WriteBoolean("warmingUp", model is null);
+                    w.Number("meanLogLikelihood", meanLogLikelihood);
+                    if (model is not null)
+                    {
+                        var k = model.States;
+                        var d = model.Dimension;
+                        if (final)
+                        {
+                            w.Vector("startProbabilities", model.StartProbabilities);
+                        }
+
+                        w.Matrix("transitions", model.Transitions, k, k);
+                        w.Matrix("means", model.Means, k, d);
+                        w.WriteStartArray("covariances");
+                        for (var s = 0; s < k; s++)
+                        {
+                            w.WriteStartArray();
+                            Json.WriteMatrix(w, model.FullCovariance(s), d, d);
+                            w.WriteEndArray();
+                        }
+
+                        w.WriteEndArray();
+                        w.Vector("regimeProbabilities", estimator.RegimeProbabilities);
+                        w.WriteNumber("regime", estimator.Regime);
+                        w.WriteNumber("regimeRunLength", estimator.RunLength);
+                    }
+
+                    w.WriteEndObject();
+                }));
+                return;
+            }
+
+            var head = final ? "final" : $"rows {rows,9}";
+            if (model is null)
+            {
+                context.Out.WriteLine($"{head}: warming up");
+                return;
+            }
+
+            var probabilities = string.Join(" ", estimator.RegimeProbabilities.ToArray().Select(x => x.ToString("F3", CultureInfo.InvariantCulture)));
+            context.Out.WriteLine($"{head}: mean log-likelihood {Format(meanLogLikelihood)}  regime {estimator.Regime} for {estimator.RunLength} rows  p [{probabilities}]");
+        }
+
+        private static string Format(double value) => double.IsNaN(value) ? "n/a" : value.ToString("F5", CultureInfo.InvariantCulture);
+    }
+}

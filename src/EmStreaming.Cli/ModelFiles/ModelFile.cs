@@ -1,0 +1,103 @@
+using System.Text.Json;
+using EmStreaming.Cli.Commands;
+using EmStreaming.Cli.Output;
+using EmStreaming.Numerics;
+using EmStreaming.Numerics.Gmm;
+
+namespace EmStreaming.Cli.ModelFiles;
+
+/// <summary>
+/// The model file written by <c>fit --save</c> and read by <c>predict</c>: a versioned JSON document holding
+/// the parameters in their natural layout and the names of the columns they were fitted on, so that
+/// <c>predict</c> selects the same columns of a new file.
+/// </summary>
+internal static class ModelFile
+{
+    public const string Format = "emstreaming-model";
+    public const int Version = 1;
+
+    public static void SaveGmm(string path, GaussianMixture model, IReadOnlyList<string> columns)
+    {
+        var json = Json.Write(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("format", Format);
+            w.WriteNumber("version", Version);
+            w.WriteString("kind", "gmm");
+            w.WriteString("covariance", GmmArguments.Name(model.CovarianceType));
+            w.WriteNumber("components", model.Components);
+            w.WriteNumber("dimension", model.Dimension);
+            w.WriteStartArray("columns");
+            foreach (var c in columns)
+            {
+                w.WriteStringValue(c);
+            }
+
+            w.WriteEndArray();
+            w.Vector("weights", model.Weights);
+            w.Matrix("means", model.Means, model.Components, model.Dimension);
+            w.Vector("covarianceValues", model.Covariances);
+            w.WriteEndObject();
+        }, indented: true);
+        try
+        {
+            File.WriteAllText(path, json + Environment.NewLine);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"cannot write the model file {path}: {e.Message}");
+        }
+    }
+
+    public static (GaussianMixture Model, string[] Columns) LoadGmm(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CliException($"model file not found: {path}");
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var root = doc.RootElement;
+            if (!root.TryGetProperty("format", out var format) || format.GetString() != Format)
+            {
+                throw new CliException($"{path} is not an EmStreaming model file (write one with 'emstream fit --save')");
+            }
+
+            var version = root.GetProperty("version").GetInt32();
+            if (version != Version)
+            {
+                throw new CliException($"{path}: model file version {version} is not supported (this emstream reads version {Version})");
+            }
+
+            var kind = root.GetProperty("kind").GetString();
+            if (kind != "gmm")
+            {
+                throw new CliException($"{path}: 'predict' reads gmm model files; this one holds a {kind} model");
+            }
+
+            var k = root.GetProperty("components").GetInt32();
+            var d = root.GetProperty("dimension").GetInt32();
+            var covariance = GmmArguments.ParseCovariance(root.GetProperty("covariance").GetString() ?? "");
+            var columns = root.GetProperty("columns").EnumerateArray().Select(e => e.GetString() ?? "").ToArray();
+            var weights = root.GetProperty("weights").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            var means = root.GetProperty("means").EnumerateArray().SelectMany(r => r.EnumerateArray().Select(e => e.GetDouble())).ToArray();
+            var cov = root.GetProperty("covarianceValues").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            if (columns.Length != d)
+            {
+                throw new CliException($"{path}: {columns.Length} column names for dimension {d}");
+            }
+
+            return (GaussianMixture.Create(weights, means, cov, k, d, covariance), columns);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+        {
+            throw new CliException($"{path}: malformed model file ({e.Message})");
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliException($"{path}: invalid parameters ({e.Message})");
+        }
+    }
+}

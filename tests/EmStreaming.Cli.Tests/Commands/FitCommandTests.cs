@@ -1,0 +1,142 @@
+using System.Text.Json;
+
+namespace EmStreaming.Cli.Tests.Commands;
+
+public sealed class FitCommandTests
+{
+    [Fact]
+    public void Fit_FaithfulTwoComponentsJson_PrintsContractFields()
+    {
+        var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "--model", "gmm", "--components", "2", "--json");
+        Assert.True(code == 0, error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        using var doc = JsonDocument.Parse(lines[0]);
+        var root = doc.RootElement;
+        foreach (var field in new[] { "model", "n", "d", "k", "covariance", "converged", "iterations", "meanLogLikelihood", "bic", "aic", "weights", "means", "covariances", "fitSeconds" })
+        {
+            Assert.True(root.TryGetProperty(field, out _), $"missing field {field}");
+        }
+
+        Assert.Equal("gmm", root.GetProperty("model").GetString());
+        Assert.Equal(272, root.GetProperty("n").GetInt32());
+        Assert.Equal(2, root.GetProperty("d").GetInt32());
+        Assert.Equal(2, root.GetProperty("k").GetInt32());
+        Assert.Equal("full", root.GetProperty("covariance").GetString());
+        // Reference: scikit-learn 1.2 and R mclust 6.0 give -4.1554 per sample and BIC 2322.19.
+        Assert.Equal(-4.1554, root.GetProperty("meanLogLikelihood").GetDouble(), 1e-4);
+        Assert.Equal(2322.19, root.GetProperty("bic").GetDouble(), 0.01);
+        Assert.Equal(2, root.GetProperty("weights").GetArrayLength());
+        Assert.Equal(2, root.GetProperty("covariances")[0].GetArrayLength());
+    }
+
+    [Fact]
+    public void Fit_SelectK_ChoosesTwoOnFaithful()
+    {
+        var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "--select-k", "1..6", "--json");
+        Assert.True(code == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal(2, doc.RootElement.GetProperty("k").GetInt32());
+        Assert.Equal(6, doc.RootElement.GetProperty("selection").GetArrayLength());
+    }
+
+    [Fact]
+    public void Fit_IrisDefaultColumns_LeavesOutSpecies()
+    {
+        var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile("iris.csv"), "--components", "3", "--json");
+        Assert.True(code == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal(4, doc.RootElement.GetProperty("d").GetInt32());
+    }
+
+    [Fact]
+    public void Fit_SameSeed_GivesIdenticalJsonParameters()
+    {
+        string Parameters()
+        {
+            var (_, output, _) = CliRunner.Run("fit", CliRunner.DataFile("iris.csv"), "-k", "3", "--seed", "7", "--n-init", "3", "--json");
+            using var doc = JsonDocument.Parse(output);
+            return doc.RootElement.GetProperty("means").GetRawText() + doc.RootElement.GetProperty("covariances").GetRawText();
+        }
+
+        Assert.Equal(Parameters(), Parameters());
+    }
+
+    [Theory]
+    [InlineData("--covariance", "banana", "--covariance")]
+    [InlineData("--columns", "nope", "'nope'")]
+    [InlineData("--n-init", "0", "--n-init")]
+    [InlineData("--select-k", "3..1", "--select-k")]
+    public void Fit_BadOption_ExitsTwoNamingIt(string option, string value, string expected)
+    {
+        var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "--components", "2", option, value);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
+        Assert.DoesNotContain("   at ", error);
+        Assert.Equal(string.Empty, output);
+    }
+
+    [Fact]
+    public void Fit_NonNumericValue_ExitsTwoNamingRowAndColumn()
+    {
+        using var file = new CliRunner.TempFile(content: "a,b\n1,2\n3,4\n5,x\n");
+        var (code, _, error) = CliRunner.Run("fit", file.Path, "--components", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("row 3", error);
+        Assert.Contains("'b'", error);
+    }
+
+    [Fact]
+    public void Fit_MissingFile_ExitsTwo()
+    {
+        var (code, _, error) = CliRunner.Run("fit", "/no/such/file.csv", "--components", "2");
+        Assert.Equal(2, code);
+        Assert.Contains("not found", error);
+    }
+
+    [Fact]
+    public void FitSaveThenPredict_LabelsMatchResponsibilities()
+    {
+        using var model = new CliRunner.TempFile(".json");
+        var (code, _, error) = CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "-k", "2", "--save", model.Path, "--json");
+        Assert.True(code == 0, error);
+        var (pcode, output, perror) = CliRunner.Run("predict", model.Path, CliRunner.DataFile("faithful.csv"), "--json");
+        Assert.True(pcode == 0, perror);
+        using var doc = JsonDocument.Parse(output);
+        var labels = doc.RootElement.GetProperty("labels").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        var probabilities = doc.RootElement.GetProperty("probabilities").EnumerateArray().ToArray();
+        var logDensity = doc.RootElement.GetProperty("logDensity").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.Equal(272, labels.Length);
+        Assert.Equal(-1130.264, logDensity.Sum(), 0.01);
+        for (var i = 0; i < labels.Length; i++)
+        {
+            var p = probabilities[i].EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            Assert.Equal(1.0, p.Sum(), 1e-12);
+            Assert.Equal(Array.IndexOf(p, p.Max()), labels[i]);
+        }
+
+        // Two clusters of eruptions: short (about 2 min) and long (about 4.3 min).
+        Assert.Equal(2, labels.Distinct().Count());
+    }
+
+    [Fact]
+    public void Predict_CsvOutput_HasHeaderAndOneLinePerRow()
+    {
+        using var model = new CliRunner.TempFile(".json");
+        Assert.Equal(0, CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "-k", "2", "--save", model.Path).ExitCode);
+        var (code, output, _) = CliRunner.Run("predict", model.Path, CliRunner.DataFile("faithful.csv"));
+        Assert.Equal(0, code);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("label,p0,p1,logDensity", lines[0].Trim());
+        Assert.Equal(273, lines.Length);
+    }
+
+    [Fact]
+    public void Predict_NotAModelFile_ExitsTwo()
+    {
+        using var bogus = new CliRunner.TempFile(".json", "{\"hello\":1}");
+        var (code, _, error) = CliRunner.Run("predict", bogus.Path, CliRunner.DataFile("faithful.csv"));
+        Assert.Equal(2, code);
+        Assert.Contains("not an EmStreaming model file", error);
+    }
+}

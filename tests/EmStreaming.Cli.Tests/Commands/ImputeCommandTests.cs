@@ -1,0 +1,46 @@
+using System.Globalization;
+
+namespace EmStreaming.Cli.Tests.Commands;
+
+public sealed class ImputeCommandTests
+{
+    [Fact]
+    public void Impute_FillsOnlyMissingFields_AndKeepsOtherColumns()
+    {
+        var lines = File.ReadAllLines(CliRunner.DataFile("iris.csv"));
+        // Remove petal_length of rows 1 and 60 and sepal_width of row 120 (1-based data rows).
+        var edited = lines.ToArray();
+        string Blank(string line, int column)
+        {
+            var f = line.Split(',');
+            f[column] = column == 1 ? "NA" : string.Empty;
+            return string.Join(',', f);
+        }
+
+        edited[1] = Blank(edited[1], 2);
+        edited[60] = Blank(edited[60], 2);
+        edited[120] = Blank(edited[120], 1);
+        using var input = new CliRunner.TempFile(content: string.Join('\n', edited) + "\n");
+        using var output = new CliRunner.TempFile();
+        var (code, _, error) = CliRunner.Run("impute", input.Path, "--components", "3", "--seed", "1", "--output", output.Path);
+        Assert.True(code == 0, error);
+        var result = File.ReadAllLines(output.Path);
+        Assert.Equal(lines.Length, result.Length);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (i is 1 or 60 or 120)
+            {
+                continue;
+            }
+
+            Assert.Equal(lines[i], result[i]);
+        }
+
+        double Field(string line, int c) => double.Parse(line.Split(',')[c], CultureInfo.InvariantCulture);
+        // A setosa petal is about 1.5 cm long, a versicolor one about 4.3 cm: the imputation must know which.
+        Assert.InRange(Field(result[1], 2), 1.0, 2.0);
+        Assert.InRange(Field(result[60], 2), 3.0, 5.5);
+        Assert.InRange(Field(result[120], 1), 2.0, 4.0);
+        Assert.Equal("setosa", result[1].Split(',')[4]);
+    }
+}
