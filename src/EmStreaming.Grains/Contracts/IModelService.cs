@@ -1,0 +1,87 @@
+using EmStreaming.Numerics;
+
+namespace EmStreaming.Grains;
+
+/// <summary>
+/// The model service the HTTP API, the dashboard and the demo talk to: a facade over the silo's model grains,
+/// their stream and their snapshot store. Every method validates its input and throws the exceptions listed
+/// below for user errors; anything else is a bug.
+/// </summary>
+/// <remarks>
+/// Errors: <see cref="ModelNotFoundException"/> (unknown id; HTTP 404), <see cref="ModelValidationException"/>
+/// (bad id, bad definition, bad rows: names the field; HTTP 400), <see cref="ModelConflictException"/> (HTTP 409),
+/// <see cref="ModelWarmingUpException"/> (a query that needs parameters before the model has any; HTTP 409),
+/// <see cref="TimeoutException"/> when backpressure could not admit a batch in time (HTTP 503 with Retry-After).
+/// </remarks>
+public interface IModelService
+{
+    /// <summary>Creates or replaces a definition. Replacing with a different kind, dimension or component count resets the model.</summary>
+    Task<PutModelOutcome> PutModelAsync(string id, ModelDefinition definition, CancellationToken cancellationToken = default);
+
+    /// <summary>Definition and status; an id that matches a configured template but was never used is reported as not found.</summary>
+    Task<ModelInfo> GetModelAsync(string id, CancellationToken cancellationToken = default);
+
+    Task<ModelPage> ListModelsAsync(string? prefix, string? cursor, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the model, its snapshots and its pending log entries. False when it did not exist.</summary>
+    Task<bool> DeleteModelAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Validates the rows (dimension, finite or NaN-as-missing, at least one observed entry), appends the valid
+    /// ones to the model's stream and returns once they are durable. A model id matching a template is created on
+    /// first append. With an idempotency key, a batch sent again with the same key is answered as before and applied once.
+    /// </summary>
+    Task<AppendResult> AppendAsync(string id, DataMatrix rows, string? idempotencyKey = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Current parameters (the published view; never waits behind the grain's turn).</summary>
+    Task<ModelStateView> GetStateAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The most recent applied rows of the model, oldest first, at most <paramref name="limit"/> (1..10,000), read
+    /// from its published view or refit window without waiting behind the grain's turn (what the dashboard draws).
+    /// An existing model with no rows yet answers an empty matrix.
+    /// </summary>
+    Task<RecentRows> GetRecentAsync(string id, int limit, CancellationToken cancellationToken = default);
+
+    Task<PredictResult> PredictAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default);
+
+    /// <summary>Filtered regimes of a given sequence, starting from the model's stationary/start distribution (hmm only).</summary>
+    Task<RegimeResult> FilterAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default);
+
+    /// <summary>Rows with their missing entries replaced by the conditional expectation.</summary>
+    Task<DataMatrix> ImputeAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>One snapshot, by version, or the newest at or before a time.</summary>
+    Task<SnapshotView> GetSnapshotAsync(string id, long? version, DateTimeOffset? at, CancellationToken cancellationToken = default);
+
+    /// <summary>Schedules a refit now; completes when the refit was scheduled (its outcome arrives as an event).</summary>
+    Task RefitAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Events of one model, or of all models when <paramref name="id"/> is null, from now on.</summary>
+    IAsyncEnumerable<ModelEvent> SubscribeAsync(string? id, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The model id is unknown.</summary>
+public sealed class ModelNotFoundException(string id) : Exception($"model '{id}' does not exist")
+{
+    public string Id { get; } = id;
+}
+
+/// <summary>User input is invalid; <see cref="Field"/> names what is wrong (a JSON path such as <c>rows[3][1]</c> or <c>dimension</c>).</summary>
+public sealed class ModelValidationException(string field, string message) : Exception(message)
+{
+    public string Field { get; } = field;
+}
+
+/// <summary>The request conflicts with the model's current state (for example an idempotency key reused with another body).</summary>
+public sealed class ModelConflictException(string message) : Exception(message);
+
+/// <summary>The model has no parameters yet: it is still buffering rows for its first fit.</summary>
+public sealed class ModelWarmingUpException(string id, int remaining)
+    : Exception($"model '{id}' is warming up: {remaining} more rows are needed before it has parameters")
+{
+    public string Id { get; } = id;
+    public int Remaining { get; } = remaining;
+}

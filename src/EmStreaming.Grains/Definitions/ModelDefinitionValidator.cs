@@ -1,0 +1,111 @@
+using EmStreaming.Numerics;
+
+namespace EmStreaming.Grains.Definitions;
+
+/// <summary>
+/// Checks a <see cref="ModelDefinition"/> before anything is stored. Each failure names the field in the
+/// JSON spelling the HTTP API uses, so a client can point at it.
+/// </summary>
+public static class ModelDefinitionValidator
+{
+    public const int MaxDimension = 64;
+    public const int MaxComponents = 32;
+    public const int MaxBatchSize = 10_000;
+    public const int MaxWindow = 1_000_000;
+    public const int MaxRestarts = 32;
+    public const int MaxRetain = 100_000;
+
+    /// <summary>Throws <see cref="ModelValidationException"/> naming the first invalid field.</summary>
+    public static void Validate(ModelDefinition definition)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        var count = definition.Kind == ModelKind.Hmm ? "states" : "components";
+        if (!Enum.IsDefined(definition.Kind))
+        {
+            throw new ModelValidationException("kind", "kind must be 'gmm' or 'hmm'");
+        }
+
+        if (definition.Dimension is < 1 or > MaxDimension)
+        {
+            throw new ModelValidationException("dimension", $"dimension must be between 1 and {MaxDimension}");
+        }
+
+        if (definition.Components is < 1 or > MaxComponents)
+        {
+            throw new ModelValidationException(count, $"{count} must be between 1 and {MaxComponents}");
+        }
+
+        if (!Enum.IsDefined(definition.Covariance))
+        {
+            throw new ModelValidationException("covariance", "covariance must be one of full, diag, spherical, tied");
+        }
+
+        if (definition.Kind == ModelKind.Hmm && definition.Covariance is not (CovarianceType.Full or CovarianceType.Diag))
+        {
+            throw new ModelValidationException("covariance", "an hmm supports covariance 'full' or 'diag'");
+        }
+
+        if (definition.HalfLife is { } h && (!double.IsFinite(h) || h < 1))
+        {
+            throw new ModelValidationException("halfLife", "halfLife must be a finite number of observations >= 1");
+        }
+
+        if (definition.Alpha is { } a && (!double.IsFinite(a) || a <= 0.5 || a > 1))
+        {
+            throw new ModelValidationException("alpha", "alpha must be in (0.5, 1]");
+        }
+
+        if (definition.HalfLife is not null && definition.Alpha is not null)
+        {
+            throw new ModelValidationException("halfLife", "give either halfLife (constant step, tracks drift) or alpha (decaying step), not both");
+        }
+
+        if (definition.BatchSize is < 1 or > MaxBatchSize)
+        {
+            throw new ModelValidationException("batchSize", $"batchSize must be between 1 and {MaxBatchSize}");
+        }
+
+        if (definition.AnomalyThreshold is { } t && !double.IsFinite(t))
+        {
+            throw new ModelValidationException("anomalyThreshold", "anomalyThreshold must be a finite number");
+        }
+
+        var refit = definition.Refit ?? throw new ModelValidationException("refit", "refit must not be null");
+        if (refit.EveryObservations is < 1)
+        {
+            throw new ModelValidationException("refit.everyObservations", "refit.everyObservations must be >= 1 (or null to refit by time only)");
+        }
+
+        if (refit.Every is { } every && every < TimeSpan.FromSeconds(1))
+        {
+            throw new ModelValidationException("refit.everySeconds", "refit.everySeconds must be >= 1 (or null)");
+        }
+
+        var minWindow = Math.Max(2 * definition.Components, 10);
+        if (refit.Window < minWindow || refit.Window > MaxWindow)
+        {
+            throw new ModelValidationException("refit.window", $"refit.window must be between {minWindow} and {MaxWindow} observations");
+        }
+
+        if (refit.Restarts is < 0 or > MaxRestarts)
+        {
+            throw new ModelValidationException("refit.restarts", $"refit.restarts must be between 0 and {MaxRestarts}");
+        }
+
+        var snapshots = definition.Snapshots ?? throw new ModelValidationException("snapshots", "snapshots must not be null");
+        if (snapshots.EveryObservations is < 1)
+        {
+            throw new ModelValidationException("snapshots.everyObservations", "snapshots.everyObservations must be >= 1 (or null)");
+        }
+
+        if (snapshots.Every is { } s && s < TimeSpan.FromSeconds(1))
+        {
+            throw new ModelValidationException("snapshots.everySeconds", "snapshots.everySeconds must be >= 1 (or null)");
+        }
+
+        if (snapshots.Retain is < 1 or > MaxRetain)
+        {
+            throw new ModelValidationException("snapshots.retain", $"snapshots.retain must be between 1 and {MaxRetain}");
+        }
+    }
+}
