@@ -29,6 +29,11 @@ internal sealed class SqliteStreamLog : IStreamLog
     private readonly long[] _assigned;   // writer loop only
     private readonly long[] _committed;  // read with Volatile
     private readonly long[] _checkpoints; // writer loop only after open
+
+    // Entries committed in this session and not yet read past, per partition: the agent reads them from memory instead of
+    // querying SQLite. Bounded by the partition capacity, since unacknowledged entries hold a producer slot. Replays of entries
+    // from before the open go to SQLite.
+    private readonly Queue<StreamItem>[] _tails;
     private readonly Task _writerLoop;
     private int _disposed;
 
@@ -47,6 +52,7 @@ internal sealed class SqliteStreamLog : IStreamLog
         _assigned = new long[count];
         _committed = new long[count];
         _checkpoints = new long[count];
+        _tails = new Queue<StreamItem>[count];
         try
         {
             Initialise(count);
@@ -60,6 +66,7 @@ internal sealed class SqliteStreamLog : IStreamLog
         for (var i = 0; i < count; i++)
         {
             _flows[i] = new PartitionFlow(i, _options.PartitionCapacity, _assigned[i]);
+            _tails[i] = new Queue<StreamItem>();
         }
 
         _writerLoop = Task.Run(WriterLoopAsync);
@@ -98,7 +105,7 @@ internal sealed class SqliteStreamLog : IStreamLog
             var signal = flow.WaitSignalAsync();
             if (Volatile.Read(ref _committed[partition]) > afterPosition)
             {
-                var items = Query(partition, afterPosition, maxCount);
+                var items = ReadTail(partition, afterPosition, maxCount) ?? Query(partition, afterPosition, maxCount);
                 if (items.Count > 0)
                 {
                     return items;
@@ -228,6 +235,36 @@ internal sealed class SqliteStreamLog : IStreamLog
         transaction.Commit();
     }
 
+    private List<StreamItem>? ReadTail(int partition, long afterPosition, int maxCount)
+    {
+        var tail = _tails[partition];
+        lock (tail)
+        {
+            while (tail.Count > 0 && tail.Peek().Position <= afterPosition)
+            {
+                tail.Dequeue();
+            }
+
+            if (tail.Count == 0 || tail.Peek().Position != afterPosition + 1)
+            {
+                return null;
+            }
+
+            var items = new List<StreamItem>(Math.Min(maxCount, tail.Count));
+            foreach (var item in tail)
+            {
+                if (items.Count == maxCount)
+                {
+                    break;
+                }
+
+                items.Add(item);
+            }
+
+            return items;
+        }
+    }
+
     private List<StreamItem> Query(int partition, long afterPosition, int maxCount)
     {
         using var connection = _database.Open();
@@ -335,6 +372,19 @@ internal sealed class SqliteStreamLog : IStreamLog
                 }
 
                 continue;
+            }
+
+            var committedAt = SqliteDatabase.FromUnixMs(timestamp);
+            foreach (var request in group)
+            {
+                if (request.Payload is not null)
+                {
+                    var tail = _tails[request.Partition];
+                    lock (tail)
+                    {
+                        tail.Enqueue(new StreamItem(request.Stream, request.Partition, request.Position, committedAt, request.Payload));
+                    }
+                }
             }
 
             for (var p = 0; p < touched.Length; p++)
