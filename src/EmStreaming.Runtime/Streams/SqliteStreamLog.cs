@@ -377,7 +377,19 @@ internal sealed class SqliteStreamLog : IStreamLog
             var committedAt = SqliteDatabase.FromUnixMs(timestamp);
             foreach (var request in group)
             {
-                if (request.Payload is not null)
+                if (request.Payload is null)
+                {
+                    // Trimmed entries must not be served from memory either.
+                    var trimmed = _tails[request.Partition];
+                    lock (trimmed)
+                    {
+                        while (trimmed.Count > 0 && trimmed.Peek().Position <= _checkpoints[request.Partition])
+                        {
+                            trimmed.Dequeue();
+                        }
+                    }
+                }
+                else
                 {
                     var tail = _tails[request.Partition];
                     lock (tail)
