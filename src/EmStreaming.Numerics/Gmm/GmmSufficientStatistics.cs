@@ -456,8 +456,18 @@ internal sealed class GmmSufficientStatistics
                 continue;
             }
 
-            AddJitter(target, failed, attempt);
+            AddJitter(target, failed, attempt, PooledVarianceScale(total));
         }
+    }
+
+    /// <summary>Average pooled variance: the scale for jitter when a component's own variance has collapsed to zero.</summary>
+    private double PooledVarianceScale(double total)
+    {
+        var d = Dimension;
+        Span<double> diag = d <= 256 ? stackalloc double[d] : new double[d];
+        WritePooledDiagonal(diag, total, 0);
+        var mean = TensorPrimitives.Sum<double>(diag) / d;
+        return mean > 0 && double.IsFinite(mean) ? mean : 1.0;
     }
 
     private void ReplaceWithPooled(GmmParameters target, int k, double total, double regCovar)
@@ -482,7 +492,7 @@ internal sealed class GmmSufficientStatistics
         }
     }
 
-    private static void AddJitter(GmmParameters target, int failed, int attempt)
+    private static void AddJitter(GmmParameters target, int failed, int attempt, double pooledScale)
     {
         var d = target.Dimension;
         var cov = target.Covariances;
@@ -500,7 +510,7 @@ internal sealed class GmmSufficientStatistics
             scale += Math.Abs(isDense ? cov[offset + (i * d) + i] : cov[offset + i]);
         }
 
-        scale = Math.Max(scale / count, 1e-300);
+        scale = Math.Max(scale / count, pooledScale * 1e-6);
         var jitter = scale * 1e-12 * Math.Pow(10, attempt);
         for (var i = 0; i < count; i++)
         {

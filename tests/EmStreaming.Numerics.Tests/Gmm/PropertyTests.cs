@@ -92,10 +92,10 @@ public sealed class PropertyTests
             var data = Synthetic.Random(c.Rows, c.Columns, (ulong)c.Seed);
             var scaled = new DataMatrix(data.Values.ToArray().Select(v => v * scale).ToArray(), data.Rows, data.Columns);
 
-            // RegCovar does not scale with the data, so it is off here to make the identity exact.
-            var options = new GmmFitOptions { Components = c.Components, Covariance = Types[c.Type], Tolerance = 1e-10, MaxIterations = 40, RegCovar = 0, Seed = (ulong)c.Seed };
+            // RegCovar is a variance, so it scales by c² with the data to keep the identity exact.
+            var options = new GmmFitOptions { Components = c.Components, Covariance = Types[c.Type], Tolerance = 1e-10, MaxIterations = 40, Seed = (ulong)c.Seed };
             var a = GaussianMixtureEM.Fit(data, options);
-            var b = GaussianMixtureEM.Fit(scaled, options);
+            var b = GaussianMixtureEM.Fit(scaled, options with { RegCovar = options.RegCovar * scale * scale });
 
             var expected = a.MeanLogLikelihood - (c.Columns * Math.Log(scale));
             return Math.Abs(b.MeanLogLikelihood - expected) < 1e-6;
