@@ -60,7 +60,11 @@ internal static class HmmForwardBackward
         Span<double> alpha,
         Span<double> pred)
     {
+        // log p(x_1..n) = Σ_t (rowMax_t + ln c_t). The c_t are multiplied into a running product and its log taken
+        // only when it gets small: one log per ~tens of steps instead of one per step. c_t ≥ UnderflowGuard and the
+        // product is flushed below 1e-15, so it never leaves the normal range.
         var logLikelihood = 0.0;
+        var product = 1.0;
         for (var t = 0; t < n; t++)
         {
             if (t == 0)
@@ -72,10 +76,39 @@ internal static class HmmForwardBackward
                 Predict(alpha.Slice((t - 1) * k, k), transitions, k, pred);
             }
 
-            logLikelihood += Update(pred, emission.Slice(t * k, k), logEmission.Slice(t * k, k), rowMax[t], alpha.Slice(t * k, k));
+            var b = emission.Slice(t * k, k);
+            var a = alpha.Slice(t * k, k);
+            var c = 0.0;
+            for (var j = 0; j < k; j++)
+            {
+                var v = pred[j] * b[j];
+                a[j] = v;
+                c += v;
+            }
+
+            logLikelihood += rowMax[t];
+            if (c > UnderflowGuard)
+            {
+                var inv = 1.0 / c;
+                for (var j = 0; j < k; j++)
+                {
+                    a[j] *= inv;
+                }
+
+                product *= c;
+                if (product < 1e-15)
+                {
+                    logLikelihood += Math.Log(product);
+                    product = 1.0;
+                }
+            }
+            else
+            {
+                logLikelihood += UpdateLogDomain(pred, logEmission.Slice(t * k, k), a) - rowMax[t];
+            }
         }
 
-        return logLikelihood;
+        return logLikelihood + Math.Log(product);
     }
 
     /// <summary>pred(j) = Σ_i φ(i) A(i, j).</summary>

@@ -259,16 +259,34 @@ public sealed partial class OnlineGaussianHmm
         }
     }
 
+    /// <summary>
+    /// Ends buffering early: fits the parameters on the observations buffered so far (at least max(2, K)) and
+    /// replays them, as happens automatically when the buffer is full. Use it when a stream ends before
+    /// <see cref="OnlineHmmOptions.BufferSize"/> observations. Returns false (nothing changes) when not buffering
+    /// or when too few observations are buffered.
+    /// </summary>
+    public bool TryInitializeFromBuffer()
+    {
+        if (_phase != OnlineHmmPhase.Buffering || _buffered < Math.Max(2, _k))
+        {
+            return false;
+        }
+
+        InitializeFromBuffer();
+        return true;
+    }
+
     private void InitializeFromBuffer()
     {
-        var data = new DataMatrix(_buffer, _bufferSize, _d);
+        var count = _buffered;
+        var data = new DataMatrix(_buffer.AsSpan(0, count * _d).ToArray(), count, _d);
         var fit = GaussianHmmEM.Fit(data, _bufferFit);
-        SetModel(fit.Model, ColumnMeans(_buffer, _bufferSize, _d));
+        SetModel(fit.Model, ColumnMeans(_buffer, count, _d));
 
         // Replay the buffer with the fitted parameters: it warms the statistics (and the filter) up on data that
         // would otherwise be used only once.
         _sequenceStart = true;
-        for (var t = 0; t < _bufferSize; t++)
+        for (var t = 0; t < count; t++)
         {
             Absorb(_buffer.AsSpan(t * _d, _d), countPrequential: false);
         }

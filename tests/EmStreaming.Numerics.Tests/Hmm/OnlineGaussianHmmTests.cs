@@ -174,4 +174,25 @@ public sealed class OnlineGaussianHmmTests
         var single = new DataMatrix(Data.Row(10).ToArray(), 1, D);
         Assert.Equal(Truth.LogLikelihood(single), lp, 1e-12);
     }
+
+    [Fact]
+    public void TryInitializeFromBuffer_StreamShorterThanBuffer_FitsWhatWasBuffered()
+    {
+        var online = new OnlineGaussianHmm(new OnlineHmmOptions { States = K }, D);
+        Assert.False(online.TryInitializeFromBuffer());
+        for (var t = 0; t < 400; t++)
+        {
+            online.Update(Data.Row(t));
+        }
+
+        Assert.Equal(OnlineHmmPhase.Buffering, online.Phase);
+        Assert.Null(online.Model);
+        Assert.Equal(-1, online.Regime);
+        Assert.True(online.TryInitializeFromBuffer());
+        Assert.Equal(OnlineHmmPhase.BurnIn, online.Phase);
+        Assert.Equal(400, online.StatisticsCount);
+        GaussianHmmEMTests.AssertFinite(online.Model!);
+        Assert.InRange(online.Regime, 0, K - 1);
+        Assert.False(online.TryInitializeFromBuffer());
+    }
 }
