@@ -12,7 +12,7 @@ public sealed partial class OnlineGaussianMixture
     {
         var buffer = _warmUp!;
         var n = (buffer.Count / _d) + m;
-        if (n < _options.WarmUpObservations)
+        if (n < _options.EffectiveWarmUp(_d))
         {
             foreach (var v in rows)
             {

@@ -127,7 +127,7 @@ public sealed partial class OnlineGaussianMixture
     public bool IsWarmingUp => _warmUp is not null;
 
     /// <summary>Rows still needed before the first fit (0 once warm).</summary>
-    public int WarmUpRemaining => _warmUp is null ? 0 : Math.Max(0, _options.WarmUpObservations - (_warmUp.Count / _d));
+    public int WarmUpRemaining => _warmUp is null ? 0 : Math.Max(0, _options.EffectiveWarmUp(_d) - (_warmUp.Count / _d));
 
     /// <summary>Prequential mean log-density per row of the last learned batch (NaN before the first one).</summary>
     public double LastBatchMeanLogLikelihood => _lastMeanLogLikelihood;

@@ -6,8 +6,11 @@ namespace EmStreaming.Numerics.Online;
 /// </summary>
 public sealed record OnlineGmmOptions
 {
-    /// <summary>Default <see cref="WarmUpObservations"/>.</summary>
-    public const int DefaultWarmUpObservations = 500;
+    /// <summary>Default <see cref="WarmUpObservations"/>: 0 = automatic, max(500, 10 × free parameters).</summary>
+    public const int DefaultWarmUpObservations = 0;
+
+    /// <summary>Smallest automatic warm-up.</summary>
+    public const int MinimumAutomaticWarmUp = 500;
 
     /// <summary>Default <see cref="WarmUpRestarts"/>.</summary>
     public const int DefaultWarmUpRestarts = 3;
@@ -32,7 +35,8 @@ public sealed record OnlineGmmOptions
 
     /// <summary>
     /// Rows buffered before the first fit (batch EM, k-means++ with <see cref="WarmUpRestarts"/> restarts). Until then the
-    /// estimator is warming up and holds no parameters. Must be at least <see cref="Components"/> + 1; default 500.
+    /// estimator is warming up and holds no parameters. Must exceed <see cref="Components"/>, or 0 (default) for
+    /// max(500, 10 × the free parameters of the mixture): 500 rows for K = 3 in 2-D, 3,590 for K = 8 full in 8-D.
     /// The rows of the batch that crosses the threshold are all included in the fit.
     /// </summary>
     public int WarmUpObservations { get; init; } = DefaultWarmUpObservations;
@@ -55,6 +59,26 @@ public sealed record OnlineGmmOptions
     /// <summary>Seed of the estimator's random stream (cold-start fits, re-seeding choices); default 0.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>The warm-up size in rows for <paramref name="dimension"/> columns, resolving 0 (automatic).</summary>
+    public int EffectiveWarmUp(int dimension)
+    {
+        if (WarmUpObservations > 0)
+        {
+            return WarmUpObservations;
+        }
+
+        var k = (long)Components;
+        long d = dimension;
+        var cov = Covariance switch
+        {
+            CovarianceType.Full => k * d * (d + 1) / 2,
+            CovarianceType.Diag => k * d,
+            CovarianceType.Spherical => k,
+            _ => d * (d + 1) / 2,
+        };
+        return (int)Math.Min(int.MaxValue, Math.Max(MinimumAutomaticWarmUp, 10 * (cov + (k * d) + k - 1)));
+    }
+
     /// <summary>Throws when a setting is out of range, naming it.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
     public void Validate()
@@ -71,9 +95,9 @@ public sealed record OnlineGmmOptions
 
         // A default(StepSizeSchedule) was never validated: re-run the constructor's checks.
         _ = new StepSizeSchedule(StepSize.Kind, StepSize.Alpha, StepSize.Offset, StepSize.Gamma, StepSize.Floor, StepSize.AveragingStart);
-        if (WarmUpObservations <= Components)
+        if (WarmUpObservations != 0 && WarmUpObservations <= Components)
         {
-            throw new ArgumentOutOfRangeException(nameof(WarmUpObservations), WarmUpObservations, "WarmUpObservations must exceed Components.");
+            throw new ArgumentOutOfRangeException(nameof(WarmUpObservations), WarmUpObservations, "WarmUpObservations must exceed Components, or be 0 for automatic.");
         }
 
         if (WarmUpRestarts < 1)

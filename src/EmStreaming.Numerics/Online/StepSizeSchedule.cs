@@ -15,7 +15,7 @@ namespace EmStreaming.Numerics.Online;
 public readonly partial record struct StepSizeSchedule
 {
     /// <summary>Default exponent α of the decaying schedule (see docs/benchmarks.md, "Online GMM", for the measurement).</summary>
-    public const double DefaultAlpha = 0.6;
+    public const double DefaultAlpha = 0.8;
 
     /// <summary>Default offset n0 of the decaying schedule, in observations (see docs/benchmarks.md, "Online GMM").</summary>
     public const double DefaultOffset = 0.0;
