@@ -189,7 +189,8 @@ internal static class OnlineHmmRecursion
 
         for (var j = 0; j < k; j++)
         {
-            emission[j] = Math.Exp(logEmission[j] - shift);
+            // Clamped like the batch path: keeps the products out of the slow subnormal range.
+            emission[j] = Math.Exp(Math.Max(logEmission[j] - shift, -300.0));
         }
 
         var logPredictive = HmmForwardBackward.Update(pred, emission, logEmission, shift, phi[..k]);
