@@ -1,3 +1,19 @@
 using BenchmarkDotNet.Running;
+using EmStreaming.Benchmarks.Gmm;
+using EmStreaming.Benchmarks.Online;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Modes that are not BenchmarkDotNet suites run in this process and print their own report:
+//   gmm-peak [rows] [csv]   peak memory of one whole GMM fit (docs/benchmarks.md)
+//   online-defaults         the experiment behind the online GMM's default schedule
+// Anything else is handed to BenchmarkDotNet (for example --filter '*Gmm*').
+switch (args.FirstOrDefault())
+{
+    case "gmm-peak":
+        return GmmPeakMemory.Run(args);
+    case "online-defaults":
+        OnlineGmmDefaultsExperiment.Run(Console.Out);
+        return 0;
+    default:
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+}
