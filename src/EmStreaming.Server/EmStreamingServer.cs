@@ -63,6 +63,12 @@ public static class EmStreamingServer
         {
             try
             {
+                // Settings first: a bad setting is reported by name before anything else can fail on it.
+                _ = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
+                _ = app.Services.GetRequiredService<IOptions<SecurityOptions>>().Value;
+                _ = app.Services.GetRequiredService<IOptions<RateLimitingOptions>>().Value;
+                _ = app.Services.GetRequiredService<IOptions<DemoOptions>>().Value;
+                _ = app.Services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OptionsValidationException e)
@@ -116,7 +122,7 @@ public static class EmStreamingServer
 
         builder.Configuration.AddInMemoryCollection(overrides);
 
-        var urls = builder.Configuration["urls"] ?? builder.Configuration[$"{ServerOptions.SectionName}:{nameof(ServerOptions.Urls)}"] ?? ServerOptions.DefaultUrls;
+        var urls = NonEmpty(builder.Configuration["urls"]) ?? NonEmpty(builder.Configuration[$"{ServerOptions.SectionName}:{nameof(ServerOptions.Urls)}"]) ?? ServerOptions.DefaultUrls;
         builder.WebHost.UseUrls(urls);
 
         AddServerServices(builder.Services, builder.Configuration, urls);
@@ -126,6 +132,8 @@ public static class EmStreamingServer
         Configure(app);
         return app;
     }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 
     /// <summary>Registers everything the server needs except the <see cref="IModelService"/> implementation's internals.</summary>
     internal static void AddServerServices(IServiceCollection services, IConfiguration configuration, string urls)

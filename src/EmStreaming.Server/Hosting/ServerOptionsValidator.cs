@@ -92,7 +92,7 @@ internal sealed class SecurityOptionsValidator(IOptions<ServerOptions> server) :
 
         if (options.ApiKeys.Count == 0 && !options.AllowAnonymousNonLoopback
             && ListenAddresses.Parse(server.Value.Urls, out _) is { } addresses
-            && addresses.FirstOrDefault(a => !a.IsLoopback) is { } exposed)
+            && addresses.Where(a => !a.IsLoopback).Select(a => (ListenAddress?)a).FirstOrDefault() is { } exposed)
         {
             failures.Add(
                 $"The server would listen on {exposed.Url}, which is not a loopback address, without API keys. " +

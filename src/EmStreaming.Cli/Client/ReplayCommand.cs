@@ -1,0 +1,193 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using EmStreaming.Cli.Csv;
+using EmStreaming.Numerics;
+using Spectre.Console;
+
+namespace EmStreaming.Cli.Client;
+
+/// <summary>
+/// <c>emstream replay FILE.csv --model ID [--rate N] [--batch B] [--columns a,b]</c>: feeds a running server with
+/// the rows of a CSV file, in batches, at a chosen rate, with a progress bar on a terminal.
+/// </summary>
+internal static class ReplayCommand
+{
+    private const int MaxAttempts = 5;
+
+    public static Command Create(CliContext context)
+    {
+        var client = new ClientOptions();
+        var file = new Argument<string>("file") { Description = "CSV file with a header row; empty fields and NA are missing values." };
+        var model = new Option<string>("--model") { Description = "Model id to append to (it must exist or match a template).", Required = true };
+        var rate = new Option<double?>("--rate") { Description = "Rows per second (default: as fast as the server accepts)." };
+        var batch = new Option<int>("--batch") { Description = "Rows per request (default 500).", DefaultValueFactory = _ => 500 };
+        var columns = new Option<string[]>("--columns") { Description = "Columns to send, in order (default: every numeric column).", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("replay", "Replay a CSV file into a model of a running server.");
+        command.Arguments.Add(file);
+        command.Options.Add(model);
+        command.Options.Add(rate);
+        command.Options.Add(batch);
+        command.Options.Add(columns);
+        client.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(file)!;
+            var id = parse.GetValue(model)!;
+            var batchSize = parse.GetValue(batch);
+            if (batchSize is < 1 or > 100_000)
+            {
+                throw new CliException("--batch must be between 1 and 100000");
+            }
+
+            var rowsPerSecond = parse.GetValue(rate);
+            if (rowsPerSecond is <= 0 || rowsPerSecond is { } r && !double.IsFinite(r))
+            {
+                throw new CliException("--rate must be a positive number of rows per second");
+            }
+
+            var names = parse.GetValue(columns)?.SelectMany(c => c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+            var table = CsvTable.Load(path);
+            var data = table.ToMatrix(table.SelectColumns(names), path);
+            var json = parse.GetValue(client.Json);
+
+            // Keys derived from the file's content and the batch number: running the same replay again after a
+            // timeout of unknown outcome is answered from the server's idempotency record, not applied twice.
+            var fileKey = Convert.ToHexString(SHA256.HashData(MemoryMarshalBytes(data))).AsSpan(0, 16).ToString();
+            return ClientOptions.Run(context, async ct =>
+            {
+                using var server = client.Connect(parse);
+                var summary = new ReplaySummary();
+                if (json || !context.Interactive)
+                {
+                    await SendAllAsync(server, id, data, batchSize, rowsPerSecond, fileKey, summary, null, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await context.ErrorConsole.Progress()
+                        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                        .StartAsync(async progress =>
+                        {
+                            var task = progress.AddTask($"replay → {Markup.Escape(id)}", maxValue: data.Rows);
+                            await SendAllAsync(server, id, data, batchSize, rowsPerSecond, fileKey, summary, task, ct).ConfigureAwait(false);
+                        }).ConfigureAwait(false);
+                }
+
+                if (json)
+                {
+                    await context.Out.WriteLineAsync(JsonSerializer.Serialize(new
+                    {
+                        model = id,
+                        rows = data.Rows,
+                        accepted = summary.Accepted,
+                        rejected = summary.Rejected,
+                        batches = summary.Batches,
+                        seconds = Math.Round(summary.Seconds, 3),
+                    })).ConfigureAwait(false);
+                }
+                else
+                {
+                    await context.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                        $"replayed {data.Rows:N0} rows into {id} in {summary.Batches} batches: {summary.Accepted:N0} accepted, {summary.Rejected.Count:N0} rejected ({summary.Seconds:F1} s)")).ConfigureAwait(false);
+                    foreach (var (row, reason) in summary.Rejected.Take(10))
+                    {
+                        await context.Out.WriteLineAsync($"  row {row + 1}: {reason}").ConfigureAwait(false);
+                    }
+                }
+
+                return ExitCodes.Success;
+            });
+        });
+        return command;
+    }
+
+    private static byte[] MemoryMarshalBytes(DataMatrix data)
+    {
+        var bytes = new byte[data.Values.Length * sizeof(double)];
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.Values).CopyTo(bytes);
+        return bytes;
+    }
+
+    private static async Task SendAllAsync(ServerClient server, string id, DataMatrix data, int batchSize, double? rowsPerSecond, string fileKey, ReplaySummary summary, ProgressTask? task, CancellationToken ct)
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        var path = $"/v1/models/{ServerClient.Path(id)}/observations";
+        for (var first = 0; first < data.Rows; first += batchSize)
+        {
+            var count = Math.Min(batchSize, data.Rows - first);
+            if (rowsPerSecond is { } rate)
+            {
+                // Pace by the schedule, not by sleeping a fixed time per batch: slow requests do not add up.
+                var due = TimeSpan.FromSeconds(first / rate) - TimeProvider.System.GetElapsedTime(started);
+                if (due > TimeSpan.Zero)
+                {
+                    await Task.Delay(due, ct).ConfigureAwait(false);
+                }
+            }
+
+            var body = BatchJson(data, first, count);
+            var key = $"replay-{fileKey}-{first / batchSize}";
+            var answer = await SendWithRetryAsync(server, path, body, key, ct).ConfigureAwait(false);
+            summary.Accepted += answer.GetProperty("accepted").GetInt32();
+            foreach (var rejected in answer.GetProperty("rejected").EnumerateArray())
+            {
+                summary.Rejected.Add((first + rejected.GetProperty("index").GetInt32(), rejected.GetProperty("reason").GetString() ?? ""));
+            }
+
+            summary.Batches++;
+            task?.Increment(count);
+        }
+
+        summary.Seconds = TimeProvider.System.GetElapsedTime(started).TotalSeconds;
+    }
+
+    private static async Task<JsonElement> SendWithRetryAsync(ServerClient server, string path, string body, string key, CancellationToken ct)
+    {
+        // The idempotency key makes a retry safe: a batch that did land is answered as before, not applied twice.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await server.PostJsonAsync(path, body, key, ct).ConfigureAwait(false);
+            }
+            catch (ServerException e) when (attempt < MaxAttempts && ServerClient.IsTransient(e))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * (1 << attempt)), ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static string BatchJson(DataMatrix data, int first, int count)
+    {
+        var text = new StringBuilder(count * data.Columns * 12);
+        text.Append("{\"rows\":[");
+        for (var i = 0; i < count; i++)
+        {
+            text.Append(i == 0 ? "[" : ",[");
+            var row = data.Row(first + i);
+            for (var j = 0; j < row.Length; j++)
+            {
+                if (j > 0)
+                {
+                    text.Append(',');
+                }
+
+                text.Append(double.IsNaN(row[j]) ? "null" : row[j].ToString("R", CultureInfo.InvariantCulture));
+            }
+
+            text.Append(']');
+        }
+
+        return text.Append("]}").ToString();
+    }
+
+    private sealed class ReplaySummary
+    {
+        public int Accepted { get; set; }
+        public List<(int Row, string Reason)> Rejected { get; } = [];
+        public int Batches { get; set; }
+        public double Seconds { get; set; }
+    }
+}

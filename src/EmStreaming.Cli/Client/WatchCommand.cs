@@ -1,0 +1,101 @@
+using System.CommandLine;
+using System.Text.Json;
+
+namespace EmStreaming.Cli.Client;
+
+/// <summary><c>emstream watch ID</c>: follows a model's events (server-sent events) in the terminal.</summary>
+internal static class WatchCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var client = new ClientOptions();
+        var id = new Argument<string?>("id") { Description = "Model id; omit to watch every model.", Arity = ArgumentArity.ZeroOrOne };
+        var type = new Option<string[]>("--type") { Description = "Only these event types (e.g. regimeChanged, anomaly, refitAdopted); repeatable.", AllowMultipleArgumentsPerToken = true };
+        var count = new Option<int?>("--count") { Description = "Stop after this many events (for scripts)." };
+        var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds; exit code 3 if --count was not reached." };
+        var command = new Command("watch", "Follow a model's events: regime changes, anomalies, refits, snapshots. Ctrl+C stops.");
+        command.Arguments.Add(id);
+        command.Options.Add(type);
+        command.Options.Add(count);
+        command.Options.Add(timeout);
+        client.AddTo(command);
+        command.SetAction(parse => ClientOptions.Run(context, async ct =>
+        {
+            var wanted = parse.GetValue(type) is { Length: > 0 } t ? new HashSet<string>(t, StringComparer.OrdinalIgnoreCase) : null;
+            var limit = parse.GetValue(count);
+            if (limit is < 1)
+            {
+                throw new CliException("--count must be at least 1");
+            }
+
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (parse.GetValue(timeout) is { } seconds)
+            {
+                deadline.CancelAfter(TimeSpan.FromSeconds(seconds));
+            }
+
+            using var server = client.Connect(parse);
+            var model = parse.GetValue(id);
+            var path = model is null ? "/v1/events" : $"/v1/models/{ServerClient.Path(model)}/events";
+            var json = parse.GetValue(client.Json);
+            if (!json)
+            {
+                await context.Error.WriteLineAsync($"watching {(model ?? "all models")} on {server.BaseAddress} (Ctrl+C to stop)").ConfigureAwait(false);
+            }
+
+            var seen = 0;
+            try
+            {
+                await foreach (var (eventType, data) in server.EventsAsync(path, deadline.Token).ConfigureAwait(false))
+                {
+                    if (wanted is not null && !wanted.Contains(eventType))
+                    {
+                        continue;
+                    }
+
+                    await context.Out.WriteLineAsync(json ? data : Describe(eventType, data)).ConfigureAwait(false);
+                    await context.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                    if (++seen == limit)
+                    {
+                        return ExitCodes.Success;
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                if (limit is not null)
+                {
+                    throw new ServerException($"timed out after {seen} of {limit} events");
+                }
+
+                return ExitCodes.Success;
+            }
+
+            if (limit is not null && !ct.IsCancellationRequested)
+            {
+                throw new ServerException($"the event stream ended after {seen} of {limit} events");
+            }
+
+            ct.ThrowIfCancellationRequested();
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    private static string Describe(string type, string data)
+    {
+        using var doc = JsonDocument.Parse(data);
+        var e = doc.RootElement;
+        string Get(string name) => e.TryGetProperty(name, out var v) ? v.ToString() : "?";
+        var what = type switch
+        {
+            "regimeChanged" => $"regime {Get("fromRegime")} -> {Get("toRegime")}",
+            "anomaly" => $"anomaly score {Get("score")}",
+            "refitAdopted" => $"refit adopted: window log-likelihood {Get("before")} -> {Get("after")}",
+            "refitRejected" => $"refit rejected: {Get("before")} >= {Get("after")}",
+            "snapshotWritten" => $"snapshot v{Get("snapshotVersion")}",
+            _ => e.TryGetProperty("message", out var m) ? m.GetString() ?? type : type,
+        };
+        return $"{Get("time")}  {Get("modelId")}  {type}  {what}  (n={Get("observations")})";
+    }
+}

@@ -1,0 +1,104 @@
+using EmStreaming.Server.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace EmStreaming.Server.Tests.Hosting;
+
+public sealed class OptionsValidationTests
+{
+    private static ValidateOptionsResult Security(string urls, SecurityOptions security) =>
+        new SecurityOptionsValidator(Options.Create(new ServerOptions { Urls = urls })).Validate(null, security);
+
+    [Theory]
+    [InlineData("http://127.0.0.1:5080")]
+    [InlineData("http://localhost:5080;http://[::1]:5081")]
+    public void SecurityValidator_LoopbackWithoutKeys_Succeeds(string urls) =>
+        Assert.True(Security(urls, new SecurityOptions()).Succeeded);
+
+    [Theory]
+    [InlineData("http://0.0.0.0:5080")]
+    [InlineData("http://*:5080")]
+    [InlineData("http://127.0.0.1:5080;http://192.168.1.4:5080")]
+    public void SecurityValidator_NonLoopbackWithoutKeys_FailsNamingSettings(string urls)
+    {
+        var result = Security(urls, new SecurityOptions());
+        Assert.True(result.Failed);
+        Assert.Contains("Security:ApiKeys", result.FailureMessage);
+        Assert.Contains("Security:AllowAnonymousNonLoopback", result.FailureMessage);
+    }
+
+    [Fact]
+    public void SecurityValidator_NonLoopbackExplicitlyAllowed_Succeeds() =>
+        Assert.True(Security("http://0.0.0.0:5080", new SecurityOptions { AllowAnonymousNonLoopback = true }).Succeeded);
+
+    [Fact]
+    public void SecurityValidator_NonLoopbackWithKeys_Succeeds() =>
+        Assert.True(Security("http://0.0.0.0:5080", new SecurityOptions { ApiKeys = [new ApiKeyOptions { Key = "0123456789abcdef", Scopes = ["read"] }] }).Succeeded);
+
+    [Fact]
+    public void SecurityValidator_BadKeys_FailNamingEachKey()
+    {
+        var result = Security("http://127.0.0.1:1", new SecurityOptions
+        {
+            ApiKeys =
+            [
+                new ApiKeyOptions { Key = "short", Scopes = ["read"] },
+                new ApiKeyOptions { Key = "0123456789abcdef", Scopes = ["admin"] },
+                new ApiKeyOptions { Key = "0123456789abcdef", Scopes = [] },
+            ],
+        });
+        Assert.Contains("Security:ApiKeys:0:Key", result.FailureMessage);
+        Assert.Contains("Security:ApiKeys:1:Scopes: 'admin'", result.FailureMessage);
+        Assert.Contains("Security:ApiKeys:2:Key repeats", result.FailureMessage);
+        Assert.Contains("Security:ApiKeys:2:Scopes", result.FailureMessage);
+    }
+
+    [Theory]
+    [InlineData(nameof(ServerOptions.MaxRequestBodyBytes), "Server:MaxRequestBodyBytes")]
+    [InlineData(nameof(ServerOptions.Urls), "Server:Urls")]
+    [InlineData(nameof(ServerOptions.MaxRowsPerBatch), "Server:MaxRowsPerBatch")]
+    public void ServerValidator_BadValue_FailsNamingSetting(string property, string setting)
+    {
+        var options = new ServerOptions();
+        switch (property)
+        {
+            case nameof(ServerOptions.MaxRequestBodyBytes): options.MaxRequestBodyBytes = 10; break;
+            case nameof(ServerOptions.Urls): options.Urls = "ftp://x"; break;
+            default: options.MaxRowsPerBatch = 0; break;
+        }
+
+        var result = new ServerOptionsValidator().Validate(null, options);
+        Assert.True(result.Failed);
+        Assert.Contains(setting, result.FailureMessage);
+    }
+
+    [Fact]
+    public void Validators_Defaults_Succeed()
+    {
+        Assert.True(new ServerOptionsValidator().Validate(null, new ServerOptions()).Succeeded);
+        Assert.True(new RateLimitingOptionsValidator().Validate(null, new RateLimitingOptions()).Succeeded);
+        Assert.True(new DemoOptionsValidator().Validate(null, new DemoOptions()).Succeeded);
+        Assert.True(new TelemetryOptionsValidator().Validate(null, new TelemetryOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void TelemetryValidator_BadEndpoint_FailsNamingSetting()
+    {
+        var result = new TelemetryOptionsValidator().Validate(null, new TelemetryOptions { OtlpEndpoint = "not a url" });
+        Assert.Contains("OpenTelemetry:OtlpEndpoint", result.FailureMessage);
+    }
+
+    [Fact]
+    public async Task RunAsync_NonLoopbackWithoutKeys_RefusesToStartWithExitCode2()
+    {
+        var error = new StringWriter();
+        var code = await EmStreamingServer.RunAsync(new ServerLaunchOptions
+        {
+            Urls = "http://0.0.0.0:0",
+            Args = ["--Demo:Enabled=false"],
+            Error = error,
+            Output = TextWriter.Null,
+        });
+        Assert.Equal(EmStreamingServer.ExitConfigurationError, code);
+        Assert.Contains("Security:AllowAnonymousNonLoopback", error.ToString());
+    }
+}
