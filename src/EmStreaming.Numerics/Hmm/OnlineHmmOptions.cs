@@ -8,7 +8,10 @@ public sealed record OnlineHmmOptions
     /// <summary>Default number of first observations fitted in batch to initialize the parameters.</summary>
     public const int DefaultBufferSize = 1000;
 
-    /// <summary>Default Polyak–Ruppert cut-off (observations) of the default schedule.</summary>
+    /// <summary>Default exponent α of the decaying schedule (measured: docs/benchmarks.md, "HMM").</summary>
+    public const double DefaultAlpha = 0.8;
+
+    /// <summary>Default Polyak–Ruppert cut-off (observations) of the default schedule (measured: docs/benchmarks.md, "HMM").</summary>
     public const long DefaultAveragingStart = 5000;
 
     /// <summary>Default floor applied to transition statistics so no transition probability reaches zero.</summary>
@@ -22,10 +25,11 @@ public sealed record OnlineHmmOptions
 
     /// <summary>
     /// Step sizes γ_n of the statistics recursion, n counting the observations absorbed into the statistics
-    /// (the replayed buffer included). Default: decaying α = 0.6 with Polyak–Ruppert averaging after
-    /// <see cref="DefaultAveragingStart"/> observations. Use <see cref="StepSizeSchedule.FromHalfLife"/> to track drift.
+    /// (the replayed buffer included). Default: decaying, α = <see cref="DefaultAlpha"/> (0.8), n0 = 0, Polyak–Ruppert
+    /// averaging after <see cref="DefaultAveragingStart"/> (5,000) observations. Use
+    /// <see cref="StepSizeSchedule.FromHalfLife"/> to track drift (averaging then does not apply).
     /// </summary>
-    public StepSizeSchedule StepSize { get; init; } = StepSizeSchedule.Decaying(StepSizeSchedule.DefaultAlpha, averagingStart: DefaultAveragingStart);
+    public StepSizeSchedule StepSize { get; init; } = StepSizeSchedule.Decaying(DefaultAlpha, averagingStart: DefaultAveragingStart);
 
     /// <summary>
     /// Observations buffered and fitted by Baum–Welch before the online recursion starts (≥ 2, and ≥ States).
