@@ -65,6 +65,6 @@ internal sealed partial class ActivationData
         // Advance before the grain runs: a snapshot written during this turn includes this item, and a failed item is
         // dead-lettered rather than retried forever.
         _applied[ns] = item.Position;
-        await _grain!.OnStreamItemAsync(item, cancellationToken).ConfigureAwait(false);
+        await _grain!.InvokeStreamItemAsync(item, cancellationToken).ConfigureAwait(false);
     }
 }

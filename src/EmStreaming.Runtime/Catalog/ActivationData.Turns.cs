@@ -90,7 +90,7 @@ internal sealed partial class ActivationData
                     await DeactivateAsync(deactivate.Reason).ConfigureAwait(false);
                     return;
                 case MessageWork message:
-                    var result = await _grain!.ReceiveAsync(message.Message, token).ConfigureAwait(false);
+                    var result = await _grain!.InvokeReceiveAsync(message.Message, token).ConfigureAwait(false);
                     message.Reply?.TrySetResult(result);
                     break;
                 case StreamWork stream:
@@ -146,7 +146,7 @@ internal sealed partial class ActivationData
         {
             _grain = Silo.CreateGrain(_registration, Id);
             _grain.Attach(this);
-            await _grain.OnActivateAsync(cancellationToken).ConfigureAwait(false);
+            await _grain.InvokeActivateAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -191,7 +191,7 @@ internal sealed partial class ActivationData
         {
             if (_grain is not null && _activated.Task.IsCompletedSuccessfully)
             {
-                await _grain.OnDeactivateAsync(reason, Silo.ShutdownToken)
+                await _grain.InvokeDeactivateAsync(reason, Silo.ShutdownToken)
                     .WaitAsync(Silo.Options.DeactivationTimeout, Silo.TimeProvider).ConfigureAwait(false);
             }
         }

@@ -5,9 +5,14 @@ namespace EmStreaming.Runtime.Catalog;
 /// <summary>A registered grain type: how to create it and its effective per-type settings.</summary>
 internal sealed record GrainRegistration(string GrainType, Func<IServiceProvider, GrainId, Grain> Factory, TimeSpan CollectionAge, int MailboxCapacity, string LoggerCategory);
 
-/// <summary>Silo counters, updated with Interlocked.</summary>
+/// <summary>Silo counters, updated with Interlocked and mirrored to the "EmStreaming.Runtime" meter for OpenTelemetry.</summary>
 internal sealed class SiloCounters
 {
+    private static readonly System.Diagnostics.Metrics.Meter Meter = new("EmStreaming.Runtime");
+    private static readonly System.Diagnostics.Metrics.Counter<long> TurnsFailedCounter = Meter.CreateCounter<long>("emstreaming.runtime.turns.failed");
+    private static readonly System.Diagnostics.Metrics.Counter<long> LongTurnsCounter = Meter.CreateCounter<long>("emstreaming.runtime.turns.long");
+    private static readonly System.Diagnostics.Metrics.Counter<long> DeliveredCounter = Meter.CreateCounter<long>("emstreaming.runtime.stream.delivered");
+
     private long _activations;
     private long _deactivations;
     private long _turnsCompleted;
@@ -22,11 +27,23 @@ internal sealed class SiloCounters
 
     public void TurnCompleted() => Interlocked.Increment(ref _turnsCompleted);
 
-    public void TurnFailed() => Interlocked.Increment(ref _turnsFailed);
+    public void TurnFailed()
+    {
+        Interlocked.Increment(ref _turnsFailed);
+        TurnsFailedCounter.Add(1);
+    }
 
-    public void LongTurn() => Interlocked.Increment(ref _longTurns);
+    public void LongTurn()
+    {
+        Interlocked.Increment(ref _longTurns);
+        LongTurnsCounter.Add(1);
+    }
 
-    public void Delivered() => Interlocked.Increment(ref _delivered);
+    public void Delivered()
+    {
+        Interlocked.Increment(ref _delivered);
+        DeliveredCounter.Add(1);
+    }
 
     public void DuplicateSkipped() => Interlocked.Increment(ref _duplicates);
 

@@ -39,17 +39,17 @@ public abstract class Grain
     private ActivationData Activation => _activation ?? throw new InvalidOperationException("The grain is not attached to an activation: grains are created by the silo, not with new.");
 
     /// <summary>First turn of an activation: load state here (typically <see cref="ReadSnapshotAsync"/>). If it throws, the activation fails and its messages go to the dead letters.</summary>
-    public virtual Task OnActivateAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    protected virtual Task OnActivateAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Last turn of an activation (idle collection or shutdown, not a crash): persist here.</summary>
-    public virtual Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => Task.CompletedTask;
+    protected virtual Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Handles a message sent with <see cref="ISilo.TellAsync"/> or <see cref="ISilo.AskAsync{TResult}"/>; the return value is the answer to an Ask.</summary>
-    public virtual ValueTask<object?> ReceiveAsync(object message, CancellationToken cancellationToken) =>
+    protected virtual ValueTask<object?> ReceiveAsync(object message, CancellationToken cancellationToken) =>
         throw new NotSupportedException($"Grain type '{GrainId.Type}' does not handle messages of type {message.GetType().Name}.");
 
     /// <summary>Handles one stream item of a namespace this grain type is implicitly subscribed to; items of one key arrive in position order, each once.</summary>
-    public virtual Task OnStreamItemAsync(StreamItem item, CancellationToken cancellationToken) =>
+    protected virtual Task OnStreamItemAsync(StreamItem item, CancellationToken cancellationToken) =>
         throw new NotSupportedException($"Grain type '{GrainId.Type}' is subscribed to '{item.Stream.Namespace}' but does not override OnStreamItemAsync.");
 
     /// <summary>Publishes an immutable view; <see cref="ISilo.QueryViewAsync{TView}"/> returns it without entering the mailbox. Call inside a turn.</summary>
@@ -108,6 +108,15 @@ public abstract class Grain
     }
 
     internal void Attach(ActivationData activation) => _activation = activation;
+
+    // The runtime calls the protected hooks through these, so nothing outside the runtime can run a grain method outside a turn.
+    internal Task InvokeActivateAsync(CancellationToken cancellationToken) => OnActivateAsync(cancellationToken);
+
+    internal Task InvokeDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => OnDeactivateAsync(reason, cancellationToken);
+
+    internal ValueTask<object?> InvokeReceiveAsync(object message, CancellationToken cancellationToken) => ReceiveAsync(message, cancellationToken);
+
+    internal Task InvokeStreamItemAsync(StreamItem item, CancellationToken cancellationToken) => OnStreamItemAsync(item, cancellationToken);
 }
 
 /// <summary>Why an activation ends.</summary>

@@ -30,7 +30,7 @@ internal sealed class CounterGrain : Grain
         return bytes;
     }
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    protected override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var snapshot = await ReadSnapshotAsync(cancellationToken);
         if (snapshot is not null)
@@ -44,7 +44,7 @@ internal sealed class CounterGrain : Grain
         PublishView(_state);
     }
 
-    public override async Task OnStreamItemAsync(StreamItem item, CancellationToken cancellationToken)
+    protected override async Task OnStreamItemAsync(StreamItem item, CancellationToken cancellationToken)
     {
         var value = BinaryPrimitives.ReadInt64LittleEndian(item.Payload.Span);
         if (value < 0)
@@ -63,7 +63,7 @@ internal sealed class CounterGrain : Grain
         PublishView(next);
     }
 
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
+    protected override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
         await WriteSnapshotAsync(Serialize(_state), cancellationToken: cancellationToken);
 
     private static byte[] Serialize(CounterView state)
@@ -138,7 +138,7 @@ internal sealed class ProbeGrain(Probe probe) : Grain
 {
     private int _value;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    protected override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref probe.Activations);
         if (probe.ActivationFailure is { } failure)
@@ -150,14 +150,14 @@ internal sealed class ProbeGrain(Probe probe) : Grain
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    protected override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref probe.Deactivations);
         probe.Log.Enqueue($"deactivate:{reason}");
         return Task.CompletedTask;
     }
 
-    public override async ValueTask<object?> ReceiveAsync(object message, CancellationToken cancellationToken)
+    protected override async ValueTask<object?> ReceiveAsync(object message, CancellationToken cancellationToken)
     {
         probe.Enter();
         try
