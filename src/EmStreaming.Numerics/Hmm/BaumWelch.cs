@@ -99,6 +99,17 @@ internal sealed class BaumWelch : IDisposable
         return new HmmFitResult(model, converged, iterations, trace, mean, restart, _totalRows);
     }
 
+    /// <summary>
+    /// One Baum–Welch iteration in place (E-step, then M-step); returns the mean log-likelihood per observation of
+    /// the parameters it started from. The unit the benchmarks time.
+    /// </summary>
+    internal double Iteration(HmmEmissions emissions, double[] start, double[] transitions)
+    {
+        var mean = EStep(emissions, start, transitions, smooth: true) / _totalRows;
+        MStep(emissions, start, transitions);
+        return mean;
+    }
+
     /// <summary>Total log-likelihood; with <paramref name="smooth"/> also ξ sums, start counts and emission statistics.</summary>
     private double EStep(HmmEmissions emissions, double[] start, double[] transitions, bool smooth)
     {
