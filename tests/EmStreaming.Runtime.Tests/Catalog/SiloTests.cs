@@ -323,4 +323,38 @@ public sealed class SiloTests : IAsyncLifetime
         await Assert.ThrowsAsync<InvalidGrainKeyException>(() => _silo.TellAsync(default, new Note("x")).AsTask());
         Assert.Equal(0, _silo.GetStatistics().ActiveActivations);
     }
+
+    [Fact]
+    public async Task DeactivateOnIdle_DeactivatesAfterTheCurrentTurn_NextMessageReactivates()
+    {
+        await _silo.AskAsync<object>(_grain, new DeactivateMe());
+        await Wait.UntilAsync(() => _probe.Deactivations == 1, "requested deactivation");
+        Assert.Equal(["asked-to-deactivate", "deactivate:Requested"], _probe.Log);
+
+        await _silo.AskAsync<object>(_grain, new Note("again"));
+        Assert.Equal(2, _probe.Activations);
+    }
+
+    [Fact]
+    public async Task GrainTimer_TicksDoNotKeepTheGrainAlive_AndStopWithTheActivation()
+    {
+        await RestartAsync(typeOptions: t => t.CollectionAge = TimeSpan.FromMinutes(5));
+        // Ticks at 0:10, 0:55, 1:40...: never on the collector's minute marks, so a collection never races a running tick.
+        await _silo.AskAsync<object>(_grain, new StartTimer(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(45)));
+
+        for (var step = 0; step < 7 * 12; step++)
+        {
+            _clock.Advance(TimeSpan.FromSeconds(5));
+            await Task.Delay(1);
+        }
+
+        await Wait.UntilAsync(() => _probe.Deactivations == 1, "idle deactivation despite ticks");
+        var ticks = Volatile.Read(ref _probe.TimerTicks);
+        Assert.InRange(ticks, 5, 10); // one per 45 s from 0:10 until the deactivation at 5:00 or 6:00
+
+        _clock.Advance(TimeSpan.FromMinutes(5));
+        await Task.Delay(5);
+        Assert.Equal(ticks, Volatile.Read(ref _probe.TimerTicks));
+        Assert.Equal(1, _probe.Activations);
+    }
 }

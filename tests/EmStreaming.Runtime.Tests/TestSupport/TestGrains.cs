@@ -133,6 +133,8 @@ public sealed record AskSelf;
 
 public sealed record Get;
 
+public sealed record DeactivateMe;
+
 /// <summary>A scriptable grain: each message type exercises one runtime feature.</summary>
 internal sealed class ProbeGrain(Probe probe) : Grain
 {
@@ -197,6 +199,10 @@ internal sealed class ProbeGrain(Probe probe) : Grain
                     return await Silo.AskAsync<int>(GrainId, new Get(), cancellationToken);
                 case Get:
                     return _value;
+                case DeactivateMe:
+                    DeactivateOnIdle();
+                    probe.Log.Enqueue("asked-to-deactivate");
+                    return null;
                 default:
                     return await base.ReceiveAsync(message, cancellationToken);
             }
