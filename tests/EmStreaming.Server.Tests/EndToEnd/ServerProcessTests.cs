@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using EmStreaming.Server.Tests.Support;
+
+namespace EmStreaming.Server.Tests.EndToEnd;
+
+/// <summary>
+/// The real program: <c>emstream serve</c> as a separate process on a free loopback port with its own data
+/// directory; a CSV replayed through <c>emstream replay</c>; a regime change seen by <c>emstream watch</c>; the
+/// process killed (no graceful stop) and started again on the same directory, and the model is still there.
+/// </summary>
+public sealed class ServerProcessTests : IDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(120);
+    private readonly string _dataDirectory = TestPaths.TempDirectory();
+    private readonly string _url = $"http://127.0.0.1:{TestPaths.FreePort()}";
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly List<Process> _processes = [];
+
+    public void Dispose()
+    {
+        foreach (var p in _processes)
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+                p.WaitForExit();
+            }
+
+            p.Dispose();
+        }
+
+        _http.Dispose();
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task ServeReplayWatchKillRestart_ModelStateIntact()
+    {
+        var server = await StartServerAsync();
+        const string id = "e2e:market";
+        var put = await _http.PutAsync($"{_url}/v1/models/{id}", new StringContent(
+            """{"kind":"hmm","dimension":1,"states":2,"halfLife":2000,"batchSize":16,"snapshots":{"everyObservations":500}}""", Encoding.UTF8, "application/json"));
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+
+        // Alternating calm (sd 0.3 around 0) and volatile (sd 3 around 6) blocks: the regime must change.
+        var csv = Path.Combine(_dataDirectory, "market.csv");
+        var random = new Random(42);
+        var lines = new StringBuilder("ret\n");
+        const int Rows = 2_400;
+        for (var i = 0; i < Rows; i++)
+        {
+            var volatileBlock = (i / 400) % 2 == 1;
+            var z = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+            lines.Append((volatileBlock ? 6 + (3 * z) : 0.3 * z).ToString("R", CultureInfo.InvariantCulture)).Append('\n');
+        }
+
+        await File.WriteAllTextAsync(csv, lines.ToString());
+
+        var watch = Start("watch", id, "--server", _url, "--type", "regimeChanged", "--count", "1", "--json", "--timeout", "120");
+        await Task.Delay(500); // let the watcher subscribe before the first row arrives (a missed event only costs a later one)
+        var replay = await RunAsync("replay", csv, "--server", _url, "--model", id, "--batch", "100", "--json");
+        Assert.Equal(0, replay.ExitCode);
+        var replayed = JsonDocument.Parse(replay.Out).RootElement;
+        Assert.Equal(Rows, replayed.GetProperty("accepted").GetInt32());
+        Assert.Equal(0, replayed.GetProperty("rejected").GetArrayLength());
+
+        Assert.True(watch.WaitForExit(Deadline), "no regime change arrived on the event stream");
+        var watched = await watch.StandardOutput.ReadToEndAsync();
+        Assert.Equal(0, watch.ExitCode);
+        var change = JsonDocument.Parse(watched.Trim().Split('\n')[0]).RootElement;
+        Assert.Equal("regimeChanged", change.GetProperty("type").GetString());
+        Assert.Equal(id, change.GetProperty("modelId").GetString());
+
+        var before = await WaitForObservationsAsync(id, Rows);
+        var stateBefore = await _http.GetFromJsonAsync<JsonElement>($"{_url}/v1/models/{id}/state");
+
+        // No graceful shutdown: the process dies as in a crash.
+        server.Kill(entireProcessTree: true);
+        await server.WaitForExitAsync();
+
+        await StartServerAsync();
+        var after = await WaitForObservationsAsync(id, Rows);
+        Assert.Equal(before.GetProperty("definition").GetRawText(), after.GetProperty("definition").GetRawText());
+        var stateAfter = await _http.GetFromJsonAsync<JsonElement>($"{_url}/v1/models/{id}/state");
+        Assert.Equal(Rows, stateAfter.GetProperty("observations").GetInt64());
+        Assert.Equal(stateBefore.GetProperty("means").GetRawText(), stateAfter.GetProperty("means").GetRawText());
+        Assert.Equal(stateBefore.GetProperty("transitions").GetRawText(), stateAfter.GetProperty("transitions").GetRawText());
+
+        var models = await RunAsync("models", "--server", _url, "--json");
+        Assert.Equal(0, models.ExitCode);
+        Assert.Contains(id, models.Out);
+        var state = await RunAsync("state", id, "--server", _url);
+        Assert.Equal(0, state.ExitCode);
+        Assert.Contains("transitions", state.Out);
+    }
+
+    [Fact]
+    public async Task Models_ServerUnreachable_ExitCode3()
+    {
+        var result = await RunAsync("models", "--server", $"http://127.0.0.1:{TestPaths.FreePort()}");
+        Assert.Equal(3, result.ExitCode);
+        Assert.Contains("cannot reach the server", result.Error);
+    }
+
+    private async Task<JsonElement> WaitForObservationsAsync(string id, long expected)
+    {
+        // Accepted rows are durable at once and applied shortly after: wait (bounded) until all are applied.
+        var stop = Stopwatch.StartNew();
+        JsonElement model = default;
+        while (stop.Elapsed < Deadline)
+        {
+            var response = await _http.GetAsync($"{_url}/v1/models/{id}");
+            if (response.IsSuccessStatusCode)
+            {
+                model = await response.Content.ReadFromJsonAsync<JsonElement>();
+                if (model.GetProperty("status").GetProperty("observations").GetInt64() == expected)
+                {
+                    return model;
+                }
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail($"the model did not reach {expected} applied observations: {model}");
+        return model;
+    }
+
+    private async Task<Process> StartServerAsync()
+    {
+        var server = Start("serve", "--urls", _url, "--data-dir", _dataDirectory);
+        var stop = Stopwatch.StartNew();
+        while (stop.Elapsed < Deadline)
+        {
+            Assert.False(server.HasExited, $"emstream serve exited with {(server.HasExited ? server.ExitCode : 0)}: {(server.HasExited ? await server.StandardError.ReadToEndAsync() : "")}");
+            try
+            {
+                if ((await _http.GetAsync($"{_url}/readyz")).IsSuccessStatusCode)
+                {
+                    return server;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Fail("emstream serve did not become ready");
+        return server;
+    }
+
+    private Process Start(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(TestPaths.Emstream);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        var process = Process.Start(info)!;
+        _processes.Add(process);
+        if (args[0] == "serve")
+        {
+            // Drain the server's output so a full pipe never blocks it.
+            process.OutputDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+        }
+
+        return process;
+    }
+
+    private async Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args)
+    {
+        var process = Start(args);
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(Deadline);
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output, await error);
+    }
+}

@@ -1,0 +1,61 @@
+using System.Reflection;
+
+namespace EmStreaming.Server.Tests.Support;
+
+/// <summary>Where the repository, the built <c>emstream</c> program and the test artifacts are.</summary>
+internal static class TestPaths
+{
+    public static string RepositoryRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "EmStreaming.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+
+            throw new InvalidOperationException($"EmStreaming.sln not found above {AppContext.BaseDirectory}");
+        }
+    }
+
+    /// <summary>The emstream.dll built in the same configuration as these tests (the test project builds it first).</summary>
+    public static string Emstream
+    {
+        get
+        {
+            var configuration = typeof(TestPaths).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+            var path = Path.Combine(RepositoryRoot, "src", "EmStreaming.Cli", "bin", configuration, "net10.0", "emstream.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException($"build the CLI first: {path} is missing", path);
+        }
+    }
+
+    /// <summary>artifacts/test-results/server (what tests/run.sh collects), created on demand.</summary>
+    public static string Artifacts
+    {
+        get
+        {
+            var path = Path.Combine(RepositoryRoot, "artifacts", "test-results", "server");
+            Directory.CreateDirectory(path);
+            return path;
+        }
+    }
+
+    public static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public static string TempDirectory()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "emstream-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+}
