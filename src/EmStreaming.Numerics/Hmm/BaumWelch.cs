@@ -14,8 +14,7 @@ internal sealed class BaumWelch : IDisposable
     private readonly int _totalRows;
     private readonly HmmFitOptions _options;
     private readonly HmmWorkspace _ws;
-    private readonly GmmWorkspace[] _gmm;
-    private readonly GmmSufficientStatistics _sequenceStatistics;
+    private readonly GmmWorkspace _gmm;
     private readonly GmmSufficientStatistics _statistics;
     private readonly bool[] _degenerate;
 
@@ -28,25 +27,27 @@ internal sealed class BaumWelch : IDisposable
         _ws = new HmmWorkspace(totalRows, options.States, new HmmEmissions(options.States, d, options.Covariance));
         _degenerate = new bool[options.States];
 
-        // One origin for every sequence so their statistics add up.
-        var origin = ColumnMeans(sequences, d);
-        _gmm = new GmmWorkspace[sequences.Count];
-        for (var s = 0; s < sequences.Count; s++)
+        // Densities and statistics are per row and ignore sequence boundaries, so several sequences share one
+        // workspace over their concatenation (one thread pool, one pass); only forward–backward runs per sequence.
+        var all = sequences[0];
+        if (sequences.Count > 1)
         {
-            _gmm[s] = new GmmWorkspace(sequences[s], options.States, options.Covariance, options.MaxDegreeOfParallelism, origin);
+            var values = new double[totalRows * d];
+            var o = 0;
+            foreach (var seq in sequences)
+            {
+                seq.Values.CopyTo(values.AsSpan(o));
+                o += seq.Values.Length;
+            }
+
+            all = new DataMatrix(values, totalRows, d);
         }
 
-        _statistics = _gmm[0].CreateStatistics();
-        _sequenceStatistics = _gmm[0].CreateStatistics();
+        _gmm = new GmmWorkspace(all, options.States, options.Covariance, options.MaxDegreeOfParallelism);
+        _statistics = _gmm.CreateStatistics();
     }
 
-    public void Dispose()
-    {
-        foreach (var g in _gmm)
-        {
-            g.Dispose();
-        }
-    }
+    public void Dispose() => _gmm.Dispose();
 
     public HmmFitResult Run(int restart, IProgress<HmmProgress>? progress, CancellationToken cancellationToken)
     {
@@ -122,18 +123,17 @@ internal sealed class BaumWelch : IDisposable
             _statistics.Clear();
         }
 
+        _gmm.LogDensities(emissions.Parameters, ws.LogEmission.AsMemory(0, _totalRows * k));
         var ll = 0.0;
         var offset = 0;
-        for (var s = 0; s < _sequences.Count; s++)
+        foreach (var seq in _sequences)
         {
-            var seq = _sequences[s];
             var n = seq.Rows;
             if (n == 0)
             {
                 continue;
             }
 
-            _gmm[s].LogDensities(emissions.Parameters, ws.LogEmission.AsMemory(offset * k, n * k));
             ll += ws.ForwardAt(offset, n, start, transitions);
             if (smooth)
             {
@@ -142,21 +142,15 @@ internal sealed class BaumWelch : IDisposable
                 {
                     ws.StartCounts[j] += ws.Alpha[(offset * k) + j];
                 }
-
-                // Smoothed state posteriors are the responsibilities of the emission statistics.
-                var posteriors = ws.Alpha.AsMemory(offset * k, n * k);
-                if (_sequences.Count == 1)
-                {
-                    _gmm[s].Accumulate(emissions.Parameters, posteriors, _statistics);
-                }
-                else
-                {
-                    _gmm[s].Accumulate(emissions.Parameters, posteriors, _sequenceStatistics);
-                    _statistics.Add(_sequenceStatistics);
-                }
             }
 
             offset += n;
+        }
+
+        if (smooth)
+        {
+            // Smoothed state posteriors are the responsibilities of the emission statistics.
+            _gmm.Accumulate(emissions.Parameters, ws.Alpha.AsMemory(0, _totalRows * k), _statistics);
         }
 
         return ll;
@@ -173,31 +167,6 @@ internal sealed class BaumWelch : IDisposable
         }
 
         emissions.MStep(_statistics, _options.RegCovar, _degenerate);
-    }
-
-    private static double[] ColumnMeans(IReadOnlyList<DataMatrix> sequences, int d)
-    {
-        var sum = new double[d];
-        var count = new double[d];
-        foreach (var seq in sequences)
-        {
-            var v = seq.Values;
-            for (var i = 0; i < v.Length; i++)
-            {
-                if (!double.IsNaN(v[i]))
-                {
-                    sum[i % d] += v[i];
-                    count[i % d]++;
-                }
-            }
-        }
-
-        for (var i = 0; i < d; i++)
-        {
-            sum[i] = count[i] > 0 ? sum[i] / count[i] : 0.0;
-        }
-
-        return sum;
     }
 
     // A row with no expected count and no pseudo-count keeps its previous value rather than becoming 0/0.
