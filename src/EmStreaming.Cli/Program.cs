@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EmStreaming.Cli;
+using EmStreaming.Cli.Client;
 using EmStreaming.Cli.Commands;
 
 using var cancellation = new CancellationTokenSource();
@@ -24,6 +25,11 @@ namespace EmStreaming.Cli
             root.Subcommands.Add(PredictCommand.Create(context));
             root.Subcommands.Add(ImputeCommand.Create(context));
             root.Subcommands.Add(StreamCommand.Create(context));
+            root.Subcommands.Add(ServeCommand.Create(context));
+            root.Subcommands.Add(ReplayCommand.Create(context));
+            root.Subcommands.Add(ModelsCommand.Create(context));
+            root.Subcommands.Add(StateCommand.Create(context));
+            root.Subcommands.Add(WatchCommand.Create(context));
 
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0)
