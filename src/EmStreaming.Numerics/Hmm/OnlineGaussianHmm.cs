@@ -231,8 +231,13 @@ public sealed partial class OnlineGaussianHmm
         _observations++;
         if (_phase == OnlineHmmPhase.Buffering)
         {
-            observation.CopyTo(_buffer.AsSpan(_buffered * _d, _d));
-            _buffered++;
+            // A full buffer here means an earlier initialization threw: the observation is dropped and the fit retried.
+            if (_buffered < _bufferSize)
+            {
+                observation.CopyTo(_buffer.AsSpan(_buffered * _d, _d));
+                _buffered++;
+            }
+
             if (_buffered == _bufferSize)
             {
                 InitializeFromBuffer();

@@ -128,6 +128,16 @@ public sealed class GaussianHmmEMTests
     }
 
     [Fact]
+    public void Fit_ConstantSeries_FiniteModelWithFlooredVariance()
+    {
+        var data = new DataMatrix(Enumerable.Repeat(2.5, 200).ToArray(), 100, 2);
+        var fit = GaussianHmmEM.Fit(data, new HmmFitOptions { States = 2 });
+        AssertFinite(fit.Model);
+        Assert.True(double.IsFinite(fit.MeanLogLikelihood));
+        Assert.All(fit.Model.Means.ToArray(), m => Assert.Equal(2.5, m, 1e-9));
+    }
+
+    [Fact]
     public void Fit_TenPercentMissingEntries_RecoversParametersAndDecodes()
     {
         var n = 20_000;
