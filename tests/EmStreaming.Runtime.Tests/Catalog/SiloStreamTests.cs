@@ -81,6 +81,27 @@ public sealed class SiloStreamTests : IDisposable
     }
 
     [Fact]
+    public async Task DeadLetter_OfAStreamItem_SurvivesACrashAndIsRecordedOnceWhenTheReplayFailsAgain()
+    {
+        var silo = BuildSqlite(partitions: 1);
+        await silo.StartAsync();
+        var stream = new StreamId(Namespace, "k1");
+        await silo.Streams.AppendAsync(stream, CounterGrain.Encode(1));
+        await silo.Streams.AppendAsync(stream, CounterGrain.Encode(-1));
+        await Wait.UntilAsync(async () => (await silo.GetDeadLettersAsync()).Count == 1, "dead letter recorded");
+        await ((Silo)silo).KillAsync(); // nothing persisted: both items are replayed and the bad one fails again
+
+        await using var restarted = BuildSqlite(partitions: 1);
+        await restarted.StartAsync();
+        await restarted.Streams.AppendAsync(stream, CounterGrain.Encode(2));
+        await Wait.UntilAsync(async () => (await ViewAsync(restarted, "k1"))?.Count == 2, "replayed and new item applied");
+
+        var letter = Assert.Single(await restarted.GetDeadLettersAsync());
+        Assert.Equal(2, letter.Position);
+        Assert.Equal(3, (await ViewAsync(restarted, "k1"))!.Sum);
+    }
+
+    [Fact]
     public async Task HostileKeys_AreRejectedAndNothingIsStored()
     {
         await using var silo = BuildSqlite();
