@@ -123,6 +123,8 @@ public enum ModelEventType
     Deleted,
     /// <summary>A batch failed after acceptance (a bug or a resource problem); the message went to the dead letters.</summary>
     Failed,
+    /// <summary>This subscriber read too slowly and missed events (their count is in the message); the grain never waits for readers.</summary>
+    Dropped,
 }
 
 /// <summary>A page of models, ordered by id; pass <see cref="NextCursor"/> to get the next page.</summary>

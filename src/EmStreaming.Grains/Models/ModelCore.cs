@@ -1,0 +1,386 @@
+using EmStreaming.Numerics;
+using EmStreaming.Numerics.Gmm;
+using EmStreaming.Numerics.Hmm;
+using EmStreaming.Numerics.Online;
+
+namespace EmStreaming.Grains.Models;
+
+/// <summary>A refit to run off the turn: an immutable copy of the window and of the current parameters.</summary>
+internal sealed record RefitJob(long Sequence, long Generation, ModelDefinition Definition, DataMatrix Window, GaussianMixture? Gmm, GaussianHmm? Hmm);
+
+/// <summary>
+/// The deterministic state machine of one model: every change comes from a record of its stream (observations,
+/// refit requests, refit results), so replaying the same log from a snapshot reproduces the same bits. The grain
+/// wraps it with storage, timers and background jobs; tests drive it directly to build reference runs.
+/// </summary>
+internal sealed partial class ModelCore
+{
+    public const int KeyMemory = 64;
+
+    private readonly double[] _anomalyScratch;
+    private OnlineGaussianMixture? _gmm;
+    private OnlineGaussianHmm? _hmm;
+    private double[] _window;
+    private int _windowCount;
+    private int _windowNext;
+    private readonly ulong[] _keys = new ulong[KeyMemory];
+    private int _keyCount;
+    private int _keyNext;
+
+    public ModelCore(ModelDefinition definition, long generation)
+    {
+        Definition = definition;
+        Generation = generation;
+        _window = [];
+        _anomalyScratch = new double[Math.Max(definition.BatchSize, 1)];
+        CreateEstimator();
+    }
+
+    public ModelDefinition Definition { get; }
+
+    public long Generation { get; }
+
+    public long Observations { get; private set; }
+
+    public long Anomalies { get; private set; }
+
+    public long Refits { get; private set; }
+
+    /// <summary>Highest refit sequence requested (by count, by a request record).</summary>
+    public long RefitRequested { get; private set; }
+
+    /// <summary>Highest refit sequence whose result was applied (adopted or rejected).</summary>
+    public long RefitApplied { get; private set; }
+
+    public long SinceRefit { get; private set; }
+
+    public DateTimeOffset? LastObservationAt { get; private set; }
+
+    public DateTimeOffset? LastRefitAt { get; private set; }
+
+    public double? RecentMeanLogLikelihood { get; private set; }
+
+    public int? Regime { get; private set; }
+
+    public bool RefitInFlight => RefitRequested > RefitApplied;
+
+    public int WindowCount => _windowCount;
+
+    public bool WarmingUp => _gmm is not null ? _gmm.IsWarmingUp : !_hmm!.HasModel;
+
+    public int WarmUpRemaining => _gmm is not null ? _gmm.WarmUpRemaining : (_hmm!.HasModel ? 0 : (int)Math.Max(0, new OnlineHmmOptions { States = 1 }.BufferSize - Observations));
+
+    public OnlineGaussianMixture? Gmm => _gmm;
+
+    public OnlineGaussianHmm? Hmm => _hmm;
+
+    /// <summary>
+    /// Applies one stream record. Returns the events it caused and, when it asks for a refit, the job to start.
+    /// Records of another generation (a deleted or reset model) and refit results already applied are inert.
+    /// </summary>
+    public (List<ModelEvent>? Events, RefitJob? Refit) Apply(ReadOnlySpan<byte> payload, DateTimeOffset timestamp, string id)
+    {
+        var (kind, generation) = ModelRecord.ReadHeader(payload);
+        if (generation != Generation)
+        {
+            return (null, null);
+        }
+
+        return kind switch
+        {
+            ModelRecordKind.Observations => ApplyObservations(payload, timestamp, id),
+            ModelRecordKind.RefitRequest => (null, RequestRefit()),
+            _ => (ApplyRefitResult(payload, timestamp, id), null),
+        };
+    }
+
+    /// <summary>The job of the refit in flight (after a restore, the job died with the previous activation), or null.</summary>
+    public RefitJob? ResumeRefit() => RefitInFlight ? CreateJob(RefitRequested) : null;
+
+    public DataMatrix CopyWindow(int limit = int.MaxValue)
+    {
+        var d = Definition.Dimension;
+        var n = Math.Min(limit, _windowCount);
+        var values = new double[n * d];
+        var capacity = _window.Length / d;
+        var first = (_windowNext - n + capacity) % Math.Max(capacity, 1);
+        for (var i = 0; i < n; i++)
+        {
+            var slot = (first + i) % capacity;
+            Array.Copy(_window, slot * d, values, i * d, d);
+        }
+
+        return new DataMatrix(values, n, d);
+    }
+
+    private (List<ModelEvent>?, RefitJob?) ApplyObservations(ReadOnlySpan<byte> payload, DateTimeOffset timestamp, string id)
+    {
+        var (keyHash, rows) = ModelRecord.ReadObservations(payload);
+        if (rows.Columns != Definition.Dimension)
+        {
+            throw new InvalidDataException($"batch has {rows.Columns} columns; the model's dimension is {Definition.Dimension}");
+        }
+
+        if (keyHash != 0)
+        {
+            // A batch appended twice under one idempotency key (a crash between the append and recording its answer,
+            // then a retry) is applied once: the second copy finds its key here.
+            if (Array.IndexOf(_keys, keyHash, 0, _keyCount) >= 0)
+            {
+                return (null, null);
+            }
+
+            _keys[_keyNext] = keyHash;
+            _keyNext = (_keyNext + 1) % KeyMemory;
+            _keyCount = Math.Min(_keyCount + 1, KeyMemory);
+        }
+
+        List<ModelEvent>? events = null;
+        var wasWarming = WarmingUp;
+        var threshold = Definition.AnomalyThreshold;
+        var d = Definition.Dimension;
+        if (_gmm is not null)
+        {
+            var values = rows.Values;
+            var sum = 0.0;
+            var scored = 0;
+            for (var start = 0; start < rows.Rows; start += Definition.BatchSize)
+            {
+                var count = Math.Min(Definition.BatchSize, rows.Rows - start);
+                var scores = _anomalyScratch.AsSpan(0, count);
+                var warmBefore = _gmm.IsWarmingUp;
+                var result = _gmm.Update(values.Slice(start * d, count * d), scores);
+                if (!warmBefore && double.IsFinite(result.MeanLogLikelihood))
+                {
+                    sum += result.MeanLogLikelihood * count;
+                    scored += count;
+                    if (threshold is { } t)
+                    {
+                        for (var i = 0; i < count; i++)
+                        {
+                            if (scores[i] > t)
+                            {
+                                Anomalies++;
+                                (events ??= []).Add(new ModelEvent
+                                {
+                                    ModelId = id, Type = ModelEventType.Anomaly, Time = timestamp, Observations = Observations + start + i + 1,
+                                    Score = scores[i], Row = rows.Row(start + i).ToArray(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+
+            if (scored > 0)
+            {
+                RecentMeanLogLikelihood = sum / scored;
+            }
+        }
+        else
+        {
+            var sum = 0.0;
+            var scored = 0;
+            for (var i = 0; i < rows.Rows; i++)
+            {
+                var logDensity = _hmm!.Update(rows.Row(i));
+                if (!double.IsFinite(logDensity))
+                {
+                    continue;
+                }
+
+                sum += logDensity;
+                scored++;
+                if (threshold is { } t && -logDensity > t)
+                {
+                    Anomalies++;
+                    (events ??= []).Add(new ModelEvent
+                    {
+                        ModelId = id, Type = ModelEventType.Anomaly, Time = timestamp, Observations = Observations + i + 1, Score = -logDensity, Row = rows.Row(i).ToArray(),
+                    });
+                }
+
+                var regime = _hmm.Regime;
+                if (Regime is { } previous && previous != regime)
+                {
+                    (events ??= []).Add(new ModelEvent
+                    {
+                        ModelId = id, Type = ModelEventType.RegimeChanged, Time = timestamp, Observations = Observations + i + 1, FromRegime = previous, ToRegime = regime,
+                    });
+                }
+
+                Regime = regime;
+            }
+
+            if (scored > 0)
+            {
+                RecentMeanLogLikelihood = sum / scored;
+            }
+        }
+
+        AddToWindow(rows);
+        Observations += rows.Rows;
+        SinceRefit += rows.Rows;
+        LastObservationAt = timestamp;
+        if (wasWarming && !WarmingUp)
+        {
+            (events ??= []).Add(new ModelEvent { ModelId = id, Type = ModelEventType.Ready, Time = timestamp, Observations = Observations });
+        }
+
+        RefitJob? job = null;
+        if (Definition.Refit.EveryObservations is { } every && SinceRefit >= every && !RefitInFlight && !WarmingUp)
+        {
+            job = RequestRefit();
+        }
+
+        return (events, job);
+    }
+
+    private RefitJob? RequestRefit()
+    {
+        if (RefitInFlight || WarmingUp || _windowCount < Math.Max(2 * Definition.Components, 10))
+        {
+            return null;
+        }
+
+        RefitRequested++;
+        SinceRefit = 0;
+        return CreateJob(RefitRequested);
+    }
+
+    private RefitJob CreateJob(long sequence) =>
+        new(sequence, Generation, Definition, CopyWindow(), _gmm?.TryGetModel(out var m) == true ? m : null, _hmm?.Model);
+
+    private List<ModelEvent>? ApplyRefitResult(ReadOnlySpan<byte> payload, DateTimeOffset timestamp, string id)
+    {
+        var (sequence, parameters) = ModelRecord.ReadRefitResult(payload);
+        if (sequence <= RefitApplied)
+        {
+            return null; // a duplicate: the same refit re-run after a crash, already applied from the log
+        }
+
+        RefitApplied = sequence;
+        RefitRequested = Math.Max(RefitRequested, sequence);
+        if (parameters.Length == 0)
+        {
+            return [new ModelEvent { ModelId = id, Type = ModelEventType.RefitRejected, Time = timestamp, Observations = Observations, Message = "the refit failed" }];
+        }
+
+        var window = CopyWindow();
+        double before, after;
+        bool adopt;
+        if (_gmm is not null)
+        {
+            var current = _gmm.Model;
+            var candidate = RefitCodec.ToGmm(Definition, parameters);
+            before = current.Score(window);
+            after = candidate.Score(window);
+            adopt = after > before;
+            if (adopt)
+            {
+                _gmm = GmmRefitAdoption.Adopt(_gmm, candidate, window.Values, window.Rows);
+            }
+        }
+        else
+        {
+            var current = _hmm!.Model!;
+            var candidate = RefitCodec.ToHmm(Definition, parameters);
+            before = current.Score(window);
+            after = candidate.Score(window);
+            adopt = after > before;
+            if (adopt)
+            {
+                // The online HMM restarts from the refit parameters (frozen for its burn-in, then online EM); the filter
+                // is brought up to date by running the refit model over the window, so the regime stays continuous.
+                var next = new OnlineGaussianHmm(HmmOptions(Definition) with { InitialModel = candidate, BurnIn = 1 }, Definition.Dimension);
+                for (var i = 0; i < window.Rows; i++)
+                {
+                    next.Update(window.Row(i));
+                }
+
+                _hmm = next;
+                Regime = next.Regime;
+            }
+        }
+
+        if (adopt)
+        {
+            Refits++;
+            LastRefitAt = timestamp;
+        }
+
+        return
+        [
+            new ModelEvent
+            {
+                ModelId = id, Type = adopt ? ModelEventType.RefitAdopted : ModelEventType.RefitRejected, Time = timestamp, Observations = Observations,
+                Before = before, After = after,
+            },
+        ];
+    }
+
+    private void AddToWindow(DataMatrix rows)
+    {
+        var d = Definition.Dimension;
+        var capacity = Definition.Refit.Window;
+        if (_window.Length < capacity * d && _windowCount + rows.Rows > _window.Length / d)
+        {
+            // Grow lazily (doubling) up to W rows, so a small model does not pay for a large window up front.
+            var rowsNeeded = Math.Min(capacity, Math.Max(_windowCount + rows.Rows, Math.Max(64, 2 * (_window.Length / d))));
+            var grown = new double[rowsNeeded * d];
+            var ordered = CopyWindow();
+            ordered.Values.CopyTo(grown);
+            _window = grown;
+            _windowNext = ordered.Rows % rowsNeeded;
+        }
+
+        var slots = _window.Length / d;
+        var values = rows.Values;
+        for (var i = 0; i < rows.Rows; i++)
+        {
+            values.Slice(i * d, d).CopyTo(_window.AsSpan(_windowNext * d, d));
+            _windowNext = (_windowNext + 1) % slots;
+        }
+
+        _windowCount = Math.Min(slots, _windowCount + rows.Rows);
+    }
+
+    private void CreateEstimator()
+    {
+        if (Definition.Kind == ModelKind.Gmm)
+        {
+            _gmm = OnlineGaussianMixture.Create(GmmOptions(Definition), Definition.Dimension);
+        }
+        else
+        {
+            _hmm = new OnlineGaussianHmm(HmmOptions(Definition), Definition.Dimension);
+        }
+    }
+
+    internal static StepSizeSchedule Schedule(ModelDefinition definition, StepSizeSchedule fallback) =>
+        definition.HalfLife is { } h ? StepSizeSchedule.FromHalfLife(h)
+        : definition.Alpha is { } a ? StepSizeSchedule.Decaying(a, averagingStart: AveragingStart)
+        : fallback;
+
+    /// <summary>Polyak–Ruppert averaging starts after this many observations when the definition gives alpha.</summary>
+    public const long AveragingStart = 1_000;
+
+    internal static OnlineGmmOptions GmmOptions(ModelDefinition definition) => new()
+    {
+        Components = definition.Components,
+        Covariance = definition.Covariance,
+        StepSize = Schedule(definition, StepSizeSchedule.Decaying()),
+        Seed = definition.Seed,
+    };
+
+    internal static OnlineHmmOptions HmmOptions(ModelDefinition definition)
+    {
+        var defaults = new OnlineHmmOptions { States = definition.Components };
+        return defaults with
+        {
+            Covariance = definition.Covariance,
+            StepSize = Schedule(definition, defaults.StepSize),
+            BufferFit = new HmmFitOptions { States = definition.Components, Covariance = definition.Covariance, Seed = definition.Seed },
+        };
+    }
+}

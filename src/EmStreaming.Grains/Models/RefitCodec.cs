@@ -1,0 +1,64 @@
+using EmStreaming.Numerics;
+using EmStreaming.Numerics.Gmm;
+using EmStreaming.Numerics.Hmm;
+
+namespace EmStreaming.Grains.Models;
+
+/// <summary>Refit parameters as a flat vector of doubles (the body of a refit-result record), and the refit itself.</summary>
+internal static class RefitCodec
+{
+    public static double[] FromGmm(GaussianMixture m) => [.. m.Weights, .. m.Means, .. m.Covariances];
+
+    public static double[] FromHmm(GaussianHmm m) => [.. m.StartProbabilities, .. m.Transitions, .. m.Means, .. m.Covariances];
+
+    public static GaussianMixture ToGmm(ModelDefinition definition, double[] p)
+    {
+        int k = definition.Components, d = definition.Dimension;
+        return GaussianMixture.Create(p.AsSpan(0, k), p.AsSpan(k, k * d), p.AsSpan(k + (k * d)), k, d, definition.Covariance);
+    }
+
+    public static GaussianHmm ToHmm(ModelDefinition definition, double[] p)
+    {
+        int k = definition.Components, d = definition.Dimension;
+        return GaussianHmm.Create(p.AsSpan(0, k), p.AsSpan(k, k * k), p.AsSpan(k + (k * k), k * d), p.AsSpan(k + (k * k) + (k * d)), k, d, definition.Covariance);
+    }
+
+    /// <summary>
+    /// Batch EM over the window, warm-started from the current parameters, plus <see cref="RefitPolicy.Restarts"/> seeded
+    /// restarts; the best mean log-likelihood on the window wins. Pure: runs off the grain's turn on immutable copies.
+    /// </summary>
+    public static double[] Run(RefitJob job, CancellationToken cancellationToken)
+    {
+        var definition = job.Definition;
+        var seed = definition.Seed ^ unchecked((ulong)job.Sequence * 0x9E3779B97F4A7C15UL);
+        if (job.Gmm is { } gmm)
+        {
+            var options = new GmmFitOptions { Components = definition.Components, Covariance = definition.Covariance, Seed = seed, MaxDegreeOfParallelism = 1 };
+            var best = GaussianMixtureEM.Fit(job.Window, options with { WarmStart = gmm }, ct: cancellationToken);
+            if (definition.Refit.Restarts > 0)
+            {
+                var restarts = GaussianMixtureEM.Fit(job.Window, options with { Restarts = definition.Refit.Restarts }, ct: cancellationToken);
+                if (restarts.MeanLogLikelihood > best.MeanLogLikelihood)
+                {
+                    best = restarts;
+                }
+            }
+
+            return FromGmm(best.Model);
+        }
+
+        var hmm = job.Hmm ?? throw new InvalidOperationException("refit of a model without parameters");
+        var hmmOptions = new HmmFitOptions { States = definition.Components, Covariance = definition.Covariance, Seed = seed, MaxDegreeOfParallelism = 1 };
+        var bestHmm = GaussianHmmEM.Fit(job.Window, hmmOptions with { WarmStart = hmm }, cancellationToken: cancellationToken);
+        if (definition.Refit.Restarts > 0)
+        {
+            var restarts = GaussianHmmEM.Fit(job.Window, hmmOptions with { Restarts = definition.Refit.Restarts }, cancellationToken: cancellationToken);
+            if (restarts.MeanLogLikelihood > bestHmm.MeanLogLikelihood)
+            {
+                bestHmm = restarts;
+            }
+        }
+
+        return FromHmm(bestHmm.Model);
+    }
+}

@@ -1,0 +1,154 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace EmStreaming.Grains.Registry;
+
+/// <summary>
+/// Definitions and idempotency answers in the silo's SQLite file (tables <c>em_models</c>, <c>em_answers</c>,
+/// <c>em_meta</c>). Generations come from a persisted counter, so a deleted and re-created model never accepts its
+/// predecessor's pending log entries.
+/// </summary>
+internal sealed class SqliteModelRegistry : IModelRegistry
+{
+    private readonly string _connectionString;
+    private readonly TimeProvider _timeProvider;
+    private readonly SemaphoreSlim _write = new(1, 1);
+
+    public SqliteModelRegistry(string databasePath, TimeProvider timeProvider)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = databasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true, DefaultTimeout = 30 }.ToString();
+        _timeProvider = timeProvider;
+        using var c = Open();
+        Execute(c, """
+            CREATE TABLE IF NOT EXISTS em_models (id TEXT PRIMARY KEY, definition TEXT NOT NULL, generation INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS em_answers (id TEXT NOT NULL, key TEXT NOT NULL, request_hash INTEGER NOT NULL, answer TEXT NOT NULL, PRIMARY KEY (id, key));
+            CREATE TABLE IF NOT EXISTS em_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT OR IGNORE INTO em_meta (name, value) VALUES ('generation', 0);
+            """);
+    }
+
+    public async ValueTask<RegistryEntry?> GetAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var c = Open();
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT id, definition, generation, created_ms FROM em_models WHERE id = $id";
+        cmd.Parameters.AddWithValue("$id", id);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadEntry(reader) : null;
+    }
+
+    public async ValueTask<(PutModelOutcome Outcome, RegistryEntry Entry)> PutAsync(string id, ModelDefinition definition, bool onlyIfAbsent, CancellationToken cancellationToken)
+    {
+        await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var existing = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+            if (existing is not null && (onlyIfAbsent || existing.Definition == definition))
+            {
+                return (PutModelOutcome.Unchanged, existing);
+            }
+
+            await using var c = Open();
+            await using var tx = c.BeginTransaction();
+            var generation = existing is not null && RegistryRules.SameShape(existing.Definition, definition) ? existing.Generation : NextGeneration(c, tx);
+            var entry = new RegistryEntry(id, definition, generation, existing?.CreatedAt ?? _timeProvider.GetUtcNow());
+            await using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "INSERT OR REPLACE INTO em_models (id, definition, generation, created_ms) VALUES ($id, $d, $g, $t)";
+            cmd.Parameters.AddWithValue("$id", id);
+            cmd.Parameters.AddWithValue("$d", JsonSerializer.Serialize(definition, RegistryRules.Json));
+            cmd.Parameters.AddWithValue("$g", generation);
+            cmd.Parameters.AddWithValue("$t", entry.CreatedAt.ToUnixTimeMilliseconds());
+            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            tx.Commit();
+            return (existing is null ? PutModelOutcome.Created : PutModelOutcome.Replaced, entry);
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken)
+    {
+        await using var c = Open();
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "DELETE FROM em_answers WHERE id = $id; DELETE FROM em_models WHERE id = $id; SELECT changes();";
+        cmd.Parameters.AddWithValue("$id", id);
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) > 0;
+    }
+
+    public async ValueTask<IReadOnlyList<RegistryEntry>> ListAsync(string? prefix, string? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var c = Open();
+        await using var cmd = c.CreateCommand();
+        // Prefix by range, not LIKE: ids may contain '_' (a LIKE wildcard) and the range uses the primary key.
+        cmd.CommandText = "SELECT id, definition, generation, created_ms FROM em_models WHERE id > $after AND id >= $prefix AND ($prefix = '' OR substr(id, 1, length($prefix)) = $prefix) ORDER BY id LIMIT $limit";
+        cmd.Parameters.AddWithValue("$after", after ?? string.Empty);
+        cmd.Parameters.AddWithValue("$prefix", prefix ?? string.Empty);
+        cmd.Parameters.AddWithValue("$limit", limit);
+        var list = new List<RegistryEntry>();
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(ReadEntry(reader));
+        }
+
+        return list;
+    }
+
+    public async ValueTask<StoredAnswer?> GetAnswerAsync(string id, string key, CancellationToken cancellationToken)
+    {
+        await using var c = Open();
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT request_hash, answer FROM em_answers WHERE id = $id AND key = $key";
+        cmd.Parameters.AddWithValue("$id", id);
+        cmd.Parameters.AddWithValue("$key", key);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new StoredAnswer(unchecked((ulong)reader.GetInt64(0)), JsonSerializer.Deserialize<AppendResult>(reader.GetString(1), RegistryRules.Json)!)
+            : null;
+    }
+
+    public async ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken)
+    {
+        await using var c = Open();
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "INSERT OR REPLACE INTO em_answers (id, key, request_hash, answer) VALUES ($id, $key, $h, $a)";
+        cmd.Parameters.AddWithValue("$id", id);
+        cmd.Parameters.AddWithValue("$key", key);
+        cmd.Parameters.AddWithValue("$h", unchecked((long)answer.RequestHash));
+        cmd.Parameters.AddWithValue("$a", JsonSerializer.Serialize(answer.Result, RegistryRules.Json));
+        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static long NextGeneration(SqliteConnection c, SqliteTransaction tx)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "UPDATE em_meta SET value = value + 1 WHERE name = 'generation'; SELECT value FROM em_meta WHERE name = 'generation';";
+        return Convert.ToInt64(cmd.ExecuteScalar());
+    }
+
+    private static RegistryEntry ReadEntry(SqliteDataReader reader) => new(
+        reader.GetString(0),
+        JsonSerializer.Deserialize<ModelDefinition>(reader.GetString(1), RegistryRules.Json)!,
+        reader.GetInt64(2),
+        DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)));
+
+    private SqliteConnection Open()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        Execute(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+        return c;
+    }
+
+    private static void Execute(SqliteConnection c, string sql)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+}
