@@ -70,8 +70,13 @@ public abstract class Grain
     /// Once durable, the runtime may trim the log below those positions. Call inside a turn.
     /// </summary>
     /// <exception cref="InconsistentStateException">Someone else wrote this grain's snapshot.</exception>
-    protected ValueTask<GrainSnapshot> WriteSnapshotAsync(ReadOnlyMemory<byte> data, SnapshotRetention? retention = null, CancellationToken cancellationToken = default) =>
-        Activation.WriteSnapshotAsync(data, retention, cancellationToken);
+    /// <param name="data">The serialized state.</param>
+    /// <param name="retention">History to keep; null for <see cref="SnapshotRetention.Default"/>.</param>
+    /// <param name="tag">Short description listed in the history (e.g. observation count and reason); at most <see cref="SnapshotWrite.MaxTagLength"/> characters.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    protected ValueTask<GrainSnapshot> WriteSnapshotAsync(
+        ReadOnlyMemory<byte> data, SnapshotRetention? retention = null, string? tag = null, CancellationToken cancellationToken = default) =>
+        Activation.WriteSnapshotAsync(data, retention, tag, cancellationToken);
 
     /// <summary>
     /// Registers a timer whose tick runs as a turn. The next tick is scheduled only after the previous one completed, so ticks never overlap.

@@ -7,19 +7,31 @@ namespace EmStreaming.Runtime.Storage;
 /// <param name="Timestamp">When the version was written (the store's <see cref="TimeProvider"/>).</param>
 /// <param name="Data">The grain's serialized state, opaque to the runtime.</param>
 /// <param name="Checkpoint">Last stream position applied per stream namespace when this state was captured.</param>
-public sealed record GrainSnapshot(GrainId Id, long Version, string ETag, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data, IReadOnlyDictionary<string, long> Checkpoint);
+/// <param name="Tag">The short description given at write time (e.g. observation count and reason), or null.</param>
+public sealed record GrainSnapshot(
+    GrainId Id, long Version, string ETag, DateTimeOffset Timestamp, ReadOnlyMemory<byte> Data, IReadOnlyDictionary<string, long> Checkpoint, string? Tag = null);
 
 /// <summary>A row of a grain's snapshot history.</summary>
 /// <param name="Version">Version number.</param>
 /// <param name="Timestamp">When it was written.</param>
 /// <param name="Size">Size of <see cref="GrainSnapshot.Data"/> in bytes.</param>
-public readonly record struct SnapshotInfo(long Version, DateTimeOffset Timestamp, int Size);
+/// <param name="Tag">The version's <see cref="SnapshotWrite.Tag"/>, so a history listing can say what each version is without reading it.</param>
+public readonly record struct SnapshotHistoryEntry(long Version, DateTimeOffset Timestamp, int Size, string? Tag = null);
 
 /// <summary>What to write: the state, the stream checkpoint it includes, and the history to keep.</summary>
 /// <param name="Data">The serialized state.</param>
 /// <param name="Checkpoint">Last stream position applied per namespace; null means none.</param>
 /// <param name="Retention">History kept after this write; null means <see cref="SnapshotRetention.Default"/>.</param>
-public sealed record SnapshotWrite(ReadOnlyMemory<byte> Data, IReadOnlyDictionary<string, long>? Checkpoint = null, SnapshotRetention? Retention = null);
+/// <param name="Tag">Optional short description stored beside the data and returned by history listings (at most <see cref="MaxTagLength"/> characters).</param>
+public sealed record SnapshotWrite(ReadOnlyMemory<byte> Data, IReadOnlyDictionary<string, long>? Checkpoint = null, SnapshotRetention? Retention = null, string? Tag = null)
+{
+    /// <summary>Longest <see cref="Tag"/>: 1,024 characters.</summary>
+    public const int MaxTagLength = 1024;
+
+    internal string? ValidatedTag => Tag is { Length: > MaxTagLength }
+        ? throw new ArgumentException($"{nameof(Tag)} is {Tag.Length} characters long; at most {MaxTagLength}.", nameof(Tag))
+        : Tag;
+}
 
 /// <summary>How much history a grain keeps. The latest version is always kept.</summary>
 public readonly record struct SnapshotRetention

@@ -21,7 +21,7 @@ public interface ISnapshotStore : IAsyncDisposable
     ValueTask<GrainSnapshot> WriteAsync(GrainId id, SnapshotWrite write, string? expectedETag, CancellationToken cancellationToken = default);
 
     /// <summary>The versions kept for a grain, oldest first.</summary>
-    ValueTask<IReadOnlyList<SnapshotInfo>> ListHistoryAsync(GrainId id, CancellationToken cancellationToken = default);
+    ValueTask<IReadOnlyList<SnapshotHistoryEntry>> ListHistoryAsync(GrainId id, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes every version of a grain if the current ETag equals <paramref name="expectedETag"/>.</summary>
     /// <exception cref="InconsistentStateException">The stored ETag differs; nothing was deleted.</exception>

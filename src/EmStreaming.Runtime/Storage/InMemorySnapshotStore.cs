@@ -35,6 +35,7 @@ internal sealed class InMemorySnapshotStore(TimeProvider timeProvider) : ISnapsh
         GrainKey.Validate(id.Type, "grain type");
         GrainKey.Validate(id.Key, "grain key");
         var checkpoint = SnapshotETag.Copy(write.Checkpoint);
+        var tag = write.ValidatedTag;
         var now = timeProvider.GetUtcNow();
         lock (_grains)
         {
@@ -46,7 +47,7 @@ internal sealed class InMemorySnapshotStore(TimeProvider timeProvider) : ISnapsh
             }
 
             var snapshot = new GrainSnapshot(
-                id, (current?.Version ?? 0) + 1, SnapshotETag.New(), now, write.Data.ToArray(), checkpoint);
+                id, (current?.Version ?? 0) + 1, SnapshotETag.New(), now, write.Data.ToArray(), checkpoint, tag);
             if (versions is null)
             {
                 _grains[id] = versions = [];
@@ -62,12 +63,12 @@ internal sealed class InMemorySnapshotStore(TimeProvider timeProvider) : ISnapsh
         }
     }
 
-    public ValueTask<IReadOnlyList<SnapshotInfo>> ListHistoryAsync(GrainId id, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<SnapshotHistoryEntry>> ListHistoryAsync(GrainId id, CancellationToken cancellationToken = default)
     {
         lock (_grains)
         {
-            IReadOnlyList<SnapshotInfo> history = _grains.TryGetValue(id, out var versions)
-                ? versions.ConvertAll(s => new SnapshotInfo(s.Version, s.Timestamp, s.Data.Length))
+            IReadOnlyList<SnapshotHistoryEntry> history = _grains.TryGetValue(id, out var versions)
+                ? versions.ConvertAll(s => new SnapshotHistoryEntry(s.Version, s.Timestamp, s.Data.Length, s.Tag))
                 : [];
             return ValueTask.FromResult(history);
         }

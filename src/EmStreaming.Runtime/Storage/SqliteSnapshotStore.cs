@@ -9,7 +9,7 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS snapshots (
             grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, version INTEGER NOT NULL, etag TEXT NOT NULL,
-            timestamp_ms INTEGER NOT NULL, checkpoint TEXT NOT NULL, data BLOB NOT NULL,
+            timestamp_ms INTEGER NOT NULL, checkpoint TEXT NOT NULL, tag TEXT, data BLOB NOT NULL,
             PRIMARY KEY (grain_type, grain_key, version)) WITHOUT ROWID;
         """;
 
@@ -42,6 +42,7 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         ArgumentNullException.ThrowIfNull(write);
         Validate(id);
         var checkpoint = SnapshotETag.Copy(write.Checkpoint);
+        var tag = write.ValidatedTag;
         var retention = write.Retention ?? SnapshotRetention.Default;
         var data = write.Data.ToArray();
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -56,16 +57,17 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
                 throw new InconsistentStateException(id, expectedETag, etag);
             }
 
-            var snapshot = new GrainSnapshot(id, version + 1, SnapshotETag.New(), now, data, checkpoint);
+            var snapshot = new GrainSnapshot(id, version + 1, SnapshotETag.New(), now, data, checkpoint, tag);
             using (var insert = Command("""
-                INSERT INTO snapshots (grain_type, grain_key, version, etag, timestamp_ms, checkpoint, data)
-                VALUES ($type, $key, $version, $etag, $ts, $checkpoint, $data)
+                INSERT INTO snapshots (grain_type, grain_key, version, etag, timestamp_ms, checkpoint, tag, data)
+                VALUES ($type, $key, $version, $etag, $ts, $checkpoint, $tag, $data)
                 """, id, transaction))
             {
                 insert.Parameters.AddWithValue("$version", snapshot.Version);
                 insert.Parameters.AddWithValue("$etag", snapshot.ETag);
                 insert.Parameters.AddWithValue("$ts", SqliteDatabase.ToUnixMs(now));
                 insert.Parameters.AddWithValue("$checkpoint", SnapshotETag.Encode(checkpoint));
+                insert.Parameters.AddWithValue("$tag", (object?)tag ?? DBNull.Value);
                 insert.Parameters.AddWithValue("$data", data);
                 insert.ExecuteNonQuery();
             }
@@ -90,7 +92,7 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         }
     }
 
-    public async ValueTask<IReadOnlyList<SnapshotInfo>> ListHistoryAsync(GrainId id, CancellationToken cancellationToken = default)
+    public async ValueTask<IReadOnlyList<SnapshotHistoryEntry>> ListHistoryAsync(GrainId id, CancellationToken cancellationToken = default)
     {
         Validate(id);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -98,12 +100,13 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             using var command = Command(
-                "SELECT version, timestamp_ms, length(data) FROM snapshots WHERE grain_type = $type AND grain_key = $key ORDER BY version", id, null);
+                "SELECT version, timestamp_ms, length(data), tag FROM snapshots WHERE grain_type = $type AND grain_key = $key ORDER BY version", id, null);
             using var reader = command.ExecuteReader();
-            var history = new List<SnapshotInfo>();
+            var history = new List<SnapshotHistoryEntry>();
             while (reader.Read())
             {
-                history.Add(new SnapshotInfo(reader.GetInt64(0), SqliteDatabase.FromUnixMs(reader.GetInt64(1)), reader.GetInt32(2)));
+                history.Add(new SnapshotHistoryEntry(
+                    reader.GetInt64(0), SqliteDatabase.FromUnixMs(reader.GetInt64(1)), reader.GetInt32(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
             }
 
             return history;
@@ -170,7 +173,7 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             using var command = Command(
-                $"SELECT version, etag, timestamp_ms, checkpoint, data FROM snapshots WHERE grain_type = $type AND grain_key = $key {condition}", id, null);
+                $"SELECT version, etag, timestamp_ms, checkpoint, data, tag FROM snapshots WHERE grain_type = $type AND grain_key = $key {condition}", id, null);
             if (argument is { } value)
             {
                 command.Parameters.AddWithValue("$arg", value);
@@ -184,7 +187,7 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
 
             return new GrainSnapshot(
                 id, reader.GetInt64(0), reader.GetString(1), SqliteDatabase.FromUnixMs(reader.GetInt64(2)),
-                (byte[])reader.GetValue(4), SnapshotETag.Decode(reader.GetString(3)));
+                (byte[])reader.GetValue(4), SnapshotETag.Decode(reader.GetString(3)), reader.IsDBNull(5) ? null : reader.GetString(5));
         }
         finally
         {

@@ -88,8 +88,20 @@ public abstract class SnapshotStoreTests : IDisposable
 
         var start = Clock.GetUtcNow() - TimeSpan.FromMinutes(30);
         Assert.Equal(
-            [new SnapshotInfo(1, start, 1), new SnapshotInfo(2, start.AddMinutes(10), 2), new SnapshotInfo(3, start.AddMinutes(20), 3)],
+            [new SnapshotHistoryEntry(1, start, 1), new SnapshotHistoryEntry(2, start.AddMinutes(10), 2), new SnapshotHistoryEntry(3, start.AddMinutes(20), 3)],
             history);
+    }
+
+    [Fact]
+    public async Task WriteAsync_WithTag_TagListedInHistoryAndReturnedOnRead()
+    {
+        await using var store = Create();
+        var v1 = await store.WriteAsync(Grain, new SnapshotWrite(new byte[3], Tag: "n=100;policy"), null);
+        await store.WriteAsync(Grain, new SnapshotWrite(new byte[4]), v1.ETag);
+
+        Assert.Equal(["n=100;policy", null], (await store.ListHistoryAsync(Grain)).Select(h => h.Tag));
+        Assert.Equal("n=100;policy", (await store.ReadVersionAsync(Grain, 1))!.Tag);
+        await Assert.ThrowsAsync<ArgumentException>(() => store.WriteAsync(Grain, new SnapshotWrite(new byte[1], Tag: new string('t', 2000)), null).AsTask());
     }
 
     [Fact]

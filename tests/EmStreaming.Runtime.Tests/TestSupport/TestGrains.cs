@@ -57,7 +57,7 @@ internal sealed class CounterGrain : Grain
         _state = next;
         if (next.Count % SnapshotEvery == 0)
         {
-            await WriteSnapshotAsync(Serialize(next), cancellationToken: cancellationToken);
+            await WriteSnapshotAsync(Serialize(next), tag: $"count={next.Count}", cancellationToken: cancellationToken);
         }
 
         PublishView(next);
