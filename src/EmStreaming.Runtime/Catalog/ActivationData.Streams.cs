@@ -47,6 +47,18 @@ internal sealed partial class ActivationData
         return snapshot;
     }
 
+    public async ValueTask ClearSnapshotsAsync(CancellationToken cancellationToken)
+    {
+        EnsureInTurn(nameof(ClearSnapshotsAsync));
+        await Silo.Snapshots.DeleteAsync(Id, _etag, cancellationToken).ConfigureAwait(false);
+        _etag = null;
+        _durable = new Dictionary<string, long>(_applied, StringComparer.Ordinal);
+        foreach (var (ns, position) in _applied)
+        {
+            Silo.OnDurable(Id, ns, position);
+        }
+    }
+
     private async Task ApplyStreamItemAsync(StreamItem item, CancellationToken cancellationToken)
     {
         var ns = item.Stream.Namespace;

@@ -79,6 +79,13 @@ public abstract class Grain
         Activation.WriteSnapshotAsync(data, retention, tag, cancellationToken);
 
     /// <summary>
+    /// Deletes every snapshot version of this grain (Orleans' ClearStateAsync), conditionally on the last ETag. The stream items applied so far
+    /// count as handled: the next checkpoint lets the log trim them (a crash before that replays them to a fresh activation). Call inside a turn.
+    /// </summary>
+    /// <exception cref="InconsistentStateException">Someone else wrote this grain's snapshot.</exception>
+    protected ValueTask ClearSnapshotsAsync(CancellationToken cancellationToken = default) => Activation.ClearSnapshotsAsync(cancellationToken);
+
+    /// <summary>
     /// Registers a timer whose tick runs as a turn. The next tick is scheduled only after the previous one completed, so ticks never overlap.
     /// Ticks do not keep the grain from idle deactivation; timers end with the activation. Call inside a turn.
     /// </summary>

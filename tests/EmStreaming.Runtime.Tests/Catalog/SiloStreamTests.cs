@@ -102,6 +102,29 @@ public sealed class SiloStreamTests : IDisposable
     }
 
     [Fact]
+    public async Task ClearSnapshots_DeletesHistoryAndLetsTheLogTrimWhatTheGrainApplied()
+    {
+        await using var silo = BuildSqlite(partitions: 1);
+        await silo.StartAsync();
+        var grain = new GrainId("counter", "k1");
+        for (var v = 1; v <= 7; v++)
+        {
+            await silo.Streams.AppendAsync(new StreamId(Namespace, "k1"), CounterGrain.Encode(v));
+        }
+
+        await Wait.UntilAsync(async () => (await ViewAsync(silo, "k1"))?.Count == 7, "applied");
+        Assert.Single(await silo.Snapshots.ListHistoryAsync(grain)); // written at the 5th item
+
+        await silo.AskAsync<object>(grain, new ClearState());
+        await ((Silo)silo).CommitCheckpointsAsync(CancellationToken.None);
+
+        Assert.Empty(await silo.Snapshots.ListHistoryAsync(grain));
+        await using var log = new SqliteStreamLog(_directory.SqliteOptions, new StreamOptions { PartitionCount = 1 }, _clock, NullLogger.Instance);
+        Assert.Equal(0, await log.CountAsync(0));
+        Assert.Equal(7, await log.GetCheckpointAsync(0));
+    }
+
+    [Fact]
     public async Task HostileKeys_AreRejectedAndNothingIsStored()
     {
         await using var silo = BuildSqlite();

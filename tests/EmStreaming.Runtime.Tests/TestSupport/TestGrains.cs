@@ -8,6 +8,8 @@ namespace EmStreaming.Runtime.Tests.TestSupport;
 /// <summary>What a <see cref="CounterGrain"/> publishes: an order-sensitive fold of every value applied.</summary>
 public sealed record CounterView(long Count, long Sum, long Hash, long LastValue, long OutOfOrder);
 
+public sealed record ClearState;
+
 /// <summary>
 /// Counts and sums 8-byte values from its stream, persisting every <see cref="SnapshotEvery"/> items and on deactivation.
 /// The hash chain is order sensitive, so a duplicate, a loss or a reordering changes it. A negative value makes the turn fail.
@@ -65,6 +67,19 @@ internal sealed class CounterGrain : Grain
 
     protected override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
         await WriteSnapshotAsync(Serialize(_state), cancellationToken: cancellationToken);
+
+    protected override async ValueTask<object?> ReceiveAsync(object message, CancellationToken cancellationToken)
+    {
+        if (message is not ClearState)
+        {
+            return await base.ReceiveAsync(message, cancellationToken);
+        }
+
+        await ClearSnapshotsAsync(cancellationToken);
+        _state = new CounterView(0, 0, InitialHash, _state.LastValue, 0);
+        PublishView(_state);
+        return null;
+    }
 
     private static byte[] Serialize(CounterView state)
     {
