@@ -261,7 +261,7 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
         data[0] = (byte)reason;
         state.CopyTo(data, 1);
         var retain = core.Definition.Snapshots.Retain;
-        var written = await WriteSnapshotAsync(data, new SnapshotRetention(retain, TimeSpan.FromDays(3650)), cancellationToken).ConfigureAwait(false);
+        var written = await WriteSnapshotAsync(data, new SnapshotRetention(retain, TimeSpan.FromDays(3650)), cancellationToken: cancellationToken).ConfigureAwait(false);
         _sinceSnapshot = 0;
         _dirty = false;
         _lastSnapshotAt = written.Timestamp;
