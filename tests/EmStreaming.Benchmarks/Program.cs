@@ -5,6 +5,7 @@ using EmStreaming.Benchmarks.Online;
 // Modes that are not BenchmarkDotNet suites run in this process and print their own report:
 //   gmm-peak [rows] [csv]   peak memory of one whole GMM fit (docs/benchmarks.md)
 //   online-defaults         the experiment behind the online GMM's default schedule
+//   hmm-defaults            the experiment behind the online HMM's default schedule
 // Anything else is handed to BenchmarkDotNet (for example --filter '*Gmm*').
 switch (args.FirstOrDefault())
 {
@@ -12,6 +13,9 @@ switch (args.FirstOrDefault())
         return GmmPeakMemory.Run(args);
     case "online-defaults":
         OnlineGmmDefaultsExperiment.Run(Console.Out);
+        return 0;
+    case "hmm-defaults":
+        EmStreaming.Benchmarks.Hmm.OnlineHmmDefaultsExperiment.Run(Console.Out);
         return 0;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -172,6 +172,8 @@ internal static class StreamCommand
             }
         }
 
+        // A file shorter than the warm-up buffer still gets a model: fit what was buffered.
+        estimator.TryInitializeFromBuffer();
         output.Hmm(data.Rows, estimator.PrequentialCount > 0 ? estimator.PrequentialLogLikelihoodSum / estimator.PrequentialCount : double.NaN, estimator, final: true);
     }
 
