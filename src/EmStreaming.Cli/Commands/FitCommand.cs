@@ -171,17 +171,6 @@ internal static class FitCommand
     internal static string Describe(GmmProgress p) =>
         $"restart {p.Restart + 1}, iteration {p.Iteration}, mean log-likelihood {p.MeanLogLikelihood:F5}";
 
-    /// <summary>Covariances are always written as K full D×D matrices, whatever the type, so scripts read one shape.</summary>
-    internal static void WriteCovariances(Utf8JsonWriter w, GaussianMixture model)
-    {
-        w.WriteStartArray("covariances");
-        for (var c = 0; c < model.Components; c++)
-        {
-            w.WriteStartArray();
-            Json.WriteMatrix(w, model.FullCovariance(c), model.Dimension, model.Dimension);
-            w.WriteEndArray();
-        }
-
-        w.WriteEndArray();
-    }
+    internal static void WriteCovariances(Utf8JsonWriter w, GaussianMixture model) =>
+        w.Covariances(model.Components, model.Dimension, model.FullCovariance);
 }

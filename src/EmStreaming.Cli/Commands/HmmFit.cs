@@ -76,15 +76,7 @@ internal static class HmmFit
                 w.Vector("startProbabilities", model.StartProbabilities);
                 w.Matrix("transitions", model.Transitions, k, k);
                 w.Matrix("means", model.Means, k, d);
-                w.WriteStartArray("covariances");
-                for (var s = 0; s < k; s++)
-                {
-                    w.WriteStartArray();
-                    Json.WriteMatrix(w, model.FullCovariance(s), d, d);
-                    w.WriteEndArray();
-                }
-
-                w.WriteEndArray();
+                w.Covariances(k, d, model.FullCovariance);
                 w.WriteNumber("fitSeconds", Math.Round(watch.Elapsed.TotalSeconds, 6));
                 w.WriteEndObject();
             }));

@@ -282,10 +282,8 @@ internal static class StreamCommand
                 return;
             }
 
-            var head = final ? "final" : $"rows {rows,9}";
-            if (model is null)
+            if (TextHead(rows, final, model is null) is not { } head || model is null)
             {
-                context.Out.WriteLine($"{head}: warming up");
                 return;
             }
 
@@ -329,15 +327,7 @@ internal static class StreamCommand
 
                         w.Matrix("transitions", model.Transitions, k, k);
                         w.Matrix("means", model.Means, k, d);
-                        w.WriteStartArray("covariances");
-                        for (var s = 0; s < k; s++)
-                        {
-                            w.WriteStartArray();
-                            Json.WriteMatrix(w, model.FullCovariance(s), d, d);
-                            w.WriteEndArray();
-                        }
-
-                        w.WriteEndArray();
+                        w.Covariances(k, d, model.FullCovariance);
                         w.Vector("regimeProbabilities", estimator.RegimeProbabilities);
                         w.WriteNumber("regime", estimator.Regime);
                         w.WriteNumber("regimeRunLength", estimator.RunLength);
@@ -348,15 +338,26 @@ internal static class StreamCommand
                 return;
             }
 
-            var head = final ? "final" : $"rows {rows,9}";
-            if (model is null)
+            if (TextHead(rows, final, model is null) is not { } head || model is null)
             {
-                context.Out.WriteLine($"{head}: warming up");
                 return;
             }
 
             var probabilities = string.Join(" ", estimator.RegimeProbabilities.ToArray().Select(x => x.ToString("F3", CultureInfo.InvariantCulture)));
             context.Out.WriteLine($"{head}: mean log-likelihood {Format(meanLogLikelihood)}  regime {estimator.Regime} for {estimator.RunLength} rows  p [{probabilities}]");
+        }
+
+        /// <summary>The start of a text report line, or null (after printing "warming up") when there are no parameters yet.</summary>
+        private string? TextHead(int rows, bool final, bool warmingUp)
+        {
+            var head = final ? "final" : $"rows {rows,9}";
+            if (warmingUp)
+            {
+                context.Out.WriteLine($"{head}: warming up");
+                return null;
+            }
+
+            return head;
         }
 
         private static string Format(double value) => double.IsNaN(value) ? "n/a" : value.ToString("F5", CultureInfo.InvariantCulture);

@@ -54,6 +54,22 @@ internal static class Json
         }
     }
 
+    /// <summary>
+    /// Writes K full d×d covariance matrices, whatever the covariance type, so scripts read one shape.
+    /// </summary>
+    public static void Covariances(this Utf8JsonWriter writer, int components, int dimension, Func<int, double[]> fullCovariance)
+    {
+        writer.WriteStartArray("covariances");
+        for (var c = 0; c < components; c++)
+        {
+            writer.WriteStartArray();
+            WriteMatrix(writer, fullCovariance(c), dimension, dimension);
+            writer.WriteEndArray();
+        }
+
+        writer.WriteEndArray();
+    }
+
     private static void WriteValues(Utf8JsonWriter writer, ReadOnlySpan<double> values)
     {
         foreach (var v in values)
