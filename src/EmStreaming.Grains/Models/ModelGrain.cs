@@ -153,6 +153,11 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
                 await Silo.Snapshots.DeleteAsync(GrainId, latest.ETag, cancellationToken).ConfigureAwait(false);
             }
 
+            // Forget the ETag and positions of the deleted history, so a successor's first write does not conflict.
+            await ReadSnapshotAsync(cancellationToken).ConfigureAwait(false);
+            _lastSnapshotAt = null;
+            _snapshotVersion = null;
+
             Publish();
             DeactivateOnIdle();
             return;

@@ -28,7 +28,7 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
         var (outcome, _) = await registry.PutAsync(id, definition, onlyIfAbsent: false, cancellationToken).ConfigureAwait(false);
         if (outcome != PutModelOutcome.Unchanged)
         {
-            await silo.TellAsync(GrainOf(id), new ReloadDefinition(), cancellationToken).ConfigureAwait(false);
+            await silo.AskAsync<object?>(GrainOf(id), new ReloadDefinition(), cancellationToken).ConfigureAwait(false);
             hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Created, Time = silo.TimeProvider.GetUtcNow(), Message = outcome.ToString() });
         }
 
@@ -66,7 +66,7 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
             return false;
         }
 
-        await silo.TellAsync(GrainOf(id), new ReloadDefinition(), cancellationToken).ConfigureAwait(false);
+        await silo.AskAsync<object?>(GrainOf(id), new ReloadDefinition(), cancellationToken).ConfigureAwait(false);
         hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Deleted, Time = silo.TimeProvider.GetUtcNow() });
         return true;
     }
@@ -256,7 +256,7 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
             var (outcome, created) = await registry.PutAsync(id, template, onlyIfAbsent: true, cancellationToken).ConfigureAwait(false);
             if (outcome == PutModelOutcome.Created)
             {
-                await silo.TellAsync(GrainOf(id), new ReloadDefinition(), cancellationToken).ConfigureAwait(false);
+                await silo.AskAsync<object?>(GrainOf(id), new ReloadDefinition(), cancellationToken).ConfigureAwait(false);
                 hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Created, Time = silo.TimeProvider.GetUtcNow(), Message = "template" });
             }
 

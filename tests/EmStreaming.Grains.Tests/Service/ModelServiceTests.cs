@@ -1,0 +1,185 @@
+using EmStreaming.Grains.Definitions;
+using EmStreaming.Grains.Tests.TestSupport;
+using EmStreaming.Numerics;
+
+namespace EmStreaming.Grains.Tests.Service;
+
+public sealed class ModelServiceTests
+{
+    private readonly FakeTimeProvider _clock = new();
+
+    [Fact]
+    public async Task AppendAsync_UnknownModel_ThrowsNotFoundAndStoresNothing()
+    {
+        await using var h = await ModelHarness.StartAsync(_clock);
+        await Assert.ThrowsAsync<ModelNotFoundException>(() => h.Service.AppendAsync("nobody", ModelHarness.Rows(5, 2, 1)));
+        Assert.Null(await h.Registry.GetAsync("nobody", default));
+    }
+
+    [Theory]
+    [InlineData("../x")]
+    [InlineData("a/b")]
+    [InlineData("")]
+    public async Task AppendAsync_HostileKey_ThrowsValidationNamingIdAndOtherModelsUnaffected(string id)
+    {
+        await using var h = await ModelHarness.StartAsync(_clock);
+        await h.Service.PutModelAsync("good", ModelHarness.Gmm());
+        await h.Service.AppendAsync("good", ModelHarness.Rows(100, 2, 1));
+
+        var e = await Assert.ThrowsAsync<ModelValidationException>(() => h.Service.AppendAsync(id, ModelHarness.Rows(5, 2, 1)));
+        Assert.Equal("id", e.Field);
+        var put = await Assert.ThrowsAsync<ModelValidationException>(() => h.Service.PutModelAsync(id, ModelHarness.Gmm()));
+        Assert.Equal("id", put.Field);
+        Assert.Equal(100, (await h.WaitForObservationsAsync("good", 100)).Observations);
+        Assert.Single((await h.Service.ListModelsAsync(null, null, 10)).Models);
+    }
+
+    [Fact]
+    public async Task AppendAsync_TenKilobyteKey_ThrowsValidationNamingId()
+    {
+        await using var h = await ModelHarness.StartAsync(_clock);
+        var e = await Assert.ThrowsAsync<ModelValidationException>(() => h.Service.AppendAsync(new string('a', 10 * 1024), ModelHarness.Rows(5, 2, 1)));
+        Assert.Equal("id", e.Field);
+    }
+
+    [Fact]
+    public async Task AppendAsync_BadRows_RejectedWithIndexAndReason_RestApplied()
+    {
+        await using var h = await ModelHarness.StartAsync(_clock);
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm());
+        var rows = new DataMatrix([1, 2, double.NaN, double.NaN, 3, double.NaN], 3, 2);
+
+        var result = await h.Service.AppendAsync("m", rows);
+
+        Assert.Equal(2, result.Accepted);
+        var rejected = Assert.Single(result.Rejected);
+        Assert.Equal(1, rejected.Index);
+        Assert.Contains("no observed value", rejected.Reason);
+        Assert.Equal(2, (await h.WaitForObservationsAsync("m", 2)).Observations);
+        // Infinities cannot even reach a DataMatrix (the transport edge rejects them naming the row); the validator names them for raw rows.
+        Assert.Throws<ArgumentException>(() => new DataMatrix([1, double.PositiveInfinity], 1, 2));
+        Assert.Equal("value 1 is infinite", EmStreaming.Grains.Observations.ObservationValidator.Check([1, double.NegativeInfinity]));
+    }
+
+    [Fact]
+    public async Task AppendAsync_WrongDimension_AllRejectedAndNothingAppended()
+    {
+        await using var h = await ModelHarness.StartAsync(_clock);
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm());
+
+        var result = await h.Service.AppendAsync("m", ModelHarness.Rows(3, 3, 1));
+
+        Assert.Equal(0, result.Accepted);
+        Assert.Equal(3, result.Rejected.Count);
+        Assert.Null(result.FirstPosition);
+        Assert.Contains("dimension is 2", result.Rejected[0].Reason);
+    }
+
+    [Fact]
+    public async Task AppendAsync_SameIdempotencyKeyTwice_AnsweredAsBeforeAndAppliedOnce()
+    {
+        await using var h = await ModelHarness.StartAsync(_clock);
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm());
+        var rows = ModelHarness.Rows(30, 2, 3);
+
+        var first = await h.Service.AppendAsync("m", rows, "k-1");
+        var second = await h.Service.AppendAsync("m", rows, "k-1");
+        await h.Service.AppendAsync("m", ModelHarness.Rows(10, 2, 4));
+
+        Assert.False(first.Replayed);
+        Assert.True(second.Replayed);
+        Assert.Equal(first.FirstPosition, second.FirstPosition);
+        Assert.Equal(40, (await h.WaitForObservationsAsync("m", 40)).Observations);
+        await Assert.ThrowsAsync<ModelConflictException>(() => h.Service.AppendAsync("m", ModelHarness.Rows(30, 2, 5), "k-1"));
+    }
+
+    [Fact]
+    public async Task Template_FirstAppendToMatchingId_CreatesModelWithLongestPrefix()
+    {
+        var templates = new ModelTemplateOptions
+        {
+            Templates =
+            [
+                new ModelTemplate { Prefix = "sensor-", Definition = ModelHarness.Gmm(components: 2) },
+                new ModelTemplate { Prefix = "sensor-hot-", Definition = ModelHarness.Gmm(components: 3) },
+            ],
+        };
+        await using var h = await ModelHarness.StartAsync(_clock, templates: templates);
+
+        await Assert.ThrowsAsync<ModelNotFoundException>(() => h.Service.GetModelAsync("sensor-hot-1"));
+        await h.Service.AppendAsync("sensor-hot-1", ModelHarness.Rows(10, 2, 1));
+        await h.Service.AppendAsync("sensor-2", ModelHarness.Rows(10, 2, 1));
+
+        Assert.Equal(3, (await h.Service.GetModelAsync("sensor-hot-1")).Definition.Components);
+        Assert.Equal(2, (await h.Service.GetModelAsync("sensor-2")).Definition.Components);
+        Assert.Equal(10, (await h.WaitForObservationsAsync("sensor-hot-1", 10)).Observations);
+    }
+
+    [Fact]
+    public async Task PredictAsync_WarmingUp_ThrowsWarmingUpWithRemaining_ThenAnswersOnceWarm()
+    {
+        await using var h = await ModelHarness.StartAsync(_clock);
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm());
+        await h.Service.AppendAsync("m", ModelHarness.Rows(100, 2, 1));
+        await h.WaitForObservationsAsync("m", 100);
+
+        var e = await Assert.ThrowsAsync<ModelWarmingUpException>(() => h.Service.PredictAsync("m", ModelHarness.Rows(2, 2, 9)));
+        Assert.True(e.Remaining > 0);
+        Assert.True((await h.Service.GetStateAsync("m")).WarmingUp);
+
+        await h.Service.AppendAsync("m", ModelHarness.Rows(e.Remaining, 2, 2));
+        var state = await h.WaitForObservationsAsync("m", 100 + e.Remaining);
+        Assert.False(state.WarmingUp);
+        var prediction = await h.Service.PredictAsync("m", new DataMatrix([-3, -3, 3, 3], 2, 2));
+        Assert.NotEqual(prediction.Labels[0], prediction.Labels[1]);
+        foreach (var p in prediction.Probabilities)
+        {
+            Assert.Equal(1.0, p.Sum(), 12);
+        }
+
+        var imputed = await h.Service.ImputeAsync("m", new DataMatrix([3, double.NaN], 1, 2));
+        Assert.InRange(imputed[0, 1], 2.0, 4.0); // the x=3 cluster's mean of the second coordinate is 3 (unit noise)
+    }
+
+    [Fact]
+    public async Task DeleteModelAsync_RemovesDefinitionAndSnapshots_RecreatedModelStartsEmpty()
+    {
+        await using var h = await ModelHarness.StartAsync(_clock);
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm(snapshotEvery: 50));
+        await h.Service.AppendAsync("m", ModelHarness.Rows(100, 2, 1));
+        await h.WaitForObservationsAsync("m", 100);
+        Assert.NotEmpty(await h.Service.ListSnapshotsAsync("m"));
+
+        Assert.True(await h.Service.DeleteModelAsync("m"));
+        Assert.False(await h.Service.DeleteModelAsync("m"));
+        await Assert.ThrowsAsync<ModelNotFoundException>(() => h.Service.GetStateAsync("m"));
+
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm());
+        await h.Service.AppendAsync("m", ModelHarness.Rows(7, 2, 1));
+        Assert.Equal(7, (await h.WaitForObservationsAsync("m", 7)).Observations);
+    }
+
+    [Fact]
+    public async Task Snapshots_HistoryByVersionAndTime_DecodeParametersAsTheyWere()
+    {
+        await using var h = await ModelHarness.StartAsync(_clock);
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm(snapshotEvery: 200));
+        for (var i = 0; i < 4; i++)
+        {
+            await h.Service.AppendAsync("m", ModelHarness.Rows(200, 2, i));
+            await h.WaitForObservationsAsync("m", 200 * (i + 1));
+            _clock.Advance(TimeSpan.FromMinutes(10));
+        }
+
+        var history = await h.Service.ListSnapshotsAsync("m");
+        // The first version is the empty model written when the definition was created.
+        Assert.Equal([0L, 200, 400, 600, 800], history.Select(s => s.Observations));
+        Assert.Equal("Reset", history[0].Reason);
+        Assert.Equal("Policy", history[2].Reason);
+        var second = await h.Service.GetSnapshotAsync("m", history[2].Version, null);
+        Assert.Equal(400, second.State.Observations);
+        var byTime = await h.Service.GetSnapshotAsync("m", null, history[3].CreatedAt.AddMinutes(5));
+        Assert.Equal(history[3].Version, byTime.Info.Version);
+        Assert.Equal(600, byTime.State.Observations);
+    }
+}
