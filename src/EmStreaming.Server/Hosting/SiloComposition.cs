@@ -12,6 +12,6 @@ internal static class SiloComposition
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        // SILO: services.AddEmStreamingSilo(configuration) goes here once the model layer provides it.
+        services.AddEmStreamingModels(configuration);
     }
 }
