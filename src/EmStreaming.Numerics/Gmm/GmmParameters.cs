@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace EmStreaming.Numerics.Gmm;
 
 /// <summary>
@@ -16,6 +18,10 @@ internal sealed class GmmParameters
 {
     private static readonly double Log2Pi = Math.Log(2.0 * Math.PI);
 
+    // The logarithms of a factor refresh (diagonals of L, variances) gathered for one vectorized TensorPrimitives.Log:
+    // scalar Math.Log calls from code that just ran wide vector kernels were the largest single cost of an online M-step.
+    private readonly double[] _logScratch;
+
     public GmmParameters(int components, int dimension, CovarianceType type)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
@@ -31,6 +37,7 @@ internal sealed class GmmParameters
         Cholesky = new double[covLength];
         InverseCholesky = new double[covLength];
         LogNormalizers = new double[components];
+        _logScratch = new double[type == CovarianceType.Spherical ? components : components * dimension];
     }
 
     public int Components { get; }
@@ -89,45 +96,48 @@ internal sealed class GmmParameters
     /// </summary>
     public bool TryRefreshFactors(out int failedComponent)
     {
-        for (var k = 0; k < Components; k++)
-        {
-            LogWeights[k] = Math.Log(Weights[k]);
-        }
-
+        TensorPrimitives.Log(Weights, LogWeights);
         var d = Dimension;
         var dd = d * d;
+        var logs = _logScratch.AsSpan();
         failedComponent = -2;
         switch (Type)
         {
             case CovarianceType.Full:
                 for (var k = 0; k < Components; k++)
                 {
-                    if (!RefreshDense(k * dd, out var logDet))
+                    if (!RefreshDense(k * dd, logs.Slice(k * d, d)))
                     {
                         failedComponent = k;
                         return false;
                     }
+                }
 
-                    LogNormalizers[k] = -0.5 * ((d * Log2Pi) + logDet);
+                // log|Σ_k| = 2·Σ_i ln L_ii.
+                TensorPrimitives.Log(logs, logs);
+                for (var k = 0; k < Components; k++)
+                {
+                    LogNormalizers[k] = -0.5 * ((d * Log2Pi) + (2.0 * TensorPrimitives.Sum<double>(logs.Slice(k * d, d))));
                 }
 
                 break;
             case CovarianceType.Tied:
                 {
-                    if (!RefreshDense(0, out var logDet))
+                    var diag = logs.Slice(0, d);
+                    if (!RefreshDense(0, diag))
                     {
                         failedComponent = -1;
                         return false;
                     }
 
-                    Array.Fill(LogNormalizers, -0.5 * ((d * Log2Pi) + logDet));
+                    TensorPrimitives.Log(diag, diag);
+                    Array.Fill(LogNormalizers, -0.5 * ((d * Log2Pi) + (2.0 * TensorPrimitives.Sum<double>(diag))));
                     break;
                 }
 
             case CovarianceType.Diag:
                 for (var k = 0; k < Components; k++)
                 {
-                    var logDet = 0.0;
                     for (var i = 0; i < d; i++)
                     {
                         var v = Covariances[(k * d) + i];
@@ -136,14 +146,15 @@ internal sealed class GmmParameters
                             failedComponent = k;
                             return false;
                         }
-
-                        var s = Math.Sqrt(v);
-                        Cholesky[(k * d) + i] = s;
-                        InverseCholesky[(k * d) + i] = 1.0 / s;
-                        logDet += Math.Log(v);
                     }
+                }
 
-                    LogNormalizers[k] = -0.5 * ((d * Log2Pi) + logDet);
+                TensorPrimitives.Sqrt(Covariances, Cholesky);
+                TensorPrimitives.Reciprocal(Cholesky, InverseCholesky);
+                TensorPrimitives.Log(Covariances, logs);
+                for (var k = 0; k < Components; k++)
+                {
+                    LogNormalizers[k] = -0.5 * ((d * Log2Pi) + TensorPrimitives.Sum<double>(logs.Slice(k * d, d)));
                 }
 
                 break;
@@ -156,10 +167,14 @@ internal sealed class GmmParameters
                         failedComponent = k;
                         return false;
                     }
+                }
 
-                    Cholesky[k] = Math.Sqrt(v);
-                    InverseCholesky[k] = 1.0 / Cholesky[k];
-                    LogNormalizers[k] = -0.5 * d * (Log2Pi + Math.Log(v));
+                TensorPrimitives.Sqrt(Covariances, Cholesky);
+                TensorPrimitives.Reciprocal(Cholesky, InverseCholesky);
+                TensorPrimitives.Log(Covariances, logs);
+                for (var k = 0; k < Components; k++)
+                {
+                    LogNormalizers[k] = -0.5 * d * (Log2Pi + logs[k]);
                 }
 
                 break;
@@ -328,7 +343,8 @@ internal sealed class GmmParameters
         return observed;
     }
 
-    private bool RefreshDense(int offset, out double logDet)
+    /// <summary>Factors the dense covariance at <paramref name="offset"/>; writes the diagonal of L into <paramref name="diagonal"/>.</summary>
+    private bool RefreshDense(int offset, Span<double> diagonal)
     {
         var d = Dimension;
         var dd = d * d;
@@ -336,12 +352,15 @@ internal sealed class GmmParameters
         Covariances.AsSpan(offset, dd).CopyTo(l);
         if (!Linear.Cholesky.TryFactor(l, d))
         {
-            logDet = 0;
             return false;
         }
 
         Linear.Cholesky.InvertLower(l, d, InverseCholesky.AsSpan(offset, dd));
-        logDet = Linear.Cholesky.LogDeterminant(l, d);
+        for (var i = 0; i < d; i++)
+        {
+            diagonal[i] = l[(i * d) + i];
+        }
+
         return true;
     }
 }

@@ -115,6 +115,15 @@ internal sealed class GmmSufficientStatistics
         Add(target, gamma);
     }
 
+    /// <summary>S ← factor·other (one pass; the same values as <see cref="CopyFrom"/> then <see cref="Scale"/>).</summary>
+    public void ScaledCopyOf(GmmSufficientStatistics other, double factor)
+    {
+        CheckCompatible(other);
+        TensorPrimitives.Multiply(other._s0, factor, _s0);
+        TensorPrimitives.Multiply(other._s1, factor, _s1);
+        TensorPrimitives.Multiply(other._s2, factor, _s2);
+    }
+
     public void CopyFrom(GmmSufficientStatistics other)
     {
         CheckCompatible(other);

@@ -25,8 +25,6 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
     /// <summary>Rows per vectorized tile inside a chunk (transposed to component-major so kernels run along rows).</summary>
     public const int TileRows = 256;
 
-    private const double MinLogResponsibility = -600.0;
-
     private readonly DataMatrix _data;
     private readonly double[] _values;
     private readonly int _k;
@@ -259,14 +257,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
     {
         _mode = mode;
         _model = model;
-        var mu = model.Means;
-        for (var k = 0; k < _k; k++)
-        {
-            for (var i = 0; i < _d; i++)
-            {
-                _shiftedMeans[(k * _d) + i] = mu[(k * _d) + i] - _origin[i];
-            }
-        }
+        GmmTileKernel.ShiftMeans(model.Means, _origin, _shiftedMeans);
 
         if (_patterns.Length > 0)
         {
@@ -366,7 +357,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
             {
                 case Mode.LogDensities:
                     {
-                        TileLogDensities(model, s, b);
+                        GmmTileKernel.LogDensities(model, _shiftedMeans, s.Xt, T, b, lk, s.TileWork);
                         var output = _output.Span;
                         for (var t = 0; t < b; t++)
                         {
@@ -389,9 +380,9 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
                             continue;
                         }
 
-                        TileLogDensities(model, s, b);
+                        GmmTileKernel.LogDensities(model, _shiftedMeans, s.Xt, T, b, lk, s.TileWork);
                         var lse = s.Lse.AsSpan(0, b);
-                        TileResponsibilities(model.LogWeights, lk, b, lse, s.Max);
+                        GmmTileKernel.Responsibilities(model.LogWeights, lk, T, b, lse, s.Max);
                         logLik += TensorPrimitives.Sum<double>(lse);
                         var at = TensorPrimitives.IndexOfMin<double>(lse);
                         if (lse[at] < minValue)
@@ -454,7 +445,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
                     break;
             }
 
-            AccumulateTile(stats!, s, b);
+            GmmTileKernel.Accumulate(stats!, s.Xt, lk, T, b, s.TileWork);
         }
 
         _chunkLogLik[chunk] = logLik;
@@ -475,243 +466,6 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
             {
                 xt[(i * T) + t] = values[offset + i] - origin[i];
             }
-        }
-    }
-
-    /// <summary>Lk[k·T + t] = log N(x_t; μ_k, Σ_k) for the tile in Xt (shifted coordinates).</summary>
-    private void TileLogDensities(GmmParameters model, Scratch s, int b)
-    {
-        const int T = TileRows;
-        var d = _d;
-        var xt = s.Xt;
-        var maha = s.Maha.AsSpan(0, b);
-        var y = s.Y.AsSpan(0, b);
-        var inv = model.InverseCholesky;
-        for (var k = 0; k < _k; k++)
-        {
-            var mu = _shiftedMeans.AsSpan(k * d, d);
-            maha.Clear();
-            switch (_type)
-            {
-                case CovarianceType.Full:
-                    {
-                        // y_j = Σ_{i≤j} M[j,i]·(x_i − μ_i) with M = L⁻¹, so ‖y‖² = (x−μ)ᵀΣ⁻¹(x−μ).
-                        var m = inv.AsSpan(k * d * d, d * d);
-                        for (var j = 0; j < d; j++)
-                        {
-                            double c = 0;
-                            for (var i = 0; i <= j; i++)
-                            {
-                                c += m[(j * d) + i] * mu[i];
-                            }
-
-                            y.Fill(-c);
-                            for (var i = 0; i <= j; i++)
-                            {
-                                TensorPrimitives.MultiplyAdd(xt.AsSpan(i * T, b), m[(j * d) + i], y, y);
-                            }
-
-                            TensorPrimitives.MultiplyAdd(y, y, maha, maha);
-                        }
-
-                        break;
-                    }
-
-                case CovarianceType.Tied:
-                    {
-                        // Z = M·x is shared by all components (computed once per tile at k = 0).
-                        var m = inv.AsSpan(0, d * d);
-                        if (k == 0)
-                        {
-                            for (var j = 0; j < d; j++)
-                            {
-                                var z = s.Z.AsSpan(j * T, b);
-                                z.Clear();
-                                for (var i = 0; i <= j; i++)
-                                {
-                                    TensorPrimitives.MultiplyAdd(xt.AsSpan(i * T, b), m[(j * d) + i], z, z);
-                                }
-                            }
-                        }
-
-                        for (var j = 0; j < d; j++)
-                        {
-                            double c = 0;
-                            for (var i = 0; i <= j; i++)
-                            {
-                                c += m[(j * d) + i] * mu[i];
-                            }
-
-                            TensorPrimitives.Subtract(s.Z.AsSpan(j * T, b), c, y);
-                            TensorPrimitives.MultiplyAdd(y, y, maha, maha);
-                        }
-
-                        break;
-                    }
-
-                case CovarianceType.Diag:
-                    for (var i = 0; i < d; i++)
-                    {
-                        TensorPrimitives.Subtract(xt.AsSpan(i * T, b), mu[i], y);
-                        TensorPrimitives.Multiply(y, inv[(k * d) + i], y);
-                        TensorPrimitives.MultiplyAdd(y, y, maha, maha);
-                    }
-
-                    break;
-                default:
-                    for (var i = 0; i < d; i++)
-                    {
-                        TensorPrimitives.Subtract(xt.AsSpan(i * T, b), mu[i], y);
-                        TensorPrimitives.MultiplyAdd(y, y, maha, maha);
-                    }
-
-                    TensorPrimitives.Multiply(maha, inv[k] * inv[k], maha);
-                    break;
-            }
-
-            var lk = s.Lk.AsSpan(k * T, b);
-            TensorPrimitives.Multiply(maha, -0.5, lk);
-            TensorPrimitives.Add(lk, model.LogNormalizers[k], lk);
-        }
-    }
-
-    /// <summary>Turns log densities into responsibilities in place (log-sum-exp over components); lse = log p(x_t).</summary>
-    private void TileResponsibilities(double[] logWeights, double[] lk, int b, Span<double> lse, double[] maxBuffer)
-    {
-        const int T = TileRows;
-        var max = maxBuffer.AsSpan(0, b);
-        for (var k = 0; k < _k; k++)
-        {
-            var l = lk.AsSpan(k * T, b);
-            TensorPrimitives.Add(l, logWeights[k], l);
-            if (k == 0)
-            {
-                l.CopyTo(max);
-            }
-            else
-            {
-                TensorPrimitives.Max(max, l, max);
-            }
-        }
-
-        lse.Clear();
-        for (var k = 0; k < _k; k++)
-        {
-            var l = lk.AsSpan(k * T, b);
-            TensorPrimitives.Subtract(l, max, l);
-
-            // Clamp at e^−600 (≈ 1e−261): left alone, far components give subnormal responsibilities whose products in
-            // the statistics run ~100× slower on x86; the change to any statistic is below 1e−250 relative.
-            TensorPrimitives.Max(l, MinLogResponsibility, l);
-            TensorPrimitives.Exp(l, l);
-            TensorPrimitives.Add(lse, l, lse);
-        }
-
-        for (var k = 0; k < _k; k++)
-        {
-            var l = lk.AsSpan(k * T, b);
-            TensorPrimitives.Divide(l, lse, l);
-        }
-
-        TensorPrimitives.Log(lse, lse);
-        TensorPrimitives.Add(lse, max, lse);
-    }
-
-    /// <summary>Adds the tile (Xt shifted, responsibilities in Lk) to the chunk statistics.</summary>
-    private void AccumulateTile(GmmSufficientStatistics stats, Scratch s, int b)
-    {
-        const int T = TileRows;
-        var d = _d;
-        var xt = s.Xt;
-        var lk = s.Lk;
-        var s0 = stats.S0;
-        var s1 = stats.S1;
-        var s2 = stats.S2;
-        var w = s.Y.AsSpan(0, b);
-        for (var k = 0; k < _k; k++)
-        {
-            var r = lk.AsSpan(k * T, b);
-            s0[k] += TensorPrimitives.Sum<double>(r);
-            for (var i = 0; i < d; i++)
-            {
-                s1[(k * d) + i] += TensorPrimitives.Dot<double>(r, xt.AsSpan(i * T, b));
-            }
-        }
-
-        switch (_type)
-        {
-            case CovarianceType.Full:
-                for (var k = 0; k < _k; k++)
-                {
-                    var r = lk.AsSpan(k * T, b);
-                    var block = s2.Slice(k * d * d, d * d);
-                    for (var i = 0; i < d; i++)
-                    {
-                        TensorPrimitives.Multiply(r, xt.AsSpan(i * T, b), w);
-                        for (var j = i; j < d; j++)
-                        {
-                            block[(i * d) + j] += TensorPrimitives.Dot<double>(w, xt.AsSpan(j * T, b));
-                        }
-                    }
-                }
-
-                break;
-            case CovarianceType.Tied:
-                {
-                    var rs = s.Maha.AsSpan(0, b);
-                    lk.AsSpan(0, b).CopyTo(rs);
-                    for (var k = 1; k < _k; k++)
-                    {
-                        TensorPrimitives.Add(rs, lk.AsSpan(k * T, b), rs);
-                    }
-
-                    for (var i = 0; i < d; i++)
-                    {
-                        TensorPrimitives.Multiply(rs, xt.AsSpan(i * T, b), w);
-                        for (var j = i; j < d; j++)
-                        {
-                            s2[(i * d) + j] += TensorPrimitives.Dot<double>(w, xt.AsSpan(j * T, b));
-                        }
-                    }
-
-                    break;
-                }
-
-            case CovarianceType.Diag:
-                for (var i = 0; i < d; i++)
-                {
-                    var sq = s.Z.AsSpan(i * T, b);
-                    var xi = xt.AsSpan(i * T, b);
-                    TensorPrimitives.Multiply(xi, xi, sq);
-                }
-
-                for (var k = 0; k < _k; k++)
-                {
-                    var r = lk.AsSpan(k * T, b);
-                    for (var i = 0; i < d; i++)
-                    {
-                        s2[(k * d) + i] += TensorPrimitives.Dot<double>(r, s.Z.AsSpan(i * T, b));
-                    }
-                }
-
-                break;
-            default:
-                {
-                    var norm = s.Maha.AsSpan(0, b);
-                    norm.Clear();
-                    for (var i = 0; i < d; i++)
-                    {
-                        var xi = xt.AsSpan(i * T, b);
-                        TensorPrimitives.MultiplyAdd(xi, xi, norm, norm);
-                    }
-
-                    for (var k = 0; k < _k; k++)
-                    {
-                        s2[k] += TensorPrimitives.Dot<double>(lk.AsSpan(k * T, b), norm);
-                    }
-
-                    break;
-                }
         }
     }
 
@@ -959,17 +713,13 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
     {
         public double[] Xt { get; } = new double[d * TileRows];
 
-        public double[] Z { get; } = new double[d * TileRows];
-
         public double[] Lk { get; } = new double[k * TileRows];
 
         public double[] Lse { get; } = new double[TileRows];
 
         public double[] Max { get; } = new double[TileRows];
 
-        public double[] Maha { get; } = new double[TileRows];
-
-        public double[] Y { get; } = new double[TileRows];
+        public double[] TileWork { get; } = new double[GmmTileKernel.WorkLength(d, TileRows)];
 
         public double[] RowLk { get; } = new double[k];
 

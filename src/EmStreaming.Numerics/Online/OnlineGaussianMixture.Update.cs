@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using EmStreaming.Numerics.Gmm;
 
 namespace EmStreaming.Numerics.Online;
@@ -23,8 +24,8 @@ public sealed partial class OnlineGaussianMixture
     /// <exception cref="InvalidOperationException">The batch would overflow the statistics (values too large). Nothing changed.</exception>
     public OnlineBatchResult Update(ReadOnlySpan<double> rows, Span<double> anomalyScores = default)
     {
-        var m = ValidateRows(rows, anomalyScores, requireDestination: false);
-        return IsWarmingUp ? WarmUp(rows, m, anomalyScores) : Learn(rows, m, anomalyScores);
+        var m = ValidateRows(rows, anomalyScores, requireDestination: false, out var complete);
+        return IsWarmingUp ? WarmUp(rows, m, anomalyScores) : Learn(rows, m, complete, anomalyScores);
     }
 
     /// <summary>Learns from the rows of <paramref name="batch"/> as one mini-batch; see <see cref="Update(ReadOnlySpan{double}, Span{double})"/>.</summary>
@@ -40,7 +41,8 @@ public sealed partial class OnlineGaussianMixture
         return Update(batch.Values, anomalyScores);
     }
 
-    private int ValidateRows(ReadOnlySpan<double> rows, Span<double> destination, bool requireDestination)
+    /// <summary>Checks the batch shape and rows; <paramref name="complete"/> = no entry is missing.</summary>
+    private int ValidateRows(ReadOnlySpan<double> rows, Span<double> destination, bool requireDestination, out bool complete)
     {
         if (rows.Length == 0 || rows.Length % _d != 0)
         {
@@ -53,6 +55,14 @@ public sealed partial class OnlineGaussianMixture
             throw new ArgumentException($"the destination has {destination.Length} entries but the batch has {m} rows.", nameof(destination));
         }
 
+        // A finite sum proves every entry finite (NaN and ±∞ propagate), so the common clean batch costs one vector pass.
+        complete = double.IsFinite(TensorPrimitives.Sum(rows));
+        if (complete)
+        {
+            return m;
+        }
+
+        var missing = false;
         for (var i = 0; i < m; i++)
         {
             var observed = 0;
@@ -74,12 +84,15 @@ public sealed partial class OnlineGaussianMixture
             {
                 throw new ArgumentException($"row {i} has no observed value.", nameof(rows));
             }
+
+            missing |= observed < _d;
         }
 
+        complete = !missing;
         return m;
     }
 
-    private OnlineBatchResult Learn(ReadOnlySpan<double> rows, int m, Span<double> anomalyScores)
+    private OnlineBatchResult Learn(ReadOnlySpan<double> rows, int m, bool complete, Span<double> anomalyScores)
     {
         var p = _params!;
         var scoring = _averaging ? _average! : p;
@@ -90,7 +103,7 @@ public sealed partial class OnlineGaussianMixture
 
         var batch = _batchStats!;
         batch.Clear();
-        var sum = _fast is not null && !HasMissing(rows) ? ExpectationFast(p, scoring, rows, m, batch) : ExpectationRows(p, scoring, rows, m, batch);
+        var sum = complete ? ExpectationTile(p, scoring, rows, m, batch) : ExpectationRows(p, scoring, rows, m, batch);
 
         var next = _spareStats!;
         var nextParams = _spareParams!;
@@ -158,76 +171,39 @@ public sealed partial class OnlineGaussianMixture
         return sum;
     }
 
-    /// <summary>Column-major E-step for complete rows and dense covariances (<see cref="OnlineBatchKernel"/>); returns Σ log p.</summary>
-    private double ExpectationFast(GmmParameters p, GmmParameters scoring, ReadOnlySpan<double> rows, int m, GmmSufficientStatistics batch)
+    /// <summary>
+    /// E-step of a batch of complete rows as one column-major tile through the GMM core's vectorized kernels
+    /// (<see cref="GmmTileKernel"/>), for every covariance type; returns Σ log p.
+    /// </summary>
+    private double ExpectationTile(GmmParameters p, GmmParameters scoring, ReadOnlySpan<double> rows, int m, GmmSufficientStatistics batch)
     {
-        var fast = _fast!;
-        if (_joint.Length < _k * m)
+        if (_tile.Length < _d * m)
         {
-            _joint = new double[_k * m];
+            _tile = new double[_d * m];
+            _tileLk = new double[_k * m];
+            _tileMax = new double[m];
+            _tileWork = new double[GmmTileKernel.WorkLength(_d, m)];
         }
 
-        var joint = _joint.AsSpan(0, _k * m);
-        fast.Load(rows, m);
-        fast.LogJoint(p, m, joint);
-        var sum = 0.0;
-        for (var i = 0; i < m; i++)
+        var origin = batch.Origin;
+        var xt = _tile.AsSpan(0, _d * m);
+        var lk = _tileLk.AsSpan(0, _k * m);
+        var lse = _batchLogDensity.AsSpan(0, m);
+        GmmTileKernel.Load(rows, origin, xt, m);
+        if (!ReferenceEquals(scoring, p))
         {
-            var max = double.NegativeInfinity;
-            for (var k = 0; k < _k; k++)
-            {
-                max = Math.Max(max, joint[(k * m) + i]);
-            }
-
-            double lse;
-            if (double.IsNegativeInfinity(max))
-            {
-                for (var k = 0; k < _k; k++)
-                {
-                    joint[(k * m) + i] = 1.0 / _k;
-                }
-
-                lse = max;
-            }
-            else
-            {
-                var s = 0.0;
-                for (var k = 0; k < _k; k++)
-                {
-                    var e = Math.Exp(joint[(k * m) + i] - max);
-                    joint[(k * m) + i] = e;
-                    s += e;
-                }
-
-                var inv = 1.0 / s;
-                for (var k = 0; k < _k; k++)
-                {
-                    joint[(k * m) + i] *= inv;
-                }
-
-                lse = max + Math.Log(s);
-            }
-
-            var logp = ReferenceEquals(scoring, p) ? lse : LogDensity(scoring, rows.Slice(i * _d, _d), _logDensity2);
-            _batchLogDensity[i] = logp;
-            sum += logp;
+            // Prequential score under the reported (averaged) parameters; the responsibilities written here are discarded.
+            GmmTileKernel.ShiftMeans(scoring.Means, origin, _shiftedMeans);
+            GmmTileKernel.LogDensities(scoring, _shiftedMeans, xt, m, m, lk, _tileWork);
+            GmmTileKernel.Responsibilities(scoring.LogWeights, lk, m, m, lse, _tileMax);
+            lse = _tileMax.AsSpan(0, m);
         }
 
-        fast.Accumulate(joint, m, batch);
-        return sum;
-    }
-
-    private static bool HasMissing(ReadOnlySpan<double> rows)
-    {
-        foreach (var v in rows)
-        {
-            if (double.IsNaN(v))
-            {
-                return true;
-            }
-        }
-
-        return false;
+        GmmTileKernel.ShiftMeans(p.Means, origin, _shiftedMeans);
+        GmmTileKernel.LogDensities(p, _shiftedMeans, xt, m, m, lk, _tileWork);
+        GmmTileKernel.Responsibilities(p.LogWeights, lk, m, m, lse, _tileWork);
+        GmmTileKernel.Accumulate(batch, xt, lk, m, m, _tileWork);
+        return TensorPrimitives.Sum<double>(_batchLogDensity.AsSpan(0, m));
     }
 
     private void UpdateAverage(long seen, int m)
@@ -330,6 +306,12 @@ public sealed partial class OnlineGaussianMixture
 
     private static bool AllFinite(ReadOnlySpan<double> values)
     {
+        // A finite sum proves every value finite; only an overflowing sum of finite values needs the element scan.
+        if (double.IsFinite(TensorPrimitives.Sum(values)))
+        {
+            return true;
+        }
+
         foreach (var v in values)
         {
             if (!double.IsFinite(v))

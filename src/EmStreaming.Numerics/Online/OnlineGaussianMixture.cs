@@ -66,8 +66,11 @@ public sealed partial class OnlineGaussianMixture
     private readonly double[] _dd2;
     private double[] _batchLogDensity = [];
     private bool[] _used = [];
-    private double[] _joint = [];
-    private readonly OnlineBatchKernel? _fast;
+    private readonly double[] _shiftedMeans;
+    private double[] _tile = [];
+    private double[] _tileLk = [];
+    private double[] _tileMax = [];
+    private double[] _tileWork = [];
 
     private GaussianMixture? _view;
 
@@ -89,7 +92,7 @@ public sealed partial class OnlineGaussianMixture
         _allIndices = Enumerable.Range(0, dimension).ToArray();
         _dd = new double[dimension * dimension];
         _dd2 = new double[dimension * dimension];
-        _fast = OnlineBatchKernel.Applies(_type) ? new OnlineBatchKernel(_k, dimension) : null;
+        _shiftedMeans = new double[_k * dimension];
     }
 
     /// <summary>Creates an estimator in its warming-up state.</summary>
@@ -165,7 +168,7 @@ public sealed partial class OnlineGaussianMixture
     /// <exception cref="ArgumentException">A row is invalid (the message names it) or the destination is too short.</exception>
     public void ScoreSamples(ReadOnlySpan<double> rows, Span<double> logDensity)
     {
-        var m = ValidateRows(rows, logDensity, requireDestination: true);
+        var m = ValidateRows(rows, logDensity, requireDestination: true, out _);
         if (IsWarmingUp)
         {
             throw new ModelWarmingUpException(WarmUpRemaining);

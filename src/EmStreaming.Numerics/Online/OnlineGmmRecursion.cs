@@ -11,8 +11,7 @@ internal static class OnlineGmmRecursion
     /// <summary>next ← (1 − γ)·current + (γ / m)·batchSum, where batchSum holds the summed statistics of m rows.</summary>
     public static void Blend(GmmSufficientStatistics current, GmmSufficientStatistics batchSum, int m, double gamma, GmmSufficientStatistics next)
     {
-        next.CopyFrom(current);
-        next.Scale(1.0 - gamma);
+        next.ScaledCopyOf(current, 1.0 - gamma);
         next.Add(batchSum, gamma / m);
     }
 }

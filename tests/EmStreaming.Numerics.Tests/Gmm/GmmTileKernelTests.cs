@@ -1,0 +1,98 @@
+using EmStreaming.Numerics.Gmm;
+using EmStreaming.Numerics.Tests.Online;
+
+namespace EmStreaming.Numerics.Tests.Gmm;
+
+/// <summary>The column-major tile kernels must compute what the per-row kernels compute, for every covariance type.</summary>
+public sealed class GmmTileKernelTests
+{
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Tied)]
+    [InlineData(CovarianceType.Diag)]
+    [InlineData(CovarianceType.Spherical)]
+    public void LogDensitiesAndAccumulate_RandomTile_MatchPerRowKernels(CovarianceType type)
+    {
+        const int k = 4;
+        const int d = 5;
+        const int b = 37;
+        const int stride = 40;
+        var truth = SyntheticMixture.Random(k, d, seed: 3);
+        var rows = truth.Sample(b, seed: 4);
+        var p = GaussianMixtureEM.Fit(new DataMatrix(truth.Sample(2_000, seed: 5), 2_000, d), new GmmFitOptions { Components = k, Covariance = type, Seed = 1 }).Model.Parameters;
+        var origin = new double[] { 0.5, -1, 2, 0, 3 };
+
+        var xt = new double[d * stride];
+        var shifted = new double[k * d];
+        var lk = new double[k * stride];
+        var work = new double[GmmTileKernel.WorkLength(d, stride)];
+        GmmTileKernel.Load(rows, origin, xt, stride);
+        GmmTileKernel.ShiftMeans(p.Means, origin, shifted);
+        GmmTileKernel.LogDensities(p, shifted, xt, stride, b, lk, work);
+
+        var expected = new GmmSufficientStatistics(k, d, type, origin);
+        var actual = new GmmSufficientStatistics(k, d, type, origin);
+        var logd = new double[k];
+        var resp = new double[k * stride];
+        var scratch = new double[GmmParameters.RowScratchLength(d)];
+        for (var i = 0; i < b; i++)
+        {
+            p.LogDensitiesRow(rows.AsSpan(i * d, d), logd, scratch);
+            var r = new double[k];
+            for (var c = 0; c < k; c++)
+            {
+                Assert.Equal(logd[c], lk[(c * stride) + i], 1e-10);
+                r[c] = (c + 1.0) / (i + 2.0);
+                resp[(c * stride) + i] = r[c];
+            }
+
+            expected.AccumulateRow(rows.AsSpan(i * d, d), r, p, scratch);
+        }
+
+        GmmTileKernel.Accumulate(actual, xt, resp, stride, b, work);
+        foreach (var (e, a) in new[] { (expected.S0.ToArray(), actual.S0.ToArray()), (expected.S1.ToArray(), actual.S1.ToArray()), (expected.S2.ToArray(), actual.S2.ToArray()) })
+        {
+            for (var i = 0; i < e.Length; i++)
+            {
+                Assert.Equal(e[i], a[i], 1e-10 * Math.Max(1, Math.Abs(e[i])));
+            }
+        }
+    }
+
+    [Fact]
+    public void Responsibilities_RowsNearAndUnderflowed_SumToOneAndLogSumExp()
+    {
+        const int stride = 8;
+        const int b = 3;
+        double[] logWeights = [Math.Log(0.25), Math.Log(0.75)];
+        // Row 0: ordinary; row 1: one component 2,000 nats behind (its responsibility clamps to ≈ 0); row 2: every
+        // density underflowed to −∞.
+        var lk = new double[2 * stride];
+        lk[0] = -1.0;
+        lk[stride] = -2.0;
+        lk[1] = -5.0;
+        lk[stride + 1] = -2_005.0;
+        lk[2] = double.NegativeInfinity;
+        lk[stride + 2] = double.NegativeInfinity;
+        var lse = new double[b];
+        var max = new double[b];
+
+        GmmTileKernel.Responsibilities(logWeights, lk, stride, b, lse, max);
+
+        var j0 = -1.0 + logWeights[0];
+        var j1 = -2.0 + logWeights[1];
+        var expectedLse = Math.Max(j0, j1) + Math.Log(Math.Exp(j0 - Math.Max(j0, j1)) + Math.Exp(j1 - Math.Max(j0, j1)));
+        Assert.Equal(expectedLse, lse[0], 1e-14);
+        Assert.Equal(Math.Exp(j0 - expectedLse), lk[0], 1e-14);
+        Assert.Equal(1.0, lk[1], 1e-14);
+        Assert.True(lk[stride + 1] < 1e-250);
+        Assert.Equal(-5.0 + logWeights[0], lse[1], 1e-14);
+        Assert.Equal(double.NegativeInfinity, lse[2]);
+        Assert.Equal(0.5, lk[2]);
+        Assert.Equal(0.5, lk[stride + 2]);
+        for (var t = 0; t < b; t++)
+        {
+            Assert.Equal(1.0, lk[t] + lk[stride + t], 1e-14);
+        }
+    }
+}
