@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Text.Json.Serialization;
 
 namespace EmStreaming.Numerics.Online;
@@ -170,16 +171,39 @@ public readonly partial record struct StepSizeSchedule
             return Step(seen + 1);
         }
 
+        // Σ ln(1 − γ_{seen+i}) over chunks with vector Log/Exp: one scalar Math.Pow and Math.Log per observation were
+        // the largest cost left in an online mini-batch update (libm calls right after AVX-512 kernels are slow).
         var logKeep = 0.0;
-        for (var i = 1; i <= count; i++)
+        Span<double> g = stackalloc double[Math.Min(count, 256)];
+        for (var first = 1; first <= count; first += g.Length)
         {
-            var g = Step(seen + i);
-            if (g >= 1.0)
+            var chunk = g.Slice(0, Math.Min(g.Length, count - first + 1));
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                chunk[i] = seen + first + i + Offset;
+            }
+
+            if (Alpha == 1.0)
+            {
+                TensorPrimitives.Reciprocal(chunk, chunk);
+            }
+            else
+            {
+                // (n + n0)^(−α) = exp(−α · ln(n + n0)).
+                TensorPrimitives.Log(chunk, chunk);
+                TensorPrimitives.Multiply(chunk, -Alpha, chunk);
+                TensorPrimitives.Exp(chunk, chunk);
+            }
+
+            TensorPrimitives.Max(chunk, Floor, chunk);
+            if (TensorPrimitives.Max<double>(chunk) >= 1.0)
             {
                 return 1.0;
             }
 
-            logKeep += Math.Log(1.0 - g);
+            TensorPrimitives.Subtract(1.0, chunk, chunk);
+            TensorPrimitives.Log(chunk, chunk);
+            logKeep += TensorPrimitives.Sum<double>(chunk);
         }
 
         return -double.ExpM1(logKeep);
