@@ -47,7 +47,8 @@ internal sealed class GmmEmEngine
         {
             var centers = new double[k * d];
             var labels = new int[data.Rows];
-            KMeansSeeding.Run(data, k, new DeterministicRandom(seed), KMeansSeeding.DefaultLloydIterations, centers, labels);
+            var rng = new DeterministicRandom(seed);
+            KMeansSeeding.Run(data, k, ref rng, KMeansSeeding.DefaultLloydIterations, centers, labels);
             centers.CopyTo(provisional.Means, 0);
             _workspace.AccumulateLabels(provisional, labels, Statistics);
         }

@@ -346,7 +346,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
         double logLik = 0;
         var minValue = double.PositiveInfinity;
         var minRow = -1;
-        var rng = _mode == Mode.Random ? new DeterministicRandom(DeterministicRandom.DeriveSeed(_seed, (ulong)chunk)) : null;
+        var rng = new DeterministicRandom(_mode == Mode.Random ? DeterministicRandom.DeriveSeed(_seed, (ulong)chunk) : 0);
         const int T = TileRows;
         for (var t0 = start; t0 < end; t0 += T)
         {
@@ -431,7 +431,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
                         double sum = 0;
                         for (var k = 0; k < _k; k++)
                         {
-                            var u = rng!.NextDouble();
+                            var u = rng.NextDouble();
                             lk[(k * T) + t] = u;
                             sum += u;
                         }
@@ -479,7 +479,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
         double logLik = 0;
         var minValue = double.PositiveInfinity;
         var minRow = -1;
-        var rng = _mode == Mode.Random ? new DeterministicRandom(DeterministicRandom.DeriveSeed(_seed, (ulong)chunk)) : null;
+        var rng = new DeterministicRandom(_mode == Mode.Random ? DeterministicRandom.DeriveSeed(_seed, (ulong)chunk) : 0);
         var r = s.RowLk.AsSpan(0, _k);
         var work = s.Work;
         var xhat = s.Xhat.AsSpan(0, _d);
@@ -564,7 +564,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
                 default:
                     for (var k = 0; k < _k; k++)
                     {
-                        r[k] = rng!.NextDouble();
+                        r[k] = rng.NextDouble();
                     }
 
                     TensorPrimitives.Divide(r, TensorPrimitives.Sum<double>(r), r);

@@ -9,7 +9,7 @@ internal static class KMeansSeeding
     public const int DefaultLloydIterations = 10;
 
     /// <summary>Writes the K×D centres and the label of every row. Deterministic for a given generator state.</summary>
-    public static void Run(DataMatrix data, int k, DeterministicRandom rng, int lloydIterations, double[] centers, int[] labels)
+    public static void Run(DataMatrix data, int k, ref DeterministicRandom rng, int lloydIterations, double[] centers, int[] labels)
     {
         var n = data.Rows;
         var d = data.Columns;
@@ -34,7 +34,7 @@ internal static class KMeansSeeding
             var bestCandidate = -1;
             for (var trial = 0; trial < trials; trial++)
             {
-                var candidate = SampleProportional(closest, potential, rng);
+                var candidate = SampleProportional(closest, potential, ref rng);
                 SetCenter(centers, c, x, candidate, d, data);
                 double p = 0;
                 for (var i = 0; i < n; i++)
@@ -121,7 +121,7 @@ internal static class KMeansSeeding
         return changes;
     }
 
-    private static int SampleProportional(double[] weights, double total, DeterministicRandom rng)
+    private static int SampleProportional(double[] weights, double total, ref DeterministicRandom rng)
     {
         if (!(total > 0))
         {

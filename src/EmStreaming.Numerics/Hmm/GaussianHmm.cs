@@ -278,12 +278,12 @@ public sealed class GaussianHmm
             cov.CopyTo(factors, s * d * d);
         }
 
-        var state = Draw(rng, _start);
+        var state = Draw(ref rng, _start);
         for (var t = 0; t < n; t++)
         {
             if (t > 0)
             {
-                state = Draw(rng, _transitions.AsSpan(state * k, k));
+                state = Draw(ref rng, _transitions.AsSpan(state * k, k));
             }
 
             if (!states.IsEmpty)
@@ -318,7 +318,7 @@ public sealed class GaussianHmm
     /// <summary>Akaike information criterion −2·logL + 2p on one sequence.</summary>
     public double Aic(DataMatrix sequence) => (-2.0 * LogLikelihood(sequence)) + (2.0 * ParameterCount);
 
-    private static int Draw(DeterministicRandom rng, ReadOnlySpan<double> p)
+    private static int Draw(ref DeterministicRandom rng, ReadOnlySpan<double> p)
     {
         var u = rng.NextDouble();
         var c = 0.0;

@@ -26,7 +26,7 @@ internal static class HmmInitializer
         }
 
         var rng = new DeterministicRandom(seed);
-        var centroids = SeedPlusPlus(rows, totalRows, d, k, rng);
+        var centroids = SeedPlusPlus(rows, totalRows, d, k, ref rng);
         var labels = new int[totalRows];
         Lloyd(rows, totalRows, d, k, centroids, labels);
 
@@ -125,7 +125,7 @@ internal static class HmmInitializer
         return s;
     }
 
-    private static double[] SeedPlusPlus(double[] rows, int n, int d, int k, DeterministicRandom rng)
+    private static double[] SeedPlusPlus(double[] rows, int n, int d, int k, ref DeterministicRandom rng)
     {
         var centroids = new double[k * d];
         var mean = Mean(rows, n, d);

@@ -105,7 +105,7 @@ public sealed partial class OnlineGaussianMixture
     /// worst-explained recent rows (this batch included), with the weight of an average component and the mean
     /// within-component covariance, then runs the M-step again. Returns the number re-seeded.
     /// </summary>
-    private int Reseed(GmmSufficientStatistics stats, GmmParameters p, ReadOnlySpan<double> batchRows, int m, ref OnlineRandom rng)
+    private int Reseed(GmmSufficientStatistics stats, GmmParameters p, ReadOnlySpan<double> batchRows, int m, ref DeterministicRandom rng)
     {
         var count = 0;
         for (var k = 0; k < _k; k++)
@@ -206,7 +206,7 @@ public sealed partial class OnlineGaussianMixture
     }
 
     /// <summary>Copies into x one of the few lowest-density rows among the recent ring and this batch not yet used.</summary>
-    private void PickPoorlyExplained(ReadOnlySpan<double> batchRows, int m, Span<bool> used, Span<double> x, ref OnlineRandom rng)
+    private void PickPoorlyExplained(ReadOnlySpan<double> batchRows, int m, Span<bool> used, Span<double> x, ref DeterministicRandom rng)
     {
         var ring = _recentLogDensity.Length;
         Span<int> best = stackalloc int[ReseedCandidates];

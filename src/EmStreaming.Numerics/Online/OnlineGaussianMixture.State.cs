@@ -93,7 +93,7 @@ public sealed partial class OnlineGaussianMixture
 
         var g = new OnlineGaussianMixture(options, d)
         {
-            _rng = OnlineRandom.ReadFrom(ref r),
+            _rng = DeterministicRandom.ReadFrom(ref r),
             _observations = r.ReadInt64("observations"),
             _batches = r.ReadInt64("batches"),
             _reseeds = r.ReadInt64("reseeds"),

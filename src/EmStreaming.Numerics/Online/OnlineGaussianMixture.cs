@@ -28,7 +28,7 @@ public sealed partial class OnlineGaussianMixture
     private readonly CovarianceType _type;
     private readonly StepSizeSchedule _schedule;
 
-    private OnlineRandom _rng;
+    private DeterministicRandom _rng;
     private long _observations;
     private long _batches;
     private long _reseeds;
@@ -81,7 +81,7 @@ public sealed partial class OnlineGaussianMixture
         _k = options.Components;
         _type = options.Covariance;
         _schedule = options.StepSize;
-        _rng = new OnlineRandom(options.Seed);
+        _rng = new DeterministicRandom(options.Seed);
         _recentRows = new double[options.RecentCapacity * dimension];
         _recentLogDensity = new double[options.RecentCapacity];
         _logDensity = new double[_k];
