@@ -71,4 +71,44 @@ public sealed class DataMatrix
     }
 
     internal double[] RawValues => _values;
+
+    /// <summary>
+    /// Writes the mean of the observed (non-NaN) entries of each column of row-major <paramref name="values"/> into
+    /// <paramref name="means"/> (0 for a column with none), summing rows in order. Returns the first column with no
+    /// observed entry, or −1.
+    /// </summary>
+    internal static int ObservedColumnMeans(ReadOnlySpan<double> values, int columns, Span<double> means)
+    {
+        Span<long> counts = columns <= 256 ? stackalloc long[columns] : new long[columns];
+        counts.Clear();
+        means = means.Slice(0, columns);
+        means.Clear();
+        for (var i = 0; i < values.Length; i += columns)
+        {
+            var row = values.Slice(i, columns);
+            for (var j = 0; j < columns; j++)
+            {
+                if (!double.IsNaN(row[j]))
+                {
+                    means[j] += row[j];
+                    counts[j]++;
+                }
+            }
+        }
+
+        var empty = -1;
+        for (var j = 0; j < columns; j++)
+        {
+            if (counts[j] > 0)
+            {
+                means[j] /= counts[j];
+            }
+            else if (empty < 0)
+            {
+                empty = j;
+            }
+        }
+
+        return empty;
+    }
 }

@@ -73,21 +73,21 @@ internal sealed class GmmParameters
     };
 
     /// <summary>Free parameters as scikit-learn counts them (for BIC/AIC).</summary>
-    public int ParameterCount
+    public int ParameterCount => (int)FreeParameters(Type, Components, Dimension);
+
+    /// <summary>Free parameters of a K-component, D-dimensional mixture of a covariance type (weights, means, covariances).</summary>
+    public static long FreeParameters(CovarianceType type, long components, long dimension)
     {
-        get
+        var k = components;
+        var d = dimension;
+        var cov = type switch
         {
-            var k = Components;
-            var d = Dimension;
-            var cov = Type switch
-            {
-                CovarianceType.Full => k * d * (d + 1) / 2,
-                CovarianceType.Diag => k * d,
-                CovarianceType.Spherical => k,
-                _ => d * (d + 1) / 2,
-            };
-            return cov + (k * d) + k - 1;
-        }
+            CovarianceType.Full => k * d * (d + 1) / 2,
+            CovarianceType.Diag => k * d,
+            CovarianceType.Spherical => k,
+            _ => d * (d + 1) / 2,
+        };
+        return cov + (k * d) + k - 1;
     }
 
     /// <summary>
@@ -135,49 +135,32 @@ internal sealed class GmmParameters
                     break;
                 }
 
-            case CovarianceType.Diag:
-                for (var k = 0; k < Components; k++)
+            default:
                 {
-                    for (var i = 0; i < d; i++)
+                    // Diag: d variances per component; Spherical: one, counted d times in the determinant.
+                    var perComponent = Covariances.Length / Components;
+                    for (var i = 0; i < Covariances.Length; i++)
                     {
-                        var v = Covariances[(k * d) + i];
+                        var v = Covariances[i];
                         if (!(v > 0) || !double.IsFinite(v))
                         {
-                            failedComponent = k;
+                            failedComponent = i / perComponent;
                             return false;
                         }
                     }
-                }
 
-                TensorPrimitives.Sqrt(Covariances, Cholesky);
-                TensorPrimitives.Reciprocal(Cholesky, InverseCholesky);
-                TensorPrimitives.Log(Covariances, logs);
-                for (var k = 0; k < Components; k++)
-                {
-                    LogNormalizers[k] = -0.5 * ((d * Log2Pi) + TensorPrimitives.Sum<double>(logs.Slice(k * d, d)));
-                }
-
-                break;
-            default:
-                for (var k = 0; k < Components; k++)
-                {
-                    var v = Covariances[k];
-                    if (!(v > 0) || !double.IsFinite(v))
+                    TensorPrimitives.Sqrt(Covariances, Cholesky);
+                    TensorPrimitives.Reciprocal(Cholesky, InverseCholesky);
+                    TensorPrimitives.Log(Covariances, logs);
+                    var multiplicity = d / perComponent;
+                    for (var k = 0; k < Components; k++)
                     {
-                        failedComponent = k;
-                        return false;
+                        var logDet = multiplicity * TensorPrimitives.Sum<double>(logs.Slice(k * perComponent, perComponent));
+                        LogNormalizers[k] = -0.5 * ((d * Log2Pi) + logDet);
                     }
-                }
 
-                TensorPrimitives.Sqrt(Covariances, Cholesky);
-                TensorPrimitives.Reciprocal(Cholesky, InverseCholesky);
-                TensorPrimitives.Log(Covariances, logs);
-                for (var k = 0; k < Components; k++)
-                {
-                    LogNormalizers[k] = -0.5 * d * (Log2Pi + logs[k]);
+                    break;
                 }
-
-                break;
         }
 
         return true;

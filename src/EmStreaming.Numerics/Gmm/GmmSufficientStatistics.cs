@@ -70,14 +70,8 @@ internal sealed class GmmSufficientStatistics
     /// <summary>Σ_k s0_k: the total weight accumulated.</summary>
     public double TotalWeight => TensorPrimitives.Sum<double>(_s0);
 
-    public static int S2Length(CovarianceType type, int components, int dimension) => type switch
-    {
-        CovarianceType.Full => components * dimension * dimension,
-        CovarianceType.Diag => components * dimension,
-        CovarianceType.Spherical => components,
-        CovarianceType.Tied => dimension * dimension,
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unknown covariance type"),
-    };
+    /// <summary>Length of S2: the layout of the covariances themselves (<see cref="GmmParameters.CovarianceLength"/>).</summary>
+    public static int S2Length(CovarianceType type, int components, int dimension) => GmmParameters.CovarianceLength(type, components, dimension);
 
     /// <summary>Same shape and origin, zero statistics.</summary>
     public GmmSufficientStatistics CreateEmpty() => new(Components, Dimension, Type, _origin);

@@ -600,26 +600,9 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
 
     private static double[] ColumnMeans(DataMatrix data)
     {
-        var d = data.Columns;
-        var sum = new double[d];
-        var count = new long[d];
-        var values = data.RawValues;
-        for (var i = 0; i < values.Length; i++)
-        {
-            var v = values[i];
-            if (!double.IsNaN(v))
-            {
-                sum[i % d] += v;
-                count[i % d]++;
-            }
-        }
-
-        for (var j = 0; j < d; j++)
-        {
-            sum[j] = count[j] > 0 ? sum[j] / count[j] : 0;
-        }
-
-        return sum;
+        var means = new double[data.Columns];
+        DataMatrix.ObservedColumnMeans(data.Values, data.Columns, means);
+        return means;
     }
 
     private static (int[]? Complete, int CompleteCount, int[] MissingRows, int[] MissingPattern, Pattern[] Patterns) GroupRows(DataMatrix data)

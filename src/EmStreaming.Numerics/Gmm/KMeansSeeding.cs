@@ -19,7 +19,14 @@ internal static class KMeansSeeding
         var bestDist = new double[n];
 
         var first = rng.NextInt(n);
-        SetCenter(centers, 0, x, first, d, data);
+        double[]? columnMeans = null;
+        if (data.HasMissing)
+        {
+            columnMeans = new double[d];
+            DataMatrix.ObservedColumnMeans(x, d, columnMeans);
+        }
+
+        SetCenter(centers, 0, x, first, d, columnMeans);
         double potential = 0;
         for (var i = 0; i < n; i++)
         {
@@ -35,7 +42,7 @@ internal static class KMeansSeeding
             for (var trial = 0; trial < trials; trial++)
             {
                 var candidate = SampleProportional(closest, potential, ref rng);
-                SetCenter(centers, c, x, candidate, d, data);
+                SetCenter(centers, c, x, candidate, d, columnMeans);
                 double p = 0;
                 for (var i = 0; i < n; i++)
                 {
@@ -52,7 +59,7 @@ internal static class KMeansSeeding
                 }
             }
 
-            SetCenter(centers, c, x, bestCandidate, d, data);
+            SetCenter(centers, c, x, bestCandidate, d, columnMeans);
             (closest, bestDist) = (bestDist, closest);
             potential = bestPotential;
         }
@@ -151,30 +158,14 @@ internal static class KMeansSeeding
         return weights.Length - 1;
     }
 
-    private static void SetCenter(double[] centers, int c, double[] x, int row, int d, DataMatrix data)
+    /// <summary>Centre c = row, its missing entries filled with the column means.</summary>
+    private static void SetCenter(double[] centers, int c, double[] x, int row, int d, double[]? columnMeans)
     {
         for (var j = 0; j < d; j++)
         {
             var v = x[(row * d) + j];
-            centers[(c * d) + j] = double.IsNaN(v) ? ColumnMean(data, j) : v;
+            centers[(c * d) + j] = double.IsNaN(v) ? columnMeans![j] : v;
         }
-    }
-
-    private static double ColumnMean(DataMatrix data, int column)
-    {
-        double s = 0;
-        var count = 0;
-        for (var i = 0; i < data.Rows; i++)
-        {
-            var v = data.RawValues[(i * data.Columns) + column];
-            if (!double.IsNaN(v))
-            {
-                s += v;
-                count++;
-            }
-        }
-
-        return count > 0 ? s / count : 0;
     }
 
     private static double Distance(double[] x, int row, int d, double[] centers, int c)

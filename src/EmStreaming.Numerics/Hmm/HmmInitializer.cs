@@ -247,27 +247,9 @@ internal static class HmmInitializer
 
     private static double[] Mean(double[] rows, int n, int d)
     {
-        var sum = new double[d];
-        var count = new double[d];
-        for (var t = 0; t < n; t++)
-        {
-            for (var i = 0; i < d; i++)
-            {
-                var v = rows[(t * d) + i];
-                if (!double.IsNaN(v))
-                {
-                    sum[i] += v;
-                    count[i] += 1;
-                }
-            }
-        }
-
-        for (var i = 0; i < d; i++)
-        {
-            sum[i] = count[i] > 0 ? sum[i] / count[i] : 0.0;
-        }
-
-        return sum;
+        var mean = new double[d];
+        DataMatrix.ObservedColumnMeans(rows.AsSpan(0, n * d), d, mean);
+        return mean;
     }
 
     private static double[] PooledVariance(double[] rows, int n, int d)

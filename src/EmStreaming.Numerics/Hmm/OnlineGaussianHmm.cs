@@ -396,27 +396,9 @@ public sealed partial class OnlineGaussianHmm
 
     private static double[] ColumnMeans(double[] values, int n, int d)
     {
-        var sum = new double[d];
-        var count = new double[d];
-        for (var t = 0; t < n; t++)
-        {
-            for (var i = 0; i < d; i++)
-            {
-                var v = values[(t * d) + i];
-                if (!double.IsNaN(v))
-                {
-                    sum[i] += v;
-                    count[i]++;
-                }
-            }
-        }
-
-        for (var i = 0; i < d; i++)
-        {
-            sum[i] = count[i] > 0 ? sum[i] / count[i] : 0.0;
-        }
-
-        return sum;
+        var mean = new double[d];
+        DataMatrix.ObservedColumnMeans(values.AsSpan(0, n * d), d, mean);
+        return mean;
     }
 
     private static double[] MeanOfMeans(GaussianHmm model)

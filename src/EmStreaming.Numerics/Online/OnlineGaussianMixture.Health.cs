@@ -37,26 +37,10 @@ public sealed partial class OnlineGaussianMixture
     private void Initialize(double[] all, int n)
     {
         var origin = new double[_d];
-        for (var j = 0; j < _d; j++)
+        var empty = DataMatrix.ObservedColumnMeans(all.AsSpan(0, n * _d), _d, origin);
+        if (empty >= 0)
         {
-            var s = 0.0;
-            var c = 0;
-            for (var i = 0; i < n; i++)
-            {
-                var v = all[(i * _d) + j];
-                if (!double.IsNaN(v))
-                {
-                    s += v;
-                    c++;
-                }
-            }
-
-            if (c == 0)
-            {
-                throw new ArgumentException($"column {j} has no observed value in the {n} warm-up rows, so the first fit cannot estimate it; the batch was not applied.", "rows");
-            }
-
-            origin[j] = s / c;
+            throw new ArgumentException($"column {empty} has no observed value in the {n} warm-up rows, so the first fit cannot estimate it; the batch was not applied.", "rows");
         }
 
         var rng = _rng;

@@ -267,29 +267,8 @@ public sealed partial class OnlineGaussianMixture
         return max + Math.Log(s);
     }
 
-    private double LogDensity(GmmParameters p, ReadOnlySpan<double> x, Span<double> scratch)
-    {
-        p.LogDensitiesRow(x, scratch, _rowScratch);
-        var max = double.NegativeInfinity;
-        for (var k = 0; k < _k; k++)
-        {
-            scratch[k] += p.LogWeights[k];
-            max = Math.Max(max, scratch[k]);
-        }
-
-        if (double.IsNegativeInfinity(max))
-        {
-            return max;
-        }
-
-        var s = 0.0;
-        for (var k = 0; k < _k; k++)
-        {
-            s += Math.Exp(scratch[k] - max);
-        }
-
-        return max + Math.Log(s);
-    }
+    /// <summary>log p(x) under p; <paramref name="scratch"/> (K entries) receives the responsibilities.</summary>
+    private double LogDensity(GmmParameters p, ReadOnlySpan<double> x, Span<double> scratch) => Responsibilities(p, x, scratch);
 
     private void Remember(ReadOnlySpan<double> x, double logDensity)
     {

@@ -1,3 +1,5 @@
+using EmStreaming.Numerics.Gmm;
+
 namespace EmStreaming.Numerics.Online;
 
 /// <summary>
@@ -67,16 +69,8 @@ public sealed record OnlineGmmOptions
             return WarmUpObservations;
         }
 
-        var k = (long)Components;
-        long d = dimension;
-        var cov = Covariance switch
-        {
-            CovarianceType.Full => k * d * (d + 1) / 2,
-            CovarianceType.Diag => k * d,
-            CovarianceType.Spherical => k,
-            _ => d * (d + 1) / 2,
-        };
-        return (int)Math.Min(int.MaxValue, Math.Max(MinimumAutomaticWarmUp, 10 * (cov + (k * d) + k - 1)));
+        var free = GmmParameters.FreeParameters(Covariance, Components, dimension);
+        return (int)Math.Min(int.MaxValue, Math.Max(MinimumAutomaticWarmUp, 10 * free));
     }
 
     /// <summary>Throws when a setting is out of range, naming it.</summary>
