@@ -48,7 +48,7 @@ internal sealed class GmmEmEngine
             var centers = new double[k * d];
             var labels = new int[data.Rows];
             var rng = new DeterministicRandom(seed);
-            KMeansSeeding.Run(data, k, ref rng, KMeansSeeding.DefaultLloydIterations, centers, labels);
+            KMeansSeeding.Run(data, k, ref rng, KMeansSeeding.DefaultLloydIterations, centers, labels, _workspace.Runner);
             centers.CopyTo(provisional.Means, 0);
             _workspace.AccumulateLabels(provisional, labels, Statistics);
         }

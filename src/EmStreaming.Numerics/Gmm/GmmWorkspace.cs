@@ -116,6 +116,9 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
 
     public DataMatrix Data => _data;
 
+    /// <summary>The workspace's thread pool, for other chunked passes over the same data (k-means seeding).</summary>
+    public ChunkRunner Runner => _runner;
+
     public int Components => _k;
 
     public int Dimension => _d;

@@ -1,22 +1,43 @@
+using System.Numerics.Tensors;
+using EmStreaming.Numerics.Parallelism;
+
 namespace EmStreaming.Numerics.Gmm;
 
 /// <summary>
 /// Greedy k-means++ seeding (2 + ⌊ln K⌋ candidates per centre, as scikit-learn) and a few Lloyd iterations, for EM
 /// initialization. Missing entries are skipped: a distance uses the observed coordinates, rescaled by D / observed.
 /// </summary>
+/// <remarks>
+/// Parallel and deterministic: every pass over the rows (a candidate centre's potential, an assignment) is cut into fixed
+/// chunks of <see cref="ChunkRows"/> rows whatever the number of threads; each chunk writes its own partial sums and
+/// the partials are combined in chunk order, so a seed gives bit-identical centres and labels on any number of cores.
+/// Buffers are allocated once per run; the Lloyd iterations allocate nothing.
+/// </remarks>
 internal static class KMeansSeeding
 {
     public const int DefaultLloydIterations = 10;
 
+    /// <summary>Rows per chunk: the unit of parallel work and of ordered reduction.</summary>
+    public const int ChunkRows = 4096;
+
+    private const int TileRows = 256;
+
     /// <summary>Writes the K×D centres and the label of every row. Deterministic for a given generator state.</summary>
-    public static void Run(DataMatrix data, int k, ref DeterministicRandom rng, int lloydIterations, double[] centers, int[] labels)
+    /// <param name="data">The rows.</param>
+    /// <param name="k">Number of centres.</param>
+    /// <param name="rng">Generator, advanced by the seeding draws.</param>
+    /// <param name="lloydIterations">Maximum Lloyd iterations after seeding.</param>
+    /// <param name="centers">Destination, K×D.</param>
+    /// <param name="labels">Destination, one label per row.</param>
+    /// <param name="runner">Pool to run the passes on (e.g. the EM workspace's); null runs them on the calling thread.</param>
+    public static void Run(DataMatrix data, int k, ref DeterministicRandom rng, int lloydIterations, double[] centers, int[] labels, ChunkRunner? runner = null)
     {
+        using var own = runner is null ? new ChunkRunner(1) : null;
+        var pool = runner ?? own!;
         var n = data.Rows;
         var d = data.Columns;
         var x = data.RawValues;
-        var closest = new double[n];
-        var candidateDist = new double[n];
-        var bestDist = new double[n];
+        var pass = new Passes(data, k, centers, labels, pool.WorkerCount);
 
         var first = rng.NextInt(n);
         double[]? columnMeans = null;
@@ -27,12 +48,10 @@ internal static class KMeansSeeding
         }
 
         SetCenter(centers, 0, x, first, d, columnMeans);
-        double potential = 0;
-        for (var i = 0; i < n; i++)
-        {
-            closest[i] = Distance(x, i, d, centers, 0);
-            potential += closest[i];
-        }
+        Array.Fill(pass.Closest, double.PositiveInfinity);
+        var potential = pass.Potential(pool, 0, pass.Closest);
+        var candidateDist = new double[n];
+        var bestDist = new double[n];
 
         var trials = 2 + (int)Math.Log(k);
         for (var c = 1; c < k; c++)
@@ -41,16 +60,9 @@ internal static class KMeansSeeding
             var bestCandidate = -1;
             for (var trial = 0; trial < trials; trial++)
             {
-                var candidate = SampleProportional(closest, potential, ref rng);
+                var candidate = SampleProportional(pass.Closest, potential, ref rng);
                 SetCenter(centers, c, x, candidate, d, columnMeans);
-                double p = 0;
-                for (var i = 0; i < n; i++)
-                {
-                    var dist = Math.Min(closest[i], Distance(x, i, d, centers, c));
-                    candidateDist[i] = dist;
-                    p += dist;
-                }
-
+                var p = pass.Potential(pool, c, candidateDist);
                 if (p < bestPotential)
                 {
                     bestPotential = p;
@@ -60,72 +72,20 @@ internal static class KMeansSeeding
             }
 
             SetCenter(centers, c, x, bestCandidate, d, columnMeans);
-            (closest, bestDist) = (bestDist, closest);
+            (pass.Closest, bestDist) = (bestDist, pass.Closest);
             potential = bestPotential;
         }
 
-        Assign(x, n, d, k, centers, labels);
-        var sums = new double[k * d];
-        var counts = new double[k * d];
+        // Each assignment pass also sums the rows per new label, so a Lloyd iteration is one pass over the data.
+        pass.AssignAndSum(pool);
         for (var iteration = 0; iteration < lloydIterations; iteration++)
         {
-            Array.Clear(sums);
-            Array.Clear(counts);
-            for (var i = 0; i < n; i++)
-            {
-                var c = labels[i];
-                for (var j = 0; j < d; j++)
-                {
-                    var v = x[(i * d) + j];
-                    if (!double.IsNaN(v))
-                    {
-                        sums[(c * d) + j] += v;
-                        counts[(c * d) + j]++;
-                    }
-                }
-            }
-
-            for (var t = 0; t < sums.Length; t++)
-            {
-                // An empty cluster (or a coordinate no member observes) keeps its previous centre.
-                if (counts[t] > 0)
-                {
-                    centers[t] = sums[t] / counts[t];
-                }
-            }
-
-            if (Assign(x, n, d, k, centers, labels) == 0)
+            pass.UpdateCenters();
+            if (pass.AssignAndSum(pool) == 0)
             {
                 break;
             }
         }
-    }
-
-    private static int Assign(double[] x, int n, int d, int k, double[] centers, int[] labels)
-    {
-        var changes = 0;
-        for (var i = 0; i < n; i++)
-        {
-            var best = 0;
-            var bestDist = double.PositiveInfinity;
-            for (var c = 0; c < k; c++)
-            {
-                var dist = Distance(x, i, d, centers, c);
-                if (dist < bestDist)
-                {
-                    bestDist = dist;
-                    best = c;
-                }
-            }
-
-            if (labels[i] != best)
-            {
-                changes++;
-                labels[i] = best;
-            }
-        }
-
-        return changes;
     }
 
     private static int SampleProportional(double[] weights, double total, ref DeterministicRandom rng)
@@ -186,5 +146,280 @@ internal static class KMeansSeeding
         }
 
         return observed == d ? s : s * d / observed;
+    }
+
+    /// <summary>The chunked passes over the rows, with their per-chunk partial results.</summary>
+    private sealed class Passes : IChunkWork
+    {
+        private readonly double[] _x;
+        private readonly int _n;
+        private readonly int _d;
+        private readonly int _k;
+        private readonly double[] _centers;
+        private readonly int[] _labels;
+        private readonly int _chunks;
+        private readonly double[] _chunkPotential;
+        private readonly int[] _chunkChanges;
+        private readonly double[] _chunkSums;
+        private readonly double[] _chunkCounts;
+        private readonly double[] _sums;
+        private readonly double[] _counts;
+        private bool _assign;
+        private int _candidate;
+        private double[] _target = [];
+
+        // Complete data: per-worker column-major tiles, so distances run along the rows with TensorPrimitives.
+        private readonly bool _complete;
+        private readonly double[][] _tiles;
+        private readonly double[][] _distances;
+
+        public Passes(DataMatrix data, int k, double[] centers, int[] labels, int workers)
+        {
+            _x = data.RawValues;
+            _n = data.Rows;
+            _d = data.Columns;
+            _k = k;
+            _centers = centers;
+            _labels = labels;
+            _chunks = (_n + ChunkRows - 1) / ChunkRows;
+            _chunkPotential = new double[_chunks];
+            _chunkChanges = new int[_chunks];
+            _chunkSums = new double[_chunks * k * _d];
+            _chunkCounts = new double[_chunks * k * _d];
+            _sums = new double[k * _d];
+            _counts = new double[k * _d];
+            Closest = new double[_n];
+            _complete = !data.HasMissing;
+            _tiles = new double[_complete ? workers : 0][];
+            _distances = new double[_complete ? workers : 0][];
+            for (var w = 0; w < _tiles.Length; w++)
+            {
+                _tiles[w] = new double[_d * TileRows];
+                _distances[w] = new double[(k + 1) * TileRows];
+            }
+        }
+
+        /// <summary>Squared distance of each row to its nearest chosen centre.</summary>
+        public double[] Closest { get; set; }
+
+        /// <summary>target[i] = min(Closest[i], dist(row i, centre c)); returns Σ target, summed in chunk order.</summary>
+        public double Potential(ChunkRunner pool, int c, double[] target)
+        {
+            _assign = false;
+            _candidate = c;
+            _target = target;
+            pool.Run(_chunks, this);
+            double p = 0;
+            foreach (var v in _chunkPotential)
+            {
+                p += v;
+            }
+
+            return p;
+        }
+
+        /// <summary>Labels every row with its nearest centre and sums the rows per label; returns how many labels changed.</summary>
+        public int AssignAndSum(ChunkRunner pool)
+        {
+            _assign = true;
+            pool.Run(_chunks, this);
+            var changes = 0;
+            foreach (var v in _chunkChanges)
+            {
+                changes += v;
+            }
+
+            return changes;
+        }
+
+        /// <summary>Centres = per-label means of the last assignment; a cluster (or coordinate) with no rows keeps its centre.</summary>
+        public void UpdateCenters()
+        {
+            var len = _k * _d;
+            Array.Clear(_sums);
+            Array.Clear(_counts);
+            for (var chunk = 0; chunk < _chunks; chunk++)
+            {
+                TensorPrimitives.Add(_sums, _chunkSums.AsSpan(chunk * len, len), _sums);
+                TensorPrimitives.Add(_counts, _chunkCounts.AsSpan(chunk * len, len), _counts);
+            }
+
+            for (var t = 0; t < len; t++)
+            {
+                if (_counts[t] > 0)
+                {
+                    _centers[t] = _sums[t] / _counts[t];
+                }
+            }
+        }
+
+        public void Execute(int chunk, int worker)
+        {
+            var start = chunk * ChunkRows;
+            var end = Math.Min(start + ChunkRows, _n);
+            if (_complete)
+            {
+                ExecuteTiles(chunk, start, end, _tiles[worker], _distances[worker]);
+                return;
+            }
+
+            if (!_assign)
+            {
+                var closest = Closest;
+                var target = _target;
+                double p = 0;
+                for (var i = start; i < end; i++)
+                {
+                    var dist = Math.Min(closest[i], Distance(_x, i, _d, _centers, _candidate));
+                    target[i] = dist;
+                    p += dist;
+                }
+
+                _chunkPotential[chunk] = p;
+                return;
+            }
+
+            var len = _k * _d;
+            var sums = _chunkSums.AsSpan(chunk * len, len);
+            var counts = _chunkCounts.AsSpan(chunk * len, len);
+            sums.Clear();
+            counts.Clear();
+            var changes = 0;
+            for (var i = start; i < end; i++)
+            {
+                var best = 0;
+                var bestDist = double.PositiveInfinity;
+                for (var c = 0; c < _k; c++)
+                {
+                    var dist = Distance(_x, i, _d, _centers, c);
+                    if (dist < bestDist)
+                    {
+                        bestDist = dist;
+                        best = c;
+                    }
+                }
+
+                if (_labels[i] != best)
+                {
+                    changes++;
+                    _labels[i] = best;
+                }
+
+                var row = _x.AsSpan(i * _d, _d);
+                for (var j = 0; j < _d; j++)
+                {
+                    if (!double.IsNaN(row[j]))
+                    {
+                        sums[(best * _d) + j] += row[j];
+                        counts[(best * _d) + j]++;
+                    }
+                }
+            }
+
+            _chunkChanges[chunk] = changes;
+        }
+
+        /// <summary>
+        /// The same passes for complete rows. A candidate's potential needs one distance per row, computed in place; an
+        /// assignment needs K, computed along the rows of a column-major tile with TensorPrimitives.
+        /// </summary>
+        private void ExecuteTiles(int chunk, int start, int end, double[] xt, double[] dist)
+        {
+            const int T = TileRows;
+            var d = _d;
+            if (!_assign)
+            {
+                var closest = Closest;
+                var target = _target;
+                var center = _centers.AsSpan(_candidate * d, d);
+                double potential = 0;
+                for (var i = start; i < end; i++)
+                {
+                    var row = _x.AsSpan(i * d, d);
+                    double s = 0;
+                    for (var j = 0; j < d; j++)
+                    {
+                        var e = row[j] - center[j];
+                        s += e * e;
+                    }
+
+                    var v = Math.Min(closest[i], s);
+                    target[i] = v;
+                    potential += v;
+                }
+
+                _chunkPotential[chunk] = potential;
+                return;
+            }
+
+            var len = _k * d;
+            var sums = _chunkSums.AsSpan(chunk * len, len);
+            var counts = _chunkCounts.AsSpan(chunk * len, len);
+            sums.Clear();
+            counts.Clear();
+            var changes = 0;
+            for (var t0 = start; t0 < end; t0 += T)
+            {
+                var b = Math.Min(T, end - t0);
+                var rows = _x.AsSpan(t0 * d, b * d);
+                for (var t = 0; t < b; t++)
+                {
+                    for (var j = 0; j < d; j++)
+                    {
+                        xt[(j * T) + t] = rows[(t * d) + j];
+                    }
+                }
+
+                var diff = dist.AsSpan(_k * T, b);
+                for (var c = 0; c < _k; c++)
+                {
+                    var acc = dist.AsSpan(c * T, b);
+                    acc.Clear();
+                    for (var j = 0; j < d; j++)
+                    {
+                        TensorPrimitives.Subtract(xt.AsSpan(j * T, b), _centers[(c * d) + j], diff);
+                        TensorPrimitives.MultiplyAdd(diff, diff, acc, acc);
+                    }
+                }
+
+                for (var t = 0; t < b; t++)
+                {
+                    var best = 0;
+                    var bestDist = dist[t];
+                    for (var c = 1; c < _k; c++)
+                    {
+                        if (dist[(c * T) + t] < bestDist)
+                        {
+                            bestDist = dist[(c * T) + t];
+                            best = c;
+                        }
+                    }
+
+                    var i = t0 + t;
+                    if (_labels[i] != best)
+                    {
+                        changes++;
+                        _labels[i] = best;
+                    }
+
+                    var row = rows.Slice(t * d, d);
+                    var sum = sums.Slice(best * d, d);
+                    for (var j = 0; j < d; j++)
+                    {
+                        sum[j] += row[j];
+                    }
+
+                    counts[best * d]++;
+                }
+            }
+
+            // Complete rows: every coordinate of a cluster has the same count.
+            for (var c = 0; c < _k; c++)
+            {
+                counts.Slice(c * d, d).Fill(counts[c * d]);
+            }
+
+            _chunkChanges[chunk] = changes;
+        }
     }
 }
