@@ -14,6 +14,8 @@ switch (args.FirstOrDefault())
     case "online-defaults":
         OnlineGmmDefaultsExperiment.Run(Console.Out);
         return 0;
+    case "load":
+        return await EmStreaming.Benchmarks.Load.LoadGenerator.RunAsync(args[1..], Console.Out);
     case "hmm-defaults":
         EmStreaming.Benchmarks.Hmm.OnlineHmmDefaultsExperiment.Run(Console.Out);
         return 0;

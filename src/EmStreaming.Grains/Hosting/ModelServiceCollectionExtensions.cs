@@ -57,7 +57,8 @@ public static class ModelServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new ModelTemplates(sp.GetRequiredService<IOptions<ModelTemplateOptions>>().Value));
         services.TryAddSingleton<ModelEventHub>();
-        services.TryAddSingleton(sp => new ModelMetrics(sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<PendingObservations>();
+        services.TryAddSingleton(sp => new ModelMetrics(sp.GetRequiredService<TimeProvider>(), () => sp.GetRequiredService<ISilo>().GetStatistics().MailboxDepth));
         services.TryAddSingleton<IModelRegistry>(sp =>
         {
             var storage = sp.GetRequiredService<IOptions<ModelStorageOptions>>().Value;
@@ -76,7 +77,8 @@ public static class ModelServiceCollectionExtensions
             }
         });
         services.TryAddSingleton<IModelService>(sp => new ModelService(
-            sp.GetRequiredService<ISilo>(), sp.GetRequiredService<IModelRegistry>(), sp.GetRequiredService<ModelTemplates>(), sp.GetRequiredService<ModelEventHub>()));
+            sp.GetRequiredService<ISilo>(), sp.GetRequiredService<IModelRegistry>(), sp.GetRequiredService<ModelTemplates>(), sp.GetRequiredService<ModelEventHub>(),
+            sp.GetRequiredService<PendingObservations>()));
         return services;
     }
 

@@ -90,7 +90,7 @@ internal sealed partial class ModelCore
                 values[i] = r.ReadDouble();
             }
 
-            core.AddToWindow(new Numerics.DataMatrix(values, rows, d));
+            core._window.Add(values, rows, core.Observations);
         }
 
         var estimator = r.ReadBytes(r.ReadInt32());

@@ -20,9 +20,7 @@ internal sealed partial class ModelCore
     private readonly double[] _anomalyScratch;
     private OnlineGaussianMixture? _gmm;
     private OnlineGaussianHmm? _hmm;
-    private double[] _window;
-    private int _windowCount;
-    private int _windowNext;
+    private readonly RecentWindow _window;
     private readonly ulong[] _keys = new ulong[KeyMemory];
     private int _keyCount;
     private int _keyNext;
@@ -31,7 +29,7 @@ internal sealed partial class ModelCore
     {
         Definition = definition;
         Generation = generation;
-        _window = [];
+        _window = new RecentWindow(definition.Dimension, definition.Refit.Window);
         _anomalyScratch = new double[Math.Max(definition.BatchSize, 1)];
         CreateEstimator();
     }
@@ -64,7 +62,10 @@ internal sealed partial class ModelCore
 
     public bool RefitInFlight => RefitRequested > RefitApplied;
 
-    public int WindowCount => _windowCount;
+    public int WindowCount => _window.Count;
+
+    /// <summary>The window, readable from any thread (queries of recent rows).</summary>
+    public RecentWindow Window => _window;
 
     public bool WarmingUp => _gmm is not null ? _gmm.IsWarmingUp : !_hmm!.HasModel;
 
@@ -97,21 +98,7 @@ internal sealed partial class ModelCore
     /// <summary>The job of the refit in flight (after a restore, the job died with the previous activation), or null.</summary>
     public RefitJob? ResumeRefit() => RefitInFlight ? CreateJob(RefitRequested) : null;
 
-    public DataMatrix CopyWindow(int limit = int.MaxValue)
-    {
-        var d = Definition.Dimension;
-        var n = Math.Min(limit, _windowCount);
-        var values = new double[n * d];
-        var capacity = _window.Length / d;
-        var first = (_windowNext - n + capacity) % Math.Max(capacity, 1);
-        for (var i = 0; i < n; i++)
-        {
-            var slot = (first + i) % capacity;
-            Array.Copy(_window, slot * d, values, i * d, d);
-        }
-
-        return new DataMatrix(values, n, d);
-    }
+    public DataMatrix CopyWindow(int limit = int.MaxValue) => _window.CopyLatest(limit).Rows;
 
     private (List<ModelEvent>?, RefitJob?) ApplyObservations(ReadOnlySpan<byte> payload, DateTimeOffset timestamp, string id)
     {
@@ -218,7 +205,7 @@ internal sealed partial class ModelCore
             }
         }
 
-        AddToWindow(rows);
+        _window.Add(rows.Values, rows.Rows, Observations + rows.Rows);
         Observations += rows.Rows;
         SinceRefit += rows.Rows;
         LastObservationAt = timestamp;
@@ -238,7 +225,7 @@ internal sealed partial class ModelCore
 
     private RefitJob? RequestRefit()
     {
-        if (RefitInFlight || WarmingUp || _windowCount < Math.Max(2 * Definition.Components, 10))
+        if (RefitInFlight || WarmingUp || _window.Count < Math.Max(2 * Definition.Components, 10))
         {
             return null;
         }
@@ -317,32 +304,6 @@ internal sealed partial class ModelCore
                 Before = before, After = after,
             },
         ];
-    }
-
-    private void AddToWindow(DataMatrix rows)
-    {
-        var d = Definition.Dimension;
-        var capacity = Definition.Refit.Window;
-        if (_window.Length < capacity * d && _windowCount + rows.Rows > _window.Length / d)
-        {
-            // Grow lazily (doubling) up to W rows, so a small model does not pay for a large window up front.
-            var rowsNeeded = Math.Min(capacity, Math.Max(_windowCount + rows.Rows, Math.Max(64, 2 * (_window.Length / d))));
-            var grown = new double[rowsNeeded * d];
-            var ordered = CopyWindow();
-            ordered.Values.CopyTo(grown);
-            _window = grown;
-            _windowNext = ordered.Rows % rowsNeeded;
-        }
-
-        var slots = _window.Length / d;
-        var values = rows.Values;
-        for (var i = 0; i < rows.Rows; i++)
-        {
-            values.Slice(i * d, d).CopyTo(_window.AsSpan(_windowNext * d, d));
-            _windowNext = (_windowNext + 1) % slots;
-        }
-
-        _windowCount = Math.Min(slots, _windowCount + rows.Rows);
     }
 
     private void CreateEstimator()

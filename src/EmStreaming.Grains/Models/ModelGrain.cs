@@ -13,13 +13,11 @@ namespace EmStreaming.Grains.Models;
 internal sealed record PublishedModel(
     RegistryEntry? Entry, long Observations, bool WarmingUp, int WarmUpRemaining, double? RecentMeanLogLikelihood, DateTimeOffset? LastObservationAt,
     DateTimeOffset? LastRefitAt, long Refits, long Anomalies, DateTimeOffset? LastSnapshotAt, long? SnapshotVersion,
-    GaussianMixture? Gmm, GaussianHmm? Hmm, double[]? RegimeProbabilities, int? Regime, long? RegimeRunLength, DateTimeOffset UpdatedAt);
+    GaussianMixture? Gmm, GaussianHmm? Hmm, double[]? RegimeProbabilities, int? Regime, long? RegimeRunLength, DateTimeOffset UpdatedAt,
+    RecentWindow? Recent = null);
 
 /// <summary>The definition changed (or was deleted): reload it from the registry.</summary>
 internal sealed record ReloadDefinition;
-
-/// <summary>Most recent window rows (dashboard).</summary>
-internal sealed record GetRecent(int Limit);
 
 /// <summary>Why a snapshot was written (first byte of its data).</summary>
 internal enum SnapshotReason : byte
@@ -35,7 +33,7 @@ internal enum SnapshotReason : byte
 /// background scheduler and writes their results back into its own stream (so a replay adopts them at the same log
 /// position), persists snapshots on policy and on deactivation, and publishes a <see cref="PublishedModel"/>.
 /// </summary>
-internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics) : Grain
+internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics, PendingObservations pending) : Grain
 {
     public const string GrainType = "model";
     public const string StreamNamespace = "models";
@@ -51,6 +49,9 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
 
     /// <summary>Test hook: sees every record applied (position, payload), to build reference runs.</summary>
     internal static Action<string, long, ReadOnlyMemory<byte>>? AppliedObserver { get; set; }
+
+    /// <summary>Measurement hook (load generator): called right after a view is published, with the key and the view's observation count.</summary>
+    internal static Action<string, long>? PublishedObserver { get; set; }
 
     protected override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -73,6 +74,7 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
 
     protected override async Task OnStreamItemAsync(StreamItem item, CancellationToken cancellationToken)
     {
+        pending.Applied(GrainId.Key, item.Position);
         if (_core is null)
         {
             return; // no definition: entries of a deleted model are inert (and trimmed once this position is persisted)
@@ -122,8 +124,6 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
             case ReloadDefinition:
                 await ReloadAsync(cancellationToken).ConfigureAwait(false);
                 return null;
-            case GetRecent recent:
-                return _core is null ? null : new RecentRows(_core.CopyWindow(recent.Limit), _core.Observations - Math.Min(recent.Limit, _core.WindowCount));
             default:
                 return await base.ReceiveAsync(message, cancellationToken).ConfigureAwait(false);
         }
@@ -204,7 +204,7 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
                         await producer.AppendAsync(stream, ModelRecord.EncodeRefitRequest(generation), ct).ConfigureAwait(false);
                     }
                 },
-                refitEvery,
+                Phase(refitEvery),
                 refitEvery);
         }
 
@@ -219,9 +219,25 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
                         Publish();
                     }
                 },
-                snapshotEvery,
+                Phase(snapshotEvery),
                 snapshotEvery);
         }
+    }
+
+    /// <summary>
+    /// First tick of a periodic timer: a fixed fraction (0, 1] of the period derived from the key, so models activated together
+    /// (a restart, a load test) do not all snapshot or refit in the same instant; the period, and so the bound on a snapshot's
+    /// age, is unchanged.
+    /// </summary>
+    private TimeSpan Phase(TimeSpan period)
+    {
+        var hash = 2166136261u;
+        foreach (var c in GrainId.Key)
+        {
+            hash = (hash ^ c) * 16777619u;
+        }
+
+        return TimeSpan.FromTicks(Math.Max(1, (long)(period.Ticks * ((hash % 1024) + 1) / 1024.0)));
     }
 
     private void StartRefit(RefitJob job)
@@ -293,6 +309,7 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
         PublishView(new PublishedModel(
             _entry, core.Observations, core.WarmingUp, core.WarmUpRemaining, core.RecentMeanLogLikelihood, core.LastObservationAt, core.LastRefitAt, core.Refits,
             core.Anomalies, _lastSnapshotAt, _snapshotVersion, gmm, hmm, hmm is null ? null : core.Hmm!.RegimeProbabilities.ToArray(),
-            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, TimeProvider.GetUtcNow()));
+            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, TimeProvider.GetUtcNow(), core.Window));
+        PublishedObserver?.Invoke(GrainId.Key, core.Observations);
     }
 }

@@ -8,11 +8,20 @@ namespace EmStreaming.Grains.Registry;
 /// <c>em_meta</c>). Generations come from a persisted counter, so a deleted and re-created model never accepts its
 /// predecessor's pending log entries.
 /// </summary>
+/// <remarks>
+/// Definitions are cached in memory: every append and query looks its model up, and a SQLite read plus a JSON parse per
+/// call was the largest per-batch cost under load. This process is the only writer of the file (the embedded silo), so
+/// the cache is updated by <see cref="PutAsync"/> and <see cref="DeleteAsync"/>; a miss fills it only if no write
+/// happened meanwhile (<see cref="_epoch"/>), so a read racing a delete cannot resurrect the entry.
+/// </remarks>
 internal sealed class SqliteModelRegistry : IModelRegistry
 {
     private readonly string _connectionString;
     private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _write = new(1, 1);
+    private readonly Lock _cacheLock = new();
+    private readonly Dictionary<string, RegistryEntry> _cache = new(StringComparer.Ordinal);
+    private long _epoch;
 
     public SqliteModelRegistry(string databasePath, TimeProvider timeProvider)
     {
@@ -28,7 +37,38 @@ internal sealed class SqliteModelRegistry : IModelRegistry
             """);
     }
 
-    public async ValueTask<RegistryEntry?> GetAsync(string id, CancellationToken cancellationToken)
+    public ValueTask<RegistryEntry?> GetAsync(string id, CancellationToken cancellationToken)
+    {
+        lock (_cacheLock)
+        {
+            if (_cache.TryGetValue(id, out var cached))
+            {
+                return ValueTask.FromResult<RegistryEntry?>(cached);
+            }
+        }
+
+        return LoadAsync(id, cancellationToken);
+    }
+
+    private async ValueTask<RegistryEntry?> LoadAsync(string id, CancellationToken cancellationToken)
+    {
+        var epoch = Interlocked.Read(ref _epoch);
+        var entry = await ReadAsync(id, cancellationToken).ConfigureAwait(false);
+        if (entry is not null)
+        {
+            lock (_cacheLock)
+            {
+                if (_epoch == epoch)
+                {
+                    _cache[id] = entry;
+                }
+            }
+        }
+
+        return entry;
+    }
+
+    private async ValueTask<RegistryEntry?> ReadAsync(string id, CancellationToken cancellationToken)
     {
         await using var c = Open();
         await using var cmd = c.CreateCommand();
@@ -43,7 +83,7 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var existing = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+            var existing = await ReadAsync(id, cancellationToken).ConfigureAwait(false);
             if (existing is not null && (onlyIfAbsent || existing.Definition == definition))
             {
                 return (PutModelOutcome.Unchanged, existing);
@@ -62,6 +102,12 @@ internal sealed class SqliteModelRegistry : IModelRegistry
             cmd.Parameters.AddWithValue("$t", entry.CreatedAt.ToUnixTimeMilliseconds());
             await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             tx.Commit();
+            lock (_cacheLock)
+            {
+                _epoch++;
+                _cache[id] = entry;
+            }
+
             return (existing is null ? PutModelOutcome.Created : PutModelOutcome.Replaced, entry);
         }
         finally
@@ -72,11 +118,26 @@ internal sealed class SqliteModelRegistry : IModelRegistry
 
     public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken)
     {
-        await using var c = Open();
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "DELETE FROM em_answers WHERE id = $id; DELETE FROM em_models WHERE id = $id; SELECT changes();";
-        cmd.Parameters.AddWithValue("$id", id);
-        return Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) > 0;
+        await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var c = Open();
+            await using var cmd = c.CreateCommand();
+            cmd.CommandText = "DELETE FROM em_answers WHERE id = $id; DELETE FROM em_models WHERE id = $id; SELECT changes();";
+            cmd.Parameters.AddWithValue("$id", id);
+            var deleted = Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) > 0;
+            lock (_cacheLock)
+            {
+                _epoch++;
+                _cache.Remove(id);
+            }
+
+            return deleted;
+        }
+        finally
+        {
+            _write.Release();
+        }
     }
 
     public async ValueTask<IReadOnlyList<RegistryEntry>> ListAsync(string? prefix, string? after, int limit, CancellationToken cancellationToken)
@@ -141,7 +202,8 @@ internal sealed class SqliteModelRegistry : IModelRegistry
     {
         var c = new SqliteConnection(_connectionString);
         c.Open();
-        Execute(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+        // busy_timeout: wait for the write lock in SQLite's busy handler (fine-grained) rather than Microsoft.Data.Sqlite's 150 ms retry sleep.
+        Execute(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;");
         return c;
     }
 

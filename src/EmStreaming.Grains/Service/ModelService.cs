@@ -16,7 +16,7 @@ namespace EmStreaming.Grains.Service;
 /// <see cref="IModelService"/> over the silo: validates at the edge, appends to the model's stream (returning once
 /// durable), and answers queries from the grain's published view without entering its mailbox.
 /// </summary>
-internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTemplates templates, ModelEventHub hub) : IModelService
+internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTemplates templates, ModelEventHub hub, PendingObservations pending) : IModelService
 {
     private readonly ConcurrentDictionary<(string, string), SemaphoreSlim> _keyLocks = new();
 
@@ -67,6 +67,7 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
         }
 
         await silo.AskAsync<object?>(GrainOf(id), new ReloadDefinition(), cancellationToken).ConfigureAwait(false);
+        pending.Forget(id);
         hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Deleted, Time = silo.TimeProvider.GetUtcNow() });
         return true;
     }
@@ -124,9 +125,15 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
             throw new ModelValidationException("limit", "limit must be between 1 and 10000");
         }
 
-        var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
-        return await silo.AskAsync<RecentRows?>(GrainOf(id), new GetRecent(limit), cancellationToken).ConfigureAwait(false)
-            ?? new RecentRows(new DataMatrix([], 0, entry.Definition.Dimension), 0);
+        // From the published view: the window is read under its sequence lock, never behind the grain's turn.
+        var published = await PublishedAsync(id, cancellationToken).ConfigureAwait(false);
+        if (published.Recent is not { } window)
+        {
+            return new RecentRows(new DataMatrix([], 0, published.Entry!.Definition.Dimension), 0);
+        }
+
+        var (rows, first) = window.CopyLatest(limit);
+        return new RecentRows(rows, first);
     }
 
     public async Task<PredictResult> PredictAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default)
@@ -240,6 +247,7 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
 
         var position = await silo.Streams.AppendAsync(
             new StreamId(ModelGrain.StreamNamespace, id), ModelRecord.EncodeObservations(entry.Generation, keyHash, accepted), cancellationToken).ConfigureAwait(false);
+        pending.Accepted(id, position.Position, accepted.Rows);
         return new AppendResult(accepted.Rows, rejected, position.Position);
     }
 
@@ -332,7 +340,7 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
             {
                 Observations = p.Observations, WarmingUp = p.WarmingUp, WarmUpRemaining = p.WarmUpRemaining, RecentMeanLogLikelihood = p.RecentMeanLogLikelihood,
                 LastObservationAt = p.LastObservationAt, LastRefitAt = p.LastRefitAt, Refits = p.Refits, LastSnapshotAt = p.LastSnapshotAt,
-                SnapshotVersion = p.SnapshotVersion, Anomalies = p.Anomalies, Active = true,
+                SnapshotVersion = p.SnapshotVersion, Anomalies = p.Anomalies, Active = true, PendingObservations = pending.Get(id),
             };
     }
 

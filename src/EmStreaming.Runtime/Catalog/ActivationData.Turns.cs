@@ -157,6 +157,7 @@ internal sealed partial class ActivationData
                 _state = ActivationState.Invalid;
                 queued = [.. _queue];
                 _queue.Clear();
+                Silo.Counters.Dequeued(queued.Length);
             }
 
             DisposeTimers();

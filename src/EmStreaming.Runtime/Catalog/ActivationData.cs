@@ -84,6 +84,7 @@ internal sealed partial class ActivationData
             }
 
             _queue.Enqueue(item);
+            Silo.Counters.Queued();
             _lastActivity = Silo.TimeProvider.GetTimestamp();
             schedule = !_running;
             _running = true;
@@ -126,6 +127,7 @@ internal sealed partial class ActivationData
 
             _state = ActivationState.Deactivating;
             _queue.Enqueue(new DeactivateWork(DeactivationReason.Idle));
+            Silo.Counters.Queued();
             _running = true;
         }
 
@@ -146,6 +148,7 @@ internal sealed partial class ActivationData
 
             _state = ActivationState.Deactivating;
             _queue.Enqueue(new DeactivateWork(reason));
+            Silo.Counters.Queued();
             schedule = !_running;
             _running = true;
         }
@@ -165,6 +168,7 @@ internal sealed partial class ActivationData
             _state = ActivationState.Invalid;
             dropped = [.. _queue];
             _queue.Clear();
+            Silo.Counters.Dequeued(dropped.Length);
         }
 
         foreach (var item in dropped)
@@ -212,6 +216,7 @@ internal sealed partial class ActivationData
         lock (_lock)
         {
             _queue.Enqueue(item);
+            Silo.Counters.Queued();
             schedule = !_running;
             _running = true;
         }
@@ -236,6 +241,7 @@ internal sealed partial class ActivationData
                     // DeactivateOnIdle: decided here, after the requesting turn, so no other turn can slip in between.
                     _state = ActivationState.Deactivating;
                     _queue.Enqueue(new DeactivateWork(DeactivationReason.Requested));
+                    Silo.Counters.Queued();
                 }
 
                 if (_queue.Count == 0 || _state == ActivationState.Invalid)
@@ -245,6 +251,7 @@ internal sealed partial class ActivationData
                 }
 
                 item = _queue.Dequeue();
+                Silo.Counters.Dequeued();
             }
 
             if (item.External)

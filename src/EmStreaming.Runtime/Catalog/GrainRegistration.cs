@@ -20,6 +20,14 @@ internal sealed class SiloCounters
     private long _longTurns;
     private long _delivered;
     private long _duplicates;
+    private long _mailboxDepth;
+
+    /// <summary>Work items waiting in mailboxes now (messages, stream items, ticks, job results), across activations.</summary>
+    public long MailboxDepth => Interlocked.Read(ref _mailboxDepth);
+
+    public void Queued(int count = 1) => Interlocked.Add(ref _mailboxDepth, count);
+
+    public void Dequeued(int count = 1) => Interlocked.Add(ref _mailboxDepth, -count);
 
     public void Activated() => Interlocked.Increment(ref _activations);
 
@@ -49,5 +57,6 @@ internal sealed class SiloCounters
 
     public Hosting.SiloStatistics Snapshot(int active, int runningJobs) => new(
         active, Interlocked.Read(ref _activations), Interlocked.Read(ref _deactivations), Interlocked.Read(ref _turnsCompleted),
-        Interlocked.Read(ref _turnsFailed), Interlocked.Read(ref _longTurns), Interlocked.Read(ref _delivered), Interlocked.Read(ref _duplicates), runningJobs);
+        Interlocked.Read(ref _turnsFailed), Interlocked.Read(ref _longTurns), Interlocked.Read(ref _delivered), Interlocked.Read(ref _duplicates), runningJobs,
+        Interlocked.Read(ref _mailboxDepth));
 }

@@ -86,6 +86,7 @@ public sealed class GrainTypeOptions
 /// <param name="StreamItemsDelivered">Stream items handed to grains (duplicates included).</param>
 /// <param name="DuplicatesSkipped">Replayed stream items skipped because the grain's snapshot already contained them.</param>
 /// <param name="RunningBackgroundJobs">Background jobs currently running.</param>
+/// <param name="MailboxDepth">Work items waiting in mailboxes now, across activations (not counting the turns running).</param>
 public sealed record SiloStatistics(
     int ActiveActivations, long Activations, long Deactivations, long TurnsCompleted, long TurnsFailed, long LongTurns,
-    long StreamItemsDelivered, long DuplicatesSkipped, int RunningBackgroundJobs);
+    long StreamItemsDelivered, long DuplicatesSkipped, int RunningBackgroundJobs, long MailboxDepth = 0);

@@ -1,9 +1,13 @@
 using EmStreaming.Runtime.Sqlite;
+using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 
 namespace EmStreaming.Runtime.Storage;
 
-/// <summary>Snapshot store in the shared SQLite file. Writes run in an IMMEDIATE transaction so the ETag check and the insert are atomic.</summary>
+/// <summary>
+/// Snapshot store in the shared SQLite file. Writes are group-committed by one writer loop in an IMMEDIATE transaction, so each
+/// ETag check and its insert are atomic and concurrent writers share one fsync.
+/// </summary>
 internal sealed class SqliteSnapshotStore : ISnapshotStore
 {
     private const string Schema = """
@@ -16,7 +20,11 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
     private readonly SqliteDatabase _database;
     private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private const int MaxGroup = 512;
+
     private readonly SqliteConnection _connection;
+    private readonly Channel<WriteRequest> _writes = Channel.CreateUnbounded<WriteRequest>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writerLoop;
     private bool _disposed;
 
     public SqliteSnapshotStore(SqliteOptions options, TimeProvider timeProvider)
@@ -26,6 +34,7 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         _timeProvider = timeProvider;
         _connection = _database.Open();
         SqliteDatabase.Execute(_connection, Schema);
+        _writerLoop = Task.Run(WriterLoopAsync);
     }
 
     public ValueTask<GrainSnapshot?> ReadAsync(GrainId id, CancellationToken cancellationToken = default) =>
@@ -41,55 +50,114 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
     {
         ArgumentNullException.ThrowIfNull(write);
         Validate(id);
-        var checkpoint = SnapshotETag.Copy(write.Checkpoint);
-        var tag = write.ValidatedTag;
-        var retention = write.Retention ?? SnapshotRetention.Default;
-        var data = write.Data.ToArray();
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        var request = new WriteRequest(id, write.Data.ToArray(), SnapshotETag.Copy(write.Checkpoint), write.ValidatedTag, write.Retention ?? SnapshotRetention.Default, expectedETag);
+        if (!_writes.Writer.TryWrite(request))
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var now = _timeProvider.GetUtcNow();
-            using var transaction = _connection.BeginTransaction(deferred: false);
-            var (version, etag) = Current(id, transaction);
-            if (etag != expectedETag)
-            {
-                throw new InconsistentStateException(id, expectedETag, etag);
-            }
-
-            var snapshot = new GrainSnapshot(id, version + 1, SnapshotETag.New(), now, data, checkpoint, tag);
-            using (var insert = Command("""
-                INSERT INTO snapshots (grain_type, grain_key, version, etag, timestamp_ms, checkpoint, tag, data)
-                VALUES ($type, $key, $version, $etag, $ts, $checkpoint, $tag, $data)
-                """, id, transaction))
-            {
-                insert.Parameters.AddWithValue("$version", snapshot.Version);
-                insert.Parameters.AddWithValue("$etag", snapshot.ETag);
-                insert.Parameters.AddWithValue("$ts", SqliteDatabase.ToUnixMs(now));
-                insert.Parameters.AddWithValue("$checkpoint", SnapshotETag.Encode(checkpoint));
-                insert.Parameters.AddWithValue("$tag", (object?)tag ?? DBNull.Value);
-                insert.Parameters.AddWithValue("$data", data);
-                insert.ExecuteNonQuery();
-            }
-
-            using (var prune = Command("""
-                DELETE FROM snapshots WHERE grain_type = $type AND grain_key = $key AND version < $version
-                  AND (version <= $version - $max OR timestamp_ms < $cutoff)
-                """, id, transaction))
-            {
-                prune.Parameters.AddWithValue("$version", snapshot.Version);
-                prune.Parameters.AddWithValue("$max", retention.MaxVersions);
-                prune.Parameters.AddWithValue("$cutoff", SqliteDatabase.ToUnixMs(now - retention.MaxAge));
-                prune.ExecuteNonQuery();
-            }
-
-            transaction.Commit();
-            return snapshot;
+            throw new ObjectDisposedException(nameof(SqliteSnapshotStore));
         }
-        finally
+
+        // Once queued the write is committed or fails as a whole; cancellation only stops waiting before that.
+        return await request.Completion.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Group commit: every write waiting when the loop wakes goes into one IMMEDIATE transaction (one fsync), each with its
+    /// own ETag check, so a thousand grains snapshotting at once cost a few commits instead of a thousand. A write whose ETag
+    /// does not match fails alone; a SQLite error fails the whole group (nothing of it is stored).
+    /// </summary>
+    private async Task WriterLoopAsync()
+    {
+        var reader = _writes.Reader;
+        var group = new List<WriteRequest>(MaxGroup);
+        var results = new List<(WriteRequest Request, GrainSnapshot? Snapshot, Exception? Error)>(MaxGroup);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            _gate.Release();
+            group.Clear();
+            results.Clear();
+            while (group.Count < MaxGroup && reader.TryRead(out var request))
+            {
+                group.Add(request);
+            }
+
+            await _gate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                if (_disposed)
+                {
+                    throw new ObjectDisposedException(nameof(SqliteSnapshotStore));
+                }
+
+                var now = _timeProvider.GetUtcNow();
+                using var transaction = _connection.BeginTransaction(deferred: false);
+                foreach (var request in group)
+                {
+                    var (version, etag) = Current(request.Id, transaction);
+                    if (etag != request.ExpectedETag)
+                    {
+                        results.Add((request, null, new InconsistentStateException(request.Id, request.ExpectedETag, etag)));
+                        continue;
+                    }
+
+                    var snapshot = new GrainSnapshot(request.Id, version + 1, SnapshotETag.New(), now, request.Data, request.Checkpoint, request.Tag);
+                    Insert(snapshot, request.Data, request.Retention, now, transaction);
+                    results.Add((request, snapshot, null));
+                }
+
+                transaction.Commit();
+            }
+            catch (Exception ex)
+            {
+                foreach (var request in group)
+                {
+                    request.Completion.TrySetException(ex);
+                }
+
+                continue;
+            }
+            finally
+            {
+                _gate.Release();
+            }
+
+            foreach (var (request, snapshot, error) in results)
+            {
+                if (error is not null)
+                {
+                    request.Completion.TrySetException(error);
+                }
+                else
+                {
+                    request.Completion.TrySetResult(snapshot!);
+                }
+            }
         }
+    }
+
+    private void Insert(GrainSnapshot snapshot, byte[] data, SnapshotRetention retention, DateTimeOffset now, SqliteTransaction transaction)
+    {
+        using (var insert = Command("""
+            INSERT INTO snapshots (grain_type, grain_key, version, etag, timestamp_ms, checkpoint, tag, data)
+            VALUES ($type, $key, $version, $etag, $ts, $checkpoint, $tag, $data)
+            """, snapshot.Id, transaction))
+        {
+            insert.Parameters.AddWithValue("$version", snapshot.Version);
+            insert.Parameters.AddWithValue("$etag", snapshot.ETag);
+            insert.Parameters.AddWithValue("$ts", SqliteDatabase.ToUnixMs(now));
+            insert.Parameters.AddWithValue("$checkpoint", SnapshotETag.Encode(snapshot.Checkpoint));
+            insert.Parameters.AddWithValue("$tag", (object?)snapshot.Tag ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$data", data);
+            insert.ExecuteNonQuery();
+        }
+
+        using var prune = Command("""
+            DELETE FROM snapshots WHERE grain_type = $type AND grain_key = $key AND version < $version
+              AND (version <= $version - $max OR timestamp_ms < $cutoff)
+            """, snapshot.Id, transaction);
+        prune.Parameters.AddWithValue("$version", snapshot.Version);
+        prune.Parameters.AddWithValue("$max", retention.MaxVersions);
+        prune.Parameters.AddWithValue("$cutoff", SqliteDatabase.ToUnixMs(now - retention.MaxAge));
+        prune.ExecuteNonQuery();
     }
 
     public async ValueTask<IReadOnlyList<SnapshotHistoryEntry>> ListHistoryAsync(GrainId id, CancellationToken cancellationToken = default)
@@ -143,6 +211,9 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
 
     public async ValueTask DisposeAsync()
     {
+        // Writes already queued are committed before the connection closes.
+        _writes.Writer.TryComplete();
+        await _writerLoop.ConfigureAwait(false);
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -211,5 +282,16 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         command.Parameters.AddWithValue("$type", id.Type);
         command.Parameters.AddWithValue("$key", id.Key);
         return command;
+    }
+
+    private sealed class WriteRequest(GrainId id, byte[] data, IReadOnlyDictionary<string, long> checkpoint, string? tag, SnapshotRetention retention, string? expectedETag)
+    {
+        public GrainId Id { get; } = id;
+        public byte[] Data { get; } = data;
+        public IReadOnlyDictionary<string, long> Checkpoint { get; } = checkpoint;
+        public string? Tag { get; } = tag;
+        public SnapshotRetention Retention { get; } = retention;
+        public string? ExpectedETag { get; } = expectedETag;
+        public TaskCompletionSource<GrainSnapshot> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -1,4 +1,3 @@
-using System.Reflection;
 using EmStreaming.Grains.Definitions;
 using EmStreaming.Grains.Events;
 using EmStreaming.Grains.Models;
@@ -36,7 +35,8 @@ internal sealed class ModelHarness : IAsyncDisposable
         var hub = new ModelEventHub();
         var metrics = new ModelMetrics(clock);
         IModelRegistry registry = directory is null ? new InMemoryModelRegistry(clock) : new SqliteModelRegistry(Path.Combine(directory, "emstreaming.db"), clock);
-        var services = new ServiceCollection().AddSingleton(registry).AddSingleton(hub).AddSingleton(metrics).BuildServiceProvider();
+        var pending = new PendingObservations();
+        var services = new ServiceCollection().AddSingleton(registry).AddSingleton(hub).AddSingleton(metrics).AddSingleton(pending).BuildServiceProvider();
         var builder = new SiloBuilder()
             .UseTimeProvider(clock)
             .UseServices(services)
@@ -54,14 +54,13 @@ internal sealed class ModelHarness : IAsyncDisposable
 
         var silo = builder.Build();
         await silo.StartAsync();
-        return new ModelHarness(silo, registry, new ModelService(silo, registry, new ModelTemplates(templates ?? new ModelTemplateOptions()), hub), metrics);
+        return new ModelHarness(silo, registry, new ModelService(silo, registry, new ModelTemplates(templates ?? new ModelTemplateOptions()), hub, pending), metrics);
     }
 
-    /// <summary>Crash simulation: the runtime's internal kill (no deactivation, no flush), reached by reflection because its internals are not visible here.</summary>
+    /// <summary>Crash simulation: the runtime's internal kill (no deactivation, no flush, no checkpoint).</summary>
     public async Task KillAsync()
     {
-        var kill = Silo.GetType().GetMethod("KillAsync", BindingFlags.Instance | BindingFlags.NonPublic)!;
-        await (Task)kill.Invoke(Silo, null)!;
+        await ((Runtime.Catalog.Silo)Silo).KillAsync();
         _metrics.Dispose();
     }
 

@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using System.Globalization;
+using EmStreaming.Grains;
+using EmStreaming.Grains.Models;
+using EmStreaming.Numerics;
+using EmStreaming.Runtime.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EmStreaming.Benchmarks.Load;
+
+/// <summary>
+/// End-to-end load (issue 5): N GMM models on the embedded SQLite silo (<c>AddEmStreamingModels</c>, default snapshot and
+/// refit policies), concurrent producers appending batches through <see cref="IModelService"/>. Reports observations/s
+/// applied, append → visible-in-query latency, GC heap per model beyond its refit window, and the machine's CPU load.
+/// </summary>
+/// <remarks>
+/// Visible-in-query = the grain published a view (what <see cref="IModelService.GetStateAsync"/> returns) whose observation
+/// count reaches the end of the batch; the moment is taken from <see cref="ModelGrain.PublishedObserver"/>, called right
+/// after the view is stored. Latency runs from just before <see cref="IModelService.AppendAsync"/> is called.
+/// </remarks>
+internal static class LoadGenerator
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output)
+    {
+        var o = LoadOptions.Parse(args);
+        var directory = o.DataDirectory ?? Path.Combine(Path.GetTempPath(), "emstreaming-load-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        output.WriteLine($"load: {o.Models} models, K={o.Components}, d={o.Dimension}, batches of {o.Batch}, {o.Producers} producers, " +
+            $"{(o.Rate > 0 ? $"paced at {o.Rate:N0} obs/s" : "unpaced")}, {o.WarmupSeconds} s warm-up + {o.Seconds} s measured, fsync={o.FullSync}, data in {directory}");
+        output.WriteLine($"machine: {Environment.ProcessorCount} cores, load average before: {LoadAverage()}");
+
+        var pool = DataPool(o, batches: 64);
+        var ids = Enumerable.Range(0, o.Models).Select(i => $"load-{i:D5}").ToArray();
+        var index = ids.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i, StringComparer.Ordinal);
+        var recorder = new LatencyRecorder(o.Models);
+        var applied = new long[o.Models];
+        ModelGrain.PublishedObserver = (key, observations) =>
+        {
+            if (index.TryGetValue(key, out var m))
+            {
+                Volatile.Write(ref applied[m], observations);
+                recorder.Published(m, observations);
+            }
+        };
+
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:DataDirectory"] = directory,
+            ["Storage:FullSync"] = o.FullSync.ToString(CultureInfo.InvariantCulture),
+        });
+        builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddEmStreamingModels(builder.Configuration);
+        using var host = builder.Build();
+        await host.StartAsync().ConfigureAwait(false);
+        var service = host.Services.GetRequiredService<IModelService>();
+        var silo = host.Services.GetRequiredService<ISilo>();
+        try
+        {
+            var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
+            var definition = new ModelDefinition { Kind = ModelKind.Gmm, Dimension = o.Dimension, Components = o.Components, BatchSize = o.Batch, Seed = 1 };
+            await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (id, ct) => await service.PutModelAsync(id, definition, ct).ConfigureAwait(false)).ConfigureAwait(false);
+
+            var appended = new long[o.Models];
+            using var stop = new CancellationTokenSource();
+            var producers = Enumerable.Range(0, o.Producers).Select(p => Task.Run(() => ProduceAsync(p, o, ids, pool, appended, recorder, service, stop.Token))).ToArray();
+
+            // Warm-up: at least WarmupSeconds and until every model has had its first fit (a batch EM per model, a long turn
+            // each), so the measured window is steady-state ingestion.
+            var warmStarted = Stopwatch.GetTimestamp();
+            var warming = o.Models;
+            while (warming > 0 || Stopwatch.GetElapsedTime(warmStarted).TotalSeconds < o.WarmupSeconds)
+            {
+                await Task.Delay(500).ConfigureAwait(false);
+                warming = 0;
+                foreach (var id in ids)
+                {
+                    warming += (await service.GetStateAsync(id).ConfigureAwait(false)).WarmingUp ? 1 : 0;
+                }
+            }
+
+            output.WriteLine($"warm-up: every model ready after {Stopwatch.GetElapsedTime(warmStarted).TotalSeconds:F1} s");
+
+            var statsBefore = silo.GetStatistics();
+            var cpuBefore = ReadCpu();
+            var processBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var appliedBefore = applied.Sum();
+            var started = Stopwatch.GetTimestamp();
+            recorder.Recording = true;
+            await Task.Delay(TimeSpan.FromSeconds(o.Seconds)).ConfigureAwait(false);
+            var appliedAfter = applied.Sum();
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            recorder.Recording = false;
+            var processCpu = (Process.GetCurrentProcess().TotalProcessorTime - processBefore).TotalSeconds;
+            var cpuAfter = ReadCpu();
+            var loadDuring = LoadAverage();
+            var statsAfter = silo.GetStatistics();
+
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(producers).ConfigureAwait(false);
+            var drainStarted = Stopwatch.GetTimestamp();
+            while (Enumerable.Range(0, o.Models).Any(m => Volatile.Read(ref applied[m]) < Volatile.Read(ref appended[m])))
+            {
+                await Task.Delay(10).ConfigureAwait(false);
+            }
+
+            var drain = Stopwatch.GetElapsedTime(drainStarted).TotalSeconds;
+            var heapAfter = GC.GetTotalMemory(forceFullCollection: true);
+            var window = definition.Refit.Window;
+            var windowBytes = appended.Sum(a => Math.Min(window, a) * o.Dimension * 8L);
+            var perModel = (heapAfter - heapBefore) / (double)o.Models;
+
+            var rate = (appliedAfter - appliedBefore) / elapsed;
+            var machineBusy = cpuAfter.Busy - cpuBefore.Busy;
+            var machineTotal = cpuAfter.Total - cpuBefore.Total;
+            output.WriteLine($"applied end to end: {appliedAfter - appliedBefore:N0} observations in {elapsed:F1} s = {rate:N0} observations/s ({rate / o.Batch:N0} batches/s)");
+            output.WriteLine($"append -> visible latency ({recorder.Count:N0} batches): p50 {recorder.Percentile(0.50):F1} ms, p90 {recorder.Percentile(0.90):F1} ms, p99 {recorder.Percentile(0.99):F1} ms, max {recorder.Percentile(1.0):F1} ms");
+            output.WriteLine($"memory: GC heap {heapBefore / 1e6:F1} MB before models, {heapAfter / 1e6:F1} MB after ({perModel / 1024:F1} KB per model; windows {windowBytes / (double)o.Models / 1024:F1} KB per model; beyond the window {(perModel - (windowBytes / (double)o.Models)) / 1024:F1} KB per model)");
+            output.WriteLine($"cpu: machine {100.0 * machineBusy / Math.Max(1, machineTotal):F0}% busy over {Environment.ProcessorCount} cores (this process {100.0 * processCpu / (elapsed * Environment.ProcessorCount):F0}% of the machine); load average at the end {loadDuring}");
+            output.WriteLine($"silo: {statsAfter.TurnsCompleted - statsBefore.TurnsCompleted:N0} turns, {statsAfter.TurnsFailed - statsBefore.TurnsFailed} failed, {statsAfter.LongTurns - statsBefore.LongTurns} long, drain after stop {drain:F2} s");
+            var stopStarted = Stopwatch.GetTimestamp();
+            await host.StopAsync().ConfigureAwait(false);
+            output.WriteLine($"host stop (every model persists a snapshot): {Stopwatch.GetElapsedTime(stopStarted).TotalSeconds:F1} s");
+            return 0;
+        }
+        finally
+        {
+            ModelGrain.PublishedObserver = null;
+            if (o.DataDirectory is null)
+            {
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                try
+                {
+                    Directory.Delete(directory, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
+    }
+
+    private static async Task ProduceAsync(
+        int producer, LoadOptions o, string[] ids, DataMatrix[] pool, long[] appended, LatencyRecorder recorder, IModelService service, CancellationToken stop)
+    {
+        var mine = Enumerable.Range(0, ids.Length).Where(m => m % o.Producers == producer).ToArray();
+        if (mine.Length == 0)
+        {
+            return;
+        }
+
+        // Pacing: this producer's share of the rate, one batch every `interval` seconds, on a fixed schedule (no drift).
+        var interval = o.Rate > 0 ? o.Producers * o.Batch / o.Rate : 0;
+        var start = Stopwatch.GetTimestamp();
+        long sent = 0;
+        var turn = producer;
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                foreach (var m in mine)
+                {
+                    if (interval > 0)
+                    {
+                        var ahead = (sent * interval) - Stopwatch.GetElapsedTime(start).TotalSeconds;
+                        if (ahead < -10 * interval)
+                        {
+                            // Fell behind (warm-up fits, a stall): restart the schedule instead of bursting to catch up, so the
+                            // offered rate stays the configured one.
+                            start = Stopwatch.GetTimestamp();
+                            sent = 0;
+                            ahead = 0;
+                        }
+
+                        if (ahead > 0.001)
+                        {
+                            await Task.Delay(TimeSpan.FromSeconds(ahead), stop).ConfigureAwait(false);
+                        }
+                    }
+
+                    var end = appended[m] + o.Batch;
+                    recorder.Sent(m, end, Stopwatch.GetTimestamp());
+                    await service.AppendAsync(ids[m], pool[turn++ % pool.Length], cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                    Volatile.Write(ref appended[m], end);
+                    sent++;
+                    if (stop.IsCancellationRequested)
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Batches drawn from a fixed K-component mixture (well separated means, unit variance), seeded.</summary>
+    private static DataMatrix[] DataPool(LoadOptions o, int batches)
+    {
+        var random = new Random(20260522);
+        var centres = new double[o.Components * o.Dimension];
+        for (var i = 0; i < centres.Length; i++)
+        {
+            centres[i] = (random.NextDouble() * 16) - 8;
+        }
+
+        var pool = new DataMatrix[batches];
+        for (var b = 0; b < batches; b++)
+        {
+            var values = new double[o.Batch * o.Dimension];
+            for (var r = 0; r < o.Batch; r++)
+            {
+                var k = random.Next(o.Components);
+                for (var j = 0; j < o.Dimension; j++)
+                {
+                    var gaussian = Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
+                    values[(r * o.Dimension) + j] = centres[(k * o.Dimension) + j] + gaussian;
+                }
+            }
+
+            pool[b] = new DataMatrix(values, o.Batch, o.Dimension);
+        }
+
+        return pool;
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    private static (long Busy, long Total) ReadCpu()
+    {
+        if (!File.Exists("/proc/stat"))
+        {
+            return (0, 0);
+        }
+
+        // First line: cpu user nice system idle iowait irq softirq steal ...
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
+        var total = fields.Take(8).Sum();
+        var idle = fields[3] + fields[4];
+        return (total - idle, total);
+    }
+}
