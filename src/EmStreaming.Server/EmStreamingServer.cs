@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using EmStreaming.Grains;
-using EmStreaming.Runtime.Sqlite;
 using EmStreaming.Server.Api;
 using EmStreaming.Server.Dashboard;
 using EmStreaming.Server.Demo;
@@ -112,7 +111,7 @@ public static class EmStreamingServer
 
         if (options.DataDirectory is not null)
         {
-            overrides[$"{ServerOptions.SectionName}:DataDirectory"] = options.DataDirectory;
+            overrides[$"{ModelStorageOptions.SectionName}:{nameof(ModelStorageOptions.DataDirectory)}"] = options.DataDirectory;
         }
 
         if (options.Demo)
@@ -169,12 +168,6 @@ public static class EmStreamingServer
         services.AddHostedService<DemoHostedService>();
 
         SiloComposition.AddModelService(services, configuration);
-
-        // --data-dir wins over whatever section the silo binds its SQLite options from.
-        if (configuration[$"{ServerOptions.SectionName}:DataDirectory"] is { Length: > 0 } dataDirectory)
-        {
-            services.PostConfigure<SqliteOptions>(o => o.DataDirectory = dataDirectory);
-        }
     }
 
     private static void Configure(WebApplication app)

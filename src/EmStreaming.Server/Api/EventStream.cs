@@ -55,21 +55,41 @@ internal static class EventStream
 
         try
         {
-            // The retry hint and a first comment open the stream at once, so clients know they are subscribed.
-            await WriteAsync($"retry: 2000\n: subscribed to {(id is null ? "all models" : id)}\n\n").ConfigureAwait(false);
-            var keepAlive = KeepAliveAsync(WriteAsync, options.EventKeepAlive, time, cancellationToken);
-            try
+            // The subscription starts before the "subscribed" comment is written: a client that has read it and then
+            // acts (refit, append) must see the events its action causes. The first MoveNextAsync runs the
+            // subscriber's registration synchronously and then waits for the first event.
+            var events = service.SubscribeAsync(id, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            await using (events.ConfigureAwait(false))
             {
-                await foreach (var e in service.SubscribeAsync(id, cancellationToken).ConfigureAwait(false))
+                var next = events.MoveNextAsync().AsTask();
+
+                // The retry hint and a first comment open the stream at once, so clients know they are subscribed.
+                await WriteAsync($"retry: 2000\n: subscribed to {(id is null ? "all models" : id)}\n\n").ConfigureAwait(false);
+                var keepAlive = KeepAliveAsync(WriteAsync, options.EventKeepAlive, time, cancellationToken);
+                try
                 {
-                    var json = JsonSerializer.Serialize(e, ApiJson.Options);
-                    await WriteAsync($"id: {++sequence}\nevent: {Names.Of(e.Type)}\ndata: {json}\n\n").ConfigureAwait(false);
+                    while (await next.ConfigureAwait(false))
+                    {
+                        var e = events.Current;
+                        var json = JsonSerializer.Serialize(e, ApiJson.Options);
+                        await WriteAsync($"id: {++sequence}\nevent: {Names.Of(e.Type)}\ndata: {json}\n\n").ConfigureAwait(false);
+                        next = events.MoveNextAsync().AsTask();
+                    }
                 }
-            }
-            finally
-            {
-                await stop.CancelAsync().ConfigureAwait(false);
-                await keepAlive.ConfigureAwait(false);
+                finally
+                {
+                    await stop.CancelAsync().ConfigureAwait(false);
+                    await keepAlive.ConfigureAwait(false);
+
+                    // An async iterator cannot be disposed while a MoveNextAsync is pending: let it end first.
+                    try
+                    {
+                        await next.ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -10,7 +10,10 @@ namespace EmStreaming.Server.Demo;
 /// The <c>--demo</c> feeds: a dozen simulated sensors (GMM, d = 2..3) and two simulated markets (HMM, calm and
 /// volatile regimes), appended through <see cref="IModelService"/> at a modest rate on the injected
 /// <see cref="TimeProvider"/>. Models are defined on start (an unchanged definition keeps its learned state across
-/// restarts) and defined again if someone deletes them. A failing append is logged and the feed goes on.
+/// restarts) and defined again if someone deletes them. A fresh model first gets a burst of simulated history
+/// (<see cref="DemoOptions.HistoryRows"/>, from the same seeded simulator, through the same append path as live
+/// rows) so its parameters show within seconds; then the live feed continues. A failing append is logged and the
+/// feed goes on.
 /// </summary>
 internal sealed class DemoFeedService(
     IModelService models,
@@ -18,6 +21,9 @@ internal sealed class DemoFeedService(
     IOptions<DemoOptions> options,
     ILogger<DemoFeedService> logger) : BackgroundService
 {
+    /// <summary>Rows per append while seeding history: large enough to be quick, small enough to interleave the models.</summary>
+    internal const int HistoryBatchRows = 500;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var feeds = CreateFeeds(options.Value);
@@ -26,6 +32,7 @@ internal sealed class DemoFeedService(
             await DefineAsync(feed, stoppingToken).ConfigureAwait(false);
         }
 
+        await SeedHistoryAsync(feeds, stoppingToken).ConfigureAwait(false);
         logger.LogInformation("Demo feeds started: {Count} models under '{Prefix}'", feeds.Count, options.Value.ModelPrefix);
         using var timer = new PeriodicTimer(options.Value.Interval, time);
         try
@@ -34,7 +41,7 @@ internal sealed class DemoFeedService(
             {
                 foreach (var feed in feeds)
                 {
-                    await AppendAsync(feed, stoppingToken).ConfigureAwait(false);
+                    await AppendAsync(feed, feed.RowsPerTick, stoppingToken).ConfigureAwait(false);
                 }
             }
         }
@@ -57,9 +64,10 @@ internal sealed class DemoFeedService(
                 Kind = ModelKind.Gmm,
                 Dimension = dimension,
                 Components = 3,
-                HalfLife = 2_000,
+                // A short memory (about 30 s of the live feed) so the ellipses visibly follow a drifting mode.
+                HalfLife = 1_000,
                 BatchSize = 32,
-                Refit = new RefitPolicy { EveryObservations = 20_000, Every = TimeSpan.FromMinutes(2), Window = 2_000, Restarts = 1 },
+                Refit = new RefitPolicy { EveryObservations = 20_000, Every = TimeSpan.FromMinutes(1), Window = 2_000, Restarts = 1 },
                 Snapshots = new SnapshotPolicy { EveryObservations = 5_000, Every = TimeSpan.FromSeconds(20), Retain = 50 },
                 AnomalyThreshold = dimension * 6.0,
                 Seed = (ulong)(options.Seed + i),
@@ -89,6 +97,69 @@ internal sealed class DemoFeedService(
         return feeds;
     }
 
+    /// <summary>
+    /// Appends <see cref="DemoOptions.HistoryRows"/> simulated rows to every model that holds fewer, in bursts of
+    /// <see cref="HistoryBatchRows"/> taken in turn across the models, so all of them warm up at about the same time.
+    /// </summary>
+    private async Task SeedHistoryAsync(List<DemoFeed> feeds, CancellationToken cancellationToken)
+    {
+        var target = options.Value.HistoryRows;
+        if (target == 0)
+        {
+            return;
+        }
+
+        var remaining = new int[feeds.Count];
+        for (var f = 0; f < feeds.Count; f++)
+        {
+            remaining[f] = await RowsMissingAsync(feeds[f], target, cancellationToken).ConfigureAwait(false);
+        }
+
+        var seeded = 0L;
+        var started = time.GetTimestamp();
+        while (remaining.Any(r => r > 0))
+        {
+            for (var f = 0; f < feeds.Count; f++)
+            {
+                var rows = Math.Min(remaining[f], HistoryBatchRows);
+                if (rows == 0)
+                {
+                    continue;
+                }
+
+                // A burst the silo cannot take (backpressure, a failure) ends this model's history: the live feed warms it up.
+                if (await AppendAsync(feeds[f], rows, cancellationToken).ConfigureAwait(false))
+                {
+                    remaining[f] -= rows;
+                    seeded += rows;
+                }
+                else
+                {
+                    remaining[f] = 0;
+                }
+            }
+        }
+
+        if (seeded > 0)
+        {
+            logger.LogInformation("Demo: seeded {Rows} rows of simulated history in {Elapsed:0.0} s", seeded, time.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    private async Task<int> RowsMissingAsync(DemoFeed feed, int target, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var status = (await models.GetModelAsync(feed.Id, cancellationToken).ConfigureAwait(false)).Status;
+            return (int)Math.Max(0, target - status.Observations - status.PendingObservations);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Demo: reading {Model} failed; it gets no simulated history", feed.Id);
+            return 0;
+        }
+    }
+
     private async Task DefineAsync(DemoFeed feed, CancellationToken cancellationToken)
     {
         try
@@ -101,14 +172,16 @@ internal sealed class DemoFeedService(
         }
     }
 
-    private async Task AppendAsync(DemoFeed feed, CancellationToken cancellationToken)
+    /// <summary>Appends the next <paramref name="rows"/> simulated rows; false when they were not accepted.</summary>
+    private async Task<bool> AppendAsync(DemoFeed feed, int rows, CancellationToken cancellationToken)
     {
         var d = feed.Definition.Dimension;
-        var values = new double[feed.RowsPerTick * d];
-        feed.Generate(values, feed.RowsPerTick);
+        var values = new double[rows * d];
+        feed.Generate(values, rows);
         try
         {
-            await models.AppendAsync(feed.Id, new DataMatrix(values, feed.RowsPerTick, d), null, cancellationToken).ConfigureAwait(false);
+            await models.AppendAsync(feed.Id, new DataMatrix(values, rows, d), null, cancellationToken).ConfigureAwait(false);
+            return true;
         }
         catch (ModelNotFoundException)
         {
@@ -123,6 +196,8 @@ internal sealed class DemoFeedService(
         {
             logger.LogWarning(e, "Demo: appending to {Model} failed", feed.Id);
         }
+
+        return false;
     }
 }
 

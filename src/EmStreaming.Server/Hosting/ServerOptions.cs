@@ -121,6 +121,16 @@ public sealed class DemoOptions
     /// <summary>Rows appended per market per tick. Default 4.</summary>
     public int MarketRowsPerTick { get; set; } = 4;
 
+    /// <summary>Default <see cref="HistoryRows"/>: 2,000 rows, more than any demo model needs to warm up.</summary>
+    public const int DefaultHistoryRows = 2_000;
+
+    /// <summary>
+    /// Rows of simulated history appended to each demo model at start, in bursts, before the live feed begins, so
+    /// parameters show within seconds instead of after the warm-up at the live rate. A model that already holds at
+    /// least this many rows (a restart on the same data directory) is not seeded again. 0 = no history. Default 2,000.
+    /// </summary>
+    public int HistoryRows { get; set; } = DefaultHistoryRows;
+
     /// <summary>Prefix of the demo models' ids. Default <c>demo:</c>.</summary>
     public string ModelPrefix { get; set; } = "demo:";
 }

@@ -150,6 +150,11 @@ internal sealed class DemoOptionsValidator : IValidateOptions<DemoOptions>
             failures.Add($"{DemoOptions.SectionName}:{nameof(DemoOptions.MarketRowsPerTick)} must be between 1 and 10000 (was {options.MarketRowsPerTick}).");
         }
 
+        if (options.HistoryRows is < 0 or > 1_000_000)
+        {
+            failures.Add($"{DemoOptions.SectionName}:{nameof(DemoOptions.HistoryRows)} must be between 0 and 1000000 (was {options.HistoryRows}).");
+        }
+
         if (Api.ModelIds.Validate(options.ModelPrefix + "x") is { } error)
         {
             failures.Add($"{DemoOptions.SectionName}:{nameof(DemoOptions.ModelPrefix)}: {error}");

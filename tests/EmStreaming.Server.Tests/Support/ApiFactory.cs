@@ -27,6 +27,9 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
             ["RateLimiting:Enabled"] = "false",
             ["Demo:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
+
+            // The silo is still registered (and started) under the test double: keep it off the disk.
+            ["Storage:Provider"] = "InMemory",
         };
         foreach (var (k, v) in settings)
         {

@@ -16,7 +16,7 @@
   const apiKey = localStorage.getItem("emstream.apiKey");
 
   const state = {
-    models: [], selected: hash.get("model") || null, failed: new Map(), eventCount: 0,
+    models: [], selected: null, wanted: hash.get("model"), failed: new Map(), eventCount: 0,
     detail: null, recent: null, snapshots: [], info: null,
     anim: { from: null, to: null, start: 0 }, bounds: null, lastTotal: null, lastTotalAt: 0,
     dims: { x: 0, y: 1, s: 0 }, filter: "",
@@ -64,7 +64,8 @@
     }
     state.lastTotal = total; state.lastTotalAt = now;
     $("stat-models").textContent = nf.format(all.length);
-    if (!state.selected && all.length) { select(all[0].id); }
+    // The first list selects the model named in the address (#model=…) when it exists, else the first one.
+    if (!state.selected && all.length) { select((all.find((m) => m.id === state.wanted) || all[0]).id); }
     renderModels();
   }
 
@@ -243,7 +244,7 @@
     ctx.globalAlpha = 1;
 
     // Ellipses at 1 and 2 standard deviations from the 2×2 block of each covariance.
-    let drawn = 0;
+    let drawn = 0, inView = 0;
     if (st?.means && st.covariances) {
       for (let k = 0; k < K; k++) {
         const m = st.means[k], c = st.covariances[k];
@@ -267,6 +268,7 @@
         }
         ctx.fillStyle = "#fff"; ctx.strokeStyle = color; ctx.lineWidth = 2;
         ctx.beginPath(); ctx.arc(px(m[x]), py(m[y]), 4, 0, Math.PI * 2); ctx.fill(); ctx.stroke();
+        if (px(m[x]) >= pad.l && px(m[x]) <= w - pad.r && py(m[y]) >= pad.t && py(m[y]) <= h - pad.b) { inView++; }
         ctx.fillStyle = color; ctx.font = "600 12px DejaVu Sans, sans-serif";
         ctx.fillText(`${k} · ${(st.weights[k] * 100).toFixed(0)}%`, px(m[x]) + 8, py(m[y]) - 8);
         drawn++;
@@ -277,6 +279,7 @@
     }
     canvas.dataset.points = String(n);
     canvas.dataset.components = String(drawn);
+    canvas.dataset.inView = String(inView);
     $("gmm-legend").innerHTML = Array.from({ length: drawn }, (_, k) =>
       `<span><span class="sw" style="background:${PALETTE[k % PALETTE.length]}"></span>component ${k}</span>`).join("") +
       `<span>${nf.format(n)} recent points · ellipses at 1σ and 2σ</span>`;

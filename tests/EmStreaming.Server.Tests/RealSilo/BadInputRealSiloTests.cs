@@ -1,0 +1,157 @@
+using System.Net;
+using System.Text.Json;
+using EmStreaming.Server.Tests.Support;
+
+namespace EmStreaming.Server.Tests.RealSilo;
+
+/// <summary>
+/// Bad input end to end against the real model grains (in-memory storage): every case is a 4xx problem+json naming
+/// what is wrong, never a 500, and nothing bad reaches a model.
+/// </summary>
+public sealed class BadInputRealSiloTests(RealSiloFactory factory) : IClassFixture<RealSiloFactory>
+{
+    private readonly HttpClient _client = factory.CreateClient();
+
+    private async Task<JsonElement> StatusAsync(string id) =>
+        (await (await _client.GetAsync($"/v1/models/{id}")).ReadJsonAsync()).GetProperty("status");
+
+    /// <summary>Applied plus accepted-but-pending rows: what the model holds or will hold.</summary>
+    private async Task<long> RowsAsync(string id)
+    {
+        var status = await StatusAsync(id);
+        return status.GetProperty("observations").GetInt64() + status.GetProperty("pendingObservations").GetInt64();
+    }
+
+    [Theory]
+    [InlineData("application/json", """{"rows":[[1,2],[3,Infinity]]}""", "rows[1][1]")]
+    [InlineData("application/json", """{"rows":[[1,2],[-Infinity,4]]}""", "rows[1][0]")]
+    [InlineData("application/json", """{"rows":[[1,1e999]]}""", "rows[0][1]")]
+    [InlineData("application/json", """{"rows":[[1,2],[3,-1e999]]}""", "rows[1][1]")]
+    [InlineData("application/json", """{"rows":[[1,2],["3",4]]}""", "rows[1][0]")]
+    [InlineData("application/json", """{"rows":[[1,2],[NaN,4]]}""", "rows[1][0]")]
+    [InlineData("application/json", """{"rows":[[1,2],[3,"NaN"]]}""", "rows[1][1]")]
+    [InlineData("application/x-ndjson", "[1,2]\n[1e999,2]\n", "rows[1][0]")]
+    [InlineData("text/csv", "a,b\n1,2\n3,Infinity\n", "rows[1][1]")]
+    [InlineData("text/csv", "a,b\n1,2\n1e999,4\n", "rows[1][0]")]
+    [InlineData("text/csv", "a,b\n1,2\n3,abc\n", "rows[1][1]")]
+    public async Task Append_NonFiniteOrNonNumeric_Returns400NamingEntryAndAppliesNothing(string contentType, string body, string field)
+    {
+        await Http.CreateAsync(_client, "real:bad");
+        var response = await _client.PostAsync("/v1/models/real:bad/observations", Http.Body(body, contentType));
+        await response.AssertProblemAsync(400, field);
+        Assert.Equal(0, await RowsAsync("real:bad"));
+    }
+
+    [Fact]
+    public async Task Append_WrongLengthRows_RejectsThoseRowsByIndexAndAcceptsTheRest()
+    {
+        await Http.CreateAsync(_client, "real:length");
+        var response = await _client.PostAsync("/v1/models/real:length/observations", Http.Json("""{"rows":[[1,2],[1,2,3],[4],[null,null],[5,null]]}"""));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var json = await response.ReadJsonAsync();
+        Assert.Equal(2, json.GetProperty("accepted").GetInt32());
+        var rejected = json.GetProperty("rejected").EnumerateArray().ToArray();
+        Assert.Equal([1, 2, 3], rejected.Select(r => r.GetProperty("index").GetInt32()));
+        Assert.All(rejected[..2], r => Assert.Contains("dimension is 2", r.GetProperty("reason").GetString()));
+        Assert.Equal(2, await RowsAsync("real:length"));
+    }
+
+    [Theory]
+    [InlineData("""{"rows":[[1,2],[3,Infinity]]}""", "rows[1][1]")]
+    [InlineData("""{"rows":[[1,1e999]]}""", "rows[0][1]")]
+    [InlineData("""{"rows":[[1,2],[1,2,3]]}""", "rows[1]")]
+    [InlineData("""{"rows":[[1,2],["x",2]]}""", "rows[1][0]")]
+    public async Task Predict_BadRows_Returns400NamingEntry(string body, string field)
+    {
+        await Http.CreateAsync(_client, "real:predict");
+        var response = await _client.PostAsync("/v1/models/real:predict/predict", Http.Json(body));
+        await response.AssertProblemAsync(400, field);
+    }
+
+    [Fact]
+    public async Task Predict_RowsOfAnotherDimension_Returns400NotServerError()
+    {
+        await Http.CreateAsync(_client, "real:predict-dim");
+        for (var batch = 0; batch < 6; batch++)
+        {
+            // Small batches: this factory's body limit is 8 KB.
+            await Http.FeedAsync(_client, "real:predict-dim", 100, seed: batch);
+        }
+
+        // Accepted rows are applied shortly after the answer: wait (bounded) for the first fit.
+        for (var attempt = 0; attempt < 100 && (await StatusAsync("real:predict-dim")).GetProperty("warmingUp").GetBoolean(); attempt++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.False((await StatusAsync("real:predict-dim")).GetProperty("warmingUp").GetBoolean());
+        var response = await _client.PostAsync("/v1/models/real:predict-dim/predict", Http.Json("""{"rows":[[1,2,3]]}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        await response.AssertProblemAsync(400);
+    }
+
+    [Fact]
+    public async Task Append_BodyOverLimit_Returns413AndAppliesNothing()
+    {
+        await Http.CreateAsync(_client, "real:big");
+        var rows = string.Join(',', Enumerable.Range(0, 2_000).Select(i => $"[{i},{i}]"));
+        Assert.True(rows.Length > RealSiloFactory.MaxRequestBodyBytes);
+        var response = await _client.PostAsync("/v1/models/real:big/observations", Http.Json($$"""{"rows":[{{rows}}]}"""));
+        await response.AssertProblemAsync(413, "body");
+        Assert.Equal(0, await RowsAsync("real:big"));
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/models/real:nobody")]
+    [InlineData("GET", "/v1/models/real:nobody/state")]
+    [InlineData("GET", "/v1/models/real:nobody/snapshots")]
+    [InlineData("GET", "/v1/models/real:nobody/events")]
+    [InlineData("POST", "/v1/models/real:nobody/observations")]
+    [InlineData("POST", "/v1/models/real:nobody/predict")]
+    [InlineData("POST", "/v1/models/real:nobody/refit")]
+    [InlineData("DELETE", "/v1/models/real:nobody")]
+    public async Task UnknownModel_Returns404NamingId(string method, string path)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (method == "POST")
+        {
+            request.Content = Http.Json("""{"rows":[[1,2]]}""");
+        }
+
+        var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await response.AssertProblemAsync(404, "id");
+    }
+
+    [Fact]
+    public async Task Append_UnknownIdUnderTemplate_CreatesModelFromTemplate()
+    {
+        var id = RealSiloFactory.TemplatePrefix + "a1";
+        var response = await _client.PostAsync($"/v1/models/{id}/observations", Http.Json("""{"rows":[[1,2],[3,4]]}"""));
+        Assert.Equal(2, (await response.ReadJsonAsync()).GetProperty("accepted").GetInt32());
+        var model = await (await _client.GetAsync($"/v1/models/{id}")).ReadJsonAsync();
+        Assert.Equal("gmm", model.GetProperty("definition").GetProperty("kind").GetString());
+        Assert.Equal(2, model.GetProperty("definition").GetProperty("components").GetInt32());
+    }
+
+    public static TheoryData<string> HostileIds => new()
+    {
+        "..%2Fx",
+        "..%2F..%2Fetc%2Fpasswd",
+        "a%5Cb",
+        "bad%20id",
+        new string('k', 10 * 1024),
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileIds))]
+    public async Task HostileId_Returns400NamingIdAndCreatesNothing(string id)
+    {
+        var put = await _client.PutAsync($"/v1/models/{id}", Http.Json("""{"kind":"gmm","dimension":2,"components":2}"""));
+        await put.AssertProblemAsync(400, "id");
+        var append = await _client.PostAsync($"/v1/models/{id}/observations", Http.Json("""{"rows":[[1,2]]}"""));
+        await append.AssertProblemAsync(400, "id");
+        await (await _client.GetAsync($"/v1/models/{id}/state")).AssertProblemAsync(400, "id");
+        var list = await (await _client.GetAsync("/v1/models?limit=1000")).ReadJsonAsync();
+        Assert.DoesNotContain(list.GetProperty("models").EnumerateArray(), m => m.GetProperty("id").GetString()!.Contains("..", StringComparison.Ordinal) || m.GetProperty("id").GetString()!.Length > 200);
+    }
+}
