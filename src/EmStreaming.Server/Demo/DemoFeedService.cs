@@ -101,7 +101,7 @@ internal sealed class DemoFeedService(
     /// Appends <see cref="DemoOptions.HistoryRows"/> simulated rows to every model that holds fewer, in bursts of
     /// <see cref="HistoryBatchRows"/> taken in turn across the models, so all of them warm up at about the same time.
     /// </summary>
-    private async Task SeedHistoryAsync(List<DemoFeed> feeds, CancellationToken cancellationToken)
+    internal async Task SeedHistoryAsync(List<DemoFeed> feeds, CancellationToken cancellationToken)
     {
         var target = options.Value.HistoryRows;
         if (target == 0)

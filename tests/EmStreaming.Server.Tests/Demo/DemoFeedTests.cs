@@ -1,6 +1,10 @@
 using EmStreaming.Grains;
+using EmStreaming.Numerics;
 using EmStreaming.Server.Demo;
 using EmStreaming.Server.Hosting;
+using EmStreaming.Server.Tests.Support;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace EmStreaming.Server.Tests.Demo;
 
@@ -67,5 +71,65 @@ public sealed class DemoFeedTests
         Assert.InRange(wild.Count / 20_000.0, 0.15, 0.35);
         Assert.InRange(Sd(calm), 0.35, 0.45);
         Assert.InRange(Sd(wild), 1.9, 2.5);
+    }
+
+    private static (DemoFeedService Service, List<DemoFeed> Feeds) Seeder(FakeModelService models, DemoOptions options) =>
+        (new DemoFeedService(models, TimeProvider.System, Options.Create(options), NullLogger<DemoFeedService>.Instance), DemoFeedService.CreateFeeds(options));
+
+    [Fact]
+    public async Task SeedHistory_FreshModels_EachGetsHistoryRowsThroughTheService()
+    {
+        var models = new FakeModelService();
+        var options = new DemoOptions { Sensors = 3, HistoryRows = 1_200 };
+        var (service, feeds) = Seeder(models, options);
+        foreach (var feed in feeds)
+        {
+            await models.PutModelAsync(feed.Id, feed.Definition);
+        }
+
+        await service.SeedHistoryAsync(feeds, CancellationToken.None);
+
+        foreach (var feed in feeds)
+        {
+            Assert.Equal(1_200, (await models.GetModelAsync(feed.Id)).Status.Observations);
+        }
+
+        // 1,200 rows in bursts of 500, taken in turn: three appends per model.
+        Assert.Equal(3 * feeds.Count, models.AppendCalls);
+    }
+
+    [Fact]
+    public async Task SeedHistory_ModelAlreadyHoldingRows_GetsOnlyTheMissingOnes()
+    {
+        var models = new FakeModelService();
+        var options = new DemoOptions { Sensors = 1, HistoryRows = 800 };
+        var (service, feeds) = Seeder(models, options);
+        foreach (var feed in feeds)
+        {
+            await models.PutModelAsync(feed.Id, feed.Definition);
+        }
+
+        var sensor = feeds[0];
+        await models.AppendAsync(sensor.Id, new DataMatrix(new double[300 * sensor.Definition.Dimension], 300, sensor.Definition.Dimension));
+        await service.SeedHistoryAsync(feeds, CancellationToken.None);
+        Assert.Equal(800, (await models.GetModelAsync(sensor.Id)).Status.Observations);
+
+        // A restart on the same data: every model already holds its history, nothing more is appended.
+        var calls = models.AppendCalls;
+        await service.SeedHistoryAsync(feeds, CancellationToken.None);
+        Assert.Equal(calls, models.AppendCalls);
+        foreach (var feed in feeds)
+        {
+            Assert.Equal(800, (await models.GetModelAsync(feed.Id)).Status.Observations);
+        }
+    }
+
+    [Fact]
+    public async Task SeedHistory_Zero_AppendsNothing()
+    {
+        var models = new FakeModelService();
+        var (service, feeds) = Seeder(models, new DemoOptions { Sensors = 2, HistoryRows = 0 });
+        await service.SeedHistoryAsync(feeds, CancellationToken.None);
+        Assert.Equal(0, models.AppendCalls);
     }
 }
