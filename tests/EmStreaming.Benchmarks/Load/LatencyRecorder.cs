@@ -37,6 +37,16 @@ internal sealed class LatencyRecorder(int models)
         }
     }
 
+    /// <summary>Records a latency measured elsewhere (the append's acknowledgement) in this histogram.</summary>
+    public void Record(long started)
+    {
+        if (_recording)
+        {
+            var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            Interlocked.Increment(ref _histogram[Math.Min(Buckets - 1, (int)(ms / BucketMs))]);
+        }
+    }
+
     public long Count => _histogram.Sum();
 
     public double Percentile(double p)

@@ -28,7 +28,7 @@ internal static class LoadGenerator
         var o = LoadOptions.Parse(args);
         var directory = o.DataDirectory ?? Path.Combine(Path.GetTempPath(), "emstreaming-load-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        output.WriteLine($"load: {o.Models} models, K={o.Components}, d={o.Dimension}, batches of {o.Batch}, {o.Producers} producers, " +
+        output.WriteLine($"load: {o.Models} models, K={o.Components}, d={o.Dimension}, batches of {o.Batch} (mini-batch {o.MiniBatch ?? ModelDefinition.DefaultBatchSize}), {o.Producers} producers, " +
             $"{(o.Rate > 0 ? $"paced at {o.Rate:N0} obs/s" : "unpaced")}, {o.WarmupSeconds} s warm-up + {o.Seconds} s measured, fsync={o.FullSync}, data in {directory}");
         output.WriteLine($"machine: {Environment.ProcessorCount} cores, load average before: {LoadAverage()}");
 
@@ -36,6 +36,7 @@ internal static class LoadGenerator
         var ids = Enumerable.Range(0, o.Models).Select(i => $"load-{i:D5}").ToArray();
         var index = ids.Select((id, i) => (id, i)).ToDictionary(x => x.id, x => x.i, StringComparer.Ordinal);
         var recorder = new LatencyRecorder(o.Models);
+        var acknowledged = new LatencyRecorder(0);
         var applied = new long[o.Models];
         ModelGrain.PublishedObserver = (key, observations) =>
         {
@@ -61,12 +62,14 @@ internal static class LoadGenerator
         try
         {
             var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
-            var definition = new ModelDefinition { Kind = ModelKind.Gmm, Dimension = o.Dimension, Components = o.Components, BatchSize = o.Batch, Seed = 1 };
+            // Every policy at its default (mini-batch 64, refit every 50,000 rows over a 5,000-row window, snapshot every 10,000
+            // rows and every 30 s, 100 kept) unless --mini-batch overrides the mini-batch.
+            var definition = new ModelDefinition { Kind = ModelKind.Gmm, Dimension = o.Dimension, Components = o.Components, BatchSize = o.MiniBatch ?? ModelDefinition.DefaultBatchSize, Seed = 1 };
             await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (id, ct) => await service.PutModelAsync(id, definition, ct).ConfigureAwait(false)).ConfigureAwait(false);
 
             var appended = new long[o.Models];
             using var stop = new CancellationTokenSource();
-            var producers = Enumerable.Range(0, o.Producers).Select(p => Task.Run(() => ProduceAsync(p, o, ids, pool, appended, recorder, service, stop.Token))).ToArray();
+            var producers = Enumerable.Range(0, o.Producers).Select(p => Task.Run(() => ProduceAsync(p, o, ids, pool, appended, recorder, acknowledged, service, stop.Token))).ToArray();
 
             // Warm-up: at least WarmupSeconds and until every model has had its first fit (a batch EM per model, a long turn
             // each), so the measured window is steady-state ingestion.
@@ -90,10 +93,12 @@ internal static class LoadGenerator
             var appliedBefore = applied.Sum();
             var started = Stopwatch.GetTimestamp();
             recorder.Recording = true;
+            acknowledged.Recording = true;
             await Task.Delay(TimeSpan.FromSeconds(o.Seconds)).ConfigureAwait(false);
             var appliedAfter = applied.Sum();
             var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
             recorder.Recording = false;
+            acknowledged.Recording = false;
             var processCpu = (Process.GetCurrentProcess().TotalProcessorTime - processBefore).TotalSeconds;
             var cpuAfter = ReadCpu();
             var loadDuring = LoadAverage();
@@ -118,6 +123,7 @@ internal static class LoadGenerator
             var machineTotal = cpuAfter.Total - cpuBefore.Total;
             output.WriteLine($"applied end to end: {appliedAfter - appliedBefore:N0} observations in {elapsed:F1} s = {rate:N0} observations/s ({rate / o.Batch:N0} batches/s)");
             output.WriteLine($"append -> visible latency ({recorder.Count:N0} batches): p50 {recorder.Percentile(0.50):F1} ms, p90 {recorder.Percentile(0.90):F1} ms, p99 {recorder.Percentile(0.99):F1} ms, max {recorder.Percentile(1.0):F1} ms");
+            output.WriteLine($"append -> durable (AppendAsync returned): p50 {acknowledged.Percentile(0.50):F1} ms, p90 {acknowledged.Percentile(0.90):F1} ms, p99 {acknowledged.Percentile(0.99):F1} ms, max {acknowledged.Percentile(1.0):F1} ms");
             output.WriteLine($"memory: GC heap {heapBefore / 1e6:F1} MB before models, {heapAfter / 1e6:F1} MB after ({perModel / 1024:F1} KB per model; windows {windowBytes / (double)o.Models / 1024:F1} KB per model; beyond the window {(perModel - (windowBytes / (double)o.Models)) / 1024:F1} KB per model)");
             output.WriteLine($"cpu: machine {100.0 * machineBusy / Math.Max(1, machineTotal):F0}% busy over {Environment.ProcessorCount} cores (this process {100.0 * processCpu / (elapsed * Environment.ProcessorCount):F0}% of the machine); load average at the end {loadDuring}");
             output.WriteLine($"silo: {statsAfter.TurnsCompleted - statsBefore.TurnsCompleted:N0} turns, {statsAfter.TurnsFailed - statsBefore.TurnsFailed} failed, {statsAfter.LongTurns - statsBefore.LongTurns} long, drain after stop {drain:F2} s");
@@ -144,7 +150,8 @@ internal static class LoadGenerator
     }
 
     private static async Task ProduceAsync(
-        int producer, LoadOptions o, string[] ids, DataMatrix[] pool, long[] appended, LatencyRecorder recorder, IModelService service, CancellationToken stop)
+        int producer, LoadOptions o, string[] ids, DataMatrix[] pool, long[] appended, LatencyRecorder recorder, LatencyRecorder acknowledged, IModelService service,
+        CancellationToken stop)
     {
         var mine = Enumerable.Range(0, ids.Length).Where(m => m % o.Producers == producer).ToArray();
         if (mine.Length == 0)
@@ -182,8 +189,10 @@ internal static class LoadGenerator
                     }
 
                     var end = appended[m] + o.Batch;
-                    recorder.Sent(m, end, Stopwatch.GetTimestamp());
+                    var started = Stopwatch.GetTimestamp();
+                    recorder.Sent(m, end, started);
                     await service.AppendAsync(ids[m], pool[turn++ % pool.Length], cancellationToken: CancellationToken.None).ConfigureAwait(false);
+                    acknowledged.Record(started);
                     Volatile.Write(ref appended[m], end);
                     sent++;
                     if (stop.IsCancellationRequested)

@@ -10,6 +10,9 @@ internal sealed record LoadOptions
     public int Components { get; init; } = 4;
     public int Batch { get; init; } = 100;
     public int Seconds { get; init; } = 30;
+
+    /// <summary>The models' online mini-batch; null = the definition default.</summary>
+    public int? MiniBatch { get; init; }
     public int WarmupSeconds { get; init; } = 5;
 
     /// <summary>Concurrent producers; each owns every <c>Producers</c>-th model and appends to its models in turn.</summary>
@@ -38,6 +41,7 @@ internal sealed record LoadOptions
                 "--components" => o with { Components = NextInt() },
                 "--batch" => o with { Batch = NextInt() },
                 "--seconds" => o with { Seconds = NextInt() },
+                "--mini-batch" => o with { MiniBatch = NextInt() },
                 "--warmup" => o with { WarmupSeconds = NextInt() },
                 "--producers" => o with { Producers = NextInt() },
                 "--rate" => o with { Rate = double.Parse(Next(), CultureInfo.InvariantCulture) },
