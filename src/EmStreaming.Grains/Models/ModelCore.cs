@@ -265,7 +265,7 @@ internal sealed partial class ModelCore
             adopt = after > before;
             if (adopt)
             {
-                _gmm = GmmRefitAdoption.Adopt(_gmm, candidate, window.Values, window.Rows);
+                _gmm.Adopt(candidate, window.Values);
             }
         }
         else
