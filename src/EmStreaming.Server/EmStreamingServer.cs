@@ -48,8 +48,10 @@ public static class EmStreamingServer
         var error = options.Error ?? Console.Error;
         var output = options.Output ?? Console.Out;
         WebApplication app;
+        string? settingsFile;
         try
         {
+            settingsFile = ConfigurationLocator.Locate(options.ConfigFile);
             app = Build(options);
         }
         catch (FileNotFoundException e)
@@ -85,6 +87,7 @@ public static class EmStreamingServer
                 return ExitListenError;
             }
 
+            await output.WriteLineAsync($"EmStreaming settings: {settingsFile ?? "none found, built-in defaults"}").ConfigureAwait(false);
             var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
             foreach (var address in addresses)
             {
@@ -163,11 +166,13 @@ public static class EmStreamingServer
         services.AddApiSecurity();
         services.AddMetrics();
         services.AddSingleton<ServerMetrics>();
+
+        // The silo's hosted service first: hosts start services in registration order and stop them in reverse, so the
+        // demo feed and the status poller start after the silo and stop before it (no append on a disposed log).
+        SiloComposition.AddModelService(services, configuration);
         services.AddHostedService<ModelStatusPoller>();
         services.AddHostedService<TelemetryExportService>();
         services.AddHostedService<DemoHostedService>();
-
-        SiloComposition.AddModelService(services, configuration);
     }
 
     private static void Configure(WebApplication app)

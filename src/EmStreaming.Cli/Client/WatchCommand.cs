@@ -87,15 +87,23 @@ internal static class WatchCommand
         using var doc = JsonDocument.Parse(data);
         var e = doc.RootElement;
         string Get(string name) => e.TryGetProperty(name, out var v) ? v.ToString() : "?";
+
+        // Scores and log-likelihoods to three decimals, times to the millisecond in local time: a line a person reads.
+        string Number(string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number
+            ? v.GetDouble().ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)
+            : "?";
+        var time = e.TryGetProperty("time", out var t) && t.TryGetDateTimeOffset(out var at)
+            ? at.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture)
+            : "?";
         var what = type switch
         {
             "regimeChanged" => $"regime {Get("fromRegime")} -> {Get("toRegime")}",
-            "anomaly" => $"anomaly score {Get("score")}",
-            "refitAdopted" => $"refit adopted: window log-likelihood {Get("before")} -> {Get("after")}",
-            "refitRejected" => $"refit rejected: {Get("before")} >= {Get("after")}",
+            "anomaly" => $"anomaly score {Number("score")}",
+            "refitAdopted" => $"refit adopted: window log-likelihood {Number("before")} -> {Number("after")}",
+            "refitRejected" => $"refit rejected: {Number("before")} >= {Number("after")}",
             "snapshotWritten" => $"snapshot v{Get("snapshotVersion")}",
             _ => e.TryGetProperty("message", out var m) ? m.GetString() ?? type : type,
         };
-        return $"{Get("time")}  {Get("modelId")}  {type}  {what}  (n={Get("observations")})";
+        return $"{time}  {Get("modelId")}  {type}  {what}  (n={Get("observations")})";
     }
 }
