@@ -25,10 +25,11 @@ internal static class HmmInitializer
             o += s.Values.Length;
         }
 
+        // The mixture core's k-means (greedy k-means++, chunked and deterministic), run serially: an HMM start is small.
         var rng = new DeterministicRandom(seed);
-        var centroids = SeedPlusPlus(rows, totalRows, d, k, ref rng);
+        var centroids = new double[k * d];
         var labels = new int[totalRows];
-        Lloyd(rows, totalRows, d, k, centroids, labels);
+        KMeansSeeding.Run(new DataMatrix(rows, totalRows, d), k, ref rng, LloydIterations, centroids, labels);
 
         // Per-cluster statistics; a provisional model (centroids, pooled diagonal variance) supplies the conditional
         // expectations of missing entries.
@@ -107,141 +108,6 @@ internal static class HmmInitializer
         for (var i = 0; i < row.Length; i++)
         {
             row[i] /= s;
-        }
-    }
-
-    private static double Distance2(ReadOnlySpan<double> x, ReadOnlySpan<double> c)
-    {
-        var s = 0.0;
-        for (var i = 0; i < x.Length; i++)
-        {
-            if (!double.IsNaN(x[i]))
-            {
-                var v = x[i] - c[i];
-                s += v * v;
-            }
-        }
-
-        return s;
-    }
-
-    private static double[] SeedPlusPlus(double[] rows, int n, int d, int k, ref DeterministicRandom rng)
-    {
-        var centroids = new double[k * d];
-        var mean = Mean(rows, n, d);
-        var nearest = new double[n];
-        var first = rng.NextInt(n);
-        CopyCentroid(rows.AsSpan(first * d, d), centroids.AsSpan(0, d), mean);
-        for (var t = 0; t < n; t++)
-        {
-            nearest[t] = Distance2(rows.AsSpan(t * d, d), centroids.AsSpan(0, d));
-        }
-
-        for (var c = 1; c < k; c++)
-        {
-            var total = 0.0;
-            foreach (var v in nearest)
-            {
-                total += v;
-            }
-
-            var pick = 0;
-            if (total > 0)
-            {
-                var u = rng.NextDouble() * total;
-                var acc = 0.0;
-                for (pick = 0; pick < n - 1; pick++)
-                {
-                    acc += nearest[pick];
-                    if (acc > u)
-                    {
-                        break;
-                    }
-                }
-            }
-            else
-            {
-                pick = rng.NextInt(n);
-            }
-
-            var centroid = centroids.AsSpan(c * d, d);
-            CopyCentroid(rows.AsSpan(pick * d, d), centroid, mean);
-            for (var t = 0; t < n; t++)
-            {
-                nearest[t] = Math.Min(nearest[t], Distance2(rows.AsSpan(t * d, d), centroid));
-            }
-        }
-
-        return centroids;
-    }
-
-    // A seed row with missing entries takes the data mean there.
-    private static void CopyCentroid(ReadOnlySpan<double> row, Span<double> centroid, ReadOnlySpan<double> mean)
-    {
-        for (var i = 0; i < row.Length; i++)
-        {
-            centroid[i] = double.IsNaN(row[i]) ? mean[i] : row[i];
-        }
-    }
-
-    private static void Lloyd(double[] rows, int n, int d, int k, double[] centroids, int[] labels)
-    {
-        var sums = new double[k * d];
-        var counts = new double[k * d];
-        for (var iter = 0; iter < LloydIterations; iter++)
-        {
-            var changed = false;
-            for (var t = 0; t < n; t++)
-            {
-                var x = rows.AsSpan(t * d, d);
-                var best = 0;
-                var bestD = double.PositiveInfinity;
-                for (var c = 0; c < k; c++)
-                {
-                    var dist = Distance2(x, centroids.AsSpan(c * d, d));
-                    if (dist < bestD)
-                    {
-                        bestD = dist;
-                        best = c;
-                    }
-                }
-
-                if (iter == 0 || labels[t] != best)
-                {
-                    changed = true;
-                    labels[t] = best;
-                }
-            }
-
-            if (!changed)
-            {
-                return;
-            }
-
-            Array.Clear(sums);
-            Array.Clear(counts);
-            for (var t = 0; t < n; t++)
-            {
-                var c = labels[t];
-                for (var i = 0; i < d; i++)
-                {
-                    var v = rows[(t * d) + i];
-                    if (!double.IsNaN(v))
-                    {
-                        sums[(c * d) + i] += v;
-                        counts[(c * d) + i] += 1.0;
-                    }
-                }
-            }
-
-            // An empty cluster keeps its centroid (the M-step gives it pooled statistics later).
-            for (var i = 0; i < k * d; i++)
-            {
-                if (counts[i] > 0)
-                {
-                    centroids[i] = sums[i] / counts[i];
-                }
-            }
         }
     }
 
