@@ -82,6 +82,7 @@ public sealed class ServerProcessTests : IDisposable
         Assert.Equal(id, change.GetProperty("modelId").GetString());
 
         var before = await WaitForObservationsAsync(id, Rows);
+        Assert.True(File.Exists(Path.Combine(_dataDirectory, "emstreaming.db")), "--data-dir: the embedded SQLite file is not in the data directory");
         var stateBefore = await _http.GetFromJsonAsync<JsonElement>($"{_url}/v1/models/{id}/state");
 
         // No graceful shutdown: the process dies as in a crash.

@@ -41,6 +41,9 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        // Host settings (UseSetting) are visible while services are registered; AddEmStreamingModels reads
+        // Storage:Provider then, so it must not be left to app configuration added after registration.
+        builder.UseSetting("Storage:Provider", "InMemory");
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(_settings));
         builder.ConfigureServices(services =>
         {

@@ -18,6 +18,9 @@ public sealed class RealSiloFactory : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        // Host settings (UseSetting) are visible while services are registered; AddEmStreamingModels reads
+        // Storage:Provider then, so it must not be left to app configuration added after registration.
+        builder.UseSetting("Storage:Provider", "InMemory");
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["RateLimiting:Enabled"] = "false",
