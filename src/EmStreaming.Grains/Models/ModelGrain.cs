@@ -50,6 +50,9 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
     /// <summary>Test hook: sees every record applied (position, payload), to build reference runs.</summary>
     internal static Action<string, long, ReadOnlyMemory<byte>>? AppliedObserver { get; set; }
 
+    /// <summary>Test hook: a timer tick of a model starts (true) or ends (false); the name is "refit" or "snapshot".</summary>
+    internal static Action<string, string, bool>? TickObserver { get; set; }
+
     /// <summary>Measurement hook (load generator): called right after a view is published, with the key and the view's observation count.</summary>
     internal static Action<string, long>? PublishedObserver { get; set; }
 
@@ -199,9 +202,17 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
             _refitTimer = RegisterGrainTimer(
                 async ct =>
                 {
-                    if (_core is { RefitInFlight: false, WarmingUp: false })
+                    TickObserver?.Invoke(GrainId.Key, "refit", true);
+                    try
                     {
-                        await producer.AppendAsync(stream, ModelRecord.EncodeRefitRequest(generation), ct).ConfigureAwait(false);
+                        if (_core is { RefitInFlight: false, WarmingUp: false })
+                        {
+                            await producer.AppendAsync(stream, ModelRecord.EncodeRefitRequest(generation), ct).ConfigureAwait(false);
+                        }
+                    }
+                    finally
+                    {
+                        TickObserver?.Invoke(GrainId.Key, "refit", false);
                     }
                 },
                 Phase(refitEvery),
@@ -213,10 +224,18 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
             _snapshotTimer = RegisterGrainTimer(
                 async ct =>
                 {
-                    if (_core is not null && _dirty)
+                    TickObserver?.Invoke(GrainId.Key, "snapshot", true);
+                    try
                     {
-                        await SnapshotAsync(SnapshotReason.Timer, ct).ConfigureAwait(false);
-                        Publish();
+                        if (_core is not null && _dirty)
+                        {
+                            await SnapshotAsync(SnapshotReason.Timer, ct).ConfigureAwait(false);
+                            Publish();
+                        }
+                    }
+                    finally
+                    {
+                        TickObserver?.Invoke(GrainId.Key, "snapshot", false);
                     }
                 },
                 Phase(snapshotEvery),

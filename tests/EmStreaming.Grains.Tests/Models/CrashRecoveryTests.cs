@@ -8,6 +8,7 @@ using EmStreaming.Runtime.Storage;
 
 namespace EmStreaming.Grains.Tests.Models;
 
+[Collection(GrainObserverCollection.Name)]
 public sealed class CrashRecoveryTests : IDisposable
 {
     private readonly FakeTimeProvider _clock = new();

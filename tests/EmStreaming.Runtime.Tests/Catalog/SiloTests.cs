@@ -113,6 +113,24 @@ public sealed class SiloTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetStatistics_MessagesQueuedBehindALongTurn_MailboxDepthCountsThemUntilProcessed()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource();
+        await _silo.TellAsync(_grain, new Hold(started, release.Task));
+        await Wait.Done(started.Task);
+
+        await _silo.TellAsync(_grain, new Note("a"));
+        await _silo.TellAsync(_grain, new Note("b"));
+
+        // The running turn is not counted; the two notes behind it are.
+        Assert.Equal(2, _silo.GetStatistics().MailboxDepth);
+        release.SetResult();
+        await Wait.UntilAsync(() => _probe.Log.Contains("b"), "the queued notes");
+        await Wait.UntilAsync(() => _silo.GetStatistics().MailboxDepth == 0, "empty mailboxes");
+    }
+
+    [Fact]
     public async Task FailingTurn_IsDeadLetteredWithReason_GrainKeepsStateAndContinues()
     {
         await _silo.TellAsync(_grain, new Publish(5));
