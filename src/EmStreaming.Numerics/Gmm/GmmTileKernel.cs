@@ -241,16 +241,7 @@ internal static class GmmTileKernel
             case CovarianceType.Full:
                 for (var k = 0; k < kCount; k++)
                 {
-                    var r = responsibilities.Slice(k * stride, b);
-                    var block = s2.Slice(k * d * d, d * d);
-                    for (var i = 0; i < d; i++)
-                    {
-                        TensorPrimitives.Multiply(r, xt.Slice(i * stride, b), w);
-                        for (var j = i; j < d; j++)
-                        {
-                            block[(i * d) + j] += TensorPrimitives.Dot<double>(w, xt.Slice(j * stride, b));
-                        }
-                    }
+                    AddSecondMoments(responsibilities.Slice(k * stride, b), xt, stride, d, s2.Slice(k * d * d, d * d), w);
                 }
 
                 break;
@@ -262,15 +253,7 @@ internal static class GmmTileKernel
                         TensorPrimitives.Add(rs, responsibilities.Slice(k * stride, b), rs);
                     }
 
-                    for (var i = 0; i < d; i++)
-                    {
-                        TensorPrimitives.Multiply(rs, xt.Slice(i * stride, b), w);
-                        for (var j = i; j < d; j++)
-                        {
-                            s2[(i * d) + j] += TensorPrimitives.Dot<double>(w, xt.Slice(j * stride, b));
-                        }
-                    }
-
+                    AddSecondMoments(rs, xt, stride, d, s2.Slice(0, d * d), w);
                     break;
                 }
 
@@ -312,6 +295,20 @@ internal static class GmmTileKernel
 
                     break;
                 }
+        }
+    }
+
+    /// <summary>Upper triangle of block += Σ_t r_t·x_t·x_tᵀ over the b = r.Length rows of the tile; w is scratch (b).</summary>
+    private static void AddSecondMoments(ReadOnlySpan<double> r, ReadOnlySpan<double> xt, int stride, int d, Span<double> block, Span<double> w)
+    {
+        var b = r.Length;
+        for (var i = 0; i < d; i++)
+        {
+            TensorPrimitives.Multiply(r, xt.Slice(i * stride, b), w);
+            for (var j = i; j < d; j++)
+            {
+                block[(i * d) + j] += TensorPrimitives.Dot<double>(w, xt.Slice(j * stride, b));
+            }
         }
     }
 

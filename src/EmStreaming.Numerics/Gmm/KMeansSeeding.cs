@@ -257,12 +257,6 @@ internal static class KMeansSeeding
         {
             var start = chunk * ChunkRows;
             var end = Math.Min(start + ChunkRows, _n);
-            if (_complete)
-            {
-                ExecuteTiles(chunk, start, end, _tiles[worker], _distances[worker]);
-                return;
-            }
-
             if (!_assign)
             {
                 var closest = Closest;
@@ -276,6 +270,12 @@ internal static class KMeansSeeding
                 }
 
                 _chunkPotential[chunk] = p;
+                return;
+            }
+
+            if (_complete)
+            {
+                AssignTiles(chunk, start, end, _tiles[worker], _distances[worker]);
                 return;
             }
 
@@ -320,38 +320,13 @@ internal static class KMeansSeeding
         }
 
         /// <summary>
-        /// The same passes for complete rows. A candidate's potential needs one distance per row, computed in place; an
-        /// assignment needs K, computed along the rows of a column-major tile with TensorPrimitives.
+        /// The assignment pass for complete rows: the K distances of a tile of rows are computed along the rows of a
+        /// column-major copy with TensorPrimitives instead of K·d scalar steps per row.
         /// </summary>
-        private void ExecuteTiles(int chunk, int start, int end, double[] xt, double[] dist)
+        private void AssignTiles(int chunk, int start, int end, double[] xt, double[] dist)
         {
             const int T = TileRows;
             var d = _d;
-            if (!_assign)
-            {
-                var closest = Closest;
-                var target = _target;
-                var center = _centers.AsSpan(_candidate * d, d);
-                double potential = 0;
-                for (var i = start; i < end; i++)
-                {
-                    var row = _x.AsSpan(i * d, d);
-                    double s = 0;
-                    for (var j = 0; j < d; j++)
-                    {
-                        var e = row[j] - center[j];
-                        s += e * e;
-                    }
-
-                    var v = Math.Min(closest[i], s);
-                    target[i] = v;
-                    potential += v;
-                }
-
-                _chunkPotential[chunk] = potential;
-                return;
-            }
-
             var len = _k * d;
             var sums = _chunkSums.AsSpan(chunk * len, len);
             var counts = _chunkCounts.AsSpan(chunk * len, len);
