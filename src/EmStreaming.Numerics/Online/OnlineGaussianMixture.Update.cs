@@ -177,14 +177,7 @@ public sealed partial class OnlineGaussianMixture
     /// </summary>
     private double ExpectationTile(GmmParameters p, GmmParameters scoring, ReadOnlySpan<double> rows, int m, GmmSufficientStatistics batch)
     {
-        if (_tile.Length < _d * m)
-        {
-            _tile = new double[_d * m];
-            _tileLk = new double[_k * m];
-            _tileMax = new double[m];
-            _tileWork = new double[GmmTileKernel.WorkLength(_d, m)];
-        }
-
+        EnsureTile(m);
         var origin = batch.Origin;
         var xt = _tile.AsSpan(0, _d * m);
         var lk = _tileLk.AsSpan(0, _k * m);
@@ -192,10 +185,8 @@ public sealed partial class OnlineGaussianMixture
         GmmTileKernel.Load(rows, origin, xt, m);
         if (!ReferenceEquals(scoring, p))
         {
-            // Prequential score under the reported (averaged) parameters; the responsibilities written here are discarded.
-            GmmTileKernel.ShiftMeans(scoring.Means, origin, _shiftedMeans);
-            GmmTileKernel.LogDensities(scoring, _shiftedMeans, xt, m, m, lk, _tileWork);
-            GmmTileKernel.Responsibilities(scoring.LogWeights, lk, m, m, lse, _tileMax);
+            // Prequential score under the reported (averaged) parameters.
+            TileLogDensity(scoring, origin, xt, m, lse);
             lse = _tileMax.AsSpan(0, m);
         }
 
@@ -204,6 +195,39 @@ public sealed partial class OnlineGaussianMixture
         GmmTileKernel.Responsibilities(p.LogWeights, lk, m, m, lse, _tileWork);
         GmmTileKernel.Accumulate(batch, xt, lk, m, m, _tileWork);
         return TensorPrimitives.Sum<double>(_batchLogDensity.AsSpan(0, m));
+    }
+
+    /// <summary>log p(x_t) under q for the b rows of a loaded tile (the tile's log-density buffer is overwritten).</summary>
+    private void TileLogDensity(GmmParameters q, ReadOnlySpan<double> origin, ReadOnlySpan<double> xt, int b, Span<double> logDensity)
+    {
+        GmmTileKernel.ShiftMeans(q.Means, origin, _shiftedMeans);
+        GmmTileKernel.LogDensities(q, _shiftedMeans, xt, b, b, _tileLk, _tileWork);
+        GmmTileKernel.Responsibilities(q.LogWeights, _tileLk, b, b, logDensity, _tileWork);
+    }
+
+    /// <summary>Scores complete rows tile by tile (at most <see cref="GmmWorkspace.TileRows"/> rows at a time).</summary>
+    private void ScoreTiles(GmmParameters q, ReadOnlySpan<double> rows, int m, Span<double> logDensity)
+    {
+        var origin = _stats!.Origin;
+        for (var t0 = 0; t0 < m; t0 += GmmWorkspace.TileRows)
+        {
+            var b = Math.Min(GmmWorkspace.TileRows, m - t0);
+            EnsureTile(b);
+            var xt = _tile.AsSpan(0, _d * b);
+            GmmTileKernel.Load(rows.Slice(t0 * _d, b * _d), origin, xt, b);
+            TileLogDensity(q, origin, xt, b, logDensity.Slice(t0, b));
+        }
+    }
+
+    private void EnsureTile(int rows)
+    {
+        if (_tile.Length < _d * rows)
+        {
+            _tile = new double[_d * rows];
+            _tileLk = new double[_k * rows];
+            _tileMax = new double[rows];
+            _tileWork = new double[GmmTileKernel.WorkLength(_d, rows)];
+        }
     }
 
     private void UpdateAverage(long seen, int m)

@@ -168,13 +168,19 @@ public sealed partial class OnlineGaussianMixture
     /// <exception cref="ArgumentException">A row is invalid (the message names it) or the destination is too short.</exception>
     public void ScoreSamples(ReadOnlySpan<double> rows, Span<double> logDensity)
     {
-        var m = ValidateRows(rows, logDensity, requireDestination: true, out _);
+        var m = ValidateRows(rows, logDensity, requireDestination: true, out var complete);
         if (IsWarmingUp)
         {
             throw new ModelWarmingUpException(WarmUpRemaining);
         }
 
         var p = Reported;
+        if (complete)
+        {
+            ScoreTiles(p, rows, m, logDensity);
+            return;
+        }
+
         for (var i = 0; i < m; i++)
         {
             logDensity[i] = LogDensity(p, rows.Slice(i * _d, _d), _logDensity2);

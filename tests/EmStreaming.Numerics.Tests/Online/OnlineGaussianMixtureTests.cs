@@ -184,6 +184,43 @@ public sealed class OnlineGaussianMixtureTests
         Assert.True(scores[1] > scores[0] + 100, "a far outlier must score far above a typical row");
     }
 
+    [Fact]
+    public void ScoreSamples_CompleteRowsInSeveralTiles_MatchTheBatchModel()
+    {
+        var truth = SyntheticMixture.ThreeComponents2D();
+        var model = Feed(new OnlineGmmOptions { Components = 3, WarmUpObservations = 500 }, truth.Sample(1_000, seed: 2), 2, batch: 100);
+        var rows = truth.Sample(600, seed: 3);
+        var online = new double[600];
+        var batchModel = new double[600];
+
+        model.ScoreSamples(rows, online);
+        model.Model.ScoreSamples(new DataMatrix(rows, 600, 2), batchModel);
+
+        // Same parameters, different kernels (tiles of up to 256 rows vs the batch workspace): equal to rounding.
+        for (var i = 0; i < 600; i++)
+        {
+            Assert.Equal(batchModel[i], online[i], 1e-9 * Math.Max(1, Math.Abs(batchModel[i])));
+        }
+    }
+
+    [Fact]
+    public void Update_CompleteBatch_AnomalyScoresAreNegativeScoreSamples()
+    {
+        var truth = SyntheticMixture.ThreeComponents2D();
+        var model = Feed(new OnlineGmmOptions { Components = 3, WarmUpObservations = 500 }, truth.Sample(1_000, seed: 2), 2, batch: 100);
+        var batch = truth.Sample(64, seed: 4);
+        var expected = new double[64];
+        model.ScoreSamples(batch, expected);
+        var scores = new double[64];
+
+        model.Update(batch, scores);
+
+        for (var i = 0; i < 64; i++)
+        {
+            Assert.Equal(-expected[i], scores[i]);
+        }
+    }
+
     [Theory]
     [InlineData(new[] { 1.0, 2.0, double.NaN, double.NaN }, "row 1 has no observed value")]
     [InlineData(new[] { 1.0, double.PositiveInfinity }, "row 0 column 1 is infinite")]
