@@ -28,6 +28,24 @@ public sealed class AddEmStreamingModelsTests : IDisposable
         return builder.Build();
     }
 
+    /// <summary>One observation of an observable gauge of the EmStreaming.Grains meter, or null when it is not published.</summary>
+    private static long? ObserveGauge(string name)
+    {
+        long? value = null;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "EmStreaming.Grains" && instrument.Name == name)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, measurement, _, _) => value = measurement);
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return value;
+    }
+
     [Fact]
     public async Task Host_StartPutAppendQueryStopRestartOnSameDirectory_StateIntact()
     {
@@ -41,6 +59,9 @@ public sealed class AddEmStreamingModelsTests : IDisposable
             await Wait.UntilAsync(async () => (await service.GetStateAsync("plant")).Observations == 700, "700 rows applied");
             before = await service.GetStateAsync("plant");
             Assert.False(before.WarmingUp);
+            Assert.Equal(0, (await service.GetModelAsync("plant")).Status.PendingObservations);
+            Assert.Equal(700, (await service.GetModelAsync("plant")).Status.Observations);
+            Assert.Equal(0L, ObserveGauge("emstreaming.models.mailbox_depth"));
             Assert.Equal(50, (await service.GetRecentAsync("plant", 50)).Rows.Rows);
             await host.StopAsync();
         }
