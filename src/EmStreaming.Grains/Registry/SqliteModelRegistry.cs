@@ -18,7 +18,8 @@ internal sealed class SqliteModelRegistry : IModelRegistry
 {
     private readonly string _connectionString;
     private readonly TimeProvider _timeProvider;
-    private readonly SemaphoreSlim _write = new(1, 1);
+    // Writes of this file by this process take turns through the runtime's gate (the stream log and snapshot writers use it too).
+    private readonly SemaphoreSlim _write;
     private readonly Lock _cacheLock = new();
     private readonly Dictionary<string, RegistryEntry> _cache = new(StringComparer.Ordinal);
     private long _epoch;
@@ -28,6 +29,7 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
         _connectionString = new SqliteConnectionStringBuilder { DataSource = databasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true, DefaultTimeout = 30 }.ToString();
         _timeProvider = timeProvider;
+        _write = Runtime.Sqlite.SqliteWriteGate.For(databasePath);
         using var c = Open();
         Execute(c, """
             CREATE TABLE IF NOT EXISTS em_models (id TEXT PRIMARY KEY, definition TEXT NOT NULL, generation INTEGER NOT NULL, created_ms INTEGER NOT NULL);
@@ -173,6 +175,19 @@ internal sealed class SqliteModelRegistry : IModelRegistry
     }
 
     public async ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken)
+    {
+        await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SaveAnswerUnderGateAsync(id, key, answer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    private async ValueTask SaveAnswerUnderGateAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken)
     {
         await using var c = Open();
         await using var cmd = c.CreateCommand();

@@ -71,8 +71,11 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         var reader = _writes.Reader;
         var group = new List<WriteRequest>(MaxGroup);
         var results = new List<(WriteRequest Request, GrainSnapshot? Snapshot, Exception? Error)>(MaxGroup);
+        var fileGate = SqliteWriteGate.For(_database.Path);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            await fileGate.WaitAsync().ConfigureAwait(false);
+            await _gate.WaitAsync().ConfigureAwait(false);
             group.Clear();
             results.Clear();
             while (group.Count < MaxGroup && reader.TryRead(out var request))
@@ -80,7 +83,6 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
                 group.Add(request);
             }
 
-            await _gate.WaitAsync().ConfigureAwait(false);
             try
             {
                 if (_disposed)
@@ -118,6 +120,7 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
             finally
             {
                 _gate.Release();
+                fileGate.Release();
             }
 
             foreach (var (request, snapshot, error) in results)
@@ -188,6 +191,20 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
     public async ValueTask DeleteAsync(GrainId id, string? expectedETag, CancellationToken cancellationToken = default)
     {
         Validate(id);
+        var fileGate = SqliteWriteGate.For(_database.Path);
+        await fileGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await DeleteUnderFileGateAsync(id, expectedETag, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            fileGate.Release();
+        }
+    }
+
+    private async ValueTask DeleteUnderFileGateAsync(GrainId id, string? expectedETag, CancellationToken cancellationToken)
+    {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

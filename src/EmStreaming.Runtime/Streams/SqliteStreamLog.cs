@@ -309,8 +309,11 @@ internal sealed class SqliteStreamLog : IStreamLog
         var cPosition = checkpoint.Parameters.Add("$pos", SqliteType.Integer);
         var touched = new bool[_flows.Length];
 
+        var gate = SqliteWriteGate.For(_database.Path);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            // Take the file's write turn first, then drain: whatever arrived while another writer held it joins this group.
+            await gate.WaitAsync().ConfigureAwait(false);
             group.Clear();
             while (group.Count < _options.MaxGroupCommitSize && reader.TryRead(out var request))
             {
@@ -356,6 +359,8 @@ internal sealed class SqliteStreamLog : IStreamLog
             }
             catch (Exception ex)
             {
+                gate.Release();
+
                 // Nothing of the group is durable: give positions back so they stay dense, and fail every request.
                 Array.Copy(saved, _assigned, saved.Length);
                 Array.Copy(savedCheckpoints, _checkpoints, savedCheckpoints.Length);
@@ -374,6 +379,7 @@ internal sealed class SqliteStreamLog : IStreamLog
                 continue;
             }
 
+            gate.Release();
             var committedAt = SqliteDatabase.FromUnixMs(timestamp);
             foreach (var request in group)
             {
