@@ -10,10 +10,8 @@ internal sealed partial class ModelCore
     /// <summary>
     /// Everything the model's future depends on: counters, refit sequence numbers, the idempotency-key memory, the window
     /// (as raw doubles, oldest first) and the estimator's own bit-exact state. <see cref="Restore"/> continues identically.
-    /// Without the window (<paramref name="includeWindow"/> false) the bytes describe the model as it was (history) but a
-    /// restore from them starts with an empty window.
     /// </summary>
-    public byte[] Save(bool includeWindow = true)
+    public byte[] Save()
     {
         using var stream = new MemoryStream();
         using var w = new BinaryWriter(stream);
@@ -36,7 +34,7 @@ internal sealed partial class ModelCore
             w.Write(key);
         }
 
-        var window = includeWindow ? CopyWindow() : new Numerics.DataMatrix([], 0, Definition.Dimension);
+        var window = CopyWindow();
         w.Write(window.Rows);
         foreach (var v in window.Values)
         {

@@ -296,12 +296,12 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
     private async Task SnapshotAsync(SnapshotReason reason, CancellationToken cancellationToken)
     {
         var core = _core!;
+        var state = core.Save();
+        var data = new byte[state.Length + 1];
+        data[0] = (byte)reason;
+        state.CopyTo(data, 1);
         var retain = core.Definition.Snapshots.Retain;
-        // Only the latest version is restored from; older versions answer "what did the model look like" and drop the
-        // window (W × d × 8 bytes, most of a snapshot) once superseded, so history costs parameters, not windows.
-        var written = await WriteSnapshotAsync(
-            Tagged(reason, core.Save()), Tagged(reason, core.Save(includeWindow: false)), new SnapshotRetention(retain, TimeSpan.FromDays(3650)),
-            cancellationToken: cancellationToken).ConfigureAwait(false);
+        var written = await WriteSnapshotAsync(data, new SnapshotRetention(retain, TimeSpan.FromDays(3650)), cancellationToken: cancellationToken).ConfigureAwait(false);
         _sinceSnapshot = 0;
         _dirty = false;
         _lastSnapshotAt = written.Timestamp;
@@ -311,14 +311,6 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
         {
             hub.Publish(new ModelEvent { ModelId = GrainId.Key, Type = ModelEventType.SnapshotWritten, Time = written.Timestamp, Observations = core.Observations, SnapshotVersion = written.Version });
         }
-    }
-
-    private static byte[] Tagged(SnapshotReason reason, byte[] state)
-    {
-        var data = new byte[state.Length + 1];
-        data[0] = (byte)reason;
-        state.CopyTo(data, 1);
-        return data;
     }
 
     private void Publish()

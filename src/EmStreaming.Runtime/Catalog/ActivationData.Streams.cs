@@ -32,12 +32,11 @@ internal sealed partial class ActivationData
         return snapshot;
     }
 
-    public async ValueTask<GrainSnapshot> WriteSnapshotAsync(
-        ReadOnlyMemory<byte> data, SnapshotRetention? retention, string? tag, ReadOnlyMemory<byte>? superseded, CancellationToken cancellationToken)
+    public async ValueTask<GrainSnapshot> WriteSnapshotAsync(ReadOnlyMemory<byte> data, SnapshotRetention? retention, string? tag, CancellationToken cancellationToken)
     {
         EnsureInTurn(nameof(WriteSnapshotAsync));
         var checkpoint = new Dictionary<string, long>(_applied, StringComparer.Ordinal);
-        var snapshot = await Silo.Snapshots.WriteAsync(Id, new SnapshotWrite(data, checkpoint, retention, tag, superseded), _etag, cancellationToken).ConfigureAwait(false);
+        var snapshot = await Silo.Snapshots.WriteAsync(Id, new SnapshotWrite(data, checkpoint, retention, tag), _etag, cancellationToken).ConfigureAwait(false);
         _etag = snapshot.ETag;
         _durable = checkpoint;
         foreach (var (ns, position) in checkpoint)

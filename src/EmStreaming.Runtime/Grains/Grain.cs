@@ -13,7 +13,7 @@ namespace EmStreaming.Runtime.Grains;
 /// <remarks>
 /// Exactly-once stream effects: read the snapshot in <see cref="OnActivateAsync"/> with <see cref="ReadSnapshotAsync"/> (this restores the applied
 /// positions), apply each <see cref="OnStreamItemAsync"/> item (the runtime never delivers an item at or below the restored position), and persist with
-/// <see cref="WriteSnapshotAsync(ReadOnlyMemory{byte}, SnapshotRetention?, string?, CancellationToken)"/> (which records the positions applied so far). The log is trimmed only below positions every grain has persisted.
+/// <see cref="WriteSnapshotAsync"/> (which records the positions applied so far). The log is trimmed only below positions every grain has persisted.
 /// If a turn throws, its message goes to the dead letters and the stream position still advances: compute the new state, then swap it in, so a
 /// failing turn leaves the previous state.
 /// </remarks>
@@ -76,15 +76,7 @@ public abstract class Grain
     /// <param name="cancellationToken">Cancels the write.</param>
     protected ValueTask<GrainSnapshot> WriteSnapshotAsync(
         ReadOnlyMemory<byte> data, SnapshotRetention? retention = null, string? tag = null, CancellationToken cancellationToken = default) =>
-        Activation.WriteSnapshotAsync(data, retention, tag, null, cancellationToken);
-
-    /// <summary>
-    /// As <see cref="WriteSnapshotAsync(ReadOnlyMemory{byte}, SnapshotRetention?, string?, CancellationToken)"/>, and once a newer version is
-    /// written this one keeps only <paramref name="superseded"/> in the history (see <see cref="SnapshotWrite.Superseded"/>).
-    /// </summary>
-    protected ValueTask<GrainSnapshot> WriteSnapshotAsync(
-        ReadOnlyMemory<byte> data, ReadOnlyMemory<byte> superseded, SnapshotRetention? retention = null, string? tag = null, CancellationToken cancellationToken = default) =>
-        Activation.WriteSnapshotAsync(data, retention, tag, superseded, cancellationToken);
+        Activation.WriteSnapshotAsync(data, retention, tag, cancellationToken);
 
     /// <summary>
     /// Deletes every snapshot version of this grain (Orleans' ClearStateAsync), conditionally on the last ETag. The stream items applied so far

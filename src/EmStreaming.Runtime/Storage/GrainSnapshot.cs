@@ -23,13 +23,7 @@ public readonly record struct SnapshotHistoryEntry(long Version, DateTimeOffset 
 /// <param name="Checkpoint">Last stream position applied per namespace; null means none.</param>
 /// <param name="Retention">History kept after this write; null means <see cref="SnapshotRetention.Default"/>.</param>
 /// <param name="Tag">Optional short description stored beside the data and returned by history listings (at most <see cref="MaxTagLength"/> characters).</param>
-/// <param name="Superseded">
-/// What this version keeps once a newer one is written (a compact form for history, for example the state without what only
-/// recovery needs); null keeps <paramref name="Data"/>. Only the latest version is ever restored from, so only it needs everything.
-/// </param>
-public sealed record SnapshotWrite(
-    ReadOnlyMemory<byte> Data, IReadOnlyDictionary<string, long>? Checkpoint = null, SnapshotRetention? Retention = null, string? Tag = null,
-    ReadOnlyMemory<byte>? Superseded = null)
+public sealed record SnapshotWrite(ReadOnlyMemory<byte> Data, IReadOnlyDictionary<string, long>? Checkpoint = null, SnapshotRetention? Retention = null, string? Tag = null)
 {
     /// <summary>Longest <see cref="Tag"/>: 1,024 characters.</summary>
     public const int MaxTagLength = 1024;

@@ -5,9 +5,6 @@ internal sealed class InMemorySnapshotStore(TimeProvider timeProvider) : ISnapsh
 {
     private readonly Dictionary<GrainId, List<GrainSnapshot>> _grains = [];
 
-    // Compact form of each grain's latest version, swapped in when a newer version is written (guarded by _grains).
-    private readonly Dictionary<GrainId, byte[]> _superseded = [];
-
     public ValueTask<GrainSnapshot?> ReadAsync(GrainId id, CancellationToken cancellationToken = default)
     {
         lock (_grains)
@@ -55,15 +52,6 @@ internal sealed class InMemorySnapshotStore(TimeProvider timeProvider) : ISnapsh
             {
                 _grains[id] = versions = [];
             }
-            else if (_superseded.Remove(id, out var compact))
-            {
-                versions[^1] = versions[^1] with { Data = compact };
-            }
-
-            if (write.Superseded is { } superseded)
-            {
-                _superseded[id] = superseded.ToArray();
-            }
 
             versions.Add(snapshot);
             var retention = write.Retention ?? SnapshotRetention.Default;
@@ -97,7 +85,6 @@ internal sealed class InMemorySnapshotStore(TimeProvider timeProvider) : ISnapsh
             }
 
             _grains.Remove(id);
-            _superseded.Remove(id);
             return ValueTask.CompletedTask;
         }
     }

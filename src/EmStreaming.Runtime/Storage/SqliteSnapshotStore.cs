@@ -13,7 +13,7 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS snapshots (
             grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, version INTEGER NOT NULL, etag TEXT NOT NULL,
-            timestamp_ms INTEGER NOT NULL, checkpoint TEXT NOT NULL, tag TEXT, data BLOB NOT NULL, superseded BLOB,
+            timestamp_ms INTEGER NOT NULL, checkpoint TEXT NOT NULL, tag TEXT, data BLOB NOT NULL,
             PRIMARY KEY (grain_type, grain_key, version)) WITHOUT ROWID;
         """;
 
@@ -34,16 +34,6 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         _timeProvider = timeProvider;
         _connection = _database.Open();
         SqliteDatabase.Execute(_connection, Schema);
-        using (var columns = _connection.CreateCommand())
-        {
-            // Files created before the superseded column existed get it added (NULL: versions keep their data).
-            columns.CommandText = "SELECT COUNT(*) FROM pragma_table_info('snapshots') WHERE name = 'superseded'";
-            if ((long)columns.ExecuteScalar()! == 0)
-            {
-                SqliteDatabase.Execute(_connection, "ALTER TABLE snapshots ADD COLUMN superseded BLOB");
-            }
-        }
-
         _writerLoop = Task.Run(WriterLoopAsync);
     }
 
@@ -61,8 +51,7 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         ArgumentNullException.ThrowIfNull(write);
         Validate(id);
         cancellationToken.ThrowIfCancellationRequested();
-        var request = new WriteRequest(
-            id, write.Data.ToArray(), write.Superseded?.ToArray(), SnapshotETag.Copy(write.Checkpoint), write.ValidatedTag, write.Retention ?? SnapshotRetention.Default, expectedETag);
+        var request = new WriteRequest(id, write.Data.ToArray(), SnapshotETag.Copy(write.Checkpoint), write.ValidatedTag, write.Retention ?? SnapshotRetention.Default, expectedETag);
         if (!_writes.Writer.TryWrite(request))
         {
             throw new ObjectDisposedException(nameof(SqliteSnapshotStore));
@@ -113,16 +102,7 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
                     }
 
                     var snapshot = new GrainSnapshot(request.Id, version + 1, SnapshotETag.New(), now, request.Data, request.Checkpoint, request.Tag);
-                    if (version > 0)
-                    {
-                        using var compact = Command(
-                            "UPDATE snapshots SET data = superseded, superseded = NULL WHERE grain_type = $type AND grain_key = $key AND version = $v AND superseded IS NOT NULL",
-                            request.Id, transaction);
-                        compact.Parameters.AddWithValue("$v", version);
-                        compact.ExecuteNonQuery();
-                    }
-
-                    Insert(snapshot, request.Data, request.Superseded, request.Retention, now, transaction);
+                    Insert(snapshot, request.Data, request.Retention, now, transaction);
                     results.Add((request, snapshot, null));
                 }
 
@@ -157,11 +137,11 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         }
     }
 
-    private void Insert(GrainSnapshot snapshot, byte[] data, byte[]? superseded, SnapshotRetention retention, DateTimeOffset now, SqliteTransaction transaction)
+    private void Insert(GrainSnapshot snapshot, byte[] data, SnapshotRetention retention, DateTimeOffset now, SqliteTransaction transaction)
     {
         using (var insert = Command("""
-            INSERT INTO snapshots (grain_type, grain_key, version, etag, timestamp_ms, checkpoint, tag, data, superseded)
-            VALUES ($type, $key, $version, $etag, $ts, $checkpoint, $tag, $data, $superseded)
+            INSERT INTO snapshots (grain_type, grain_key, version, etag, timestamp_ms, checkpoint, tag, data)
+            VALUES ($type, $key, $version, $etag, $ts, $checkpoint, $tag, $data)
             """, snapshot.Id, transaction))
         {
             insert.Parameters.AddWithValue("$version", snapshot.Version);
@@ -170,7 +150,6 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
             insert.Parameters.AddWithValue("$checkpoint", SnapshotETag.Encode(snapshot.Checkpoint));
             insert.Parameters.AddWithValue("$tag", (object?)snapshot.Tag ?? DBNull.Value);
             insert.Parameters.AddWithValue("$data", data);
-            insert.Parameters.AddWithValue("$superseded", (object?)superseded ?? DBNull.Value);
             insert.ExecuteNonQuery();
         }
 
@@ -322,12 +301,10 @@ internal sealed class SqliteSnapshotStore : ISnapshotStore
         return command;
     }
 
-    private sealed class WriteRequest(
-        GrainId id, byte[] data, byte[]? superseded, IReadOnlyDictionary<string, long> checkpoint, string? tag, SnapshotRetention retention, string? expectedETag)
+    private sealed class WriteRequest(GrainId id, byte[] data, IReadOnlyDictionary<string, long> checkpoint, string? tag, SnapshotRetention retention, string? expectedETag)
     {
         public GrainId Id { get; } = id;
         public byte[] Data { get; } = data;
-        public byte[]? Superseded { get; } = superseded;
         public IReadOnlyDictionary<string, long> Checkpoint { get; } = checkpoint;
         public string? Tag { get; } = tag;
         public SnapshotRetention Retention { get; } = retention;

@@ -42,28 +42,6 @@ public sealed class ModelGrainLifecycleTests
     }
 
     [Fact]
-    public async Task Snapshots_Superseded_HistoryDropsTheWindowButDescribesTheModelAsItWas()
-    {
-        await using var h = await ModelHarness.StartAsync(_clock);
-        await h.Service.PutModelAsync("hist", ModelHarness.Gmm(window: 400, snapshotEvery: 500));
-        await h.Service.AppendAsync("hist", ModelHarness.Rows(600, 2, 11));
-        var atFirst = await h.WaitForObservationsAsync("hist", 600);
-        await Wait.UntilAsync(async () => (await h.Service.ListSnapshotsAsync("hist")).Count >= 2, "the policy snapshot"); // reset + policy
-        await h.Service.AppendAsync("hist", ModelHarness.Rows(600, 2, 12));
-        await h.WaitForObservationsAsync("hist", 1_200);
-        await Wait.UntilAsync(async () => (await h.Service.ListSnapshotsAsync("hist")).Count >= 3, "a second policy snapshot");
-
-        var history = await h.Service.ListSnapshotsAsync("hist");
-        var old = history.Single(s => s.Observations == 600);
-        var latest = history[^1];
-        // The window (400 rows × 2 × 8 bytes) stays only in the latest version.
-        Assert.True(latest.SizeBytes - old.SizeBytes >= 400 * 2 * 8, $"latest {latest.SizeBytes} B, superseded {old.SizeBytes} B");
-        var described = await h.Service.GetSnapshotAsync("hist", old.Version, null);
-        Assert.Equal(atFirst.Means, described.State.Means);
-        Assert.Equal(atFirst.Covariances, described.State.Covariances);
-    }
-
-    [Fact]
     public async Task SnapshotAndRefitTimers_ClockAdvancedManyPeriodsWhileAppending_TicksNeverOverlapAndBothRun()
     {
         var inTick = new ConcurrentDictionary<string, int>();

@@ -26,22 +26,6 @@ public abstract class SnapshotStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task WriteAsync_WithSupersededForm_OlderVersionKeepsItOnceANewerIsWrittenLatestKeepsFullData()
-    {
-        await using var store = Create();
-        var first = await store.WriteAsync(Grain, new SnapshotWrite(new byte[] { 1, 1, 1, 1 }, Superseded: new byte[] { 1 }), expectedETag: null);
-        Assert.Equal(new byte[] { 1, 1, 1, 1 }, (await store.ReadAsync(Grain))!.Data.ToArray());
-
-        var second = await store.WriteAsync(Grain, new SnapshotWrite(new byte[] { 2, 2, 2, 2 }, Superseded: new byte[] { 2 }), first.ETag);
-        await store.WriteAsync(Grain, new SnapshotWrite(new byte[] { 3, 3, 3 }), second.ETag);
-
-        Assert.Equal(new byte[] { 1 }, (await store.ReadVersionAsync(Grain, 1))!.Data.ToArray());
-        Assert.Equal(new byte[] { 2 }, (await store.ReadVersionAsync(Grain, 2))!.Data.ToArray());
-        Assert.Equal(new byte[] { 3, 3, 3 }, (await store.ReadAsync(Grain))!.Data.ToArray());
-        Assert.Equal([1, 1, 3], (await store.ListHistoryAsync(Grain)).Select(h => h.Size));
-    }
-
-    [Fact]
     public async Task WriteAsync_ThenRead_RoundTripsDataCheckpointVersionAndETag()
     {
         await using var store = Create();
