@@ -1,4 +1,4 @@
-namespace EmStreaming.Runtime.Tests.TestSupport;
+namespace EmStreaming.Testing;
 
 /// <summary>A manual clock: time moves only in <see cref="Advance"/>, which fires due timers in order, outside the lock.</summary>
 public sealed class FakeTimeProvider : TimeProvider
