@@ -127,7 +127,12 @@ internal sealed partial class ActivationData
         {
             CurrentTurn.Value = null;
             var elapsed = Silo.TimeProvider.GetElapsedTime(started);
-            if (elapsed > Silo.Options.LongTurnThreshold)
+            if (elapsed > Silo.Options.LongTurnThreshold && Silo.IsStopping)
+            {
+                Silo.ShutdownLongTurn(elapsed);
+                Logger.LogDebug("Long turn at shutdown: {Grain} spent {Elapsed} on {Work}", Id, elapsed, Describe(item));
+            }
+            else if (elapsed > Silo.Options.LongTurnThreshold)
             {
                 Silo.Counters.LongTurn();
                 Logger.LogWarning("Long turn: {Grain} spent {Elapsed} on {Work} (threshold {Threshold})", Id, elapsed, Describe(item), Silo.Options.LongTurnThreshold);

@@ -30,6 +30,8 @@ internal sealed partial class Silo : ISilo
     private ITimer? _collector;
     private ITimer? _checkpointer;
     private int _state;
+    private int _shutdownLongTurns;
+    private long _shutdownLongestTicks;
     private int _checkpointing;
 
     public Silo(
@@ -93,6 +95,30 @@ internal sealed partial class Silo : ISilo
         _logger.LogInformation("Silo started: {Partitions} partitions, {GrainTypes} grain types", trackers.Length, _registrations.Count);
     }
 
+    /// <summary>True while <see cref="StopAsync"/> deactivates every activation.</summary>
+    internal bool IsStopping => Volatile.Read(ref _state) == Stopping;
+
+    /// <summary>
+    /// A turn over the long-turn threshold while the silo stops: expected, since every activation persists at once behind
+    /// the same group commits, so it is counted and reported once by <see cref="StopAsync"/> instead of once per grain.
+    /// </summary>
+    internal void ShutdownLongTurn(TimeSpan elapsed)
+    {
+        Interlocked.Increment(ref _shutdownLongTurns);
+        var ticks = elapsed.Ticks;
+        var seen = Interlocked.Read(ref _shutdownLongestTicks);
+        while (ticks > seen)
+        {
+            var previous = Interlocked.CompareExchange(ref _shutdownLongestTicks, ticks, seen);
+            if (previous == seen)
+            {
+                break;
+            }
+
+            seen = previous;
+        }
+    }
+
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.CompareExchange(ref _state, Stopping, Running) != Running)
@@ -115,6 +141,12 @@ internal sealed partial class Silo : ISilo
         {
             await Task.WhenAll(_activations.Values.Select(a => a.Deactivated)).WaitAsync(cancellationToken).ConfigureAwait(false);
             await CommitCheckpointsAsync(cancellationToken).ConfigureAwait(false);
+            if (Volatile.Read(ref _shutdownLongTurns) is > 0 and var slow)
+            {
+                _logger.LogInformation(
+                    "Shutdown: {Count} activations took longer than the long-turn threshold to persist (longest {Elapsed}); they shared the storage's group commits",
+                    slow, TimeSpan.FromTicks(Interlocked.Read(ref _shutdownLongestTicks)));
+            }
         }
         finally
         {
