@@ -341,6 +341,15 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
 
     private void ExecuteComplete(int chunk, Scratch s)
     {
+        if (_mode == Mode.Impute)
+        {
+            // Complete rows have nothing to impute (the output already holds them): no tile is gathered.
+            _chunkLogLik[chunk] = 0;
+            _chunkMinValue[chunk] = double.PositiveInfinity;
+            _chunkMinRow[chunk] = -1;
+            return;
+        }
+
         var model = _model!;
         var start = chunk * ChunkRows;
         var end = Math.Min(start + ChunkRows, _completeCount);
@@ -376,13 +385,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
 
                 case Mode.LogLikelihood:
                 case Mode.Expectation:
-                case Mode.Impute:
                     {
-                        if (_mode == Mode.Impute)
-                        {
-                            continue;
-                        }
-
                         GmmTileKernel.LogDensities(model, _shiftedMeans, s.Xt, T, b, lk, s.TileWork);
                         var lse = s.Lse.AsSpan(0, b);
                         GmmTileKernel.Responsibilities(model.LogWeights, lk, T, b, lse, s.Max);
