@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EmStreaming.Runtime.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace EmStreaming.Grains.Registry;
@@ -16,7 +17,7 @@ namespace EmStreaming.Grains.Registry;
 /// </remarks>
 internal sealed class SqliteModelRegistry : IModelRegistry
 {
-    private readonly string _connectionString;
+    private readonly SqliteDatabase _database;
     private readonly TimeProvider _timeProvider;
     // Writes of this file by this process take turns through the runtime's gate (the stream log and snapshot writers use it too).
     private readonly SemaphoreSlim _write;
@@ -26,12 +27,13 @@ internal sealed class SqliteModelRegistry : IModelRegistry
 
     public SqliteModelRegistry(string databasePath, TimeProvider timeProvider)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = databasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true, DefaultTimeout = 30 }.ToString();
+        // The runtime's connection setup (WAL, busy_timeout) with the default options: synchronous=FULL, 30 s busy timeout.
+        var fullPath = Path.GetFullPath(databasePath);
+        _database = new SqliteDatabase(new SqliteOptions { DataDirectory = Path.GetDirectoryName(fullPath)!, FileName = Path.GetFileName(fullPath) });
         _timeProvider = timeProvider;
-        _write = Runtime.Sqlite.SqliteWriteGate.For(databasePath);
+        _write = SqliteWriteGate.For(_database.Path);
         using var c = Open();
-        Execute(c, """
+        SqliteDatabase.Execute(c, """
             CREATE TABLE IF NOT EXISTS em_models (id TEXT PRIMARY KEY, definition TEXT NOT NULL, generation INTEGER NOT NULL, created_ms INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS em_answers (id TEXT NOT NULL, key TEXT NOT NULL, request_hash INTEGER NOT NULL, answer TEXT NOT NULL, PRIMARY KEY (id, key));
             CREATE TABLE IF NOT EXISTS em_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -213,19 +215,5 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         reader.GetInt64(2),
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)));
 
-    private SqliteConnection Open()
-    {
-        var c = new SqliteConnection(_connectionString);
-        c.Open();
-        // busy_timeout: wait for the write lock in SQLite's busy handler (fine-grained) rather than Microsoft.Data.Sqlite's 150 ms retry sleep.
-        Execute(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000;");
-        return c;
-    }
-
-    private static void Execute(SqliteConnection c, string sql)
-    {
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
+    private SqliteConnection Open() => _database.Open();
 }
