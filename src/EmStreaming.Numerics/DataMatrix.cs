@@ -72,6 +72,14 @@ public sealed class DataMatrix
 
     internal double[] RawValues => _values;
 
+    /// <summary>A new array with the means of the observed entries of each column (see the span overload).</summary>
+    internal static double[] ObservedColumnMeans(ReadOnlySpan<double> values, int columns)
+    {
+        var means = new double[columns];
+        ObservedColumnMeans(values, columns, means);
+        return means;
+    }
+
     /// <summary>
     /// Writes the mean of the observed (non-NaN) entries of each column of row-major <paramref name="values"/> into
     /// <paramref name="means"/> (0 for a column with none), summing rows in order. Returns the first column with no

@@ -71,7 +71,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
         _k = components;
         _d = data.Columns;
         _type = type;
-        _origin = origin.IsEmpty ? ColumnMeans(data) : origin.ToArray();
+        _origin = origin.IsEmpty ? DataMatrix.ObservedColumnMeans(data.Values, data.Columns) : origin.ToArray();
         if (_origin.Length != _d)
         {
             throw new ArgumentException($"origin has {_origin.Length} entries, expected {_d}", nameof(origin));
@@ -602,13 +602,6 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
         {
             throw new ArgumentException($"model has K={model.Components}, D={model.Dimension}, {model.Type}; the workspace expects K={_k}, D={_d}, {_type}", nameof(model));
         }
-    }
-
-    private static double[] ColumnMeans(DataMatrix data)
-    {
-        var means = new double[data.Columns];
-        DataMatrix.ObservedColumnMeans(data.Values, data.Columns, means);
-        return means;
     }
 
     private static (int[]? Complete, int CompleteCount, int[] MissingRows, int[] MissingPattern, Pattern[] Patterns) GroupRows(DataMatrix data)

@@ -35,7 +35,8 @@ internal static class HmmInitializer
         // expectations of missing entries.
         var emissions = new HmmEmissions(k, d, type);
         centroids.CopyTo(emissions.Means, 0);
-        var variance = PooledVariance(rows, totalRows, d);
+        var mean = DataMatrix.ObservedColumnMeans(rows, d);
+        var variance = PooledVariance(rows, totalRows, d, mean);
         for (var c = 0; c < k; c++)
         {
             for (var i = 0; i < d; i++)
@@ -56,7 +57,7 @@ internal static class HmmInitializer
             throw new InvalidOperationException("the data have no variance in some dimension; an HMM cannot be initialized.");
         }
 
-        var stats = new GmmSufficientStatistics(k, d, type, Mean(rows, totalRows, d));
+        var stats = new GmmSufficientStatistics(k, d, type, mean);
         var scratch = new double[emissions.ScratchLength];
         var oneHot = new double[k];
         for (var t = 0; t < totalRows; t++)
@@ -111,16 +112,8 @@ internal static class HmmInitializer
         }
     }
 
-    private static double[] Mean(double[] rows, int n, int d)
+    private static double[] PooledVariance(double[] rows, int n, int d, double[] mean)
     {
-        var mean = new double[d];
-        DataMatrix.ObservedColumnMeans(rows.AsSpan(0, n * d), d, mean);
-        return mean;
-    }
-
-    private static double[] PooledVariance(double[] rows, int n, int d)
-    {
-        var mean = Mean(rows, n, d);
         var ss = new double[d];
         var count = new double[d];
         for (var t = 0; t < n; t++)

@@ -286,7 +286,7 @@ public sealed partial class OnlineGaussianHmm
         var count = _buffered;
         var data = new DataMatrix(_buffer.AsSpan(0, count * _d).ToArray(), count, _d);
         var fit = GaussianHmmEM.Fit(data, _bufferFit);
-        SetModel(fit.Model, ColumnMeans(_buffer, count, _d));
+        SetModel(fit.Model, DataMatrix.ObservedColumnMeans(_buffer.AsSpan(0, count * _d), _d));
 
         // Replay the buffer with the fitted parameters: it warms the statistics (and the filter) up on data that
         // would otherwise be used only once.
@@ -392,13 +392,6 @@ public sealed partial class OnlineGaussianHmm
         {
             _emissions.MStep(stats, _regCovar, _degenerate);
         }
-    }
-
-    private static double[] ColumnMeans(double[] values, int n, int d)
-    {
-        var mean = new double[d];
-        DataMatrix.ObservedColumnMeans(values.AsSpan(0, n * d), d, mean);
-        return mean;
     }
 
     private static double[] MeanOfMeans(GaussianHmm model)
