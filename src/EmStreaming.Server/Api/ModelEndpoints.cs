@@ -106,9 +106,9 @@ internal static class ModelEndpoints
             throw new ApiValidationException("limit", $"must be between 1 and {MaxPageSize}");
         }
 
-        if (prefix is { Length: > 0 } && ModelIds.Validate(prefix) is { } error)
+        if (prefix is { Length: > 0 } && ModelIds.Validate(prefix, "a prefix") is { } error)
         {
-            throw new ApiValidationException("prefix", error.Replace("a model id", "a prefix", StringComparison.Ordinal));
+            throw new ApiValidationException("prefix", error);
         }
 
         var page = await service.ListModelsAsync(string.IsNullOrEmpty(prefix) ? null : prefix, string.IsNullOrEmpty(cursor) ? null : cursor, size, cancellationToken).ConfigureAwait(false);
