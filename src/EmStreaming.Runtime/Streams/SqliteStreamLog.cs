@@ -308,6 +308,9 @@ internal sealed class SqliteStreamLog : IStreamLog
         var cPartition = checkpoint.Parameters.Add("$p", SqliteType.Integer);
         var cPosition = checkpoint.Parameters.Add("$pos", SqliteType.Integer);
         var touched = new bool[_flows.Length];
+        // Positions and checkpoints as they were before the group, restored if its commit fails (reused across groups).
+        var saved = new long[_flows.Length];
+        var savedCheckpoints = new long[_flows.Length];
 
         var gate = SqliteWriteGate.For(_database.Path);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
@@ -320,8 +323,8 @@ internal sealed class SqliteStreamLog : IStreamLog
                 group.Add(request);
             }
 
-            var saved = (long[])_assigned.Clone();
-            var savedCheckpoints = (long[])_checkpoints.Clone();
+            Array.Copy(_assigned, saved, saved.Length);
+            Array.Copy(_checkpoints, savedCheckpoints, savedCheckpoints.Length);
             var timestamp = SqliteDatabase.ToUnixMs(_timeProvider.GetUtcNow());
             try
             {
