@@ -111,6 +111,7 @@ internal static class RowsReader
     internal static List<double[]> ParseJson(ReadOnlySpan<byte> body)
     {
         var rows = new List<double[]>();
+        var scratch = new List<double>(8);
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
         var sawRows = false;
         var inRows = false;
@@ -142,7 +143,7 @@ internal static class RowsReader
                 {
                     position.Row = rows.Count;
                     position.Column = -1;
-                    rows.Add(ReadRow(ref reader, ref position));
+                    rows.Add(ReadRow(ref reader, ref position, scratch));
                 }
 
                 inRows = false;
@@ -172,6 +173,7 @@ internal static class RowsReader
     internal static List<double[]> ParseNdjson(ReadOnlySpan<byte> body)
     {
         var rows = new List<double[]>();
+        var scratch = new List<double>(8);
         var position = new Position();
         while (!body.IsEmpty)
         {
@@ -193,7 +195,7 @@ internal static class RowsReader
                     continue;
                 }
 
-                rows.Add(ReadRow(ref reader, ref position));
+                rows.Add(ReadRow(ref reader, ref position, scratch));
                 if (reader.Read())
                 {
                     throw new ApiValidationException($"rows[{position.Row}]", "a line must hold exactly one JSON array");
@@ -275,14 +277,15 @@ internal static class RowsReader
         return new DataMatrix(values, rows.Count, d);
     }
 
-    private static double[] ReadRow(ref Utf8JsonReader reader, ref Position position)
+    /// <summary>Reads one row array; <paramref name="values"/> is scratch reused across rows, so a row costs one array.</summary>
+    private static double[] ReadRow(ref Utf8JsonReader reader, ref Position position, List<double> values)
     {
         if (reader.TokenType != JsonTokenType.StartArray)
         {
             throw new ApiValidationException(position.Field, "must be an array of numbers (null = missing)");
         }
 
-        var values = new List<double>(8);
+        values.Clear();
         while (true)
         {
             position.Column = values.Count;
