@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using EmStreaming.Cli.Csv;
+using EmStreaming.Cli.Output;
 using EmStreaming.Numerics;
 using Spectre.Console;
 
@@ -159,29 +159,14 @@ internal static class ReplayCommand
         }
     }
 
-    private static string BatchJson(DataMatrix data, int first, int count)
-    {
-        var text = new StringBuilder(count * data.Columns * 12);
-        text.Append("{\"rows\":[");
-        for (var i = 0; i < count; i++)
+    private static string BatchJson(DataMatrix data, int first, int count) =>
+        Json.Write(writer =>
         {
-            text.Append(i == 0 ? "[" : ",[");
-            var row = data.Row(first + i);
-            for (var j = 0; j < row.Length; j++)
-            {
-                if (j > 0)
-                {
-                    text.Append(',');
-                }
-
-                text.Append(double.IsNaN(row[j]) ? "null" : row[j].ToString("R", CultureInfo.InvariantCulture));
-            }
-
-            text.Append(']');
-        }
-
-        return text.Append("]}").ToString();
-    }
+            // Missing values (NaN) go out as null, the server's "missing".
+            writer.WriteStartObject();
+            writer.Matrix("rows", data.Values.Slice(first * data.Columns, count * data.Columns), count, data.Columns);
+            writer.WriteEndObject();
+        });
 
     private sealed class ReplaySummary
     {
