@@ -10,7 +10,11 @@ namespace EmStreaming.Cli.Client;
 /// A server answered with an error or could not be reached: printed as one line on stderr, exit code
 /// <see cref="ExitCodes.ServerError"/>.
 /// </summary>
-internal sealed class ServerException(string message) : Exception(message);
+internal sealed class ServerException(string message, int? status = null) : Exception(message)
+{
+    /// <summary>The HTTP status the server answered with; null when there was no answer.</summary>
+    public int? Status { get; } = status;
+}
 
 /// <summary>Talks to an EmStreaming server's /v1 API; errors become <see cref="ServerException"/> with the problem's detail.</summary>
 internal sealed class ServerClient : IDisposable
@@ -140,7 +144,7 @@ internal sealed class ServerClient : IDisposable
     }
 
     /// <summary>True for answers worth retrying (the server was busy or rate limited us).</summary>
-    public static bool IsTransient(ServerException e) => e.Message.StartsWith("HTTP 503", StringComparison.Ordinal) || e.Message.StartsWith("HTTP 429", StringComparison.Ordinal);
+    public static bool IsTransient(ServerException e) => e.Status is (int)HttpStatusCode.ServiceUnavailable or (int)HttpStatusCode.TooManyRequests;
 
     private ServerException Unreachable(HttpRequestException e) =>
         new(e.InnerException is SocketException || e.HttpRequestError == HttpRequestError.ConnectionError
@@ -156,17 +160,14 @@ internal sealed class ServerClient : IDisposable
             var problem = JsonDocument.Parse(text).RootElement;
             var detail = problem.TryGetProperty("detail", out var d) ? d.GetString() : null;
             var title = problem.TryGetProperty("title", out var t) ? t.GetString() : response.ReasonPhrase;
-            return new ServerException($"HTTP {status} {title}: {detail ?? text}");
+            return new ServerException($"HTTP {status} {title}: {detail ?? text}", status);
         }
         catch (JsonException)
         {
-            return new ServerException($"HTTP {status} {response.ReasonPhrase}{(text.Length > 0 ? ": " + text : "")}");
+            return new ServerException($"HTTP {status} {response.ReasonPhrase}{(text.Length > 0 ? ": " + text : "")}", status);
         }
     }
 
     /// <summary>Escapes a model id for a URL path segment (ids are validated by the server).</summary>
     public static string Path(string id) => Uri.EscapeDataString(id);
-
-    /// <summary>Whether the status code means "not found".</summary>
-    public static bool IsNotFound(ServerException e) => e.Message.StartsWith($"HTTP {(int)HttpStatusCode.NotFound}", StringComparison.Ordinal);
 }
