@@ -212,31 +212,34 @@ internal static class RowsReader
 
     internal static List<double[]> ParseCsv(ReadOnlySpan<byte> body)
     {
-        var text = Encoding.UTF8.GetString(body);
+        // Lines and fields are spans of the decoded text: a row costs its values array and nothing else.
+        ReadOnlySpan<char> text = Encoding.UTF8.GetString(body);
         var rows = new List<double[]>();
         var first = true;
-        foreach (var rawLine in text.Split('\n'))
+        while (!text.IsEmpty)
         {
-            var line = rawLine.TrimEnd('\r');
-            if (line.Trim().Length == 0)
+            var end = text.IndexOf('\n');
+            var line = (end < 0 ? text : text[..end]).TrimEnd('\r');
+            text = end < 0 ? default : text[(end + 1)..];
+            if (line.Trim().IsEmpty)
             {
                 continue;
             }
 
-            var fields = line.Split(',');
             if (first)
             {
                 first = false;
-                if (fields.Any(f => !IsMissing(f) && !double.TryParse(f.Trim().Trim('"'), NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
+                if (IsHeader(line))
                 {
                     continue; // a header row: names, not numbers
                 }
             }
 
-            var row = new double[fields.Length];
-            for (var j = 0; j < fields.Length; j++)
+            var row = new double[line.Count(',') + 1];
+            var j = 0;
+            foreach (var range in line.Split(','))
             {
-                var field = fields[j].Trim().Trim('"');
+                var field = line[range].Trim().Trim('"');
                 if (IsMissing(field))
                 {
                     row[j] = double.NaN;
@@ -247,14 +250,30 @@ internal static class RowsReader
                 }
                 else
                 {
-                    throw new ApiValidationException($"rows[{rows.Count}][{j}]", $"'{Truncate(field)}' is not a finite number (leave the field empty or write NA for a missing value)");
+                    throw new ApiValidationException($"rows[{rows.Count}][{j}]", $"'{Truncate(field.ToString())}' is not a finite number (leave the field empty or write NA for a missing value)");
                 }
+
+                j++;
             }
 
             rows.Add(row);
         }
 
         return rows;
+    }
+
+    private static bool IsHeader(ReadOnlySpan<char> line)
+    {
+        foreach (var range in line.Split(','))
+        {
+            var field = line[range];
+            if (!IsMissing(field) && !double.TryParse(field.Trim().Trim('"'), NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -320,10 +339,10 @@ internal static class RowsReader
         }
     }
 
-    private static bool IsMissing(string field)
+    private static bool IsMissing(ReadOnlySpan<char> field)
     {
         var f = field.Trim().Trim('"');
-        return f.Length == 0 || f.Equals("NA", StringComparison.OrdinalIgnoreCase) || f.Equals("NaN", StringComparison.OrdinalIgnoreCase) || f.Equals("null", StringComparison.OrdinalIgnoreCase);
+        return f.IsEmpty || f.Equals("NA", StringComparison.OrdinalIgnoreCase) || f.Equals("NaN", StringComparison.OrdinalIgnoreCase) || f.Equals("null", StringComparison.OrdinalIgnoreCase);
     }
 
     private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
