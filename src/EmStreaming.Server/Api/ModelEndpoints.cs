@@ -348,14 +348,11 @@ internal static class ModelEndpoints
             throw new UnsupportedContentTypeException(contentType, "application/json");
         }
 
-        if (request.ContentLength > maxBytes)
-        {
-            throw new PayloadTooLargeException(maxBytes);
-        }
-
+        // The same bounded read as observations: a chunked body has no Content-Length to check up front.
+        var body = await RowsReader.ReadBodyAsync(request, maxBytes, cancellationToken).ConfigureAwait(false);
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(request.Body, ApiJson.Options, cancellationToken).ConfigureAwait(false)
+            return JsonSerializer.Deserialize<T>(body.Span, ApiJson.Options)
                 ?? throw new ApiValidationException("body", "must be a JSON object");
         }
         catch (JsonException e)

@@ -68,7 +68,8 @@ internal static class RowsReader
         };
     }
 
-    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    /// <summary>Reads a whole request body, held to <paramref name="maxBytes"/> whether or not it declares a Content-Length.</summary>
+    internal static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
         if (request.ContentLength > maxBytes)
         {

@@ -101,6 +101,31 @@ public sealed class BadInputRealSiloTests(RealSiloFactory factory) : IClassFixtu
         Assert.Equal(0, await RowsAsync("real:big"));
     }
 
+    [Fact]
+    public async Task Put_ChunkedBodyOverLimit_Returns413AndCreatesNothing()
+    {
+        // No Content-Length: the limit must hold while the body streams in.
+        var padding = new string(' ', RealSiloFactory.MaxRequestBodyBytes);
+        using var content = new UnsizedContent($$"""{"kind":"gmm","dimension":2,"components":2{{padding}}}""");
+        var response = await _client.PutAsync("/v1/models/real:chunked", content);
+        await response.AssertProblemAsync(413, "body");
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync("/v1/models/real:chunked")).StatusCode);
+    }
+
+    /// <summary>JSON content that declares no length, as a chunked upload does.</summary>
+    private sealed class UnsizedContent(string text) : HttpContent
+    {
+        private readonly byte[] _bytes = System.Text.Encoding.UTF8.GetBytes(text);
+
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) => stream.WriteAsync(_bytes).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
     [Theory]
     [InlineData("GET", "/v1/models/real:nobody")]
     [InlineData("GET", "/v1/models/real:nobody/state")]
