@@ -57,6 +57,9 @@ public sealed class SiloHostOptions
 
     /// <summary>A model grain idle this long is deactivated (its state persisted first); default 15 minutes.</summary>
     public TimeSpan CollectionAge { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Mount Orleans' own dashboard under <c>/orleans</c> (behind the API keys); default true. It profiles every grain call.</summary>
+    public bool Dashboard { get; set; } = true;
 }
 
 /// <summary>Start-up checks of the model layer's settings; every message names the setting.</summary>
