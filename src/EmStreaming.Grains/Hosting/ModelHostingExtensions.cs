@@ -4,6 +4,7 @@ using EmStreaming.Grains.Events;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Registry;
 using EmStreaming.Grains.Service;
+using EmStreaming.Providers.Sqlite;
 using EmStreaming.Providers.Streams;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -86,11 +87,19 @@ public static class ModelHostingExtensions
         services.TryAddSingleton<ModelEventHub>();
         services.TryAddSingleton<IModelGrainObserver, NoModelGrainObserver>();
         services.TryAddSingleton(sp => new ModelMetrics(sp.GetRequiredService<TimeProvider>()));
+        services.AddEmStreamingSqliteStorage(configuration);
         services.TryAddSingleton<IModelRegistry>(sp =>
         {
             var storage = sp.GetRequiredService<IOptions<ModelStorageOptions>>().Value;
             var clock = sp.GetRequiredService<TimeProvider>();
-            return storage.InMemory ? new InMemoryModelRegistry(clock) : new SqliteModelRegistry(storage.DatabasePath, storage.FullSync, clock);
+            if (storage.InMemory)
+            {
+                return new InMemoryModelRegistry(clock);
+            }
+
+            // The registry shares the providers' file (its own tables).
+            var file = sp.GetRequiredService<IOptions<SqliteStorageOptions>>().Value;
+            return new SqliteModelRegistry(file.DatabasePath, file.FullSync, clock);
         });
         services.TryAddSingleton<ModelService>(sp => ActivatorUtilities.CreateInstance<ModelService>(sp));
         services.TryAddSingleton<IModelService>(sp => sp.GetRequiredService<ModelService>());
