@@ -96,6 +96,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             {
                 Fail($"its stored state cannot be read: {e.Message}");
             }
+
+            _state.State = new ModelGrainState(); // decoded: the bytes need not stay in memory
         }
 
         if (_entry is not null && _failure is null)
@@ -415,6 +417,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         _state.State = new ModelGrainState { Data = data };
         var token = _lastToken;
         await _state.WriteStateAsync(cancellationToken);
+        // The written bytes hold the whole window again: do not keep a second copy per model between writes (the ETag stays with
+        // the persistent state, not with this object).
+        _state.State = new ModelGrainState();
         if (token is not null)
         {
             // Everything up to this record is in the stored state: the provider may trim the log below it.
