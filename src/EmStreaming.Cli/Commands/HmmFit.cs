@@ -128,11 +128,12 @@ internal static class HmmFit
         }
 
         var nInit = parse.GetValue(common.NInit);
-        var maxIter = parse.GetValue(common.MaxIter);
+        var maxIter = parse.GetResult(common.MaxIter) is null ? HmmFitOptions.DefaultMaxIterations : parse.GetValue(common.MaxIter);
         if (nInit < 1) throw new CliException("--n-init must be at least 1");
         if (maxIter < 1) throw new CliException("--max-iter must be at least 1");
 
-        // The HMM's own defaults apply unless the flags were given (its tolerance is per observation of one long sequence).
+        // The HMM's own defaults apply unless the flags were given: a tolerance of 1e-2 on the total log-likelihood (as hmmlearn)
+        // and up to 1,000 iterations; --tol gives a per-observation tolerance instead, which then decides alone.
         var tol = parse.GetResult(common.Tol) is null ? HmmFitOptions.DefaultTolerance : parse.GetValue(common.Tol);
         var reg = parse.GetResult(common.RegCovar) is null ? HmmFitOptions.DefaultRegCovar : parse.GetValue(common.RegCovar);
         if (!(tol >= 0) || double.IsInfinity(tol)) throw new CliException("--tol must be a finite number >= 0");
@@ -144,6 +145,7 @@ internal static class HmmFit
             Restarts = nInit,
             MaxIterations = maxIter,
             Tolerance = tol,
+            AbsoluteTolerance = parse.GetResult(common.Tol) is null ? HmmFitOptions.DefaultAbsoluteTolerance : 0,
             RegCovar = reg,
             Seed = parse.GetValue(common.Seed),
         };

@@ -28,7 +28,7 @@ public static class GaussianMixtureEM
         }
 
         using var workspace = new GmmWorkspace(data, k, options.Covariance, options.MaxDegreeOfParallelism);
-        var engine = new GmmEmEngine(workspace, options.RegCovar);
+        var engine = new GmmEmEngine(workspace, options.RegCovar, options.RelativeRegCovar);
         var restarts = options.WarmStart is null ? options.Restarts : 1;
         GmmParameters? bestParameters = null;
         var bestScore = double.NegativeInfinity;

@@ -87,6 +87,27 @@ public sealed record GmmFitOptions
 
     = DefaultRegCovar;
 
+    /// <summary>
+    /// Fraction of each column's variance (over the fitted data's observed entries) also added to every covariance diagonal
+    /// (≥ 0, default <see cref="CovarianceFloor.DefaultRelative"/> = 1e-4): the floor that follows the data's unit, so exact
+    /// duplicates or a constant stretch cannot produce a zero variance whatever the scale. 0 = only <see cref="RegCovar"/>.
+    /// </summary>
+    public double RelativeRegCovar
+    {
+        get;
+        init
+        {
+            if (!(value >= 0) || !double.IsFinite(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(RelativeRegCovar), value, "RelativeRegCovar must be finite and ≥ 0");
+            }
+
+            field = value;
+        }
+    }
+
+    = CovarianceFloor.DefaultRelative;
+
     /// <summary>Independent restarts (scikit-learn's n_init, ≥ 1, default 1); the best final log-likelihood wins. Ignored with <see cref="WarmStart"/>.</summary>
     public int Restarts
     {

@@ -44,11 +44,13 @@ public sealed partial class OnlineGaussianMixture
         }
 
         var rng = _rng;
+        CovarianceFloor.FromData(all.AsSpan(0, n * _d), _d, _options.RelativeRegCovar, _floor);
         var fitOptions = new GmmFitOptions
         {
             Components = _k,
             Covariance = _type,
             RegCovar = _options.RegCovar,
+            RelativeRegCovar = _options.RelativeRegCovar,
             Restarts = _options.WarmUpRestarts,
             Seed = rng.NextUInt64(),
             MaxDegreeOfParallelism = 1,
@@ -66,7 +68,7 @@ public sealed partial class OnlineGaussianMixture
         }
 
         var p = new GmmParameters(_k, _d, _type);
-        stats.MaximizeInto(p, _options.RegCovar, _degenerate);
+        stats.MaximizeInto(p, _options.RegCovar, _floor, _degenerate);
 
         // Commit.
         _stats = stats;
@@ -185,7 +187,7 @@ public sealed partial class OnlineGaussianMixture
             stats.AddPoint(k, share, x, _allIndices, sigma);
         }
 
-        stats.MaximizeInto(p, _options.RegCovar, _degenerate);
+        stats.MaximizeInto(p, _options.RegCovar, _floor, _degenerate);
         return count;
     }
 
