@@ -27,6 +27,39 @@ public sealed record ModelStatus
     public long? SnapshotVersion { get; init; }
     public long Anomalies { get; init; }
     public bool Active { get; init; }
+
+    /// <summary>Live health of the model (refit gap, last drift, degenerate-state warnings, rate); null before the first row.</summary>
+    public ModelHealth? Health { get; init; }
+}
+
+/// <summary>Whether a model is staying right: what its last refit and its change detector saw, and degenerate parts.</summary>
+public sealed record ModelHealth
+{
+    /// <summary>
+    /// Last refit candidate minus the online model, mean log-likelihood per row (nats) on the recent rows the refit was not fitted
+    /// on. Near 0: the online model is as good as a batch fit; large and positive: the online model had fallen behind.
+    /// </summary>
+    public double? RefitGap { get; init; }
+
+    /// <summary>Observation count when <see cref="RefitGap"/> was measured.</summary>
+    public long? RefitGapObservations { get; init; }
+
+    /// <summary>Why the last refit was refused (degenerate, or worse on held-out rows); null when it was adopted.</summary>
+    public string? LastRefitRejection { get; init; }
+
+    /// <summary>Abrupt changes detected (Page–Hinkley on the prequential log-likelihood).</summary>
+    public long Drifts { get; init; }
+
+    public DateTimeOffset? LastDriftAt { get; init; }
+
+    /// <summary>Observation count at the last drift alarm.</summary>
+    public long? LastDriftObservation { get; init; }
+
+    /// <summary>Degenerate components or states of the current model on the newest rows; empty when healthy.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    /// <summary>Rows per second (by the batches' timestamps) over the last second or more.</summary>
+    public double? ObservationsPerSecond { get; init; }
 }
 
 /// <summary>A model's definition and status.</summary>
@@ -125,6 +158,8 @@ public enum ModelEventType
     Failed,
     /// <summary>This subscriber read too slowly and missed events (their count is in the message); the grain never waits for readers.</summary>
     Dropped,
+    /// <summary>An abrupt change of the data was detected from the prequential log-likelihood; the model refits on post-change rows.</summary>
+    Drift,
 }
 
 /// <summary>A page of models, ordered by id; pass <see cref="NextCursor"/> to get the next page.</summary>

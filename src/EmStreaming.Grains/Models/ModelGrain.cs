@@ -14,7 +14,7 @@ internal sealed record PublishedModel(
     RegistryEntry? Entry, long Observations, bool WarmingUp, int WarmUpRemaining, double? RecentMeanLogLikelihood, DateTimeOffset? LastObservationAt,
     DateTimeOffset? LastRefitAt, long Refits, long Anomalies, DateTimeOffset? LastSnapshotAt, long? SnapshotVersion,
     GaussianMixture? Gmm, GaussianHmm? Hmm, double[]? RegimeProbabilities, int? Regime, long? RegimeRunLength, DateTimeOffset UpdatedAt,
-    RecentWindow? Recent = null);
+    RecentWindow? Recent = null, ModelHealth? Health = null);
 
 /// <summary>The definition changed (or was deleted): reload it from the registry.</summary>
 internal sealed record ReloadDefinition;
@@ -328,7 +328,7 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
         PublishView(new PublishedModel(
             _entry, core.Observations, core.WarmingUp, core.WarmUpRemaining, core.RecentMeanLogLikelihood, core.LastObservationAt, core.LastRefitAt, core.Refits,
             core.Anomalies, _lastSnapshotAt, _snapshotVersion, gmm, hmm, hmm is null ? null : core.Hmm!.RegimeProbabilities.ToArray(),
-            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, TimeProvider.GetUtcNow(), core.Window));
+            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, TimeProvider.GetUtcNow(), core.Window, core.Health));
         PublishedObserver?.Invoke(GrainId.Key, core.Observations);
     }
 }

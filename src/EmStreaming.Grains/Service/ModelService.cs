@@ -340,7 +340,7 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
             {
                 Observations = p.Observations, WarmingUp = p.WarmingUp, WarmUpRemaining = p.WarmUpRemaining, RecentMeanLogLikelihood = p.RecentMeanLogLikelihood,
                 LastObservationAt = p.LastObservationAt, LastRefitAt = p.LastRefitAt, Refits = p.Refits, LastSnapshotAt = p.LastSnapshotAt,
-                SnapshotVersion = p.SnapshotVersion, Anomalies = p.Anomalies, Active = true, PendingObservations = pending.Get(id),
+                SnapshotVersion = p.SnapshotVersion, Anomalies = p.Anomalies, Active = true, PendingObservations = pending.Get(id), Health = p.Health,
             };
     }
 
