@@ -121,6 +121,43 @@ public sealed record GmmFitOptions
 
     = 1;
 
+    /// <summary>
+    /// Default <see cref="ShortRuns"/>: 1 (off) until the measurement in docs/models-stay-right.md ("Local optima") sets it.
+    /// </summary>
+    public const int DefaultShortRuns = 1;
+
+    /// <summary>Default <see cref="ShortRunIterations"/>.</summary>
+    public const int DefaultShortRunIterations = 5;
+
+    /// <summary>
+    /// Short EM runs per restart ("small EM", ≥ 1): each restart tries this many k-means++ starts for
+    /// <see cref="ShortRunIterations"/> iterations each and continues the best to convergence. 1 = one start per restart.
+    /// </summary>
+    public int ShortRuns
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(ShortRuns));
+            field = value;
+        }
+    }
+
+    = DefaultShortRuns;
+
+    /// <summary>EM iterations of each short run (≥ 1, default 5).</summary>
+    public int ShortRunIterations
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(ShortRunIterations));
+            field = value;
+        }
+    }
+
+    = DefaultShortRunIterations;
+
     /// <summary>Initialization method (default k-means++).</summary>
     public GmmInitialization Initialization
     {
