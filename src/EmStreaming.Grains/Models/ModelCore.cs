@@ -256,21 +256,46 @@ internal sealed partial class ModelCore
 
         RefitRequested++;
         SinceRefit = 0;
-        _refitFitEnd = Observations - HeldOutRows(_window.Count);
+        _refitFitEnd = _hmm is not null ? Observations - HeldOutRows(_window.Count) : Observations;
         return CreateJob(RefitRequested);
     }
 
-    /// <summary>Rows of the window held out from a refit to judge it: the newest fifth (at least one row).</summary>
+    /// <summary>Rows of the window an HMM refit holds out to judge it: the newest fifth (at least one row).</summary>
     internal static int HeldOutRows(int windowRows) => Math.Max(1, windowRows / 5);
 
-    /// <summary>The job fits the window's rows older than <see cref="_refitFitEnd"/>; the rest are held out to judge it.</summary>
+    /// <summary>Every this-many-th row of the window (by observation number) is held out of a GMM refit to judge it.</summary>
+    public const int HeldOutEvery = 5;
+
+    private static bool IsHeldOut(long observation) => observation % HeldOutEvery == HeldOutEvery - 1;
+
+    /// <summary>
+    /// The job fits the window's rows before <see cref="_refitFitEnd"/>, except, for a GMM, every fifth one (by observation
+    /// number); the rows not fitted, and those that arrive while it runs, are held out to judge it. A GMM's rows are
+    /// exchangeable, so held-out rows spread over the window keep the judge fair to a drifting stream (a candidate fitted on
+    /// older rows and judged on the newest always looks stale there); an HMM's are a sequence, so it holds out the newest fifth
+    /// as one contiguous stretch.
+    /// </summary>
     private RefitJob CreateJob(long sequence)
     {
         var (rows, first) = _window.CopyLatest();
-        var fit = (int)Math.Clamp(_refitFitEnd - first, 0, rows.Rows);
+        var (fit, _) = Split(rows, first);
+        return new(sequence, Generation, Definition, fit, _gmm?.TryGetModel(out var m) == true ? m : null, _hmm?.Model);
+    }
+
+    /// <summary>The window's rows split into those a refit fits and those held out to judge it (order kept).</summary>
+    private (DataMatrix Fit, DataMatrix Held) Split(DataMatrix rows, long first)
+    {
         var d = Definition.Dimension;
-        var window = fit == rows.Rows ? rows : new DataMatrix(rows.Values[..(fit * d)].ToArray(), fit, d);
-        return new(sequence, Generation, Definition, window, _gmm?.TryGetModel(out var m) == true ? m : null, _hmm?.Model);
+        var fit = new List<double>(rows.Values.Length);
+        var held = new List<double>(rows.Values.Length / HeldOutEvery);
+        for (var i = 0; i < rows.Rows; i++)
+        {
+            var observation = first + i;
+            var fitted = observation < _refitFitEnd && (_hmm is not null || !IsHeldOut(observation));
+            (fitted ? fit : held).AddRange(rows.Row(i));
+        }
+
+        return (new DataMatrix([.. fit], fit.Count / d, d), new DataMatrix([.. held], held.Count / d, d));
     }
 
     private List<ModelEvent>? ApplyRefitResult(ReadOnlySpan<byte> payload, DateTimeOffset timestamp, string id)
@@ -288,12 +313,8 @@ internal sealed partial class ModelCore
             return [new ModelEvent { ModelId = id, Type = ModelEventType.RefitRejected, Time = timestamp, Observations = Observations, Message = "the refit failed" }];
         }
 
-        var (all, first) = _window.CopyLatest();
-        var window = all;
-        var heldFrom = (int)Math.Clamp(_refitFitEnd - first, 0, Math.Max(0, all.Rows - 1));
-        var d = Definition.Dimension;
-        var held = new DataMatrix(all.Values[(heldFrom * d)..].ToArray(), all.Rows - heldFrom, d);
-        var fitted = new DataMatrix(all.Values[..(heldFrom * d)].ToArray(), heldFrom, d);
+        var (window, first) = _window.CopyLatest();
+        var (fitted, held) = Split(window, first);
         double before, after;
         string? degenerate;
         GaussianMixture? gmmCandidate = null;
@@ -314,7 +335,7 @@ internal sealed partial class ModelCore
         }
 
         // A candidate fitted on the window always scores well on it, a degenerate one best of all: it is judged on the rows it
-        // was not fitted on (the newest fifth of the window and the rows that arrived while it ran) and refused when degenerate.
+        // was not fitted on (every fifth row of the window and the rows that arrived while it ran) and refused when degenerate.
         string? reason = degenerate is not null
             ? $"degenerate candidate: {degenerate}"
             : !(after > before)

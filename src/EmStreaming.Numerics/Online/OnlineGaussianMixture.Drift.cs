@@ -112,9 +112,20 @@ public sealed partial class OnlineGaussianMixture
         try
         {
             // Fresh k-means++ restarts find clusters that moved far; the warm start keeps the components that did not move.
+            // A fit of a few hundred rows can put a component on one or two outliers and win on likelihood: such degenerate
+            // candidates are refused (Degeneracy), as the service refuses its refits.
             var fresh = GaussianMixtureEM.Fit(fitData, options);
             var warm = GaussianMixtureEM.Fit(fitData, options with { WarmStart = current });
-            candidate = (warm.MeanLogLikelihood > fresh.MeanLogLikelihood ? warm : fresh).Model;
+            var usable = new[] { fresh, warm }
+                .Where(f => Degeneracy.Check(f.Model, fitData) is null)
+                .OrderByDescending(f => f.MeanLogLikelihood)
+                .FirstOrDefault();
+            if (usable is null)
+            {
+                return;
+            }
+
+            candidate = usable.Model;
             if (!(candidate.Score(held) > current.Score(held) + DriftAdoptionMargin))
             {
                 return;

@@ -64,17 +64,32 @@ public sealed class ModelCoreRefitTests
     };
 
     [Fact]
-    public void RequestRefit_Window_FitsAllButTheNewestFifth()
+    public void RequestRefit_GmmWindow_FitsAllButEveryFifthRow()
     {
         var core = new ModelCore(Gmm(window: 2_000, refitEvery: 3_000), 1);
-        RefitJob? job = null;
         Feed(core, Mixture(3_000, 1), runRefits: false);
         Assert.True(core.RefitInFlight);
-        job = core.ResumeRefit();
-        Assert.NotNull(job);
-        Assert.Equal(2_000 - ModelCore.HeldOutRows(2_000), job!.Window.Rows);
-        // The rows fitted are the oldest of the window: the held-out ones are the newest.
-        Assert.Equal(core.CopyWindow().Values[..(job.Window.Rows * 2)].ToArray(), job.Window.Values.ToArray());
+        var job = core.ResumeRefit()!;
+        var window = core.CopyWindow();
+        Assert.Equal(2_000 - (2_000 / ModelCore.HeldOutEvery), job.Window.Rows);
+        // Observations 1,000..2,999 are in the window; those numbered 4 mod 5 are held out, the others fitted in order.
+        var expected = Enumerable.Range(0, 2_000).Where(i => (1_000 + i) % 5 != 4).SelectMany(i => window.Row(i).ToArray()).ToArray();
+        Assert.Equal(expected, job.Window.Values.ToArray());
+    }
+
+    [Fact]
+    public void RequestRefit_HmmWindow_FitsAllButTheNewestFifth()
+    {
+        var definition = new ModelDefinition
+        {
+            Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = 1, Refit = new RefitPolicy { Window = 2_000, EveryObservations = 3_000, Restarts = 1 },
+        };
+        var truth = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.03, 0.97], [0.0, 0.0], [1e-4, 9e-4], 2, 1, CovarianceType.Full);
+        var core = new ModelCore(definition, 1);
+        Feed(core, truth.Sample(3_000, 2), runRefits: false);
+        var job = core.ResumeRefit()!;
+        Assert.Equal(2_000 - ModelCore.HeldOutRows(2_000), job.Window.Rows);
+        Assert.Equal(core.CopyWindow().Values[..(job.Window.Rows * 1)].ToArray(), job.Window.Values.ToArray());
     }
 
     [Fact]
