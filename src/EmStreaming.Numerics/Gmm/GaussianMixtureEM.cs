@@ -38,78 +38,119 @@ public static class GaussianMixtureEM
         var bestRestart = 0;
         var n = (double)data.Rows;
         GmmParameters? shortBest = null;
-        for (var restart = 0; restart < restarts; restart++)
+        GmmWorkspace? shortWorkspace = null;
+        GmmEmEngine? shortEngine = null;
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            if (options.WarmStart is { } start)
-            {
-                engine.InitializeFrom(start.Parameters);
-            }
-            else if (options.ShortRuns > 1)
-            {
-                // "Small EM" (Biernacki, Celeux & Govaert 2003): a few EM iterations from several k-means++ starts, then the
-                // best of them continues to convergence. Most bad starts show within a few iterations, for a fraction of the
-                // cost of running each to convergence.
-                shortBest ??= new GmmParameters(k, data.Columns, options.Covariance);
-                var shortScore = double.NegativeInfinity;
-                for (var run = 0; run < options.ShortRuns; run++)
-                {
-                    ct.ThrowIfCancellationRequested();
-                    var seed = DeterministicRandom.DeriveSeed(DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart), (ulong)run);
-                    engine.Initialize(options.Initialization, run == 0 ? DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart) : seed);
-                    for (var iteration = 0; iteration < options.ShortRunIterations; iteration++)
-                    {
-                        engine.Iterate();
-                    }
-
-                    if (engine.LogLikelihood > shortScore)
-                    {
-                        shortScore = engine.LogLikelihood;
-                        shortBest.CopyFrom(engine.Parameters);
-                    }
-                }
-
-                engine.InitializeFrom(shortBest);
-            }
-            else
-            {
-                engine.Initialize(options.Initialization, DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart));
-            }
-
-            var trace = new List<double>(options.MaxIterations);
-            var previous = engine.LogLikelihood / n;
-            var converged = false;
-            var iterations = 0;
-            for (var iteration = 1; iteration <= options.MaxIterations; iteration++)
+            for (var restart = 0; restart < restarts; restart++)
             {
                 ct.ThrowIfCancellationRequested();
-                var current = engine.Iterate() / n;
-                trace.Add(current);
-                iterations = iteration;
-                progress?.Report(new GmmProgress(restart, iteration, current));
-                if (engine.Reseeded == 0 && Math.Abs(current - previous) < options.Tolerance)
+                if (options.WarmStart is { } start)
                 {
-                    converged = true;
-                    break;
+                    engine.InitializeFrom(start.Parameters);
+                }
+                else if (options.ShortRuns > 1)
+                {
+                    // "Small EM" (Biernacki, Celeux & Govaert 2003): a few EM iterations from several k-means++ starts, then the
+                    // best of them continues to convergence on all the rows. Most bad starts show within a few iterations; the
+                    // short runs use a seeded sample of at most ShortRunRows rows, so they cost a fraction of a full start.
+                    shortBest ??= new GmmParameters(k, data.Columns, options.Covariance);
+                    shortEngine ??= CreateShortRunEngine(data, options, ref shortWorkspace);
+                    var shortScore = double.NegativeInfinity;
+                    for (var run = 0; run < options.ShortRuns; run++)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        shortEngine.Initialize(options.Initialization, DeterministicRandom.DeriveSeed(DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart), (ulong)run));
+                        for (var iteration = 0; iteration < options.ShortRunIterations; iteration++)
+                        {
+                            shortEngine.Iterate();
+                        }
+
+                        if (shortEngine.LogLikelihood > shortScore)
+                        {
+                            shortScore = shortEngine.LogLikelihood;
+                            shortBest.CopyFrom(shortEngine.Parameters);
+                        }
+                    }
+
+                    engine.InitializeFrom(shortBest);
+                }
+                else
+                {
+                    engine.Initialize(options.Initialization, DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart));
                 }
 
-                previous = current;
+                var trace = new List<double>(options.MaxIterations);
+                var previous = engine.LogLikelihood / n;
+                var converged = false;
+                var iterations = 0;
+                for (var iteration = 1; iteration <= options.MaxIterations; iteration++)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var current = engine.Iterate() / n;
+                    trace.Add(current);
+                    iterations = iteration;
+                    progress?.Report(new GmmProgress(restart, iteration, current));
+                    if (engine.Reseeded == 0 && Math.Abs(current - previous) < options.Tolerance)
+                    {
+                        converged = true;
+                        break;
+                    }
+
+                    previous = current;
+                }
+
+                var score = engine.LogLikelihood / n;
+                if (bestParameters is null || score > bestScore)
+                {
+                    bestParameters ??= new GmmParameters(k, data.Columns, options.Covariance);
+                    bestParameters.CopyFrom(engine.Parameters);
+                    bestScore = score;
+                    bestTrace = trace;
+                    bestConverged = converged;
+                    bestIterations = iterations;
+                    bestRestart = restart;
+                }
             }
 
-            var score = engine.LogLikelihood / n;
-            if (bestParameters is null || score > bestScore)
-            {
-                bestParameters ??= new GmmParameters(k, data.Columns, options.Covariance);
-                bestParameters.CopyFrom(engine.Parameters);
-                bestScore = score;
-                bestTrace = trace;
-                bestConverged = converged;
-                bestIterations = iterations;
-                bestRestart = restart;
-            }
+        }
+        finally
+        {
+            shortWorkspace?.Dispose();
         }
 
         return new GmmFitResult(new GaussianMixture(bestParameters!), bestConverged, bestIterations, bestTrace!, bestScore, bestRestart, data.Rows);
+    }
+
+    /// <summary>The engine of the short runs: on all the rows, or on a seeded sample of <see cref="GmmFitOptions.ShortRunRows"/> of them.</summary>
+    private static GmmEmEngine CreateShortRunEngine(DataMatrix data, GmmFitOptions options, ref GmmWorkspace? workspace)
+    {
+        var sample = data;
+        var rows = Math.Max(options.ShortRunRows, options.Components);
+        if (data.Rows > rows)
+        {
+            // A partial Fisher–Yates shuffle picks the sample; sorted back so the rows keep their order (and their chunks).
+            var rng = new DeterministicRandom(DeterministicRandom.DeriveSeed(options.Seed, 0x5EEDu));
+            var index = Enumerable.Range(0, data.Rows).ToArray();
+            for (var i = 0; i < rows; i++)
+            {
+                var j = i + rng.NextInt(data.Rows - i);
+                (index[i], index[j]) = (index[j], index[i]);
+            }
+
+            Array.Sort(index, 0, rows);
+            var d = data.Columns;
+            var values = new double[rows * d];
+            for (var i = 0; i < rows; i++)
+            {
+                data.Row(index[i]).CopyTo(values.AsSpan(i * d, d));
+            }
+
+            sample = new DataMatrix(values, rows, d);
+        }
+
+        workspace = new GmmWorkspace(sample, options.Components, options.Covariance, options.MaxDegreeOfParallelism);
+        return new GmmEmEngine(workspace, options.RegCovar, options.RelativeRegCovar);
     }
 
     /// <summary>

@@ -122,16 +122,19 @@ public sealed record GmmFitOptions
     = 1;
 
     /// <summary>
-    /// Default <see cref="ShortRuns"/>: 1 (off) until the measurement in docs/models-stay-right.md ("Local optima") sets it.
+    /// Default <see cref="ShortRuns"/>: 8. On a K = 8, 8-D, 100,000-row mixture with close means, one start reached the best
+    /// known optimum for 5 of 10 seeds; 8 short runs of 10 iterations on a 10,000-row sample did for 10 of 10, for 1.6× the CPU
+    /// time of one start (3 full restarts: 8 of 10 for 3.2×). docs/models-stay-right.md, "Local optima".
     /// </summary>
-    public const int DefaultShortRuns = 1;
+    public const int DefaultShortRuns = 8;
 
-    /// <summary>Default <see cref="ShortRunIterations"/>.</summary>
-    public const int DefaultShortRunIterations = 5;
+    /// <summary>Default <see cref="ShortRunIterations"/>: 10.</summary>
+    public const int DefaultShortRunIterations = 10;
 
     /// <summary>
-    /// Short EM runs per restart ("small EM", ≥ 1): each restart tries this many k-means++ starts for
-    /// <see cref="ShortRunIterations"/> iterations each and continues the best to convergence. 1 = one start per restart.
+    /// Short EM runs per restart ("small EM", ≥ 1, default 8): each restart tries this many k-means++ starts for
+    /// <see cref="ShortRunIterations"/> iterations each (on a sample of <see cref="ShortRunRows"/> rows) and continues the best
+    /// to convergence on all the rows. 1 = one start per restart (scikit-learn's behaviour).
     /// </summary>
     public int ShortRuns
     {
@@ -145,7 +148,26 @@ public sealed record GmmFitOptions
 
     = DefaultShortRuns;
 
-    /// <summary>EM iterations of each short run (≥ 1, default 5).</summary>
+    /// <summary>Default <see cref="ShortRunRows"/>.</summary>
+    public const int DefaultShortRunRows = 10_000;
+
+    /// <summary>
+    /// Rows the short runs use (≥ 1, default 10,000): a larger data set is sampled (seeded) down to this many for them, so
+    /// choosing the start costs a fraction of one full start; the chosen start then continues on all the rows.
+    /// </summary>
+    public int ShortRunRows
+    {
+        get;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(ShortRunRows));
+            field = value;
+        }
+    }
+
+    = DefaultShortRunRows;
+
+    /// <summary>EM iterations of each short run (≥ 1, default 10).</summary>
     public int ShortRunIterations
     {
         get;

@@ -105,6 +105,7 @@ public sealed partial class OnlineGaussianMixture
             RegCovar = _options.RegCovar,
             RelativeRegCovar = _options.RelativeRegCovar,
             Restarts = _options.WarmUpRestarts,
+            ShortRuns = 1, // as the warm-up fit: its restarts on a few hundred rows
             Seed = _rng.NextUInt64(),
             MaxDegreeOfParallelism = 1,
         };

@@ -52,6 +52,7 @@ public sealed partial class OnlineGaussianMixture
             RegCovar = _options.RegCovar,
             RelativeRegCovar = _options.RelativeRegCovar,
             Restarts = _options.WarmUpRestarts,
+            ShortRuns = 1, // the warm-up's own restarts were measured for it (docs/benchmarks.md, "Online GMM", D)
             Seed = rng.NextUInt64(),
             MaxDegreeOfParallelism = 1,
         };
