@@ -62,6 +62,40 @@ public sealed record ModelStatus
 
     /// <summary>Why the model is failed (its stored state could not be read), or null when it is healthy.</summary>
     [Id(12)] public string? Failure { get; init; }
+
+    /// <summary>Live health of the model (refit gap, last drift, degenerate-state warnings, rate); null before the first row.</summary>
+    [Id(13)] public ModelHealth? Health { get; init; }
+}
+
+/// <summary>Whether a model is staying right: what its last refit and its change detector saw, and degenerate parts.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ModelHealth
+{
+    /// <summary>
+    /// Last refit candidate minus the online model, mean log-likelihood per row (nats) on the recent rows the refit was not fitted
+    /// on. Near 0: the online model is as good as a batch fit; large and positive: the online model had fallen behind.
+    /// </summary>
+    [Id(0)] public double? RefitGap { get; init; }
+
+    /// <summary>Observation count when <see cref="RefitGap"/> was measured.</summary>
+    [Id(1)] public long? RefitGapObservations { get; init; }
+
+    /// <summary>Why the last refit was refused (degenerate, or worse on held-out rows); null when it was adopted.</summary>
+    [Id(2)] public string? LastRefitRejection { get; init; }
+
+    /// <summary>Abrupt changes detected (Page–Hinkley on the prequential log-likelihood).</summary>
+    [Id(3)] public long Drifts { get; init; }
+
+    [Id(4)] public DateTimeOffset? LastDriftAt { get; init; }
+
+    /// <summary>Observation count at the last drift alarm.</summary>
+    [Id(5)] public long? LastDriftObservation { get; init; }
+
+    /// <summary>Degenerate components or states of the current model on the newest rows; empty when healthy.</summary>
+    [Id(6)] public string[] Warnings { get; init; } = [];
+
+    /// <summary>Rows per second (by the batches' timestamps) over the last second or more.</summary>
+    [Id(7)] public double? ObservationsPerSecond { get; init; }
 }
 
 /// <summary>A row-major matrix of observations (NaN = missing): <see cref="Rows"/> × <see cref="Columns"/> values.</summary>

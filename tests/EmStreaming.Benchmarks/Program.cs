@@ -8,6 +8,7 @@ using EmStreaming.Benchmarks.Online;
 //   hmm-defaults            the experiment behind the online HMM's default schedule
 //   load [options]          end-to-end load through the Orleans silo (docs/benchmarks.md)
 //   newcomer [emstream.dll] time from `emstream serve --demo` to a live dashboard (every demo model warm)
+//   stay-right MODE         issue 11's experiments (stationary, restarts, drift, dax; docs/models-stay-right.md)
 // Anything else is handed to BenchmarkDotNet (for example --filter '*Gmm*').
 switch (args.FirstOrDefault())
 {
@@ -23,6 +24,8 @@ switch (args.FirstOrDefault())
     case "hmm-defaults":
         EmStreaming.Benchmarks.Hmm.OnlineHmmDefaultsExperiment.Run(Console.Out);
         return 0;
+    case "stay-right":
+        return ModelsStayRightExperiment.Run(args[1..], Console.Out);
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

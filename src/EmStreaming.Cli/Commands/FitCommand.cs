@@ -49,15 +49,19 @@ internal static class FitCommand
         var data = table.ToMatrix(columns, path);
         var range = gmm.KRange(parse);
         var k = parse.GetValue(gmm.Components);
-        if (range is null && k is null)
-        {
-            throw new CliException("--components is required (or give --select-k MIN..MAX)");
-        }
-
-        var options = gmm.ToOptions(parse, k ?? range!.Value.Min);
         var watch = Stopwatch.StartNew();
         GmmFitResult result;
         IReadOnlyList<(int K, double Bic, double Aic)>? byK = null;
+        GmmModelChoice? choice = null;
+        string? why = null;
+        if (range is null && k is null)
+        {
+            (result, choice, why) = context.WithProgress<GmmProgress, (GmmFitResult, GmmModelChoice, string)>("Choosing K and the covariance type by BIC", json, Describe, p =>
+                gmm.Choose(parse, data, p, context.Cancellation));
+            return Report(context, path, table, columns, data, gmm, result, watch, byK, choice, why, savePath, json);
+        }
+
+        var options = gmm.ToOptions(parse, k ?? range!.Value.Min);
         if (range is { } r)
         {
             var selection = context.WithProgress<GmmProgress, GmmModelSelection>($"Selecting K in {r.Min}..{r.Max} by BIC", json, Describe, p =>
@@ -71,6 +75,15 @@ internal static class FitCommand
                 GaussianMixtureEM.Fit(data, options, p, context.Cancellation));
         }
 
+        return Report(context, path, table, columns, data, gmm, result, watch, byK, choice, why, savePath, json);
+    }
+
+    private static int Report(
+        CliContext context, string path, CsvTable table, int[] columns, DataMatrix data, GmmArguments gmm, GmmFitResult result, Stopwatch watch,
+        IReadOnlyList<(int K, double Bic, double Aic)>? byK, GmmModelChoice? choice, string? why, string? savePath, bool json)
+    {
+        _ = path;
+        _ = gmm;
         watch.Stop();
         var fitted = result.Model;
         var names = columns.Select(c => table.Header[c]).ToArray();
@@ -121,6 +134,25 @@ internal static class FitCommand
                     w.WriteEndArray();
                 }
 
+                if (choice is not null)
+                {
+                    w.WriteStartObject("chosen");
+                    w.WriteString("by", "bic");
+                    w.WriteString("why", why);
+                    w.WriteStartArray("candidates");
+                    foreach (var c in choice.Candidates)
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("k", c.Components);
+                        w.WriteString("covariance", GmmArguments.Name(c.Covariance));
+                        w.Number("bic", c.Bic);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+
                 w.WriteNumber("fitSeconds", Math.Round(watch.Elapsed.TotalSeconds, 6));
                 w.WriteEndObject();
             }));
@@ -131,6 +163,10 @@ internal static class FitCommand
         console.MarkupLine($"[bold]Gaussian mixture[/]: n={data.Rows}, d={data.Columns}, K={fitted.Components}, covariance={GmmArguments.Name(fitted.CovarianceType)}");
         console.MarkupLine($"converged: {(result.Converged ? "yes" : "[yellow]no[/]")} after {result.Iterations} iterations in {watch.Elapsed.TotalSeconds:F3} s");
         console.MarkupLine($"mean log-likelihood per sample: {result.MeanLogLikelihood:F6}   BIC: {bic:F3}   AIC: {aic:F3}");
+        if (why is not null)
+        {
+            console.MarkupLine($"model choice: {Markup.Escape(why)}");
+        }
         if (byK is not null)
         {
             var sel = new Table().AddColumns("K", "BIC", "AIC");

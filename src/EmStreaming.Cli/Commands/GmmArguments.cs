@@ -8,8 +8,8 @@ namespace EmStreaming.Cli.Commands;
 /// <summary>The options every command that fits a Gaussian mixture shares (fit, impute).</summary>
 internal sealed class GmmArguments
 {
-    public Option<int?> Components { get; } = new("--components", "-k") { Description = "Number of mixture components K (>= 1)." };
-    public Option<string> Covariance { get; } = new("--covariance") { Description = "Covariance type: full, diag, spherical or tied.", DefaultValueFactory = _ => "full" };
+    public Option<int?> Components { get; } = new("--components", "-k") { Description = "Number of mixture components K (>= 1). Default: chosen by BIC (with the covariance type, unless --covariance is given)." };
+    public Option<string> Covariance { get; } = new("--covariance") { Description = "Covariance type: full, diag, spherical or tied. Default: full with --components, else chosen by BIC.", DefaultValueFactory = _ => "full" };
     public Option<ulong> Seed { get; } = new("--seed") { Description = "Random seed: the same seed and data give a bit-identical fit.", DefaultValueFactory = _ => 0UL };
     public Option<int> NInit { get; } = new("--n-init") { Description = "Number of restarts with distinct seeds; the best log-likelihood is kept.", DefaultValueFactory = _ => 1 };
     public Option<int> MaxIter { get; } = new("--max-iter") { Description = "Maximum EM iterations per restart.", DefaultValueFactory = _ => 100 };
@@ -30,6 +30,9 @@ internal sealed class GmmArguments
         command.Options.Add(Columns);
         command.Options.Add(SelectK);
     }
+
+    /// <summary>True when the user gave the option on the command line (an option with a default always has a result, marked implicit).</summary>
+    public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 
     public IReadOnlyList<string>? ColumnNames(ParseResult parse) =>
         parse.GetValue(Columns) is { Length: > 0 } text
@@ -69,6 +72,54 @@ internal sealed class GmmArguments
             Tolerance = tol,
             RegCovar = reg,
         };
+    }
+
+    /// <summary>Largest K tried when neither --components nor --select-k is given.</summary>
+    public const int DefaultMaxComponents = 10;
+
+    /// <summary>
+    /// The model choice when neither --components nor --select-k is given: K from 1 to min(10, n / (2(d+1))) (each component
+    /// backed by at least twice what determines it, on average) and, unless --covariance is given, every covariance type; the
+    /// lowest BIC wins. Returns the winning fit and a sentence saying what was chosen and why.
+    /// </summary>
+    public (GmmFitResult Fit, GmmModelChoice Choice, string Why) Choose(ParseResult parse, DataMatrix data, IProgress<GmmProgress>? progress, CancellationToken ct)
+    {
+        var (options, maxK, types) = Candidates(parse, data);
+        var choice = GaussianMixtureEM.ChooseByBic(data, options, maxK, types, progress, ct);
+        var best = choice.Best;
+        var runnerUp = choice.Candidates.Where(c => !ReferenceEquals(c, best)).OrderBy(c => c.Bic).FirstOrDefault();
+        var why = $"chose K={best.Components}, covariance={Name(best.Covariance)}: the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) of "
+            + $"{choice.Candidates.Count} fits (K = 1..{maxK} × {string.Join("/", types.Select(Name))}; give --components to fix K)"
+            + (runnerUp is null ? "" : $"; next: K={runnerUp.Components} {Name(runnerUp.Covariance)}, BIC +{(runnerUp.Bic - best.Bic).ToString("F1", CultureInfo.InvariantCulture)}");
+        return (best.Fit, choice, why);
+    }
+
+    /// <summary>
+    /// The model choice of <c>impute</c> without --components: the same candidates as <see cref="Choose"/>, judged by how well
+    /// they put back a tenth of the observed entries hidden from them (BIC favours diagonal mixtures that impute like column
+    /// means); the winner is refitted on all the data.
+    /// </summary>
+    public (GmmFitResult Fit, string Why) ChooseForImputation(ParseResult parse, DataMatrix data, IProgress<GmmProgress>? progress, CancellationToken ct)
+    {
+        var (options, maxK, types) = Candidates(parse, data);
+        var choice = GaussianMixtureEM.ChooseForImputation(data, options, maxK, types, progress, ct);
+        var best = choice.Best;
+        var fit = GaussianMixtureEM.Fit(data, options with { Components = best.Components, Covariance = best.Covariance }, progress, ct);
+        var runnerUp = choice.Candidates.Where(c => !ReferenceEquals(c, best)).OrderBy(c => c.Bic).FirstOrDefault();
+        var why = $"chose K={best.Components}, covariance={Name(best.Covariance)}: the smallest error ({best.Bic.ToString("F3", CultureInfo.InvariantCulture)} column SDs) "
+            + $"putting back a tenth of the observed entries hidden from the fit, of {choice.Candidates.Count} fits (K = 1..{maxK} × {string.Join("/", types.Select(Name))}; give --components to fix K)"
+            + (runnerUp is null ? "" : $"; next: K={runnerUp.Components} {Name(runnerUp.Covariance)}, {runnerUp.Bic.ToString("F3", CultureInfo.InvariantCulture)}");
+        return (fit, why);
+    }
+
+    private (GmmFitOptions Options, int MaxK, IReadOnlyList<CovarianceType> Types) Candidates(ParseResult parse, DataMatrix data)
+    {
+        var options = ToOptions(parse, 1);
+        var maxK = (int)Math.Clamp(data.Rows / (2L * (data.Columns + 1)), 1, DefaultMaxComponents);
+        IReadOnlyList<CovarianceType> types = !Given(parse, Covariance)
+            ? [CovarianceType.Full, CovarianceType.Tied, CovarianceType.Diag, CovarianceType.Spherical]
+            : [options.Covariance];
+        return (options, maxK, types);
     }
 
     /// <summary>The K range of --select-k, or null when it is not given.</summary>

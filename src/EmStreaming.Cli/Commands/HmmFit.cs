@@ -128,13 +128,14 @@ internal static class HmmFit
         }
 
         var nInit = parse.GetValue(common.NInit);
-        var maxIter = parse.GetValue(common.MaxIter);
+        var maxIter = !GmmArguments.Given(parse, common.MaxIter) ? HmmFitOptions.DefaultMaxIterations : parse.GetValue(common.MaxIter);
         if (nInit < 1) throw new CliException("--n-init must be at least 1");
         if (maxIter < 1) throw new CliException("--max-iter must be at least 1");
 
-        // The HMM's own defaults apply unless the flags were given (its tolerance is per observation of one long sequence).
-        var tol = parse.GetResult(common.Tol) is null ? HmmFitOptions.DefaultTolerance : parse.GetValue(common.Tol);
-        var reg = parse.GetResult(common.RegCovar) is null ? HmmFitOptions.DefaultRegCovar : parse.GetValue(common.RegCovar);
+        // The HMM's own defaults apply unless the flags were given: a tolerance of 1e-2 on the total log-likelihood (as hmmlearn)
+        // and up to 1,000 iterations; --tol gives a per-observation tolerance instead, which then decides alone.
+        var tol = !GmmArguments.Given(parse, common.Tol) ? HmmFitOptions.DefaultTolerance : parse.GetValue(common.Tol);
+        var reg = !GmmArguments.Given(parse, common.RegCovar) ? HmmFitOptions.DefaultRegCovar : parse.GetValue(common.RegCovar);
         if (!(tol >= 0) || double.IsInfinity(tol)) throw new CliException("--tol must be a finite number >= 0");
         if (!(reg >= 0) || double.IsInfinity(reg)) throw new CliException("--reg-covar must be a finite number >= 0");
         return new HmmFitOptions
@@ -144,6 +145,7 @@ internal static class HmmFit
             Restarts = nInit,
             MaxIterations = maxIter,
             Tolerance = tol,
+            AbsoluteTolerance = !GmmArguments.Given(parse, common.Tol) ? HmmFitOptions.DefaultAbsoluteTolerance : 0,
             RegCovar = reg,
             Seed = parse.GetValue(common.Seed),
         };

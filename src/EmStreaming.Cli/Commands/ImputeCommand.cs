@@ -5,7 +5,7 @@ using EmStreaming.Numerics.Gmm;
 namespace EmStreaming.Cli.Commands;
 
 /// <summary>
-/// <c>emstream impute file.csv --components K</c>: fits a mixture that marginalizes the missing entries, then
+/// <c>emstream impute file.csv [--components K]</c>: fits a mixture (K and covariance chosen by BIC unless given) that marginalizes the missing entries, then
 /// writes the same CSV with each missing entry of the selected columns replaced by its conditional expectation.
 /// </summary>
 internal static class ImputeCommand
@@ -25,15 +25,30 @@ internal static class ImputeCommand
             var table = CsvTable.Load(path);
             var columns = table.SelectColumns(gmm.ColumnNames(parse));
             var data = table.ToMatrix(columns, path);
-            var k = parse.GetValue(gmm.Components) ?? throw new CliException("--components is required");
             if (parse.GetValue(gmm.SelectK) is not null)
             {
-                throw new CliException("--select-k is not supported by impute; give --components");
+                throw new CliException("--select-k is not supported by impute; give --components, or neither to choose K by BIC");
             }
 
-            var options = gmm.ToOptions(parse, k);
-            var fit = context.WithProgress<GmmProgress, GmmFitResult>($"Fitting {k} components", json: false, FitCommand.Describe, p =>
-                GaussianMixtureEM.Fit(data, options, p, context.Cancellation));
+            GmmFitResult fit;
+            if (parse.GetValue(gmm.Components) is { } k)
+            {
+                var options = gmm.ToOptions(parse, k);
+                fit = context.WithProgress<GmmProgress, GmmFitResult>($"Fitting {k} components", json: false, FitCommand.Describe, p =>
+                    GaussianMixtureEM.Fit(data, options, p, context.Cancellation));
+            }
+            else
+            {
+                // Without --components the model is chosen (K and, unless given, the covariance type) by how well each candidate
+                // puts back hidden observed entries: a user should not have to know that K = 3 full overfits 178 rows of 13 columns,
+                // and BIC would pick a diagonal mixture that imputes little better than column means. What was chosen goes to
+                // stderr, away from the CSV.
+                string why;
+                (fit, why) = context.WithProgress<GmmProgress, (GmmFitResult, string)>("Choosing K and the covariance type for imputation", json: false, FitCommand.Describe, p =>
+                    gmm.ChooseForImputation(parse, data, p, context.Cancellation));
+                context.Error.WriteLine($"model choice: {why}");
+            }
+
             var completed = fit.Model.Impute(data);
 
             // Only missing fields change; observed ones keep their original text exactly.

@@ -140,7 +140,12 @@ internal static class StreamCommand
             // A batch never straddles a report, so each report covers exactly its N rows.
             var next = Math.Min(data.Rows, Math.Min(rows + batchSize, ((rows / every) + 1) * every));
             var count = next - rows;
-            estimator.Update(data.Values.Slice(rows * d, count * d), scores.AsSpan(0, count));
+            var result = estimator.Update(data.Values.Slice(rows * d, count * d), scores.AsSpan(0, count));
+            if (result.DriftDetected)
+            {
+                output.Drift(estimator.LastDriftObservation);
+            }
+
             foreach (var s in scores.AsSpan(0, count))
             {
                 window.Add(-s);
@@ -150,12 +155,12 @@ internal static class StreamCommand
             if (rows % every == 0 || rows == data.Rows)
             {
                 estimator.TryGetModel(out var model);
-                output.Gmm(rows, window.TakeMean(), model, final: false);
+                output.Gmm(rows, window.TakeMean(), model, final: false, drifts: estimator.DriftsDetected);
             }
         }
 
         estimator.TryGetModel(out var final);
-        output.Gmm(rows, estimator.LastBatchMeanLogLikelihood, final, final: true, estimator.Observations, estimator.IsWarmingUp);
+        output.Gmm(rows, estimator.LastBatchMeanLogLikelihood, final, final: true, estimator.Observations, estimator.IsWarmingUp, estimator.DriftsDetected);
     }
 
     private static void RunHmm(OnlineGaussianHmm estimator, DataMatrix data, int every, Reporter output, CancellationToken ct)
@@ -251,7 +256,16 @@ internal static class StreamCommand
 
     private sealed class Reporter(CliContext context, bool json)
     {
-        public void Gmm(int rows, double meanLogLikelihood, GaussianMixture? model, bool final, long observations = 0, bool warmingUp = false)
+        /// <summary>A drift alarm: text mode says so on its own line; JSON reports carry the count in "drifts".</summary>
+        public void Drift(long observation)
+        {
+            if (!json)
+            {
+                context.Out.WriteLine($"drift detected at row {observation}: the log-likelihood dropped; refitting on the rows after it");
+            }
+        }
+
+        public void Gmm(int rows, double meanLogLikelihood, GaussianMixture? model, bool final, long observations = 0, bool warmingUp = false, long drifts = 0)
         {
             if (json)
             {
@@ -267,6 +281,7 @@ internal static class StreamCommand
                     w.WriteNumber("rows", rows);
                     w.WriteBoolean("warmingUp", model is null);
                     w.Number("meanLogLikelihood", meanLogLikelihood);
+                    w.WriteNumber("drifts", drifts);
                     if (model is not null)
                     {
                         w.Vector("weights", model.Weights);

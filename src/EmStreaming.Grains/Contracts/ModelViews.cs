@@ -53,6 +53,8 @@ public enum ModelEventType
     Failed,
     /// <summary>This subscriber read too slowly and missed events (their count is in the message); the grain never waits for readers.</summary>
     Dropped,
+    /// <summary>An abrupt change in the data was detected (Page–Hinkley on the prequential log-likelihood); the message says what followed.</summary>
+    Drift,
 }
 
 /// <summary>A page of models, ordered by id; pass <see cref="NextCursor"/> to get the next page.</summary>

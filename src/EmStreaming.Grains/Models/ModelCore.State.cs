@@ -5,7 +5,7 @@ namespace EmStreaming.Grains.Models;
 
 internal sealed partial class ModelCore
 {
-    private const byte StateVersion = 1;
+    private const byte StateVersion = 2;
 
     /// <summary>
     /// Everything the model's future depends on: counters, refit sequence numbers, the idempotency-key memory, the window
@@ -44,6 +44,19 @@ internal sealed partial class ModelCore
         var estimator = _gmm is not null ? _gmm.SaveState() : _hmm!.SaveState();
         w.Write(estimator.Length);
         w.Write(estimator);
+
+        // Version 2: refit hold-out boundary, drift and health figures.
+        w.Write(_refitFitEnd);
+        w.Write(_driftRefitWanted);
+        var drift = _hmmDrift?.Save() ?? [];
+        w.Write(drift.Length);
+        w.Write(drift);
+        w.Write(RefitGap ?? double.NaN);
+        w.Write(RefitGapObservation ?? -1);
+        w.Write(LastRefitRejection ?? string.Empty);
+        w.Write(Drifts);
+        w.Write(LastDriftAt?.UtcTicks ?? -1);
+        w.Write(LastDriftObservation ?? -1);
         w.Flush();
         return stream.ToArray();
     }
@@ -53,7 +66,8 @@ internal sealed partial class ModelCore
     {
         using var stream = new MemoryStream(data.ToArray(), writable: false);
         using var r = new BinaryReader(stream);
-        if (r.ReadByte() != StateVersion)
+        var version = r.ReadByte();
+        if (version is < 1 or > StateVersion)
         {
             throw new InvalidDataException("model state: unsupported version");
         }
@@ -103,6 +117,30 @@ internal sealed partial class ModelCore
             core._hmm = OnlineGaussianHmm.RestoreState(estimator);
         }
 
+        if (version >= 2)
+        {
+            core._refitFitEnd = r.ReadInt64();
+            core._driftRefitWanted = r.ReadBoolean();
+            var drift = r.ReadBytes(r.ReadInt32());
+            core._hmmDrift = drift.Length > 0 ? PageHinkley.Restore(drift) : null;
+            var gap = r.ReadDouble();
+            core.RefitGap = double.IsNaN(gap) ? null : gap;
+            var gapAt = r.ReadInt64();
+            core.RefitGapObservation = gapAt < 0 ? null : gapAt;
+            var rejection = r.ReadString();
+            core.LastRefitRejection = rejection.Length == 0 ? null : rejection;
+            core.Drifts = r.ReadInt64();
+            core.LastDriftAt = Ticks(r.ReadInt64());
+            var driftAt = r.ReadInt64();
+            core.LastDriftObservation = driftAt < 0 ? null : driftAt;
+        }
+        else
+        {
+            // A version-1 refit in flight fitted the whole window: nothing of it is held out.
+            core._refitFitEnd = core.Observations;
+        }
+
+        core.RefreshWarnings(force: true);
         return core;
     }
 

@@ -22,6 +22,11 @@ internal sealed partial class ModelCore
     private OnlineGaussianHmm? _hmm;
     private readonly RecentWindow _window;
     private readonly ulong[] _keys = new ulong[KeyMemory];
+
+    // Observation number (0-based, exclusive) up to which the refit in flight fits: the newer rows of the window, and those that
+    // arrive while it runs, are the held-out rows it is judged on.
+    private long _refitFitEnd;
+    private PageHinkley? _hmmDrift;
     private int _keyCount;
     private int _keyNext;
 
@@ -137,6 +142,10 @@ internal sealed partial class ModelCore
                 var scores = _anomalyScratch.AsSpan(0, count);
                 var warmBefore = _gmm.IsWarmingUp;
                 var result = _gmm.Update(values.Slice(start * d, count * d), scores);
+                if (result.DriftDetected)
+                {
+                    (events ??= []).Add(Drift(id, timestamp, _gmm.LastDriftObservation, "the prequential log-likelihood dropped (Page-Hinkley); refitting on the rows after the change"));
+                }
                 if (!warmBefore && double.IsFinite(result.MeanLogLikelihood))
                 {
                     sum += result.MeanLogLikelihood * count;
@@ -178,6 +187,13 @@ internal sealed partial class ModelCore
 
                 sum += logDensity;
                 scored++;
+                if ((_hmmDrift ??= new PageHinkley()).Add(-logDensity))
+                {
+                    _hmmDrift.Reset();
+                    (events ??= []).Add(Drift(id, timestamp, Observations + i + 1, "the prequential log-likelihood dropped (Page-Hinkley); refitting on the recent window"));
+                    _driftRefitWanted = true;
+                }
+
                 if (threshold is { } t && -logDensity > t)
                 {
                     Anomalies++;
@@ -206,9 +222,11 @@ internal sealed partial class ModelCore
         }
 
         _window.Add(rows.Values, rows.Rows, Observations + rows.Rows);
+        TrackRate(rows.Rows, timestamp);
         Observations += rows.Rows;
         SinceRefit += rows.Rows;
         LastObservationAt = timestamp;
+        RefreshWarnings(rows.Rows);
         if (wasWarming && !WarmingUp)
         {
             (events ??= []).Add(new ModelEvent { ModelId = id, Type = ModelEventType.Ready, Time = timestamp, Observations = Observations });
@@ -217,6 +235,12 @@ internal sealed partial class ModelCore
         RefitJob? job = null;
         if (Definition.Refit.EveryObservations is { } every && SinceRefit >= every && !RefitInFlight && !WarmingUp)
         {
+            job = RequestRefit();
+        }
+        else if (_driftRefitWanted && !RefitInFlight && !WarmingUp && SinceDrift() >= HeldOutAfterDrift)
+        {
+            // An HMM drift: refit once enough post-change rows arrived to judge the candidate on them.
+            _driftRefitWanted = false;
             job = RequestRefit();
         }
 
@@ -232,11 +256,47 @@ internal sealed partial class ModelCore
 
         RefitRequested++;
         SinceRefit = 0;
+        _refitFitEnd = _hmm is not null ? Observations - HeldOutRows(_window.Count) : Observations;
         return CreateJob(RefitRequested);
     }
 
-    private RefitJob CreateJob(long sequence) =>
-        new(sequence, Generation, Definition, CopyWindow(), _gmm?.TryGetModel(out var m) == true ? m : null, _hmm?.Model);
+    /// <summary>Rows of the window an HMM refit holds out to judge it: the newest fifth (at least one row).</summary>
+    internal static int HeldOutRows(int windowRows) => Math.Max(1, windowRows / 5);
+
+    /// <summary>Every this-many-th row of the window (by observation number) is held out of a GMM refit to judge it.</summary>
+    public const int HeldOutEvery = 5;
+
+    private static bool IsHeldOut(long observation) => observation % HeldOutEvery == HeldOutEvery - 1;
+
+    /// <summary>
+    /// The job fits the window's rows before <see cref="_refitFitEnd"/>, except, for a GMM, every fifth one (by observation
+    /// number); the rows not fitted, and those that arrive while it runs, are held out to judge it. A GMM's rows are
+    /// exchangeable, so held-out rows spread over the window keep the judge fair to a drifting stream (a candidate fitted on
+    /// older rows and judged on the newest always looks stale there); an HMM's are a sequence, so it holds out the newest fifth
+    /// as one contiguous stretch.
+    /// </summary>
+    private RefitJob CreateJob(long sequence)
+    {
+        var (rows, first) = _window.CopyLatest();
+        var (fit, _) = Split(rows, first);
+        return new(sequence, Generation, Definition, fit, _gmm?.TryGetModel(out var m) == true ? m : null, _hmm?.Model);
+    }
+
+    /// <summary>The window's rows split into those a refit fits and those held out to judge it (order kept).</summary>
+    private (DataMatrix Fit, DataMatrix Held) Split(DataMatrix rows, long first)
+    {
+        var d = Definition.Dimension;
+        var fit = new List<double>(rows.Values.Length);
+        var held = new List<double>(rows.Values.Length / HeldOutEvery);
+        for (var i = 0; i < rows.Rows; i++)
+        {
+            var observation = first + i;
+            var fitted = observation < _refitFitEnd && (_hmm is not null || !IsHeldOut(observation));
+            (fitted ? fit : held).AddRange(rows.Row(i));
+        }
+
+        return (new DataMatrix([.. fit], fit.Count / d, d), new DataMatrix([.. held], held.Count / d, d));
+    }
 
     private List<ModelEvent>? ApplyRefitResult(long sequence, double[] parameters, DateTimeOffset timestamp, string id)
     {
@@ -252,55 +312,63 @@ internal sealed partial class ModelCore
             return [new ModelEvent { ModelId = id, Type = ModelEventType.RefitRejected, Time = timestamp, Observations = Observations, Message = "the refit failed" }];
         }
 
-        var window = CopyWindow();
+        var (window, first) = _window.CopyLatest();
+        var (fitted, held) = Split(window, first);
         double before, after;
-        bool adopt;
+        string? degenerate;
+        GaussianMixture? gmmCandidate = null;
+        GaussianHmm? hmmCandidate = null;
         if (_gmm is not null)
         {
-            var current = _gmm.Model;
-            var candidate = RefitCodec.ToGmm(Definition, parameters);
-            before = current.Score(window);
-            after = candidate.Score(window);
-            adopt = after > before;
-            if (adopt)
-            {
-                _gmm.Adopt(candidate, window.Values);
-            }
+            gmmCandidate = RefitCodec.ToGmm(Definition, parameters);
+            before = _gmm.Model.Score(held);
+            after = gmmCandidate.Score(held);
+            degenerate = Degeneracy.Check(gmmCandidate, fitted.Rows > 0 ? fitted : window);
         }
         else
         {
-            var current = _hmm!.Model!;
-            var candidate = RefitCodec.ToHmm(Definition, parameters);
-            before = current.Score(window);
-            after = candidate.Score(window);
-            adopt = after > before;
-            if (adopt)
-            {
-                // The online HMM restarts from the refit parameters (frozen for its burn-in, then online EM); the filter
-                // is brought up to date by running the refit model over the window, so the regime stays continuous.
-                var next = new OnlineGaussianHmm(HmmOptions(Definition) with { InitialModel = candidate, BurnIn = 1 }, Definition.Dimension);
-                for (var i = 0; i < window.Rows; i++)
-                {
-                    next.Update(window.Row(i));
-                }
-
-                _hmm = next;
-                Regime = next.Regime;
-            }
+            hmmCandidate = RefitCodec.ToHmm(Definition, parameters);
+            before = _hmm!.Model!.Score(held);
+            after = hmmCandidate.Score(held);
+            degenerate = Degeneracy.Check(hmmCandidate, fitted.Rows > 0 ? fitted : window);
         }
 
+        // A candidate fitted on the window always scores well on it, a degenerate one best of all: it is judged on the rows it
+        // was not fitted on (every fifth row of the window and the rows that arrived while it ran) and refused when degenerate.
+        string? reason = degenerate is not null
+            ? $"degenerate candidate: {degenerate}"
+            : !(after > before)
+                ? $"the candidate explains the {held.Rows} held-out recent rows worse ({after:F4} vs {before:F4} nats/row)"
+                : null;
+        var adopt = reason is null;
+        RefitGap = double.IsFinite(after - before) ? after - before : null;
+        RefitGapObservation = Observations;
+        LastRefitRejection = reason;
         if (adopt)
         {
+            if (gmmCandidate is not null)
+            {
+                _gmm!.Adopt(gmmCandidate, window.Values);
+            }
+            else
+            {
+                // The online HMM keeps its step-size position (a restart at n = 0 makes γ ≈ 1 and the next rows replace the
+                // statistics wholesale); the filter is brought up to date over the window, so the regime stays continuous.
+                _hmm!.Adopt(hmmCandidate!, window);
+                Regime = _hmm.Regime;
+            }
+
             Refits++;
             LastRefitAt = timestamp;
         }
 
+        RefreshWarnings(force: true);
         return
         [
             new ModelEvent
             {
                 ModelId = id, Type = adopt ? ModelEventType.RefitAdopted : ModelEventType.RefitRejected, Time = timestamp, Observations = Observations,
-                Before = before, After = after,
+                Before = before, After = after, Message = reason ?? $"judged on {held.Rows} held-out recent rows",
             },
         ];
     }

@@ -9,7 +9,7 @@ internal sealed record PublishedModel(
     RegistryEntryView? Entry, string? Failure, long Observations, bool WarmingUp, int WarmUpRemaining, double? RecentMeanLogLikelihood,
     DateTimeOffset? LastObservationAt, DateTimeOffset? LastRefitAt, long Refits, long Anomalies, DateTimeOffset? LastSnapshotAt, long? SnapshotVersion,
     GaussianMixture? Gmm, GaussianHmm? Hmm, double[]? RegimeProbabilities, int? Regime, long? RegimeRunLength, DateTimeOffset UpdatedAt,
-    RecentWindow? Recent)
+    RecentWindow? Recent, ModelHealth? Health = null)
 {
     public static readonly PublishedModel Missing = new(
         null, null, 0, true, 0, null, null, null, 0, 0, null, null, null, null, null, null, null, DateTimeOffset.MinValue, null);
@@ -98,7 +98,7 @@ internal sealed partial class ModelGrain
         {
             Observations = p.Observations, WarmingUp = p.WarmingUp, WarmUpRemaining = p.WarmUpRemaining, RecentMeanLogLikelihood = p.RecentMeanLogLikelihood,
             LastObservationAt = p.LastObservationAt, LastRefitAt = p.LastRefitAt, Refits = p.Refits, LastSnapshotAt = p.LastSnapshotAt,
-            SnapshotVersion = p.SnapshotVersion, Anomalies = p.Anomalies, Active = true,
+            SnapshotVersion = p.SnapshotVersion, Anomalies = p.Anomalies, Active = true, Health = p.Health,
         };
     }
 
@@ -122,7 +122,7 @@ internal sealed partial class ModelGrain
         _published = new PublishedModel(
             entry, null, core.Observations, core.WarmingUp, core.WarmUpRemaining, core.RecentMeanLogLikelihood, core.LastObservationAt, core.LastRefitAt, core.Refits,
             core.Anomalies, _lastSnapshotAt, _snapshotVersion, gmm, hmm, hmm is null ? null : core.Hmm!.RegimeProbabilities.ToArray(),
-            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, _time.GetUtcNow(), core.Window);
+            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, _time.GetUtcNow(), core.Window, core.Health);
         _observer.Published(Id, core.Observations);
     }
 }

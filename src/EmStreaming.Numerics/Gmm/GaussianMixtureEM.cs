@@ -28,7 +28,7 @@ public static class GaussianMixtureEM
         }
 
         using var workspace = new GmmWorkspace(data, k, options.Covariance, options.MaxDegreeOfParallelism);
-        var engine = new GmmEmEngine(workspace, options.RegCovar);
+        var engine = new GmmEmEngine(workspace, options.RegCovar, options.RelativeRegCovar);
         var restarts = options.WarmStart is null ? options.Restarts : 1;
         GmmParameters? bestParameters = null;
         var bestScore = double.NegativeInfinity;
@@ -37,52 +37,258 @@ public static class GaussianMixtureEM
         var bestIterations = 0;
         var bestRestart = 0;
         var n = (double)data.Rows;
-        for (var restart = 0; restart < restarts; restart++)
+        GmmParameters? shortBest = null;
+        GmmWorkspace? shortWorkspace = null;
+        GmmEmEngine? shortEngine = null;
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            if (options.WarmStart is { } start)
-            {
-                engine.InitializeFrom(start.Parameters);
-            }
-            else
-            {
-                engine.Initialize(options.Initialization, DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart));
-            }
-
-            var trace = new List<double>(options.MaxIterations);
-            var previous = engine.LogLikelihood / n;
-            var converged = false;
-            var iterations = 0;
-            for (var iteration = 1; iteration <= options.MaxIterations; iteration++)
+            for (var restart = 0; restart < restarts; restart++)
             {
                 ct.ThrowIfCancellationRequested();
-                var current = engine.Iterate() / n;
-                trace.Add(current);
-                iterations = iteration;
-                progress?.Report(new GmmProgress(restart, iteration, current));
-                if (engine.Reseeded == 0 && Math.Abs(current - previous) < options.Tolerance)
+                if (options.WarmStart is { } start)
                 {
-                    converged = true;
-                    break;
+                    engine.InitializeFrom(start.Parameters);
+                }
+                else if (options.ShortRuns > 1)
+                {
+                    // "Small EM" (Biernacki, Celeux & Govaert 2003): a few EM iterations from several k-means++ starts, then the
+                    // best of them continues to convergence on all the rows. Most bad starts show within a few iterations; the
+                    // short runs use a seeded sample of at most ShortRunRows rows, so they cost a fraction of a full start.
+                    shortBest ??= new GmmParameters(k, data.Columns, options.Covariance);
+                    shortEngine ??= CreateShortRunEngine(data, options, ref shortWorkspace);
+                    var shortScore = double.NegativeInfinity;
+                    for (var run = 0; run < options.ShortRuns; run++)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        shortEngine.Initialize(options.Initialization, DeterministicRandom.DeriveSeed(DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart), (ulong)run));
+                        for (var iteration = 0; iteration < options.ShortRunIterations; iteration++)
+                        {
+                            shortEngine.Iterate();
+                        }
+
+                        if (shortEngine.LogLikelihood > shortScore)
+                        {
+                            shortScore = shortEngine.LogLikelihood;
+                            shortBest.CopyFrom(shortEngine.Parameters);
+                        }
+                    }
+
+                    engine.InitializeFrom(shortBest);
+                }
+                else
+                {
+                    engine.Initialize(options.Initialization, DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart));
                 }
 
-                previous = current;
+                var trace = new List<double>(options.MaxIterations);
+                var previous = engine.LogLikelihood / n;
+                var converged = false;
+                var iterations = 0;
+                for (var iteration = 1; iteration <= options.MaxIterations; iteration++)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    var current = engine.Iterate() / n;
+                    trace.Add(current);
+                    iterations = iteration;
+                    progress?.Report(new GmmProgress(restart, iteration, current));
+                    if (engine.Reseeded == 0 && Math.Abs(current - previous) < options.Tolerance)
+                    {
+                        converged = true;
+                        break;
+                    }
+
+                    previous = current;
+                }
+
+                var score = engine.LogLikelihood / n;
+                if (bestParameters is null || score > bestScore)
+                {
+                    bestParameters ??= new GmmParameters(k, data.Columns, options.Covariance);
+                    bestParameters.CopyFrom(engine.Parameters);
+                    bestScore = score;
+                    bestTrace = trace;
+                    bestConverged = converged;
+                    bestIterations = iterations;
+                    bestRestart = restart;
+                }
             }
 
-            var score = engine.LogLikelihood / n;
-            if (bestParameters is null || score > bestScore)
-            {
-                bestParameters ??= new GmmParameters(k, data.Columns, options.Covariance);
-                bestParameters.CopyFrom(engine.Parameters);
-                bestScore = score;
-                bestTrace = trace;
-                bestConverged = converged;
-                bestIterations = iterations;
-                bestRestart = restart;
-            }
+        }
+        finally
+        {
+            shortWorkspace?.Dispose();
         }
 
         return new GmmFitResult(new GaussianMixture(bestParameters!), bestConverged, bestIterations, bestTrace!, bestScore, bestRestart, data.Rows);
+    }
+
+    /// <summary>The engine of the short runs: on all the rows, or on a seeded sample of <see cref="GmmFitOptions.ShortRunRows"/> of them.</summary>
+    private static GmmEmEngine CreateShortRunEngine(DataMatrix data, GmmFitOptions options, ref GmmWorkspace? workspace)
+    {
+        var sample = data;
+        var rows = Math.Max(options.ShortRunRows, options.Components);
+        if (data.Rows > rows)
+        {
+            // A partial Fisher–Yates shuffle picks the sample; sorted back so the rows keep their order (and their chunks).
+            var rng = new DeterministicRandom(DeterministicRandom.DeriveSeed(options.Seed, 0x5EEDu));
+            var index = Enumerable.Range(0, data.Rows).ToArray();
+            for (var i = 0; i < rows; i++)
+            {
+                var j = i + rng.NextInt(data.Rows - i);
+                (index[i], index[j]) = (index[j], index[i]);
+            }
+
+            Array.Sort(index, 0, rows);
+            var d = data.Columns;
+            var values = new double[rows * d];
+            for (var i = 0; i < rows; i++)
+            {
+                data.Row(index[i]).CopyTo(values.AsSpan(i * d, d));
+            }
+
+            sample = new DataMatrix(values, rows, d);
+        }
+
+        workspace = new GmmWorkspace(sample, options.Components, options.Covariance, options.MaxDegreeOfParallelism);
+        return new GmmEmEngine(workspace, options.RegCovar, options.RelativeRegCovar);
+    }
+
+    /// <summary>
+    /// Chooses the number of components and the covariance type by BIC: for each type in <paramref name="covarianceTypes"/>,
+    /// K = 1, 2, … up to <paramref name="maxComponents"/> (stopping a type once its BIC rose for two K in a row, as a larger K
+    /// then only adds parameters), each fitted with <paramref name="options"/> (its Components and Covariance are replaced).
+    /// The lowest BIC wins; on a tie, the fewer free parameters.
+    /// </summary>
+    /// <param name="data">Rows to fit (NaN = missing).</param>
+    /// <param name="options">Fit settings (WarmStart must be null).</param>
+    /// <param name="maxComponents">Largest K tried (≥ 1); also capped at the rows.</param>
+    /// <param name="covarianceTypes">Types to try (at least one).</param>
+    /// <param name="progress">Per-iteration progress of every fit, or null.</param>
+    /// <param name="ct">Checked between iterations.</param>
+    /// <exception cref="ArgumentException">No covariance type, or a warm start.</exception>
+    public static GmmModelChoice ChooseByBic(DataMatrix data, GmmFitOptions options, int maxComponents, IReadOnlyList<CovarianceType> covarianceTypes, IProgress<GmmProgress>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(covarianceTypes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxComponents, 1);
+        if (covarianceTypes.Count == 0)
+        {
+            throw new ArgumentException("at least one covariance type is needed", nameof(covarianceTypes));
+        }
+
+        if (options.WarmStart is not null)
+        {
+            throw new ArgumentException("WarmStart cannot be used when choosing the model", nameof(options));
+        }
+
+        var candidates = new List<GmmChoiceCandidate>();
+        foreach (var type in covarianceTypes)
+        {
+            var previous = double.PositiveInfinity;
+            var rises = 0;
+            for (var k = 1; k <= Math.Min(maxComponents, data.Rows); k++)
+            {
+                var fit = Fit(data, options with { Components = k, Covariance = type }, progress, ct);
+                candidates.Add(new GmmChoiceCandidate(k, type, fit.Bic, fit.MeanLogLikelihood, fit));
+                rises = fit.Bic > previous ? rises + 1 : 0;
+                previous = Math.Min(previous, fit.Bic);
+                if (rises >= 2)
+                {
+                    break;
+                }
+            }
+        }
+
+        return new GmmModelChoice(candidates);
+    }
+
+    /// <summary>
+    /// Chooses K and the covariance type for imputation: BIC measures the density, but imputation needs the conditional
+    /// distribution of the missing entries given the observed ones (a diagonal mixture can win BIC and impute no better than
+    /// the column means). So a tenth of the observed entries (seeded; never a row's last observed one) are hidden, every
+    /// candidate K = 1..<paramref name="maxComponents"/> × <paramref name="covarianceTypes"/> is fitted on what remains, and the
+    /// candidate whose conditional expectations put the hidden entries back with the smallest error (per column in units of
+    /// the column's standard deviation) wins. Returned candidates carry that error in place of the BIC.
+    /// </summary>
+    /// <param name="data">Rows with missing entries (NaN).</param>
+    /// <param name="options">Fit settings (WarmStart must be null).</param>
+    /// <param name="maxComponents">Largest K tried (≥ 1).</param>
+    /// <param name="covarianceTypes">Types to try (at least one).</param>
+    /// <param name="progress">Per-iteration progress of every fit, or null.</param>
+    /// <param name="ct">Checked between iterations.</param>
+    /// <exception cref="ArgumentException">No covariance type, a warm start, or too few observed entries to hide any.</exception>
+    public static GmmModelChoice ChooseForImputation(DataMatrix data, GmmFitOptions options, int maxComponents, IReadOnlyList<CovarianceType> covarianceTypes, IProgress<GmmProgress>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(covarianceTypes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxComponents, 1);
+        if (covarianceTypes.Count == 0 || options.WarmStart is not null)
+        {
+            throw new ArgumentException("at least one covariance type and no warm start are needed", nameof(covarianceTypes));
+        }
+
+        var d = data.Columns;
+        var values = data.Values.ToArray();
+        var rng = new DeterministicRandom(DeterministicRandom.DeriveSeed(options.Seed, 0x1A9u));
+        var hidden = new List<int>();
+        for (var i = 0; i < data.Rows; i++)
+        {
+            var observed = 0;
+            for (var j = 0; j < d; j++)
+            {
+                observed += double.IsNaN(values[(i * d) + j]) ? 0 : 1;
+            }
+
+            for (var j = 0; j < d && observed > 1; j++)
+            {
+                var at = (i * d) + j;
+                if (!double.IsNaN(values[at]) && rng.NextDouble() < 0.1)
+                {
+                    hidden.Add(at);
+                    values[at] = double.NaN;
+                    observed--;
+                }
+            }
+        }
+
+        if (hidden.Count == 0)
+        {
+            throw new ArgumentException("too few observed entries to validate an imputation model", nameof(data));
+        }
+
+        var scale = CovarianceFloor.FromData(data.Values, d, 1.0);
+        var masked = new DataMatrix(values, data.Rows, d);
+        var candidates = new List<GmmChoiceCandidate>();
+        foreach (var type in covarianceTypes)
+        {
+            for (var k = 1; k <= Math.Min(maxComponents, data.Rows); k++)
+            {
+                GmmFitResult fit;
+                try
+                {
+                    fit = Fit(masked, options with { Components = k, Covariance = type }, progress, ct);
+                }
+                catch (ArgumentException)
+                {
+                    break; // a column with no observed value left, or too few rows for K
+                }
+
+                var completed = fit.Model.Impute(masked);
+                var error = 0.0;
+                foreach (var at in hidden)
+                {
+                    var column = at % d;
+                    var e = completed.Values[at] - data.Values[at];
+                    error += e * e / (scale[column] > 0 ? scale[column] : 1.0);
+                }
+
+                candidates.Add(new GmmChoiceCandidate(k, type, Math.Sqrt(error / hidden.Count), fit.MeanLogLikelihood, fit));
+            }
+        }
+
+        return new GmmModelChoice(candidates);
     }
 
     /// <summary>

@@ -8,15 +8,20 @@ internal sealed class GmmEmEngine
 {
     private readonly GmmWorkspace _workspace;
     private readonly double _regCovar;
+    private readonly double[] _floor;
     private readonly bool[] _degenerate;
     private readonly int[] _worstRows;
     private readonly double[] _rowScratch;
     private readonly double[] _rowLogDensity;
 
-    public GmmEmEngine(GmmWorkspace workspace, double regCovar)
+    /// <param name="workspace">The data and buffers.</param>
+    /// <param name="regCovar">Absolute covariance floor added to every diagonal.</param>
+    /// <param name="relativeRegCovar">Fraction of each column's variance added to every diagonal too (<see cref="CovarianceFloor"/>).</param>
+    public GmmEmEngine(GmmWorkspace workspace, double regCovar, double relativeRegCovar = CovarianceFloor.DefaultRelative)
     {
         _workspace = workspace;
         _regCovar = regCovar;
+        _floor = CovarianceFloor.FromData(workspace.Data.RawValues, workspace.Dimension, relativeRegCovar);
         Parameters = new GmmParameters(workspace.Components, workspace.Dimension, workspace.Type);
         Statistics = workspace.CreateStatistics();
         _degenerate = new bool[workspace.Components];
@@ -78,7 +83,7 @@ internal sealed class GmmEmEngine
 
     private void MaximizeAndReseed(GmmParameters? provisional, bool firstStep)
     {
-        var count = Statistics.MaximizeInto(Parameters, _regCovar, _degenerate);
+        var count = Statistics.MaximizeInto(Parameters, _regCovar, _floor, _degenerate);
         Reseeded = 0;
         if (count == 0)
         {

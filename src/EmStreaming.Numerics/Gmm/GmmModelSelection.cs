@@ -36,3 +36,37 @@ public sealed class GmmModelSelection
     /// <summary>The fit for <see cref="BestComponents"/>.</summary>
     public GmmFitResult Best { get; }
 }
+
+/// <summary>One candidate of <see cref="GaussianMixtureEM.ChooseByBic"/>: a K and covariance type with its fit.</summary>
+/// <param name="Components">K.</param>
+/// <param name="Covariance">Covariance type.</param>
+/// <param name="Bic">The criterion, lower is better: BIC on the fitted data (<see cref="GaussianMixtureEM.ChooseByBic"/>), or the
+/// standardized RMSE on hidden entries (<see cref="GaussianMixtureEM.ChooseForImputation"/>).</param>
+/// <param name="MeanLogLikelihood">Mean log-likelihood per row.</param>
+/// <param name="Fit">The fit.</param>
+public sealed record GmmChoiceCandidate(int Components, CovarianceType Covariance, double Bic, double MeanLogLikelihood, GmmFitResult Fit);
+
+/// <summary>The candidates tried by <see cref="GaussianMixtureEM.ChooseByBic"/> and the one with the lowest BIC.</summary>
+public sealed class GmmModelChoice
+{
+    internal GmmModelChoice(IReadOnlyList<GmmChoiceCandidate> candidates)
+    {
+        Candidates = candidates;
+        var best = candidates[0];
+        foreach (var c in candidates)
+        {
+            if (c.Bic < best.Bic || (c.Bic == best.Bic && c.Fit.Model.ParameterCount < best.Fit.Model.ParameterCount))
+            {
+                best = c;
+            }
+        }
+
+        Best = best;
+    }
+
+    /// <summary>Every candidate, in the order tried (by type, then K).</summary>
+    public IReadOnlyList<GmmChoiceCandidate> Candidates { get; }
+
+    /// <summary>The candidate with the lowest BIC.</summary>
+    public GmmChoiceCandidate Best { get; }
+}

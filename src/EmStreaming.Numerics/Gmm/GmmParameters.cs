@@ -7,7 +7,7 @@ namespace EmStreaming.Numerics.Gmm;
 /// allocates nothing. <see cref="GaussianMixture"/> wraps a private copy for the immutable public view.
 /// </summary>
 /// <remarks>
-/// Use from outside EM (online EM, HMM emissions): allocate once, let <see cref="GmmSufficientStatistics.MaximizeInto"/>
+/// Use from outside EM (online EM, HMM emissions): allocate once, let <see cref="GmmSufficientStatistics.MaximizeInto(GmmParameters, double, ReadOnlySpan{double}, Span{bool})"/>
 /// fill it (it refreshes the factors), then pass it to <see cref="GmmWorkspace"/> or <see cref="LogDensitiesRow"/>.
 /// If you write <see cref="Weights"/>, <see cref="Means"/> or <see cref="Covariances"/> yourself, call
 /// <see cref="TryRefreshFactors"/> afterwards. Weights are ignored by the log-density kernels (HMM emissions need none).

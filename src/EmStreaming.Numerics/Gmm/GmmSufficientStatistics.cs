@@ -13,7 +13,7 @@ namespace EmStreaming.Numerics.Gmm;
 /// <para>Use from outside batch EM: responsibilities can come from anywhere (an HMM passes smoothed state posteriors).
 /// Accumulate rows with <see cref="AccumulateRow"/> or a whole data set with <see cref="GmmWorkspace.Accumulate"/>;
 /// combine with <see cref="Add"/>, <see cref="Scale"/>, or <see cref="StepToward"/> (Cappé–Moulines S ← S + γ(s̄ − S));
-/// then <see cref="MaximizeInto"/> maps the statistics to parameters. Missing entries enter through the conditional mean
+/// then <see cref="MaximizeInto(GmmParameters, double, ReadOnlySpan{double}, Span{bool})"/> maps the statistics to parameters. Missing entries enter through the conditional mean
 /// x̂ = E[x_m | x_o, k] and add the conditional covariance to the missing block of s2, so the model whose posterior
 /// produced the responsibilities must be passed for rows with NaN. Statistics combine only with statistics of the same
 /// shape and origin.</para>
@@ -275,13 +275,33 @@ internal sealed class GmmSufficientStatistics
     /// Returns the number of degenerate components. Throws <see cref="InvalidOperationException"/> when the statistics are
     /// empty (total weight zero or not finite).
     /// </summary>
-    public int MaximizeInto(GmmParameters target, double regCovar, Span<bool> degenerate)
+    public int MaximizeInto(GmmParameters target, double regCovar, Span<bool> degenerate) => MaximizeInto(target, regCovar, default, degenerate);
+
+    /// <summary>
+    /// M-step as <see cref="MaximizeInto(GmmParameters, double, Span{bool})"/>, with a per-dimension covariance floor added
+    /// to the diagonal on top of <paramref name="regCovar"/>: <paramref name="diagonalFloor"/> (empty, or d non-negative
+    /// entries) is typically a small fraction of each column's variance (<see cref="CovarianceFloor"/>), so the floor follows
+    /// the data's scale: every eigenvalue of a full covariance is then at least min_i floor_i, whatever the data (exact
+    /// duplicates, a constant stretch).
+    /// </summary>
+    public int MaximizeInto(GmmParameters target, double regCovar, ReadOnlySpan<double> diagonalFloor, Span<bool> degenerate)
     {
         ArgumentNullException.ThrowIfNull(target);
         CheckModel(target);
         ArgumentOutOfRangeException.ThrowIfNegative(regCovar);
         var kCount = Components;
         var d = Dimension;
+        if (!diagonalFloor.IsEmpty && diagonalFloor.Length != d)
+        {
+            throw new ArgumentException($"the covariance floor has {diagonalFloor.Length} entries; the dimension is {d}", nameof(diagonalFloor));
+        }
+
+        Span<double> reg = d <= 256 ? stackalloc double[d] : new double[d];
+        for (var i = 0; i < d; i++)
+        {
+            reg[i] = regCovar + (diagonalFloor.IsEmpty ? 0.0 : diagonalFloor[i]);
+        }
+
         var total = TotalWeight;
         if (!(total > 0) || !double.IsFinite(total))
         {
@@ -325,7 +345,7 @@ internal sealed class GmmSufficientStatistics
             }
         }
 
-        WriteCovariances(target, regCovar, total, flags, ref count);
+        WriteCovariances(target, reg, total, flags, ref count);
         return count;
     }
 
@@ -337,7 +357,7 @@ internal sealed class GmmSufficientStatistics
         return new GaussianMixture(p);
     }
 
-    private void WriteCovariances(GmmParameters target, double regCovar, double total, Span<bool> degenerate, ref int count)
+    private void WriteCovariances(GmmParameters target, ReadOnlySpan<double> reg, double total, Span<bool> degenerate, ref int count)
     {
         var kCount = Components;
         var d = Dimension;
@@ -351,13 +371,13 @@ internal sealed class GmmSufficientStatistics
                     var dest = cov.AsSpan(k * dd, dd);
                     if (degenerate[k])
                     {
-                        WritePooledDense(dest, total, regCovar);
+                        WritePooledDense(dest, total, reg);
                         continue;
                     }
 
                     var s0 = _s0[k];
                     var mu = _s1.AsSpan(k * d, d);
-                    WriteDense(_s2.AsSpan(k * dd, dd), s0, mu, s0, regCovar, dest);
+                    WriteDense(_s2.AsSpan(k * dd, dd), s0, mu, s0, reg, dest);
                 }
 
                 break;
@@ -383,7 +403,7 @@ internal sealed class GmmSufficientStatistics
                             dest[(j * d) + i] = s;
                         }
 
-                        dest[(i * d) + i] += regCovar;
+                        dest[(i * d) + i] += reg[i];
                     }
 
                     break;
@@ -395,7 +415,7 @@ internal sealed class GmmSufficientStatistics
                     var dest = cov.AsSpan(k * d, d);
                     if (degenerate[k])
                     {
-                        WritePooledDiagonal(dest, total, regCovar);
+                        WritePooledDiagonal(dest, total, reg);
                         continue;
                     }
 
@@ -403,7 +423,7 @@ internal sealed class GmmSufficientStatistics
                     for (var i = 0; i < d; i++)
                     {
                         var mu = _s1[(k * d) + i] * inv;
-                        dest[i] = Math.Max((_s2[(k * d) + i] * inv) - (mu * mu), 0) + regCovar;
+                        dest[i] = Math.Max((_s2[(k * d) + i] * inv) - (mu * mu), 0) + reg[i];
                     }
                 }
 
@@ -414,7 +434,7 @@ internal sealed class GmmSufficientStatistics
                 {
                     if (degenerate[k])
                     {
-                        WritePooledDiagonal(diag, total, regCovar);
+                        WritePooledDiagonal(diag, total, reg);
                         cov[k] = TensorPrimitives.Sum<double>(diag) / d;
                         continue;
                     }
@@ -427,7 +447,7 @@ internal sealed class GmmSufficientStatistics
                         mu2 += mu * mu;
                     }
 
-                    cov[k] = (Math.Max((_s2[k] * inv) - mu2, 0) / d) + regCovar;
+                    cov[k] = (Math.Max((_s2[k] * inv) - mu2, 0) / d) + (TensorPrimitives.Sum(reg) / d);
                 }
 
                 break;
@@ -455,7 +475,7 @@ internal sealed class GmmSufficientStatistics
                     count++;
                 }
 
-                ReplaceWithPooled(target, failed, total, regCovar);
+                ReplaceWithPooled(target, failed, total, reg);
                 continue;
             }
 
@@ -468,27 +488,27 @@ internal sealed class GmmSufficientStatistics
     {
         var d = Dimension;
         Span<double> diag = d <= 256 ? stackalloc double[d] : new double[d];
-        WritePooledDiagonal(diag, total, 0);
+        WritePooledDiagonal(diag, total, default);
         var mean = TensorPrimitives.Sum<double>(diag) / d;
         return mean > 0 && double.IsFinite(mean) ? mean : 1.0;
     }
 
-    private void ReplaceWithPooled(GmmParameters target, int k, double total, double regCovar)
+    private void ReplaceWithPooled(GmmParameters target, int k, double total, ReadOnlySpan<double> reg)
     {
         var d = Dimension;
         WritePooledMean(target.Means.AsSpan(k * d, d), total);
         switch (Type)
         {
             case CovarianceType.Full:
-                WritePooledDense(target.Covariances.AsSpan(k * d * d, d * d), total, regCovar);
+                WritePooledDense(target.Covariances.AsSpan(k * d * d, d * d), total, reg);
                 break;
             case CovarianceType.Diag:
-                WritePooledDiagonal(target.Covariances.AsSpan(k * d, d), total, regCovar);
+                WritePooledDiagonal(target.Covariances.AsSpan(k * d, d), total, reg);
                 break;
             default:
                 {
                     Span<double> diag = d <= 256 ? stackalloc double[d] : new double[d];
-                    WritePooledDiagonal(diag, total, regCovar);
+                    WritePooledDiagonal(diag, total, reg);
                     target.Covariances[k] = TensorPrimitives.Sum<double>(diag) / d;
                     break;
                 }
@@ -543,7 +563,7 @@ internal sealed class GmmSufficientStatistics
         }
     }
 
-    private void WritePooledDense(Span<double> dest, double total, double regCovar)
+    private void WritePooledDense(Span<double> dest, double total, ReadOnlySpan<double> reg)
     {
         var d = Dimension;
         var dd = d * d;
@@ -558,10 +578,10 @@ internal sealed class GmmSufficientStatistics
             TensorPrimitives.Add(s2, _s2.AsSpan(k * dd, dd), s2);
         }
 
-        WriteDense(s2, total, s1, total, regCovar, dest);
+        WriteDense(s2, total, s1, total, reg, dest);
     }
 
-    private void WritePooledDiagonal(Span<double> dest, double total, double regCovar)
+    private void WritePooledDiagonal(Span<double> dest, double total, ReadOnlySpan<double> reg)
     {
         var d = Dimension;
         for (var i = 0; i < d; i++)
@@ -581,14 +601,14 @@ internal sealed class GmmSufficientStatistics
             }
 
             var mu = s1 / total;
-            dest[i] = Math.Max((s2 / total) - (mu * mu), 0) + regCovar;
+            dest[i] = Math.Max((s2 / total) - (mu * mu), 0) + (reg.IsEmpty ? 0.0 : reg[i]);
         }
     }
 
     private double TotalSpherical() => TensorPrimitives.Sum<double>(_s2);
 
     /// <summary>dest = s2/s0 − (s1/n1)(s1/n1)ᵀ + reg·I from the upper triangle of s2, symmetric output.</summary>
-    private void WriteDense(ReadOnlySpan<double> s2, double s0, ReadOnlySpan<double> s1, double n1, double regCovar, Span<double> dest)
+    private void WriteDense(ReadOnlySpan<double> s2, double s0, ReadOnlySpan<double> s1, double n1, ReadOnlySpan<double> reg, Span<double> dest)
     {
         var d = Dimension;
         var inv0 = 1.0 / s0;
@@ -603,7 +623,7 @@ internal sealed class GmmSufficientStatistics
                 dest[(j * d) + i] = v;
             }
 
-            dest[(i * d) + i] = Math.Max(dest[(i * d) + i], 0) + regCovar;
+            dest[(i * d) + i] = Math.Max(dest[(i * d) + i], 0) + reg[i];
         }
     }
 

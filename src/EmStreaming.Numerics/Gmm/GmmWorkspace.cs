@@ -14,7 +14,7 @@ namespace EmStreaming.Numerics.Gmm;
 /// results whatever the degree of parallelism.</para>
 /// <para>Use from outside EM: <see cref="LogDensities"/> fills the n×K matrix log N(x_i; μ_k, Σ_k) (no weights) that an
 /// HMM needs for its emissions; <see cref="Accumulate"/> turns caller-given responsibilities (e.g. smoothed HMM state
-/// posteriors) into <see cref="GmmSufficientStatistics"/>, then <see cref="GmmSufficientStatistics.MaximizeInto"/> gives
+/// posteriors) into <see cref="GmmSufficientStatistics"/>, then <see cref="GmmSufficientStatistics.MaximizeInto(GmmParameters, double, ReadOnlySpan{double}, Span{bool})"/> gives
 /// the new parameters. Dispose the workspace to stop its worker threads.</para>
 /// </remarks>
 internal sealed class GmmWorkspace : IDisposable, IChunkWork

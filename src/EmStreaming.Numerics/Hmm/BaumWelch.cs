@@ -17,6 +17,7 @@ internal sealed class BaumWelch : IDisposable
     private readonly GmmWorkspace _gmm;
     private readonly GmmSufficientStatistics _statistics;
     private readonly bool[] _degenerate;
+    private readonly double[] _floor;
 
     public BaumWelch(IReadOnlyList<DataMatrix> sequences, int totalRows, HmmFitOptions options)
     {
@@ -44,6 +45,7 @@ internal sealed class BaumWelch : IDisposable
         }
 
         _gmm = new GmmWorkspace(all, options.States, options.Covariance, options.MaxDegreeOfParallelism);
+        _floor = CovarianceFloor.FromData(all.Values, d, options.RelativeRegCovar);
         _statistics = _gmm.CreateStatistics();
     }
 
@@ -79,7 +81,8 @@ internal sealed class BaumWelch : IDisposable
             mean = EStep(emissions, start, transitions, smooth: true) / _totalRows;
             trace.Add(mean);
             progress?.Report(new HmmProgress(restart, iter, mean));
-            if (iter > 1 && Math.Abs(mean - previous) < options.Tolerance)
+            var change = Math.Abs(mean - previous);
+            if (iter > 1 && (change < options.Tolerance || change * _totalRows < options.AbsoluteTolerance))
             {
                 converged = true;
                 break;
@@ -166,7 +169,7 @@ internal sealed class BaumWelch : IDisposable
             NormalizeWithPseudoCount(_ws.Xi.AsSpan(i * k, k), transitions.AsSpan(i * k, k), c);
         }
 
-        emissions.MStep(_statistics, _options.RegCovar, _degenerate);
+        emissions.MStep(_statistics, _options.RegCovar, _floor, _degenerate);
     }
 
     // A row with no expected count and no pseudo-count keeps its previous value rather than becoming 0/0.

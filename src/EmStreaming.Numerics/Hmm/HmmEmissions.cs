@@ -112,9 +112,12 @@ internal sealed class HmmEmissions
     /// M-step with the covariance floor <paramref name="regCovar"/>. A state with (near) zero occupancy gets the
     /// pooled mean and covariance of all statistics (never NaN). Returns the number of such states.
     /// </summary>
-    public int MStep(GmmSufficientStatistics statistics, double regCovar, Span<bool> degenerate)
+    public int MStep(GmmSufficientStatistics statistics, double regCovar, Span<bool> degenerate) => MStep(statistics, regCovar, default, degenerate);
+
+    /// <summary>M-step with <paramref name="regCovar"/> plus a per-dimension floor (<see cref="CovarianceFloor"/>) on every diagonal.</summary>
+    public int MStep(GmmSufficientStatistics statistics, double regCovar, ReadOnlySpan<double> diagonalFloor, Span<bool> degenerate)
     {
-        var count = statistics.MaximizeInto(Parameters, regCovar, degenerate);
+        var count = statistics.MaximizeInto(Parameters, regCovar, diagonalFloor, degenerate);
         Array.Fill(Parameters.Weights, 1.0 / K);
         return count;
     }

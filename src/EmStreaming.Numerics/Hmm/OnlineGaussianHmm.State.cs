@@ -6,7 +6,7 @@ namespace EmStreaming.Numerics.Hmm;
 public sealed partial class OnlineGaussianHmm
 {
     private const string StateMagic = "EHMM";
-    private const ushort StateVersion = 1;
+    private const ushort StateVersion = 2;
     private const string StateName = "online HMM state";
 
     /// <summary>
@@ -55,6 +55,8 @@ public sealed partial class OnlineGaussianHmm
         w.WriteDoubles(_phi);
         w.WriteDoubles(_rho);
         w.WriteDoubles(_statistics);
+        w.WriteDouble(_relativeRegCovar);
+        w.WriteDoubles(_floor);
         return w.ToArray();
     }
 
@@ -132,6 +134,23 @@ public sealed partial class OnlineGaussianHmm
         r.ReadDoubles("regimeProbabilities", k).CopyTo(h._phi, 0);
         r.ReadDoubles("rho", h._rho.Length).CopyTo(h._rho, 0);
         r.ReadDoubles("statistics", h._statistics.Length).CopyTo(h._statistics, 0);
+        if (r.Version >= 2)
+        {
+            var relative = r.ReadDouble("relativeRegCovar");
+            if (!(relative >= 0) || !double.IsFinite(relative))
+            {
+                throw r.Invalid("relativeRegCovar", "is not a finite value ≥ 0");
+            }
+
+            h._relativeRegCovar = relative;
+            h._floor = r.ReadDoubles("floor", d);
+        }
+        else
+        {
+            // Version 1 had no relative floor: restoring it continues exactly as before.
+            h._relativeRegCovar = 0;
+        }
+
         r.EnsureEnd();
 
         h._origin = origin;

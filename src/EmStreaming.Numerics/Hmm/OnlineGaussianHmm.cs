@@ -25,6 +25,7 @@ public sealed partial class OnlineGaussianHmm
     private readonly int _bufferSize;
     private readonly long _burnIn;
     private readonly double _regCovar;
+    private double _relativeRegCovar;
     private readonly double _transitionFloor;
     private readonly HmmFitOptions _bufferFit;
 
@@ -48,6 +49,9 @@ public sealed partial class OnlineGaussianHmm
     private GmmSufficientStatistics? _psiBuffer;
     private GmmSufficientStatistics? _mStepStatistics;
     private double[] _origin;
+
+    // Per-dimension covariance floor: RelativeRegCovar × each column's variance (buffer, initial model or adopted window).
+    private double[] _floor;
     private OnlineHmmPhase _phase;
     private long _observations;
     private long _steps;
@@ -79,12 +83,14 @@ public sealed partial class OnlineGaussianHmm
         _bufferSize = options.BufferSize;
         _burnIn = options.BurnIn;
         _regCovar = options.RegCovar;
+        _relativeRegCovar = options.RelativeRegCovar;
         _transitionFloor = options.TransitionFloor;
         _bufferFit = (options.BufferFit ?? new HmmFitOptions { States = _k }) with
         {
             States = _k,
             Covariance = _type,
             RegCovar = _regCovar,
+            RelativeRegCovar = _relativeRegCovar,
             WarmStart = null,
         };
         _bufferFit.Validate();
@@ -109,10 +115,12 @@ public sealed partial class OnlineGaussianHmm
         _rowScratch = new double[_emissions.ScratchLength];
         _degenerate = new bool[_k];
         _origin = new double[_d];
+        _floor = new double[_d];
         _phase = OnlineHmmPhase.Buffering;
         if (options.InitialModel is { } initial)
         {
             SetModel(initial, MeanOfMeans(initial));
+            _floor = ImpliedFloor(initial, _relativeRegCovar);
         }
     }
 
@@ -287,6 +295,7 @@ public sealed partial class OnlineGaussianHmm
         var data = new DataMatrix(_buffer.AsSpan(0, count * _d).ToArray(), count, _d);
         var fit = GaussianHmmEM.Fit(data, _bufferFit);
         SetModel(fit.Model, DataMatrix.ObservedColumnMeans(_buffer.AsSpan(0, count * _d), _d));
+        _floor = CovarianceFloor.FromData(data.Values, _d, _relativeRegCovar);
 
         // Replay the buffer with the fitted parameters: it warms the statistics (and the filter) up on data that
         // would otherwise be used only once.
@@ -390,8 +399,126 @@ public sealed partial class OnlineGaussianHmm
         _emissions.CopyIn(_statistics.AsSpan(k * k), stats);
         if (stats.TotalWeight > 0)
         {
-            _emissions.MStep(stats, _regCovar, _degenerate);
+            _emissions.MStep(stats, _regCovar, _floor, _degenerate);
         }
+    }
+
+    /// <summary>
+    /// Adopts externally fitted parameters (a Baum–Welch refit over a window of recent rows) without restarting the step-size
+    /// schedule: the parameters become <paramref name="model"/>'s, the statistics and the filter are rebuilt by running the
+    /// recursion over <paramref name="window"/> with the parameters frozen and steps 1/t (so the statistics are the window's
+    /// average under the model), and the schedule position (<see cref="StatisticsCount"/>) is kept, so the next step is as
+    /// small as it was. Restarting at n = 0 instead makes γ ≈ 1, and the first observations then replace the statistics
+    /// wholesale (a state collapsed to a near-zero variance within a few rows in the demo that way).
+    /// </summary>
+    /// <param name="model">Parameters with the same states, dimension and covariance type.</param>
+    /// <param name="window">The most recent rows, oldest first, ending with the last observation absorbed (≥ 1 row, each with an observed entry).</param>
+    /// <exception cref="ArgumentException">Shapes differ, or the window is empty or holds an invalid row; nothing changed.</exception>
+    /// <exception cref="InvalidOperationException">The estimator has no parameters yet (still buffering); nothing changed.</exception>
+    public void Adopt(GaussianHmm model, DataMatrix window)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(window);
+        if (model.States != _k || model.Dimension != _d || model.CovarianceType != _type)
+        {
+            throw new ArgumentException($"the model has {model.States} states, dimension {model.Dimension} and {model.CovarianceType} covariances; this estimator has {_k}, {_d} and {_type}.", nameof(model));
+        }
+
+        if (window.Columns != _d || window.Rows == 0)
+        {
+            throw new ArgumentException($"the window must hold at least one row of {_d} values.", nameof(window));
+        }
+
+        if (!HasModel)
+        {
+            throw new InvalidOperationException("a buffering estimator has no recursion to restart: it takes parameters from its own first fit.");
+        }
+
+        for (var t = 0; t < window.Rows; t++)
+        {
+            var any = false;
+            foreach (var v in window.Row(t))
+            {
+                if (double.IsInfinity(v))
+                {
+                    throw new ArgumentException($"row {t} of the window has an infinite entry.", nameof(window));
+                }
+
+                any |= !double.IsNaN(v);
+            }
+
+            if (!any)
+            {
+                throw new ArgumentException($"row {t} of the window has no observed value.", nameof(window));
+            }
+        }
+
+        // Commit: nothing below throws.
+        var steps = _steps;
+        var phase = _phase;
+        SetModel(model, DataMatrix.ObservedColumnMeans(window.Values, _d));
+        _floor = CovarianceFloor.FromData(window.Values, _d, _relativeRegCovar);
+        Array.Clear(_rho);
+        Array.Clear(_statistics);
+        Array.Fill(_phi, 1.0 / _k);
+        _sequenceStart = true;
+        for (var t = 0; t < window.Rows; t++)
+        {
+            var x = window.Row(t);
+            _emissions.LogDensity(x, _logEmission, _rowScratch);
+            _emissions.Statistics(x, _psiBuffer!, _psi, _rowScratch);
+            OnlineHmmRecursion.Step(
+                _logEmission, _psi, _start, _transitions, _sequenceStart, accumulate: true, 1.0 / (t + 1),
+                _phi, _rho, _rhoScratch, _statistics, _stepScratch, _k, _d, _emissions.S2Length);
+            _sequenceStart = false;
+        }
+
+        _steps = steps;
+        _phase = phase;
+        if (_averaged)
+        {
+            model.Transitions.CopyTo(_avgTransitions);
+            _emissions.Means.CopyTo(_avgMeans, 0);
+            _emissions.Covariances.CopyTo(_avgCovariances, 0);
+        }
+
+        var best = 0;
+        for (var j = 1; j < _k; j++)
+        {
+            if (_phi[j] > _phi[best])
+            {
+                best = j;
+            }
+        }
+
+        if (best != _regime)
+        {
+            _regime = best;
+            _runLength = 1;
+        }
+    }
+
+    /// <summary>The floor implied by a model alone: the relative fraction of the variance of its (equally weighted) mixture of states.</summary>
+    private static double[] ImpliedFloor(GaussianHmm model, double relative)
+    {
+        var d = model.Dimension;
+        var k = model.States;
+        var floor = new double[d];
+        for (var i = 0; i < d; i++)
+        {
+            double mean = 0, second = 0;
+            for (var s = 0; s < k; s++)
+            {
+                var mu = model.Means[(s * d) + i];
+                mean += mu / k;
+                second += (model.FullCovariance(s)[(i * d) + i] + (mu * mu)) / k;
+            }
+
+            var variance = second - (mean * mean);
+            floor[i] = relative * (variance > 0 && double.IsFinite(variance) ? variance : 1.0);
+        }
+
+        return floor;
     }
 
     private static double[] MeanOfMeans(GaussianHmm model)

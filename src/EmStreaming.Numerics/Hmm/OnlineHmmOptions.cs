@@ -47,6 +47,13 @@ public sealed record OnlineHmmOptions
     /// <summary>Covariance floor added after every M-step (≥ 0). Default 1e-6.</summary>
     public double RegCovar { get; init; } = HmmFitOptions.DefaultRegCovar;
 
+    /// <summary>
+    /// Fraction of each column's variance (buffer, initial model or adopted window) also added to every emission covariance
+    /// diagonal after each M-step (≥ 0, default <see cref="Gmm.CovarianceFloor.DefaultRelative"/> = 1e-4): the floor in the
+    /// data's own unit that keeps a state on exact duplicates from reaching a zero variance.
+    /// </summary>
+    public double RelativeRegCovar { get; init; } = Gmm.CovarianceFloor.DefaultRelative;
+
     /// <summary>Lower bound on each normalized transition statistic before a row is normalized (≥ 0). Default 1e-6.</summary>
     public double TransitionFloor { get; init; } = DefaultTransitionFloor;
 
@@ -75,6 +82,11 @@ public sealed record OnlineHmmOptions
         if (!(RegCovar >= 0) || double.IsInfinity(RegCovar))
         {
             throw new ArgumentOutOfRangeException(nameof(RegCovar), RegCovar, "RegCovar must be a finite value ≥ 0.");
+        }
+
+        if (!(RelativeRegCovar >= 0) || double.IsInfinity(RelativeRegCovar))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RelativeRegCovar), RelativeRegCovar, "RelativeRegCovar must be a finite value ≥ 0.");
         }
 
         if (!(TransitionFloor >= 0) || TransitionFloor >= 1)

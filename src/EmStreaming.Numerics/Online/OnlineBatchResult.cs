@@ -9,4 +9,8 @@ namespace EmStreaming.Numerics.Online;
 /// </param>
 /// <param name="WarmingUp">True when the estimator is still warming up after the batch.</param>
 /// <param name="Reseeded">Components re-seeded after this batch's M-step.</param>
-public readonly record struct OnlineBatchResult(int Rows, long Observations, double MeanLogLikelihood, bool WarmingUp, int Reseeded);
+public readonly record struct OnlineBatchResult(int Rows, long Observations, double MeanLogLikelihood, bool WarmingUp, int Reseeded)
+{
+    /// <summary>True when the change detector raised a drift alarm in this batch (<see cref="OnlineGaussianMixture.DriftsDetected"/>).</summary>
+    public bool DriftDetected { get; init; }
+}

@@ -86,7 +86,7 @@ public sealed partial class OnlineGaussianMixture
         }
 
         var next = new GmmParameters(_k, _d, _type);
-        stats.MaximizeInto(next, _options.RegCovar, default);
+        stats.MaximizeInto(next, _options.RegCovar, _floor, default);
         if (!next.TryRefreshFactors(out failed))
         {
             throw new InvalidOperationException($"component {failed} is not positive definite after adoption");

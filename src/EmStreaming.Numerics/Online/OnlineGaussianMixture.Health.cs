@@ -44,12 +44,15 @@ public sealed partial class OnlineGaussianMixture
         }
 
         var rng = _rng;
+        CovarianceFloor.FromData(all.AsSpan(0, n * _d), _d, _options.RelativeRegCovar, _floor);
         var fitOptions = new GmmFitOptions
         {
             Components = _k,
             Covariance = _type,
             RegCovar = _options.RegCovar,
+            RelativeRegCovar = _options.RelativeRegCovar,
             Restarts = _options.WarmUpRestarts,
+            ShortRuns = 1, // the warm-up's own restarts were measured for it (docs/benchmarks.md, "Online GMM", D)
             Seed = rng.NextUInt64(),
             MaxDegreeOfParallelism = 1,
         };
@@ -66,7 +69,7 @@ public sealed partial class OnlineGaussianMixture
         }
 
         var p = new GmmParameters(_k, _d, _type);
-        stats.MaximizeInto(p, _options.RegCovar, _degenerate);
+        stats.MaximizeInto(p, _options.RegCovar, _floor, _degenerate);
 
         // Commit.
         _stats = stats;
@@ -185,7 +188,7 @@ public sealed partial class OnlineGaussianMixture
             stats.AddPoint(k, share, x, _allIndices, sigma);
         }
 
-        stats.MaximizeInto(p, _options.RegCovar, _degenerate);
+        stats.MaximizeInto(p, _options.RegCovar, _floor, _degenerate);
         return count;
     }
 

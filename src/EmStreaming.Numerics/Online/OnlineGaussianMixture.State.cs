@@ -5,7 +5,7 @@ namespace EmStreaming.Numerics.Online;
 public sealed partial class OnlineGaussianMixture
 {
     private const string StateMagic = "EOGM";
-    private const ushort StateVersion = 1;
+    private const ushort StateVersion = 2;
     private const string StateName = "online GMM state";
 
     /// <summary>
@@ -13,7 +13,7 @@ public sealed partial class OnlineGaussianMixture
     /// state, warm-up buffer, statistics, parameters with their factors, Polyak–Ruppert average and the recent-row ring,
     /// doubles as raw bits. <see cref="Restore"/> of these bytes continues exactly as this instance would.
     /// </summary>
-    /// <returns>A versioned, checksummed byte array (format "EOGM" version 1).</returns>
+    /// <returns>A versioned, checksummed byte array (format "EOGM" version 2; version 1 states still restore).</returns>
     public byte[] SaveState()
     {
         var w = new StateWriter(StateMagic, StateVersion, 1024);
@@ -27,6 +27,8 @@ public sealed partial class OnlineGaussianMixture
         w.WriteDouble(_options.ReseedWeight);
         w.WriteInt32(_options.RecentCapacity);
         w.WriteUInt64(_options.Seed);
+        w.WriteDouble(_options.RelativeRegCovar);
+        w.WriteBoolean(_options.DetectDrift);
 
         _rng.WriteTo(w);
         w.WriteInt64(_observations);
@@ -56,6 +58,17 @@ public sealed partial class OnlineGaussianMixture
         w.WriteInt32(_recentNext);
         w.WriteDoubles(_recentRows);
         w.WriteDoubles(_recentLogDensity);
+        w.WriteDoubles(_floor);
+        w.WriteInt64(_drifts);
+        w.WriteInt64(_driftRefits);
+        w.WriteInt64(_lastDriftObservation);
+        _drift?.WriteTo(w);
+        w.WriteBoolean(_driftRows is not null);
+        if (_driftRows is not null)
+        {
+            w.WriteDoubles(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_driftRows));
+        }
+
         return w.ToArray();
     }
 
@@ -83,6 +96,11 @@ public sealed partial class OnlineGaussianMixture
                 RecentCapacity = r.ReadInt32("recentCapacity"),
                 Seed = r.ReadUInt64("seed"),
             };
+
+            // Version 1 had neither a relative floor nor drift detection: restoring it continues exactly as before.
+            options = r.Version >= 2
+                ? options with { RelativeRegCovar = r.ReadDouble("relativeRegCovar"), DetectDrift = r.ReadBoolean("detectDrift") }
+                : options with { RelativeRegCovar = 0, DetectDrift = false };
             options.Validate();
             ArgumentOutOfRangeException.ThrowIfLessThan(d, 1, "dimension");
         }
@@ -138,6 +156,29 @@ public sealed partial class OnlineGaussianMixture
 
         r.ReadDoubles("recentRows", options.RecentCapacity * d).CopyTo(g._recentRows, 0);
         r.ReadDoubles("recentLogDensity", options.RecentCapacity).CopyTo(g._recentLogDensity, 0);
+        if (r.Version >= 2)
+        {
+            r.ReadDoubles("floor", d).CopyTo(g._floor, 0);
+            g._drifts = r.ReadInt64("drifts");
+            g._driftRefits = r.ReadInt64("driftRefits");
+            g._lastDriftObservation = r.ReadInt64("lastDriftObservation");
+            if (options.DetectDrift)
+            {
+                g._drift = PageHinkley.ReadFrom(ref r);
+            }
+
+            if (r.ReadBoolean("collectingDrift"))
+            {
+                var rows = r.ReadDoubles("driftRows");
+                if (rows.Length % d != 0)
+                {
+                    throw r.Invalid("driftRows", "is not a whole number of rows");
+                }
+
+                g._driftRows = [.. rows];
+            }
+        }
+
         r.EnsureEnd();
         return g;
     }

@@ -118,7 +118,7 @@ public sealed partial class OnlineGaussianMixture
                 throw Overflow();
             }
 
-            next.MaximizeInto(nextParams, _options.RegCovar, _degenerate);
+            next.MaximizeInto(nextParams, _options.RegCovar, _floor, _degenerate);
             reseeded = Reseed(next, nextParams, rows, m, ref rng);
         }
         catch (InvalidOperationException e)
@@ -151,7 +151,8 @@ public sealed partial class OnlineGaussianMixture
 
         UpdateAverage(seen, m);
         _view = null;
-        return new OnlineBatchResult(m, _observations, _lastMeanLogLikelihood, false, reseeded);
+        var drift = WatchDrift(rows, m, seen);
+        return new OnlineBatchResult(m, _observations, _lastMeanLogLikelihood, false, reseeded) { DriftDetected = drift };
     }
 
     /// <summary>Per-row E-step through the GMM core's kernels (any covariance type, missing entries); returns Σ log p.</summary>

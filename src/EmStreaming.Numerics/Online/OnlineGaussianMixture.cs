@@ -28,6 +28,9 @@ public sealed partial class OnlineGaussianMixture
     private readonly CovarianceType _type;
     private readonly StepSizeSchedule _schedule;
 
+    // Per-dimension covariance floor: RelativeRegCovar × each column's variance over the warm-up rows (zeros until then).
+    private readonly double[] _floor;
+
     private DeterministicRandom _rng;
     private long _observations;
     private long _batches;
@@ -82,6 +85,8 @@ public sealed partial class OnlineGaussianMixture
         _type = options.Covariance;
         _schedule = options.StepSize;
         _rng = new DeterministicRandom(options.Seed);
+        _floor = new double[dimension];
+        _drift = options.DetectDrift ? new PageHinkley() : null;
         _recentRows = new double[options.RecentCapacity * dimension];
         _recentLogDensity = new double[options.RecentCapacity];
         _logDensity = new double[_k];

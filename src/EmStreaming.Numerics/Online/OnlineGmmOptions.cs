@@ -58,6 +58,21 @@ public sealed record OnlineGmmOptions
     public double RegCovar { get; init; } = DefaultRegCovar;
 
     /// <summary>
+    /// Fraction of each column's variance over the warm-up rows also added to every covariance diagonal in each M-step (≥ 0,
+    /// default <see cref="CovarianceFloor.DefaultRelative"/> = 1e-4): a floor in the data's own unit, so exact duplicates or a
+    /// constant stretch cannot drive a variance to zero. 0 = only <see cref="RegCovar"/>.
+    /// </summary>
+    public double RelativeRegCovar { get; init; } = CovarianceFloor.DefaultRelative;
+
+    /// <summary>
+    /// Watch the prequential log-likelihood for abrupt changes (<see cref="PageHinkley"/>, default true). On an alarm the
+    /// estimator collects as many rows as its warm-up, refits them by batch EM and adopts the refit (keeping its step-size
+    /// position) when it explains the newest fifth of those rows better than the current parameters: components whose data
+    /// moved away come back within about a warm-up of rows instead of waiting for forgetting.
+    /// </summary>
+    public bool DetectDrift { get; init; } = true;
+
+    /// <summary>
     /// A component whose weight falls below this share (in [0, 1/K)) is re-seeded at a recent poorly explained row;
     /// 0 re-seeds only components the M-step finds degenerate (empty or singular). Default 1e-3.
     /// </summary>
@@ -110,6 +125,11 @@ public sealed record OnlineGmmOptions
         if (!(RegCovar >= 0) || double.IsPositiveInfinity(RegCovar))
         {
             throw new ArgumentOutOfRangeException(nameof(RegCovar), RegCovar, "RegCovar must be a finite number ≥ 0.");
+        }
+
+        if (!(RelativeRegCovar >= 0) || double.IsPositiveInfinity(RelativeRegCovar))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RelativeRegCovar), RelativeRegCovar, "RelativeRegCovar must be a finite number ≥ 0.");
         }
 
         if (!(ReseedWeight >= 0 && ReseedWeight < 1.0 / Components))

@@ -62,6 +62,12 @@ internal sealed class SensorSimulator
     /// <summary>Current operating mode (0-based), for tests and logs.</summary>
     public int Mode => _mode;
 
+    /// <summary>The mode whose centre is moving (a drift in progress), or −1, for tests.</summary>
+    public int DriftingMode => _driftLeft > 0 ? _driftMode : -1;
+
+    /// <summary>A copy of mode <paramref name="mode"/>'s current centre (it moves during a drift), for tests.</summary>
+    public double[] Centre(int mode) => (double[])_centres[mode].Clone();
+
     /// <summary>Writes <paramref name="rows"/> readings into <paramref name="destination"/> (row-major).</summary>
     public void Next(Span<double> destination, int rows)
     {

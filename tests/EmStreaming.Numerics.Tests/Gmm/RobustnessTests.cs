@@ -121,7 +121,8 @@ public sealed class RobustnessTests
     public void Fit_OneComponentFull_EqualsSampleMeanAndCovariance()
     {
         var data = TestData.Iris();
-        var fit = GaussianMixtureEM.Fit(data, new GmmFitOptions { Components = 1 });
+        // The exact sample covariance is the M-step without the relative floor (which adds 1e-4 × each column's variance).
+        var fit = GaussianMixtureEM.Fit(data, new GmmFitOptions { Components = 1, RelativeRegCovar = 0 });
         var n = data.Rows;
         var d = data.Columns;
         var mean = Enumerable.Range(0, d).Select(j => Enumerable.Range(0, n).Average(i => data[i, j])).ToArray();

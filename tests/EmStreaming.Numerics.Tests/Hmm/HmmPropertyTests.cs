@@ -71,6 +71,7 @@ public sealed class HmmPropertyTests
                 Tolerance = 0,
                 TransitionPseudoCount = 0,
                 RegCovar = 1e-12,
+                RelativeRegCovar = 0,
                 Seed = (ulong)c.Seed,
             };
             var data = RandomData(c.Seed);

@@ -6,7 +6,7 @@
   const PALETTE = ["#4cc9f0", "#f72585", "#b5e48c", "#ffb703", "#9d4edd", "#fb8500", "#2ec4b6", "#e63946", "#90be6d", "#577590"];
   const REGIME_PALETTE = ["#4ade80", "#f72585", "#fbbf24", "#60a5fa", "#c084fc", "#fb923c"];
   const LIST_POLL_MS = 3000, DETAIL_POLL_MS = 1500, SNAPSHOT_POLL_MS = 10000, ANIMATION_MS = 700, RECENT_ROWS = 600;
-  const EVENT_TYPES = ["ready", "regimeChanged", "anomaly", "refitAdopted", "refitRejected", "snapshotWritten", "created", "deleted", "failed"];
+  const EVENT_TYPES = ["ready", "regimeChanged", "anomaly", "refitAdopted", "refitRejected", "snapshotWritten", "created", "deleted", "failed", "drift"];
   const nf = new Intl.NumberFormat("en-US");
   const $ = (id) => document.getElementById(id);
 
@@ -58,7 +58,12 @@
     state.models = all;
     const total = all.reduce((s, m) => s + m.status.observations, 0);
     const now = performance.now();
-    if (state.lastTotal !== null && now > state.lastTotalAt) {
+    // Each model reports its own rate (status.health.observationsPerSecond, by the batches' timestamps), so the figure shows on
+    // the first list; between two lists the difference of totals is the fallback for servers that do not report it.
+    const reported = all.filter((m) => m.status.health && m.status.health.observationsPerSecond != null);
+    if (reported.length) {
+      $("stat-rate").textContent = nf.format(Math.round(reported.reduce((s, m) => s + m.status.health.observationsPerSecond, 0)));
+    } else if (state.lastTotal !== null && now > state.lastTotalAt) {
       const rate = Math.max(0, (total - state.lastTotal) * 1000 / (now - state.lastTotalAt));
       $("stat-rate").textContent = nf.format(Math.round(rate));
     }
@@ -151,11 +156,19 @@
       fact("observations", nf.format(s.observations)), fact("refits", nf.format(s.refits || 0)),
       fact("last refit", ago(s.lastRefitAt)), fact("last snapshot", ago(s.lastSnapshotAt)),
       s.recentMeanLogLikelihood != null ? fact("recent log-lik/row", s.recentMeanLogLikelihood.toFixed(2)) : "",
+      s.health && s.health.refitGap != null ? fact("refit gap", `${s.health.refitGap >= 0 ? "+" : ""}${s.health.refitGap.toFixed(3)} nats/row`) : "",
+      s.health && s.health.lastDriftAt ? fact("last drift", ago(s.health.lastDriftAt)) : "",
     ].join("");
     const [cls, text] = health(info);
     let badges = `<span class="badge ${cls}" data-testid="health-badge">${text}</span>`;
     if (d.kind === "hmm" && st.regime != null) {
       badges += `<span class="badge" data-testid="regime-badge" style="color:${regimeColor(st.regime)}">regime ${st.regime} · ${nf.format(st.regimeRunLength || 0)} rows</span>`;
+    }
+    for (const w of (s.health && s.health.warnings) || []) {
+      badges += `<span class="badge stale" data-testid="health-warning" title="${escapeHtml(w)}">degenerate: ${escapeHtml(w)}</span>`;
+    }
+    if (s.health && s.health.lastRefitRejection) {
+      badges += `<span class="badge" data-testid="refit-rejection" title="${escapeHtml(s.health.lastRefitRejection)}">last refit refused</span>`;
     }
     $("model-badges").innerHTML = badges;
 
@@ -444,13 +457,18 @@
     }
   }
 
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  }
+
   function describe(e) {
     const f = (v, digits = 2) => v == null ? "?" : Number(v).toFixed(digits);
     switch (e.type) {
       case "regimeChanged": return `regime ${e.fromRegime ?? "?"} → ${e.toRegime ?? "?"}`;
       case "anomaly": return `anomaly score ${f(e.score, 1)}${e.row ? ` at [${e.row.map((v) => f(v)).join(", ")}]` : ""}`;
       case "refitAdopted": return `refit adopted: window log-lik ${f(e.before)} → ${f(e.after)}`;
-      case "refitRejected": return `refit kept the current fit (${f(e.before)} ≥ ${f(e.after)})`;
+      case "refitRejected": return `refit refused: ${e.message || `${f(e.before)} ≥ ${f(e.after)}`}`;
+      case "drift": return `drift detected: ${e.message || "the data changed"}`;
       case "snapshotWritten": return `snapshot v${e.snapshotVersion ?? "?"}`;
       default: return e.message || e.type;
     }

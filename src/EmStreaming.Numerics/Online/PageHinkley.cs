@@ -1,0 +1,210 @@
+namespace EmStreaming.Numerics.Online;
+
+/// <summary>
+/// Page–Hinkley test (Page 1954; Hinkley 1971) for an abrupt increase of a model's prequential loss −log p(x_n | past),
+/// one row at a time. The loss is standardized by its own running mean and standard deviation (Welford, since the last
+/// reset), so the settings are in standard deviations and work in any unit and dimension; each standardized value is
+/// clipped at <see cref="Clip"/> so a single outlier (an anomaly) cannot raise an alarm on its own. With z_n the clipped
+/// standardized loss, the statistic is m_n = Σ (z_t − δ), and the test alarms when m_n − min_t m_t &gt; λ: a sustained rise
+/// of the loss by more than δ standard deviations, accumulated over λ. The change point estimate is the row where the
+/// minimum was reached. River's <c>drift.PageHinkley</c> is the same test on an unstandardized signal.
+/// </summary>
+/// <remarks>
+/// Defaults: δ = 0.5, λ = 50, clip 5, 200 rows of learning after each reset. For a stationary, well-specified model the
+/// standardized loss has mean 0 and unit variance, so the statistic is a random walk with drift −δ whose excursions above λ
+/// have probability about exp(−2δλ) = e^−50 (no false alarm in practice; heavy tails are what the clip is for); a rise of Δ
+/// standard deviations is detected after about λ / (Δ − δ) rows (100 rows for Δ = 1, 11 rows for a jump far beyond the clip).
+/// Deterministic and allocation-free; the state round-trips through <see cref="WriteTo"/>/<see cref="ReadFrom"/>.
+/// </remarks>
+public sealed class PageHinkley
+{
+    /// <summary>Default <see cref="Delta"/> (standard deviations per row).</summary>
+    public const double DefaultDelta = 0.5;
+
+    /// <summary>Default <see cref="Lambda"/> (accumulated standard deviations).</summary>
+    public const double DefaultLambda = 50;
+
+    /// <summary>Default <see cref="Clip"/>.</summary>
+    public const double DefaultClip = 5;
+
+    /// <summary>Default <see cref="MinimumRows"/>.</summary>
+    public const int DefaultMinimumRows = 200;
+
+    private long _count;
+    private double _mean;
+    private double _m2;
+    private double _cumulative;
+    private double _minimum;
+    private long _minimumAt;
+    private long _rows;
+
+    /// <summary>Creates a detector.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (δ ≥ 0, λ &gt; 0, clip &gt; 0, minimum rows ≥ 2).</exception>
+    public PageHinkley(double delta = DefaultDelta, double lambda = DefaultLambda, double clip = DefaultClip, int minimumRows = DefaultMinimumRows)
+    {
+        if (!(delta >= 0) || !double.IsFinite(delta))
+        {
+            throw new ArgumentOutOfRangeException(nameof(delta), delta, "delta must be a finite number ≥ 0");
+        }
+
+        if (!(lambda > 0) || !double.IsFinite(lambda))
+        {
+            throw new ArgumentOutOfRangeException(nameof(lambda), lambda, "lambda must be a positive finite number");
+        }
+
+        if (!(clip > 0) || !double.IsFinite(clip))
+        {
+            throw new ArgumentOutOfRangeException(nameof(clip), clip, "clip must be a positive finite number");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(minimumRows, 2);
+        Delta = delta;
+        Lambda = lambda;
+        Clip = clip;
+        MinimumRows = minimumRows;
+    }
+
+    /// <summary>δ: the rise of the standardized loss (standard deviations per row) that is tolerated.</summary>
+    public double Delta { get; }
+
+    /// <summary>λ: the alarm threshold on the accumulated rise.</summary>
+    public double Lambda { get; }
+
+    /// <summary>Standardized values are clipped to [−clip, clip].</summary>
+    public double Clip { get; }
+
+    /// <summary>Rows after a reset that only learn the loss's mean and spread (no test).</summary>
+    public int MinimumRows { get; }
+
+    /// <summary>Rows seen since the last reset.</summary>
+    public long Rows => _rows;
+
+    /// <summary>The current test statistic m_n − min m_t (≥ 0); an alarm fires when it exceeds <see cref="Lambda"/>.</summary>
+    public double Statistic => _cumulative - _minimum;
+
+    /// <summary>Rows since the last reset at which the change is estimated to have started (where the minimum was reached).</summary>
+    public long ChangeRow => _minimumAt;
+
+    /// <summary>
+    /// Adds one row's loss −log p (NaN and −∞ are ignored; +∞, a row no component explains, counts as a clipped rise). Returns true on an alarm; the caller then acts and calls
+    /// <see cref="Reset"/> (the detector keeps alarming until then).
+    /// </summary>
+    public bool Add(double loss)
+    {
+        // NaN carries no information; a row no component can explain at all (+∞) counts as the largest rise.
+        if (double.IsNaN(loss) || double.IsNegativeInfinity(loss))
+        {
+            return false;
+        }
+
+        _rows++;
+        var finite = double.IsFinite(loss);
+        if (_count < MinimumRows)
+        {
+            if (finite)
+            {
+                Learn(loss);
+            }
+
+            return false;
+        }
+
+        var sd = Math.Sqrt(_m2 / _count);
+        var z = !finite ? Clip : sd > 0 ? (loss - _mean) / sd : 0.0;
+        z = Math.Clamp(z, -Clip, Clip);
+        _cumulative += z - Delta;
+        if (_cumulative < _minimum)
+        {
+            _minimum = _cumulative;
+            _minimumAt = _rows;
+        }
+
+        var alarm = _cumulative - _minimum > Lambda;
+
+        // The reference mean and spread keep learning only from rows that do not look like a change in progress, so a slow
+        // rise cannot drag the reference along with it.
+        if (finite && !alarm && _cumulative - _minimum < Lambda / 4)
+        {
+            Learn(loss);
+        }
+
+        return alarm;
+    }
+
+    /// <summary>Forgets everything: the next <see cref="MinimumRows"/> rows learn the new loss level.</summary>
+    public void Reset()
+    {
+        _count = 0;
+        _mean = 0;
+        _m2 = 0;
+        _cumulative = 0;
+        _minimum = 0;
+        _minimumAt = 0;
+        _rows = 0;
+    }
+
+    private void Learn(double loss)
+    {
+        _count++;
+        var delta = loss - _mean;
+        _mean += delta / _count;
+        _m2 += delta * (loss - _mean);
+    }
+
+    /// <summary>Appends the settings and state (doubles as raw bits).</summary>
+    internal void WriteTo(StateWriter w)
+    {
+        w.WriteDouble(Delta);
+        w.WriteDouble(Lambda);
+        w.WriteDouble(Clip);
+        w.WriteInt32(MinimumRows);
+        w.WriteInt64(_count);
+        w.WriteDouble(_mean);
+        w.WriteDouble(_m2);
+        w.WriteDouble(_cumulative);
+        w.WriteDouble(_minimum);
+        w.WriteInt64(_minimumAt);
+        w.WriteInt64(_rows);
+    }
+
+    /// <summary>Reads a detector written by <see cref="WriteTo"/>.</summary>
+    internal static PageHinkley ReadFrom(ref StateReader r)
+    {
+        PageHinkley p;
+        try
+        {
+            p = new PageHinkley(r.ReadDouble("drift.delta"), r.ReadDouble("drift.lambda"), r.ReadDouble("drift.clip"), r.ReadInt32("drift.minimumRows"));
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw r.Invalid("drift", e.Message);
+        }
+
+        p._count = r.ReadInt64("drift.count");
+        p._mean = r.ReadDouble("drift.mean");
+        p._m2 = r.ReadDouble("drift.m2");
+        p._cumulative = r.ReadDouble("drift.cumulative");
+        p._minimum = r.ReadDouble("drift.minimum");
+        p._minimumAt = r.ReadInt64("drift.minimumAt");
+        p._rows = r.ReadInt64("drift.rows");
+        return p;
+    }
+
+    /// <summary>Serializes the detector alone (for hosts that persist it beside an estimator).</summary>
+    public byte[] Save()
+    {
+        var w = new StateWriter("EMPH", 1, 128);
+        WriteTo(w);
+        return w.ToArray();
+    }
+
+    /// <summary>Restores a detector saved by <see cref="Save"/>.</summary>
+    /// <exception cref="InvalidDataException">The bytes are not a Page–Hinkley state.</exception>
+    public static PageHinkley Restore(ReadOnlySpan<byte> state)
+    {
+        var r = new StateReader(state, "EMPH", 1, 1, "Page-Hinkley state");
+        var p = ReadFrom(ref r);
+        r.EnsureEnd();
+        return p;
+    }
+}

@@ -1,0 +1,199 @@
+using EmStreaming.Grains.Models;
+using EmStreaming.Numerics;
+using EmStreaming.Numerics.Gmm;
+using EmStreaming.Numerics.Hmm;
+
+namespace EmStreaming.Grains.Tests.Models;
+
+/// <summary>Refit adoption that cannot be fooled, drift events and health through the service's state machine (issue 11).</summary>
+public sealed class ModelCoreRefitTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Feeds rows in records of <paramref name="record"/> rows, one simulated second apart; refits run synchronously.</summary>
+    private static List<ModelEvent> Feed(ModelCore core, DataMatrix rows, int record = 100, bool runRefits = true, Func<RefitJob, double[]>? refit = null)
+    {
+        var events = new List<ModelEvent>();
+        var d = rows.Columns;
+        for (var i = 0; i < rows.Rows; i += record)
+        {
+            var n = Math.Min(record, rows.Rows - i);
+            var batch = new DataMatrix(rows.Values.Slice(i * d, n * d).ToArray(), n, d);
+            var time = T0.AddSeconds(core.Observations / (double)record);
+            var (e, job) = core.Apply(Obs(core.Generation, batch, time), "m");
+            events.AddRange(e ?? []);
+            if (job is not null && runRefits)
+            {
+                var parameters = (refit ?? (j => RefitCodec.Run(j, default)))(job);
+                events.AddRange(core.Apply(Result(core.Generation, job.Sequence, parameters, time), "m").Events ?? []);
+            }
+        }
+
+        return events;
+    }
+
+    private static DataMatrix Mixture(int n, int seed, double shiftX = 0, double shiftY = 0, double zeroShare = 0, double duplicate = 0)
+    {
+        var rng = new Random(seed);
+        double[] means = [0, 0, 4, 4, -4, 3];
+        var values = new double[n * 2];
+        for (var i = 0; i < n; i++)
+        {
+            if (rng.NextDouble() < zeroShare)
+            {
+                // An exact duplicate row, as the exact-zero returns of a quiet market.
+                values[i * 2] = duplicate;
+                values[(i * 2) + 1] = duplicate;
+                continue;
+            }
+
+            var k = rng.Next(3);
+            values[i * 2] = means[k * 2] + shiftX + Gaussian(rng);
+            values[(i * 2) + 1] = means[(k * 2) + 1] + shiftY + (0.7 * Gaussian(rng));
+        }
+
+        return new DataMatrix(values, n, 2);
+    }
+
+    private static double Gaussian(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+
+    private static ModelDefinition Gmm(int window = 2_000, long? refitEvery = 5_000, double? halfLife = 2_000) => new()
+    {
+        Kind = ModelKind.Gmm, Dimension = 2, Components = 3, Seed = 3, HalfLife = halfLife,
+        Refit = new RefitPolicy { Window = window, EveryObservations = refitEvery, Restarts = 2 },
+    };
+
+    [Fact]
+    public void RequestRefit_GmmWindow_FitsAllButEveryFifthRow()
+    {
+        var core = new ModelCore(Gmm(window: 2_000, refitEvery: 3_000), 1);
+        Feed(core, Mixture(3_000, 1), runRefits: false);
+        Assert.True(core.RefitInFlight);
+        var job = core.ResumeRefit()!;
+        var window = core.CopyWindow();
+        Assert.Equal(2_000 - (2_000 / ModelCore.HeldOutEvery), job.Window.Rows);
+        // Observations 1,000..2,999 are in the window; those numbered 4 mod 5 are held out, the others fitted in order.
+        var expected = Enumerable.Range(0, 2_000).Where(i => (1_000 + i) % 5 != 4).SelectMany(i => window.Row(i).ToArray()).ToArray();
+        Assert.Equal(expected, job.Window.Values.ToArray());
+    }
+
+    [Fact]
+    public void RequestRefit_HmmWindow_FitsAllButTheNewestFifth()
+    {
+        var definition = new ModelDefinition
+        {
+            Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = 1, Refit = new RefitPolicy { Window = 2_000, EveryObservations = 3_000, Restarts = 1 },
+        };
+        var truth = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.03, 0.97], [0.0, 0.0], [1e-4, 9e-4], 2, 1, CovarianceType.Full);
+        var core = new ModelCore(definition, 1);
+        Feed(core, truth.Sample(3_000, 2), runRefits: false);
+        var job = core.ResumeRefit()!;
+        Assert.Equal(2_000 - ModelCore.HeldOutRows(2_000), job.Window.Rows);
+        Assert.Equal(core.CopyWindow().Values[..(job.Window.Rows * 1)].ToArray(), job.Window.Values.ToArray());
+    }
+
+    [Fact]
+    public void ApplyRefitResult_CandidateCollapsedOnExactDuplicates_RejectedWithReasonAndWarned()
+    {
+        // A fifth of the rows are exact (−10, −10) duplicates (the exact-zero returns of a quiet market, away from the rest).
+        // Batch EM without a relative floor collapses the fourth component on them: the collapsed candidate explains the window,
+        // held-out rows included, better than any honest fit (the likelihood is unbounded there), so only the degeneracy check
+        // can refuse it. The online model's own component there is held at the relative floor, and the health warns about it.
+        var core = new ModelCore(Gmm(refitEvery: null) with { Components = 4 }, 1);
+        Feed(core, Mixture(5_000, 2, zeroShare: 0.2, duplicate: -10));
+        var job = core.Apply(Request(1, T0), "m").Refit!;
+        var collapsed = GaussianMixtureEM.Fit(job.Window, new GmmFitOptions { Components = 4, Seed = 1, RelativeRegCovar = 0, Restarts = 3 }).Model;
+        Assert.Contains(collapsed.Covariances.ToArray(), v => v < 1e-5);
+
+        var e = Assert.Single(core.Apply(Result(1, job.Sequence, RefitCodec.FromGmm(collapsed), T0), "m").Events!);
+
+        Assert.Equal(ModelEventType.RefitRejected, e.Type);
+        Assert.Contains("degenerate", e.Message);
+        Assert.True(e.After > e.Before, $"it scored better on the held-out rows ({e.After} vs {e.Before}): the rejection is the degeneracy check's");
+        Assert.Equal(0, core.Refits);
+        Assert.Equal(e.Message, core.Health.LastRefitRejection);
+        Assert.Contains(core.Health.Warnings, w => w.Contains("variance below"));
+        Assert.All(core.Gmm!.Model.Covariances.ToArray().Where((_, i) => i % 4 is 0 or 3), v => Assert.True(v > 1e-4, $"variance {v}"));
+    }
+
+    [Fact]
+    public void ApplyRefitResult_Hmm_AdoptionKeepsTheScheduleAndTheFilter()
+    {
+        var definition = new ModelDefinition
+        {
+            Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = 1,
+            Refit = new RefitPolicy { Window = 3_000, EveryObservations = null, Restarts = 1 },
+        };
+        var truth = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.03, 0.97], [0.0, 0.0], [1e-4, 9e-4], 2, 1, CovarianceType.Full);
+        var rows = truth.Sample(8_000, 5);
+        var core = new ModelCore(definition, 1);
+        Feed(core, rows);
+        var steps = core.Hmm!.StatisticsCount;
+        var step = core.Hmm.LastStepSize;
+
+        var job = core.Apply(Request(1, T0), "m").Refit!;
+        var events = core.Apply(Result(1, job.Sequence, RefitCodec.Run(job, default), T0), "m").Events!;
+
+        var e = Assert.Single(events);
+        Assert.Equal(ModelEventType.RefitAdopted, e.Type);
+        Assert.Equal(steps, core.Hmm.StatisticsCount);
+        Feed(core, truth.Sample(200, 6));
+        // The next steps continue the schedule (γ_n ≈ n^−0.8 ≈ 7e-4 here), instead of restarting near 1.
+        Assert.InRange(core.Hmm.LastStepSize, 0, step * 1.01);
+        var variances = core.Hmm.Model!.Covariances.ToArray().Order().ToArray();
+        Assert.Equal(1e-4, variances[0], 2e-5);
+        Assert.Equal(9e-4, variances[1], 2e-4);
+    }
+
+    [Fact]
+    public void Apply_AllMeansJumpHalfLife2000_DriftEventAndBackWithin005NatsWithin5000Rows()
+    {
+        var core = new ModelCore(Gmm(), 1);
+        Feed(core, Mixture(20_000, 7));
+        var events = Feed(core, Mixture(5_000, 8, shiftX: 6, shiftY: -5));
+
+        var drift = Assert.Single(events, e => e.Type == ModelEventType.Drift);
+        Assert.InRange(drift.Observations, 20_001, 20_500);
+        Assert.Equal(1, core.Health.Drifts);
+        var held = Mixture(20_000, 9, shiftX: 6, shiftY: -5);
+        var truth = GaussianMixture.Create(
+            [1 / 3.0, 1 / 3.0, 1 / 3.0], [6, -5, 10, -1, 2, -2], [1, 0, 0, 0.49, 1, 0, 0, 0.49, 1, 0, 0, 0.49], 3, 2, CovarianceType.Full);
+        var gap = truth.Score(held) - core.Gmm!.Model.Score(held);
+        Assert.True(gap < 0.05, $"gap {gap:F4} nats/row 5,000 rows after the jump");
+    }
+
+    [Fact]
+    public void Health_AfterRefitsAndRows_ReportsGapRateAndNoWarnings()
+    {
+        var core = new ModelCore(Gmm(refitEvery: 3_000), 1);
+        Feed(core, Mixture(10_000, 11));
+        var health = core.Health;
+        Assert.NotNull(health.RefitGap);
+        Assert.InRange(health.RefitGap!.Value, -0.05, 0.05); // a stationary stream: the online model is as good as a refit
+        Assert.Empty(health.Warnings);
+        Assert.Equal(100, health.ObservationsPerSecond!.Value, 1e-9); // 100 rows per simulated second
+
+        var restored = ModelCore.Restore(core.Definition, core.Save());
+        Assert.Equal(core.Save(), restored.Save());
+        Assert.Equal(health.RefitGap, restored.Health.RefitGap);
+    }
+
+    private static long _sequence;
+
+    private static ModelStreamRecord Obs(long generation, DataMatrix rows, DateTimeOffset at) => new()
+    {
+        Kind = ModelRecordKind.Observations, ProducerId = "p", Sequence = Interlocked.Increment(ref _sequence), Generation = generation, Timestamp = at,
+        Values = rows.Values.ToArray(), Columns = rows.Columns,
+    };
+
+    private static ModelStreamRecord Request(long generation, DateTimeOffset at) => new()
+    {
+        Kind = ModelRecordKind.RefitRequest, ProducerId = ModelGrain.ControlProducer, Sequence = Interlocked.Increment(ref _sequence), Generation = generation, Timestamp = at,
+    };
+
+    private static ModelStreamRecord Result(long generation, long refitSequence, double[] parameters, DateTimeOffset at) => new()
+    {
+        Kind = ModelRecordKind.RefitResult, ProducerId = ModelGrain.ControlProducer, Sequence = Interlocked.Increment(ref _sequence), Generation = generation,
+        Timestamp = at, RefitSequence = refitSequence, Parameters = parameters,
+    };
+}

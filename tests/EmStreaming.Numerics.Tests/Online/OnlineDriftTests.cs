@@ -1,0 +1,159 @@
+using EmStreaming.Numerics.Gmm;
+using EmStreaming.Numerics.Online;
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace EmStreaming.Numerics.Tests.Online;
+
+/// <summary>
+/// Drift recovery (issue 11): with a half-life of 2,000 rows, forgetting alone leaves a component whose data moved away at its
+/// old mean for tens of thousands of rows; the Page–Hinkley alarm and the refit on post-change rows must bring the model back
+/// within 0.05 nats/row of the true new parameters within 5,000 rows of the change.
+/// </summary>
+public sealed class OnlineDriftTests
+{
+    private const int Jump = 20_000;
+    private const int After = 5_000;
+    private const double HalfLife = 2_000;
+
+    public static TheoryData<string, int> Jumps => new()
+    {
+        { "all means shift by (6, -5)", 1 },
+        { "all means shift by (6, -5)", 2 },
+        { "means move to new random places", 3 },
+        { "means move to new random places", 4 },
+        { "components swap places and one moves far", 5 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Jumps))]
+    public void Update_AllMeansJumpHalfLife2000_Within005NatsOfTruthWithin5000Rows(string kind, int seed)
+    {
+        var before = SyntheticMixture.ThreeComponents2D();
+        var after = kind switch
+        {
+            "all means shift by (6, -5)" => before.Shifted([6.0, -5.0]),
+            "means move to new random places" => before with { Means = SyntheticMixture.Random(3, 2, (ulong)seed, spread: 8).Means },
+            _ => before with { Means = [4.0, 4.0, 0.0, 0.0, 12.0, -9.0] },
+        };
+        var rows = before.Sample(Jump, seed).Concat(after.Sample(After, seed + 100)).ToArray();
+        var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 3, StepSize = StepSizeSchedule.FromHalfLife(HalfLife), Seed = (ulong)seed }, 2);
+        for (var i = 0; i < rows.Length / 2; i += 64)
+        {
+            model.Update(rows.AsSpan(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
+        }
+
+        // Held-out rows of the new mixture, never fed: the gap of the model to the truth on them.
+        var held = new DataMatrix(after.Sample(20_000, seed + 200), 20_000, 2);
+        var gap = after.ToModel().Score(held) - model.Model.Score(held);
+        Assert.True(gap < 0.05, $"{kind}, seed {seed}: gap {gap:F4} nats/row after {After} rows (drifts {model.DriftsDetected}, refits {model.DriftRefits})");
+        Assert.True(model.DriftsDetected >= 1);
+        Assert.InRange(model.LastDriftObservation, Jump + 1, Jump + 500);
+    }
+
+    [Fact]
+    public void Update_NoDetection_StaysFarFromTruthAfter5000Rows()
+    {
+        // The same jump with the detector off: the bar above is not met by forgetting alone (what the detector fixes).
+        var before = SyntheticMixture.ThreeComponents2D();
+        var after = before.Shifted([6.0, -5.0]);
+        var rows = before.Sample(Jump, 1).Concat(after.Sample(After, 101)).ToArray();
+        var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 3, StepSize = StepSizeSchedule.FromHalfLife(HalfLife), Seed = 1, DetectDrift = false }, 2);
+        for (var i = 0; i < rows.Length / 2; i += 64)
+        {
+            model.Update(rows.AsSpan(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
+        }
+
+        var held = new DataMatrix(after.Sample(20_000, 201), 20_000, 2);
+        Assert.True(after.ToModel().Score(held) - model.Model.Score(held) > 0.05);
+    }
+
+    [Theory]
+    [InlineData(0.8, 1)]
+    [InlineData(0.8, 2)]
+    public void Update_StationaryStream_RaisesNoAlarm(double alpha, int seed)
+    {
+        var truth = SyntheticMixture.Random(4, 3, (ulong)seed);
+        var rows = truth.Sample(200_000, seed);
+        foreach (var schedule in new[] { StepSizeSchedule.Decaying(alpha), StepSizeSchedule.FromHalfLife(500) })
+        {
+            var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 4, StepSize = schedule, Seed = (ulong)seed }, 3);
+            for (var i = 0; i < 200_000; i += 64)
+            {
+                model.Update(rows.AsSpan(i * 3, 64 * 3));
+            }
+
+            Assert.Equal(0, model.DriftsDetected);
+        }
+    }
+
+    [Fact]
+    public void SaveState_WhileCollectingPostChangeRows_RestoredContinuesBitIdentically()
+    {
+        var before = SyntheticMixture.ThreeComponents2D();
+        var rows = before.Sample(3_000, 1).Concat(before.Shifted([6.0, -5.0]).Sample(2_000, 2)).ToArray();
+        var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 3, StepSize = StepSizeSchedule.FromHalfLife(HalfLife) }, 2);
+        var i = 0;
+        for (; !model.IsRecoveringFromDrift; i += 32)
+        {
+            Assert.True(i < 5_000 - 32, "the jump was never detected");
+            model.Update(rows.AsSpan(i * 2, 64));
+        }
+
+        var copy = OnlineGaussianMixture.Restore(model.SaveState());
+        Assert.Equal(model.SaveState(), copy.SaveState());
+        for (; i + 32 <= 5_000; i += 32)
+        {
+            model.Update(rows.AsSpan(i * 2, 64));
+            copy.Update(rows.AsSpan(i * 2, 64));
+        }
+
+        Assert.False(model.IsRecoveringFromDrift);
+        Assert.Equal(1, model.DriftRefits);
+        Assert.Equal(model.SaveState(), copy.SaveState());
+    }
+
+    [Fact]
+    public void PageHinkley_StationaryNoise_NoAlarm_And_SustainedRise_AlarmWithinBound()
+    {
+        // Property: for any seed, noise scale and level, no alarm on 20,000 stationary rows (Gaussian or χ²-like losses);
+        // after a sustained rise of Δ ≥ 2 standard deviations the alarm comes within 1.5 λ / (min(Δ, clip) − δ) + 10 rows
+        // (the expected delay is λ / (min(Δ, clip) − δ); the slack covers the noise accumulated on the way).
+        var cases = Arb.From(
+            from seed in Gen.Choose(0, 1_000_000)
+            from scale in Gen.Elements(1e-3, 1.0, 1e4)
+            from level in Gen.Elements(-50.0, 0.0, 3.0)
+            from rise in Gen.Elements(2.0, 4.0, 20.0, 1e6)
+            from chiSquare in Gen.Elements(true, false)
+            select (seed, scale, level, rise, chiSquare));
+        Prop.ForAll(cases, c =>
+        {
+            var rng = new Random(c.seed);
+            var detector = new PageHinkley();
+            double Noise()
+            {
+                var z = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+                return c.chiSquare ? ((z * z) - 1) / Math.Sqrt(2) : z;
+            }
+
+            for (var t = 0; t < 20_000; t++)
+            {
+                if (detector.Add(c.level + (c.scale * Noise())))
+                {
+                    return false;
+                }
+            }
+
+            var bound = (int)Math.Ceiling(1.5 * detector.Lambda / (Math.Min(c.rise, detector.Clip) - detector.Delta)) + 10;
+            for (var t = 0; t < bound; t++)
+            {
+                if (detector.Add(c.level + (c.scale * (c.rise + Noise()))))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }).QuickCheckThrowOnFailure();
+    }
+}
