@@ -98,13 +98,9 @@ internal static class ModelEndpoints
         return app;
     }
 
-    private static async Task<ModelListResponse> ListModels(IModelService service, string? prefix, string? cursor, int? limit, CancellationToken cancellationToken)
+    private static async Task<ModelListResponse> ListModels(IModelService service, string? prefix, string? cursor, string? limit, CancellationToken cancellationToken)
     {
-        var size = limit ?? DefaultPageSize;
-        if (size is < 1 or > MaxPageSize)
-        {
-            throw new ApiValidationException("limit", $"must be between 1 and {MaxPageSize}");
-        }
+        var size = Limit(limit, DefaultPageSize, MaxPageSize);
 
         if (prefix is { Length: > 0 } && ModelIds.Validate(prefix, "a prefix") is { } error)
         {
@@ -212,14 +208,10 @@ internal static class ModelEndpoints
         return StateResponse.From(await service.GetStateAsync(id, cancellationToken).ConfigureAwait(false));
     }
 
-    private static async Task<RecentResponse> GetRecent(string id, int? limit, IModelService service, CancellationToken cancellationToken)
+    private static async Task<RecentResponse> GetRecent(string id, string? limit, IModelService service, CancellationToken cancellationToken)
     {
         ModelIds.EnsureValid(id);
-        var count = limit ?? DefaultRecent;
-        if (count is < 1 or > MaxRecent)
-        {
-            throw new ApiValidationException("limit", $"must be between 1 and {MaxRecent}");
-        }
+        var count = Limit(limit, DefaultRecent, MaxRecent);
 
         var recent = await service.GetRecentAsync(id, count, cancellationToken).ConfigureAwait(false);
         var matrix = recent.Rows;
@@ -330,6 +322,25 @@ internal static class ModelEndpoints
         ModelIds.EnsureValid(id);
         await service.RefitAsync(id, cancellationToken).ConfigureAwait(false);
         return TypedResults.Accepted($"/v1/models/{id}/events", new RefitResponse(id, "scheduled"));
+    }
+
+    /// <summary>
+    /// Reads <c>?limit=</c> as text, so that <c>abc</c> or <c>1e12</c> is a 400 naming the field rather than the
+    /// framework's binding failure (a bare 400 without <c>field</c>).
+    /// </summary>
+    private static int Limit(string? text, int defaultValue, int max)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return defaultValue;
+        }
+
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value is < 1 || value > max)
+        {
+            throw new ApiValidationException("limit", $"'{(text.Length <= 40 ? text : text[..40] + "…")}' is not a whole number between 1 and {max}");
+        }
+
+        return value;
     }
 
     private static async Task<DataMatrix> ReadQueryRowsAsync(string id, HttpRequest request, ServerOptions options, CancellationToken cancellationToken)
