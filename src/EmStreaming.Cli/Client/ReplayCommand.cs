@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
-using EmStreaming.Cli.Csv;
 using EmStreaming.Cli.Output;
 using EmStreaming.Numerics;
 using Spectre.Console;
@@ -49,9 +48,8 @@ internal static class ReplayCommand
             }
 
             var names = parse.GetValue(columns)?.SelectMany(c => c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
-            var table = CsvTable.Load(path);
-            var data = table.ToMatrix(table.SelectColumns(names), path);
             var json = parse.GetValue(client.Json);
+            var data = context.LoadCsv(path, names, json).Data;
 
             // Keys derived from the file's content and the batch number: running the same replay again after a
             // timeout of unknown outcome is answered from the server's idempotency record, not applied twice.

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
-using EmStreaming.Cli.Csv;
 using EmStreaming.Cli.ModelFiles;
 using EmStreaming.Cli.Output;
 using EmStreaming.Numerics;
@@ -44,9 +43,7 @@ internal static class FitCommand
 
     private static int RunGmm(CliContext context, ParseResult parse, string path, GmmArguments gmm, string? savePath, bool json)
     {
-        var table = CsvTable.Load(path);
-        var columns = table.SelectColumns(gmm.ColumnNames(parse));
-        var data = table.ToMatrix(columns, path);
+        // Every flag is checked before the file is opened: a typo costs nothing, whatever the file's size.
         var range = gmm.KRange(parse);
         var k = parse.GetValue(gmm.Components);
         if (range is null && k is null)
@@ -55,6 +52,8 @@ internal static class FitCommand
         }
 
         var options = gmm.ToOptions(parse, k ?? range!.Value.Min);
+        var csv = context.LoadCsv(path, gmm.ColumnNames(parse), json);
+        var data = csv.Data;
         var watch = Stopwatch.StartNew();
         GmmFitResult result;
         IReadOnlyList<(int K, double Bic, double Aic)>? byK = null;
@@ -73,7 +72,7 @@ internal static class FitCommand
 
         watch.Stop();
         var fitted = result.Model;
-        var names = columns.Select(c => table.Header[c]).ToArray();
+        var names = csv.ColumnNames;
         if (savePath is not null)
         {
             ModelFile.SaveGmm(savePath, fitted, names);

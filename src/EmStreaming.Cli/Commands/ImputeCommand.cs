@@ -22,9 +22,6 @@ internal static class ImputeCommand
         command.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
-            var table = CsvTable.Load(path);
-            var columns = table.SelectColumns(gmm.ColumnNames(parse));
-            var data = table.ToMatrix(columns, path);
             var k = parse.GetValue(gmm.Components) ?? throw new CliException("--components is required");
             if (parse.GetValue(gmm.SelectK) is not null)
             {
@@ -32,41 +29,31 @@ internal static class ImputeCommand
             }
 
             var options = gmm.ToOptions(parse, k);
+            var outPath = parse.GetValue(output);
+            var csv = context.LoadCsv(path, gmm.ColumnNames(parse), json: false);
             var fit = context.WithProgress<GmmProgress, GmmFitResult>($"Fitting {k} components", json: false, FitCommand.Describe, p =>
-                GaussianMixtureEM.Fit(data, options, p, context.Cancellation));
-            var completed = fit.Model.Impute(data);
+                GaussianMixtureEM.Fit(csv.Data, options, p, context.Cancellation));
+            var completed = fit.Model.Impute(csv.Data);
 
-            // Only missing fields change; observed ones keep their original text exactly.
-            var missing = 0;
-            for (var r = 0; r < table.Rows.Count; r++)
+            // The file is read again and written row by row: only missing fields change, observed ones keep their text.
+            if (outPath is not null)
             {
-                for (var j = 0; j < columns.Length; j++)
-                {
-                    if (double.IsNaN(data[r, j]))
-                    {
-                        table.Rows[r][columns[j]] = CsvTable.FormatValue(completed[r, j]);
-                        missing++;
-                    }
-                }
-            }
-
-            if (parse.GetValue(output) is { } outPath)
-            {
+                int missing;
                 try
                 {
                     using var writer = new StreamWriter(outPath);
-                    table.Write(writer);
+                    missing = CsvRewriter.Write(path, csv, completed, writer, context.Cancellation);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     throw new CliException($"cannot write {outPath}: {e.Message}");
                 }
 
-                context.Error.WriteLine($"imputed {missing} missing values in {table.Rows.Count} rows; written to {outPath}");
+                context.Error.WriteLine($"imputed {missing} missing values in {csv.Data.Rows} rows; written to {outPath}");
             }
             else
             {
-                table.Write(context.Out);
+                CsvRewriter.Write(path, csv, completed, context.Out, context.Cancellation);
             }
 
             return ExitCodes.Success;
