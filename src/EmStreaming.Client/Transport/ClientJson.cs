@@ -6,11 +6,18 @@ namespace EmStreaming.Client.Transport;
 /// <summary>Serializer settings of the client: the API's camelCase, nulls left out, and JSON null read as NaN where a double is expected.</summary>
 internal static class ClientJson
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    public static readonly JsonSerializerOptions Options = Create();
+
+    private static JsonSerializerOptions Create()
     {
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new NullAsNaNConverter() },
-    };
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        {
+            DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+            Converters = { new NullAsNaNConverter() },
+        };
+        options.MakeReadOnly(populateMissingResolver: true);
+        return options;
+    }
 
     /// <summary>The server writes non-finite numbers (a log-density of −∞, a missing value) as null: here they are NaN, and NaN goes out as null.</summary>
     private sealed class NullAsNaNConverter : JsonConverter<double>
