@@ -18,6 +18,7 @@ internal static class ModelEndpoints
     public const int DefaultRecent = 500;
     public const int MaxRecent = 10_000;
     private const int MaxIdempotencyKeyLength = 200;
+    private const string IdempotencyKeyHeader = "Idempotency-Key";
     private static readonly string[] RowContentTypes = [RowsReader.Json, RowsReader.Ndjson, RowsReader.Csv];
 
     public static IEndpointRouteBuilder MapModelApi(this IEndpointRouteBuilder app)
@@ -139,7 +140,6 @@ internal static class ModelEndpoints
     private static async Task<AppendResponse> AppendObservations(
         string id,
         HttpRequest request,
-        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         IModelService service,
         ServerMetrics metrics,
         TimeProvider time,
@@ -147,10 +147,7 @@ internal static class ModelEndpoints
         CancellationToken cancellationToken)
     {
         ModelIds.EnsureValid(id);
-        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(c => c < ' ' || c > '~')))
-        {
-            throw new ApiValidationException("Idempotency-Key", $"must be 1..{MaxIdempotencyKeyLength} printable ASCII characters");
-        }
+        var idempotencyKey = IdempotencyKey(request);
 
         var started = time.GetTimestamp();
         var rows = await RowsReader.ReadAsync(request, options.Value.MaxRequestBodyBytes, options.Value.MaxRowsPerBatch, cancellationToken).ConfigureAwait(false);
@@ -322,6 +319,31 @@ internal static class ModelEndpoints
         ModelIds.EnsureValid(id);
         await service.RefitAsync(id, cancellationToken).ConfigureAwait(false);
         return TypedResults.Accepted($"/v1/models/{id}/events", new RefitResponse(id, "scheduled"));
+    }
+
+    /// <summary>
+    /// The Idempotency-Key header, read here rather than bound: a header sent empty (or blank, which the server trims
+    /// to empty) or twice is a 400, not silently "no key" (a retry without a key could apply a batch twice).
+    /// </summary>
+    private static string? IdempotencyKey(HttpRequest request)
+    {
+        if (!request.Headers.TryGetValue(IdempotencyKeyHeader, out var values))
+        {
+            return null;
+        }
+
+        if (values.Count != 1)
+        {
+            throw new ApiValidationException(IdempotencyKeyHeader, "is given more than once; send one key per request");
+        }
+
+        var key = values[0] ?? "";
+        if (key.Length is 0 or > MaxIdempotencyKeyLength || key.Any(c => c < ' ' || c > '~'))
+        {
+            throw new ApiValidationException(IdempotencyKeyHeader, $"must be 1..{MaxIdempotencyKeyLength} printable ASCII characters");
+        }
+
+        return key;
     }
 
     /// <summary>
