@@ -121,7 +121,7 @@ internal sealed class ProblemJsonWriter(IOptions<Microsoft.AspNetCore.Http.Json.
 /// <summary>Registration of the API's error answers.</summary>
 internal static class ProblemRegistration
 {
-    /// <summary>Problem details written as problem+json for every Accept header, and the exception handler that maps the API's exceptions.</summary>
+    /// <summary>Problem details written as problem+json for every Accept header, the exception handler that maps the API's exceptions, and problem bodies for Kestrel's own 400s.</summary>
     public static IServiceCollection AddApiProblems(this IServiceCollection services)
     {
         // Registered before AddProblemDetails' default writer: writers are asked in registration order.
@@ -135,6 +135,9 @@ internal static class ProblemRegistration
             }
         });
         services.AddExceptionHandler<ProblemExceptionHandler>();
+
+        // Kestrel's own rejections (an encoded NUL in the path, a malformed request line) come before any middleware.
+        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Use(BadRequestProblems.Wrap)));
         return services;
     }
 }
