@@ -1,3 +1,4 @@
+using EmStreaming.Cli.Csv;
 using Spectre.Console;
 
 namespace EmStreaming.Cli;
@@ -62,6 +63,10 @@ internal sealed class CliContext
         });
         return result;
     }
+
+    /// <summary>Reads a CSV file's selected columns, with a live row count on a terminal.</summary>
+    public CsvData LoadCsv(string path, IReadOnlyList<string>? columns, bool json) =>
+        WithProgress<CsvProgress, CsvData>($"Reading {Markup.Escape(path)}", json, p => p.Describe(), p => CsvLoader.Load(path, columns, p, Cancellation));
 
     /// <summary>Progress that reports on the calling thread (Progress&lt;T&gt; would post to a thread-pool context).</summary>
     private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>

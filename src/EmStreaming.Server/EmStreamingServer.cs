@@ -186,8 +186,7 @@ public static class EmStreamingServer
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<ServerOptions>>((kestrel, server) => kestrel.Limits.MaxRequestBodySize = server.Value.MaxRequestBodyBytes);
 
         services.TryAddSingleton(TimeProvider.System);
-        services.AddProblemDetails();
-        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.AddApiProblems();
         services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {

@@ -1,13 +1,19 @@
 using System.CommandLine;
+using EmStreaming.Client;
+using Microsoft.Extensions.Options;
 
 namespace EmStreaming.Cli.Client;
 
 /// <summary>The flags every client command shares: --server, --api-key, --json.</summary>
 internal sealed class ClientOptions
 {
-    public Option<string?> Server { get; } = new("--server") { Description = $"Server URL (default: ${ServerClient.ServerVariable} or {ServerClient.DefaultServer})." };
+    public const string DefaultServer = "http://127.0.0.1:5080";
+    public const string ServerVariable = "EMSTREAM_SERVER";
+    public const string ApiKeyVariable = "EMSTREAM_API_KEY";
 
-    public Option<string?> ApiKey { get; } = new("--api-key") { Description = $"API key (default: ${ServerClient.ApiKeyVariable}); sent as X-Api-Key." };
+    public Option<string?> Server { get; } = new("--server") { Description = $"Server URL (default: ${ServerVariable} or {DefaultServer})." };
+
+    public Option<string?> ApiKey { get; } = new("--api-key") { Description = $"API key (default: ${ApiKeyVariable}); sent as X-Api-Key." };
 
     public Option<bool> Json { get; } = new("--json") { Description = "Print JSON for scripts instead of a readable summary." };
 
@@ -18,7 +24,25 @@ internal sealed class ClientOptions
         command.Options.Add(Json);
     }
 
-    public ServerClient Connect(ParseResult parse, TimeSpan? timeout = null) => new(parse.GetValue(Server), parse.GetValue(ApiKey), timeout);
+    /// <summary>The EmStreaming.Client for --server and --api-key (or their environment variables); a bad URL is a usage error, found before any I/O.</summary>
+    public IEmStreamingClient Connect(ParseResult parse)
+    {
+        var address = parse.GetValue(Server) ?? Environment.GetEnvironmentVariable(ServerVariable) ?? DefaultServer;
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            throw new CliException($"--server: '{address}' is not an http(s) URL such as {DefaultServer}");
+        }
+
+        var key = parse.GetValue(ApiKey) ?? Environment.GetEnvironmentVariable(ApiKeyVariable);
+        try
+        {
+            return EmStreamingClientFactory.Create(new EmStreamingClientOptions { BaseAddress = uri, ApiKey = string.IsNullOrEmpty(key) ? null : key });
+        }
+        catch (OptionsValidationException e)
+        {
+            throw new CliException(string.Join("; ", e.Failures).Replace(nameof(EmStreamingClientOptions.ApiKey), "--api-key", StringComparison.Ordinal));
+        }
+    }
 
     /// <summary>
     /// Runs a client command: server problems print one line and exit with <see cref="ExitCodes.ServerError"/>;
@@ -31,7 +55,7 @@ internal sealed class ClientOptions
             // System.CommandLine's synchronous action is what Program invokes; the work itself is asynchronous.
             return Task.Run(() => work(context.Cancellation)).GetAwaiter().GetResult();
         }
-        catch (ServerException e)
+        catch (EmStreamingException e)
         {
             context.Error.WriteLine($"error: {e.Message}");
             return ExitCodes.ServerError;

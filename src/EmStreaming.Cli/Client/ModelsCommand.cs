@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using EmStreaming.Client;
 using Spectre.Console;
 
 namespace EmStreaming.Cli.Client;
@@ -17,21 +18,16 @@ internal static class ModelsCommand
         client.AddTo(command);
         command.SetAction(parse => ClientOptions.Run(context, async ct =>
         {
-            using var server = client.Connect(parse);
-            var models = new List<JsonElement>();
-            string? cursor = null;
-            do
+            var server = client.Connect(parse);
+            var models = new List<ModelInfo>();
+            await foreach (var model in server.ListAllModelsAsync(parse.GetValue(prefix) is { Length: > 0 } p ? p : null, ct).ConfigureAwait(false))
             {
-                var query = "limit=1000" + (parse.GetValue(prefix) is { Length: > 0 } p ? "&prefix=" + Uri.EscapeDataString(p) : "") + (cursor is null ? "" : "&cursor=" + Uri.EscapeDataString(cursor));
-                var page = await server.GetAsync($"/v1/models?{query}", ct).ConfigureAwait(false);
-                models.AddRange(page.GetProperty("models").EnumerateArray());
-                cursor = page.TryGetProperty("nextCursor", out var next) ? next.GetString() : null;
+                models.Add(model);
             }
-            while (cursor is not null);
 
             if (parse.GetValue(client.Json))
             {
-                await context.Out.WriteLineAsync(JsonSerializer.Serialize(new { models })).ConfigureAwait(false);
+                await context.Out.WriteLineAsync(JsonSerializer.Serialize(new { models }, EmStreamingJson.Options)).ConfigureAwait(false);
                 return ExitCodes.Success;
             }
 
@@ -45,19 +41,17 @@ internal static class ModelsCommand
                 .AddColumns("id", "kind", "d", "K", "observations", "status", "refits", "snapshot");
             foreach (var m in models)
             {
-                var d = m.GetProperty("definition");
-                var s = m.GetProperty("status");
-                var kind = d.GetProperty("kind").GetString() ?? "?";
-                var k = d.TryGetProperty(kind == "hmm" ? "states" : "components", out var kk) ? kk.GetInt32() : 0;
+                var d = m.Definition;
+                var s = m.Status;
                 table.AddRow(
-                    Markup.Escape(m.GetProperty("id").GetString() ?? ""),
-                    kind,
-                    d.GetProperty("dimension").GetInt32().ToString(CultureInfo.InvariantCulture),
-                    k.ToString(CultureInfo.InvariantCulture),
-                    s.GetProperty("observations").GetInt64().ToString("N0", CultureInfo.InvariantCulture),
-                    s.GetProperty("warmingUp").GetBoolean() ? "[yellow]warming up[/]" : "[green]ready[/]",
-                    (s.TryGetProperty("refits", out var r) ? r.GetInt64() : 0).ToString(CultureInfo.InvariantCulture),
-                    s.TryGetProperty("snapshotVersion", out var v) && v.ValueKind == JsonValueKind.Number ? "v" + v.GetInt64().ToString(CultureInfo.InvariantCulture) : "-");
+                    Markup.Escape(m.Id),
+                    d.Kind ?? "?",
+                    (d.Dimension ?? 0).ToString(CultureInfo.InvariantCulture),
+                    (d.Kind == "hmm" ? d.States : d.Components)?.ToString(CultureInfo.InvariantCulture) ?? "?",
+                    s.Observations.ToString("N0", CultureInfo.InvariantCulture),
+                    s.WarmingUp ? "[yellow]warming up[/]" : "[green]ready[/]",
+                    s.Refits.ToString(CultureInfo.InvariantCulture),
+                    s.SnapshotVersion is { } v ? "v" + v.ToString(CultureInfo.InvariantCulture) : "-");
             }
 
             context.Console.Write(table);

@@ -2,8 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
-using EmStreaming.Cli.Csv;
-using EmStreaming.Cli.Output;
+using EmStreaming.Client;
 using EmStreaming.Numerics;
 using Spectre.Console;
 
@@ -15,8 +14,6 @@ namespace EmStreaming.Cli.Client;
 /// </summary>
 internal static class ReplayCommand
 {
-    private const int MaxAttempts = 5;
-
     public static Command Create(CliContext context)
     {
         var client = new ClientOptions();
@@ -49,16 +46,15 @@ internal static class ReplayCommand
             }
 
             var names = parse.GetValue(columns)?.SelectMany(c => c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
-            var table = CsvTable.Load(path);
-            var data = table.ToMatrix(table.SelectColumns(names), path);
             var json = parse.GetValue(client.Json);
+            var server = client.Connect(parse);
+            var data = context.LoadCsv(path, names, json).Data;
 
             // Keys derived from the file's content and the batch number: running the same replay again after a
             // timeout of unknown outcome is answered from the server's idempotency record, not applied twice.
             var fileKey = Convert.ToHexString(SHA256.HashData(MemoryMarshalBytes(data))).AsSpan(0, 16).ToString();
             return ClientOptions.Run(context, async ct =>
             {
-                using var server = client.Connect(parse);
                 var summary = new ReplaySummary();
                 if (json || !context.Interactive)
                 {
@@ -110,10 +106,9 @@ internal static class ReplayCommand
         return bytes;
     }
 
-    private static async Task SendAllAsync(ServerClient server, string id, DataMatrix data, int batchSize, double? rowsPerSecond, string fileKey, ReplaySummary summary, ProgressTask? task, CancellationToken ct)
+    private static async Task SendAllAsync(IEmStreamingClient server, string id, DataMatrix data, int batchSize, double? rowsPerSecond, string fileKey, ReplaySummary summary, ProgressTask? task, CancellationToken ct)
     {
         var started = TimeProvider.System.GetTimestamp();
-        var path = $"/v1/models/{ServerClient.Path(id)}/observations";
         for (var first = 0; first < data.Rows; first += batchSize)
         {
             var count = Math.Min(batchSize, data.Rows - first);
@@ -127,13 +122,14 @@ internal static class ReplayCommand
                 }
             }
 
-            var body = BatchJson(data, first, count);
+            // The client retries 429/503 with this same key: a batch that did land is answered as before, not applied twice.
             var key = $"replay-{fileKey}-{first / batchSize}";
-            var answer = await SendWithRetryAsync(server, path, body, key, ct).ConfigureAwait(false);
-            summary.Accepted += answer.GetProperty("accepted").GetInt32();
-            foreach (var rejected in answer.GetProperty("rejected").EnumerateArray())
+            var block = data.Values.Slice(first * data.Columns, count * data.Columns).ToArray();
+            var answer = await server.AppendAsync(id, block, data.Columns, key, ct).ConfigureAwait(false);
+            summary.Accepted += answer.Accepted;
+            foreach (var rejected in answer.Rejected)
             {
-                summary.Rejected.Add((first + rejected.GetProperty("index").GetInt32(), rejected.GetProperty("reason").GetString() ?? ""));
+                summary.Rejected.Add((first + rejected.Index, rejected.Reason));
             }
 
             summary.Batches++;
@@ -142,31 +138,6 @@ internal static class ReplayCommand
 
         summary.Seconds = TimeProvider.System.GetElapsedTime(started).TotalSeconds;
     }
-
-    private static async Task<JsonElement> SendWithRetryAsync(ServerClient server, string path, string body, string key, CancellationToken ct)
-    {
-        // The idempotency key makes a retry safe: a batch that did land is answered as before, not applied twice.
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await server.PostJsonAsync(path, body, key, ct).ConfigureAwait(false);
-            }
-            catch (ServerException e) when (attempt < MaxAttempts && ServerClient.IsTransient(e))
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * (1 << attempt)), ct).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private static string BatchJson(DataMatrix data, int first, int count) =>
-        Json.Write(writer =>
-        {
-            // Missing values (NaN) go out as null, the server's "missing".
-            writer.WriteStartObject();
-            writer.Matrix("rows", data.Values.Slice(first * data.Columns, count * data.Columns), count, data.Columns);
-            writer.WriteEndObject();
-        });
 
     private sealed class ReplaySummary
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using EmStreaming.Client;
 
 namespace EmStreaming.Cli.Client;
 
@@ -16,43 +17,44 @@ internal static class StateCommand
         client.AddTo(command);
         command.SetAction(parse => ClientOptions.Run(context, async ct =>
         {
-            using var server = client.Connect(parse);
-            var state = await server.GetAsync($"/v1/models/{ServerClient.Path(parse.GetValue(id)!)}/state", ct).ConfigureAwait(false);
+            var server = client.Connect(parse);
+            var state = await server.GetStateAsync(parse.GetValue(id)!, ct).ConfigureAwait(false);
             if (parse.GetValue(client.Json))
             {
-                await context.Out.WriteLineAsync(state.GetRawText()).ConfigureAwait(false);
+                await context.Out.WriteLineAsync(JsonSerializer.Serialize(state, EmStreamingJson.Options)).ConfigureAwait(false);
                 return ExitCodes.Success;
             }
 
             var o = context.Out;
-            var kind = state.GetProperty("kind").GetString();
-            await o.WriteLineAsync($"{state.GetProperty("id").GetString()}: {kind}, d={state.GetProperty("dimension").GetInt32()}, K={state.GetProperty("components").GetInt32()}, {state.GetProperty("observations").GetInt64():N0} observations").ConfigureAwait(false);
-            if (state.GetProperty("warmingUp").GetBoolean())
+            await o.WriteLineAsync($"{state.Id}: {state.Kind}, d={state.Dimension}, K={state.Components}, {state.Observations:N0} observations").ConfigureAwait(false);
+            if (state.WarmingUp || state.Means is null)
             {
                 await o.WriteLineAsync("warming up: no parameters yet").ConfigureAwait(false);
                 return ExitCodes.Success;
             }
 
-            static string Vector(JsonElement v) => "[" + string.Join(", ", v.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number ? x.GetDouble().ToString("G6", CultureInfo.InvariantCulture) : "null")) + "]";
-            var means = state.GetProperty("means");
-            for (var k = 0; k < means.GetArrayLength(); k++)
+            static string Vector(IEnumerable<double> v) => "[" + string.Join(", ", v.Select(x => double.IsFinite(x) ? x.ToString("G6", CultureInfo.InvariantCulture) : "null")) + "]";
+            for (var k = 0; k < state.Means.Length; k++)
             {
-                var weight = state.TryGetProperty("weights", out var w) ? w[k].GetDouble() : double.NaN;
-                await o.WriteLineAsync($"  component {k}: weight {weight.ToString("F4", CultureInfo.InvariantCulture)}  mean {Vector(means[k])}").ConfigureAwait(false);
-                await o.WriteLineAsync($"    covariance {string.Join(" ", state.GetProperty("covariances")[k].EnumerateArray().Select(Vector))}").ConfigureAwait(false);
+                var weight = state.Weights is { } w ? w[k] : double.NaN;
+                await o.WriteLineAsync($"  component {k}: weight {weight.ToString("F4", CultureInfo.InvariantCulture)}  mean {Vector(state.Means[k])}").ConfigureAwait(false);
+                if (state.Covariances is { } c)
+                {
+                    await o.WriteLineAsync($"    covariance {string.Join(" ", c[k].Select(Vector))}").ConfigureAwait(false);
+                }
             }
 
-            if (kind == "hmm")
+            if (state.Kind == "hmm" && state.Transitions is { } transitions)
             {
                 await o.WriteLineAsync("  transitions:").ConfigureAwait(false);
-                foreach (var row in state.GetProperty("transitions").EnumerateArray())
+                foreach (var row in transitions)
                 {
                     await o.WriteLineAsync($"    {Vector(row)}").ConfigureAwait(false);
                 }
 
-                if (state.TryGetProperty("regime", out var regime))
+                if (state.Regime is { } regime)
                 {
-                    await o.WriteLineAsync($"  regime {regime.GetInt32()} (p = {Vector(state.GetProperty("regimeProbabilities"))})").ConfigureAwait(false);
+                    await o.WriteLineAsync($"  regime {regime} (p = {Vector(state.RegimeProbabilities ?? [])})").ConfigureAwait(false);
                 }
             }
 

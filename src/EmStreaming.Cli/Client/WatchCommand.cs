@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using EmStreaming.Client;
 
 namespace EmStreaming.Cli.Client;
 
@@ -34,26 +35,25 @@ internal static class WatchCommand
                 deadline.CancelAfter(TimeSpan.FromSeconds(seconds));
             }
 
-            using var server = client.Connect(parse);
+            var server = client.Connect(parse);
             var model = parse.GetValue(id);
-            var path = model is null ? "/v1/events" : $"/v1/models/{ServerClient.Path(model)}/events";
             var json = parse.GetValue(client.Json);
             if (!json)
             {
-                await context.Error.WriteLineAsync($"watching {(model ?? "all models")} on {server.BaseAddress} (Ctrl+C to stop)").ConfigureAwait(false);
+                await context.Error.WriteLineAsync($"watching {(model ?? "all models")} (Ctrl+C to stop)").ConfigureAwait(false);
             }
 
             var seen = 0;
             try
             {
-                await foreach (var (eventType, data) in server.EventsAsync(path, deadline.Token).ConfigureAwait(false))
+                await foreach (var e in server.EventsAsync(model, deadline.Token).ConfigureAwait(false))
                 {
-                    if (wanted is not null && !wanted.Contains(eventType))
+                    if (wanted is not null && !wanted.Contains(e.Type))
                     {
                         continue;
                     }
 
-                    await context.Out.WriteLineAsync(json ? data : Describe(eventType, data)).ConfigureAwait(false);
+                    await context.Out.WriteLineAsync(json ? e.Data.GetRawText() : Describe(e.Type, e.Data)).ConfigureAwait(false);
                     await context.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
                     if (++seen == limit)
                     {
@@ -65,7 +65,7 @@ internal static class WatchCommand
             {
                 if (limit is not null)
                 {
-                    throw new ServerException($"timed out after {seen} of {limit} events");
+                    throw new EmStreamingException($"timed out after {seen} of {limit} events");
                 }
 
                 return ExitCodes.Success;
@@ -73,7 +73,7 @@ internal static class WatchCommand
 
             if (limit is not null && !ct.IsCancellationRequested)
             {
-                throw new ServerException($"the event stream ended after {seen} of {limit} events");
+                throw new EmStreamingException($"the event stream ended after {seen} of {limit} events");
             }
 
             ct.ThrowIfCancellationRequested();
@@ -82,10 +82,8 @@ internal static class WatchCommand
         return command;
     }
 
-    private static string Describe(string type, string data)
+    private static string Describe(string type, JsonElement e)
     {
-        using var doc = JsonDocument.Parse(data);
-        var e = doc.RootElement;
         string Get(string name) => e.TryGetProperty(name, out var v) ? v.ToString() : "?";
 
         // Scores and log-likelihoods to three decimals, times to the millisecond in local time: a line a person reads.

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
-using EmStreaming.Cli.Csv;
 using EmStreaming.Cli.ModelFiles;
 using EmStreaming.Cli.Output;
 using EmStreaming.Numerics;
@@ -44,11 +43,13 @@ internal static class FitCommand
 
     private static int RunGmm(CliContext context, ParseResult parse, string path, GmmArguments gmm, string? savePath, bool json)
     {
-        var table = CsvTable.Load(path);
-        var columns = table.SelectColumns(gmm.ColumnNames(parse));
-        var data = table.ToMatrix(columns, path);
+        // Every flag is checked before the file is opened: a typo costs nothing, whatever the file's size.
         var range = gmm.KRange(parse);
         var k = parse.GetValue(gmm.Components);
+        // With neither --components nor --select-k the model is chosen below; its flags are still checked here, before any I/O.
+        var options = gmm.ToOptions(parse, k ?? range?.Min ?? 1);
+        var csv = context.LoadCsv(path, gmm.ColumnNames(parse), json);
+        var data = csv.Data;
         var watch = Stopwatch.StartNew();
         GmmFitResult result;
         IReadOnlyList<(int K, double Bic, double Aic)>? byK = null;
@@ -58,10 +59,9 @@ internal static class FitCommand
         {
             (result, choice, why) = context.WithProgress<GmmProgress, (GmmFitResult, GmmModelChoice, string)>("Choosing K and the covariance type by BIC", json, Describe, p =>
                 gmm.Choose(parse, data, p, context.Cancellation));
-            return Report(context, path, table, columns, data, gmm, result, watch, byK, choice, why, savePath, json);
+            return Report(context, csv.ColumnNames, data, result, watch, byK, choice, why, savePath, json);
         }
 
-        var options = gmm.ToOptions(parse, k ?? range!.Value.Min);
         if (range is { } r)
         {
             var selection = context.WithProgress<GmmProgress, GmmModelSelection>($"Selecting K in {r.Min}..{r.Max} by BIC", json, Describe, p =>
@@ -75,18 +75,15 @@ internal static class FitCommand
                 GaussianMixtureEM.Fit(data, options, p, context.Cancellation));
         }
 
-        return Report(context, path, table, columns, data, gmm, result, watch, byK, choice, why, savePath, json);
+        return Report(context, csv.ColumnNames, data, result, watch, byK, choice, why, savePath, json);
     }
 
     private static int Report(
-        CliContext context, string path, CsvTable table, int[] columns, DataMatrix data, GmmArguments gmm, GmmFitResult result, Stopwatch watch,
+        CliContext context, IReadOnlyList<string> names, DataMatrix data, GmmFitResult result, Stopwatch watch,
         IReadOnlyList<(int K, double Bic, double Aic)>? byK, GmmModelChoice? choice, string? why, string? savePath, bool json)
     {
-        _ = path;
-        _ = gmm;
         watch.Stop();
         var fitted = result.Model;
-        var names = columns.Select(c => table.Header[c]).ToArray();
         if (savePath is not null)
         {
             ModelFile.SaveGmm(savePath, fitted, names);

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using EmStreaming.Cli.Csv;
 using EmStreaming.Cli.Output;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Hmm;
@@ -26,10 +25,8 @@ internal static class HmmFit
 
         var states = parse.GetValue(hmm.States) ?? parse.GetValue(common.Components)
             ?? throw new CliException("--states is required with --model hmm");
-        var table = CsvTable.Load(path);
-        var columns = table.SelectColumns(common.ColumnNames(parse));
-        var data = table.ToMatrix(columns, path);
         var options = ToOptions(parse, common, states);
+        var data = context.LoadCsv(path, common.ColumnNames(parse), json).Data;
 
         var watch = Stopwatch.StartNew();
         var result = context.WithProgress<HmmProgress, HmmFitResult>($"Fitting an HMM with {states} states", json,

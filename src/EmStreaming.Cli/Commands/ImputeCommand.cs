@@ -22,18 +22,20 @@ internal static class ImputeCommand
         command.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
-            var table = CsvTable.Load(path);
-            var columns = table.SelectColumns(gmm.ColumnNames(parse));
-            var data = table.ToMatrix(columns, path);
             if (parse.GetValue(gmm.SelectK) is not null)
             {
                 throw new CliException("--select-k is not supported by impute; give --components, or neither to choose K by BIC");
             }
 
+            // Every flag is checked before the file is opened (with no --components, as if K were 1).
+            var k = parse.GetValue(gmm.Components);
+            var options = gmm.ToOptions(parse, k ?? 1);
+            var outPath = parse.GetValue(output);
+            var csv = context.LoadCsv(path, gmm.ColumnNames(parse), json: false);
+            var data = csv.Data;
             GmmFitResult fit;
-            if (parse.GetValue(gmm.Components) is { } k)
+            if (k is not null)
             {
-                var options = gmm.ToOptions(parse, k);
                 fit = context.WithProgress<GmmProgress, GmmFitResult>($"Fitting {k} components", json: false, FitCommand.Describe, p =>
                     GaussianMixtureEM.Fit(data, options, p, context.Cancellation));
             }
@@ -51,37 +53,25 @@ internal static class ImputeCommand
 
             var completed = fit.Model.Impute(data);
 
-            // Only missing fields change; observed ones keep their original text exactly.
-            var missing = 0;
-            for (var r = 0; r < table.Rows.Count; r++)
+            // The file is read again and written row by row: only missing fields change, observed ones keep their text.
+            if (outPath is not null)
             {
-                for (var j = 0; j < columns.Length; j++)
-                {
-                    if (double.IsNaN(data[r, j]))
-                    {
-                        table.Rows[r][columns[j]] = CsvTable.FormatValue(completed[r, j]);
-                        missing++;
-                    }
-                }
-            }
-
-            if (parse.GetValue(output) is { } outPath)
-            {
+                int missing;
                 try
                 {
                     using var writer = new StreamWriter(outPath);
-                    table.Write(writer);
+                    missing = CsvRewriter.Write(path, csv, completed, writer, context.Cancellation);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
                     throw new CliException($"cannot write {outPath}: {e.Message}");
                 }
 
-                context.Error.WriteLine($"imputed {missing} missing values in {table.Rows.Count} rows; written to {outPath}");
+                context.Error.WriteLine($"imputed {missing} missing values in {csv.Data.Rows} rows; written to {outPath}");
             }
             else
             {
-                table.Write(context.Out);
+                CsvRewriter.Write(path, csv, completed, context.Out, context.Cancellation);
             }
 
             return ExitCodes.Success;

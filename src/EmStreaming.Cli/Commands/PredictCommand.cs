@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using EmStreaming.Cli.Csv;
 using EmStreaming.Cli.ModelFiles;
 using EmStreaming.Cli.Output;
 
@@ -22,8 +21,7 @@ internal static class PredictCommand
         {
             var (model, columns) = ModelFile.LoadGmm(parse.GetValue(modelFile)!);
             var path = parse.GetValue(file)!;
-            var table = CsvTable.Load(path);
-            var data = table.ToMatrix(table.SelectColumns(columns), path);
+            var data = context.LoadCsv(path, columns, parse.GetValue(json)).Data;
             var n = data.Rows;
             var k = model.Components;
             var probabilities = new double[n * k];

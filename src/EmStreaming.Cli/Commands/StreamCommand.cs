@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using EmStreaming.Cli.Csv;
 using EmStreaming.Cli.Output;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Gmm;
@@ -31,13 +30,13 @@ internal static class StreamCommand
         var reportEvery = new Option<int>("--report-every") { Description = "Print a report every N rows.", DefaultValueFactory = _ => DefaultReportEvery };
         var seed = new Option<ulong>("--seed") { Description = "Random seed of the warm-up fit.", DefaultValueFactory = _ => 0UL };
         var columns = new Option<string?>("--columns") { Description = "Comma-separated column names to use (default: every numeric column)." };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object per report, and the final state, one per line." };
+        var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object per report, and the final state, one per line." };
         var saveState = new Option<string?>("--save-state") { Description = "Write the estimator's binary state here at the end (bit-exact resume with --resume-state)." };
         var resumeState = new Option<string?>("--resume-state") { Description = "Start from a state written by --save-state instead of from scratch." };
 
         var command = new Command("stream", "Learn online from the rows of a CSV file, in order, and report as it goes.");
         command.Arguments.Add(file);
-        foreach (var o in new Option[] { model, components, states, covariance, halfLife, alpha, batchSize, reportEvery, seed, columns, saveState, resumeState, json })
+        foreach (var o in new Option[] { model, components, states, covariance, halfLife, alpha, batchSize, reportEvery, seed, columns, saveState, resumeState, jsonOption })
         {
             command.Options.Add(o);
         }
@@ -60,21 +59,43 @@ internal static class StreamCommand
             var names = parse.GetValue(columns) is { Length: > 0 } text
                 ? text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 : null;
-            var table = CsvTable.Load(path);
-            var selected = table.SelectColumns(names);
-            var data = table.ToMatrix(selected, path);
-            var resume = parse.GetValue(resumeState) is { } statePath ? ReadState(statePath) : null;
-            var output = new Reporter(context, parse.GetValue(json));
 
+            // Every flag is checked before any file is read: a typo costs nothing, whatever the file's size.
+            int? k = null;
             if (kind == "gmm")
             {
                 if (parse.GetValue(states) is not null) throw new CliException("--states applies to --model hmm; use --components");
+                k = parse.GetValue(components);
+            }
+            else
+            {
+                if (parse.GetValue(components) is not null) throw new CliException("--components applies to --model gmm; use --states");
+                if (cov is not (CovarianceType.Full or CovarianceType.Diag)) throw new CliException("--covariance: an hmm supports full or diag");
+                k = parse.GetValue(states);
+            }
+
+            var resume = parse.GetValue(resumeState) is { } statePath ? ReadState(statePath) : null;
+            if (resume is null && k is null)
+            {
+                throw new CliException(kind == "gmm" ? "--components is required with --model gmm" : "--states is required with --model hmm");
+            }
+
+            if (k is < 1)
+            {
+                throw new CliException(kind == "gmm" ? "--components must be at least 1" : "--states must be at least 1");
+            }
+
+            var json = parse.GetValue(jsonOption);
+            var data = context.LoadCsv(path, names, json).Data;
+            var output = new Reporter(context, json);
+            if (kind == "gmm")
+            {
                 var estimator = resume is not null
                     ? RestoreGmm(resume)
                     : OnlineGaussianMixture.Create(
                         new OnlineGmmOptions
                         {
-                            Components = parse.GetValue(components) ?? throw new CliException("--components is required with --model gmm"),
+                            Components = k!.Value,
                             Covariance = cov,
                             StepSize = schedule ?? new OnlineGmmOptions { Components = 1 }.StepSize,
                             Seed = parse.GetValue(seed),
@@ -84,17 +105,15 @@ internal static class StreamCommand
             }
             else
             {
-                if (parse.GetValue(components) is not null) throw new CliException("--components applies to --model gmm; use --states");
-                if (cov is not (CovarianceType.Full or CovarianceType.Diag)) throw new CliException("--covariance: an hmm supports full or diag");
                 var estimator = resume is not null
                     ? RestoreHmm(resume)
                     : new OnlineGaussianHmm(
                         new OnlineHmmOptions
                         {
-                            States = parse.GetValue(states) ?? throw new CliException("--states is required with --model hmm"),
+                            States = k!.Value,
                             Covariance = cov,
                             StepSize = schedule ?? new OnlineHmmOptions { States = 1 }.StepSize,
-                            BufferFit = new HmmFitOptions { States = parse.GetValue(states)!.Value, Covariance = cov, Seed = parse.GetValue(seed), Restarts = 2 },
+                            BufferFit = new HmmFitOptions { States = k!.Value, Covariance = cov, Seed = parse.GetValue(seed), Restarts = 2 },
                         }, data.Columns);
                 RunHmm(estimator, data, every, output, context.Cancellation);
                 if (parse.GetValue(saveState) is { } target) WriteState(target, estimator.SaveState());

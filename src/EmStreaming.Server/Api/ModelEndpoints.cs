@@ -17,6 +17,7 @@ internal static class ModelEndpoints
     public const int MaxPageSize = 1000;
     public const int DefaultRecent = 500;
     public const int MaxRecent = 10_000;
+    private const string IdempotencyKeyHeader = "Idempotency-Key";
     private static readonly string[] RowContentTypes = [RowsReader.Json, RowsReader.Ndjson, RowsReader.Csv];
 
     public static IEndpointRouteBuilder MapModelApi(this IEndpointRouteBuilder app)
@@ -97,13 +98,9 @@ internal static class ModelEndpoints
         return app;
     }
 
-    private static async Task<ModelListResponse> ListModels(IModelService service, string? prefix, string? cursor, int? limit, CancellationToken cancellationToken)
+    private static async Task<ModelListResponse> ListModels(IModelService service, string? prefix, string? cursor, string? limit, CancellationToken cancellationToken)
     {
-        var size = limit ?? DefaultPageSize;
-        if (size is < 1 or > MaxPageSize)
-        {
-            throw new ApiValidationException("limit", $"must be between 1 and {MaxPageSize}");
-        }
+        var size = Limit(limit, DefaultPageSize, MaxPageSize);
 
         if (prefix is { Length: > 0 } && ModelIds.Validate(prefix, "a prefix") is { } error)
         {
@@ -142,7 +139,6 @@ internal static class ModelEndpoints
     private static async Task<AppendResponse> AppendObservations(
         string id,
         HttpRequest request,
-        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         IModelService service,
         ServerMetrics metrics,
         TimeProvider time,
@@ -150,6 +146,8 @@ internal static class ModelEndpoints
         CancellationToken cancellationToken)
     {
         ModelIds.EnsureValid(id);
+        var idempotencyKey = IdempotencyKey(request);
+
         var started = time.GetTimestamp();
         var rows = await RowsReader.ReadAsync(request, options.Value.MaxRequestBodyBytes, options.Value.MaxRowsPerBatch, cancellationToken).ConfigureAwait(false);
 
@@ -168,14 +166,10 @@ internal static class ModelEndpoints
         return StateResponse.From(await service.GetStateAsync(id, cancellationToken).ConfigureAwait(false));
     }
 
-    private static async Task<RecentResponse> GetRecent(string id, int? limit, IModelService service, CancellationToken cancellationToken)
+    private static async Task<RecentResponse> GetRecent(string id, string? limit, IModelService service, CancellationToken cancellationToken)
     {
         ModelIds.EnsureValid(id);
-        var count = limit ?? DefaultRecent;
-        if (count is < 1 or > MaxRecent)
-        {
-            throw new ApiValidationException("limit", $"must be between 1 and {MaxRecent}");
-        }
+        var count = Limit(limit, DefaultRecent, MaxRecent);
 
         var recent = await service.GetRecentAsync(id, count, cancellationToken).ConfigureAwait(false);
         var matrix = recent.Rows;
@@ -286,6 +280,42 @@ internal static class ModelEndpoints
         ModelIds.EnsureValid(id);
         await service.RefitAsync(id, cancellationToken).ConfigureAwait(false);
         return TypedResults.Accepted($"/v1/models/{id}/events", new RefitResponse(id, "scheduled"));
+    }
+
+    /// <summary>
+    /// The Idempotency-Key header, read here rather than bound: a header sent empty (or blank, which the server trims
+    /// to empty) or twice is a 400, not silently "no key" (a retry without a key could apply a batch twice).
+    /// </summary>
+    /// <summary>The one Idempotency-Key header value; its length and characters are checked by the model layer (ModelInput).</summary>
+    private static string? IdempotencyKey(HttpRequest request)
+    {
+        if (!request.Headers.TryGetValue(IdempotencyKeyHeader, out var values))
+        {
+            return null;
+        }
+
+        return values.Count == 1
+            ? values[0] ?? ""
+            : throw new ApiValidationException(IdempotencyKeyHeader, "is given more than once; send one key per request");
+    }
+
+    /// <summary>
+    /// Reads <c>?limit=</c> as text, so that <c>abc</c> or <c>1e12</c> is a 400 naming the field rather than the
+    /// framework's binding failure (a bare 400 without <c>field</c>).
+    /// </summary>
+    private static int Limit(string? text, int defaultValue, int max)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return defaultValue;
+        }
+
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value is < 1 || value > max)
+        {
+            throw new ApiValidationException("limit", $"'{(text.Length <= 40 ? text : text[..40] + "…")}' is not a whole number between 1 and {max}");
+        }
+
+        return value;
     }
 
     private static async Task<DataMatrix> ReadQueryRowsAsync(string id, HttpRequest request, ServerOptions options, CancellationToken cancellationToken)

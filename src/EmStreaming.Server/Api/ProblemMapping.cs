@@ -2,6 +2,8 @@ using EmStreaming.Grains;
 using EmStreaming.Server.Hosting;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace EmStreaming.Server.Api;
@@ -91,5 +93,51 @@ internal sealed class ProblemExceptionHandler(
             ProblemDetails = problem,
             Exception = exception,
         }).ConfigureAwait(false);
+    }
+}
+
+/// <summary>
+/// Writes every problem as <c>application/problem+json</c>, whatever the request's Accept header says. ASP.NET's default
+/// writer declines when the client accepts neither JSON nor <c>*/*</c> (a browser's EventSource sends
+/// <c>text/event-stream</c>), and a declined problem became a 500 with an empty body or a bare status: an error
+/// body the client did not ask for is still more useful than none.
+/// </summary>
+internal sealed class ProblemJsonWriter(IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, IOptions<ProblemDetailsOptions> options) : IProblemDetailsWriter
+{
+    public bool CanWrite(ProblemDetailsContext context) => true;
+
+    public ValueTask WriteAsync(ProblemDetailsContext context)
+    {
+        var http = context.HttpContext;
+        var problem = context.ProblemDetails;
+        problem.Status ??= http.Response.StatusCode;
+        problem.Title ??= ReasonPhrases.GetReasonPhrase(problem.Status.Value);
+        problem.Type ??= $"https://tools.ietf.org/html/rfc9110#status-{problem.Status.Value}";
+        options.Value.CustomizeProblemDetails?.Invoke(context);
+        return new ValueTask(http.Response.WriteAsJsonAsync(problem, json.Value.SerializerOptions, Problems.ContentType, http.RequestAborted));
+    }
+}
+
+/// <summary>Registration of the API's error answers.</summary>
+internal static class ProblemRegistration
+{
+    /// <summary>Problem details written as problem+json for every Accept header, the exception handler that maps the API's exceptions, and problem bodies for Kestrel's own 400s.</summary>
+    public static IServiceCollection AddApiProblems(this IServiceCollection services)
+    {
+        // Registered before AddProblemDetails' default writer: writers are asked in registration order.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProblemDetailsWriter, ProblemJsonWriter>());
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+        {
+            // The framework answers 415 itself (the endpoints declare what they accept): the header is what is at fault.
+            if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType)
+            {
+                context.ProblemDetails.Extensions.TryAdd("field", "Content-Type");
+            }
+        });
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+
+        // Kestrel's own rejections (an encoded NUL in the path, a malformed request line) come before any middleware.
+        services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Use(BadRequestProblems.Wrap)));
+        return services;
     }
 }

@@ -1,9 +1,10 @@
 using System.Buffers;
 using System.Globalization;
-using System.Text;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using EmStreaming.Numerics;
 using Microsoft.AspNetCore.Http.Features;
+using nietras.SeparatedValues;
 
 namespace EmStreaming.Server.Api;
 
@@ -28,7 +29,7 @@ internal static class RowsReader
         {
             Format.Json => ParseJson(body.Span),
             Format.Ndjson => ParseNdjson(body.Span),
-            _ => ParseCsv(body.Span),
+            _ => ParseCsv(body),
         };
         if (rows.Count == 0)
         {
@@ -157,10 +158,7 @@ internal static class RowsReader
         }
         catch (JsonException e)
         {
-            // The reader refuses NaN, Infinity and other bare words: name the entry it stopped at.
-            throw new ApiValidationException(inRows ? position.Field : "body", inRows
-                ? "must be a finite number or null (NaN and Infinity are not JSON; send null for a missing value)"
-                : $"is not valid JSON: {e.Message}");
+            throw JsonError(body, reader.BytesConsumed, e, inRows ? position.Field : null, "body");
         }
 
         if (!sawRows)
@@ -188,9 +186,9 @@ internal static class RowsReader
 
             position.Row = rows.Count;
             position.Column = -1;
+            var reader = new Utf8JsonReader(line);
             try
             {
-                var reader = new Utf8JsonReader(line);
                 if (!reader.Read())
                 {
                     continue;
@@ -202,27 +200,62 @@ internal static class RowsReader
                     throw new ApiValidationException($"rows[{position.Row}]", "a line must hold exactly one JSON array");
                 }
             }
-            catch (JsonException)
+            catch (JsonException e)
             {
-                throw new ApiValidationException(position.Field, "must be a finite number or null (NaN and Infinity are not JSON; send null for a missing value)");
+                throw JsonError(line, reader.BytesConsumed, e, position.Field, $"rows[{position.Row}]");
             }
         }
 
         return rows;
     }
 
-    internal static List<double[]> ParseCsv(ReadOnlySpan<byte> body)
+    /// <summary>
+    /// Says why JSON did not parse, from what follows the last good token: nothing (the body was cut short), a bare
+    /// word where a value belongs (NaN, Infinity: named by its entry) or any other syntax error.
+    /// </summary>
+    private static ApiValidationException JsonError(ReadOnlySpan<byte> json, long consumed, JsonException e, string? valueField, string structureField)
     {
-        // Lines and fields are spans of the decoded text: a row costs its values array and nothing else.
-        ReadOnlySpan<char> text = Encoding.UTF8.GetString(body);
-        var rows = new List<double[]>();
-        var first = true;
-        while (!text.IsEmpty)
+        var rest = json[(int)Math.Min(consumed, json.Length)..].TrimStart(" \t\r\n"u8);
+        if (!rest.IsEmpty && rest[0] == (byte)',')
         {
-            var end = text.IndexOf('\n');
-            var line = (end < 0 ? text : text[..end]).TrimEnd('\r');
-            text = end < 0 ? default : text[(end + 1)..];
-            if (line.Trim().IsEmpty)
+            rest = rest[1..].TrimStart(" \t\r\n"u8);
+        }
+
+        if (rest.IsEmpty)
+        {
+            return new ApiValidationException(structureField, "is not valid JSON: it ends before the JSON is complete (was the body cut short?)");
+        }
+
+        var word = rest[0] is (byte)'-' or (byte)'+' && rest.Length > 1 ? rest[1] : rest[0];
+        if (valueField is not null && char.IsAsciiLetter((char)word))
+        {
+            return new ApiValidationException(valueField, "must be a finite number or null (NaN and Infinity are not JSON; send null for a missing value)");
+        }
+
+        return new ApiValidationException(structureField, $"is not valid JSON: {e.Message}");
+    }
+
+    /// <summary>
+    /// Parses an RFC 4180 body (Sep): quoted fields may hold commas, doubled quotes and line breaks; an unterminated
+    /// quote is an error. The first non-blank row is a header when any of its fields is neither a number nor missing.
+    /// </summary>
+    internal static List<double[]> ParseCsv(ReadOnlyMemory<byte> body)
+    {
+        var rows = new List<double[]>();
+        using var stream = MemoryMarshal.TryGetArray(body, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(body.ToArray(), writable: false);
+        using var reader = CsvFormat.Reader(',').From(stream);
+        var first = true;
+        foreach (var row in reader)
+        {
+            // Both checks read the raw row, before a column access unescapes it in place.
+            if (CsvFormat.HasUnterminatedQuote(row.Span))
+            {
+                throw new ApiValidationException($"rows[{rows.Count}]", "has a quoted field that is never closed (a quote inside a field is written as two quotes)");
+            }
+
+            if (CsvFormat.IsBlank(row.Span))
             {
                 continue;
             }
@@ -230,45 +263,42 @@ internal static class RowsReader
             if (first)
             {
                 first = false;
-                if (IsHeader(line))
+                if (IsHeader(row))
                 {
                     continue; // a header row: names, not numbers
                 }
             }
 
-            var row = new double[line.Count(',') + 1];
-            var j = 0;
-            foreach (var range in line.Split(','))
+            var values = new double[row.ColCount];
+            for (var j = 0; j < values.Length; j++)
             {
-                var field = line[range].Trim().Trim('"');
+                var field = row[j].Span;
                 if (IsMissing(field))
                 {
-                    row[j] = double.NaN;
+                    values[j] = double.NaN;
                 }
-                else if (double.TryParse(field, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
+                else if (double.TryParse(field.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
                 {
-                    row[j] = value;
+                    values[j] = value;
                 }
                 else
                 {
-                    throw new ApiValidationException($"rows[{rows.Count}][{j}]", $"'{Truncate(field.ToString())}' is not a finite number (leave the field empty or write NA for a missing value)");
+                    throw new ApiValidationException($"rows[{rows.Count}][{j}]", $"'{CsvFormat.Quote(field)}' is not a finite number (leave the field empty or write NA for a missing value)");
                 }
-
-                j++;
             }
 
-            rows.Add(row);
+            rows.Add(values);
         }
 
         return rows;
     }
 
-    private static bool IsHeader(ReadOnlySpan<char> line)
+    private static bool IsHeader(SepReader.Row row)
     {
-        foreach (var range in line.Split(','))
+        for (var j = 0; j < row.ColCount; j++)
         {
-            var field = line[range];
-            if (!IsMissing(field) && !double.TryParse(field.Trim().Trim('"'), NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            var field = row[j].Span;
+            if (!IsMissing(field) && !double.TryParse(field.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out _))
             {
                 return true;
             }
@@ -340,13 +370,9 @@ internal static class RowsReader
         }
     }
 
-    private static bool IsMissing(ReadOnlySpan<char> field)
-    {
-        var f = field.Trim().Trim('"');
-        return f.IsEmpty || f.Equals("NA", StringComparison.OrdinalIgnoreCase) || f.Equals("NaN", StringComparison.OrdinalIgnoreCase) || f.Equals("null", StringComparison.OrdinalIgnoreCase);
-    }
-
-    private static string Truncate(string s) => s.Length <= 40 ? s : s[..40] + "…";
+    /// <summary>The shared missing-value rule, plus <c>null</c>, which JSON clients tend to write into CSV too.</summary>
+    private static bool IsMissing(ReadOnlySpan<char> field) =>
+        CsvFormat.IsMissing(field) || field.Trim().Equals("null", StringComparison.OrdinalIgnoreCase);
 
     private struct Position
     {

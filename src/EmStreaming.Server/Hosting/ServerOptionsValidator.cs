@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Configuration;
 using EmStreaming.Server.Security;
 using Microsoft.Extensions.Options;
 
@@ -53,8 +54,11 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
 /// Validates <see cref="SecurityOptions"/>: well-formed keys, known scopes, and no anonymous access on a
 /// non-loopback address unless <see cref="SecurityOptions.AllowAnonymousNonLoopback"/> says so.
 /// </summary>
-internal sealed class SecurityOptionsValidator(IOptions<ServerOptions> server) : IValidateOptions<SecurityOptions>
+internal sealed class SecurityOptionsValidator(IOptions<ServerOptions> server, IConfiguration configuration) : IValidateOptions<SecurityOptions>
 {
+    /// <summary>Where Kestrel reads its own endpoints; any of them is bound besides (or instead of) the URL list.</summary>
+    public const string KestrelEndpointsSection = "Kestrel:Endpoints";
+
     public ValidateOptionsResult Validate(string? name, SecurityOptions options)
     {
         var failures = new List<string>();
@@ -90,17 +94,51 @@ internal sealed class SecurityOptionsValidator(IOptions<ServerOptions> server) :
             }
         }
 
-        if (options.ApiKeys.Count == 0 && !options.AllowAnonymousNonLoopback
-            && ListenAddresses.Parse(server.Value.Urls, out _) is { } addresses
-            && addresses.Where(a => !a.IsLoopback).Select(a => (ListenAddress?)a).FirstOrDefault() is { } exposed)
+        if (options.ApiKeys.Count == 0 && !options.AllowAnonymousNonLoopback)
         {
-            failures.Add(
-                $"The server would listen on {exposed.Url}, which is not a loopback address, without API keys. " +
-                $"Configure {SecurityOptions.SectionName}:{nameof(SecurityOptions.ApiKeys)} or set " +
-                $"{SecurityOptions.SectionName}:{nameof(SecurityOptions.AllowAnonymousNonLoopback)}=true.");
+            foreach (var (setting, address) in BoundAddresses(failures))
+            {
+                if (!address.IsLoopback)
+                {
+                    failures.Add(
+                        $"The server would listen on {address.Url} ({setting}), which is not a loopback address, without API keys. " +
+                        $"Configure {SecurityOptions.SectionName}:{nameof(SecurityOptions.ApiKeys)} or set " +
+                        $"{SecurityOptions.SectionName}:{nameof(SecurityOptions.AllowAnonymousNonLoopback)}=true.");
+                    break;
+                }
+            }
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>
+    /// Every address Kestrel may bind: the URL list (<c>urls</c>, <c>Server:Urls</c>) and each endpoint of the
+    /// <c>Kestrel:Endpoints</c> section, from whatever source set it (file, environment, command line). Kestrel prefers
+    /// its endpoints over the URL list; checking both refuses every exposed combination.
+    /// </summary>
+    private IEnumerable<(string Setting, ListenAddress Address)> BoundAddresses(List<string> failures)
+    {
+        foreach (var address in ListenAddresses.Parse(server.Value.Urls, out _) ?? [])
+        {
+            yield return ($"{ServerOptions.SectionName}:{nameof(ServerOptions.Urls)}", address);
+        }
+
+        foreach (var endpoint in configuration.GetSection(KestrelEndpointsSection).GetChildren())
+        {
+            var setting = $"{KestrelEndpointsSection}:{endpoint.Key}:Url";
+            var url = endpoint["Url"];
+            if (ListenAddresses.Parse(url, out var error) is not { } parsed)
+            {
+                failures.Add($"{setting}: {error}");
+                continue;
+            }
+
+            foreach (var address in parsed)
+            {
+                yield return (setting, address);
+            }
+        }
     }
 }
 

@@ -86,6 +86,22 @@ public sealed class FitCommandTests
         Assert.Contains("'b'", error);
     }
 
+    /// <summary>Flags are checked before the file is opened: the bad flag is reported even when the file does not exist.</summary>
+    [Theory]
+    [InlineData("fit", "--max-iter", "0", "--max-iter")]
+    [InlineData("fit", "--tol", "-1", "--tol")]
+    [InlineData("fit", "--covariance", "banana", "--covariance")]
+    [InlineData("impute", "--n-init", "0", "--n-init")]
+    [InlineData("stream", "--batch-size", "0", "--batch-size")]
+    public void Command_BadFlag_FailsBeforeReadingTheFile(string command, string option, string value, string expected)
+    {
+        var (code, output, error) = CliRunner.Run(command, "/no/such/file.csv", "--components", "2", option, value);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
+        Assert.DoesNotContain("not found", error);
+        Assert.Equal(string.Empty, output);
+    }
+
     [Fact]
     public void Fit_MissingFile_ExitsTwo()
     {

@@ -43,4 +43,22 @@ public sealed class ImputeCommandTests
         Assert.InRange(Field(result[120], 1), 2.0, 4.0);
         Assert.Equal("setosa", result[1].Split(',')[4]);
     }
+
+    [Fact]
+    public void Impute_QuotedLabelsWithCommasQuotesAndLineBreaks_WrittenBackAsRfc4180()
+    {
+        var text = "name,x,y\n\"a, \"\"quoted\"\"\",1,2\n\"two\nlines\",3,\n plain,5,6\n\"c\",1.5,2.5\n";
+        using var input = new CliRunner.TempFile(content: text);
+        var (code, output, error) = CliRunner.Run("impute", input.Path, "--components", "1", "--seed", "1");
+        Assert.True(code == 0, error);
+        var lines = output.Replace("\r\n", "\n").Split('\n');
+        Assert.Equal("name,x,y", lines[0]);
+        Assert.Equal("\"a, \"\"quoted\"\"\",1,2", lines[1]);
+        Assert.Equal("\"two", lines[2]);
+        Assert.StartsWith("lines\",3,", lines[3]);
+        var imputed = double.Parse(lines[3].Split(',')[2], CultureInfo.InvariantCulture);
+        Assert.InRange(imputed, 2.0, 6.0);
+        Assert.Equal(" plain,5,6", lines[4]);
+        Assert.Equal("c,1.5,2.5", lines[5]);
+    }
 }

@@ -1,12 +1,38 @@
 using EmStreaming.Server.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace EmStreaming.Server.Tests.Hosting;
 
 public sealed class OptionsValidationTests
 {
-    private static ValidateOptionsResult Security(string urls, SecurityOptions security) =>
-        new SecurityOptionsValidator(Options.Create(new ServerOptions { Urls = urls })).Validate(null, security);
+    private static ValidateOptionsResult Security(string urls, SecurityOptions security, Dictionary<string, string?>? configuration = null) =>
+        new SecurityOptionsValidator(
+            Options.Create(new ServerOptions { Urls = urls }),
+            new ConfigurationBuilder().AddInMemoryCollection(configuration ?? []).Build()).Validate(null, security);
+
+    [Theory]
+    [InlineData("Http", "http://0.0.0.0:5080")]
+    [InlineData("Https", "https://*:5443")]
+    [InlineData("Any", "http://192.168.1.4:5080")]
+    public void SecurityValidator_KestrelEndpointNonLoopbackWithoutKeys_FailsNamingTheEndpoint(string name, string url)
+    {
+        var result = Security("http://127.0.0.1:5080", new SecurityOptions(), new() { [$"Kestrel:Endpoints:{name}:Url"] = url });
+        Assert.True(result.Failed);
+        Assert.Contains($"Kestrel:Endpoints:{name}:Url", result.FailureMessage);
+        Assert.Contains("Security:AllowAnonymousNonLoopback", result.FailureMessage);
+    }
+
+    [Fact]
+    public void SecurityValidator_KestrelEndpointLoopbackWithoutKeys_Succeeds() =>
+        Assert.True(Security("http://127.0.0.1:5080", new SecurityOptions(), new() { ["Kestrel:Endpoints:Http:Url"] = "http://localhost:5081" }).Succeeded);
+
+    [Fact]
+    public void SecurityValidator_KestrelEndpointNotAUrl_FailsNamingTheEndpoint()
+    {
+        var result = Security("http://127.0.0.1:5080", new SecurityOptions(), new() { ["Kestrel:Endpoints:Odd:Url"] = "ftp://x" });
+        Assert.Contains("Kestrel:Endpoints:Odd:Url", result.FailureMessage);
+    }
 
     [Theory]
     [InlineData("http://127.0.0.1:5080")]
@@ -100,5 +126,20 @@ public sealed class OptionsValidationTests
         });
         Assert.Equal(EmStreamingServer.ExitConfigurationError, code);
         Assert.Contains("Security:AllowAnonymousNonLoopback", error.ToString());
+    }
+
+    /// <summary>The bypass the issue found: Kestrel's own endpoint setting on the command line, with no keys, must not start.</summary>
+    [Fact]
+    public async Task RunAsync_KestrelEndpointOnAllInterfacesWithoutKeys_RefusesToStartWithExitCode2()
+    {
+        var error = new StringWriter();
+        var code = await EmStreamingServer.RunAsync(new ServerLaunchOptions
+        {
+            Args = ["--Kestrel:Endpoints:Http:Url=http://0.0.0.0:0", "--Demo:Enabled=false", "--Storage:Provider=InMemory"],
+            Error = error,
+            Output = TextWriter.Null,
+        });
+        Assert.Equal(EmStreamingServer.ExitConfigurationError, code);
+        Assert.Contains("Kestrel:Endpoints:Http:Url", error.ToString());
     }
 }

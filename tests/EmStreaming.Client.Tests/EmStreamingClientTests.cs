@@ -1,0 +1,245 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EmStreaming.Client.Tests;
+
+public sealed class EmStreamingClientTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    private readonly IEmStreamingClient _client = server.CreateEmStreamingClient();
+
+    private static ModelDefinition Gmm(int dimension = 2, int components = 2) =>
+        new() { Kind = "gmm", Dimension = dimension, Components = components, Seed = 7 };
+
+    private static List<double[]> Clusters(int n, int seed = 1)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, n).Select(i =>
+        {
+            var centre = (i / 50) % 2 == 0 ? 0.0 : 8.0;
+            return new[] { centre + random.NextDouble() - 0.5, centre + random.NextDouble() - 0.5 };
+        })];
+    }
+
+    /// <summary>Waits until every accepted row is applied and the model has parameters (the grains apply rows asynchronously).</summary>
+    private async Task<ModelInfo> ReadyAsync(string id)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var model = await _client.GetModelAsync(id, timeout.Token);
+            if (model.Status is { WarmingUp: false, PendingObservations: 0 })
+            {
+                return model;
+            }
+
+            await Task.Delay(50, timeout.Token);
+        }
+    }
+
+    [Fact]
+    public async Task EveryEndpoint_TypedRoundTrip()
+    {
+        var created = await _client.PutModelAsync("cli:life", Gmm());
+        Assert.True(created.Created);
+        Assert.Equal(2, created.Model.Definition.Dimension);
+        Assert.False((await _client.PutModelAsync("cli:life", Gmm() with { AnomalyThreshold = 50 })).Created);
+
+        var rows = Clusters(600);
+        rows[3] = [double.NaN, 0.1];
+        var append = await _client.AppendAsync("cli:life", rows);
+        Assert.Equal(600, append.Accepted);
+        Assert.Empty(append.Rejected);
+        var model = await ReadyAsync("cli:life");
+        Assert.Equal(600, model.Status.Observations);
+
+        var state = await _client.GetStateAsync("cli:life");
+        Assert.Equal("gmm", state.Kind);
+        Assert.Equal(2, state.Means!.Length);
+        Assert.Equal(2, state.Covariances![0].Length);
+
+        var recent = await _client.GetRecentAsync("cli:life", 10);
+        Assert.Equal(10, recent.Rows.Length);
+        Assert.Equal(10, recent.Labels!.Length);
+
+        var prediction = await _client.PredictAsync("cli:life", [[0, 0], [8, 8]]);
+        Assert.NotEqual(prediction.Labels[0], prediction.Labels[1]);
+        Assert.All(prediction.Probabilities, p => Assert.Equal(1.0, p.Sum(), 6));
+
+        var imputed = await _client.ImputeAsync("cli:life", [[8, double.NaN]]);
+        Assert.InRange(imputed[0][1], 6.0, 10.0);
+
+        var refit = await _client.RefitAsync("cli:life");
+        Assert.Equal("scheduled", refit.Status);
+
+        var page = await _client.ListModelsAsync(prefix: "cli:", limit: 1);
+        Assert.Single(page.Models);
+        var all = new List<ModelInfo>();
+        await foreach (var m in _client.ListAllModelsAsync("cli:life"))
+        {
+            all.Add(m);
+        }
+
+        Assert.Equal(["cli:life"], all.Select(m => m.Id));
+        _ = await _client.ListSnapshotsAsync("cli:life");
+
+        await _client.DeleteModelAsync("cli:life");
+        await Assert.ThrowsAsync<ModelNotFoundException>(() => _client.GetModelAsync("cli:life"));
+    }
+
+    [Fact]
+    public async Task AppendFlatBlock_SendsRowsOfTheGivenWidth()
+    {
+        await _client.PutModelAsync("cli:flat", Gmm());
+        var result = await _client.AppendAsync("cli:flat", new double[] { 1, 2, 3, double.NaN, 5, 6 }, columns: 2, idempotencyKey: "flat-1");
+        Assert.Equal(3, result.Accepted);
+        var again = await _client.AppendAsync("cli:flat", new double[] { 1, 2, 3, double.NaN, 5, 6 }, columns: 2, idempotencyKey: "flat-1");
+        Assert.True(again.Replayed);
+        Assert.Throws<ArgumentException>(() => { _ = _client.AppendAsync("cli:flat", new double[] { 1, 2, 3 }, columns: 2); });
+    }
+
+    [Fact]
+    public async Task Problems_BecomeTypedExceptions()
+    {
+        var invalid = await Assert.ThrowsAsync<InvalidRequestException>(() => _client.GetModelAsync("bad id"));
+        Assert.Equal("id", invalid.Field);
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+
+        var limit = await Assert.ThrowsAsync<InvalidRequestException>(() => _client.ListModelsAsync(limit: 0));
+        Assert.Equal("limit", limit.Field);
+
+        await _client.PutModelAsync("cli:rows", Gmm());
+        var row = await Assert.ThrowsAsync<InvalidRequestException>(() => _client.PredictAsync("cli:rows", [[1, 2], [1, 2, 3]]));
+        Assert.Equal("rows[1]", row.Field);
+
+        var missing = await Assert.ThrowsAsync<ModelNotFoundException>(() => _client.GetStateAsync("cli:nobody"));
+        Assert.Equal("id", missing.Problem!.Field);
+
+        var warming = await Assert.ThrowsAsync<ModelConflictException>(() => _client.PredictAsync("cli:rows", [[1, 2]]));
+        Assert.True(warming.IsWarmingUp);
+
+        var definition = await Assert.ThrowsAsync<InvalidRequestException>(() => _client.PutModelAsync("cli:bad", new ModelDefinition { Kind = "gmm", Components = 2 }));
+        Assert.Equal("dimension", definition.Field);
+    }
+
+    [Fact]
+    public async Task Events_AreAnAsyncStreamOfTypedEvents()
+    {
+        await _client.PutModelAsync("cli:events", Gmm());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var events = _client.EventsAsync("cli:events", timeout.Token).GetAsyncEnumerator(timeout.Token);
+        var first = events.MoveNextAsync().AsTask();
+
+        // The subscription opens with the first MoveNextAsync; rows that finish the warm-up then raise "ready".
+        await Task.Delay(200, timeout.Token);
+        await _client.AppendAsync("cli:events", Clusters(600), cancellationToken: timeout.Token);
+        Assert.True(await first);
+        var seen = new List<ModelEvent> { events.Current };
+        while (seen[^1].Type != "ready" && await events.MoveNextAsync())
+        {
+            seen.Add(events.Current);
+        }
+
+        var ready = seen[^1];
+        Assert.Equal("ready", ready.Type);
+        Assert.Equal("cli:events", ready.ModelId);
+        Assert.NotNull(ready.Time);
+        Assert.NotNull(ready.EventId);
+    }
+
+    [Fact]
+    public async Task Events_UnknownModel_ThrowsNotFoundBeforeAnyEvent()
+    {
+        await using var events = _client.EventsAsync("cli:no-events").GetAsyncEnumerator();
+        await Assert.ThrowsAsync<ModelNotFoundException>(async () => await events.MoveNextAsync());
+    }
+
+    [Fact]
+    public void AddEmStreamingClient_BadSetting_FailsNamingIt()
+    {
+        var services = new ServiceCollection();
+        services.AddEmStreamingClient(o =>
+        {
+            o.BaseAddress = new Uri("ftp://example.org");
+            o.MaxRetries = -1;
+        });
+        var e = Assert.Throws<OptionsValidationException>(() => services.BuildServiceProvider().GetRequiredService<IEmStreamingClient>());
+        Assert.Contains("BaseAddress", e.Message);
+        Assert.Contains("MaxRetries", e.Message);
+    }
+
+    [Fact]
+    public async Task Unreachable_IsAnEmStreamingExceptionWithoutStatus()
+    {
+        var client = EmStreamingClientFactory.Create(new EmStreamingClientOptions { BaseAddress = new Uri("http://127.0.0.1:1"), MaxRetries = 1, RetryDelay = TimeSpan.FromMilliseconds(10) });
+        var e = await Assert.ThrowsAsync<EmStreamingException>(() => client.GetModelAsync("x"));
+        Assert.Null(e.StatusCode);
+        Assert.Contains("cannot reach", e.Message);
+        Assert.False(await client.IsReadyAsync());
+    }
+}
+
+/// <summary>Against a rate-limited server: 429s are retried after Retry-After with the same Idempotency-Key.</summary>
+public sealed class RetryTests : IDisposable
+{
+    private readonly ServerFixture _server = new(new()
+    {
+        ["RateLimiting:Enabled"] = "true",
+        ["RateLimiting:PermitsPerSecond"] = "1",
+        ["RateLimiting:Burst"] = "2",
+    });
+
+    public void Dispose() => _server.Dispose();
+
+    [Fact]
+    public async Task RateLimited_RetriedWithTheSameIdempotencyKeyUntilAccepted()
+    {
+        var client = _server.CreateEmStreamingClient(o => o.MaxRetries = 10);
+        await client.PutModelAsync("retry:a", new ModelDefinition { Kind = "gmm", Dimension = 1, Components = 1 });
+        var results = new List<AppendResult>();
+        for (var i = 0; i < 4; i++)
+        {
+            results.Add(await client.AppendAsync("retry:a", [[i]]));
+        }
+
+        Assert.All(results, r => Assert.Equal(1, r.Accepted));
+        List<(string Method, string Path, string? Key, int Status)> appends;
+        lock (_server.Attempts)
+        {
+            appends = [.. _server.Attempts.Where(a => a.Path.EndsWith("/observations", StringComparison.Ordinal))];
+        }
+
+        // Some attempts were refused (the burst is 2, one token a second) and every batch went through once.
+        Assert.Contains(appends, a => a.Status == 429);
+        Assert.Equal(4, appends.Count(a => a.Status == 200));
+        foreach (var batch in appends.GroupBy(a => a.Key))
+        {
+            Assert.NotNull(batch.Key);
+            Assert.Equal(1, batch.Count(a => a.Status == 200));
+        }
+
+        Assert.Equal(4, appends.Select(a => a.Key).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task RateLimited_NoRetriesLeft_ThrowsServerBusyWithRetryAfter()
+    {
+        var client = _server.CreateEmStreamingClient(o => o.MaxRetries = 0);
+        ServerBusyException? busy = null;
+        for (var i = 0; i < 10 && busy is null; i++)
+        {
+            try
+            {
+                await client.ListModelsAsync();
+            }
+            catch (ServerBusyException e)
+            {
+                busy = e;
+            }
+        }
+
+        Assert.NotNull(busy);
+        Assert.Equal(HttpStatusCode.TooManyRequests, busy.StatusCode);
+        Assert.NotNull(busy.RetryAfter);
+    }
+}

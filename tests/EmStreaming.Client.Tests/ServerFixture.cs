@@ -1,0 +1,77 @@
+using EmStreaming.Client.Transport;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmStreaming.Client.Tests;
+
+/// <summary>
+/// The real server in memory (TestServer) over the real model grains with in-memory storage, and clients built the
+/// way an application builds them: <c>AddEmStreamingClient</c> through IHttpClientFactory, with the TestServer as
+/// the primary handler and a recorder of every attempt below the retry handler.
+/// </summary>
+public sealed class ServerFixture : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+
+    public ServerFixture()
+        : this([])
+    {
+    }
+
+    internal ServerFixture(Dictionary<string, string?> settings)
+    {
+        _settings = new Dictionary<string, string?>
+        {
+            ["RateLimiting:Enabled"] = "false",
+            ["Demo:Enabled"] = "false",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Storage:Provider"] = "InMemory",
+        };
+        foreach (var (k, v) in settings)
+        {
+            _settings[k] = v;
+        }
+    }
+
+    /// <summary>Every request that reached the server's handler, in order (method, path, Idempotency-Key, status).</summary>
+    internal List<(string Method, string Path, string? Key, int Status)> Attempts { get; } = [];
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("Storage:Provider", "InMemory");
+        builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(_settings));
+    }
+
+    /// <summary>A client from <c>services.AddEmStreamingClient(...)</c> talking to this server.</summary>
+    public IEmStreamingClient CreateEmStreamingClient(Action<EmStreamingClientOptions>? configure = null)
+    {
+        var server = Server; // starts the host
+        var services = new ServiceCollection();
+        services.AddEmStreamingClient(o =>
+            {
+                o.BaseAddress = new Uri("http://localhost/");
+                o.RetryDelay = TimeSpan.FromMilliseconds(50);
+                configure?.Invoke(o);
+            })
+            .AddHttpMessageHandler(() => new RecordingHandler(Attempts))
+            .ConfigurePrimaryHttpMessageHandler(() => server.CreateHandler());
+        return services.BuildServiceProvider().GetRequiredService<IEmStreamingClient>();
+    }
+
+    private sealed class RecordingHandler(List<(string, string, string?, int)> attempts) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            lock (attempts)
+            {
+                attempts.Add((request.Method.Method, request.RequestUri!.AbsolutePath,
+                    request.Headers.TryGetValues("Idempotency-Key", out var keys) ? keys.Single() : null, (int)response.StatusCode));
+            }
+
+            return response;
+        }
+    }
+}

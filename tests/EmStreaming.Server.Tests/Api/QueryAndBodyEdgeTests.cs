@@ -1,0 +1,93 @@
+using System.Net;
+using EmStreaming.Server.Tests.Support;
+
+namespace EmStreaming.Server.Tests.Api;
+
+/// <summary>The probe findings of issue 12 on query strings and bodies, each pinned as a regression test.</summary>
+public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<ApiFactory>
+{
+    private readonly HttpClient _client = factory.CreateClient();
+
+    private async Task<long> ObservationsAsync(string id) =>
+        (await (await _client.GetAsync($"/v1/models/{id}")).ReadJsonAsync()).GetProperty("status").GetProperty("observations").GetInt64();
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("1e12")]
+    [InlineData("99999999999")]
+    [InlineData("-1")]
+    [InlineData("1.5")]
+    [InlineData("0x10")]
+    [InlineData(" 5")]
+    public async Task Limit_NotAWholeNumberInRange_Returns400NamingLimit(string limit)
+    {
+        await Http.CreateAsync(_client, "edge:limit");
+        var escaped = Uri.EscapeDataString(limit);
+        await (await _client.GetAsync($"/v1/models?limit={escaped}")).AssertProblemAsync(400, "limit");
+        await (await _client.GetAsync($"/v1/models/edge:limit/recent?limit={escaped}")).AssertProblemAsync(400, "limit");
+    }
+
+    [Fact]
+    public async Task Limit_InRange_Answers200()
+    {
+        await Http.CreateAsync(_client, "edge:limit-ok");
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/v1/models?limit=1000")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/v1/models/edge:limit-ok/recent?limit=10000")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("application/json", """{"rows":[[1,2],[3,""")]
+    [InlineData("application/json", """{"rows":[[1,2]""")]
+    [InlineData("application/json", """{"rows":""")]
+    [InlineData("application/json", """{"ro""")]
+    [InlineData("application/x-ndjson", "[1,2]\n[3,")]
+    public async Task Append_TruncatedJson_ReportedAsCutShortNotAsNaN(string contentType, string body)
+    {
+        await Http.CreateAsync(_client, "edge:trunc");
+        var problem = await (await _client.PostAsync("/v1/models/edge:trunc/observations", Http.Body(body, contentType))).AssertProblemAsync(400);
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains("not valid JSON", detail);
+        Assert.DoesNotContain("NaN", detail);
+        Assert.Equal(0, await ObservationsAsync("edge:trunc"));
+    }
+
+    [Fact]
+    public async Task Append_SyntaxErrorInsideRows_ReportedAsInvalidJson()
+    {
+        await Http.CreateAsync(_client, "edge:syntax");
+        var problem = await (await _client.PostAsync("/v1/models/edge:syntax/observations", Http.Json("""{"rows":[[1,2],[3,]]}"""))).AssertProblemAsync(400, "body");
+        Assert.Contains("not valid JSON", problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("x,y\n\"1,5\",2\n", "rows[0][0]")]
+    [InlineData("1,2\n3,\"1,5\"\n", "rows[1][1]")]
+    public async Task Append_CsvQuotedFieldWithComma_IsOneFieldAndNotANumber(string csv, string field)
+    {
+        await Http.CreateAsync(_client, "edge:quoted");
+        var problem = await (await _client.PostAsync("/v1/models/edge:quoted/observations", Http.Body(csv, "text/csv"))).AssertProblemAsync(400, field);
+        Assert.Contains("'1,5'", problem.GetProperty("detail").GetString());
+        Assert.Equal(0, await ObservationsAsync("edge:quoted"));
+    }
+
+    [Fact]
+    public async Task Append_CsvQuotedHeaderWithLineBreakAndQuotedNumbers_Accepted()
+    {
+        await Http.CreateAsync(_client, "edge:rfc");
+        var csv = "\"temperature\n(°C)\",\"say \"\"hi\"\"\"\r\n\"1.5\",2\r\n3,\"NA\"\r\n";
+        var json = await (await _client.PostAsync("/v1/models/edge:rfc/observations", Http.Body(csv, "text/csv"))).ReadJsonAsync();
+        Assert.Equal(2, json.GetProperty("accepted").GetInt32());
+        Assert.Equal(2, await ObservationsAsync("edge:rfc"));
+    }
+
+    [Theory]
+    [InlineData("1,2\n3,\"4\n")]
+    [InlineData("\"a,b\n1,2\n")]
+    public async Task Append_CsvUnterminatedQuote_Returns400AndChangesNothing(string csv)
+    {
+        await Http.CreateAsync(_client, "edge:unterminated");
+        var problem = await (await _client.PostAsync("/v1/models/edge:unterminated/observations", Http.Body(csv, "text/csv"))).AssertProblemAsync(400);
+        Assert.Contains("never closed", problem.GetProperty("detail").GetString());
+        Assert.Equal(0, await ObservationsAsync("edge:unterminated"));
+    }
+}
