@@ -16,6 +16,8 @@ switch (args.FirstOrDefault())
         return 0;
     case "load":
         return await EmStreaming.Benchmarks.Load.LoadGenerator.RunAsync(args[1..], Console.Out);
+    case "log-streams":
+        return await EmStreaming.Benchmarks.Streams.LogStreamThroughput.RunAsync(args[1..], Console.Out);
     case "hmm-defaults":
         EmStreaming.Benchmarks.Hmm.OnlineHmmDefaultsExperiment.Run(Console.Out);
         return 0;
