@@ -89,6 +89,23 @@ public abstract class LogStreamProviderContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OnNextAsync_EventsOfOtherTypesOnTheStream_ConsumerGetsItsTypeOnlyAndTheQueueMovesOn()
+    {
+        var (silo, recorder) = await StartAsync();
+        var mixed = silo.Client.GetStreamProvider(Provider).GetStream<object>(StreamId.Create(TestStreams.Namespace, "mixed"));
+
+        await mixed.OnNextAsync("not a TestEvent");
+        await mixed.OnNextBatchAsync([new TestEvent(1), 2.5, new TestEvent(2)]);
+        await ProduceAsync(silo, "other", [7]);
+
+        await Wait.UntilAsync(() => recorder.Values("other").Count == 1, "the later stream's event delivered");
+        await Wait.UntilAsync(() => recorder.Values("mixed").Count == 2, "the typed events delivered");
+        Assert.Equal([1, 2], recorder.Values("mixed"));
+        // Both TestEvents came in one producer batch: one log position.
+        Assert.Equal(recorder.Positions("mixed")[0], recorder.Positions("mixed")[1]);
+    }
+
+    [Fact]
     public async Task Restart_RecordsAbovePersistedPositionAreRedelivered_PersistedOnesAreNot()
     {
         var (silo, recorder) = await StartAsync();
