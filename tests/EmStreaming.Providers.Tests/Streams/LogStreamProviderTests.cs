@@ -36,7 +36,8 @@ public abstract class LogStreamProviderContractTests : IAsyncLifetime
         }
     }
 
-    private async Task<(SiloHarness Silo, DeliveryRecorder Recorder)> StartAsync(int queues = 1, Action<LogStreamOptions>? configure = null)
+    private protected async Task<(SiloHarness Silo, DeliveryRecorder Recorder)> StartAsync(
+        int queues = 1, Action<LogStreamOptions>? configure = null, IDictionary<string, string?>? overrides = null)
     {
         var recorder = new DeliveryRecorder();
         var settings = new Dictionary<string, string?>(BackendSettings)
@@ -45,6 +46,11 @@ public abstract class LogStreamProviderContractTests : IAsyncLifetime
             ["Streams:PollPeriod"] = "00:00:00.010",
             ["Streams:CheckpointInterval"] = "00:00:00.050",
         };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         var silo = await SiloHarness.StartAsync(
             settings,
             (builder, configuration) => builder.AddEmStreamingLogStreams(Provider, configuration, configure),
@@ -57,12 +63,12 @@ public abstract class LogStreamProviderContractTests : IAsyncLifetime
         return (silo, recorder);
     }
 
-    private static IAsyncStream<TestEvent> Stream(SiloHarness silo, string key) =>
+    private protected static IAsyncStream<TestEvent> Stream(SiloHarness silo, string key) =>
         silo.Client.GetStreamProvider(Provider).GetStream<TestEvent>(StreamId.Create(TestStreams.Namespace, key));
 
-    private static IStreamLog Log(SiloHarness silo) => ((LogQueueAdapterFactory)silo.Services.GetRequiredKeyedService<IQueueAdapterFactory>(Provider)).Log;
+    private protected static IStreamLog Log(SiloHarness silo) => ((LogQueueAdapterFactory)silo.Services.GetRequiredKeyedService<IQueueAdapterFactory>(Provider)).Log;
 
-    private static async Task ProduceAsync(SiloHarness silo, string key, IEnumerable<int> values)
+    private protected static async Task ProduceAsync(SiloHarness silo, string key, IEnumerable<int> values)
     {
         var stream = Stream(silo, key);
         foreach (var value in values)
@@ -214,6 +220,37 @@ public sealed class SqliteLogStreamProviderTests : LogStreamProviderContractTest
     {
         await base.DisposeAsync();
         _directory.Dispose();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Kill_CrashImageOfTheFile_RedeliversEverythingAboveTheCommittedCheckpoint(bool checkpointCommitted)
+    {
+        // What kill -9 leaves is the file as committed so far (WAL included): copy it while the silo runs, start on the copy.
+        var interval = checkpointCommitted ? "00:00:00.050" : "01:00:00";
+        var (silo, recorder) = await StartAsync(overrides: new Dictionary<string, string?> { ["Streams:CheckpointInterval"] = interval });
+        await ProduceAsync(silo, "a", Enumerable.Range(0, 4));
+        await Wait.UntilAsync(() => recorder.Values("a").Count == 4, "first four delivered");
+        Assert.Equal(4, await silo.Client.GetGrain<ITestConsumerGrain>("a").PersistAsync());
+        await ProduceAsync(silo, "a", Enumerable.Range(4, 6));
+        await Wait.UntilAsync(() => recorder.Values("a").Count == 10, "all ten delivered");
+        var expectedCheckpoint = checkpointCommitted ? 4 : 0;
+        await Wait.UntilAsync(() => Log(silo).GetCheckpoint(0) == expectedCheckpoint, "the committed checkpoint");
+        using var crash = new TempDirectory();
+        foreach (var suffix in new[] { "", "-wal" })
+        {
+            if (File.Exists(_directory.DatabasePath + suffix))
+            {
+                File.Copy(_directory.DatabasePath + suffix, Path.Combine(crash.Path, SqliteStorageOptions.DefaultFileName + suffix));
+            }
+        }
+
+        var (_, again) = await StartAsync(overrides: new Dictionary<string, string?> { ["Storage:DataDirectory"] = crash.Path, ["Streams:CheckpointInterval"] = interval });
+
+        var expected = Enumerable.Range(expectedCheckpoint, 10 - expectedCheckpoint).ToArray();
+        await Wait.UntilAsync(() => again.Values("a").Count >= expected.Length, "everything above the checkpoint redelivered");
+        Assert.Equal(expected, again.Values("a"));
     }
 
     [Fact]
