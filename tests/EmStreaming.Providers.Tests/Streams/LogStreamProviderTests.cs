@@ -327,6 +327,31 @@ public sealed class LogStreamOptionsTests
     }
 
     [Fact]
+    public async Task AddEmStreamingLogStreams_Configuration_ProviderNameAndSettingsComeFromTheStreamsSection()
+    {
+        using var directory = new TempDirectory();
+        var recorder = new DeliveryRecorder();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:DataDirectory"] = directory.Path,
+            ["Storage:FullSync"] = "false",
+            ["Streams:ProviderName"] = "custom",
+            ["Streams:Queues"] = "3",
+            ["Streams:PollPeriod"] = "00:00:00.005",
+        };
+        await using var silo = await SiloHarness.StartAsync(
+            settings, (builder, configuration) => builder.AddEmStreamingLogStreams(configuration), s => s.AddSingleton(recorder));
+
+        var options = silo.Services.GetRequiredService<IOptionsMonitor<LogStreamOptions>>().Get("custom");
+        await silo.Client.GetStreamProvider("custom").GetStream<TestEvent>(StreamId.Create(TestStreams.Namespace, "k")).OnNextAsync(new TestEvent(5));
+
+        await Wait.UntilAsync(() => recorder.Values("k").Count == 1, "delivered through the configured provider");
+        Assert.Equal(3, options.Queues);
+        Assert.Equal(TimeSpan.FromMilliseconds(5), options.PollPeriod);
+        Assert.Equal(3, ((LogQueueAdapterFactory)silo.Services.GetRequiredKeyedService<IQueueAdapterFactory>("custom")).Log.QueueCount);
+    }
+
+    [Fact]
     public void Bind_DefaultsAreValid()
     {
         Assert.Null(LogStreamOptionsValidator.Check(new LogStreamOptions()));
