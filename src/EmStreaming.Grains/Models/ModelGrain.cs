@@ -32,7 +32,7 @@ internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [pro
 /// policy, on a timer and on deactivation, and publishes an immutable view that queries read without waiting for a turn.
 /// </summary>
 [ImplicitStreamSubscription(ModelStreams.Namespace)]
-internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrain, IStreamSubscriptionObserver, IAsyncObserver<object>
+internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrain, IStreamSubscriptionObserver, IAsyncBatchObserver<object>
 {
     /// <summary>Producer id of the records the grain writes into its own stream (refit requests and results).</summary>
     public const string ControlProducer = "model";
@@ -138,14 +138,32 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
     }
 
-    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) => handleFactory.Create<object>().ResumeAsync(this);
+    /// <summary>Batch delivery: the records of one delivery are applied in one turn and the view is published once.</summary>
+    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) => handleFactory.Create<object>().ResumeAsync((IAsyncBatchObserver<object>)this);
 
-    public async Task OnNextAsync(object item, StreamSequenceToken? token = null)
+    public async Task OnNextAsync(IList<SequentialItem<object>> items)
+    {
+        var changed = false;
+        foreach (var item in items)
+        {
+            changed |= await OnNextAsync(item.Item, item.Token);
+        }
+
+        if (changed)
+        {
+            Publish();
+        }
+    }
+
+    /// <summary>One record; true when the model changed.</summary>
+    private async Task<bool> OnNextAsync(object item, StreamSequenceToken? token)
     {
         if (_failure is not null)
         {
-            // Never apply on top of a state we could not read: the records stay in the log (nothing is persisted, so nothing is trimmed).
-            throw new ModelFailedException(Id, _failure);
+            // Never apply on top of a state we could not read. Returning (not throwing, which would pin the queue's cache and
+            // stall the other models of the queue) without calling Persisted keeps the record in the log: nothing is trimmed
+            // past it, and it is delivered again after a restart.
+            return false;
         }
 
         var record = item switch
@@ -157,13 +175,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         if (record is null)
         {
             _logger.LogWarning("Model {Id} skipped a stream event of type {Type}", Id, item?.GetType().Name ?? "null");
-            return;
+            return false;
         }
 
-        if (await ApplyAsync(record, token))
-        {
-            Publish();
-        }
+        return await ApplyAsync(record, token);
     }
 
     public Task OnCompletedAsync() => Task.CompletedTask;
