@@ -21,9 +21,12 @@ internal interface IModelControlGrain : IGrainWithStringKey
     Task<ModelProgress> GetProgressAsync(string producerId);
 }
 
-/// <summary>A model's status and the rows it has applied from one producer; null status when the model does not exist.</summary>
+/// <summary>
+/// A model's status, the rows it has applied from one producer, and whether it may still be reading records from before its
+/// activation (a restart's redeliveries); null status when the model does not exist.
+/// </summary>
 [GenerateSerializer, Immutable]
-internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows);
+internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows, [property: Id(2)] bool CatchingUp);
 
 /// <summary>
 /// One activation per model id. Consumes the model's stream (implicit subscription) in order through <see cref="ModelCore"/>,
@@ -62,6 +65,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private IGrainTimer? _refitTimer;
     private IGrainTimer? _snapshotTimer;
     private PublishedModel _published = PublishedModel.Missing;
+    private long _catchUpNonce; // non-zero while this activation has not yet read its own catch-up marker
 
     public ModelGrain(
         IGrainContext context, IPersistentStateFactory stateFactory, IOptions<ModelStorageOptions> storage, IOptions<ModelStreamOptions> streams,
@@ -120,6 +124,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             }
 
             StartTimers();
+            StartCatchUp();
             if (_core.ResumeRefit() is { } job)
             {
                 StartRefit(job, NextControlSequence());
@@ -227,6 +232,17 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private async Task<bool> ApplyAsync(ModelStreamRecord record, StreamSequenceToken? token)
     {
         _lastToken = token ?? _lastToken;
+        if (record.Kind == ModelRecordKind.CatchUpMarker)
+        {
+            // Not an effect: outside the producer windows (a marker of a crashed activation may share a reused sequence).
+            if (record.Nonce != 0 && record.Nonce == _catchUpNonce)
+            {
+                _catchUpNonce = 0;
+                return true;
+            }
+
+            return false;
+        }
         if (!_windows.TryAccept(record.ProducerId, record.Sequence, record.RowCount))
         {
             return false; // a redelivery: its effect is already in this state
@@ -307,6 +323,19 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     }
 
     private long NextControlSequence() => ++_controlSequence;
+
+    /// <summary>
+    /// Until this activation reads back the marker it appends now, records from before it (a previous process's accepted rows
+    /// redelivered after a restart) may still be on their way: the status says so, and pending rows are never reported as 0.
+    /// </summary>
+    private void StartCatchUp()
+    {
+        _catchUpNonce = Random.Shared.NextInt64(1, long.MaxValue);
+        Produce(new ModelStreamRecord
+        {
+            Kind = ModelRecordKind.CatchUpMarker, ProducerId = ControlProducer, Sequence = 0, Generation = 0, Timestamp = _time.GetUtcNow(), Nonce = _catchUpNonce,
+        });
+    }
 
     private void StartTimers()
     {
