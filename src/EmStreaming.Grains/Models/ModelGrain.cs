@@ -174,7 +174,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         var record = item switch
         {
             ModelStreamRecord r => r,
-            ObservationBatch b => ModelStreamRecord.From(b),
+            ObservationBatch b => Checked(b),
             _ => null,
         };
         if (record is null)
@@ -300,6 +300,36 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// An external producer's batch, held to the service's rules (<see cref="Observations.ModelInput"/>): rows with an infinite
+    /// value or no observed value are dropped; a batch of the wrong width or shape is kept whole and skipped when applied.
+    /// </summary>
+    private ModelStreamRecord Checked(ObservationBatch batch)
+    {
+        var record = ModelStreamRecord.From(batch);
+        if (_core is not { } core || batch.Columns != core.Definition.Dimension || batch.Values is not { } values || values.Length % batch.Columns != 0)
+        {
+            return record;
+        }
+
+        List<double>? kept = null;
+        var rows = values.Length / batch.Columns;
+        for (var i = 0; i < rows; i++)
+        {
+            var row = values.AsSpan(i * batch.Columns, batch.Columns);
+            if (Observations.ModelInput.Check(row) is null)
+            {
+                kept?.AddRange(row);
+            }
+            else if (kept is null)
+            {
+                kept = [.. values.AsSpan(0, i * batch.Columns)];
+            }
+        }
+
+        return kept is null ? record : record with { Values = [.. kept] };
     }
 
     private ModelCore? TryRestore(RegistryEntry entry, DecodedModelState stored)

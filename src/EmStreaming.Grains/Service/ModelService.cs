@@ -328,7 +328,11 @@ internal sealed class ModelService(
 
     private IModelControlGrain Control(string id) => client.GetGrain<IModelControlGrain>(id);
 
-    private IAsyncStream<ModelStreamRecord> Stream(string id) => _streams.GetStream<ModelStreamRecord>(StreamId.Create(ModelStreams.Namespace, id));
+    /// <summary>
+    /// The model's stream as <c>object</c>, as the grain produces on it too: Orleans allows one element type per stream in a
+    /// process, and the stream carries our records and external producers' <see cref="ObservationBatch"/>es.
+    /// </summary>
+    private IAsyncStream<object> Stream(string id) => _streams.GetStream<object>(StreamId.Create(ModelStreams.Namespace, id));
 
     private ProducerCounter Counter(string id) => _counters.GetOrAdd(id, static _ => new ProducerCounter());
 
