@@ -124,7 +124,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             }
 
             StartTimers();
-            StartCatchUp();
+            if (_state.RecordExists)
+            {
+                // A stored state means a previous activation (maybe another process) may have left records in the log. Without
+                // one, the model was just created (its first state is written when it is) and nothing older can be pending.
+                StartCatchUp();
+            }
             if (_core.ResumeRefit() is { } job)
             {
                 StartRefit(job, NextControlSequence());
