@@ -126,7 +126,6 @@ public static class EmStreamingServer
             {
                 return found;
             }
-
         }
 
         return null;

@@ -21,9 +21,12 @@ internal interface IModelControlGrain : IGrainWithStringKey
     Task<ModelProgress> GetProgressAsync(string producerId);
 }
 
-/// <summary>A model's status and the rows it has applied from one producer; null status when the model does not exist.</summary>
+/// <summary>
+/// A model's status, the rows it has applied from one producer, and whether it may still be reading records from before its
+/// activation (a restart's redeliveries); null status when the model does not exist.
+/// </summary>
 [GenerateSerializer, Immutable]
-internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows);
+internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows, [property: Id(2)] bool CatchingUp);
 
 /// <summary>
 /// One activation per model id. Consumes the model's stream (implicit subscription) in order through <see cref="ModelCore"/>,
@@ -32,7 +35,7 @@ internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [pro
 /// policy, on a timer and on deactivation, and publishes an immutable view that queries read without waiting for a turn.
 /// </summary>
 [ImplicitStreamSubscription(ModelStreams.Namespace)]
-internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrain, IStreamSubscriptionObserver, IAsyncObserver<object>
+internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrain, IStreamSubscriptionObserver, IAsyncBatchObserver<object>
 {
     /// <summary>Producer id of the records the grain writes into its own stream (refit requests and results).</summary>
     public const string ControlProducer = "model";
@@ -62,6 +65,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private IGrainTimer? _refitTimer;
     private IGrainTimer? _snapshotTimer;
     private PublishedModel _published = PublishedModel.Missing;
+    private long _catchUpNonce; // non-zero while this activation has not yet read its own catch-up marker
 
     public ModelGrain(
         IGrainContext context, IPersistentStateFactory stateFactory, IOptions<ModelStorageOptions> storage, IOptions<ModelStreamOptions> streams,
@@ -120,6 +124,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             }
 
             StartTimers();
+            if (_state.RecordExists)
+            {
+                // A stored state means a previous activation (maybe another process) may have left records in the log. Without
+                // one, the model was just created (its first state is written when it is) and nothing older can be pending.
+                StartCatchUp();
+            }
             if (_core.ResumeRefit() is { } job)
             {
                 StartRefit(job, NextControlSequence());
@@ -138,32 +148,47 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
     }
 
-    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) => handleFactory.Create<object>().ResumeAsync(this);
+    /// <summary>Batch delivery: the records of one delivery are applied in one turn and the view is published once.</summary>
+    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) => handleFactory.Create<object>().ResumeAsync((IAsyncBatchObserver<object>)this);
 
-    public async Task OnNextAsync(object item, StreamSequenceToken? token = null)
+    public async Task OnNextAsync(IList<SequentialItem<object>> items)
+    {
+        var changed = false;
+        foreach (var item in items)
+        {
+            changed |= await OnNextAsync(item.Item, item.Token);
+        }
+
+        if (changed)
+        {
+            Publish();
+        }
+    }
+
+    /// <summary>One record; true when the model changed.</summary>
+    private async Task<bool> OnNextAsync(object item, StreamSequenceToken? token)
     {
         if (_failure is not null)
         {
-            // Never apply on top of a state we could not read: the records stay in the log (nothing is persisted, so nothing is trimmed).
-            throw new ModelFailedException(Id, _failure);
+            // Never apply on top of a state we could not read. Returning (not throwing, which would pin the queue's cache and
+            // stall the other models of the queue) without calling Persisted keeps the record in the log: nothing is trimmed
+            // past it, and it is delivered again after a restart.
+            return false;
         }
 
         var record = item switch
         {
             ModelStreamRecord r => r,
-            ObservationBatch b => ModelStreamRecord.From(b),
+            ObservationBatch b => Checked(b),
             _ => null,
         };
         if (record is null)
         {
             _logger.LogWarning("Model {Id} skipped a stream event of type {Type}", Id, item?.GetType().Name ?? "null");
-            return;
+            return false;
         }
 
-        if (await ApplyAsync(record, token))
-        {
-            Publish();
-        }
+        return await ApplyAsync(record, token);
     }
 
     public Task OnCompletedAsync() => Task.CompletedTask;
@@ -212,9 +237,21 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private async Task<bool> ApplyAsync(ModelStreamRecord record, StreamSequenceToken? token)
     {
         _lastToken = token ?? _lastToken;
+        if (record.Kind == ModelRecordKind.CatchUpMarker)
+        {
+            // Not an effect: outside the producer windows (a marker of a crashed activation may share a reused sequence).
+            var ours = record.Nonce != 0 && record.Nonce == _catchUpNonce;
+            _catchUpNonce = ours ? 0 : _catchUpNonce;
+            ReportCoveredIfClean(token);
+            return ours;
+        }
+
         if (!_windows.TryAccept(record.ProducerId, record.Sequence, record.RowCount))
         {
-            return false; // a redelivery: its effect is already in this state
+            // A redelivery: its effect is already in this state. With nothing unsaved, the stored state covers it too, so say so:
+            // a grain that only skips redeliveries after a restart never writes, and would otherwise hold its queue's trimming back.
+            ReportCoveredIfClean(token);
+            return false;
         }
 
         _dirty = true;
@@ -271,6 +308,36 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         return true;
     }
 
+    /// <summary>
+    /// An external producer's batch, held to the service's rules (<see cref="Observations.ModelInput"/>): rows with an infinite
+    /// value or no observed value are dropped; a batch of the wrong width or shape is kept whole and skipped when applied.
+    /// </summary>
+    private ModelStreamRecord Checked(ObservationBatch batch)
+    {
+        var record = ModelStreamRecord.From(batch);
+        if (_core is not { } core || batch.Columns != core.Definition.Dimension || batch.Values is not { } values || values.Length % batch.Columns != 0)
+        {
+            return record;
+        }
+
+        List<double>? kept = null;
+        var rows = values.Length / batch.Columns;
+        for (var i = 0; i < rows; i++)
+        {
+            var row = values.AsSpan(i * batch.Columns, batch.Columns);
+            if (Observations.ModelInput.Check(row) is null)
+            {
+                kept?.AddRange(row);
+            }
+            else if (kept is null)
+            {
+                kept = [.. values.AsSpan(0, i * batch.Columns)];
+            }
+        }
+
+        return kept is null ? record : record with { Values = [.. kept] };
+    }
+
     private ModelCore? TryRestore(RegistryEntry entry, DecodedModelState stored)
     {
         try
@@ -292,6 +359,19 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     }
 
     private long NextControlSequence() => ++_controlSequence;
+
+    /// <summary>
+    /// Until this activation reads back the marker it appends now, records from before it (a previous process's accepted rows
+    /// redelivered after a restart) may still be on their way: the status says so, and pending rows are never reported as 0.
+    /// </summary>
+    private void StartCatchUp()
+    {
+        _catchUpNonce = Random.Shared.NextInt64(1, long.MaxValue);
+        Produce(new ModelStreamRecord
+        {
+            Kind = ModelRecordKind.CatchUpMarker, ProducerId = ControlProducer, Sequence = 0, Generation = 0, Timestamp = _time.GetUtcNow(), Nonce = _catchUpNonce,
+        });
+    }
 
     private void StartTimers()
     {
@@ -408,6 +488,15 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     }
 
     private IAsyncStream<object> Stream() => this.GetStreamProvider(_streamProvider).GetStream<object>(StreamId.Create(ModelStreams.Namespace, Id));
+
+    /// <summary>A record with no effect on the model is covered by the stored state when nothing is unsaved: the log may be trimmed below it.</summary>
+    private void ReportCoveredIfClean(StreamSequenceToken? token)
+    {
+        if (!_dirty && token is not null && _state.RecordExists)
+        {
+            _tracker.Persisted(StreamId.Create(ModelStreams.Namespace, Id), token);
+        }
+    }
 
     private async Task SnapshotAsync(SnapshotReason reason, CancellationToken cancellationToken)
     {

@@ -4,6 +4,7 @@ using EmStreaming.Contracts;
 using EmStreaming.Grains;
 using EmStreaming.Grains.Models;
 using EmStreaming.Numerics;
+using EmStreaming.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -54,8 +55,8 @@ internal static class LoadGenerator
         {
             ["Storage:DataDirectory"] = directory,
             ["Storage:FullSync"] = o.FullSync.ToString(CultureInfo.InvariantCulture),
-            ["Orleans:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Orleans:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Orleans:SiloPort"] = LoopbackPorts.Free().ToString(CultureInfo.InvariantCulture),
+            ["Orleans:GatewayPort"] = LoopbackPorts.Free().ToString(CultureInfo.InvariantCulture),
         });
         builder.Configuration.AddInMemoryCollection(o.Settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)));
         builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
@@ -253,15 +254,6 @@ internal static class LoadGenerator
         }
 
         return pool;
-    }
-
-    private static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     /// <summary>The grain observer of the run: sees every published view.</summary>
