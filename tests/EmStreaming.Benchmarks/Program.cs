@@ -6,6 +6,7 @@ using EmStreaming.Benchmarks.Online;
 //   gmm-peak [rows] [csv]   peak memory of one whole GMM fit (docs/benchmarks.md)
 //   online-defaults         the experiment behind the online GMM's default schedule
 //   hmm-defaults            the experiment behind the online HMM's default schedule
+//   azurite-ceiling [...]   queue put/get/delete ops/s of Azurite itself, plain Azure SDK (docs/benchmarks.md)
 // Anything else is handed to BenchmarkDotNet (for example --filter '*Gmm*').
 switch (args.FirstOrDefault())
 {
@@ -19,6 +20,8 @@ switch (args.FirstOrDefault())
     case "hmm-defaults":
         EmStreaming.Benchmarks.Hmm.OnlineHmmDefaultsExperiment.Run(Console.Out);
         return 0;
+    case "azurite-ceiling":
+        return await EmStreaming.Benchmarks.AzureStorage.AzuriteCeiling.RunAsync(args[1..], Console.Out);
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
