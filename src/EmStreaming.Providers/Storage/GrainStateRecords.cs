@@ -1,0 +1,56 @@
+using System.IO.Hashing;
+using Orleans.Runtime;
+using Orleans.Storage;
+
+namespace EmStreaming.Providers.Storage;
+
+/// <summary>The rules both grain storages share: ETags, the checksum of a stored payload, and how a payload becomes a state.</summary>
+internal static class GrainStateRecords
+{
+    public static string NewETag() => Guid.NewGuid().ToString("N");
+
+    public static long Checksum(ReadOnlySpan<byte> data) => unchecked((long)XxHash64.HashToUInt64(data));
+
+    public static InconsistentStateException Conflict(string provider, GrainId grainId, string stateName, string? expected, string? current) =>
+        new($"Grain state '{stateName}' of {grainId} in storage provider '{provider}' was changed by someone else: expected ETag " +
+            $"'{expected ?? "<none>"}', found '{current ?? "<none>"}'. Nothing was written; re-read the state and retry.", current, expected);
+
+    /// <summary>Fills <paramref name="grainState"/> from a stored row, or with a fresh state when there is none.</summary>
+    /// <exception cref="CorruptGrainStateException">The checksum does not match or the bytes do not decode.</exception>
+    public static void Load<T>(
+        IGrainState<T> grainState, IGrainStorageSerializer serializer, string provider, GrainId grainId, string stateName,
+        string? etag, byte[]? data, long checksum)
+    {
+        if (etag is null || data is null)
+        {
+            grainState.State = Activator.CreateInstance<T>();
+            grainState.ETag = null;
+            grainState.RecordExists = false;
+            return;
+        }
+
+        if (Checksum(data) != checksum)
+        {
+            throw new CorruptGrainStateException(grainId.ToString(), stateName, provider, $"checksum mismatch over {data.Length} bytes");
+        }
+
+        T? state;
+        try
+        {
+            state = serializer.Deserialize<T>(new BinaryData(data));
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw new CorruptGrainStateException(grainId.ToString(), stateName, provider, ex.Message, ex);
+        }
+
+        grainState.State = state ?? throw new CorruptGrainStateException(grainId.ToString(), stateName, provider, "the payload decodes to null");
+        grainState.ETag = etag;
+        grainState.RecordExists = true;
+    }
+
+    public static void ValidateName(string stateName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stateName);
+    }
+}
