@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
 
 namespace EmStreaming.Server;
 
@@ -59,6 +60,11 @@ public static class EmStreamingServer
             await error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
             return ExitConfigurationError;
         }
+        catch (OptionsValidationException e)
+        {
+            await WriteFailuresAsync(error, e).ConfigureAwait(false);
+            return ExitConfigurationError;
+        }
 
         await using (app.ConfigureAwait(false))
         {
@@ -74,11 +80,13 @@ public static class EmStreamingServer
             }
             catch (OptionsValidationException e)
             {
-                foreach (var failure in e.Failures)
-                {
-                    await error.WriteLineAsync($"error: invalid configuration: {failure}").ConfigureAwait(false);
-                }
-
+                await WriteFailuresAsync(error, e).ConfigureAwait(false);
+                return ExitConfigurationError;
+            }
+            catch (Exception e) when (Find<InvalidDataException>(e) is { } corrupt)
+            {
+                // A corrupted data file: name it (the message does) instead of dying with a stack trace.
+                await error.WriteLineAsync($"error: {corrupt.Message}").ConfigureAwait(false);
                 return ExitConfigurationError;
             }
             catch (IOException e) when (e.InnerException is SocketException || e.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
@@ -98,6 +106,33 @@ public static class EmStreamingServer
             await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
             return ExitSuccess;
         }
+    }
+
+    private static async Task WriteFailuresAsync(TextWriter error, OptionsValidationException e)
+    {
+        foreach (var failure in e.Failures)
+        {
+            await error.WriteLineAsync($"error: invalid configuration: {failure}").ConfigureAwait(false);
+        }
+    }
+
+    private static T? Find<T>(Exception? e)
+        where T : Exception
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is T found)
+            {
+                return found;
+            }
+
+            if (e is AggregateException { InnerExceptions.Count: 1 } aggregate)
+            {
+                e = aggregate;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Builds the application (not started): configuration, services and the request pipeline.</summary>
@@ -191,6 +226,11 @@ public static class EmStreamingServer
             .AllowAnonymous().WithTags("health").WithName("Ready").WithSummary("Readiness: the model service answers a query.")
             .Produces<HealthResponse>().ProducesProblem(503);
         app.MapModelApi();
+        if (SiloComposition.DashboardEnabled(app.Configuration))
+        {
+            // Orleans' own dashboard (silos, grains, calls) beside ours, behind the same API keys.
+            app.MapOrleansDashboard(SiloComposition.OrleansDashboardPath).RequireAuthorization(ApiScopes.Read);
+        }
     }
 
     private static async Task<IResult> ReadyAsync(IModelService service, CancellationToken cancellationToken)

@@ -3,13 +3,13 @@ using EmStreaming.Numerics;
 namespace EmStreaming.Grains;
 
 /// <summary>
-/// The model service the HTTP API, the dashboard and the demo talk to: a facade over the silo's model grains,
-/// their stream and their snapshot store. Every method validates its input and throws the exceptions listed
+/// The model service the HTTP API, the dashboard and the demo talk to: a facade over the Orleans model grains
+/// (<see cref="IModelGrain"/>), their streams and their snapshot history. Every method validates its input and throws the exceptions listed
 /// below for user errors; anything else is a bug.
 /// </summary>
 /// <remarks>
 /// Errors: <see cref="ModelNotFoundException"/> (unknown id; HTTP 404), <see cref="ModelValidationException"/>
-/// (bad id, bad definition, bad rows: names the field; HTTP 400), <see cref="ModelConflictException"/> (HTTP 409),
+/// (bad id, bad idempotency key, bad definition, bad rows: names the field; HTTP 400; the rules are <see cref="Observations.ModelInput"/>'s), <see cref="ModelConflictException"/> (HTTP 409),
 /// <see cref="ModelWarmingUpException"/> (a query that needs parameters before the model has any; HTTP 409),
 /// <see cref="TimeoutException"/> when backpressure could not admit a batch in time (HTTP 503 with Retry-After).
 /// </remarks>
@@ -32,6 +32,12 @@ public interface IModelService
     /// first append. With an idempotency key, a batch sent again with the same key is answered as before and applied once.
     /// </summary>
     Task<AppendResult> AppendAsync(string id, DataMatrix rows, string? idempotencyKey = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// <see cref="AppendAsync(string, DataMatrix, string?, CancellationToken)"/> for rows as parsed (possibly of different
+    /// widths): a row whose width is not the model's dimension is rejected with its index like any other bad row.
+    /// </summary>
+    Task<AppendResult> AppendRowsAsync(string id, IReadOnlyList<double[]> rows, string? idempotencyKey = null, CancellationToken cancellationToken = default);
 
     /// <summary>Current parameters (the published view; never waits behind the grain's turn).</summary>
     Task<ModelStateView> GetStateAsync(string id, CancellationToken cancellationToken = default);
@@ -78,10 +84,14 @@ public sealed class ModelValidationException(string field, string message) : Exc
 /// <summary>The request conflicts with the model's current state (for example an idempotency key reused with another body).</summary>
 public sealed class ModelConflictException(string message) : Exception(message);
 
-/// <summary>The model has no parameters yet: it is still buffering rows for its first fit.</summary>
+/// <summary>The model has no parameters yet: it is still buffering rows for its first fit (crosses grain calls intact).</summary>
+[GenerateSerializer]
 public sealed class ModelWarmingUpException(string id, int remaining)
     : Exception($"model '{id}' is warming up: {remaining} more rows are needed before it has parameters")
 {
-    public string Id { get; } = id;
-    public int Remaining { get; } = remaining;
+    [Id(0)]
+    public string Id { get; private set; } = id;
+
+    [Id(1)]
+    public int Remaining { get; private set; } = remaining;
 }

@@ -2,16 +2,6 @@ using EmStreaming.Numerics;
 
 namespace EmStreaming.Grains;
 
-/// <summary>The kind of model a grain keeps.</summary>
-public enum ModelKind
-{
-    /// <summary>Gaussian mixture, updated with online EM (Cappé &amp; Moulines).</summary>
-    Gmm,
-
-    /// <summary>Hidden Markov model with Gaussian emissions, updated with online EM (Cappé 2011).</summary>
-    Hmm,
-}
-
 /// <summary>
 /// What a model is: created explicitly (<c>PUT /v1/models/{id}</c>) or matched from a template in configuration
 /// by key prefix. Immutable; validated before anything is stored.

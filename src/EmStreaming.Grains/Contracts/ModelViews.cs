@@ -2,68 +2,8 @@ using EmStreaming.Numerics;
 
 namespace EmStreaming.Grains;
 
-/// <summary>Status of a model, as <c>GET /v1/models/{id}</c> reports it.</summary>
-public sealed record ModelStatus
-{
-    /// <summary>Rows applied to the model (accepted and durable rows are applied in order; see <see cref="PendingObservations"/>).</summary>
-    public required long Observations { get; init; }
-
-    /// <summary>Rows accepted (durable in the log) but not yet applied.</summary>
-    public long PendingObservations { get; init; }
-
-    /// <summary>True until the model has buffered enough rows for its initial batch fit; parameters are not defined before.</summary>
-    public required bool WarmingUp { get; init; }
-
-    /// <summary>Rows still needed before the first fit (0 once warm).</summary>
-    public int WarmUpRemaining { get; init; }
-
-    /// <summary>Mean log-likelihood per row of the most recent rows, scored before they were learned (prequential).</summary>
-    public double? RecentMeanLogLikelihood { get; init; }
-
-    public DateTimeOffset? LastObservationAt { get; init; }
-    public DateTimeOffset? LastRefitAt { get; init; }
-    public long Refits { get; init; }
-    public DateTimeOffset? LastSnapshotAt { get; init; }
-    public long? SnapshotVersion { get; init; }
-    public long Anomalies { get; init; }
-    public bool Active { get; init; }
-}
-
 /// <summary>A model's definition and status.</summary>
 public sealed record ModelInfo(string Id, ModelDefinition Definition, ModelStatus Status, DateTimeOffset CreatedAt);
-
-/// <summary>
-/// Current parameters, published by the grain after every turn that changed them and read without waiting
-/// for the grain. Matrices are row-major flat arrays: means K×d, covariances K×d×d (always full, whatever the
-/// covariance type), transitions K×K.
-/// </summary>
-public sealed record ModelStateView
-{
-    public required string Id { get; init; }
-    public required ModelKind Kind { get; init; }
-    public required int Components { get; init; }
-    public required int Dimension { get; init; }
-    public required long Observations { get; init; }
-    public required bool WarmingUp { get; init; }
-
-    /// <summary>Null while warming up.</summary>
-    public double[]? Weights { get; init; }
-    public double[]? Means { get; init; }
-    public double[]? Covariances { get; init; }
-
-    // HMM only.
-    public double[]? StartProbabilities { get; init; }
-    public double[]? Transitions { get; init; }
-
-    /// <summary>Filtered p(state | observations so far); updated on every row, even while warming up once a first fit exists.</summary>
-    public double[]? RegimeProbabilities { get; init; }
-
-    /// <summary>Most likely current state, and for how many consecutive rows it has been the most likely.</summary>
-    public int? Regime { get; init; }
-    public long? RegimeRunLength { get; init; }
-
-    public required DateTimeOffset UpdatedAt { get; init; }
-}
 
 /// <summary>Answer to an append: the rows accepted (durable) and each rejected row with its reason.</summary>
 public sealed record AppendResult(int Accepted, IReadOnlyList<RejectedRow> Rejected, long? FirstPosition = null, bool Replayed = false);
@@ -76,18 +16,6 @@ public readonly record struct RejectedRow(int Index, string Reason);
 /// of the first row (so row i is observation <c>FirstObservation + i</c>).
 /// </summary>
 public sealed record RecentRows(DataMatrix Rows, long FirstObservation);
-
-/// <summary>Predictions for given rows under the current parameters.</summary>
-public sealed record PredictResult(int[] Labels, double[][] Probabilities, double[] LogDensity, double[] AnomalyScore);
-
-/// <summary>Filtered regimes for a given recent sequence (hmm): per row, p(state | rows up to it) and the most likely state.</summary>
-public sealed record RegimeResult(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood);
-
-/// <summary>An entry of a model's snapshot history.</summary>
-public sealed record SnapshotInfo(long Version, DateTimeOffset CreatedAt, long Observations, int SizeBytes, string Reason);
-
-/// <summary>A snapshot's parameters as they were at that version.</summary>
-public sealed record SnapshotView(SnapshotInfo Info, ModelStateView State);
 
 /// <summary>What happened to a model, streamed to subscribers (server-sent events).</summary>
 public sealed record ModelEvent

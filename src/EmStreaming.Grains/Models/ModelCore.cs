@@ -77,21 +77,22 @@ internal sealed partial class ModelCore
 
     /// <summary>
     /// Applies one stream record. Returns the events it caused and, when it asks for a refit, the job to start.
-    /// Records of another generation (a deleted or reset model) and refit results already applied are inert.
+    /// Records of another generation (a deleted or reset model) and refit results already applied are inert;
+    /// generation 0 (an external producer's batch) means the current one.
     /// </summary>
-    public (List<ModelEvent>? Events, RefitJob? Refit) Apply(ReadOnlySpan<byte> payload, DateTimeOffset timestamp, string id)
+    public (List<ModelEvent>? Events, RefitJob? Refit) Apply(ModelStreamRecord record, string id)
     {
-        var (kind, generation) = ModelRecord.ReadHeader(payload);
-        if (generation != Generation)
+        if (record.Generation != 0 && record.Generation != Generation)
         {
             return (null, null);
         }
 
-        return kind switch
+        return record.Kind switch
         {
-            ModelRecordKind.Observations => ApplyObservations(payload, timestamp, id),
+            ModelRecordKind.Observations => ApplyObservations(record.KeyHash, new DataMatrix(record.Values ?? [], record.RowCount, Math.Max(record.Columns, 1)), record.Timestamp, id),
             ModelRecordKind.RefitRequest => (null, RequestRefit()),
-            _ => (ApplyRefitResult(payload, timestamp, id), null),
+            ModelRecordKind.RefitResult => (ApplyRefitResult(record.RefitSequence, record.Parameters ?? [], record.Timestamp, id), null),
+            _ => throw new InvalidDataException($"model record: unknown kind {(int)record.Kind}"),
         };
     }
 
@@ -100,9 +101,8 @@ internal sealed partial class ModelCore
 
     public DataMatrix CopyWindow(int limit = int.MaxValue) => _window.CopyLatest(limit).Rows;
 
-    private (List<ModelEvent>?, RefitJob?) ApplyObservations(ReadOnlySpan<byte> payload, DateTimeOffset timestamp, string id)
+    private (List<ModelEvent>?, RefitJob?) ApplyObservations(ulong keyHash, DataMatrix rows, DateTimeOffset timestamp, string id)
     {
-        var (keyHash, rows) = ModelRecord.ReadObservations(payload);
         if (rows.Columns != Definition.Dimension)
         {
             throw new InvalidDataException($"batch has {rows.Columns} columns; the model's dimension is {Definition.Dimension}");
@@ -238,9 +238,8 @@ internal sealed partial class ModelCore
     private RefitJob CreateJob(long sequence) =>
         new(sequence, Generation, Definition, CopyWindow(), _gmm?.TryGetModel(out var m) == true ? m : null, _hmm?.Model);
 
-    private List<ModelEvent>? ApplyRefitResult(ReadOnlySpan<byte> payload, DateTimeOffset timestamp, string id)
+    private List<ModelEvent>? ApplyRefitResult(long sequence, double[] parameters, DateTimeOffset timestamp, string id)
     {
-        var (sequence, parameters) = ModelRecord.ReadRefitResult(payload);
         if (sequence <= RefitApplied)
         {
             return null; // a duplicate: the same refit re-run after a crash, already applied from the log

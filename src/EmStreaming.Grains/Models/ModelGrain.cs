@@ -1,166 +1,192 @@
 using EmStreaming.Grains.Events;
 using EmStreaming.Grains.Registry;
-using EmStreaming.Numerics.Gmm;
-using EmStreaming.Numerics.Hmm;
-using EmStreaming.Runtime.Grains;
-using EmStreaming.Runtime.Storage;
-using EmStreaming.Runtime.Streams;
+using EmStreaming.Grains.Snapshots;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Orleans.Streams;
+using Orleans.Streams.Core;
 
 namespace EmStreaming.Grains.Models;
 
-/// <summary>What a model grain publishes after each turn: immutable, read by queries without entering the mailbox.</summary>
-internal sealed record PublishedModel(
-    RegistryEntry? Entry, long Observations, bool WarmingUp, int WarmUpRemaining, double? RecentMeanLogLikelihood, DateTimeOffset? LastObservationAt,
-    DateTimeOffset? LastRefitAt, long Refits, long Anomalies, DateTimeOffset? LastSnapshotAt, long? SnapshotVersion,
-    GaussianMixture? Gmm, GaussianHmm? Hmm, double[]? RegimeProbabilities, int? Regime, long? RegimeRunLength, DateTimeOffset UpdatedAt,
-    RecentWindow? Recent = null);
-
-/// <summary>The definition changed (or was deleted): reload it from the registry.</summary>
-internal sealed record ReloadDefinition;
-
-/// <summary>Why a snapshot was written (first byte of its data).</summary>
-internal enum SnapshotReason : byte
+/// <summary>What the service needs of a model grain besides <see cref="IModelGrain"/>: definition changes and pending rows.</summary>
+internal interface IModelControlGrain : IGrainWithStringKey
 {
-    Policy = 1,
-    Timer = 2,
-    Deactivation = 3,
-    Reset = 4,
+    /// <summary>The definition changed (or was deleted): reload it from the registry (a turn).</summary>
+    Task ReloadAsync();
+
+    /// <summary>Status, and the rows applied so far from <paramref name="producerId"/> (the service's own producer).</summary>
+    [AlwaysInterleave]
+    Task<ModelProgress> GetProgressAsync(string producerId);
 }
 
+/// <summary>A model's status and the rows it has applied from one producer; null status when the model does not exist.</summary>
+[GenerateSerializer, Immutable]
+internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows);
+
 /// <summary>
-/// One activation per model id. Applies its stream in order through <see cref="ModelCore"/>, runs refits on the silo's
-/// background scheduler and writes their results back into its own stream (so a replay adopts them at the same log
-/// position), persists snapshots on policy and on deactivation, and publishes a <see cref="PublishedModel"/>.
+/// One activation per model id. Consumes the model's stream (implicit subscription) in order through <see cref="ModelCore"/>,
+/// skipping records it has already applied by their producer's sequence (never by stream token), runs refits off the turn
+/// and writes their results back into its own stream (so a replay adopts them at the same position), persists its state on
+/// policy, on a timer and on deactivation, and publishes an immutable view that queries read without waiting for a turn.
 /// </summary>
-internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics, PendingObservations pending) : Grain
+[ImplicitStreamSubscription(ModelStreams.Namespace)]
+internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrain, IStreamSubscriptionObserver, IAsyncObserver<object>
 {
-    public const string GrainType = "model";
-    public const string StreamNamespace = "models";
+    /// <summary>Producer id of the records the grain writes into its own stream (refit requests and results).</summary>
+    public const string ControlProducer = "model";
+
+    private readonly IPersistentState<ModelGrainState> _state;
+    private readonly IModelRegistry _registry;
+    private readonly ModelEventHub _hub;
+    private readonly ModelMetrics _metrics;
+    private readonly ISnapshotHistory _history;
+    private readonly IModelGrainObserver _observer;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _streamProvider;
+    private readonly ProducerWindows _windows = new();
+    private readonly CancellationTokenSource _stopping = new();
 
     private RegistryEntry? _entry;
     private ModelCore? _core;
+    private string? _failure;
+    private long _controlSequence;
     private long _sinceSnapshot;
     private bool _dirty;
+    private StreamSequenceToken? _lastToken;
     private DateTimeOffset? _lastSnapshotAt;
     private long? _snapshotVersion;
     private IGrainTimer? _refitTimer;
     private IGrainTimer? _snapshotTimer;
+    private PublishedModel _published = PublishedModel.Missing;
 
-    /// <summary>Test hook: sees every record applied (position, payload), to build reference runs.</summary>
-    internal static Action<string, long, ReadOnlyMemory<byte>>? AppliedObserver { get; set; }
-
-    /// <summary>Test hook: a timer tick of a model starts (true) or ends (false); the name is "refit" or "snapshot".</summary>
-    internal static Action<string, string, bool>? TickObserver { get; set; }
-
-    /// <summary>Measurement hook (load generator): called right after a view is published, with the key and the view's observation count.</summary>
-    internal static Action<string, long>? PublishedObserver { get; set; }
-
-    protected override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public ModelGrain(
+        IGrainContext context, IPersistentStateFactory stateFactory, IOptions<ModelStorageOptions> storage, IOptions<ModelStreamOptions> streams,
+        IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics, ISnapshotHistory history, IModelGrainObserver observer, TimeProvider time,
+        ILogger<ModelGrain> logger)
     {
-        _entry = await registry.GetAsync(GrainId.Key, cancellationToken).ConfigureAwait(false);
-        var snapshot = await ReadSnapshotAsync(cancellationToken).ConfigureAwait(false);
-        _lastSnapshotAt = snapshot?.Timestamp;
-        _snapshotVersion = snapshot?.Version;
-        if (_entry is not null)
+        _state = stateFactory.Create<ModelGrainState>(context, new StateConfiguration("model", storage.Value.ProviderName));
+        _streamProvider = streams.Value.ProviderName;
+        _registry = registry;
+        _hub = hub;
+        _metrics = metrics;
+        _history = history;
+        _observer = observer;
+        _time = time;
+        _logger = logger;
+    }
+
+    private string Id => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _entry = await _registry.GetAsync(Id, cancellationToken);
+        DecodedModelState? stored = null;
+        if (_state.State.Data is { Length: > 0 } data)
         {
-            _core = snapshot is { Data.Length: > 1 } && TryRestore(_entry, snapshot) is { } restored ? restored : new ModelCore(_entry.Definition, _entry.Generation);
+            try
+            {
+                stored = ModelStateCodec.Decode(data);
+            }
+            catch (InvalidDataException e)
+            {
+                Fail($"its stored state cannot be read: {e.Message}");
+            }
+        }
+
+        if (_entry is not null && _failure is null)
+        {
+            _core = stored is not null ? TryRestore(_entry, stored) : null;
+            if (stored is not null && _core is not null)
+            {
+                _controlSequence = stored.ControlSequence;
+                foreach (var w in stored.Windows.All)
+                {
+                    _windows.Restore(w.ProducerId, w.Highest, w.Rows, w.Bitmap);
+                }
+            }
+
+            _core ??= new ModelCore(_entry.Definition, _entry.Generation);
+            if (await _history.LatestAsync(Id, cancellationToken) is { } latest)
+            {
+                _lastSnapshotAt = latest.CreatedAt;
+                _snapshotVersion = latest.Version;
+            }
+
             StartTimers();
             if (_core.ResumeRefit() is { } job)
             {
-                StartRefit(job);
+                StartRefit(job, NextControlSequence());
             }
         }
 
         Publish();
     }
 
-    protected override async Task OnStreamItemAsync(StreamItem item, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        pending.Applied(GrainId.Key, item.Position);
-        if (_core is null)
+        await _stopping.CancelAsync();
+        if (_core is not null && _dirty && _failure is null)
         {
-            return; // no definition: entries of a deleted model are inert (and trimmed once this position is persisted)
-        }
-
-        var (events, job) = _core.Apply(item.Payload.Span, item.Timestamp, GrainId.Key);
-        AppliedObserver?.Invoke(GrainId.Key, item.Position, item.Payload);
-        if (item.Payload.Span[0] == (byte)ModelRecordKind.Observations)
-        {
-            var rows = (item.Payload.Length - ModelRecord.HeaderSize - 8 - Observations.ObservationBatchCodec.HeaderSize) / (8 * _core.Definition.Dimension);
-            metrics.Observations.Add(rows);
-            metrics.BatchLatency.Record((TimeProvider.GetUtcNow() - item.Timestamp).TotalMilliseconds);
-            _sinceSnapshot += rows;
-        }
-
-        _dirty = true;
-        if (events is not null)
-        {
-            foreach (var e in events)
-            {
-                if (e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected)
-                {
-                    metrics.Refits.Add(1, new KeyValuePair<string, object?>("adopted", e.Type == ModelEventType.RefitAdopted));
-                }
-
-                hub.Publish(e);
-            }
-        }
-
-        if (job is not null)
-        {
-            StartRefit(job);
-        }
-
-        if (_core.Definition.Snapshots.EveryObservations is { } every && _sinceSnapshot >= every)
-        {
-            await SnapshotAsync(SnapshotReason.Policy, cancellationToken).ConfigureAwait(false);
-        }
-
-        Publish();
-    }
-
-    protected override async ValueTask<object?> ReceiveAsync(object message, CancellationToken cancellationToken)
-    {
-        switch (message)
-        {
-            case ReloadDefinition:
-                await ReloadAsync(cancellationToken).ConfigureAwait(false);
-                return null;
-            default:
-                return await base.ReceiveAsync(message, cancellationToken).ConfigureAwait(false);
+            await SnapshotAsync(SnapshotReason.Deactivation, cancellationToken);
         }
     }
 
-    protected override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) => handleFactory.Create<object>().ResumeAsync(this);
+
+    public async Task OnNextAsync(object item, StreamSequenceToken? token = null)
     {
-        if (_core is not null && _dirty)
+        if (_failure is not null)
         {
-            await SnapshotAsync(SnapshotReason.Deactivation, cancellationToken).ConfigureAwait(false);
+            // Never apply on top of a state we could not read: the records stay in the log (nothing is persisted, so nothing is trimmed).
+            throw new InvalidOperationException($"model '{Id}' is failed: {_failure}");
+        }
+
+        var record = item switch
+        {
+            ModelStreamRecord r => r,
+            ObservationBatch b => ModelStreamRecord.From(b),
+            _ => null,
+        };
+        if (record is null)
+        {
+            _logger.LogWarning("Model {Id} skipped a stream event of type {Type}", Id, item?.GetType().Name ?? "null");
+            return;
+        }
+
+        if (await ApplyAsync(record, token))
+        {
+            Publish();
         }
     }
 
-    private async Task ReloadAsync(CancellationToken cancellationToken)
+    public Task OnCompletedAsync() => Task.CompletedTask;
+
+    public Task OnErrorAsync(Exception ex)
     {
-        var entry = await registry.GetAsync(GrainId.Key, cancellationToken).ConfigureAwait(false);
+        _logger.LogWarning(ex, "Stream of model {Id} reported an error", Id);
+        return Task.CompletedTask;
+    }
+
+    public async Task ReloadAsync()
+    {
+        var entry = await _registry.GetAsync(Id, CancellationToken.None);
         _refitTimer?.Dispose();
         _snapshotTimer?.Dispose();
+        _refitTimer = _snapshotTimer = null;
         if (entry is null)
         {
-            // Deleted: forget the state, remove every snapshot version, and leave; pending entries are inert for any successor.
+            // Deleted: forget the state and every snapshot version; pending records of the old generation are inert for a successor.
             _core = null;
             _entry = null;
-            var latest = await Silo.Snapshots.ReadAsync(GrainId, cancellationToken).ConfigureAwait(false);
-            if (latest is not null)
-            {
-                await Silo.Snapshots.DeleteAsync(GrainId, latest.ETag, cancellationToken).ConfigureAwait(false);
-            }
-
-            // Forget the ETag and positions of the deleted history, so a successor's first write does not conflict.
-            await ReadSnapshotAsync(cancellationToken).ConfigureAwait(false);
+            _failure = null;
+            _windows.Clear();
+            await _state.ClearStateAsync();
+            await _history.DeleteAllAsync(Id, CancellationToken.None);
             _lastSnapshotAt = null;
             _snapshotVersion = null;
-
+            _dirty = false;
             Publish();
             DeactivateOnIdle();
             return;
@@ -168,90 +194,163 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
 
         var previous = _core;
         _entry = entry;
+        _failure = null;
         _core = previous is not null && previous.Generation == entry.Generation
             ? ModelCore.Restore(entry.Definition, previous.Save()) // same shape: new policies, same state
             : new ModelCore(entry.Definition, entry.Generation);
         StartTimers();
-        await SnapshotAsync(SnapshotReason.Reset, cancellationToken).ConfigureAwait(false);
+        await SnapshotAsync(SnapshotReason.Reset, CancellationToken.None);
         Publish();
     }
 
-    private ModelCore? TryRestore(RegistryEntry entry, GrainSnapshot snapshot)
+    /// <summary>Applies one record unless its producer's window says it was applied already; true when the model changed.</summary>
+    private async Task<bool> ApplyAsync(ModelStreamRecord record, StreamSequenceToken? token)
+    {
+        _lastToken = token ?? _lastToken;
+        if (!_windows.TryAccept(record.ProducerId, record.Sequence, record.RowCount))
+        {
+            return false; // a redelivery: its effect is already in this state
+        }
+
+        _dirty = true;
+        if (_core is null)
+        {
+            return true; // no definition: records of a deleted model are inert (and trimmed once this position is persisted)
+        }
+
+        List<ModelEvent>? events;
+        RefitJob? job;
+        try
+        {
+            (events, job) = _core.Apply(record, Id);
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
+        {
+            // A record this model cannot apply (an external producer's batch of the wrong width): skipped once, reported.
+            _logger.LogWarning(e, "Model {Id} skipped record {Sequence} of producer {Producer}", Id, record.Sequence, record.ProducerId);
+            _hub.Publish(new ModelEvent { ModelId = Id, Type = ModelEventType.Failed, Time = _time.GetUtcNow(), Observations = _core.Observations, Message = e.Message });
+            return true;
+        }
+
+        _observer.Applied(Id, record);
+        if (record.RowCount > 0)
+        {
+            _metrics.Observations.Add(record.RowCount);
+            _metrics.BatchLatency.Record((_time.GetUtcNow() - record.Timestamp).TotalMilliseconds);
+            _sinceSnapshot += record.RowCount;
+        }
+
+        if (events is not null)
+        {
+            foreach (var e in events)
+            {
+                if (e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected)
+                {
+                    _metrics.Refits.Add(1, new KeyValuePair<string, object?>("adopted", e.Type == ModelEventType.RefitAdopted));
+                }
+
+                _hub.Publish(e);
+            }
+        }
+
+        if (job is not null)
+        {
+            StartRefit(job, NextControlSequence());
+        }
+
+        if (_core.Definition.Snapshots.EveryObservations is { } every && _sinceSnapshot >= every)
+        {
+            await SnapshotAsync(SnapshotReason.Policy, CancellationToken.None);
+        }
+
+        return true;
+    }
+
+    private ModelCore? TryRestore(RegistryEntry entry, DecodedModelState stored)
     {
         try
         {
-            var core = ModelCore.Restore(entry.Definition, snapshot.Data.Span[1..]);
+            var core = ModelCore.Restore(entry.Definition, stored.Core);
             return core.Generation == entry.Generation ? core : null;
         }
         catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or ArgumentException)
         {
-            Logger.LogWarning(ex, "Snapshot {Version} of model {Id} is unreadable for its current definition; starting fresh", snapshot.Version, GrainId.Key);
+            Fail($"its stored state does not fit its definition: {ex.Message}");
             return null;
         }
     }
+
+    private void Fail(string reason)
+    {
+        _failure = reason;
+        _logger.LogError("Model {Id} is failed: {Reason}", Id, reason);
+    }
+
+    private long NextControlSequence() => ++_controlSequence;
 
     private void StartTimers()
     {
         var definition = _entry!.Definition;
         if (definition.Refit.Every is { } refitEvery)
         {
-            // A time-based refit is requested through the log (a request record), so a replay sees it at the same position.
-            var producer = Silo.Streams;
-            var stream = new StreamId(StreamNamespace, GrainId.Key);
-            var generation = _entry.Generation;
-            _refitTimer = RegisterGrainTimer(
-                async ct =>
+            // A time-based refit is requested through the stream (a request record), so a replay sees it at the same position.
+            // The append runs off the turn: a turn never waits for its own stream.
+            _refitTimer = this.RegisterGrainTimer(
+                () =>
                 {
-                    TickObserver?.Invoke(GrainId.Key, "refit", true);
+                    _observer.Tick(Id, "refit", true);
                     try
                     {
-                        if (_core is { RefitInFlight: false, WarmingUp: false })
+                        if (_core is { RefitInFlight: false, WarmingUp: false } core)
                         {
-                            await producer.AppendAsync(stream, ModelRecord.EncodeRefitRequest(generation), ct).ConfigureAwait(false);
+                            Produce(new ModelStreamRecord
+                            {
+                                Kind = ModelRecordKind.RefitRequest, ProducerId = ControlProducer, Sequence = NextControlSequence(), Generation = core.Generation,
+                                Timestamp = _time.GetUtcNow(),
+                            });
                         }
                     }
                     finally
                     {
-                        TickObserver?.Invoke(GrainId.Key, "refit", false);
+                        _observer.Tick(Id, "refit", false);
                     }
+
+                    return Task.CompletedTask;
                 },
-                Phase(refitEvery),
-                refitEvery);
+                new GrainTimerCreationOptions(Phase(refitEvery), refitEvery) { Interleave = false, KeepAlive = false });
         }
 
         if (definition.Snapshots.Every is { } snapshotEvery)
         {
-            _snapshotTimer = RegisterGrainTimer(
+            _snapshotTimer = this.RegisterGrainTimer(
                 async ct =>
                 {
-                    TickObserver?.Invoke(GrainId.Key, "snapshot", true);
+                    _observer.Tick(Id, "snapshot", true);
                     try
                     {
-                        if (_core is not null && _dirty)
+                        if (_core is not null && _dirty && _failure is null)
                         {
-                            await SnapshotAsync(SnapshotReason.Timer, ct).ConfigureAwait(false);
+                            await SnapshotAsync(SnapshotReason.Timer, ct);
                             Publish();
                         }
                     }
                     finally
                     {
-                        TickObserver?.Invoke(GrainId.Key, "snapshot", false);
+                        _observer.Tick(Id, "snapshot", false);
                     }
                 },
-                Phase(snapshotEvery),
-                snapshotEvery);
+                new GrainTimerCreationOptions(Phase(snapshotEvery), snapshotEvery) { Interleave = false, KeepAlive = false });
         }
     }
 
     /// <summary>
     /// First tick of a periodic timer: a fixed fraction (0, 1] of the period derived from the key, so models activated together
-    /// (a restart, a load test) do not all snapshot or refit in the same instant; the period, and so the bound on a snapshot's
-    /// age, is unchanged.
+    /// (a restart, a load test) do not all snapshot or refit in the same instant.
     /// </summary>
     private TimeSpan Phase(TimeSpan period)
     {
         var hash = 2166136261u;
-        foreach (var c in GrainId.Key)
+        foreach (var c in Id)
         {
             hash = (hash ^ c) * 16777619u;
         }
@@ -259,76 +358,71 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
         return TimeSpan.FromTicks(Math.Max(1, (long)(period.Ticks * ((hash % 1024) + 1) / 1024.0)));
     }
 
-    private void StartRefit(RefitJob job)
+    private void StartRefit(RefitJob job, long sequence)
     {
-        var producer = Silo.Streams;
-        var stream = new StreamId(StreamNamespace, GrainId.Key);
-        var logger = Logger;
-        StartBackgroundJob(
-            async ct =>
+        var stream = Stream();
+        var logger = _logger;
+        var id = Id;
+        var time = _time;
+        var stopping = _stopping.Token;
+        _ = Task.Run(
+            async () =>
             {
                 double[] parameters;
                 try
                 {
-                    parameters = RefitCodec.Run(job, ct);
+                    parameters = RefitCodec.Run(job, stopping);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // A failed refit is recorded as an empty result, so the log (not this activation) says it is over.
-                    logger.LogWarning(ex, "Refit {Sequence} of model {Id} failed", job.Sequence, stream.Key);
+                    // A failed refit is recorded as an empty result, so the stream (not this activation) says it is over.
+                    logger.LogWarning(ex, "Refit {Sequence} of model {Id} failed", job.Sequence, id);
                     parameters = [];
                 }
 
-                await producer.AppendAsync(stream, ModelRecord.EncodeRefitResult(job.Generation, job.Sequence, parameters), ct).ConfigureAwait(false);
-                return true;
-            },
-            (result, _) =>
-            {
-                if (!result.Succeeded && !result.Canceled)
+                await stream.OnNextAsync(new ModelStreamRecord
                 {
-                    Logger.LogWarning(result.Exception, "Refit {Sequence} of model {Id} could not be recorded; it is re-run on the next activation", job.Sequence, GrainId.Key);
-                }
-
-                return Task.CompletedTask;
-            });
+                    Kind = ModelRecordKind.RefitResult, ProducerId = ControlProducer, Sequence = sequence, Generation = job.Generation,
+                    Timestamp = time.GetUtcNow(), RefitSequence = job.Sequence, Parameters = parameters,
+                });
+            },
+            stopping).ContinueWith(
+                t => logger.LogWarning(t.Exception, "Refit {Sequence} of model {Id} could not be recorded; it is re-run on the next activation", job.Sequence, id),
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }
+
+    /// <summary>Appends a control record from a background task: never awaited by the turn.</summary>
+    private void Produce(ModelStreamRecord record)
+    {
+        var stream = Stream();
+        var logger = _logger;
+        var id = Id;
+        _ = Task.Run(() => stream.OnNextAsync(record)).ContinueWith(
+            t => logger.LogWarning(t.Exception, "Model {Id} could not append a {Kind} record", id, record.Kind),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
+
+    private IAsyncStream<object> Stream() => this.GetStreamProvider(_streamProvider).GetStream<object>(StreamId.Create(ModelStreams.Namespace, Id));
 
     private async Task SnapshotAsync(SnapshotReason reason, CancellationToken cancellationToken)
     {
         var core = _core!;
-        var state = core.Save();
-        var data = new byte[state.Length + 1];
-        data[0] = (byte)reason;
-        state.CopyTo(data, 1);
-        var retain = core.Definition.Snapshots.Retain;
-        var written = await WriteSnapshotAsync(data, new SnapshotRetention(retain, TimeSpan.FromDays(3650)), cancellationToken: cancellationToken).ConfigureAwait(false);
+        var model = core.Save();
+        var data = ModelStateCodec.Encode(reason, _controlSequence, _windows, model);
+        _state.State = new ModelGrainState { Data = data };
+        await _state.WriteStateAsync(cancellationToken);
+        var info = await _history.AppendAsync(
+            Id, new SnapshotMetadata(core.Observations, reason.ToString(), data.Length, _time.GetUtcNow()), data, core.Definition.Snapshots.Retain, cancellationToken);
         _sinceSnapshot = 0;
         _dirty = false;
-        _lastSnapshotAt = written.Timestamp;
-        _snapshotVersion = written.Version;
-        metrics.SnapshotWritten(written.Timestamp);
-        if (hub.HasSubscribers)
+        _lastSnapshotAt = info.CreatedAt;
+        _snapshotVersion = info.Version;
+        _metrics.SnapshotWritten(info.CreatedAt);
+        if (_hub.HasSubscribers)
         {
-            hub.Publish(new ModelEvent { ModelId = GrainId.Key, Type = ModelEventType.SnapshotWritten, Time = written.Timestamp, Observations = core.Observations, SnapshotVersion = written.Version });
+            _hub.Publish(new ModelEvent { ModelId = Id, Type = ModelEventType.SnapshotWritten, Time = info.CreatedAt, Observations = core.Observations, SnapshotVersion = info.Version });
         }
     }
 
-    private void Publish()
-    {
-        var core = _core;
-        if (core is null)
-        {
-            PublishView(new PublishedModel(_entry, 0, true, 0, null, null, null, 0, 0, _lastSnapshotAt, _snapshotVersion, null, null, null, null, null, TimeProvider.GetUtcNow()));
-            return;
-        }
-
-        GaussianMixture? gmm = null;
-        core.Gmm?.TryGetModel(out gmm);
-        var hmm = core.Hmm is { HasModel: true } h ? h.Model : null;
-        PublishView(new PublishedModel(
-            _entry, core.Observations, core.WarmingUp, core.WarmUpRemaining, core.RecentMeanLogLikelihood, core.LastObservationAt, core.LastRefitAt, core.Refits,
-            core.Anomalies, _lastSnapshotAt, _snapshotVersion, gmm, hmm, hmm is null ? null : core.Hmm!.RegimeProbabilities.ToArray(),
-            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, TimeProvider.GetUtcNow(), core.Window));
-        PublishedObserver?.Invoke(GrainId.Key, core.Observations);
-    }
+    private sealed record StateConfiguration(string StateName, string StorageName) : IPersistentStateConfiguration;
 }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using EmStreaming.Runtime.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace EmStreaming.Grains.Registry;
@@ -17,28 +16,44 @@ namespace EmStreaming.Grains.Registry;
 /// </remarks>
 internal sealed class SqliteModelRegistry : IModelRegistry
 {
-    private readonly SqliteDatabase _database;
+    private readonly string _connectionString;
+    private readonly bool _fullSync;
     private readonly TimeProvider _timeProvider;
-    // Writes of this file by this process take turns through the runtime's gate (the stream log and snapshot writers use it too).
-    private readonly SemaphoreSlim _write;
+    // Writes of the registry by this process take turns; other writers of the file (the providers) are covered by busy_timeout.
+    private readonly SemaphoreSlim _write = new(1, 1);
     private readonly Lock _cacheLock = new();
     private readonly Dictionary<string, RegistryEntry> _cache = new(StringComparer.Ordinal);
     private long _epoch;
 
-    public SqliteModelRegistry(string databasePath, TimeProvider timeProvider)
+    public SqliteModelRegistry(string databasePath, bool fullSync, TimeProvider timeProvider)
     {
-        // The runtime's connection setup (WAL, busy_timeout) with the default options: synchronous=FULL, 30 s busy timeout.
         var fullPath = Path.GetFullPath(databasePath);
-        _database = new SqliteDatabase(new SqliteOptions { DataDirectory = Path.GetDirectoryName(fullPath)!, FileName = Path.GetFileName(fullPath) });
+        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = fullPath, Pooling = true, DefaultTimeout = 30 }.ToString();
+        _fullSync = fullSync;
         _timeProvider = timeProvider;
-        _write = SqliteWriteGate.For(_database.Path);
+        try
+        {
+            CreateTables();
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 11 or 26)
+        {
+            // SQLITE_CORRUPT / SQLITE_NOTADB: say which file, so the operator can move it aside (the server exits with code 2).
+            throw new InvalidDataException($"the data file '{fullPath}' is corrupt or not a SQLite database: {e.Message}", e);
+        }
+    }
+
+    private void CreateTables()
+    {
         using var c = Open();
-        SqliteDatabase.Execute(c, """
+        using var create = c.CreateCommand();
+        create.CommandText = """
             CREATE TABLE IF NOT EXISTS em_models (id TEXT PRIMARY KEY, definition TEXT NOT NULL, generation INTEGER NOT NULL, created_ms INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS em_answers (id TEXT NOT NULL, key TEXT NOT NULL, request_hash INTEGER NOT NULL, answer TEXT NOT NULL, PRIMARY KEY (id, key));
             CREATE TABLE IF NOT EXISTS em_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO em_meta (name, value) VALUES ('generation', 0);
-            """);
+            """;
+        create.ExecuteNonQuery();
     }
 
     public ValueTask<RegistryEntry?> GetAsync(string id, CancellationToken cancellationToken)
@@ -215,5 +230,14 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         reader.GetInt64(2),
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3)));
 
-    private SqliteConnection Open() => _database.Open();
+    /// <summary>WAL (readers never block the writer), a 30 s busy timeout for the file's other writers, fsync per commit unless disabled.</summary>
+    private SqliteConnection Open()
+    {
+        var c = new SqliteConnection(_connectionString);
+        c.Open();
+        using var pragma = c.CreateCommand();
+        pragma.CommandText = $"PRAGMA journal_mode=WAL; PRAGMA busy_timeout=30000; PRAGMA synchronous={(_fullSync ? "FULL" : "NORMAL")};";
+        pragma.ExecuteNonQuery();
+        return c;
+    }
 }

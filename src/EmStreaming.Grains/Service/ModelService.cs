@@ -4,32 +4,45 @@ using EmStreaming.Grains.Events;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Observations;
 using EmStreaming.Grains.Registry;
+using EmStreaming.Grains.Snapshots;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Gmm;
-using EmStreaming.Runtime;
-using EmStreaming.Runtime.Hosting;
-using EmStreaming.Runtime.Streams;
+using Microsoft.Extensions.Options;
+using Orleans.Streams;
 
 namespace EmStreaming.Grains.Service;
 
 /// <summary>
-/// <see cref="IModelService"/> over the silo: validates at the edge, appends to the model's stream (returning once
-/// durable), and answers queries from the grain's published view without entering its mailbox.
+/// <see cref="IModelService"/> over Orleans: validates once (<see cref="ModelInput"/>), puts accepted rows on the model's
+/// stream and answers once the stream provider has made them durable, and answers queries from the grain's published view
+/// (interleaved grain calls, never behind a turn).
 /// </summary>
-internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTemplates templates, ModelEventHub hub, PendingObservations pending) : IModelService
+/// <remarks>
+/// Exactly-once: this service is one producer (<see cref="ProducerId"/>, new per process) and numbers its records to each
+/// model 1, 2, 3...; the grain skips a number it has applied. Pending rows: rows this producer appended to a model minus the
+/// rows of this producer the grain has applied.
+/// </remarks>
+internal sealed class ModelService(
+    IClusterClient client, IModelRegistry registry, ModelTemplates templates, ModelEventHub hub, ISnapshotHistory history, IOptions<ModelStreamOptions> streams,
+    TimeProvider time) : IModelService
 {
     private readonly ConcurrentDictionary<(string, string), SemaphoreSlim> _keyLocks = new();
+    private readonly ConcurrentDictionary<string, ProducerCounter> _counters = new(StringComparer.Ordinal);
+    private readonly IStreamProvider _streams = client.GetStreamProvider(streams.Value.ProviderName);
+
+    /// <summary>This process's producer id on every model stream.</summary>
+    public string ProducerId { get; } = $"svc-{Guid.NewGuid():N}";
 
     public async Task<PutModelOutcome> PutModelAsync(string id, ModelDefinition definition, CancellationToken cancellationToken = default)
     {
-        ValidateId(id);
+        ModelInput.EnsureId(id);
         ArgumentNullException.ThrowIfNull(definition);
         ModelDefinitionValidator.Validate(definition);
         var (outcome, _) = await registry.PutAsync(id, definition, onlyIfAbsent: false, cancellationToken).ConfigureAwait(false);
         if (outcome != PutModelOutcome.Unchanged)
         {
-            await silo.AskAsync<object?>(GrainOf(id), new ReloadDefinition(), cancellationToken).ConfigureAwait(false);
-            hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Created, Time = silo.TimeProvider.GetUtcNow(), Message = outcome.ToString() });
+            await Control(id).ReloadAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Created, Time = time.GetUtcNow(), Message = outcome.ToString() });
         }
 
         return outcome;
@@ -48,42 +61,139 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
             throw new ModelValidationException("limit", "limit must be between 1 and 1000");
         }
 
-        var page = await registry.ListAsync(prefix, cursor, limit + 1, cancellationToken).ConfigureAwait(false);
-        var models = new List<ModelInfo>(Math.Min(limit, page.Count));
-        foreach (var entry in page.Take(limit))
+        if (prefix is { Length: > 0 })
         {
-            models.Add(new ModelInfo(entry.Id, entry.Definition, await StatusAsync(entry.Id, cancellationToken).ConfigureAwait(false), entry.CreatedAt));
+            ModelInput.EnsureId(prefix, "prefix", "a prefix");
         }
 
+        var page = await registry.ListAsync(prefix, cursor, limit + 1, cancellationToken).ConfigureAwait(false);
+        var entries = page.Take(limit).ToList();
+        var statuses = await Task.WhenAll(entries.Select(e => StatusAsync(e.Id, cancellationToken))).ConfigureAwait(false);
+        var models = entries.Select((e, i) => new ModelInfo(e.Id, e.Definition, statuses[i], e.CreatedAt)).ToList();
         return new ModelPage(models, page.Count > limit ? models[^1].Id : null);
     }
 
     public async Task<bool> DeleteModelAsync(string id, CancellationToken cancellationToken = default)
     {
-        ValidateId(id);
+        ModelInput.EnsureId(id);
         if (!await registry.DeleteAsync(id, cancellationToken).ConfigureAwait(false))
         {
             return false;
         }
 
-        await silo.AskAsync<object?>(GrainOf(id), new ReloadDefinition(), cancellationToken).ConfigureAwait(false);
-        pending.Forget(id);
-        hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Deleted, Time = silo.TimeProvider.GetUtcNow() });
+        await Control(id).ReloadAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        _counters.TryRemove(id, out _);
+        hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Deleted, Time = time.GetUtcNow() });
         return true;
     }
 
-    public async Task<AppendResult> AppendAsync(string id, DataMatrix rows, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    public Task<AppendResult> AppendAsync(string id, DataMatrix rows, string? idempotencyKey = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rows);
-        if (idempotencyKey is { Length: 0 or > 256 })
+        return AppendAsync(id, rows, idempotencyKey, (entry, r) => ModelInput.Validate(r, entry.Definition.Dimension), cancellationToken);
+    }
+
+    public Task<AppendResult> AppendRowsAsync(string id, IReadOnlyList<double[]> rows, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return AppendAsync(id, rows, idempotencyKey, (entry, r) => ModelInput.Validate(r, entry.Definition.Dimension), cancellationToken);
+    }
+
+    public async Task<ModelStateView> GetStateAsync(string id, CancellationToken cancellationToken = default)
+    {
+        await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
+        return await CallAsync(id, g => g.GetStateAsync(), cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<RecentRows> GetRecentAsync(string id, int limit, CancellationToken cancellationToken = default)
+    {
+        if (limit is < 1 or > 10_000)
         {
-            throw new ModelValidationException("idempotencyKey", "the idempotency key must be 1 to 256 characters");
+            throw new ModelValidationException("limit", "limit must be between 1 and 10000");
         }
 
+        await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
+        var recent = await CallAsync(id, g => g.GetRecentAsync(limit), cancellationToken).ConfigureAwait(false);
+        return new RecentRows(new DataMatrix(recent.Rows.Values, recent.Rows.Rows, recent.Rows.Columns), recent.FirstObservation);
+    }
+
+    public async Task<PredictResult> PredictAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default)
+    {
+        var view = await QueryRowsAsync(id, rows, cancellationToken).ConfigureAwait(false);
+        return await CallAsync(id, g => g.PredictAsync(view), cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<RegimeResult> FilterAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default)
+    {
+        var view = await QueryRowsAsync(id, rows, cancellationToken, hmmOnly: true).ConfigureAwait(false);
+        return await CallAsync(id, g => g.FilterAsync(view), cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<DataMatrix> ImputeAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default)
+    {
+        var view = await QueryRowsAsync(id, rows, cancellationToken).ConfigureAwait(false);
+        var imputed = await CallAsync(id, g => g.ImputeAsync(view), cancellationToken).ConfigureAwait(false);
+        return new DataMatrix(imputed.Values, imputed.Rows, imputed.Columns);
+    }
+
+    public async Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(string id, CancellationToken cancellationToken = default)
+    {
+        await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
+        var versions = await history.ListAsync(id, cancellationToken).ConfigureAwait(false);
+        return [.. versions.Select(Info)];
+    }
+
+    public async Task<SnapshotView> GetSnapshotAsync(string id, long? version, DateTimeOffset? at, CancellationToken cancellationToken = default)
+    {
+        var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
+        var snapshot = await history.ReadAsync(id, version, at, cancellationToken).ConfigureAwait(false);
+        if (snapshot?.Data is not { } data)
+        {
+            throw new ModelValidationException(version is not null ? "version" : "at", $"model '{id}' has no such snapshot");
+        }
+
+        var stored = ModelStateCodec.Decode(data);
+        var core = ModelCore.Restore(entry.Definition, stored.Core);
+        GaussianMixture? gmm = null;
+        core.Gmm?.TryGetModel(out gmm);
+        var hmm = core.Hmm is { HasModel: true } h ? h.Model : null;
+        var state = ModelViews.State(
+            id, entry.Definition, core.Observations, core.WarmingUp, gmm, hmm, hmm is null ? null : core.Hmm!.RegimeProbabilities.ToArray(),
+            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, snapshot.CreatedAt);
+        return new SnapshotView(Info(snapshot), state);
+    }
+
+    public async Task RefitAsync(string id, CancellationToken cancellationToken = default)
+    {
+        var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
+        // Through the stream: the request is durable and ordered with the observations, so a replay makes the same decision.
+        var counter = Counter(id);
+        await Stream(id).OnNextAsync(new ModelStreamRecord
+        {
+            Kind = ModelRecordKind.RefitRequest, ProducerId = ProducerId, Sequence = counter.Next(), Generation = entry.Generation, Timestamp = time.GetUtcNow(),
+        }).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public IAsyncEnumerable<ModelEvent> SubscribeAsync(string? id, CancellationToken cancellationToken = default)
+    {
+        if (id is not null)
+        {
+            ModelInput.EnsureId(id);
+        }
+
+        return hub.SubscribeAsync(id, time, cancellationToken);
+    }
+
+    private async Task<AppendResult> AppendAsync<TRows>(
+        string id, TRows rows, string? idempotencyKey, Func<RegistryEntry, TRows, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected)> validate,
+        CancellationToken cancellationToken)
+    {
+        ModelInput.EnsureId(id);
+        ModelInput.EnsureIdempotencyKey(idempotencyKey);
         var entry = await RequireAsync(id, createFromTemplate: true, cancellationToken).ConfigureAwait(false);
         if (idempotencyKey is null)
         {
-            return await AppendValidatedAsync(id, entry, rows, 0, cancellationToken).ConfigureAwait(false);
+            return await AppendValidatedAsync(id, entry, validate(entry, rows), 0, cancellationToken).ConfigureAwait(false);
         }
 
         // One request per key at a time, so two concurrent retries cannot both append.
@@ -91,7 +201,8 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var requestHash = HashRows(rows);
+            var validated = validate(entry, rows);
+            var requestHash = HashRows(validated);
             if (await registry.GetAnswerAsync(id, idempotencyKey, cancellationToken).ConfigureAwait(false) is { } stored)
             {
                 return stored.RequestHash == requestHash
@@ -99,9 +210,9 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
                     : throw new ModelConflictException($"idempotency key '{idempotencyKey}' was already used for a different batch of model '{id}'");
             }
 
-            // The key travels in the appended record too: if the process dies after the append but before the answer is
-            // recorded, the retry appends again and the grain, remembering the key, applies the batch once.
-            var result = await AppendValidatedAsync(id, entry, rows, ModelRecord.HashKey(idempotencyKey), cancellationToken).ConfigureAwait(false);
+            // The key travels in the record too: if the process dies after the append but before the answer is recorded,
+            // the retry appends again (under a new producer) and the grain, remembering the key, applies the batch once.
+            var result = await AppendValidatedAsync(id, entry, validated, ModelStreamRecord.HashKey(idempotencyKey), cancellationToken).ConfigureAwait(false);
             await registry.SaveAnswerAsync(id, idempotencyKey, new StoredAnswer(requestHash, result), cancellationToken).ConfigureAwait(false);
             return result;
         }
@@ -112,148 +223,47 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
         }
     }
 
-    public async Task<ModelStateView> GetStateAsync(string id, CancellationToken cancellationToken = default)
+    private async Task<AppendResult> AppendValidatedAsync(
+        string id, RegistryEntry entry, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated, ulong keyHash, CancellationToken cancellationToken)
     {
-        var published = await PublishedAsync(id, cancellationToken).ConfigureAwait(false);
-        return ToView(id, published.Entry!.Definition, published.Observations, published.WarmingUp, published.Gmm, published.Hmm, published.RegimeProbabilities, published.Regime, published.RegimeRunLength, published.UpdatedAt);
-    }
-
-    public async Task<RecentRows> GetRecentAsync(string id, int limit, CancellationToken cancellationToken = default)
-    {
-        if (limit is < 1 or > 10_000)
-        {
-            throw new ModelValidationException("limit", "limit must be between 1 and 10000");
-        }
-
-        // From the published view: the window is read under its sequence lock, never behind the grain's turn.
-        var published = await PublishedAsync(id, cancellationToken).ConfigureAwait(false);
-        if (published.Recent is not { } window)
-        {
-            return new RecentRows(new DataMatrix([], 0, published.Entry!.Definition.Dimension), 0);
-        }
-
-        var (rows, first) = window.CopyLatest(limit);
-        return new RecentRows(rows, first);
-    }
-
-    public async Task<PredictResult> PredictAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default)
-    {
-        var (published, mixture) = await MixtureAsync(id, rows, cancellationToken).ConfigureAwait(false);
-        int n = rows.Rows, k = mixture.Components;
-        var logDensity = new double[n];
-        mixture.ScoreSamples(rows, logDensity);
-        var resp = new double[n * k];
-        var labels = new int[n];
-        if (published.Hmm is { } hmm)
-        {
-            hmm.Filter(rows, resp);
-        }
-        else
-        {
-            mixture.PredictProba(rows, resp);
-        }
-
-        var probabilities = new double[n][];
-        var anomaly = new double[n];
-        for (var i = 0; i < n; i++)
-        {
-            probabilities[i] = resp.AsSpan(i * k, k).ToArray();
-            labels[i] = ArgMax(probabilities[i]);
-            anomaly[i] = -logDensity[i];
-        }
-
-        return new PredictResult(labels, probabilities, logDensity, anomaly);
-    }
-
-    public async Task<RegimeResult> FilterAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default)
-    {
-        var (published, _) = await MixtureAsync(id, rows, cancellationToken).ConfigureAwait(false);
-        var hmm = published.Hmm ?? throw new ModelValidationException("kind", $"model '{id}' is a gmm; regimes exist only for an hmm");
-        int n = rows.Rows, k = hmm.States;
-        var probabilities = new double[n * k];
-        var logLikelihood = hmm.Filter(rows, probabilities);
-        var result = new double[n][];
-        var regimes = new int[n];
-        for (var i = 0; i < n; i++)
-        {
-            result[i] = probabilities.AsSpan(i * k, k).ToArray();
-            regimes[i] = ArgMax(result[i]);
-        }
-
-        return new RegimeResult(regimes, result, n == 0 ? 0 : logLikelihood / n);
-    }
-
-    public async Task<DataMatrix> ImputeAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default)
-    {
-        var (_, mixture) = await MixtureAsync(id, rows, cancellationToken).ConfigureAwait(false);
-        return mixture.Impute(rows);
-    }
-
-    public async Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(string id, CancellationToken cancellationToken = default)
-    {
-        var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
-        var grain = GrainOf(id);
-        var list = new List<SnapshotInfo>();
-        foreach (var info in await silo.Snapshots.ListHistoryAsync(grain, cancellationToken).ConfigureAwait(false))
-        {
-            if (await silo.Snapshots.ReadVersionAsync(grain, info.Version, cancellationToken).ConfigureAwait(false) is { } snapshot)
-            {
-                list.Add(Describe(entry, snapshot).Info);
-            }
-        }
-
-        return list;
-    }
-
-    public async Task<SnapshotView> GetSnapshotAsync(string id, long? version, DateTimeOffset? at, CancellationToken cancellationToken = default)
-    {
-        var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
-        var grain = GrainOf(id);
-        var snapshot = version is { } v ? await silo.Snapshots.ReadVersionAsync(grain, v, cancellationToken).ConfigureAwait(false)
-            : at is { } t ? await silo.Snapshots.ReadAtAsync(grain, t, cancellationToken).ConfigureAwait(false)
-            : await silo.Snapshots.ReadAsync(grain, cancellationToken).ConfigureAwait(false);
-        if (snapshot is null)
-        {
-            throw new ModelValidationException(version is not null ? "version" : "at", $"model '{id}' has no such snapshot");
-        }
-
-        return Describe(entry, snapshot);
-    }
-
-    public async Task RefitAsync(string id, CancellationToken cancellationToken = default)
-    {
-        var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
-        // Through the log: the request is durable and ordered with the observations, so a replay makes the same decision.
-        await silo.Streams.AppendAsync(new StreamId(ModelGrain.StreamNamespace, id), ModelRecord.EncodeRefitRequest(entry.Generation), cancellationToken).ConfigureAwait(false);
-    }
-
-    public IAsyncEnumerable<ModelEvent> SubscribeAsync(string? id, CancellationToken cancellationToken = default)
-    {
-        if (id is not null)
-        {
-            ValidateId(id);
-        }
-
-        return hub.SubscribeAsync(id, silo.TimeProvider, cancellationToken);
-    }
-
-    private async Task<AppendResult> AppendValidatedAsync(string id, RegistryEntry entry, DataMatrix rows, ulong keyHash, CancellationToken cancellationToken)
-    {
-        var (accepted, rejected) = ObservationValidator.Validate(rows, entry.Definition.Dimension);
+        var (accepted, rejected) = validated;
         if (accepted is null || accepted.Rows == 0)
         {
             return new AppendResult(0, rejected);
         }
 
-        var position = await silo.Streams.AppendAsync(
-            new StreamId(ModelGrain.StreamNamespace, id), ModelRecord.EncodeObservations(entry.Generation, keyHash, accepted), cancellationToken).ConfigureAwait(false);
-        pending.Accepted(id, position.Position, accepted.Rows);
-        return new AppendResult(accepted.Rows, rejected, position.Position);
+        var counter = Counter(id);
+        var sequence = counter.Next();
+        var values = accepted.Values.ToArray();
+        // Answered only once OnNextAsync completed: the provider has made the record durable.
+        await Stream(id).OnNextAsync(new ModelStreamRecord
+        {
+            Kind = ModelRecordKind.Observations, ProducerId = ProducerId, Sequence = sequence, Generation = entry.Generation, Timestamp = time.GetUtcNow(),
+            KeyHash = keyHash, Values = values, Columns = accepted.Columns,
+        }).WaitAsync(cancellationToken).ConfigureAwait(false);
+        counter.Accepted(accepted.Rows);
+        return new AppendResult(accepted.Rows, rejected, sequence);
+    }
+
+    private async Task<ModelStatus> StatusAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var progress = await Control(id).GetProgressAsync(ProducerId).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var status = progress.Status ?? throw new ModelNotFoundException(id);
+            var pending = _counters.TryGetValue(id, out var counter) ? Math.Max(0, counter.AcceptedRows - progress.ProducerRows) : 0;
+            return status with { PendingObservations = pending };
+        }
+        catch (Exception e) when (e is not (ModelNotFoundException or OperationCanceledException))
+        {
+            // One model whose state cannot be read (its activation fails) is reported failed; the others still list.
+            return new ModelStatus { Observations = 0, WarmingUp = true, Failure = e.Message };
+        }
     }
 
     private async Task<RegistryEntry> RequireAsync(string id, bool createFromTemplate, CancellationToken cancellationToken)
     {
-        ValidateId(id);
+        ModelInput.EnsureId(id);
         if (await registry.GetAsync(id, cancellationToken).ConfigureAwait(false) is { } entry)
         {
             return entry;
@@ -264,8 +274,8 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
             var (outcome, created) = await registry.PutAsync(id, template, onlyIfAbsent: true, cancellationToken).ConfigureAwait(false);
             if (outcome == PutModelOutcome.Created)
             {
-                await silo.AskAsync<object?>(GrainOf(id), new ReloadDefinition(), cancellationToken).ConfigureAwait(false);
-                hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Created, Time = silo.TimeProvider.GetUtcNow(), Message = "template" });
+                await Control(id).ReloadAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Created, Time = time.GetUtcNow(), Message = "template" });
             }
 
             return created;
@@ -274,151 +284,70 @@ internal sealed class ModelService(ISilo silo, IModelRegistry registry, ModelTem
         throw new ModelNotFoundException(id);
     }
 
-    private async Task<PublishedModel> PublishedAsync(string id, CancellationToken cancellationToken)
-    {
-        await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
-        var published = await silo.QueryViewAsync<PublishedModel>(GrainOf(id), cancellationToken).ConfigureAwait(false);
-        return published is { Entry: not null } ? published : throw new ModelNotFoundException(id);
-    }
-
-    private async Task<(PublishedModel, GaussianMixture)> MixtureAsync(string id, DataMatrix rows, CancellationToken cancellationToken)
+    private async Task<RowsView> QueryRowsAsync(string id, DataMatrix rows, CancellationToken cancellationToken, bool hmmOnly = false)
     {
         ArgumentNullException.ThrowIfNull(rows);
-        var published = await PublishedAsync(id, cancellationToken).ConfigureAwait(false);
-        var definition = published.Entry!.Definition;
-        if (rows.Columns != definition.Dimension)
+        var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
+        if (hmmOnly && entry.Definition.Kind != ModelKind.Hmm)
         {
-            throw new ModelValidationException("rows", $"rows have {rows.Columns} values; the model's dimension is {definition.Dimension}");
+            throw new ModelValidationException("kind", $"model '{id}' is a gmm; regimes exist only for an hmm");
         }
 
-        for (var i = 0; i < rows.Rows; i++)
+        ModelInput.EnsureQueryRows(rows, entry.Definition.Dimension);
+        return new RowsView(rows.Values.ToArray(), rows.Rows, rows.Columns);
+    }
+
+    /// <summary>A grain query; the grain's "does not exist" (deleted meanwhile) becomes <see cref="ModelNotFoundException"/>.</summary>
+    private async Task<T> CallAsync<T>(string id, Func<IModelGrain, Task<T>> call, CancellationToken cancellationToken)
+    {
+        try
         {
-            if (ObservationValidator.Check(rows.Row(i)) is { } reason)
+            return await call(client.GetGrain<IModelGrain>(id)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (KeyNotFoundException)
+        {
+            throw new ModelNotFoundException(id);
+        }
+    }
+
+    private IModelControlGrain Control(string id) => client.GetGrain<IModelControlGrain>(id);
+
+    private IAsyncStream<ModelStreamRecord> Stream(string id) => _streams.GetStream<ModelStreamRecord>(StreamId.Create(ModelStreams.Namespace, id));
+
+    private ProducerCounter Counter(string id) => _counters.GetOrAdd(id, static _ => new ProducerCounter());
+
+    private static SnapshotInfo Info(SnapshotEntry e) => new(e.Version, e.CreatedAt, e.Metadata.Observations, e.Metadata.SizeBytes, e.Metadata.Reason);
+
+    private static ulong HashRows((DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var r in validated.Rejected)
+        {
+            hash = (hash ^ (ulong)r.Index) * 1099511628211UL;
+        }
+
+        if (validated.Accepted is { } rows)
+        {
+            hash = (hash ^ (ulong)rows.Columns) * 1099511628211UL;
+            foreach (var v in rows.Values)
             {
-                throw new ModelValidationException($"rows[{i}]", reason);
+                hash = (hash ^ BitConverter.DoubleToUInt64Bits(v)) * 1099511628211UL;
             }
-        }
-
-        if (published.Gmm is { } gmm)
-        {
-            return (published, gmm);
-        }
-
-        if (published.Hmm is { } hmm)
-        {
-            // Predictive mixture of the next row: the emissions weighted by p(next state | rows so far).
-            var k = hmm.States;
-            var weights = new double[k];
-            var phi = published.RegimeProbabilities!;
-            var a = hmm.Transitions;
-            for (var i = 0; i < k; i++)
-            {
-                for (var j = 0; j < k; j++)
-                {
-                    weights[j] += phi[i] * a[(i * k) + j];
-                }
-            }
-
-            var total = weights.Sum();
-            for (var j = 0; j < k; j++)
-            {
-                weights[j] /= total;
-            }
-
-            return (published, GaussianMixture.Create(weights, hmm.Means, hmm.Covariances, k, hmm.Dimension, hmm.CovarianceType));
-        }
-
-        throw new ModelWarmingUpException(id, published.WarmUpRemaining);
-    }
-
-    private async Task<ModelStatus> StatusAsync(string id, CancellationToken cancellationToken)
-    {
-        var p = await silo.QueryViewAsync<PublishedModel>(GrainOf(id), cancellationToken).ConfigureAwait(false);
-        return p is null
-            ? new ModelStatus { Observations = 0, WarmingUp = true }
-            : new ModelStatus
-            {
-                Observations = p.Observations, WarmingUp = p.WarmingUp, WarmUpRemaining = p.WarmUpRemaining, RecentMeanLogLikelihood = p.RecentMeanLogLikelihood,
-                LastObservationAt = p.LastObservationAt, LastRefitAt = p.LastRefitAt, Refits = p.Refits, LastSnapshotAt = p.LastSnapshotAt,
-                SnapshotVersion = p.SnapshotVersion, Anomalies = p.Anomalies, Active = true, PendingObservations = pending.Get(id),
-            };
-    }
-
-    private static SnapshotView Describe(RegistryEntry entry, Runtime.Storage.GrainSnapshot snapshot)
-    {
-        var data = snapshot.Data.Span;
-        var reason = data.Length > 0 ? ((SnapshotReason)data[0]).ToString() : "Unknown";
-        var core = data.Length > 1 ? ModelCore.Restore(entry.Definition, data[1..]) : new ModelCore(entry.Definition, entry.Generation);
-        GaussianMixture? gmm = null;
-        core.Gmm?.TryGetModel(out gmm);
-        var hmm = core.Hmm is { HasModel: true } h ? h.Model : null;
-        var state = ToView(
-            snapshot.Id.Key, entry.Definition, core.Observations, core.WarmingUp, gmm, hmm, hmm is null ? null : core.Hmm!.RegimeProbabilities.ToArray(),
-            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, snapshot.Timestamp);
-        return new SnapshotView(new SnapshotInfo(snapshot.Version, snapshot.Timestamp, core.Observations, snapshot.Data.Length, reason), state);
-    }
-
-    private static ModelStateView ToView(
-        string id, ModelDefinition definition, long observations, bool warmingUp, GaussianMixture? gmm, Numerics.Hmm.GaussianHmm? hmm,
-        double[]? regimeProbabilities, int? regime, long? runLength, DateTimeOffset updatedAt)
-    {
-        var k = definition.Components;
-        double[]? weights = null, means = null, covariances = null, start = null, transitions = null;
-        if (gmm is not null)
-        {
-            weights = gmm.Weights.ToArray();
-            means = gmm.Means.ToArray();
-            covariances = [.. Enumerable.Range(0, k).SelectMany(gmm.FullCovariance)];
-        }
-        else if (hmm is not null)
-        {
-            start = hmm.StartProbabilities.ToArray();
-            transitions = hmm.Transitions.ToArray();
-            weights = regimeProbabilities;
-            means = hmm.Means.ToArray();
-            covariances = [.. Enumerable.Range(0, k).SelectMany(hmm.FullCovariance)];
-        }
-
-        return new ModelStateView
-        {
-            Id = id, Kind = definition.Kind, Components = k, Dimension = definition.Dimension, Observations = observations, WarmingUp = warmingUp,
-            Weights = weights, Means = means, Covariances = covariances, StartProbabilities = start, Transitions = transitions,
-            RegimeProbabilities = regimeProbabilities, Regime = regime, RegimeRunLength = runLength, UpdatedAt = updatedAt,
-        };
-    }
-
-    private static void ValidateId(string id)
-    {
-        if (GrainKey.FindProblem(id) is { } problem)
-        {
-            throw new ModelValidationException("id", $"invalid model id: {problem}");
-        }
-    }
-
-    private static Runtime.GrainId GrainOf(string id) => new(ModelGrain.GrainType, id);
-
-    private static int ArgMax(double[] values)
-    {
-        var best = 0;
-        for (var i = 1; i < values.Length; i++)
-        {
-            if (values[i] > values[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
-    }
-
-    private static ulong HashRows(DataMatrix rows)
-    {
-        var hash = 14695981039346656037UL ^ (ulong)rows.Columns;
-        foreach (var v in rows.Values)
-        {
-            hash = (hash ^ BitConverter.DoubleToUInt64Bits(v)) * 1099511628211UL;
         }
 
         return hash;
+    }
+
+    /// <summary>This producer's numbering of one model's records and the rows it appended to it.</summary>
+    private sealed class ProducerCounter
+    {
+        private long _sequence;
+        private long _acceptedRows;
+
+        public long AcceptedRows => Interlocked.Read(ref _acceptedRows);
+
+        public long Next() => Interlocked.Increment(ref _sequence);
+
+        public void Accepted(int rows) => Interlocked.Add(ref _acceptedRows, rows);
     }
 }

@@ -17,7 +17,6 @@ internal static class ModelEndpoints
     public const int MaxPageSize = 1000;
     public const int DefaultRecent = 500;
     public const int MaxRecent = 10_000;
-    private const int MaxIdempotencyKeyLength = 200;
     private static readonly string[] RowContentTypes = [RowsReader.Json, RowsReader.Ndjson, RowsReader.Csv];
 
     public static IEndpointRouteBuilder MapModelApi(this IEndpointRouteBuilder app)
@@ -151,57 +150,14 @@ internal static class ModelEndpoints
         CancellationToken cancellationToken)
     {
         ModelIds.EnsureValid(id);
-        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(c => c < ' ' || c > '~')))
-        {
-            throw new ApiValidationException("Idempotency-Key", $"must be 1..{MaxIdempotencyKeyLength} printable ASCII characters");
-        }
-
         var started = time.GetTimestamp();
         var rows = await RowsReader.ReadAsync(request, options.Value.MaxRequestBodyBytes, options.Value.MaxRowsPerBatch, cancellationToken).ConfigureAwait(false);
 
-        // Rows of the wrong length are rejected here (a matrix is rectangular); the service validates the rest.
-        // A model created from a template on first append has no dimension yet: the first row's length stands in.
-        int dimension;
-        try
-        {
-            dimension = (await service.GetModelAsync(id, cancellationToken).ConfigureAwait(false)).Definition.Dimension;
-        }
-        catch (ModelNotFoundException)
-        {
-            dimension = rows[0].Length;
-        }
-
-        var rejected = new List<RejectedRowDto>();
-        var kept = new List<int>(rows.Count);
-        for (var i = 0; i < rows.Count; i++)
-        {
-            if (rows[i].Length == dimension)
-            {
-                kept.Add(i);
-            }
-            else
-            {
-                rejected.Add(new RejectedRowDto(i, $"has {rows[i].Length} values; the model's dimension is {dimension}"));
-            }
-        }
-
-        var accepted = 0;
-        var replayed = false;
-        if (kept.Count > 0)
-        {
-            var values = new double[kept.Count * dimension];
-            for (var r = 0; r < kept.Count; r++)
-            {
-                rows[kept[r]].CopyTo(values, r * dimension);
-            }
-
-            var result = await service.AppendAsync(id, new DataMatrix(values, kept.Count, dimension), idempotencyKey, cancellationToken).ConfigureAwait(false);
-            accepted = result.Accepted;
-            replayed = result.Replayed;
-            rejected.AddRange(result.Rejected.Select(r => new RejectedRowDto(kept[r.Index], r.Reason)));
-            rejected.Sort((a, b) => a.Index.CompareTo(b.Index));
-        }
-
+        // The edge only parses: the model layer checks the key, each row's width and values (ModelInput) in one pass.
+        var result = await service.AppendRowsAsync(id, rows, idempotencyKey, cancellationToken).ConfigureAwait(false);
+        var accepted = result.Accepted;
+        var replayed = result.Replayed;
+        var rejected = result.Rejected.Select(r => new RejectedRowDto(r.Index, r.Reason)).ToList();
         metrics.BatchAppended(accepted, rejected.Count, time.GetElapsedTime(started));
         return new AppendResponse(accepted, rejected, replayed);
     }

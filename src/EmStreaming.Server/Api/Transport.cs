@@ -202,45 +202,24 @@ public sealed record StateResponse
     public int? Regime { get; init; }
     public long? RegimeRunLength { get; init; }
 
-    internal static StateResponse From(ModelStateView v)
+    internal static StateResponse From(ModelStateView v) => new()
     {
-        var k = v.Components;
-        var d = v.Dimension;
-        return new StateResponse
-        {
-            Id = v.Id,
-            Kind = Names.Of(v.Kind),
-            Components = k,
-            Dimension = d,
-            Observations = v.Observations,
-            WarmingUp = v.WarmingUp,
-            UpdatedAt = v.UpdatedAt,
-            Weights = v.Weights,
-            Means = v.Means is { } m ? Nest(m, k, d) : null,
-            Covariances = v.Covariances is { } c ? Enumerable.Range(0, k).Select(i => Nest(c.AsSpan(i * d * d, d * d).ToArray(), d, d)).ToArray() : null,
-            StartProbabilities = v.StartProbabilities,
-            Transitions = v.Transitions is { } t ? Nest(t, k, k) : null,
-            RegimeProbabilities = v.RegimeProbabilities,
-            Regime = v.Regime,
-            RegimeRunLength = v.RegimeRunLength,
-        };
-    }
-
-    private static double[][] Nest(double[] flat, int rows, int columns)
-    {
-        if (flat.Length != rows * columns)
-        {
-            throw new InvalidOperationException($"a {rows}×{columns} matrix was published with {flat.Length} entries");
-        }
-
-        var result = new double[rows][];
-        for (var r = 0; r < rows; r++)
-        {
-            result[r] = flat.AsSpan(r * columns, columns).ToArray();
-        }
-
-        return result;
-    }
+        Id = v.Id,
+        Kind = Names.Of(v.Kind),
+        Components = v.Components,
+        Dimension = v.Dimension,
+        Observations = v.Observations,
+        WarmingUp = v.WarmingUp,
+        UpdatedAt = v.UpdatedAt,
+        Weights = v.Weights,
+        Means = v.Means,
+        Covariances = v.Covariances,
+        StartProbabilities = v.StartProbabilities,
+        Transitions = v.Transitions,
+        RegimeProbabilities = v.RegimeProbabilities,
+        Regime = v.Regime,
+        RegimeRunLength = v.RegimeRunLength,
+    };
 }
 
 /// <summary>Body of predict, filter and impute requests (also accepted as NDJSON or CSV).</summary>

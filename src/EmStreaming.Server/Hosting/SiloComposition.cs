@@ -1,17 +1,32 @@
 using EmStreaming.Grains;
+using Orleans.Dashboard;
 
 namespace EmStreaming.Server.Hosting;
 
 /// <summary>
-/// Where the server gets its <see cref="IModelService"/>: the embedded silo (SQLite stream log and snapshot store in
-/// the data directory) registered by the model layer. Tests replace the registration through the host builder.
+/// Where the server gets its <see cref="IModelService"/>: the embedded Orleans silo hosted in this process (localhost
+/// clustering, the model grains and their providers), plus Orleans' dashboard when <c>Orleans:Dashboard</c> is true.
+/// Tests replace the registration through the host builder.
 /// </summary>
 internal static class SiloComposition
 {
+    /// <summary>Path of Orleans' dashboard; <c>/</c> stays ours.</summary>
+    public const string OrleansDashboardPath = "/orleans";
+
     public static void AddModelService(IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddEmStreamingModels(configuration);
+        services.AddOrleans(silo =>
+        {
+            silo.UseEmStreamingSilo(configuration);
+            if (DashboardEnabled(configuration))
+            {
+                silo.AddDashboard();
+            }
+        });
     }
+
+    public static bool DashboardEnabled(IConfiguration configuration) =>
+        configuration.GetSection(SiloHostOptions.SectionName).Get<SiloHostOptions>()?.Dashboard ?? true;
 }

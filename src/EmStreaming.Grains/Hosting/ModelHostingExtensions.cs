@@ -1,0 +1,102 @@
+using System.Net;
+using EmStreaming.Grains.Definitions;
+using EmStreaming.Grains.Events;
+using EmStreaming.Grains.Models;
+using EmStreaming.Grains.Registry;
+using EmStreaming.Grains.Service;
+using EmStreaming.Grains.Snapshots;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Providers;
+
+namespace EmStreaming.Grains;
+
+/// <summary>Registers the model grains, their providers and <see cref="IModelService"/> on an Orleans silo.</summary>
+public static class ModelHostingExtensions
+{
+    /// <summary>
+    /// The embedded silo: localhost clustering on <c>Orleans:SiloPort</c> / <c>Orleans:GatewayPort</c>, cluster and service
+    /// ids from <c>Orleans:ClusterId</c> / <c>Orleans:ServiceId</c>, idle collection after <c>Orleans:CollectionAge</c>,
+    /// plus everything <see cref="AddEmStreamingModels"/> registers.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">A setting of the <c>Orleans</c> section is invalid (the messages name it).</exception>
+    public static ISiloBuilder UseEmStreamingSilo(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var host = configuration.GetSection(SiloHostOptions.SectionName).Get<SiloHostOptions>() ?? new SiloHostOptions();
+        if (ModelHostingOptionsValidator.Check(host) is { Count: > 0 } failures)
+        {
+            throw new OptionsValidationException(SiloHostOptions.SectionName, typeof(SiloHostOptions), failures);
+        }
+
+        silo.UseLocalhostClustering(host.SiloPort, host.GatewayPort, serviceId: host.ServiceId, clusterId: host.ClusterId);
+        silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Loopback);
+        silo.Configure<GrainCollectionOptions>(o => o.CollectionAge = host.CollectionAge);
+        return silo.AddEmStreamingModels(configuration);
+    }
+
+    /// <summary>
+    /// The model grains' stream provider (<c>Streams:ProviderName</c>), grain storage (<c>Storage:ProviderName</c>,
+    /// <c>Storage:Provider</c> Sqlite or InMemory), registry, snapshot history and <see cref="IModelService"/>; options bound
+    /// from their sections and validated at start-up with messages naming the setting.
+    /// </summary>
+    public static ISiloBuilder AddEmStreamingModels(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var storage = configuration.GetSection(ModelStorageOptions.SectionName).Get<ModelStorageOptions>() ?? new ModelStorageOptions();
+        var streams = configuration.GetSection(ModelStreamOptions.SectionName).Get<ModelStreamOptions>() ?? new ModelStreamOptions();
+        silo.AddMemoryGrainStorage(string.IsNullOrWhiteSpace(storage.ProviderName) ? ModelStorageOptions.DefaultProviderName : storage.ProviderName);
+        silo.AddMemoryStreams<DefaultMemoryMessageBodySerializer>(
+            string.IsNullOrWhiteSpace(streams.ProviderName) ? ModelStreams.DefaultProviderName : streams.ProviderName,
+            b => b.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly));
+        silo.Services.AddEmStreamingModelServices(configuration);
+        return silo;
+    }
+
+    private static IServiceCollection AddEmStreamingModelServices(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ModelStorageOptions>().Bind(configuration.GetSection(ModelStorageOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<ModelStreamOptions>().Bind(configuration.GetSection(ModelStreamOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<SiloHostOptions>().Bind(configuration.GetSection(SiloHostOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelStorageOptions>, ModelHostingOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelStreamOptions>, ModelHostingOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiloHostOptions>, ModelHostingOptionsValidator>());
+        services.AddOptions<ModelTemplateOptions>().Bind(configuration.GetSection(ModelTemplateOptions.SectionName));
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(sp => new ModelTemplates(sp.GetRequiredService<IOptions<ModelTemplateOptions>>().Value));
+        services.TryAddSingleton<ModelEventHub>();
+        services.TryAddSingleton<IModelGrainObserver, NoModelGrainObserver>();
+        services.TryAddSingleton(sp => new ModelMetrics(sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<ISnapshotHistory, InMemorySnapshotHistory>();
+        services.TryAddSingleton<IModelRegistry>(sp =>
+        {
+            var storage = sp.GetRequiredService<IOptions<ModelStorageOptions>>().Value;
+            var clock = sp.GetRequiredService<TimeProvider>();
+            return storage.InMemory ? new InMemoryModelRegistry(clock) : new SqliteModelRegistry(storage.DatabasePath, storage.FullSync, clock);
+        });
+        services.TryAddSingleton<ModelService>(sp => ActivatorUtilities.CreateInstance<ModelService>(sp));
+        services.TryAddSingleton<IModelService>(sp => sp.GetRequiredService<ModelService>());
+        // Templates and the data file are checked when the host starts (before the silo takes traffic), not on first use.
+        services.AddHostedService<StartupChecks>();
+        return services;
+    }
+
+    private sealed class StartupChecks(ModelTemplates templates, IModelRegistry registry) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            GC.KeepAlive(templates); // resolving them ran the validation
+            GC.KeepAlive(registry); // opening the file checked it
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

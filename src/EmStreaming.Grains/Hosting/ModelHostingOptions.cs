@@ -1,0 +1,132 @@
+using Microsoft.Extensions.Options;
+
+namespace EmStreaming.Grains;
+
+/// <summary>Where model state lives (<c>Storage</c> section).</summary>
+public sealed class ModelStorageOptions
+{
+    public const string SectionName = "Storage";
+    public const string DefaultProviderName = "models";
+
+    /// <summary><c>Sqlite</c> (default, durable, one file in <see cref="DataDirectory"/>) or <c>InMemory</c> (tests, demos).</summary>
+    public string Provider { get; set; } = "Sqlite";
+
+    /// <summary>Directory of the SQLite file; default <c>./data</c>.</summary>
+    public string DataDirectory { get; set; } = "./data";
+
+    /// <summary>fsync on every commit (survives power loss, not only a process crash). Default true.</summary>
+    public bool FullSync { get; set; } = true;
+
+    /// <summary>Name of the Orleans grain storage provider the model grains use; default <c>models</c>.</summary>
+    public string ProviderName { get; set; } = DefaultProviderName;
+
+    internal bool InMemory => string.Equals(Provider, "InMemory", StringComparison.OrdinalIgnoreCase);
+
+    internal string DatabasePath => Path.Combine(DataDirectory, "emstreaming.db");
+}
+
+/// <summary>The model streams (<c>Streams</c> section).</summary>
+public sealed class ModelStreamOptions
+{
+    public const string SectionName = "Streams";
+
+    /// <summary>Name of the persistent stream provider the model grains consume; default <c>models</c>.</summary>
+    public string ProviderName { get; set; } = ModelStreams.DefaultProviderName;
+}
+
+/// <summary>The embedded Orleans silo (<c>Orleans</c> section).</summary>
+public sealed class SiloHostOptions
+{
+    public const string SectionName = "Orleans";
+    public const string DefaultClusterId = "emstreaming";
+    public const string DefaultServiceId = "emstreaming";
+
+    /// <summary>Default silo-to-silo port: not Orleans' 11111, which other local silos use.</summary>
+    public const int DefaultSiloPort = 11311;
+
+    /// <summary>Default client gateway port: not Orleans' 30000.</summary>
+    public const int DefaultGatewayPort = 30300;
+
+    public string ClusterId { get; set; } = DefaultClusterId;
+
+    public string ServiceId { get; set; } = DefaultServiceId;
+
+    public int SiloPort { get; set; } = DefaultSiloPort;
+
+    public int GatewayPort { get; set; } = DefaultGatewayPort;
+
+    /// <summary>A model grain idle this long is deactivated (its state persisted first); default 15 minutes.</summary>
+    public TimeSpan CollectionAge { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Mount Orleans' own dashboard under <c>/orleans</c> (behind the API keys); default true. It profiles every grain call.</summary>
+    public bool Dashboard { get; set; } = true;
+}
+
+/// <summary>Start-up checks of the model layer's settings; every message names the setting.</summary>
+internal sealed class ModelHostingOptionsValidator : IValidateOptions<ModelStorageOptions>, IValidateOptions<ModelStreamOptions>, IValidateOptions<SiloHostOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ModelStorageOptions options)
+    {
+        List<string> failures = [];
+        if (!options.InMemory && !string.Equals(options.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase))
+        {
+            failures.Add($"Storage:Provider must be 'Sqlite' or 'InMemory' (was '{options.Provider}')");
+        }
+
+        if (!options.InMemory && string.IsNullOrWhiteSpace(options.DataDirectory))
+        {
+            failures.Add("Storage:DataDirectory must not be empty");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ProviderName))
+        {
+            failures.Add("Storage:ProviderName must not be empty");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    public ValidateOptionsResult Validate(string? name, ModelStreamOptions options) =>
+        string.IsNullOrWhiteSpace(options.ProviderName) ? ValidateOptionsResult.Fail("Streams:ProviderName must not be empty") : ValidateOptionsResult.Success;
+
+    public ValidateOptionsResult Validate(string? name, SiloHostOptions options) => Check(options) is { Count: > 0 } failures
+        ? ValidateOptionsResult.Fail(failures)
+        : ValidateOptionsResult.Success;
+
+    /// <summary>The silo's settings are needed before the host's options exist (to configure the silo): checked here, named.</summary>
+    public static List<string> Check(SiloHostOptions options)
+    {
+        List<string> failures = [];
+        if (string.IsNullOrWhiteSpace(options.ClusterId))
+        {
+            failures.Add("Orleans:ClusterId must not be empty");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ServiceId))
+        {
+            failures.Add("Orleans:ServiceId must not be empty");
+        }
+
+        if (options.SiloPort is < 1 or > 65535)
+        {
+            failures.Add($"Orleans:SiloPort must be between 1 and 65535 (was {options.SiloPort})");
+        }
+
+        if (options.GatewayPort is < 1 or > 65535)
+        {
+            failures.Add($"Orleans:GatewayPort must be between 1 and 65535 (was {options.GatewayPort})");
+        }
+
+        if (options.SiloPort == options.GatewayPort)
+        {
+            failures.Add($"Orleans:SiloPort and Orleans:GatewayPort must differ (both {options.SiloPort})");
+        }
+
+        if (options.CollectionAge < TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"Orleans:CollectionAge must be at least 00:01:00 (was {options.CollectionAge})");
+        }
+
+        return failures;
+    }
+}

@@ -1,0 +1,68 @@
+namespace EmStreaming.Grains.Models;
+
+/// <summary>What a model's stream carries besides external <see cref="ObservationBatch"/>es.</summary>
+internal enum ModelRecordKind : byte
+{
+    Observations = 1,
+    RefitRequest = 2,
+    RefitResult = 3,
+}
+
+/// <summary>
+/// One event of a model's stream, as the service and the grain itself produce it: observations (from the HTTP API), and
+/// the refit control records that make refits replayable (a request from the refit timer, a result from the background
+/// refit). Every record carries its producer and that producer's sequence number (exactly-once, see
+/// <see cref="ProducerWindows"/>) and the definition generation it was produced for (0 = whatever is current), so
+/// records of a deleted or reset model are inert for its successor.
+/// </summary>
+[GenerateSerializer, Immutable]
+internal sealed record ModelStreamRecord
+{
+    [Id(0)] public required ModelRecordKind Kind { get; init; }
+    [Id(1)] public required string ProducerId { get; init; }
+    [Id(2)] public required long Sequence { get; init; }
+    [Id(3)] public long Generation { get; init; }
+    [Id(4)] public required DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>Observations: FNV-1a hash of the HTTP Idempotency-Key (0 = none).</summary>
+    [Id(5)] public ulong KeyHash { get; init; }
+
+    /// <summary>Observations: row-major values; <see cref="Columns"/> per row.</summary>
+    [Id(6)] public double[]? Values { get; init; }
+    [Id(7)] public int Columns { get; init; }
+
+    /// <summary>Refit result: the refit's sequence and its parameters (empty = the refit failed).</summary>
+    [Id(8)] public long RefitSequence { get; init; }
+    [Id(9)] public double[]? Parameters { get; init; }
+
+    /// <summary>Rows in an observation record (0 for control records).</summary>
+    public int RowCount => Kind == ModelRecordKind.Observations && Values is { } v && Columns > 0 ? v.Length / Columns : 0;
+
+    /// <summary>The record an external producer's batch stands for.</summary>
+    public static ModelStreamRecord From(ObservationBatch batch) => new()
+    {
+        Kind = ModelRecordKind.Observations,
+        ProducerId = batch.ProducerId,
+        Sequence = batch.Sequence,
+        Timestamp = batch.Timestamp,
+        Values = batch.Values,
+        Columns = batch.Columns,
+    };
+
+    /// <summary>Stable 64-bit FNV-1a of an idempotency key (never 0, which means "no key").</summary>
+    public static ulong HashKey(string? key)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            return 0;
+        }
+
+        var hash = 14695981039346656037UL;
+        foreach (var c in key)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return hash == 0 ? 1 : hash;
+    }
+}

@@ -1,0 +1,150 @@
+namespace EmStreaming.Grains.Models;
+
+/// <summary>
+/// Per-producer anti-replay windows (IPsec style): the highest sequence applied and a 1,024-bit bitmap of the sequences
+/// just below it. A sequence above the highest slides the window; one inside it is new only if its bit is clear; one
+/// below the window is old (a duplicate). Kept in the grain's persisted state, atomically with the model, so a record
+/// redelivered after a crash (streams are at-least-once and their sequence tokens restart with the reader) is skipped
+/// exactly when its effect is already in the saved model.
+/// </summary>
+/// <remarks>
+/// Also counts, per producer, the rows of the observation records it accepted: the service subtracts that from the rows
+/// it appended to get the rows still pending. At most <see cref="MaxProducers"/> producers are remembered (least
+/// recently used evicted): a model sees one producer per server process run plus external producers.
+/// </remarks>
+internal sealed class ProducerWindows
+{
+    public const int WindowBits = 1_024;
+    public const int MaxProducers = 32;
+    private const int Words = WindowBits / 64;
+
+    private readonly List<Window> _windows = [];
+    private long _clock;
+
+    public int Count => _windows.Count;
+
+    public IEnumerable<Window> All => _windows;
+
+    /// <summary>
+    /// True when (<paramref name="producerId"/>, <paramref name="sequence"/>) was not seen: marks it seen and counts
+    /// <paramref name="rows"/>. False for a duplicate (or a sequence below 1).
+    /// </summary>
+    public bool TryAccept(string producerId, long sequence, int rows)
+    {
+        if (sequence < 1)
+        {
+            return false;
+        }
+
+        var w = Find(producerId);
+        if (w is null)
+        {
+            w = new Window(producerId);
+            if (_windows.Count == MaxProducers)
+            {
+                _windows.RemoveAt(IndexOfLeastRecent());
+            }
+
+            _windows.Add(w);
+        }
+
+        w.LastUsed = ++_clock;
+        if (sequence > w.Highest)
+        {
+            Shift(w.Bitmap, sequence - w.Highest);
+            w.Highest = sequence;
+            w.Bitmap[0] |= 1UL;
+        }
+        else
+        {
+            var offset = w.Highest - sequence;
+            if (offset >= WindowBits)
+            {
+                return false;
+            }
+
+            var (word, bit) = ((int)(offset / 64), (int)(offset % 64));
+            if ((w.Bitmap[word] & (1UL << bit)) != 0)
+            {
+                return false;
+            }
+
+            w.Bitmap[word] |= 1UL << bit;
+        }
+
+        w.Rows += rows;
+        return true;
+    }
+
+    /// <summary>Rows accepted from <paramref name="producerId"/> (0 when unknown).</summary>
+    public long RowsOf(string producerId) => Find(producerId)?.Rows ?? 0;
+
+    public void Clear() => _windows.Clear();
+
+    internal void Restore(string producerId, long highest, long rows, ReadOnlySpan<ulong> bitmap)
+    {
+        var w = new Window(producerId) { Highest = highest, Rows = rows, LastUsed = ++_clock };
+        bitmap.CopyTo(w.Bitmap);
+        _windows.Add(w);
+    }
+
+    private Window? Find(string producerId)
+    {
+        foreach (var w in _windows)
+        {
+            if (w.ProducerId == producerId)
+            {
+                return w;
+            }
+        }
+
+        return null;
+    }
+
+    private int IndexOfLeastRecent()
+    {
+        var index = 0;
+        for (var i = 1; i < _windows.Count; i++)
+        {
+            if (_windows[i].LastUsed < _windows[index].LastUsed)
+            {
+                index = i;
+            }
+        }
+
+        return index;
+    }
+
+    /// <summary>Bit i stands for sequence Highest − i; sliding the window up by n moves every bit n places up.</summary>
+    private static void Shift(ulong[] bitmap, long n)
+    {
+        if (n >= WindowBits)
+        {
+            Array.Clear(bitmap);
+            return;
+        }
+
+        var words = (int)(n / 64);
+        var bits = (int)(n % 64);
+        for (var i = Words - 1; i >= 0; i--)
+        {
+            var source = i - words;
+            var value = source >= 0 ? bitmap[source] << bits : 0;
+            if (bits > 0 && source - 1 >= 0)
+            {
+                value |= bitmap[source - 1] >> (64 - bits);
+            }
+
+            bitmap[i] = value;
+        }
+    }
+
+    internal sealed class Window(string producerId)
+    {
+        public string ProducerId { get; } = producerId;
+        public long Highest { get; set; }
+        public long Rows { get; set; }
+        public long LastUsed { get; set; }
+        public ulong[] Bitmap { get; } = new ulong[Words];
+    }
+}
