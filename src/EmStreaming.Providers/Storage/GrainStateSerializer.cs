@@ -97,7 +97,8 @@ public sealed class GrainStateSerializer : IGrainStorageSerializer
 
         private static BinaryCodec<T>? Create()
         {
-            if (!typeof(IBinaryGrainState<>).MakeGenericType(typeof(T)).IsAssignableFrom(typeof(T)))
+            // Not MakeGenericType: it throws for a T that violates the interface's self-type constraint.
+            if (!Array.Exists(typeof(T).GetInterfaces(), i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IBinaryGrainState<>) && i.GenericTypeArguments[0] == typeof(T)))
             {
                 return null;
             }
