@@ -25,12 +25,17 @@ internal sealed class BlobSnapshotHistory : ISnapshotHistory
     private const string ReasonKey = "reason";
     private const string TimeKey = "timestampms";
     private const string GrainKey = "grainkey";
-    private const int MaxAppendAttempts = 8;
+    private const int MaxAppendAttempts = 64;
+    private const int LockStripes = 64;
 
     private readonly BlobContainerClient _container;
     private readonly SnapshotHistoryOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly Lazy<Task> _created;
+
+    // Appends to one grain from this instance take turns (striped by key), so only other silos' writers can race a
+    // version number; those races are settled by the conditional create.
+    private readonly SemaphoreSlim[] _appendLocks = [.. Enumerable.Range(0, LockStripes).Select(_ => new SemaphoreSlim(1, 1))];
 
     public BlobSnapshotHistory(BlobContainerClient container, SnapshotHistoryOptions options, TimeProvider timeProvider)
     {
@@ -53,28 +58,37 @@ internal sealed class BlobSnapshotHistory : ISnapshotHistory
         cancellationToken.ThrowIfCancellationRequested();
         var body = BinaryData.FromBytes(snapshot.Data.ToArray());
         await EnsureContainerAsync(cancellationToken).ConfigureAwait(false);
-        for (var attempt = 1; ; attempt++)
+        var gate = _appendLocks[(StringComparer.Ordinal.GetHashCode(grainKey) & int.MaxValue) % LockStripes];
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            var versions = await ListAsync(grainKey, cancellationToken).ConfigureAwait(false);
-            // Millisecond precision, as every implementation stores it, so ReadAtAsync agrees across them.
-            var now = DateTimeOffset.FromUnixTimeMilliseconds(_timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
-            var stored = new SnapshotVersion(versions.Count == 0 ? 1 : versions[^1].Version + 1, now, snapshot.Observations, snapshot.Reason, snapshot.Data.Length);
-            try
+            for (var attempt = 1; ; attempt++)
             {
-                await _container.GetBlobClient(BlobName(grainKey, stored.Version)).UploadAsync(body, new BlobUploadOptions
+                var versions = await ListAsync(grainKey, cancellationToken).ConfigureAwait(false);
+                // Millisecond precision, as every implementation stores it, so ReadAtAsync agrees across them.
+                var now = DateTimeOffset.FromUnixTimeMilliseconds(_timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
+                var stored = new SnapshotVersion(versions.Count == 0 ? 1 : versions[^1].Version + 1, now, snapshot.Observations, snapshot.Reason, snapshot.Data.Length);
+                try
                 {
-                    Metadata = Metadata(grainKey, stored),
-                    Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
-                }, cancellationToken).ConfigureAwait(false);
-            }
-            catch (RequestFailedException e) when (e.Status == 409 && attempt < MaxAppendAttempts)
-            {
-                // Another writer took this number first: list again and take the next one.
-                continue;
-            }
+                    await _container.GetBlobClient(BlobName(grainKey, stored.Version)).UploadAsync(body, new BlobUploadOptions
+                    {
+                        Metadata = Metadata(grainKey, stored),
+                        Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
+                    }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (RequestFailedException e) when (e.Status == 409 && attempt < MaxAppendAttempts)
+                {
+                    // Another silo took this number first: list again and take the next one.
+                    continue;
+                }
 
-            await ApplyRetentionAsync(grainKey, versions, stored, cancellationToken).ConfigureAwait(false);
-            return stored;
+                await ApplyRetentionAsync(grainKey, versions, stored, cancellationToken).ConfigureAwait(false);
+                return stored;
+            }
+        }
+        finally
+        {
+            gate.Release();
         }
     }
 

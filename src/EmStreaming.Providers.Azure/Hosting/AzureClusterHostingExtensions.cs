@@ -1,6 +1,7 @@
 using System.Net;
 using EmStreaming.Providers.Azure.History;
 using EmStreaming.Providers.Azure.Hosting;
+using EmStreaming.Providers.Azure.Storage;
 using EmStreaming.Providers.History;
 using EmStreaming.Providers.Storage;
 using Microsoft.Extensions.Configuration;
@@ -11,6 +12,8 @@ using Microsoft.Extensions.Options;
 using Orleans.Clustering.AzureStorage;
 using Orleans.Configuration;
 using Orleans.Runtime;
+using Orleans.Runtime.Hosting;
+using Orleans.Storage;
 using Orleans.Streams;
 using StackExchange.Redis;
 
@@ -99,12 +102,15 @@ public static class EmStreamingAzureHostingExtensions
             new AzureStorageRequirement(AzureStorageService.Blob, settings.ContainerName),
             new AzureStorageRequirement(AzureStorageService.Blob, settings.HistoryContainerName));
         services.TryAddSingleton<GrainStateSerializer>();
-        silo.AddAzureBlobGrainStorage(name, ob => ob.Configure<AzureStorageAccount, GrainStateSerializer>((o, account, serializer) =>
+        // Orleans' provider under an inner name, ours (the corrupt-state guard) under the name the grains use.
+        var blobName = InnerBlobStorageName(name);
+        silo.AddAzureBlobGrainStorage(blobName, ob => ob.Configure<AzureStorageAccount, GrainStateSerializer>((o, account, serializer) =>
         {
             o.BlobServiceClient = account.Blobs;
             o.ContainerName = settings.ContainerName;
             o.GrainStorageSerializer = serializer;
         }));
+        services.AddGrainStorage(name, (sp, provider) => new CorruptStateGuardGrainStorage(provider, sp.GetRequiredKeyedService<IGrainStorage>(blobName)));
 
         var history = services.AddOptions<SnapshotHistoryOptions>().Bind(configuration.GetSection(SnapshotHistoryOptions.SectionName));
         history.ValidateOnStart();
@@ -145,6 +151,9 @@ public static class EmStreamingAzureHostingExtensions
         });
         return silo;
     }
+
+    /// <summary>The name Orleans' own Blob storage is registered under, inside the guard named <paramref name="name"/>.</summary>
+    internal static string InnerBlobStorageName(string name) => name + ".blob";
 
     /// <summary>The account (<c>AzureStorage</c> section), its clients and the start-up check, once per silo; requirements add up.</summary>
     private static void AddEmStreamingAzureStorageAccount(this IServiceCollection services, IConfiguration configuration, params AzureStorageRequirement[] requirements)
