@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using EmStreaming.Grains;
+using EmStreaming.Providers.Sqlite;
 using EmStreaming.Server.Api;
 using EmStreaming.Server.Dashboard;
 using EmStreaming.Server.Demo;
@@ -83,7 +84,7 @@ public static class EmStreamingServer
                 await WriteFailuresAsync(error, e).ConfigureAwait(false);
                 return ExitConfigurationError;
             }
-            catch (Exception e) when (Find<InvalidDataException>(e) is { } corrupt)
+            catch (Exception e) when (Find<CorruptDataFileException>(e) is { } corrupt)
             {
                 // A corrupted data file: name it (the message does) instead of dying with a stack trace.
                 await error.WriteLineAsync($"error: {corrupt.Message}").ConfigureAwait(false);
@@ -126,10 +127,6 @@ public static class EmStreamingServer
                 return found;
             }
 
-            if (e is AggregateException { InnerExceptions.Count: 1 } aggregate)
-            {
-                e = aggregate;
-            }
         }
 
         return null;

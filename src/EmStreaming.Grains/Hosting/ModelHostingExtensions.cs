@@ -4,7 +4,8 @@ using EmStreaming.Grains.Events;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Registry;
 using EmStreaming.Grains.Service;
-using EmStreaming.Grains.Snapshots;
+using EmStreaming.Providers.Sqlite;
+using EmStreaming.Providers.Streams;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -12,7 +13,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Hosting;
-using Orleans.Providers;
 
 namespace EmStreaming.Grains;
 
@@ -52,10 +52,23 @@ public static class ModelHostingExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         var storage = configuration.GetSection(ModelStorageOptions.SectionName).Get<ModelStorageOptions>() ?? new ModelStorageOptions();
         var streams = configuration.GetSection(ModelStreamOptions.SectionName).Get<ModelStreamOptions>() ?? new ModelStreamOptions();
-        silo.AddMemoryGrainStorage(string.IsNullOrWhiteSpace(storage.ProviderName) ? ModelStorageOptions.DefaultProviderName : storage.ProviderName);
-        silo.AddMemoryStreams<DefaultMemoryMessageBodySerializer>(
+        var storageName = string.IsNullOrWhiteSpace(storage.ProviderName) ? ModelStorageOptions.DefaultProviderName : storage.ProviderName;
+        if (storage.InMemory)
+        {
+            silo.AddEmStreamingInMemoryGrainStorage(storageName);
+            silo.Services.AddEmStreamingInMemorySnapshotHistory(configuration);
+        }
+        else
+        {
+            silo.AddEmStreamingSqliteGrainStorage(storageName, configuration);
+            silo.Services.AddEmStreamingSqliteSnapshotHistory(configuration);
+        }
+
+        // The durable log stream provider: SQLite in the same file, or in memory with Storage:Provider=InMemory.
+        silo.AddEmStreamingLogStreams(
             string.IsNullOrWhiteSpace(streams.ProviderName) ? ModelStreams.DefaultProviderName : streams.ProviderName,
-            b => b.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly));
+            configuration,
+            o => o.Backend = storage.InMemory ? LogStreamBackend.InMemory : o.Backend);
         silo.Services.AddEmStreamingModelServices(configuration);
         return silo;
     }
@@ -74,12 +87,19 @@ public static class ModelHostingExtensions
         services.TryAddSingleton<ModelEventHub>();
         services.TryAddSingleton<IModelGrainObserver, NoModelGrainObserver>();
         services.TryAddSingleton(sp => new ModelMetrics(sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton<ISnapshotHistory, InMemorySnapshotHistory>();
+        services.AddEmStreamingSqliteStorage(configuration);
         services.TryAddSingleton<IModelRegistry>(sp =>
         {
             var storage = sp.GetRequiredService<IOptions<ModelStorageOptions>>().Value;
             var clock = sp.GetRequiredService<TimeProvider>();
-            return storage.InMemory ? new InMemoryModelRegistry(clock) : new SqliteModelRegistry(storage.DatabasePath, storage.FullSync, clock);
+            if (storage.InMemory)
+            {
+                return new InMemoryModelRegistry(clock);
+            }
+
+            // The registry shares the providers' file (its own tables).
+            var file = sp.GetRequiredService<IOptions<SqliteStorageOptions>>().Value;
+            return new SqliteModelRegistry(file.DatabasePath, file.FullSync, clock);
         });
         services.TryAddSingleton<ModelService>(sp => ActivatorUtilities.CreateInstance<ModelService>(sp));
         services.TryAddSingleton<IModelService>(sp => sp.GetRequiredService<ModelService>());

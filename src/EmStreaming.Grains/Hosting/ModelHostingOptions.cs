@@ -11,18 +11,13 @@ public sealed class ModelStorageOptions
     /// <summary><c>Sqlite</c> (default, durable, one file in <see cref="DataDirectory"/>) or <c>InMemory</c> (tests, demos).</summary>
     public string Provider { get; set; } = "Sqlite";
 
-    /// <summary>Directory of the SQLite file; default <c>./data</c>.</summary>
+    /// <summary>Directory of the SQLite file (also read by the providers' <c>SqliteStorageOptions</c>); default <c>./data</c>.</summary>
     public string DataDirectory { get; set; } = "./data";
-
-    /// <summary>fsync on every commit (survives power loss, not only a process crash). Default true.</summary>
-    public bool FullSync { get; set; } = true;
 
     /// <summary>Name of the Orleans grain storage provider the model grains use; default <c>models</c>.</summary>
     public string ProviderName { get; set; } = DefaultProviderName;
 
     internal bool InMemory => string.Equals(Provider, "InMemory", StringComparison.OrdinalIgnoreCase);
-
-    internal string DatabasePath => Path.Combine(DataDirectory, "emstreaming.db");
 }
 
 /// <summary>The model streams (<c>Streams</c> section).</summary>

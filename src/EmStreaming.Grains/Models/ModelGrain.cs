@@ -1,6 +1,7 @@
 using EmStreaming.Grains.Events;
 using EmStreaming.Grains.Registry;
-using EmStreaming.Grains.Snapshots;
+using EmStreaming.Providers.History;
+using EmStreaming.Providers.Streams;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
@@ -41,6 +42,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private readonly ModelEventHub _hub;
     private readonly ModelMetrics _metrics;
     private readonly ISnapshotHistory _history;
+    private readonly IStreamPersistenceTracker _tracker;
     private readonly IModelGrainObserver _observer;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -63,7 +65,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
     public ModelGrain(
         IGrainContext context, IPersistentStateFactory stateFactory, IOptions<ModelStorageOptions> storage, IOptions<ModelStreamOptions> streams,
-        IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics, ISnapshotHistory history, IModelGrainObserver observer, TimeProvider time,
+        IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics, ISnapshotHistory history, IStreamPersistenceTracker tracker, IModelGrainObserver observer, TimeProvider time,
         ILogger<ModelGrain> logger)
     {
         _state = stateFactory.Create<ModelGrainState>(context, new StateConfiguration("model", storage.Value.ProviderName));
@@ -72,6 +74,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         _hub = hub;
         _metrics = metrics;
         _history = history;
+        _tracker = tracker;
         _observer = observer;
         _time = time;
         _logger = logger;
@@ -108,9 +111,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             }
 
             _core ??= new ModelCore(_entry.Definition, _entry.Generation);
-            if (await _history.LatestAsync(Id, cancellationToken) is { } latest)
+            if (await _history.ListAsync(Id, cancellationToken) is [.., var latest])
             {
-                _lastSnapshotAt = latest.CreatedAt;
+                _lastSnapshotAt = latest.Timestamp;
                 _snapshotVersion = latest.Version;
             }
 
@@ -410,17 +413,23 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         var model = core.Save();
         var data = ModelStateCodec.Encode(reason, _controlSequence, _windows, model);
         _state.State = new ModelGrainState { Data = data };
+        var token = _lastToken;
         await _state.WriteStateAsync(cancellationToken);
-        var info = await _history.AppendAsync(
-            Id, new SnapshotMetadata(core.Observations, reason.ToString(), data.Length, _time.GetUtcNow()), data, core.Definition.Snapshots.Retain, cancellationToken);
+        if (token is not null)
+        {
+            // Everything up to this record is in the stored state: the provider may trim the log below it.
+            _tracker.Persisted(StreamId.Create(ModelStreams.Namespace, Id), token);
+        }
+
+        var info = await _history.AppendAsync(Id, new SnapshotAppend(data, core.Observations, reason.ToString()), cancellationToken);
         _sinceSnapshot = 0;
         _dirty = false;
-        _lastSnapshotAt = info.CreatedAt;
+        _lastSnapshotAt = info.Timestamp;
         _snapshotVersion = info.Version;
-        _metrics.SnapshotWritten(info.CreatedAt);
+        _metrics.SnapshotWritten(info.Timestamp);
         if (_hub.HasSubscribers)
         {
-            _hub.Publish(new ModelEvent { ModelId = Id, Type = ModelEventType.SnapshotWritten, Time = info.CreatedAt, Observations = core.Observations, SnapshotVersion = info.Version });
+            _hub.Publish(new ModelEvent { ModelId = Id, Type = ModelEventType.SnapshotWritten, Time = info.Timestamp, Observations = core.Observations, SnapshotVersion = info.Version });
         }
     }
 

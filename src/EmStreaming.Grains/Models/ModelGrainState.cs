@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using EmStreaming.Providers.Storage;
 
 namespace EmStreaming.Grains.Models;
 
@@ -17,10 +18,18 @@ internal enum SnapshotReason : byte
 /// <see cref="ModelStateCodec"/>, so whatever serializer the storage provider uses stores bytes we version, and a
 /// rename of a .NET type never breaks stored state.
 /// </summary>
+/// <remarks>
+/// The storage keeps the bytes as they are (<see cref="IBinaryGrainState{TSelf}"/>); the grain decodes them on activation, so
+/// a state it cannot read marks that one model failed (with the reason) instead of failing its activation.
+/// </remarks>
 [GenerateSerializer]
-internal sealed class ModelGrainState
+internal sealed class ModelGrainState : IBinaryGrainState<ModelGrainState>
 {
     [Id(0)] public byte[]? Data { get; set; }
+
+    public static ModelGrainState FromBytes(ReadOnlySpan<byte> bytes) => new() { Data = bytes.ToArray() };
+
+    public byte[] ToBytes() => Data ?? [];
 }
 
 /// <summary>A decoded grain state: the model's bytes (<see cref="ModelCore.Save"/>) and the exactly-once bookkeeping saved with them.</summary>

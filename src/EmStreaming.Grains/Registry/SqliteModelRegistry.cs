@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EmStreaming.Providers.Sqlite;
 using Microsoft.Data.Sqlite;
 
 namespace EmStreaming.Grains.Registry;
@@ -39,7 +40,7 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         catch (SqliteException e) when (e.SqliteErrorCode is 11 or 26)
         {
             // SQLITE_CORRUPT / SQLITE_NOTADB: say which file, so the operator can move it aside (the server exits with code 2).
-            throw new InvalidDataException($"the data file '{fullPath}' is corrupt or not a SQLite database: {e.Message}", e);
+            throw new CorruptDataFileException(fullPath, e);
         }
     }
 

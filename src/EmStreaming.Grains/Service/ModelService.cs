@@ -4,7 +4,7 @@ using EmStreaming.Grains.Events;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Observations;
 using EmStreaming.Grains.Registry;
-using EmStreaming.Grains.Snapshots;
+using EmStreaming.Providers.History;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Gmm;
 using Microsoft.Extensions.Options;
@@ -146,21 +146,25 @@ internal sealed class ModelService(
     public async Task<SnapshotView> GetSnapshotAsync(string id, long? version, DateTimeOffset? at, CancellationToken cancellationToken = default)
     {
         var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
-        var snapshot = await history.ReadAsync(id, version, at, cancellationToken).ConfigureAwait(false);
-        if (snapshot?.Data is not { } data)
+        var snapshot = version is { } v ? await history.ReadVersionAsync(id, v, cancellationToken).ConfigureAwait(false)
+            : at is { } t ? await history.ReadAtAsync(id, t, cancellationToken).ConfigureAwait(false)
+            : await history.ListAsync(id, cancellationToken).ConfigureAwait(false) is [.., var newest]
+                ? await history.ReadVersionAsync(id, newest.Version, cancellationToken).ConfigureAwait(false)
+                : null;
+        if (snapshot is null)
         {
             throw new ModelValidationException(version is not null ? "version" : "at", $"model '{id}' has no such snapshot");
         }
 
-        var stored = ModelStateCodec.Decode(data);
+        var stored = ModelStateCodec.Decode(snapshot.Data.Span);
         var core = ModelCore.Restore(entry.Definition, stored.Core);
         GaussianMixture? gmm = null;
         core.Gmm?.TryGetModel(out gmm);
         var hmm = core.Hmm is { HasModel: true } h ? h.Model : null;
         var state = ModelViews.State(
             id, entry.Definition, core.Observations, core.WarmingUp, gmm, hmm, hmm is null ? null : core.Hmm!.RegimeProbabilities.ToArray(),
-            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, snapshot.CreatedAt);
-        return new SnapshotView(Info(snapshot), state);
+            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, snapshot.Metadata.Timestamp);
+        return new SnapshotView(Info(snapshot.Metadata), state);
     }
 
     public async Task RefitAsync(string id, CancellationToken cancellationToken = default)
@@ -316,7 +320,7 @@ internal sealed class ModelService(
 
     private ProducerCounter Counter(string id) => _counters.GetOrAdd(id, static _ => new ProducerCounter());
 
-    private static SnapshotInfo Info(SnapshotEntry e) => new(e.Version, e.CreatedAt, e.Metadata.Observations, e.Metadata.SizeBytes, e.Metadata.Reason);
+    private static SnapshotInfo Info(SnapshotVersion v) => new(v.Version, v.Timestamp, v.Observations, v.Size, v.Reason ?? "Unknown");
 
     private static ulong HashRows((DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated)
     {

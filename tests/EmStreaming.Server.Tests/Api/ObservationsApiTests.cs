@@ -1,5 +1,4 @@
 using System.Net;
-using EmStreaming.Runtime;
 using EmStreaming.Server.Tests.Support;
 
 namespace EmStreaming.Server.Tests.Api;
@@ -127,7 +126,7 @@ public sealed class ObservationsApiTests(ApiFactory factory) : IClassFixture<Api
     public async Task Append_Backpressure_Returns503WithRetryAfter()
     {
         await Http.CreateAsync(_client, "obs:busy");
-        factory.Models.FailNext["AppendAsync"] = new BackpressureTimeoutException("stream partition 1", 10, TimeSpan.FromSeconds(1), "StreamOptions.AppendTimeout");
+        factory.Models.FailNext["AppendAsync"] = new EmStreaming.Providers.Streams.LogBackpressureException("models", 1, 10, TimeSpan.FromSeconds(1));
         var response = await _client.PostAsync("/v1/models/obs:busy/observations", Http.Json("""{"rows":[[1,2]]}"""));
         await response.AssertProblemAsync(503);
         Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);

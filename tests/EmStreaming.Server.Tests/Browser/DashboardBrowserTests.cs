@@ -33,7 +33,7 @@ public sealed class DashboardBrowserTests : IAsyncLifetime
             Urls = $"http://127.0.0.1:{TestPaths.FreePort()}",
             DataDirectory = _dataDirectory,
             Demo = true,
-            Args = ["--RateLimiting:Enabled=false", "--Logging:LogLevel:Default=Warning"],
+            Args = ["--RateLimiting:Enabled=false", "--Logging:LogLevel:Default=Warning", .. TestPaths.OrleansPortArgs()],
         });
         await _app.StartAsync();
         _url = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

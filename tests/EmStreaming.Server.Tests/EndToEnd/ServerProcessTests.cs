@@ -173,6 +173,11 @@ public sealed class ServerProcessTests : IDisposable
         }
 
         info.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (key, value) in TestPaths.OrleansPorts())
+        {
+            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
         var process = Process.Start(info)!;
         _processes.Add(process);
         if (args[0] == "serve")

@@ -59,6 +59,11 @@ public sealed class ConfigurationTests : IDisposable
         { DemoOptions.SectionName, typeof(DemoOptions) },
         { TelemetryOptions.SectionName, typeof(TelemetryOptions) },
         { ModelStorageOptions.SectionName, typeof(ModelStorageOptions) },
+        { EmStreaming.Providers.Sqlite.SqliteStorageOptions.SectionName, typeof(EmStreaming.Providers.Sqlite.SqliteStorageOptions) },
+        { EmStreaming.Providers.History.SnapshotHistoryOptions.SectionName, typeof(EmStreaming.Providers.History.SnapshotHistoryOptions) },
+        { ModelStreamOptions.SectionName, typeof(ModelStreamOptions) },
+        { EmStreaming.Providers.Streams.LogStreamOptions.SectionName, typeof(EmStreaming.Providers.Streams.LogStreamOptions) },
+        { SiloHostOptions.SectionName, typeof(SiloHostOptions) },
         { ModelTemplateOptions.SectionName, typeof(ModelTemplateOptions) },
     };
 

@@ -44,6 +44,12 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         // Host settings (UseSetting) are visible while services are registered; AddEmStreamingModels reads
         // Storage:Provider then, so it must not be left to app configuration added after registration.
         builder.UseSetting("Storage:Provider", "InMemory");
+        builder.UseSetting("Orleans:Dashboard", "false");
+        foreach (var (key, value) in TestPaths.OrleansPorts())
+        {
+            builder.UseSetting(key, value);
+        }
+
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(_settings));
         builder.ConfigureServices(services =>
         {

@@ -1,3 +1,4 @@
+using EmStreaming.Grains.Observations;
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using EmStreaming.Grains;
@@ -79,6 +80,31 @@ internal sealed class FakeModelService : IModelService
     {
         Fail(nameof(DeleteModelAsync));
         return Task.FromResult(_models.TryRemove(id, out _));
+    }
+
+    /// <summary>Like the real service: the key rule and each row's width are checked here (the edge only parses).</summary>
+    public async Task<AppendResult> AppendRowsAsync(string id, IReadOnlyList<double[]> rows, string? idempotencyKey = null, CancellationToken cancellationToken = default)
+    {
+        ModelInput.EnsureIdempotencyKey(idempotencyKey);
+        var dimension = _models.TryGetValue(id, out var existing) ? existing.Definition.Dimension : rows.Count > 0 ? rows[0].Length : 0;
+        var kept = Enumerable.Range(0, rows.Count).Where(i => rows[i].Length == dimension).ToList();
+        var rejected = Enumerable.Range(0, rows.Count).Where(i => rows[i].Length != dimension)
+            .Select(i => new RejectedRow(i, $"row has {rows[i].Length} values; the model's dimension is {dimension}")).ToList();
+        if (kept.Count == 0)
+        {
+            return new AppendResult(0, rejected);
+        }
+
+        var values = new double[kept.Count * dimension];
+        for (var r = 0; r < kept.Count; r++)
+        {
+            rows[kept[r]].CopyTo(values, r * dimension);
+        }
+
+        var result = await AppendAsync(id, new DataMatrix(values, kept.Count, dimension), idempotencyKey, cancellationToken);
+        rejected.AddRange(result.Rejected.Select(r => new RejectedRow(kept[r.Index], r.Reason)));
+        rejected.Sort((a, b) => a.Index.CompareTo(b.Index));
+        return result with { Rejected = rejected };
     }
 
     public Task<AppendResult> AppendAsync(string id, DataMatrix rows, string? idempotencyKey = null, CancellationToken cancellationToken = default)
@@ -414,8 +440,8 @@ internal sealed class FakeModelService : IModelService
                 return view with
                 {
                     Weights = g.Weights.ToArray(),
-                    Means = g.Means.ToArray(),
-                    Covariances = [.. Enumerable.Range(0, k).SelectMany(g.FullCovariance)],
+                    Means = Nest(g.Means, k, d),
+                    Covariances = [.. Enumerable.Range(0, k).Select(i => Nest(g.FullCovariance(i), d, d))],
                 };
             }
 
@@ -428,10 +454,10 @@ internal sealed class FakeModelService : IModelService
                 return view with
                 {
                     Weights = last,
-                    Means = h.Means.ToArray(),
-                    Covariances = [.. Enumerable.Range(0, k).SelectMany(h.FullCovariance)],
+                    Means = Nest(h.Means, k, d),
+                    Covariances = [.. Enumerable.Range(0, k).Select(i => Nest(h.FullCovariance(i), d, d))],
                     StartProbabilities = h.StartProbabilities.ToArray(),
-                    Transitions = h.Transitions.ToArray(),
+                    Transitions = Nest(h.Transitions, k, k),
                     RegimeProbabilities = last,
                     Regime = Array.IndexOf(last, last.Max()),
                     RegimeRunLength = 1,
@@ -439,6 +465,17 @@ internal sealed class FakeModelService : IModelService
             }
 
             return view;
+        }
+
+        private static double[][] Nest(ReadOnlySpan<double> flat, int rows, int columns)
+        {
+            var result = new double[rows][];
+            for (var i = 0; i < rows; i++)
+            {
+                result[i] = flat.Slice(i * columns, columns).ToArray();
+            }
+
+            return result;
         }
 
         private DataMatrix Recent(int count)

@@ -52,6 +52,29 @@ internal static class TestPaths
         return port;
     }
 
+    /// <summary>
+    /// Free silo and gateway ports for one embedded silo (settings <c>Orleans:SiloPort</c>, <c>Orleans:GatewayPort</c>), so
+    /// test servers running side by side, and other silos on this machine, never collide.
+    /// </summary>
+    public static Dictionary<string, string?> OrleansPorts()
+    {
+        var silo = FreePort();
+        var gateway = FreePort();
+        while (gateway == silo)
+        {
+            gateway = FreePort();
+        }
+
+        return new()
+        {
+            ["Orleans:SiloPort"] = silo.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Orleans:GatewayPort"] = gateway.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary><see cref="OrleansPorts"/> as command-line arguments.</summary>
+    public static string[] OrleansPortArgs() => [.. OrleansPorts().Select(p => $"--{p.Key}={p.Value}")];
+
     public static string TempDirectory()
     {
         var path = Path.Combine(Path.GetTempPath(), "emstream-test-" + Guid.NewGuid().ToString("N"));
