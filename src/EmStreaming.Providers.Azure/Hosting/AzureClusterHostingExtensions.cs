@@ -4,6 +4,7 @@ using EmStreaming.Providers.Azure.Hosting;
 using EmStreaming.Providers.Azure.Storage;
 using EmStreaming.Providers.History;
 using EmStreaming.Providers.Storage;
+using EmStreaming.Providers.Streams;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -96,11 +97,12 @@ public static class EmStreamingAzureHostingExtensions
         ArgumentNullException.ThrowIfNull(silo);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(configuration);
-        var settings = Bind<AzureBlobStorageSettings>(configuration, AzureBlobStorageSettings.SectionName, AzureHostingOptionsValidator.Check);
+        var settings = AzureBlobStorageSettings.Bind(configuration);
         var services = silo.Services;
         services.AddEmStreamingAzureStorageAccount(configuration,
             new AzureStorageRequirement(AzureStorageService.Blob, settings.ContainerName),
-            new AzureStorageRequirement(AzureStorageService.Blob, settings.HistoryContainerName));
+            new AzureStorageRequirement(AzureStorageService.Blob, settings.HistoryContainerName),
+            new AzureStorageRequirement(AzureStorageService.Table, settings.RegistryTableName));
         services.TryAddSingleton<GrainStateSerializer>();
         // Orleans' provider under an inner name, ours (the corrupt-state guard) under the name the grains use.
         var blobName = InnerBlobStorageName(name);
@@ -137,6 +139,7 @@ public static class EmStreamingAzureHostingExtensions
         var settings = Bind<AzureQueueStreamSettings>(configuration, AzureQueueStreamSettings.SectionName, AzureHostingOptionsValidator.Check);
         var queues = settings.QueueNames();
         silo.Services.AddEmStreamingAzureStorageAccount(configuration, new AzureStorageRequirement(AzureStorageService.Queue, queues[0]));
+        silo.Services.TryAddSingleton<IStreamPersistenceTracker, NoStreamPersistenceTracker>();
         silo.AddAzureQueueStreams(name, stream =>
         {
             stream.ConfigureAzureQueue(ob => ob.Configure<AzureStorageAccount>((o, account) =>
@@ -176,7 +179,7 @@ public static class EmStreamingAzureHostingExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, AzureStorageStartupCheck>();
     }
 
-    private static T Bind<T>(IConfiguration configuration, string section, Func<T, List<string>> check)
+    internal static T Bind<T>(IConfiguration configuration, string section, Func<T, List<string>> check)
         where T : class, new()
     {
         T options;

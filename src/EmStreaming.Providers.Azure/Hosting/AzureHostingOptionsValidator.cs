@@ -40,6 +40,12 @@ internal static partial class AzureHostingOptionsValidator
         List<string> failures = [];
         CheckName(failures, "Storage:Azure:ContainerName", settings.ContainerName);
         CheckName(failures, "Storage:Azure:HistoryContainerName", settings.HistoryContainerName);
+        if (string.IsNullOrEmpty(settings.RegistryTableName) || settings.RegistryTableName.Length is < 3 or > 63
+            || !char.IsAsciiLetter(settings.RegistryTableName[0]) || !settings.RegistryTableName.All(char.IsAsciiLetterOrDigit))
+        {
+            failures.Add($"Storage:Azure:RegistryTableName must be 3 to 63 ASCII letters and digits, starting with a letter (was '{settings.RegistryTableName}')");
+        }
+
         if (failures.Count == 0 && string.Equals(settings.ContainerName, settings.HistoryContainerName, StringComparison.Ordinal))
         {
             failures.Add($"Storage:Azure:ContainerName and Storage:Azure:HistoryContainerName must differ (both '{settings.ContainerName}')");

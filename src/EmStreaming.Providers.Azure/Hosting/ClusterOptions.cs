@@ -64,6 +64,14 @@ public sealed class AzureBlobStorageSettings
 
     /// <summary>Container of the snapshot history (<c>Storage:Azure:HistoryContainerName</c>), default <c>emstreaming-history</c>.</summary>
     public string HistoryContainerName { get; set; } = "emstreaming-history";
+
+    /// <summary>Table of the model registry: definitions and idempotency answers (<c>Storage:Azure:RegistryTableName</c>), default <c>EmStreamingModels</c>.</summary>
+    public string RegistryTableName { get; set; } = "EmStreamingModels";
+
+    /// <summary>The settings of <paramref name="configuration"/>, checked (the messages name the setting).</summary>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">A setting is invalid.</exception>
+    internal static AzureBlobStorageSettings Bind(Microsoft.Extensions.Configuration.IConfiguration configuration) =>
+        Orleans.Hosting.EmStreamingAzureHostingExtensions.Bind<AzureBlobStorageSettings>(configuration, SectionName, AzureHostingOptionsValidator.Check);
 }
 
 /// <summary>The Azure Queue stream settings (<c>Streams:AzureQueue</c>).</summary>
