@@ -51,10 +51,17 @@ stop() {
   trap - INT TERM EXIT
   echo >&2
   echo "local-cluster.sh: stopping ${#pids[@]} processes" >&2
-  # Silos first (they write their snapshots to Azurite on the way down), Azurite last.
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
-  for ((i = ${#pids[@]} - 1; i >= 1; i--)); do wait "${pids[$i]}" 2>/dev/null || true; done
-  [ ${#pids[@]} -gt 0 ] && { kill -TERM "${pids[0]}" 2>/dev/null || true; wait "${pids[0]}" 2>/dev/null || true; }
+  # Silos first (they write their snapshots to Azurite on the way down), Azurite last; a silo still running after
+  # 60 s is killed, so Ctrl+C always ends everything.
+  for ((i = ${#pids[@]} - 1; i >= 1; i--)); do kill -TERM "${pids[$i]}" 2>/dev/null || true; done
+  for _ in $(seq 1 120); do
+    alive=0
+    for ((i = 1; i < ${#pids[@]}; i++)); do kill -0 "${pids[$i]}" 2>/dev/null && alive=1; done
+    [ "$alive" -eq 0 ] && break
+    sleep 0.5
+  done
+  for ((i = 1; i < ${#pids[@]}; i++)); do kill -KILL "${pids[$i]}" 2>/dev/null || true; wait "${pids[$i]}" 2>/dev/null || true; done
+  if [ ${#pids[@]} -gt 0 ]; then kill -TERM "${pids[0]}" 2>/dev/null || true; wait "${pids[0]}" 2>/dev/null || true; fi
   exit 0
 }
 trap stop INT TERM EXIT
