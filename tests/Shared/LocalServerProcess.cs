@@ -166,6 +166,17 @@ public sealed class LocalServerProcess : IAsyncDisposable
         throw new InvalidOperationException($"EmStreaming.sln not found above {AppContext.BaseDirectory}");
     }
 
+    /// <summary>Kills the process at once (SIGKILL on Linux: no graceful stop, nothing flushed) and waits until it is gone.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        await _process.WaitForExitAsync().ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
