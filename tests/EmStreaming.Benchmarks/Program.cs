@@ -7,6 +7,7 @@ using EmStreaming.Benchmarks.Online;
 //   online-defaults         the experiment behind the online GMM's default schedule
 //   hmm-defaults            the experiment behind the online HMM's default schedule
 //   azurite-ceiling [...]   queue put/get/delete ops/s of Azurite itself, plain Azure SDK (docs/benchmarks.md)
+//   azure-cluster [...]     three emstream silos on Azurite, end to end, next to that Azurite's ceiling
 // Anything else is handed to BenchmarkDotNet (for example --filter '*Gmm*').
 switch (args.FirstOrDefault())
 {
@@ -20,6 +21,8 @@ switch (args.FirstOrDefault())
     case "hmm-defaults":
         EmStreaming.Benchmarks.Hmm.OnlineHmmDefaultsExperiment.Run(Console.Out);
         return 0;
+    case "azure-cluster":
+        return await EmStreaming.Benchmarks.AzureStorage.ClusterThroughput.RunAsync(args[1..], Console.Out);
     case "azurite-ceiling":
         return await EmStreaming.Benchmarks.AzureStorage.AzuriteCeiling.RunAsync(args[1..], Console.Out);
     default:

@@ -7,8 +7,10 @@ namespace EmStreaming.Grains.Registry;
 
 /// <summary>
 /// Definitions and idempotency answers in one Azure Table, shared by every silo of a cluster (<c>Storage:Provider=AzureStorage</c>).
-/// Rows: definitions in partition <c>def</c> (row key = model id; ids are Table-safe by the model id rule), the generation
-/// counter in <c>meta/generation</c>, answers in partition <c>ans:{id}</c> (row key = base64url of the idempotency key).
+/// Rows: a definition in partition <c>def:{id}</c> (one partition per model, since a partition's target is 2,000
+/// entities/s and every append looks its definition up; ids are Table-safe by the model id rule), the generation counter
+/// in <c>meta/generation</c>, answers in partition <c>ans:{id}</c> (row key = base64url of the idempotency key). Listing
+/// is a range over the <c>def:</c> partitions, which the service returns in key order.
 /// </summary>
 /// <remarks>
 /// Several silos write at once, so every change is optimistic: a definition is added (409 if another silo added it
@@ -18,7 +20,8 @@ namespace EmStreaming.Grains.Registry;
 /// </remarks>
 internal sealed class TableModelRegistry : IModelRegistry
 {
-    private const string DefinitionPartition = "def";
+    private const string DefinitionPrefix = "def:";
+    private const string DefinitionRow = "";
     private const string MetaPartition = "meta";
     private const string GenerationRow = "generation";
     private const string AnswerPartitionPrefix = "ans:";
@@ -38,7 +41,7 @@ internal sealed class TableModelRegistry : IModelRegistry
     public async ValueTask<RegistryEntry?> GetAsync(string id, CancellationToken cancellationToken)
     {
         await EnsureTableAsync(cancellationToken).ConfigureAwait(false);
-        var row = await _table.GetEntityIfExistsAsync<TableEntity>(DefinitionPartition, id, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var row = await _table.GetEntityIfExistsAsync<TableEntity>(DefinitionPrefix + id, DefinitionRow, cancellationToken: cancellationToken).ConfigureAwait(false);
         return row.HasValue ? ReadEntry(row.Value!) : null;
     }
 
@@ -47,7 +50,7 @@ internal sealed class TableModelRegistry : IModelRegistry
         await EnsureTableAsync(cancellationToken).ConfigureAwait(false);
         while (true)
         {
-            var row = await _table.GetEntityIfExistsAsync<TableEntity>(DefinitionPartition, id, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var row = await _table.GetEntityIfExistsAsync<TableEntity>(DefinitionPrefix + id, DefinitionRow, cancellationToken: cancellationToken).ConfigureAwait(false);
             var existing = row.HasValue ? ReadEntry(row.Value!) : null;
             if (existing is not null && (onlyIfAbsent || existing.Definition == definition))
             {
@@ -58,7 +61,7 @@ internal sealed class TableModelRegistry : IModelRegistry
                 ? existing.Generation
                 : await NextGenerationAsync(cancellationToken).ConfigureAwait(false);
             var entry = new RegistryEntry(id, definition, generation, existing?.CreatedAt ?? _timeProvider.GetUtcNow());
-            var entity = new TableEntity(DefinitionPartition, id)
+            var entity = new TableEntity(DefinitionPrefix + id, DefinitionRow)
             {
                 ["Definition"] = JsonSerializer.Serialize(definition, RegistryRules.Json),
                 ["Generation"] = generation,
@@ -101,7 +104,7 @@ internal sealed class TableModelRegistry : IModelRegistry
             await _table.SubmitTransactionAsync(chunk, cancellationToken).ConfigureAwait(false);
         }
 
-        var deleted = await _table.DeleteEntityAsync(DefinitionPartition, id, ETag.All, cancellationToken).ConfigureAwait(false);
+        var deleted = await _table.DeleteEntityAsync(DefinitionPrefix + id, DefinitionRow, ETag.All, cancellationToken).ConfigureAwait(false);
         return deleted.Status != 404;
     }
 
@@ -109,12 +112,14 @@ internal sealed class TableModelRegistry : IModelRegistry
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         await EnsureTableAsync(cancellationToken).ConfigureAwait(false);
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {DefinitionPartition} and RowKey gt {after ?? string.Empty}");
+        // Ids are ASCII: every id starting with the prefix sorts at or after it and before the prefix's last char + 1;
+        // ':' + 1 is ';', so the def: partitions end before "def;".
+        var from = DefinitionPrefix + (after ?? string.Empty);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey gt {from} and PartitionKey lt {"def;"}");
         if (!string.IsNullOrEmpty(prefix))
         {
-            // Ids are ASCII: every id starting with the prefix sorts at or after it and before the prefix's last char + 1.
             var end = prefix[..^1] + (char)(prefix[^1] + 1);
-            filter += " and " + TableClient.CreateQueryFilter($"RowKey ge {prefix} and RowKey lt {end}");
+            filter += " and " + TableClient.CreateQueryFilter($"PartitionKey ge {DefinitionPrefix + prefix} and PartitionKey lt {DefinitionPrefix + end}");
         }
 
         var list = new List<RegistryEntry>(Math.Min(limit, 1000));
@@ -187,7 +192,7 @@ internal sealed class TableModelRegistry : IModelRegistry
     private async Task EnsureTableAsync(CancellationToken cancellationToken) => await _created.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
 
     private static RegistryEntry ReadEntry(TableEntity row) => new(
-        row.RowKey,
+        row.PartitionKey[DefinitionPrefix.Length..],
         JsonSerializer.Deserialize<ModelDefinition>(row.GetString("Definition"), RegistryRules.Json)!,
         row.GetInt64("Generation") ?? 0,
         DateTimeOffset.FromUnixTimeMilliseconds(row.GetInt64("CreatedMs") ?? 0));
