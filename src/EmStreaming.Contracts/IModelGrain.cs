@@ -8,7 +8,7 @@ namespace EmStreaming.Contracts;
 /// (<see cref="ModelStreams"/>), not through this interface.
 /// </summary>
 /// <remarks>A model that does not exist (no definition) answers <see cref="KeyNotFoundException"/>; one whose stored state
-/// could not be read answers <see cref="InvalidOperationException"/> with the reason (its status says <c>failed</c>).</remarks>
+/// could not be read answers <see cref="ModelFailedException"/> with the reason (its status has a failure).</remarks>
 public interface IModelGrain : IGrainWithStringKey
 {
     /// <summary>Current parameters (means K×d, covariances K×d×d, ...); null arrays while the model warms up.</summary>
@@ -34,4 +34,15 @@ public interface IModelGrain : IGrainWithStringKey
     /// <summary>Rows with their missing entries (NaN) replaced by the conditional expectation.</summary>
     [AlwaysInterleave]
     Task<RowsView> ImputeAsync(RowsView rows);
+}
+
+/// <summary>The model's stored state could not be read: the model is failed (its status says why) until it is replaced or deleted.</summary>
+[GenerateSerializer]
+public sealed class ModelFailedException(string modelId, string reason) : Exception($"model '{modelId}' is failed: {reason}")
+{
+    [Id(0)]
+    public string ModelId { get; private set; } = modelId;
+
+    [Id(1)]
+    public string Reason { get; private set; } = reason;
 }

@@ -6,6 +6,8 @@ using EmStreaming.Benchmarks.Online;
 //   gmm-peak [rows] [csv]   peak memory of one whole GMM fit (docs/benchmarks.md)
 //   online-defaults         the experiment behind the online GMM's default schedule
 //   hmm-defaults            the experiment behind the online HMM's default schedule
+//   load [options]          end-to-end load through the Orleans silo (docs/benchmarks.md)
+//   newcomer [emstream.dll] time from `emstream serve --demo` to a live dashboard (every demo model warm)
 //   azurite-ceiling [...]   queue put/get/delete ops/s of Azurite itself, plain Azure SDK (docs/benchmarks.md)
 //   azure-cluster [...]     three emstream silos on Azurite, end to end, next to that Azurite's ceiling
 // Anything else is handed to BenchmarkDotNet (for example --filter '*Gmm*').
@@ -18,6 +20,8 @@ switch (args.FirstOrDefault())
         return 0;
     case "load":
         return await EmStreaming.Benchmarks.Load.LoadGenerator.RunAsync(args[1..], Console.Out);
+    case "newcomer":
+        return await EmStreaming.Benchmarks.Newcomer.NewcomerStartup.RunAsync(args[1..], Console.Out);
     case "hmm-defaults":
         EmStreaming.Benchmarks.Hmm.OnlineHmmDefaultsExperiment.Run(Console.Out);
         return 0;

@@ -70,7 +70,7 @@ internal sealed partial class ModelGrain
         var p = _published;
         if (p.Failure is { } failure)
         {
-            throw new InvalidOperationException($"model '{Id}' is failed: {failure}");
+            throw new ModelFailedException(Id, failure);
         }
 
         return p.Entry is null ? throw new KeyNotFoundException($"model '{Id}' does not exist") : p;

@@ -146,7 +146,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         if (_failure is not null)
         {
             // Never apply on top of a state we could not read: the records stay in the log (nothing is persisted, so nothing is trimmed).
-            throw new InvalidOperationException($"model '{Id}' is failed: {_failure}");
+            throw new ModelFailedException(Id, _failure);
         }
 
         var record = item switch

@@ -312,6 +312,11 @@ internal sealed class ModelService(
         {
             throw new ModelNotFoundException(id);
         }
+        catch (Exception e) when (e is ModelFailedException or Providers.Storage.CorruptGrainStateException || e.InnerException is Providers.Storage.CorruptGrainStateException)
+        {
+            // One model whose stored state cannot be read: a conflict with its state (409 naming why), not a server error.
+            throw new ModelConflictException(e is ModelFailedException ? e.Message : $"model '{id}' is failed: {(e.InnerException ?? e).Message}");
+        }
     }
 
     private IModelControlGrain Control(string id) => client.GetGrain<IModelControlGrain>(id);

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using EmStreaming.Contracts;
 using EmStreaming.Grains;
 using EmStreaming.Grains.Models;
 using EmStreaming.Numerics;
-using EmStreaming.Runtime.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -12,13 +12,14 @@ using Microsoft.Extensions.Logging;
 namespace EmStreaming.Benchmarks.Load;
 
 /// <summary>
-/// End-to-end load (issue 5): N GMM models on the embedded SQLite silo (<c>AddEmStreamingModels</c>, default snapshot and
+/// End-to-end load (issues 5, 9): N GMM models on the embedded Orleans silo (<c>UseEmStreamingSilo</c>: the SQLite log stream
+/// provider and grain storage, default snapshot and
 /// refit policies), concurrent producers appending batches through <see cref="IModelService"/>. Reports observations/s
 /// applied, append → visible-in-query latency, GC heap per model beyond its refit window, and the machine's CPU load.
 /// </summary>
 /// <remarks>
 /// Visible-in-query = the grain published a view (what <see cref="IModelService.GetStateAsync"/> returns) whose observation
-/// count reaches the end of the batch; the moment is taken from <see cref="ModelGrain.PublishedObserver"/>, called right
+/// count reaches the end of the batch; the moment is taken from an injected <see cref="IModelGrainObserver"/>, called right
 /// after the view is stored. Latency runs from just before <see cref="IModelService.AppendAsync"/> is called.
 /// </remarks>
 internal static class LoadGenerator
@@ -38,27 +39,29 @@ internal static class LoadGenerator
         var recorder = new LatencyRecorder(o.Models);
         var acknowledged = new LatencyRecorder(0);
         var applied = new long[o.Models];
-        ModelGrain.PublishedObserver = (key, observations) =>
+        var observer = new PublishedObserver((key, observations) =>
         {
             if (index.TryGetValue(key, out var m))
             {
                 Volatile.Write(ref applied[m], observations);
                 recorder.Published(m, observations);
             }
-        };
+        });
 
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Storage:DataDirectory"] = directory,
             ["Storage:FullSync"] = o.FullSync.ToString(CultureInfo.InvariantCulture),
+            ["Orleans:SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Orleans:GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
         });
         builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddEmStreamingModels(builder.Configuration);
+        builder.Services.AddSingleton<IModelGrainObserver>(observer);
+        builder.UseOrleans(silo => silo.UseEmStreamingSilo(builder.Configuration));
         using var host = builder.Build();
         await host.StartAsync().ConfigureAwait(false);
         var service = host.Services.GetRequiredService<IModelService>();
-        var silo = host.Services.GetRequiredService<ISilo>();
         try
         {
             var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
@@ -87,7 +90,6 @@ internal static class LoadGenerator
 
             output.WriteLine($"warm-up: every model ready after {Stopwatch.GetElapsedTime(warmStarted).TotalSeconds:F1} s");
 
-            var statsBefore = silo.GetStatistics();
             var cpuBefore = ReadCpu();
             var processBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var appliedBefore = applied.Sum();
@@ -102,7 +104,6 @@ internal static class LoadGenerator
             var processCpu = (Process.GetCurrentProcess().TotalProcessorTime - processBefore).TotalSeconds;
             var cpuAfter = ReadCpu();
             var loadDuring = LoadAverage();
-            var statsAfter = silo.GetStatistics();
 
             await stop.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(producers).ConfigureAwait(false);
@@ -126,7 +127,7 @@ internal static class LoadGenerator
             output.WriteLine($"append -> durable (AppendAsync returned): p50 {acknowledged.Percentile(0.50):F1} ms, p90 {acknowledged.Percentile(0.90):F1} ms, p99 {acknowledged.Percentile(0.99):F1} ms, max {acknowledged.Percentile(1.0):F1} ms");
             output.WriteLine($"memory: GC heap {heapBefore / 1e6:F1} MB before models, {heapAfter / 1e6:F1} MB after ({perModel / 1024:F1} KB per model; windows {windowBytes / (double)o.Models / 1024:F1} KB per model; beyond the window {(perModel - (windowBytes / (double)o.Models)) / 1024:F1} KB per model)");
             output.WriteLine($"cpu: machine {100.0 * machineBusy / Math.Max(1, machineTotal):F0}% busy over {Environment.ProcessorCount} cores (this process {100.0 * processCpu / (elapsed * Environment.ProcessorCount):F0}% of the machine); load average at the end {loadDuring}");
-            output.WriteLine($"silo: {statsAfter.TurnsCompleted - statsBefore.TurnsCompleted:N0} turns, {statsAfter.TurnsFailed - statsBefore.TurnsFailed} failed, {statsAfter.LongTurns - statsBefore.LongTurns} long, drain after stop {drain:F2} s");
+            output.WriteLine($"drain after the producers stopped: {drain:F2} s");
             var stopStarted = Stopwatch.GetTimestamp();
             await host.StopAsync().ConfigureAwait(false);
             output.WriteLine($"host stop (every model persists a snapshot): {Stopwatch.GetElapsedTime(stopStarted).TotalSeconds:F1} s");
@@ -134,7 +135,6 @@ internal static class LoadGenerator
         }
         finally
         {
-            ModelGrain.PublishedObserver = null;
             if (o.DataDirectory is null)
             {
                 Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
@@ -235,6 +235,21 @@ internal static class LoadGenerator
         }
 
         return pool;
+    }
+
+    private static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>The grain observer of the run: sees every published view.</summary>
+    private sealed class PublishedObserver(Action<string, long> published) : IModelGrainObserver
+    {
+        void IModelGrainObserver.Published(string modelId, long observations) => published(modelId, observations);
     }
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";

@@ -1,4 +1,3 @@
-using EmStreaming.Grains.Definitions;
 using EmStreaming.Grains.Tests.TestSupport;
 using EmStreaming.Numerics;
 
@@ -6,12 +5,10 @@ namespace EmStreaming.Grains.Tests.Service;
 
 public sealed class ModelServiceTests
 {
-    private readonly FakeTimeProvider _clock = new();
-
     [Fact]
     public async Task AppendAsync_UnknownModel_ThrowsNotFoundAndStoresNothing()
     {
-        await using var h = await ModelHarness.StartAsync(_clock);
+        await using var h = await ModelHarness.StartAsync();
         await Assert.ThrowsAsync<ModelNotFoundException>(() => h.Service.AppendAsync("nobody", ModelHarness.Rows(5, 2, 1)));
         Assert.Null(await h.Registry.GetAsync("nobody", default));
     }
@@ -22,7 +19,7 @@ public sealed class ModelServiceTests
     [InlineData("")]
     public async Task AppendAsync_HostileKey_ThrowsValidationNamingIdAndOtherModelsUnaffected(string id)
     {
-        await using var h = await ModelHarness.StartAsync(_clock);
+        await using var h = await ModelHarness.StartAsync();
         await h.Service.PutModelAsync("good", ModelHarness.Gmm());
         await h.Service.AppendAsync("good", ModelHarness.Rows(100, 2, 1));
 
@@ -37,7 +34,7 @@ public sealed class ModelServiceTests
     [Fact]
     public async Task AppendAsync_TenKilobyteKey_ThrowsValidationNamingId()
     {
-        await using var h = await ModelHarness.StartAsync(_clock);
+        await using var h = await ModelHarness.StartAsync();
         var e = await Assert.ThrowsAsync<ModelValidationException>(() => h.Service.AppendAsync(new string('a', 10 * 1024), ModelHarness.Rows(5, 2, 1)));
         Assert.Equal("id", e.Field);
     }
@@ -45,7 +42,7 @@ public sealed class ModelServiceTests
     [Fact]
     public async Task AppendAsync_BadRows_RejectedWithIndexAndReason_RestApplied()
     {
-        await using var h = await ModelHarness.StartAsync(_clock);
+        await using var h = await ModelHarness.StartAsync();
         await h.Service.PutModelAsync("m", ModelHarness.Gmm());
         var rows = new DataMatrix([1, 2, double.NaN, double.NaN, 3, double.NaN], 3, 2);
 
@@ -58,13 +55,13 @@ public sealed class ModelServiceTests
         Assert.Equal(2, (await h.WaitForObservationsAsync("m", 2)).Observations);
         // Infinities cannot even reach a DataMatrix (the transport edge rejects them naming the row); the validator names them for raw rows.
         Assert.Throws<ArgumentException>(() => new DataMatrix([1, double.PositiveInfinity], 1, 2));
-        Assert.Equal("value 1 is infinite", EmStreaming.Grains.Observations.ObservationValidator.Check([1, double.NegativeInfinity]));
+        Assert.Equal("value 1 is infinite", EmStreaming.Grains.Observations.ModelInput.Check([1, double.NegativeInfinity]));
     }
 
     [Fact]
     public async Task AppendAsync_WrongDimension_AllRejectedAndNothingAppended()
     {
-        await using var h = await ModelHarness.StartAsync(_clock);
+        await using var h = await ModelHarness.StartAsync();
         await h.Service.PutModelAsync("m", ModelHarness.Gmm());
 
         var result = await h.Service.AppendAsync("m", ModelHarness.Rows(3, 3, 1));
@@ -78,7 +75,7 @@ public sealed class ModelServiceTests
     [Fact]
     public async Task AppendAsync_SameIdempotencyKeyTwice_AnsweredAsBeforeAndAppliedOnce()
     {
-        await using var h = await ModelHarness.StartAsync(_clock);
+        await using var h = await ModelHarness.StartAsync();
         await h.Service.PutModelAsync("m", ModelHarness.Gmm());
         var rows = ModelHarness.Rows(30, 2, 3);
 
@@ -96,15 +93,18 @@ public sealed class ModelServiceTests
     [Fact]
     public async Task Template_FirstAppendToMatchingId_CreatesModelWithLongestPrefix()
     {
-        var templates = new ModelTemplateOptions
+        var templates = new Dictionary<string, string?>
         {
-            Templates =
-            [
-                new ModelTemplate { Prefix = "sensor-", Definition = ModelHarness.Gmm(components: 2) },
-                new ModelTemplate { Prefix = "sensor-hot-", Definition = ModelHarness.Gmm(components: 3) },
-            ],
+            ["Models:Templates:0:Prefix"] = "sensor-",
+            ["Models:Templates:0:Definition:Kind"] = "Gmm",
+            ["Models:Templates:0:Definition:Dimension"] = "2",
+            ["Models:Templates:0:Definition:Components"] = "2",
+            ["Models:Templates:1:Prefix"] = "sensor-hot-",
+            ["Models:Templates:1:Definition:Kind"] = "Gmm",
+            ["Models:Templates:1:Definition:Dimension"] = "2",
+            ["Models:Templates:1:Definition:Components"] = "3",
         };
-        await using var h = await ModelHarness.StartAsync(_clock, templates: templates);
+        await using var h = await ModelHarness.StartAsync(settings: templates);
 
         await Assert.ThrowsAsync<ModelNotFoundException>(() => h.Service.GetModelAsync("sensor-hot-1"));
         await h.Service.AppendAsync("sensor-hot-1", ModelHarness.Rows(10, 2, 1));
@@ -118,7 +118,7 @@ public sealed class ModelServiceTests
     [Fact]
     public async Task PredictAsync_WarmingUp_ThrowsWarmingUpWithRemaining_ThenAnswersOnceWarm()
     {
-        await using var h = await ModelHarness.StartAsync(_clock);
+        await using var h = await ModelHarness.StartAsync();
         await h.Service.PutModelAsync("m", ModelHarness.Gmm());
         await h.Service.AppendAsync("m", ModelHarness.Rows(100, 2, 1));
         await h.WaitForObservationsAsync("m", 100);
@@ -144,7 +144,7 @@ public sealed class ModelServiceTests
     [Fact]
     public async Task DeleteModelAsync_RemovesDefinitionAndSnapshots_RecreatedModelStartsEmpty()
     {
-        await using var h = await ModelHarness.StartAsync(_clock);
+        await using var h = await ModelHarness.StartAsync();
         await h.Service.PutModelAsync("m", ModelHarness.Gmm(snapshotEvery: 50));
         await h.Service.AppendAsync("m", ModelHarness.Rows(100, 2, 1));
         await h.WaitForObservationsAsync("m", 100);
@@ -162,13 +162,13 @@ public sealed class ModelServiceTests
     [Fact]
     public async Task Snapshots_HistoryByVersionAndTime_DecodeParametersAsTheyWere()
     {
-        await using var h = await ModelHarness.StartAsync(_clock);
+        await using var h = await ModelHarness.StartAsync();
         await h.Service.PutModelAsync("m", ModelHarness.Gmm(snapshotEvery: 200));
         for (var i = 0; i < 4; i++)
         {
             await h.Service.AppendAsync("m", ModelHarness.Rows(200, 2, i));
             await h.WaitForObservationsAsync("m", 200 * (i + 1));
-            _clock.Advance(TimeSpan.FromMinutes(10));
+            await Task.Delay(20); // versions a few milliseconds apart, so "at or before a time" has one answer
         }
 
         var history = await h.Service.ListSnapshotsAsync("m");
@@ -178,8 +178,53 @@ public sealed class ModelServiceTests
         Assert.Equal("Policy", history[2].Reason);
         var second = await h.Service.GetSnapshotAsync("m", history[2].Version, null);
         Assert.Equal(400, second.State.Observations);
-        var byTime = await h.Service.GetSnapshotAsync("m", null, history[3].CreatedAt.AddMinutes(5));
+        var byTime = await h.Service.GetSnapshotAsync("m", null, history[3].CreatedAt.AddMilliseconds(5));
         Assert.Equal(history[3].Version, byTime.Info.Version);
         Assert.Equal(600, byTime.State.Observations);
+    }
+
+    [Fact]
+    public async Task AppendRowsAsync_RowsOfMixedWidth_WrongWidthRejectedWithTheirIndicesRestApplied()
+    {
+        await using var h = await ModelHarness.StartAsync();
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm());
+
+        var result = await h.Service.AppendRowsAsync("m", [[1, 2], [1], [3, 4], [1, 2, 3], [double.NaN, double.NaN]]);
+
+        Assert.Equal(2, result.Accepted);
+        Assert.Equal([1, 3, 4], result.Rejected.Select(r => r.Index));
+        Assert.Contains("dimension is 2", result.Rejected[0].Reason);
+        Assert.Equal(2, (await h.WaitForObservationsAsync("m", 2)).Observations);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("tab\tkey")]
+    public async Task AppendAsync_BadIdempotencyKey_ThrowsValidationNamingHeaderAndAppendsNothing(string key)
+    {
+        await using var h = await ModelHarness.StartAsync();
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm());
+        var e = await Assert.ThrowsAsync<ModelValidationException>(() => h.Service.AppendAsync("m", ModelHarness.Rows(3, 2, 1), key.Replace("\\t", "\t", StringComparison.Ordinal)));
+        Assert.Equal("Idempotency-Key", e.Field);
+        var tooLong = await Assert.ThrowsAsync<ModelValidationException>(() => h.Service.AppendAsync("m", ModelHarness.Rows(3, 2, 1), new string('k', 201)));
+        Assert.Equal("Idempotency-Key", tooLong.Field);
+        Assert.Equal(0, (await h.Service.GetStateAsync("m")).Observations);
+    }
+
+    [Fact]
+    public async Task GetModelAsync_AfterAppendsAcknowledged_PendingCountsUnappliedRowsDownToZero()
+    {
+        await using var h = await ModelHarness.StartAsync();
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm());
+        for (var i = 0; i < 20; i++)
+        {
+            await h.Service.AppendAsync("m", ModelHarness.Rows(50, 2, i));
+        }
+
+        // Every acknowledged row is either applied or pending, at every moment.
+        var status = (await h.Service.GetModelAsync("m")).Status;
+        Assert.True(status.Observations + status.PendingObservations >= 1_000, $"{status.Observations} applied + {status.PendingObservations} pending < 1000");
+        await Wait.UntilAsync(async () => (await h.Service.GetModelAsync("m")).Status.PendingObservations == 0, "pending 0");
+        Assert.Equal(1_000, (await h.Service.GetModelAsync("m")).Status.Observations);
     }
 }

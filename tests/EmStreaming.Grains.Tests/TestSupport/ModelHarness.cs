@@ -1,72 +1,71 @@
-using EmStreaming.Grains.Definitions;
-using EmStreaming.Grains.Events;
+using System.Collections.Concurrent;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Registry;
-using EmStreaming.Grains.Service;
 using EmStreaming.Numerics;
-using EmStreaming.Runtime.Hosting;
-using EmStreaming.Runtime.Sqlite;
-using EmStreaming.Runtime.Streams;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace EmStreaming.Grains.Tests.TestSupport;
 
-/// <summary>A silo with the model grain and a service over it, in memory or on a SQLite file in a temp directory.</summary>
+/// <summary>
+/// An Orleans silo hosting the model grains (<c>UseEmStreamingSilo</c>, localhost clustering on free ports), in memory or on
+/// a SQLite file in a temp directory, with a recording <see cref="IModelGrainObserver"/>.
+/// </summary>
 internal sealed class ModelHarness : IAsyncDisposable
 {
-    private readonly ModelMetrics _metrics;
+    private readonly IHost _host;
 
-    private ModelHarness(ISilo silo, IModelRegistry registry, ModelService service, ModelMetrics metrics)
+    private ModelHarness(IHost host, GrainRecorder recorder)
     {
-        Silo = silo;
-        Registry = registry;
-        Service = service;
-        _metrics = metrics;
+        _host = host;
+        Recorder = recorder;
     }
 
-    public ISilo Silo { get; }
+    public IServiceProvider Services => _host.Services;
 
-    public IModelRegistry Registry { get; }
+    public IModelRegistry Registry => _host.Services.GetRequiredService<IModelRegistry>();
 
-    public ModelService Service { get; }
+    public IModelService Service => _host.Services.GetRequiredService<IModelService>();
 
-    public static async Task<ModelHarness> StartAsync(TimeProvider clock, string? directory = null, ModelTemplateOptions? templates = null, int partitions = 4)
+    public IGrainFactory Grains => _host.Services.GetRequiredService<IGrainFactory>();
+
+    public GrainRecorder Recorder { get; }
+
+    public static async Task<ModelHarness> StartAsync(
+        string? directory = null, IReadOnlyDictionary<string, string?>? settings = null, GrainRecorder? recorder = null)
     {
-        var hub = new ModelEventHub();
-        var metrics = new ModelMetrics(clock);
-        IModelRegistry registry = directory is null ? new InMemoryModelRegistry(clock) : new SqliteModelRegistry(Path.Combine(directory, "emstreaming.db"), clock);
-        var pending = new PendingObservations();
-        var services = new ServiceCollection().AddSingleton(registry).AddSingleton(hub).AddSingleton(metrics).AddSingleton(pending).BuildServiceProvider();
-        var builder = new SiloBuilder()
-            .UseTimeProvider(clock)
-            .UseServices(services)
-            .UseStreamOptions(new StreamOptions { PartitionCount = partitions })
-            .AddGrain<ModelGrain>(ModelGrain.GrainType)
-            .AddImplicitSubscription(ModelGrain.StreamNamespace, ModelGrain.GrainType);
-        if (directory is null)
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var configuration = new Dictionary<string, string?>
         {
-            builder.UseInMemoryStorage();
-        }
-        else
+            ["Storage:Provider"] = directory is null ? "InMemory" : "Sqlite",
+            ["Storage:DataDirectory"] = directory ?? "unused",
+            ["Storage:FullSync"] = "false",
+            ["Orleans:SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Orleans:GatewayPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
         {
-            builder.UseSqlite(new SqliteOptions { DataDirectory = directory, FullSync = false });
+            configuration[k] = v;
         }
 
-        var silo = builder.Build();
-        await silo.StartAsync();
-        return new ModelHarness(silo, registry, new ModelService(silo, registry, new ModelTemplates(templates ?? new ModelTemplateOptions()), hub, pending), metrics);
+        builder.Configuration.AddInMemoryCollection(configuration);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        recorder ??= new GrainRecorder();
+        builder.Services.AddSingleton<IModelGrainObserver>(recorder);
+        builder.UseOrleans(silo => silo.UseEmStreamingSilo(builder.Configuration));
+        var host = builder.Build();
+        await host.StartAsync();
+        return new ModelHarness(host, recorder);
     }
 
-    /// <summary>Crash simulation: the runtime's internal kill (no deactivation, no flush, no checkpoint).</summary>
-    public async Task KillAsync()
-    {
-        await ((Runtime.Catalog.Silo)Silo).KillAsync();
-        _metrics.Dispose();
-    }
+    /// <summary>Deactivates every model idle for at least <paramref name="idle"/> (what idle collection does after <c>Orleans:CollectionAge</c>).</summary>
+    public Task CollectIdleAsync(TimeSpan idle) => Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(idle);
 
     public async Task<ModelStateView> WaitForObservationsAsync(string id, long count)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             var view = await Service.GetStateAsync(id);
@@ -80,14 +79,41 @@ internal sealed class ModelHarness : IAsyncDisposable
                 Assert.Fail($"model {id} applied {view.Observations} of {count} observations");
             }
 
-            await Task.Delay(1);
+            await Task.Delay(2);
+        }
+    }
+
+    public Task StopAsync() => _host.StopAsync();
+
+    /// <summary>
+    /// Crash simulation: the silo stops ungracefully (a cancelled stop: no graceful deactivation, so no final state write)
+    /// and nothing of this host is used again; what survives is what was committed to the file.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        try
+        {
+            await _host.StopAsync(new CancellationToken(canceled: true));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _host.Dispose();
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await Silo.DisposeAsync();
-        _metrics.Dispose();
+        try
+        {
+            await _host.StopAsync();
+        }
+        finally
+        {
+            _host.Dispose();
+        }
     }
 
     public static ModelDefinition Gmm(int dimension = 2, int components = 2, int window = 400, long? refitEvery = null, long? snapshotEvery = 500) => new()
@@ -114,8 +140,47 @@ internal sealed class ModelHarness : IAsyncDisposable
         return new DataMatrix(values, n, dimension);
     }
 
+    public static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     private static double NextGaussian(Random random) =>
         Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
+}
+
+/// <summary>Records what the model grains do (the injected <see cref="IModelGrainObserver"/>).</summary>
+internal sealed class GrainRecorder : IModelGrainObserver
+{
+    public ConcurrentQueue<(string Model, ModelStreamRecord Record)> Applied { get; } = new();
+
+    public ConcurrentDictionary<string, int> Ticks { get; } = new();
+
+    public ConcurrentDictionary<string, int> InTick { get; } = new();
+
+    public int Overlaps;
+
+    void IModelGrainObserver.Applied(string modelId, ModelStreamRecord record) => Applied.Enqueue((modelId, record));
+
+    void IModelGrainObserver.Tick(string modelId, string timer, bool started)
+    {
+        if (started)
+        {
+            Ticks.AddOrUpdate(timer, 1, (_, n) => n + 1);
+            if (InTick.AddOrUpdate(modelId, 1, (_, n) => n + 1) > 1)
+            {
+                Interlocked.Increment(ref Overlaps);
+            }
+        }
+        else
+        {
+            InTick.AddOrUpdate(modelId, 0, (_, n) => n - 1);
+        }
+    }
 }
 
 /// <summary>A fresh directory per test.</summary>

@@ -19,10 +19,3 @@ internal static class Wait
 
     public static Task UntilAsync(Func<bool> condition, string what, int limitSeconds = 30) => UntilAsync(() => Task.FromResult(condition()), what, limitSeconds);
 }
-
-/// <summary>Tests that set the grain's static observers (<c>ModelGrain.AppliedObserver</c>, <c>TickObserver</c>) run one at a time.</summary>
-[CollectionDefinition(Name)]
-public sealed class GrainObserverCollection
-{
-    public const string Name = "grain observers";
-}

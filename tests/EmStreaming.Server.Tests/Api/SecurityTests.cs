@@ -112,3 +112,35 @@ public sealed class RateLimitTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz")).StatusCode);
     }
 }
+
+public sealed class OrleansDashboardTests : IDisposable
+{
+    private const string ReadKey = "read-key-0123456789";
+
+    private readonly ApiFactory _factory = new(new()
+    {
+        ["Orleans:Dashboard"] = "true",
+        ["Security:ApiKeys:0:Name"] = "reader",
+        ["Security:ApiKeys:0:Key"] = ReadKey,
+        ["Security:ApiKeys:0:Scopes:0"] = "read",
+    });
+
+    public void Dispose() => _factory.Dispose();
+
+    [Fact]
+    public async Task OrleansDashboard_BehindTheApiKeys_OursStaysAtTheRoot()
+    {
+        var anonymous = _factory.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/orleans/")).StatusCode);
+
+        var reader = _factory.CreateClient();
+        reader.DefaultRequestHeaders.Add("X-Api-Key", ReadKey);
+        var page = await reader.GetAsync("/orleans/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("Orleans", await page.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+
+        var ours = await anonymous.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, ours.StatusCode);
+        Assert.Contains("EmStreaming", await ours.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}

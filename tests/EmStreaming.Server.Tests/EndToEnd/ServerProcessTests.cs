@@ -20,6 +20,9 @@ public sealed class ServerProcessTests : IDisposable
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private readonly List<Process> _processes = [];
 
+    // One pair of silo/gateway ports per test, kept across restarts of the server.
+    private readonly Dictionary<string, string?> _orleansPorts = TestPaths.OrleansPorts();
+
     public void Dispose()
     {
         foreach (var p in _processes)
@@ -106,6 +109,148 @@ public sealed class ServerProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task OrleansClientProcess_GrainCallForState_EqualsTheHttpAnswer()
+    {
+        await StartServerAsync();
+        const string id = "e2e:client";
+        var put = await _http.PutAsync($"{_url}/v1/models/{id}", new StringContent(
+            """{"kind":"gmm","dimension":2,"components":2,"seed":3}""", Encoding.UTF8, "application/json"));
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        var random = new Random(5);
+        var rows = Enumerable.Range(0, 800).Select(i => new[] { (i % 2 == 0 ? -4 : 4) + random.NextDouble(), random.NextDouble() }).ToArray();
+        var append = await _http.PostAsJsonAsync($"{_url}/v1/models/{id}/observations", new { rows });
+        Assert.True(append.IsSuccessStatusCode, await append.Content.ReadAsStringAsync());
+        await WaitForObservationsAsync(id, rows.Length);
+        var http = await _http.GetFromJsonAsync<JsonElement>($"{_url}/v1/models/{id}/state");
+
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(TestPaths.OrleansClient);
+        info.ArgumentList.Add(_orleansPorts["Orleans:GatewayPort"]!);
+        info.ArgumentList.Add(id);
+        using var client = Process.Start(info)!;
+        var output = client.StandardOutput.ReadToEndAsync();
+        var error = client.StandardError.ReadToEndAsync();
+        using (var timeout = new CancellationTokenSource(Deadline))
+        {
+            await client.WaitForExitAsync(timeout.Token);
+        }
+
+        Assert.True(client.ExitCode == 0, $"the Orleans client exited with {client.ExitCode}: {await error}");
+        var grain = JsonDocument.Parse(await output).RootElement;
+        Assert.Equal(http.GetProperty("observations").GetInt64(), grain.GetProperty("observations").GetInt64());
+        Assert.Equal(rows.Length, grain.GetProperty("observations").GetInt64());
+        Assert.False(grain.GetProperty("warmingUp").GetBoolean());
+        foreach (var field in new[] { "means", "covariances", "weights" })
+        {
+            // Bit-equal numbers, whatever each side's JSON number formatting.
+            Assert.Equal(Numbers(http.GetProperty(field)), Numbers(grain.GetProperty(field)));
+            Assert.NotEmpty(Numbers(grain.GetProperty(field)));
+        }
+    }
+
+    private static List<double> Numbers(JsonElement e)
+    {
+        var list = new List<double>();
+        if (e.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in e.EnumerateArray())
+            {
+                list.AddRange(Numbers(item));
+            }
+        }
+        else if (e.ValueKind == JsonValueKind.Number)
+        {
+            list.Add(e.GetDouble());
+        }
+
+        return list;
+    }
+
+    [Fact]
+    public async Task KillMidStream_RestartAndRetryUnanswered_AppliedEqualsAcknowledgedExactly()
+    {
+        var server = await StartServerAsync();
+        const string id = "e2e:crash";
+        var put = await _http.PutAsync($"{_url}/v1/models/{id}", new StringContent(
+            """{"kind":"gmm","dimension":2,"components":2,"seed":3,"snapshots":{"everyObservations":300}}""", Encoding.UTF8, "application/json"));
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+
+        // Four producers append numbered batches with an Idempotency-Key each, until the server is killed under them.
+        var acknowledged = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        var unanswered = new System.Collections.Concurrent.ConcurrentDictionary<string, double[][]>();
+        using var killed = new CancellationTokenSource();
+        var producers = Enumerable.Range(0, 4).Select(p => Task.Run(async () =>
+        {
+            var random = new Random(p);
+            for (var b = 0; !killed.IsCancellationRequested; b++)
+            {
+                var key = $"p{p}-b{b}";
+                var rows = Enumerable.Range(0, 50).Select(_ => new[] { random.NextDouble() * 10, random.NextDouble() }).ToArray();
+                try
+                {
+                    var response = await SendBatchAsync(id, key, rows);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        acknowledged[key] = rows.Length;
+                        continue;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                }
+                catch (TaskCanceledException)
+                {
+                }
+
+                unanswered[key] = rows; // sent, no answer: may or may not be durable
+                return;
+            }
+        })).ToArray();
+
+        await WaitUntilAsync(() => acknowledged.Count >= 60, "60 acknowledged batches before the kill");
+        var before = await _http.GetFromJsonAsync<JsonElement>($"{_url}/v1/models/{id}");
+        server.Kill(entireProcessTree: true);
+        await killed.CancelAsync();
+        await server.WaitForExitAsync();
+        await Task.WhenAll(producers);
+
+        await StartServerAsync();
+        // A client retries what got no answer, with the same key: applied at most once whether or not it was durable.
+        foreach (var (key, rows) in unanswered)
+        {
+            var retry = await SendBatchAsync(id, key, rows);
+            Assert.True(retry.IsSuccessStatusCode, await retry.Content.ReadAsStringAsync());
+            acknowledged[key] = rows.Length;
+        }
+
+        var expected = acknowledged.Values.Sum();
+        var after = await WaitForObservationsAsync(id, expected);
+        await Task.Delay(1_000); // anything redelivered twice would show up as more than expected
+        var final = await _http.GetFromJsonAsync<JsonElement>($"{_url}/v1/models/{id}");
+        Assert.Equal(expected, final.GetProperty("status").GetProperty("observations").GetInt64());
+        Assert.Equal(expected, after.GetProperty("status").GetProperty("observations").GetInt64());
+        // The kill came mid-stream: rows were accepted but not yet applied, or applied but not yet in a saved state.
+        Assert.True(before.GetProperty("status").GetProperty("observations").GetInt64() < expected, "the server had applied everything before the kill");
+    }
+
+    private Task<HttpResponseMessage> SendBatchAsync(string id, string key, double[][] rows)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"{_url}/v1/models/{id}/observations") { Content = JsonContent.Create(new { rows }) };
+        request.Headers.Add("Idempotency-Key", key);
+        return _http.SendAsync(request);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var stop = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(stop.Elapsed < Deadline, $"timed out waiting for {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
     public async Task Models_ServerUnreachable_ExitCode3()
     {
         var result = await RunAsync("models", "--server", $"http://127.0.0.1:{TestPaths.FreePort()}");
@@ -173,7 +318,7 @@ public sealed class ServerProcessTests : IDisposable
         }
 
         info.Environment["Logging__LogLevel__Default"] = "Warning";
-        foreach (var (key, value) in TestPaths.OrleansPorts())
+        foreach (var (key, value) in _orleansPorts)
         {
             info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }

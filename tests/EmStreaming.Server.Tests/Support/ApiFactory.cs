@@ -44,7 +44,8 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         // Host settings (UseSetting) are visible while services are registered; AddEmStreamingModels reads
         // Storage:Provider then, so it must not be left to app configuration added after registration.
         builder.UseSetting("Storage:Provider", "InMemory");
-        builder.UseSetting("Orleans:Dashboard", "false");
+        // Orleans' dashboard profiles every grain call: off unless a test asks for it.
+        builder.UseSetting("Orleans:Dashboard", _settings.GetValueOrDefault("Orleans:Dashboard") ?? "false");
         foreach (var (key, value) in TestPaths.OrleansPorts())
         {
             builder.UseSetting(key, value);

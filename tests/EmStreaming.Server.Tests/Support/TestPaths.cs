@@ -32,6 +32,17 @@ internal static class TestPaths
         }
     }
 
+    /// <summary>The Orleans client program (tests/EmStreaming.OrleansClient) built in the same configuration as these tests.</summary>
+    public static string OrleansClient
+    {
+        get
+        {
+            var configuration = typeof(TestPaths).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+            var path = Path.Combine(RepositoryRoot, "tests", "EmStreaming.OrleansClient", "bin", configuration, "net10.0", "EmStreaming.OrleansClient.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException($"build the Orleans client first: {path} is missing", path);
+        }
+    }
+
     /// <summary>artifacts/test-results/server (what tests/run.sh collects), created on demand.</summary>
     public static string Artifacts
     {
