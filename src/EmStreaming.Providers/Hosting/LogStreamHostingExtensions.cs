@@ -1,3 +1,4 @@
+using EmStreaming.Providers.Hosting;
 using EmStreaming.Providers.Streams;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,20 +39,11 @@ public static class EmStreamingLogStreamHostingExtensions
         ArgumentException.ThrowIfNullOrEmpty(name);
         var services = builder.Services;
         services.AddEmStreamingSqliteStorage(configuration);
-        var options = services.AddOptions<LogStreamOptions>(name);
-        if (configuration is not null)
+        services.AddValidatedOptions<LogStreamOptions, LogStreamOptionsValidator>(name, configuration, LogStreamOptions.SectionName, o =>
         {
-            options.Bind(configuration.GetSection(LogStreamOptions.SectionName));
-        }
-
-        options.Configure(o => o.ProviderName = name);
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        options.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LogStreamOptions>, LogStreamOptionsValidator>());
+            o.ProviderName = name;
+            configure?.Invoke(o);
+        });
         services.TryAddSingleton<StreamPersistenceTracker>();
         services.TryAddSingleton<IStreamPersistenceTracker>(static sp => sp.GetRequiredService<StreamPersistenceTracker>());
         services.TryAddSingleton<InMemoryLogStreamStore>();

@@ -1,4 +1,5 @@
 using EmStreaming.Providers.History;
+using EmStreaming.Providers.Hosting;
 using EmStreaming.Providers.Sqlite;
 using EmStreaming.Providers.Storage;
 using Microsoft.Extensions.Configuration;
@@ -76,45 +77,19 @@ public static class EmStreamingStorageHostingExtensions
 
     /// <summary>
     /// The shared SQLite file options (section <c>Storage</c>), validated at start-up, and the per-file database registry.
-    /// Safe to call more than once; the first <paramref name="configuration"/> binds.
+    /// Every provider registration calls it; binding the same section again is harmless.
     /// </summary>
     public static IServiceCollection AddEmStreamingSqliteStorage(this IServiceCollection services, IConfiguration? configuration = null, Action<SqliteStorageOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<SqliteStorageOptions>();
-        if (configuration is not null)
-        {
-            options.Bind(configuration.GetSection(SqliteStorageOptions.SectionName));
-        }
-
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        options.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteStorageOptions>, SqliteStorageOptionsValidator>());
+        services.AddValidatedOptions<SqliteStorageOptions, SqliteStorageOptionsValidator>(Options.DefaultName, configuration, SqliteStorageOptions.SectionName, configure);
         services.TryAddSingleton<SqliteDatabaseProvider>();
         services.TryAddSingleton<GrainStateSerializer>();
         return services;
     }
 
-    private static void AddHistoryOptions(this IServiceCollection services, IConfiguration? configuration, Action<SnapshotHistoryOptions>? configure)
-    {
-        var options = services.AddOptions<SnapshotHistoryOptions>();
-        if (configuration is not null)
-        {
-            options.Bind(configuration.GetSection(SnapshotHistoryOptions.SectionName));
-        }
-
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        options.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SnapshotHistoryOptions>, SnapshotHistoryOptionsValidator>());
-    }
+    private static void AddHistoryOptions(this IServiceCollection services, IConfiguration? configuration, Action<SnapshotHistoryOptions>? configure) =>
+        services.AddValidatedOptions<SnapshotHistoryOptions, SnapshotHistoryOptionsValidator>(Options.DefaultName, configuration, SnapshotHistoryOptions.SectionName, configure);
 
     private static IGrainStorageSerializer GetSerializer(IServiceProvider services, string name) =>
         services.GetKeyedService<IGrainStorageSerializer>(name) ?? services.GetRequiredService<GrainStateSerializer>();

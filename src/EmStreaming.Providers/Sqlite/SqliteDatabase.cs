@@ -51,6 +51,30 @@ internal sealed class SqliteDatabase : IDisposable
     /// </summary>
     public SemaphoreSlim WriteGate { get; } = new(1, 1);
 
+    /// <summary>Runs <c>PRAGMA quick_check</c>.</summary>
+    /// <exception cref="CorruptDataFileException">The file is damaged; the message carries SQLite's first findings.</exception>
+    public void CheckIntegrity()
+    {
+        using var connection = Open();
+        var findings = Guard(() =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA quick_check(5)";
+            using var reader = command.ExecuteReader();
+            var lines = new List<string>();
+            while (reader.Read())
+            {
+                lines.Add(reader.GetString(0));
+            }
+
+            return lines;
+        });
+        if (findings is not ["ok"])
+        {
+            throw new CorruptDataFileException(Path, new InvalidDataException($"integrity check: {string.Join("; ", findings)}"));
+        }
+    }
+
     public SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -153,7 +177,13 @@ internal sealed class SqliteDatabaseProvider : IDisposable
             var path = options.DatabasePath;
             if (!_databases.TryGetValue(path, out var database))
             {
-                _databases[path] = database = new SqliteDatabase(options);
+                database = new SqliteDatabase(options);
+                if (options.CheckIntegrityOnStart)
+                {
+                    database.CheckIntegrity();
+                }
+
+                _databases[path] = database;
             }
 
             return database;

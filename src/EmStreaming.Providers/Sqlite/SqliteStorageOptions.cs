@@ -35,6 +35,13 @@ public sealed class SqliteStorageOptions
     /// <summary>How long a statement waits on a database locked by another process (<c>Storage:BusyTimeout</c>).</summary>
     public TimeSpan BusyTimeout { get; set; } = DefaultBusyTimeout;
 
+    /// <summary>
+    /// <c>Storage:CheckIntegrityOnStart</c>. True (default): the first provider that opens the file runs SQLite's
+    /// <c>PRAGMA quick_check</c> (time linear in the file size), so damage anywhere in the file stops the start-up with
+    /// <see cref="CorruptDataFileException"/> instead of surfacing later in one read.
+    /// </summary>
+    public bool CheckIntegrityOnStart { get; set; } = true;
+
     /// <summary>The full path of the database file.</summary>
     public string DatabasePath => Path.GetFullPath(Path.Combine(DataDirectory, FileName));
 }

@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
-using Orleans.Providers.Streams.Common;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Streams;
@@ -23,7 +22,7 @@ internal sealed partial class LogQueueAdapterFactory : IQueueAdapterFactory, IQu
     private readonly Serializer<LogMessageBody> _serializer;
     private readonly StreamPersistenceTracker _persistence;
     private readonly HashRingBasedStreamQueueMapper _mapper;
-    private readonly SimpleQueueAdapterCache _cache;
+    private readonly BoundedQueueAdapterCache _cache;
     private readonly TimeProvider _timeProvider;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
@@ -43,7 +42,7 @@ internal sealed partial class LogQueueAdapterFactory : IQueueAdapterFactory, IQu
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<LogQueueAdapterFactory>();
         _mapper = new HashRingBasedStreamQueueMapper(new HashRingStreamQueueMapperOptions { TotalQueueCount = _options.Queues }, name);
-        _cache = new SimpleQueueAdapterCache(new SimpleQueueCacheOptions { CacheSize = _options.CacheSize }, name, loggerFactory);
+        _cache = new BoundedQueueAdapterCache(_options.CacheSize, name, loggerFactory);
         _persistence.RegisterProvider(name, _mapper, _options.Queues);
     }
 
@@ -100,7 +99,7 @@ internal sealed partial class LogQueueAdapterFactory : IQueueAdapterFactory, IQu
     public Task<IStreamFailureHandler> GetDeliveryFailureHandler(QueueId queueId) => Task.FromResult(_failureHandler);
 
     public IQueueAdapterReceiver CreateReceiver(QueueId queueId) => new LogQueueAdapterReceiver(
-        Name, (int)queueId.GetNumericId(), _log, _serializer, _options, _persistence, _timeProvider,
+        Name, (int)queueId.GetNumericId(), _log, _serializer, _options, () => _cache.FreeRoom(queueId), _persistence, _timeProvider,
         _loggerFactory.CreateLogger($"{typeof(LogQueueAdapterReceiver).FullName}.{Name}.{queueId}"));
 
     public async Task QueueMessageBatchAsync<T>(StreamId streamId, IEnumerable<T> events, StreamSequenceToken? token, Dictionary<string, object>? requestContext)

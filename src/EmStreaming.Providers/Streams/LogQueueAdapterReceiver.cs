@@ -17,6 +17,7 @@ internal sealed partial class LogQueueAdapterReceiver : IQueueAdapterReceiver
     private readonly IStreamLog _log;
     private readonly Serializer<LogMessageBody> _serializer;
     private readonly LogStreamOptions _options;
+    private readonly Func<int> _cacheRoom;
     private readonly StreamPersistenceTracker _persistence;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
@@ -26,7 +27,7 @@ internal sealed partial class LogQueueAdapterReceiver : IQueueAdapterReceiver
     private long _lastCheckpointAt;
 
     public LogQueueAdapterReceiver(
-        string provider, int queue, IStreamLog log, Serializer<LogMessageBody> serializer, LogStreamOptions options,
+        string provider, int queue, IStreamLog log, Serializer<LogMessageBody> serializer, LogStreamOptions options, Func<int> cacheRoom,
         StreamPersistenceTracker persistence, TimeProvider timeProvider, ILogger logger)
     {
         _provider = provider;
@@ -34,6 +35,7 @@ internal sealed partial class LogQueueAdapterReceiver : IQueueAdapterReceiver
         _log = log;
         _serializer = serializer;
         _options = options;
+        _cacheRoom = cacheRoom;
         _persistence = persistence;
         _timeProvider = timeProvider;
         _logger = logger;
@@ -65,7 +67,8 @@ internal sealed partial class LogQueueAdapterReceiver : IQueueAdapterReceiver
             await CheckpointAsync(tracker, cancellationToken).ConfigureAwait(false);
         }
 
-        var count = maxCount == QueueAdapterConstants.UNLIMITED_GET_QUEUE_MSG ? _options.ReadBatchSize : Math.Min(maxCount, _options.ReadBatchSize);
+        // Never more than the agent's cache can take now: a batch it fails to cache would be lost until a restart.
+        var count = Math.Min(_cacheRoom(), maxCount == QueueAdapterConstants.UNLIMITED_GET_QUEUE_MSG ? _options.ReadBatchSize : Math.Min(maxCount, _options.ReadBatchSize));
         if (count <= 0)
         {
             return [];
