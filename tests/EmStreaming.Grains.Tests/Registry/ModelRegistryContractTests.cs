@@ -1,7 +1,7 @@
 using Azure.Data.Tables;
 using EmStreaming.Grains.Registry;
 
-namespace EmStreaming.Grains.Tests.Registry;
+namespace EmStreaming.Grains.Tests.RegistryContracts;
 
 /// <summary>
 /// The <see cref="IModelRegistry"/> contract, run against every implementation: in-memory, SQLite (the embedded silo's
