@@ -146,7 +146,8 @@ public sealed class SiloKillTests(AzuriteFixture azurite, ITestOutputHelper outp
         Assert.True(longest <= FailoverBar, $"a model answered only {longest.TotalSeconds:0.0} s after the kill (bar {FailoverBar.TotalSeconds} s)");
 
         // Every model converges to exactly what was acknowledged (redeliveries skipped, nothing lost) and stays there.
-        var applied = await WaitForAppliedAsync(ids, acknowledged, TimeSpan.FromSeconds(120));
+        // What the killed silo had read but not delivered reappears after the 30 s visibility timeout.
+        var applied = await WaitForAppliedAsync(ids, acknowledged, TimeSpan.FromSeconds(150));
         Assert.Equal(acknowledged, applied);
         await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.Equal(acknowledged, await ReadAppliedAsync(ids));
