@@ -32,7 +32,7 @@ internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [pro
 /// policy, on a timer and on deactivation, and publishes an immutable view that queries read without waiting for a turn.
 /// </summary>
 [ImplicitStreamSubscription(ModelStreams.Namespace)]
-internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrain, IStreamSubscriptionObserver, IAsyncObserver<object>
+internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrain, IStreamSubscriptionObserver, IAsyncObserver<object>, IAsyncBatchObserver<object>
 {
     /// <summary>Producer id of the records the grain writes into its own stream (refit requests and results).</summary>
     public const string ControlProducer = "model";
@@ -139,9 +139,48 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
     }
 
-    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) => handleFactory.Create<object>().ResumeAsync(this);
+    // With Azure Queues the grain takes its records in batches (the pulling agent's BatchContainerBatchSize), so the state
+    // written before the acknowledgement covers every record of the batch: one state write per batch, not per record.
+    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) => _persistBeforeAcknowledge
+        ? handleFactory.Create<object>().ResumeAsync((IAsyncBatchObserver<object>)this)
+        : handleFactory.Create<object>().ResumeAsync((IAsyncObserver<object>)this);
 
     public async Task OnNextAsync(object item, StreamSequenceToken? token = null)
+    {
+        if (ToRecord(item) is { } record && await ApplyAsync(record, token))
+        {
+            if (_persistBeforeAcknowledge && _dirty && _core is not null)
+            {
+                await PersistBeforeAcknowledgeAsync();
+            }
+
+            Publish();
+        }
+    }
+
+    public async Task OnNextAsync(IList<SequentialItem<object>> items)
+    {
+        var changed = false;
+        foreach (var item in items)
+        {
+            if (ToRecord(item.Item) is { } record)
+            {
+                changed |= await ApplyAsync(record, item.Token);
+            }
+        }
+
+        if (changed)
+        {
+            if (_persistBeforeAcknowledge && _dirty && _core is not null)
+            {
+                await PersistBeforeAcknowledgeAsync();
+            }
+
+            Publish();
+        }
+    }
+
+    private ModelStreamRecord? ToRecord(object item)
     {
         if (_failure is not null)
         {
@@ -158,18 +197,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         if (record is null)
         {
             _logger.LogWarning("Model {Id} skipped a stream event of type {Type}", Id, item?.GetType().Name ?? "null");
-            return;
         }
 
-        if (await ApplyAsync(record, token))
-        {
-            if (_persistBeforeAcknowledge && _dirty && _core is not null)
-            {
-                await PersistBeforeAcknowledgeAsync();
-            }
-
-            Publish();
-        }
+        return record;
     }
 
     /// <summary>

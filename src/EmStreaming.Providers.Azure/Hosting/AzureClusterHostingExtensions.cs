@@ -149,7 +149,11 @@ public static class EmStreamingAzureHostingExtensions
                 o.MessageVisibilityTimeout = settings.VisibilityTimeout;
             }));
             stream.ConfigureCacheSize(settings.CacheSize);
-            stream.ConfigurePullingAgent(ob => ob.Configure(o => o.GetQueueMsgsTimerPeriod = settings.PollPeriod));
+            stream.ConfigurePullingAgent(ob => ob.Configure(o =>
+            {
+                o.GetQueueMsgsTimerPeriod = settings.PollPeriod;
+                o.BatchContainerBatchSize = settings.DeliveryBatchSize;
+            }));
             stream.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
         });
         return silo;

@@ -74,6 +74,11 @@ internal static partial class AzureHostingOptionsValidator
             failures.Add($"Streams:AzureQueue:PollPeriod must be greater than zero and at most 00:01:00 (was {settings.PollPeriod})");
         }
 
+        if (settings.DeliveryBatchSize is < 1 or > 1024)
+        {
+            failures.Add($"Streams:AzureQueue:DeliveryBatchSize must be between 1 and 1024 (was {settings.DeliveryBatchSize})");
+        }
+
         if (settings.CacheSize < 32)
         {
             failures.Add($"Streams:AzureQueue:CacheSize must be at least 32 (was {settings.CacheSize})");

@@ -100,6 +100,13 @@ public sealed class AzureQueueStreamSettings
     /// <summary>How often an idle pulling agent reads its queue (<c>Streams:AzureQueue:PollPeriod</c>), default 100 ms.</summary>
     public TimeSpan PollPeriod { get; set; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// Most queue messages of one stream handed to its consumer in one call (<c>Streams:AzureQueue:DeliveryBatchSize</c>),
+    /// default 16: a consumer that persists before acknowledging writes once per call, so under backlog its state writes
+    /// fall with the batch size. 1 delivers message by message.
+    /// </summary>
+    public int DeliveryBatchSize { get; set; } = 16;
+
     /// <summary>Messages the pulling agent's cache holds (<c>Streams:AzureQueue:CacheSize</c>), default 4,096.</summary>
     public int CacheSize { get; set; } = 4096;
 

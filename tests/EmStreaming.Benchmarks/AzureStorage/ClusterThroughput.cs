@@ -45,8 +45,10 @@ internal static class ClusterThroughput
         output.WriteLine($"azure-cluster: {models} models (d={dimension}), {producers} producers, batches of {rows} rows, {seconds:0.#} s, keys={keys}; " +
             $"{Environment.ProcessorCount} cores, load average before: {LoadAverage()}");
 
-        // The ceiling for this message size, from the same Azurite, just before the cluster runs on it.
-        var ceilingArgs = new[] { "--connection-string", azurite.ConnectionString, "--batches", "1", "--seconds", "8" };
+        // The ceiling for this message size (one request = one stream record = one queue message of rows/100 batches of
+        // 100 rows), from the same Azurite, just before the cluster runs on it.
+        var batchesPerMessage = Math.Max(1, rows / 100);
+        var ceilingArgs = new[] { "--connection-string", azurite.ConnectionString, "--batches", batchesPerMessage.ToString(CultureInfo.InvariantCulture), "--seconds", "8" };
         await AzuriteCeiling.RunAsync(ceilingArgs, output).ConfigureAwait(false);
 
         var data = LocalServerProcess.NewWorkspace("emstream-cluster-bench");
@@ -125,9 +127,17 @@ internal static class ClusterThroughput
 
             var appliedSeconds = clock.Elapsed.TotalSeconds;
             var all = latencies.SelectMany(l => l).Order().ToArray();
-            var batches = total / rows;
-            output.WriteLine($"acknowledged: {batches:N0} batches in {sendSeconds:0.0} s = {batches / sendSeconds:N0} batches/s = {total / sendSeconds:N0} observations/s ({failed} failed requests)");
-            output.WriteLine($"applied end to end: all {batches:N0} batches after {appliedSeconds:0.0} s = {batches / appliedSeconds:N0} batches/s = {total / appliedSeconds:N0} observations/s");
+            var messages = total / rows;
+            var batches = total / 100.0;
+            output.WriteLine($"acknowledged: {messages:N0} requests (= queue messages) in {sendSeconds:0.0} s = {messages / sendSeconds:N0} messages/s = {batches / sendSeconds:N0} batches of 100/s = {total / sendSeconds:N0} observations/s ({failed} failed requests)");
+            output.WriteLine($"applied end to end: all after {appliedSeconds:0.0} s = {messages / appliedSeconds:N0} messages/s = {batches / appliedSeconds:N0} batches of 100/s = {total / appliedSeconds:N0} observations/s");
+            var states = new List<long>();
+            await foreach (var blob in new Azure.Storage.Blobs.BlobContainerClient(azurite.ConnectionString, "emstreaming-grains").GetBlobsAsync().ConfigureAwait(false))
+            {
+                states.Add(blob.Properties.ContentLength ?? 0);
+            }
+
+            output.WriteLine($"grain state blobs: {states.Count}, mean {(states.Count == 0 ? 0 : states.Average()):N0} bytes (written once per applied message)");
             output.WriteLine($"request latency ms: p50 {Percentile(all, 0.50):0.0}, p99 {Percentile(all, 0.99):0.0}");
             output.WriteLine($"load average during: {loadDuring}, after: {LoadAverage()}");
             return 0;
