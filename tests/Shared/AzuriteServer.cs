@@ -14,7 +14,6 @@ public sealed class AzuriteServer : IAsyncDisposable
     /// <summary>Environment variable naming another Azurite executable than the repository's .tools/azurite.</summary>
     public const string ExecutableVariable = "EMSTREAMING_AZURITE";
 
-    private const int StartAttempts = 3;
     private readonly LocalServerProcess _process;
 
     private AzuriteServer(LocalServerProcess process, int blobPort, int queuePort, int tablePort)
@@ -66,10 +65,8 @@ public sealed class AzuriteServer : IAsyncDisposable
     public static async Task<AzuriteServer> StartAsync(bool inMemory = false, CancellationToken cancellationToken = default)
     {
         var executable = Executable();
-        for (var attempt = 1; ; attempt++)
+        return await LocalServerProcess.StartOnFreePortsAsync(3, ports =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var ports = LocalServerProcess.FreePorts(3);
             var workspace = LocalServerProcess.NewWorkspace("emstream-azurite");
             List<string> arguments =
             [
@@ -83,25 +80,9 @@ public sealed class AzuriteServer : IAsyncDisposable
             ];
             // Azurite refuses --location together with --inMemoryPersistence; the workspace is its working folder either way.
             arguments.AddRange(inMemory ? ["--inMemoryPersistence"] : ["--location", workspace]);
-
             var process = LocalServerProcess.Start(executable, arguments, workspace);
-            var server = new AzuriteServer(process, ports[0], ports[1], ports[2]);
-            try
-            {
-                await process.WaitUntilReadyAsync(server.AnswersAsync, TimeSpan.FromSeconds(60), "Azurite").ConfigureAwait(false);
-                return server;
-            }
-            catch (InvalidOperationException) when (attempt < StartAttempts && process.OutputTail.Contains("EADDRINUSE", StringComparison.Ordinal))
-            {
-                // Another program took one of the ports between our check and Azurite's bind: try new ports.
-                await server.DisposeAsync().ConfigureAwait(false);
-            }
-            catch
-            {
-                await server.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-        }
+            return (process, new AzuriteServer(process, ports[0], ports[1], ports[2]));
+        }, (server, c) => server.AnswersAsync(c), TimeSpan.FromSeconds(60), "Azurite", "EADDRINUSE", cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();

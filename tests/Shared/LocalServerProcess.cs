@@ -110,6 +110,38 @@ public sealed class LocalServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a server on fresh free ports and returns it once <paramref name="ready"/> holds. Another program may take a
+    /// port between the check and the server's bind: a start whose output then contains <paramref name="portInUse"/> is
+    /// retried on new ports (three attempts in all). Any other failure disposes the server and is thrown.
+    /// </summary>
+    public static async Task<T> StartOnFreePortsAsync<T>(
+        int portCount, Func<int[], (LocalServerProcess Process, T Server)> start, Func<T, CancellationToken, Task<bool>> ready,
+        TimeSpan timeout, string what, string portInUse, CancellationToken cancellationToken)
+        where T : IAsyncDisposable
+    {
+        const int Attempts = 3;
+        for (var attempt = 1; ; attempt++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var (process, server) = start(FreePorts(portCount));
+            try
+            {
+                await process.WaitUntilReadyAsync(c => ready(server, c), timeout, what).ConfigureAwait(false);
+                return server;
+            }
+            catch (InvalidOperationException) when (attempt < Attempts && process.OutputTail.Contains(portInUse, StringComparison.Ordinal))
+            {
+                await server.DisposeAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                await server.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+    }
+
     /// <summary>True when something accepts a TCP connection on 127.0.0.1:<paramref name="port"/>.</summary>
     public static async Task<bool> AcceptsConnectionsAsync(int port, CancellationToken cancellationToken)
     {

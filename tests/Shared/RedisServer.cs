@@ -10,7 +10,6 @@ namespace EmStreaming.Testing;
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
-    private const int StartAttempts = 3;
     private readonly LocalServerProcess _process;
 
     private RedisServer(LocalServerProcess process, int port)
@@ -43,33 +42,17 @@ public sealed class RedisServer : IAsyncDisposable
     public static async Task<RedisServer> StartAsync(CancellationToken cancellationToken = default)
     {
         var executable = Executable();
-        for (var attempt = 1; ; attempt++)
+        return await LocalServerProcess.StartOnFreePortsAsync(1, ports =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var port = LocalServerProcess.FreePorts(1)[0];
             var workspace = LocalServerProcess.NewWorkspace("emstream-redis");
             string[] arguments =
             [
-                "--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--bind", "127.0.0.1", "--port", ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--save", "", "--appendonly", "no", "--dir", workspace, "--daemonize", "no", "--loglevel", "warning",
             ];
             var process = LocalServerProcess.Start(executable, arguments, workspace);
-            var server = new RedisServer(process, port);
-            try
-            {
-                await process.WaitUntilReadyAsync(server.AnswersPingAsync, TimeSpan.FromSeconds(30), "redis-server").ConfigureAwait(false);
-                return server;
-            }
-            catch (InvalidOperationException) when (attempt < StartAttempts && process.OutputTail.Contains("Address already in use", StringComparison.Ordinal))
-            {
-                await server.DisposeAsync().ConfigureAwait(false);
-            }
-            catch
-            {
-                await server.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-        }
+            return (process, new RedisServer(process, ports[0]));
+        }, (server, c) => server.AnswersPingAsync(c), TimeSpan.FromSeconds(30), "redis-server", "Address already in use", cancellationToken).ConfigureAwait(false);
     }
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();

@@ -138,7 +138,7 @@ public sealed class AzureClusterHostingTests(AzuriteFixture azurite, RedisFixtur
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => silo.StartAsync());
 
-        var invalid = Find<OptionsValidationException>(error);
+        var invalid = Chain(error).OfType<OptionsValidationException>().FirstOrDefault();
         Assert.NotNull(invalid);
         Assert.Contains("AzureStorage:ConnectionString", invalid.Message, StringComparison.Ordinal);
         Assert.Contains("unreachable", invalid.Message, StringComparison.Ordinal);
@@ -181,17 +181,11 @@ public sealed class AzureClusterHostingTests(AzuriteFixture azurite, RedisFixtur
         return all;
     }
 
-    private static T? Find<T>(Exception? e)
-        where T : Exception
+    private static IEnumerable<Exception> Chain(Exception? error)
     {
-        for (; e is not null; e = e.InnerException)
+        for (; error is not null; error = error.InnerException)
         {
-            if (e is T found)
-            {
-                return found;
-            }
+            yield return error;
         }
-
-        return null;
     }
 }
