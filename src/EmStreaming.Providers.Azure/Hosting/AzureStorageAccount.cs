@@ -26,6 +26,7 @@ internal enum AzureStorageService
 internal sealed class AzureStorageAccount
 {
     private readonly AzureStorageAccountOptions _options;
+    private readonly Lazy<TokenCredential> _credential = new(() => new DefaultAzureCredential());
 
     public AzureStorageAccount(IOptions<AzureStorageAccountOptions> options)
     {
@@ -138,7 +139,8 @@ internal sealed class AzureStorageAccount
         }
     }
 
-    private static DefaultAzureCredential Credential() => new();
+    /// <summary>One credential for every client: it caches its tokens (managed identity, workload identity, az login).</summary>
+    private TokenCredential Credential() => _credential.Value;
 
     /// <summary>The queue or table endpoint of the account whose blob endpoint is <paramref name="blob"/>.</summary>
     internal static Uri Sibling(Uri blob, string service) =>
