@@ -12,8 +12,9 @@ namespace EmStreaming.Benchmarks.AzureStorage;
 /// batches round-robin to the silos for S seconds. Reported: batches and observations acknowledged per second, then applied
 /// per second (from the first post until every model's count reached what was acknowledged), request latency, and, from the
 /// same Azurite right before, the plain-SDK steady ceiling (put + get + delete) for one batch per message.
-/// Usage: <c>azure-cluster [--models M] [--producers P] [--seconds S] [--rows R] [--dimension D] [--keys]</c>
-/// (<c>--keys</c> sends an Idempotency-Key with every batch; the registry then stores an answer per batch).
+/// Usage: <c>azure-cluster [--models M] [--producers P] [--seconds S] [--rows R] [--dimension D] [--keys] [--set Section:Key=value]…</c>
+/// (<c>--keys</c> sends an Idempotency-Key with every batch; the registry then stores an answer per batch; <c>--set</c>
+/// passes a setting to every silo, e.g. <c>--set Streams:AzureQueue:PollPeriod=00:00:00.500</c>).
 /// </summary>
 internal static class ClusterThroughput
 {
@@ -25,6 +26,7 @@ internal static class ClusterThroughput
         var rows = 100;
         var dimension = 4;
         var keys = false;
+        var extra = new Dictionary<string, string>();
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -36,6 +38,10 @@ internal static class ClusterThroughput
                 case "--rows": rows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--dimension": dimension = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--keys": keys = true; break;
+                case "--set":
+                    var setting = Next().Split('=', 2);
+                    extra[setting[0]] = setting.Length == 2 ? setting[1] : throw new ArgumentException("--set needs Section:Key=value");
+                    break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -53,6 +59,12 @@ internal static class ClusterThroughput
 
         var data = LocalServerProcess.NewWorkspace("emstream-cluster-bench");
         var settings = SiloProcess.ClusterSettings(azurite.ConnectionString, "bench" + Guid.NewGuid().ToString("N")[..8], fastFailover: false);
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+            output.WriteLine($"silo setting: {key}={value}");
+        }
+
         var silos = Enumerable.Range(0, 3).Select(i => SiloProcess.Start(emstream, settings, Path.Combine(data, $"silo-{i}"))).ToArray();
         try
         {
