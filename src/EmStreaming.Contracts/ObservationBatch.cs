@@ -8,7 +8,9 @@ namespace EmStreaming.Contracts;
 /// Exactly-once: the model applies a batch once per (<see cref="ProducerId"/>, <see cref="Sequence"/>). A producer numbers
 /// its batches to each model 1, 2, 3, ... and never reuses a number under the same producer id (a new process takes a new
 /// id); a batch redelivered by the stream, or sent again with the same number, is skipped. Numbers may arrive out of order
-/// by up to 1,024. Rows with the wrong width, an infinite value or no observed value are skipped and counted as rejected.
+/// by up to 1,024. A batch whose width is not the model's is skipped (and reported as a failed event); rows with an
+/// infinite value or no observed value are dropped (NaN marks a missing entry). Orleans allows one element type per stream in a process: a producer in its
+/// own process requests <c>GetStream&lt;ObservationBatch&gt;</c>; code inside the EmStreaming silo uses <c>GetStream&lt;object&gt;</c>.
 /// </remarks>
 [GenerateSerializer, Immutable]
 public sealed record ObservationBatch

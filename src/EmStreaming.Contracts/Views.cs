@@ -40,7 +40,10 @@ public sealed record ModelStatus
     /// <summary>Rows applied to the model.</summary>
     [Id(0)] public required long Observations { get; init; }
 
-    /// <summary>Rows accepted (durable on the model's stream) but not yet applied.</summary>
+    /// <summary>
+    /// Rows accepted (durable on the model's stream) but not yet applied; at least 1 while the model is still reading the
+    /// records a previous process accepted (after a restart), so 0 means every acknowledged row is applied.
+    /// </summary>
     [Id(1)] public long PendingObservations { get; init; }
 
     /// <summary>True until the model has buffered enough rows for its initial batch fit.</summary>

@@ -127,7 +127,6 @@ public static class EmStreamingServer
             {
                 return found;
             }
-
         }
 
         return null;

@@ -15,6 +15,8 @@ switch (args.FirstOrDefault())
 {
     case "gmm-peak":
         return GmmPeakMemory.Run(args);
+    case "log-streams": // events/s through the log stream provider in a real silo (docs/benchmarks.md)
+        return await EmStreaming.Benchmarks.Streams.LogStreamThroughput.RunAsync(args[1..], Console.Out);
     case "online-defaults":
         OnlineGmmDefaultsExperiment.Run(Console.Out);
         return 0;

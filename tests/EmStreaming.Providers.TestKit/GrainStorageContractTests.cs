@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orleans;
 using Orleans.Runtime;
 using Orleans.Serialization;
+using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 
 namespace EmStreaming.Providers.TestKit;
@@ -21,6 +22,9 @@ public abstract class GrainStorageContractTests : IAsyncLifetime
 
     /// <summary>The serializer every storage under test must use.</summary>
     protected GrainStateSerializer Serializer => new(_services.GetRequiredService<Serializer>());
+
+    /// <summary>Orleans' activators, which make a fresh state when nothing is stored.</summary>
+    protected IActivatorProvider Activators => _services.GetRequiredService<IActivatorProvider>();
 
     /// <summary>Creates a storage (empty for the first call of a test; a later call of a test reopens the same store when it is durable).</summary>
     protected abstract IGrainStorage Create(IGrainStorageSerializer serializer);

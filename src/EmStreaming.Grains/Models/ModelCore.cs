@@ -92,6 +92,7 @@ internal sealed partial class ModelCore
             ModelRecordKind.Observations => ApplyObservations(record.KeyHash, new DataMatrix(record.Values ?? [], record.RowCount, Math.Max(record.Columns, 1)), record.Timestamp, id),
             ModelRecordKind.RefitRequest => (null, RequestRefit()),
             ModelRecordKind.RefitResult => (ApplyRefitResult(record.RefitSequence, record.Parameters ?? [], record.Timestamp, id), null),
+            ModelRecordKind.CatchUpMarker => (null, null),
             _ => throw new InvalidDataException($"model record: unknown kind {(int)record.Kind}"),
         };
     }

@@ -29,7 +29,8 @@ internal sealed partial class ModelGrain
     public Task<ModelStatus?> GetStatusAsync() => Task.FromResult(Status(_published));
 
     // Interleaved calls run on the activation's thread between turns' steps, so reading the windows here never races a turn.
-    public Task<ModelProgress> GetProgressAsync(string producerId) => Task.FromResult(new ModelProgress(Status(_published), _windows.RowsOf(producerId)));
+    public Task<ModelProgress> GetProgressAsync(string producerId) =>
+        Task.FromResult(new ModelProgress(Status(_published), _windows.RowsOf(producerId), _catchUpNonce != 0));
 
     public Task<RecentRowsView> GetRecentAsync(int limit)
     {

@@ -21,9 +21,12 @@ internal interface IModelControlGrain : IGrainWithStringKey
     Task<ModelProgress> GetProgressAsync(string producerId);
 }
 
-/// <summary>A model's status and the rows it has applied from one producer; null status when the model does not exist.</summary>
+/// <summary>
+/// A model's status, the rows it has applied from one producer, and whether it may still be reading records from before its
+/// activation (a restart's redeliveries); null status when the model does not exist.
+/// </summary>
 [GenerateSerializer, Immutable]
-internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows);
+internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows, [property: Id(2)] bool CatchingUp);
 
 /// <summary>
 /// One activation per model id. Consumes the model's stream (implicit subscription) in order through <see cref="ModelCore"/>,
@@ -32,7 +35,7 @@ internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [pro
 /// policy, on a timer and on deactivation, and publishes an immutable view that queries read without waiting for a turn.
 /// </summary>
 [ImplicitStreamSubscription(ModelStreams.Namespace)]
-internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrain, IStreamSubscriptionObserver, IAsyncObserver<object>, IAsyncBatchObserver<object>
+internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrain, IStreamSubscriptionObserver, IAsyncBatchObserver<object>
 {
     /// <summary>Producer id of the records the grain writes into its own stream (refit requests and results).</summary>
     public const string ControlProducer = "model";
@@ -63,6 +66,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private IGrainTimer? _refitTimer;
     private IGrainTimer? _snapshotTimer;
     private PublishedModel _published = PublishedModel.Missing;
+    private long _catchUpNonce; // non-zero while this activation has not yet read its own catch-up marker
 
     public ModelGrain(
         IGrainContext context, IPersistentStateFactory stateFactory, IOptions<ModelStorageOptions> storage, IOptions<ModelStreamOptions> streams,
@@ -71,7 +75,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     {
         _state = stateFactory.Create<ModelGrainState>(context, new StateConfiguration("model", storage.Value.ProviderName));
         _streamProvider = streams.Value.ProviderName;
-        // Azure Queue streams delete a message as soon as OnNextAsync returns, so its effect must be stored by then.
+        // Azure Queue streams delete a message as soon as the delivery call returns, so its effect must be stored by then.
         _persistBeforeAcknowledge = streams.Value.AzureQueue;
         _registry = registry;
         _hub = hub;
@@ -99,6 +103,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             {
                 Fail($"its stored state cannot be read: {e.Message}");
             }
+
+            _state.State = new ModelGrainState(); // decoded: the bytes need not stay in memory
         }
 
         if (_entry is not null && _failure is null)
@@ -121,6 +127,12 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             }
 
             StartTimers();
+            if (_state.RecordExists)
+            {
+                // A stored state means a previous activation (maybe another process) may have left records in the log. Without
+                // one, the model was just created (its first state is written when it is) and nothing older can be pending.
+                StartCatchUp();
+            }
             if (_core.ResumeRefit() is { } job)
             {
                 StartRefit(job, NextControlSequence());
@@ -139,40 +151,22 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
     }
 
-    // With Azure Queues the grain takes its records in batches (the pulling agent's BatchContainerBatchSize), so the state
-    // written before the acknowledgement covers every record of the batch: one state write per batch, not per record.
-    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) => _persistBeforeAcknowledge
-        ? handleFactory.Create<object>().ResumeAsync((IAsyncBatchObserver<object>)this)
-        : handleFactory.Create<object>().ResumeAsync((IAsyncObserver<object>)this);
-
-    public async Task OnNextAsync(object item, StreamSequenceToken? token = null)
-    {
-        if (ToRecord(item) is { } record && await ApplyAsync(record, token))
-        {
-            if (_persistBeforeAcknowledge && _dirty && _core is not null)
-            {
-                await PersistBeforeAcknowledgeAsync();
-            }
-
-            Publish();
-        }
-    }
+    /// <summary>Batch delivery: the records of one delivery are applied in one turn and the view is published once.</summary>
+    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) => handleFactory.Create<object>().ResumeAsync((IAsyncBatchObserver<object>)this);
 
     public async Task OnNextAsync(IList<SequentialItem<object>> items)
     {
         var changed = false;
         foreach (var item in items)
         {
-            if (ToRecord(item.Item) is { } record)
-            {
-                changed |= await ApplyAsync(record, item.Token);
-            }
+            changed |= await OnNextAsync(item.Item, item.Token);
         }
 
         if (changed)
         {
             if (_persistBeforeAcknowledge && _dirty && _core is not null)
             {
+                // One state write covers every record of the delivery (Streams:AzureQueue:DeliveryBatchSize).
                 await PersistBeforeAcknowledgeAsync();
             }
 
@@ -180,31 +174,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
     }
 
-    private ModelStreamRecord? ToRecord(object item)
-    {
-        if (_failure is not null)
-        {
-            // Never apply on top of a state we could not read: the records stay in the log (nothing is persisted, so nothing is trimmed).
-            throw new ModelFailedException(Id, _failure);
-        }
-
-        var record = item switch
-        {
-            ModelStreamRecord r => r,
-            ObservationBatch b => ModelStreamRecord.From(b),
-            _ => null,
-        };
-        if (record is null)
-        {
-            _logger.LogWarning("Model {Id} skipped a stream event of type {Type}", Id, item?.GetType().Name ?? "null");
-        }
-
-        return record;
-    }
-
     /// <summary>
-    /// Writes the state (model, producer windows) before the record is acknowledged. A lost ETag race means another
-    /// activation (a stale owner's successor) stored a newer state: this one deactivates and the record is redelivered to
+    /// Writes the state (model, producer windows) before the delivery is acknowledged. A lost ETag race means another
+    /// activation (a stale owner's successor) stored a newer state: this one deactivates and the records are redelivered to
     /// a fresh activation that reads the winner's state, so the batch is applied there once, not lost.
     /// </summary>
     private async Task PersistBeforeAcknowledgeAsync()
@@ -221,6 +193,32 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             DeactivateOnIdle();
             throw;
         }
+    }
+
+    /// <summary>One record; true when the model changed.</summary>
+    private async Task<bool> OnNextAsync(object item, StreamSequenceToken? token)
+    {
+        if (_failure is not null)
+        {
+            // Never apply on top of a state we could not read. Returning (not throwing, which would pin the queue's cache and
+            // stall the other models of the queue) without calling Persisted keeps the record in the log: nothing is trimmed
+            // past it, and it is delivered again after a restart.
+            return false;
+        }
+
+        var record = item switch
+        {
+            ModelStreamRecord r => r,
+            ObservationBatch b => Checked(b),
+            _ => null,
+        };
+        if (record is null)
+        {
+            _logger.LogWarning("Model {Id} skipped a stream event of type {Type}", Id, item?.GetType().Name ?? "null");
+            return false;
+        }
+
+        return await ApplyAsync(record, token);
     }
 
     public Task OnCompletedAsync() => Task.CompletedTask;
@@ -269,6 +267,17 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private async Task<bool> ApplyAsync(ModelStreamRecord record, StreamSequenceToken? token)
     {
         _lastToken = token ?? _lastToken;
+        if (record.Kind == ModelRecordKind.CatchUpMarker)
+        {
+            // Not an effect: outside the producer windows (a marker of a crashed activation may share a reused sequence).
+            if (record.Nonce != 0 && record.Nonce == _catchUpNonce)
+            {
+                _catchUpNonce = 0;
+                return true;
+            }
+
+            return false;
+        }
         if (!_windows.TryAccept(record.ProducerId, record.Sequence, record.RowCount))
         {
             return false; // a redelivery: its effect is already in this state
@@ -328,6 +337,36 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         return true;
     }
 
+    /// <summary>
+    /// An external producer's batch, held to the service's rules (<see cref="Observations.ModelInput"/>): rows with an infinite
+    /// value or no observed value are dropped; a batch of the wrong width or shape is kept whole and skipped when applied.
+    /// </summary>
+    private ModelStreamRecord Checked(ObservationBatch batch)
+    {
+        var record = ModelStreamRecord.From(batch);
+        if (_core is not { } core || batch.Columns != core.Definition.Dimension || batch.Values is not { } values || values.Length % batch.Columns != 0)
+        {
+            return record;
+        }
+
+        List<double>? kept = null;
+        var rows = values.Length / batch.Columns;
+        for (var i = 0; i < rows; i++)
+        {
+            var row = values.AsSpan(i * batch.Columns, batch.Columns);
+            if (Observations.ModelInput.Check(row) is null)
+            {
+                kept?.AddRange(row);
+            }
+            else if (kept is null)
+            {
+                kept = [.. values.AsSpan(0, i * batch.Columns)];
+            }
+        }
+
+        return kept is null ? record : record with { Values = [.. kept] };
+    }
+
     private ModelCore? TryRestore(RegistryEntry entry, DecodedModelState stored)
     {
         try
@@ -349,6 +388,19 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     }
 
     private long NextControlSequence() => ++_controlSequence;
+
+    /// <summary>
+    /// Until this activation reads back the marker it appends now, records from before it (a previous process's accepted rows
+    /// redelivered after a restart) may still be on their way: the status says so, and pending rows are never reported as 0.
+    /// </summary>
+    private void StartCatchUp()
+    {
+        _catchUpNonce = Random.Shared.NextInt64(1, long.MaxValue);
+        Produce(new ModelStreamRecord
+        {
+            Kind = ModelRecordKind.CatchUpMarker, ProducerId = ControlProducer, Sequence = 0, Generation = 0, Timestamp = _time.GetUtcNow(), Nonce = _catchUpNonce,
+        });
+    }
 
     private void StartTimers()
     {
@@ -474,6 +526,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         _state.State = new ModelGrainState { Data = data };
         var token = _lastToken;
         await _state.WriteStateAsync(cancellationToken);
+        // The written bytes hold the whole window again: do not keep a second copy per model between writes (the ETag stays with
+        // the persistent state, not with this object).
+        _state.State = new ModelGrainState();
         if (token is not null)
         {
             // Everything up to this record is in the stored state: the provider may trim the log below it.

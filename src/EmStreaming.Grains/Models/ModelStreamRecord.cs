@@ -6,6 +6,12 @@ internal enum ModelRecordKind : byte
     Observations = 1,
     RefitRequest = 2,
     RefitResult = 3,
+
+    /// <summary>
+    /// A catch-up marker the grain appends to its own stream when it activates: once it reads its own marker back, every
+    /// record that was in the log before it (from a previous process too) has been delivered. No effect on the model.
+    /// </summary>
+    CatchUpMarker = 4,
 }
 
 /// <summary>
@@ -34,6 +40,9 @@ internal sealed record ModelStreamRecord
     /// <summary>Refit result: the refit's sequence and its parameters (empty = the refit failed).</summary>
     [Id(8)] public long RefitSequence { get; init; }
     [Id(9)] public double[]? Parameters { get; init; }
+
+    /// <summary>Catch-up marker: the activation's random tag (markers are matched by it, never deduplicated by sequence).</summary>
+    [Id(10)] public long Nonce { get; init; }
 
     /// <summary>Rows in an observation record (0 for control records).</summary>
     public int RowCount => Kind == ModelRecordKind.Observations && Values is { } v && Columns > 0 ? v.Length / Columns : 0;

@@ -256,6 +256,13 @@ internal sealed class ModelService(
             var progress = await Control(id).GetProgressAsync(ProducerId).WaitAsync(cancellationToken).ConfigureAwait(false);
             var status = progress.Status ?? throw new ModelNotFoundException(id);
             var pending = _counters.TryGetValue(id, out var counter) ? Math.Max(0, counter.AcceptedRows - progress.ProducerRows) : 0;
+            // Rows a previous process accepted and the log redelivers after a restart are counted by no one here: while the
+            // grain has not caught up with its log, at least one row is pending, so "wait until pending is 0" stays correct.
+            if (progress.CatchingUp)
+            {
+                pending = Math.Max(pending, 1);
+            }
+
             return status with { PendingObservations = pending };
         }
         catch (Exception e) when (e is not (ModelNotFoundException or OperationCanceledException))
@@ -321,7 +328,11 @@ internal sealed class ModelService(
 
     private IModelControlGrain Control(string id) => client.GetGrain<IModelControlGrain>(id);
 
-    private IAsyncStream<ModelStreamRecord> Stream(string id) => _streams.GetStream<ModelStreamRecord>(StreamId.Create(ModelStreams.Namespace, id));
+    /// <summary>
+    /// The model's stream as <c>object</c>, as the grain produces on it too: Orleans allows one element type per stream in a
+    /// process, and the stream carries our records and external producers' <see cref="ObservationBatch"/>es.
+    /// </summary>
+    private IAsyncStream<object> Stream(string id) => _streams.GetStream<object>(StreamId.Create(ModelStreams.Namespace, id));
 
     private ProducerCounter Counter(string id) => _counters.GetOrAdd(id, static _ => new ProducerCounter());
 

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime.Hosting;
 using Orleans.Serialization;
+using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 
 namespace Orleans.Hosting;
@@ -31,6 +32,7 @@ public static class EmStreamingStorageHostingExtensions
             providerName,
             services.GetRequiredService<SqliteDatabaseProvider>().Get(services.GetRequiredService<IOptions<SqliteStorageOptions>>().Value),
             GetSerializer(services, providerName),
+            services.GetRequiredService<IActivatorProvider>(),
             services.GetService<TimeProvider>() ?? TimeProvider.System,
             services.GetRequiredService<ILogger<SqliteGrainStorage>>()));
         return builder;
@@ -42,7 +44,7 @@ public static class EmStreamingStorageHostingExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrEmpty(name);
         builder.Services.TryAddSingleton<GrainStateSerializer>();
-        builder.Services.AddGrainStorage(name, static (services, providerName) => new InMemoryGrainStorage(providerName, GetSerializer(services, providerName)));
+        builder.Services.AddGrainStorage(name, static (services, providerName) => new InMemoryGrainStorage(providerName, GetSerializer(services, providerName), services.GetRequiredService<IActivatorProvider>()));
         return builder;
     }
 

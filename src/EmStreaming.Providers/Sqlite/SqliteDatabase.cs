@@ -146,7 +146,7 @@ internal sealed class SqliteDatabase : IDisposable
 
     public Exception Translate(Exception ex) => ex is SqliteException sqlite && IsCorruption(sqlite) ? new CorruptDataFileException(Path, ex) : ex;
 
-    public static bool IsCorruption(SqliteException ex) => ex.SqliteErrorCode is SqliteCorrupt or SqliteNotADatabase;
+    private static bool IsCorruption(SqliteException ex) => ex.SqliteErrorCode is SqliteCorrupt or SqliteNotADatabase;
 
     public static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
     {

@@ -34,7 +34,8 @@ internal interface ISqliteWriteContext
 /// <summary>
 /// Group commit over one connection: one loop drains every waiting write into one IMMEDIATE transaction, so concurrent
 /// writers share one fsync. Writers of the same file take turns through <see cref="SqliteDatabase.WriteGate"/>.
-/// A write completes only after its transaction committed.
+/// A write completes only after its transaction committed. The loop never dies on a failed group: the group's writes fail
+/// and the next group is tried.
 /// </summary>
 internal sealed class SqliteGroupWriter<TContext> : IAsyncDisposable
     where TContext : ISqliteWriteContext
@@ -100,9 +101,9 @@ internal sealed class SqliteGroupWriter<TContext> : IAsyncDisposable
                     group.Add(write);
                 }
 
-                _context.BeginGroup();
                 try
                 {
+                    _context.BeginGroup();
                     using var transaction = _connection.BeginTransaction(deferred: false);
                     foreach (var write in group)
                     {

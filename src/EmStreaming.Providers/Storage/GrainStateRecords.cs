@@ -1,5 +1,6 @@
 using System.IO.Hashing;
 using Orleans.Runtime;
+using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 
 namespace EmStreaming.Providers.Storage;
@@ -18,12 +19,12 @@ internal static class GrainStateRecords
     /// <summary>Fills <paramref name="grainState"/> from a stored row, or with a fresh state when there is none.</summary>
     /// <exception cref="CorruptGrainStateException">The checksum does not match or the bytes do not decode.</exception>
     public static void Load<T>(
-        IGrainState<T> grainState, IGrainStorageSerializer serializer, string provider, GrainId grainId, string stateName,
+        IGrainState<T> grainState, IGrainStorageSerializer serializer, IActivatorProvider activators, string provider, GrainId grainId, string stateName,
         string? etag, byte[]? data, long checksum)
     {
         if (etag is null || data is null)
         {
-            grainState.State = Activator.CreateInstance<T>();
+            grainState.State = Fresh<T>(activators);
             grainState.ETag = null;
             grainState.RecordExists = false;
             return;
@@ -48,6 +49,9 @@ internal static class GrainStateRecords
         grainState.ETag = etag;
         grainState.RecordExists = true;
     }
+
+    /// <summary>A fresh state as Orleans' own storages make it (the type's activator, not only a parameterless constructor).</summary>
+    public static T Fresh<T>(IActivatorProvider activators) => activators.GetActivator<T>().Create();
 
     public static void ValidateName(string stateName)
     {

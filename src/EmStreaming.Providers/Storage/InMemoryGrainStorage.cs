@@ -1,4 +1,5 @@
 using Orleans.Runtime;
+using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 
 namespace EmStreaming.Providers.Storage;
@@ -7,7 +8,7 @@ namespace EmStreaming.Providers.Storage;
 /// Grain storage in memory, for tests: the same ETag, serializer and corruption rules as <see cref="SqliteGrainStorage"/>,
 /// stored as serialized bytes so a test exercises the real format. Not durable beyond the process.
 /// </summary>
-internal sealed class InMemoryGrainStorage(string name, IGrainStorageSerializer serializer) : IGrainStorage
+internal sealed class InMemoryGrainStorage(string name, IGrainStorageSerializer serializer, IActivatorProvider activators) : IGrainStorage
 {
     private readonly Dictionary<(GrainId, string), Record> _records = [];
 
@@ -21,7 +22,7 @@ internal sealed class InMemoryGrainStorage(string name, IGrainStorageSerializer 
             _records.TryGetValue((grainId, stateName), out record);
         }
 
-        GrainStateRecords.Load(grainState, serializer, name, grainId, stateName, record?.ETag, record?.Data, record?.Checksum ?? 0);
+        GrainStateRecords.Load(grainState, serializer, activators, name, grainId, stateName, record?.ETag, record?.Data, record?.Checksum ?? 0);
         return Task.CompletedTask;
     }
 
@@ -54,7 +55,7 @@ internal sealed class InMemoryGrainStorage(string name, IGrainStorageSerializer 
 
         grainState.ETag = null;
         grainState.RecordExists = false;
-        grainState.State = Activator.CreateInstance<T>();
+        grainState.State = GrainStateRecords.Fresh<T>(activators);
         return Task.CompletedTask;
     }
 

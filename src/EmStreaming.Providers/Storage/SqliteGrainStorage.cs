@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Orleans;
 using Orleans.Runtime;
+using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 
 namespace EmStreaming.Providers.Storage;
@@ -27,14 +28,17 @@ internal sealed class SqliteGrainStorage : IGrainStorage, ILifecycleParticipant<
     private readonly string _name;
     private readonly SqliteDatabase _database;
     private readonly IGrainStorageSerializer _serializer;
+    private readonly IActivatorProvider _activators;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly object _openLock = new();
     private SqliteGroupWriter<Context>? _writer;
     private bool _disposed;
 
-    public SqliteGrainStorage(string name, SqliteDatabase database, IGrainStorageSerializer serializer, TimeProvider timeProvider, ILogger<SqliteGrainStorage> logger)
+    public SqliteGrainStorage(
+        string name, SqliteDatabase database, IGrainStorageSerializer serializer, IActivatorProvider activators, TimeProvider timeProvider, ILogger<SqliteGrainStorage> logger)
     {
+        _activators = activators;
         _name = name;
         _database = database;
         _serializer = serializer;
@@ -52,7 +56,7 @@ internal sealed class SqliteGrainStorage : IGrainStorage, ILifecycleParticipant<
         ArgumentNullException.ThrowIfNull(grainState);
         EnsureOpen();
         var (etag, data, checksum) = _database.Read(connection => ReadRow(connection, grainId, stateName));
-        GrainStateRecords.Load(grainState, _serializer, _name, grainId, stateName, etag, data, checksum);
+        GrainStateRecords.Load(grainState, _serializer, _activators, _name, grainId, stateName, etag, data, checksum);
         return Task.CompletedTask;
     }
 
@@ -74,7 +78,7 @@ internal sealed class SqliteGrainStorage : IGrainStorage, ILifecycleParticipant<
         await Enqueue(new Write(this, grainId, stateName, grainState.ETag, data: null)).ConfigureAwait(false);
         grainState.ETag = null;
         grainState.RecordExists = false;
-        grainState.State = Activator.CreateInstance<T>();
+        grainState.State = GrainStateRecords.Fresh<T>(_activators);
     }
 
     public async ValueTask DisposeAsync()

@@ -55,8 +55,6 @@ internal sealed partial class LogQueueAdapterFactory : IQueueAdapterFactory, IQu
 
     internal IStreamLog Log => _log;
 
-    internal IStreamQueueMapper Mapper => _mapper;
-
     /// <summary>Creates the factory of provider <paramref name="name"/> from the silo's services (the delegate given to AddPersistentStreams).</summary>
     public static LogQueueAdapterFactory Create(IServiceProvider services, string name)
     {

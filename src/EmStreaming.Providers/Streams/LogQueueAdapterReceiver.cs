@@ -41,9 +41,6 @@ internal sealed partial class LogQueueAdapterReceiver : IQueueAdapterReceiver
         _logger = logger;
     }
 
-    /// <summary>The position of the last entry handed to the agent.</summary>
-    internal long ReadPosition => _readPosition;
-
     public Task Initialize(TimeSpan timeout)
     {
         var checkpoint = _log.GetCheckpoint(_queue);

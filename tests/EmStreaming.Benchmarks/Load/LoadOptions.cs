@@ -27,6 +27,9 @@ internal sealed record LoadOptions
     /// <summary>fsync on every group commit (the product default).</summary>
     public bool FullSync { get; init; } = true;
 
+    /// <summary>Extra silo settings (<c>--set Streams:CacheSize=256</c>), applied over the defaults.</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
     public static LoadOptions Parse(IReadOnlyList<string> args)
     {
         var o = new LoadOptions();
@@ -47,6 +50,7 @@ internal sealed record LoadOptions
                 "--rate" => o with { Rate = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--data-dir" => o with { DataDirectory = Next() },
                 "--no-fsync" => o with { FullSync = false },
+                "--set" => o with { Settings = Set(o.Settings, Next()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
         }
@@ -57,5 +61,16 @@ internal sealed record LoadOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(o.Producers);
         ArgumentOutOfRangeException.ThrowIfNegative(o.Rate);
         return o;
+    }
+
+    private static Dictionary<string, string> Set(IReadOnlyDictionary<string, string> settings, string assignment)
+    {
+        var equals = assignment.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0)
+        {
+            throw new ArgumentException($"--set needs Section:Key=value, not '{assignment}'");
+        }
+
+        return new Dictionary<string, string>(settings) { [assignment[..equals]] = assignment[(equals + 1)..] };
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
+using EmStreaming.Testing;
 
 namespace EmStreaming.Benchmarks.Newcomer;
 
@@ -17,10 +18,10 @@ internal static class NewcomerStartup
     {
         var emstream = args.FirstOrDefault() ?? FindEmstream();
         var directory = Path.Combine(Path.GetTempPath(), "emstreaming-newcomer-" + Guid.NewGuid().ToString("N"));
-        var port = FreePort();
+        var port = LoopbackPorts.Free();
         var url = $"http://127.0.0.1:{port}";
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { emstream, "serve", "--demo", "--urls", url, "--data-dir", directory, $"--Orleans:SiloPort={FreePort()}", $"--Orleans:GatewayPort={FreePort()}" })
+        foreach (var a in new[] { emstream, "serve", "--demo", "--urls", url, "--data-dir", directory, $"--Orleans:SiloPort={LoopbackPorts.Free()}", $"--Orleans:GatewayPort={LoopbackPorts.Free()}" })
         {
             info.ArgumentList.Add(a);
         }
@@ -91,15 +92,6 @@ internal static class NewcomerStartup
         }
 
         throw new FileNotFoundException("build src/EmStreaming.Cli in Release first, or pass the path of emstream.dll");
-    }
-
-    private static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";

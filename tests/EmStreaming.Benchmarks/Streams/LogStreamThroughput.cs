@@ -68,6 +68,7 @@ internal static class LogStreamThroughput
         await host.StartAsync();
         try
         {
+            var heapBefore = SettledHeap();
             var provider = host.Services.GetRequiredService<IClusterClient>().GetStreamProvider(Provider);
             var streams = Enumerable.Range(0, grains).Select(g => provider.GetStream<BenchBatch>(StreamId.Create(Namespace, $"m{g}"))).ToArray();
             var values = new double[rows * dimension];
@@ -109,6 +110,15 @@ internal static class LogStreamThroughput
             var appendedBatches = Interlocked.Read(ref appended) - appended0;
             stop.Cancel();
             await Task.WhenAll(tasks);
+            var drained = Stopwatch.StartNew();
+            while (counters.Delivered < Interlocked.Read(ref appended) && drained.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(50);
+            }
+
+            // Idle again: what the silo keeps per stream (grain activation, Orleans' per-stream agent state, our tracker).
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            var heapAfter = SettledHeap();
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"""
                 log stream provider ({(inMemory ? "in-memory" : fullSync ? "SQLite, fsync" : "SQLite, no fsync")}), {grains} grains, {producers} producers, {queues} queues, {rows}x{dimension} batches, {seconds} s:
                   appended  {appendedBatches / elapsed:F0} batches/s = {appendedBatches * rows / elapsed:F0} observations/s
@@ -116,6 +126,7 @@ internal static class LogStreamThroughput
                   append acknowledged p50 {ack.Percentile(0.5):F1} ms  p99 {ack.Percentile(0.99):F1} ms
                   append -> delivered p50 {counters.Latency.Percentile(0.5):F1} ms  p99 {counters.Latency.Percentile(0.99):F1} ms
                   process CPU {cpu / Math.Max(1, deliveredBatches):F0} µs per delivered batch ({Environment.ProcessorCount} cores)
+                  GC heap when idle again: {(heapAfter - heapBefore) / 1024.0 / grains:F1} KB per stream above the started silo ({heapBefore / 1048576.0:F1} MB -> {heapAfter / 1048576.0:F1} MB)
                 """));
         }
         finally
@@ -129,6 +140,14 @@ internal static class LogStreamThroughput
         }
 
         return 0;
+    }
+
+    private static long SettledHeap()
+    {
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return GC.GetTotalMemory(forceFullCollection: true);
     }
 
     private static void NextDoubles(this Random random, double[] values)

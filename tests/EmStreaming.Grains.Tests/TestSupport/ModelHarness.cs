@@ -42,8 +42,8 @@ internal sealed class ModelHarness : IAsyncDisposable
             ["Storage:Provider"] = directory is null ? "InMemory" : "Sqlite",
             ["Storage:DataDirectory"] = directory ?? "unused",
             ["Storage:FullSync"] = "false",
-            ["Orleans:SiloPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Orleans:GatewayPort"] = FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Orleans:SiloPort"] = LoopbackPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Orleans:GatewayPort"] = LoopbackPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
         {
@@ -138,15 +138,6 @@ internal sealed class ModelHarness : IAsyncDisposable
         }
 
         return new DataMatrix(values, n, dimension);
-    }
-
-    public static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private static double NextGaussian(Random random) =>

@@ -11,7 +11,7 @@ namespace EmStreaming.Providers.Tests.Storage;
 
 public sealed class InMemoryGrainStorageTests : GrainStorageContractTests
 {
-    protected override IGrainStorage Create(IGrainStorageSerializer serializer) => new InMemoryGrainStorage("test", serializer);
+    protected override IGrainStorage Create(IGrainStorageSerializer serializer) => new InMemoryGrainStorage("test", serializer, Activators);
 }
 
 public sealed class SqliteGrainStorageTests : GrainStorageContractTests
@@ -20,7 +20,7 @@ public sealed class SqliteGrainStorageTests : GrainStorageContractTests
     private readonly SqliteDatabaseProvider _databases = new();
 
     protected override IGrainStorage Create(IGrainStorageSerializer serializer) =>
-        new SqliteGrainStorage("test", _databases.Get(_directory.Options), serializer, TimeProvider.System, NullLogger<SqliteGrainStorage>.Instance);
+        new SqliteGrainStorage("test", _databases.Get(_directory.Options), serializer, Activators, TimeProvider.System, NullLogger<SqliteGrainStorage>.Instance);
 
     public override async Task DisposeAsync()
     {

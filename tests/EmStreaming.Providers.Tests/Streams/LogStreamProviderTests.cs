@@ -36,7 +36,8 @@ public abstract class LogStreamProviderContractTests : IAsyncLifetime
         }
     }
 
-    private async Task<(SiloHarness Silo, DeliveryRecorder Recorder)> StartAsync(int queues = 1, Action<LogStreamOptions>? configure = null)
+    private protected async Task<(SiloHarness Silo, DeliveryRecorder Recorder)> StartAsync(
+        int queues = 1, Action<LogStreamOptions>? configure = null, IDictionary<string, string?>? overrides = null)
     {
         var recorder = new DeliveryRecorder();
         var settings = new Dictionary<string, string?>(BackendSettings)
@@ -45,6 +46,11 @@ public abstract class LogStreamProviderContractTests : IAsyncLifetime
             ["Streams:PollPeriod"] = "00:00:00.010",
             ["Streams:CheckpointInterval"] = "00:00:00.050",
         };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         var silo = await SiloHarness.StartAsync(
             settings,
             (builder, configuration) => builder.AddEmStreamingLogStreams(Provider, configuration, configure),
@@ -57,12 +63,12 @@ public abstract class LogStreamProviderContractTests : IAsyncLifetime
         return (silo, recorder);
     }
 
-    private static IAsyncStream<TestEvent> Stream(SiloHarness silo, string key) =>
+    private protected static IAsyncStream<TestEvent> Stream(SiloHarness silo, string key) =>
         silo.Client.GetStreamProvider(Provider).GetStream<TestEvent>(StreamId.Create(TestStreams.Namespace, key));
 
-    private static IStreamLog Log(SiloHarness silo) => ((LogQueueAdapterFactory)silo.Services.GetRequiredKeyedService<IQueueAdapterFactory>(Provider)).Log;
+    private protected static IStreamLog Log(SiloHarness silo) => ((LogQueueAdapterFactory)silo.Services.GetRequiredKeyedService<IQueueAdapterFactory>(Provider)).Log;
 
-    private static async Task ProduceAsync(SiloHarness silo, string key, IEnumerable<int> values)
+    private protected static async Task ProduceAsync(SiloHarness silo, string key, IEnumerable<int> values)
     {
         var stream = Stream(silo, key);
         foreach (var value in values)
@@ -86,6 +92,26 @@ public abstract class LogStreamProviderContractTests : IAsyncLifetime
             var positions = recorder.Positions($"s{s}");
             Assert.True(positions.SequenceEqual(positions.Order()) && positions.Distinct().Count() == perStream, $"positions of s{s} increase: {string.Join(",", positions)}");
         }
+    }
+
+    [Fact]
+    public async Task OnNextAsync_SlowConsumerAndSmallCache_EveryStreamGetsEveryEventOnceInOrder()
+    {
+        // The agent's cache fills behind the slow stream, purges in buckets and refreshes cursors: nothing may be lost.
+        var (silo, recorder) = await StartAsync(configure: o =>
+        {
+            o.CacheSize = 16;
+            o.QueueCapacity = 16;
+            o.DeliveryBatchSize = 2;
+        });
+        recorder.Slow("slow", TimeSpan.FromMilliseconds(5));
+        const int perStream = 120;
+        var keys = new[] { "slow", "fast-1", "fast-2", "fast-3" };
+
+        await Task.WhenAll(keys.Select(key => ProduceAsync(silo, key, Enumerable.Range(0, perStream))));
+        await Wait.UntilAsync(() => recorder.Total >= keys.Length * perStream, "every event delivered", limitSeconds: 120);
+
+        Assert.All(keys, key => Assert.Equal(Enumerable.Range(0, perStream), recorder.Values(key)));
     }
 
     [Fact]
@@ -180,7 +206,7 @@ public abstract class LogStreamProviderContractTests : IAsyncLifetime
 
         var backpressure = Assert.IsType<LogBackpressureException>(failure);
         Assert.Contains("Streams:QueueCapacity", backpressure.Message);
-        Assert.InRange(acknowledged.Count, 3, 10);
+        Assert.InRange(acknowledged.Count, 3, 20);
 
         recorder.Release();
         await Wait.UntilAsync(() => recorder.Values("slow").Count >= acknowledged.Count, "acknowledged events delivered once the consumer resumes");
@@ -214,6 +240,37 @@ public sealed class SqliteLogStreamProviderTests : LogStreamProviderContractTest
     {
         await base.DisposeAsync();
         _directory.Dispose();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Kill_CrashImageOfTheFile_RedeliversEverythingAboveTheCommittedCheckpoint(bool checkpointCommitted)
+    {
+        // What kill -9 leaves is the file as committed so far (WAL included): copy it while the silo runs, start on the copy.
+        var interval = checkpointCommitted ? "00:00:00.050" : "01:00:00";
+        var (silo, recorder) = await StartAsync(overrides: new Dictionary<string, string?> { ["Streams:CheckpointInterval"] = interval });
+        await ProduceAsync(silo, "a", Enumerable.Range(0, 4));
+        await Wait.UntilAsync(() => recorder.Values("a").Count == 4, "first four delivered");
+        Assert.Equal(4, await silo.Client.GetGrain<ITestConsumerGrain>("a").PersistAsync());
+        await ProduceAsync(silo, "a", Enumerable.Range(4, 6));
+        await Wait.UntilAsync(() => recorder.Values("a").Count == 10, "all ten delivered");
+        var expectedCheckpoint = checkpointCommitted ? 4 : 0;
+        await Wait.UntilAsync(() => Log(silo).GetCheckpoint(0) == expectedCheckpoint, "the committed checkpoint");
+        using var crash = new TempDirectory();
+        foreach (var suffix in new[] { "", "-wal" })
+        {
+            if (File.Exists(_directory.DatabasePath + suffix))
+            {
+                File.Copy(_directory.DatabasePath + suffix, Path.Combine(crash.Path, SqliteStorageOptions.DefaultFileName + suffix));
+            }
+        }
+
+        var (_, again) = await StartAsync(overrides: new Dictionary<string, string?> { ["Storage:DataDirectory"] = crash.Path, ["Streams:CheckpointInterval"] = interval });
+
+        var expected = Enumerable.Range(expectedCheckpoint, 10 - expectedCheckpoint).ToArray();
+        await Wait.UntilAsync(() => again.Values("a").Count >= expected.Length, "everything above the checkpoint redelivered");
+        Assert.Equal(expected, again.Values("a"));
     }
 
     [Fact]
@@ -267,6 +324,31 @@ public sealed class LogStreamOptionsTests
             settings, (builder, configuration) => builder.AddEmStreamingLogStreams(configuration), s => s.AddSingleton(new DeliveryRecorder())));
 
         Assert.Contains(named, error.Message);
+    }
+
+    [Fact]
+    public async Task AddEmStreamingLogStreams_Configuration_ProviderNameAndSettingsComeFromTheStreamsSection()
+    {
+        using var directory = new TempDirectory();
+        var recorder = new DeliveryRecorder();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:DataDirectory"] = directory.Path,
+            ["Storage:FullSync"] = "false",
+            ["Streams:ProviderName"] = "custom",
+            ["Streams:Queues"] = "3",
+            ["Streams:PollPeriod"] = "00:00:00.005",
+        };
+        await using var silo = await SiloHarness.StartAsync(
+            settings, (builder, configuration) => builder.AddEmStreamingLogStreams(configuration), s => s.AddSingleton(recorder));
+
+        var options = silo.Services.GetRequiredService<IOptionsMonitor<LogStreamOptions>>().Get("custom");
+        await silo.Client.GetStreamProvider("custom").GetStream<TestEvent>(StreamId.Create(TestStreams.Namespace, "k")).OnNextAsync(new TestEvent(5));
+
+        await Wait.UntilAsync(() => recorder.Values("k").Count == 1, "delivered through the configured provider");
+        Assert.Equal(3, options.Queues);
+        Assert.Equal(TimeSpan.FromMilliseconds(5), options.PollPeriod);
+        Assert.Equal(3, ((LogQueueAdapterFactory)silo.Services.GetRequiredKeyedService<IQueueAdapterFactory>("custom")).Log.QueueCount);
     }
 
     [Fact]

@@ -26,6 +26,7 @@ public sealed class DeliveryRecorder
 {
     private readonly ConcurrentDictionary<string, List<(int Value, long Position)>> _received = new(StringComparer.Ordinal);
     private volatile TaskCompletionSource? _gate;
+    private readonly ConcurrentDictionary<string, TimeSpan> _slow = new(StringComparer.Ordinal);
 
     public int Total => _received.Values.Sum(list => { lock (list) { return list.Count; } });
 
@@ -55,6 +56,11 @@ public sealed class DeliveryRecorder
         }
     }
 
+    /// <summary>Makes the consumer of <paramref name="key"/> take <paramref name="delay"/> per event.</summary>
+    public void Slow(string key, TimeSpan delay) => _slow[key] = delay;
+
+    internal TimeSpan DelayOf(string key) => _slow.TryGetValue(key, out var delay) ? delay : TimeSpan.Zero;
+
     public void Hold() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Release() => _gate?.TrySetResult();
@@ -82,6 +88,11 @@ public sealed class TestConsumerGrain(DeliveryRecorder recorder, IStreamPersiste
     public async Task OnNextAsync(TestEvent item, StreamSequenceToken? token = null)
     {
         await recorder.WaitGateAsync();
+        if (recorder.DelayOf(this.GetPrimaryKeyString()) is { } delay && delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay);
+        }
+
         recorder.Record(this.GetPrimaryKeyString(), item.Value, token?.SequenceNumber ?? -1);
         _last = token;
     }

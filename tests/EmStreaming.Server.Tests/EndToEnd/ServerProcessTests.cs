@@ -51,9 +51,7 @@ public sealed class ServerProcessTests : IDisposable
     {
         var server = await StartServerAsync();
         const string id = "e2e:market";
-        var put = await _http.PutAsync($"{_url}/v1/models/{id}", new StringContent(
-            """{"kind":"hmm","dimension":1,"states":2,"halfLife":2000,"batchSize":16,"snapshots":{"everyObservations":500}}""", Encoding.UTF8, "application/json"));
-        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        await PutModelAsync(id, """{"kind":"hmm","dimension":1,"states":2,"halfLife":2000,"batchSize":16,"snapshots":{"everyObservations":500}}""");
 
         // Alternating calm (sd 0.3 around 0) and volatile (sd 3 around 6) blocks: the regime must change.
         var csv = Path.Combine(_dataDirectory, "market.csv");
@@ -113,9 +111,7 @@ public sealed class ServerProcessTests : IDisposable
     {
         await StartServerAsync();
         const string id = "e2e:client";
-        var put = await _http.PutAsync($"{_url}/v1/models/{id}", new StringContent(
-            """{"kind":"gmm","dimension":2,"components":2,"seed":3}""", Encoding.UTF8, "application/json"));
-        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        await PutModelAsync(id, """{"kind":"gmm","dimension":2,"components":2,"seed":3}""");
         var random = new Random(5);
         var rows = Enumerable.Range(0, 800).Select(i => new[] { (i % 2 == 0 ? -4 : 4) + random.NextDouble(), random.NextDouble() }).ToArray();
         var append = await _http.PostAsJsonAsync($"{_url}/v1/models/{id}/observations", new { rows });
@@ -171,9 +167,7 @@ public sealed class ServerProcessTests : IDisposable
     {
         var server = await StartServerAsync();
         const string id = "e2e:crash";
-        var put = await _http.PutAsync($"{_url}/v1/models/{id}", new StringContent(
-            """{"kind":"gmm","dimension":2,"components":2,"seed":3,"snapshots":{"everyObservations":300}}""", Encoding.UTF8, "application/json"));
-        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        await PutModelAsync(id, """{"kind":"gmm","dimension":2,"components":2,"seed":3,"snapshots":{"everyObservations":300}}""");
 
         // Four producers append numbered batches with an Idempotency-Key each, until the server is killed under them.
         var acknowledged = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
@@ -231,6 +225,12 @@ public sealed class ServerProcessTests : IDisposable
         Assert.Equal(expected, after.GetProperty("status").GetProperty("observations").GetInt64());
         // The kill came mid-stream: rows were accepted but not yet applied, or applied but not yet in a saved state.
         Assert.True(before.GetProperty("status").GetProperty("observations").GetInt64() < expected, "the server had applied everything before the kill");
+    }
+
+    private async Task PutModelAsync(string id, string definition)
+    {
+        var put = await _http.PutAsync($"{_url}/v1/models/{id}", new StringContent(definition, Encoding.UTF8, "application/json"));
+        Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
     }
 
     private Task<HttpResponseMessage> SendBatchAsync(string id, string key, double[][] rows)

@@ -1,4 +1,5 @@
 using EmStreaming.Server.Hosting;
+using EmStreaming.Server.Tests.Support;
 using Microsoft.Extensions.Options;
 
 namespace EmStreaming.Server.Tests.Hosting;
@@ -100,5 +101,51 @@ public sealed class OptionsValidationTests
         });
         Assert.Equal(EmStreamingServer.ExitConfigurationError, code);
         Assert.Contains("Security:AllowAnonymousNonLoopback", error.ToString());
+    }
+
+    [Fact]
+    public async Task RunAsync_CorruptDataFile_ExitCode2NamingTheFile()
+    {
+        var directory = TestPaths.TempDirectory();
+        try
+        {
+            var file = Path.Combine(directory, "emstreaming.db");
+            await File.WriteAllTextAsync(file, new string('x', 8192)); // not a SQLite database
+            var error = new StringWriter();
+            var code = await EmStreamingServer.RunAsync(new ServerLaunchOptions
+            {
+                Urls = $"http://127.0.0.1:{TestPaths.FreePort()}",
+                DataDirectory = directory,
+                Args = ["--Demo:Enabled=false", .. TestPaths.OrleansPortArgs()],
+                Error = error,
+                Output = TextWriter.Null,
+            });
+            Assert.Equal(EmStreamingServer.ExitConfigurationError, code);
+            Assert.Contains(file, error.ToString());
+            Assert.DoesNotContain("   at ", error.ToString()); // a message, not a stack trace
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--Orleans:SiloPort=70000", "Orleans:SiloPort")]
+    [InlineData("--Orleans:ClusterId=", "Orleans:ClusterId")]
+    [InlineData("--Streams:Queues=0", "Streams:Queues")]
+    public async Task RunAsync_InvalidOrleansSetting_ExitCode2NamingTheSetting(string argument, string setting)
+    {
+        var error = new StringWriter();
+        var code = await EmStreamingServer.RunAsync(new ServerLaunchOptions
+        {
+            Urls = $"http://127.0.0.1:{TestPaths.FreePort()}",
+            Args = ["--Demo:Enabled=false", "--Storage:Provider=InMemory", .. TestPaths.OrleansPortArgs(), argument],
+            Error = error,
+            Output = TextWriter.Null,
+        });
+        Assert.Equal(EmStreamingServer.ExitConfigurationError, code);
+        Assert.Contains(setting, error.ToString());
     }
 }

@@ -54,14 +54,7 @@ internal static class TestPaths
         }
     }
 
-    public static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    public static int FreePort() => EmStreaming.Testing.LoopbackPorts.Free();
 
     /// <summary>
     /// Free silo and gateway ports for one embedded silo (settings <c>Orleans:SiloPort</c>, <c>Orleans:GatewayPort</c>), so
