@@ -24,8 +24,6 @@ switch (args.FirstOrDefault())
         return await EmStreaming.Benchmarks.Load.LoadGenerator.RunAsync(args[1..], Console.Out);
     case "newcomer":
         return await EmStreaming.Benchmarks.Newcomer.NewcomerStartup.RunAsync(args[1..], Console.Out);
-    case "log-streams":
-        return await EmStreaming.Benchmarks.Streams.LogStreamThroughput.RunAsync(args[1..], Console.Out);
     case "hmm-defaults":
         EmStreaming.Benchmarks.Hmm.OnlineHmmDefaultsExperiment.Run(Console.Out);
         return 0;
