@@ -215,6 +215,7 @@ internal static class AzuriteCeiling
         return (count, clock.Elapsed.TotalSeconds);
     }
 
-    private static string LoadAverage() =>
+    /// <summary>The 1, 5 and 15 minute load averages, as <c>uptime</c> prints them.</summary>
+    internal static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

@@ -49,7 +49,7 @@ internal static class ClusterThroughput
         var emstream = SiloProcess.Emstream("Release");
         await using var azurite = await AzuriteServer.StartAsync(inMemory: false).ConfigureAwait(false);
         output.WriteLine($"azure-cluster: {models} models (d={dimension}), {producers} producers, batches of {rows} rows, {seconds:0.#} s, keys={keys}; " +
-            $"{Environment.ProcessorCount} cores, load average before: {LoadAverage()}");
+            $"{Environment.ProcessorCount} cores, load average before: {AzuriteCeiling.LoadAverage()}");
 
         // The ceiling for this message size (one request = one stream record = one queue message of rows/100 batches of
         // 100 rows), from the same Azurite, just before the cluster runs on it.
@@ -116,7 +116,7 @@ internal static class ClusterThroughput
             })).ToArray();
             await Task.WhenAll(tasks).ConfigureAwait(false);
             var sendSeconds = clock.Elapsed.TotalSeconds;
-            var loadDuring = LoadAverage();
+            var loadDuring = AzuriteCeiling.LoadAverage();
             var total = acknowledged.Sum();
 
             // Applied: poll until every model's count reaches what was acknowledged.
@@ -151,7 +151,7 @@ internal static class ClusterThroughput
 
             output.WriteLine($"grain state blobs: {states.Count}, mean {(states.Count == 0 ? 0 : states.Average()):N0} bytes (written once per applied message)");
             output.WriteLine($"request latency ms: p50 {Percentile(all, 0.50):0.0}, p99 {Percentile(all, 0.99):0.0}");
-            output.WriteLine($"load average during: {loadDuring}, after: {LoadAverage()}");
+            output.WriteLine($"load average during: {loadDuring}, after: {AzuriteCeiling.LoadAverage()}");
             return 0;
         }
         finally
@@ -192,7 +192,4 @@ internal static class ClusterThroughput
     private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
 
     private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
-
-    private static string LoadAverage() =>
-        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }
