@@ -79,9 +79,10 @@ public static class EmStreamingServer
                 _ = app.Services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
                 await app.StartAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (OptionsValidationException e)
+            catch (Exception e) when (Find<OptionsValidationException>(e) is { } invalid)
             {
-                await WriteFailuresAsync(error, e).ConfigureAwait(false);
+                // Also when a silo start-up step found it (an unreachable storage account names its setting).
+                await WriteFailuresAsync(error, invalid).ConfigureAwait(false);
                 return ExitConfigurationError;
             }
             catch (Exception e) when (Find<CorruptDataFileException>(e) is { } corrupt)

@@ -9,6 +9,8 @@ using EmStreaming.Benchmarks.Online;
 //   load [options]          end-to-end load through the Orleans silo (docs/benchmarks.md)
 //   newcomer [emstream.dll] time from `emstream serve --demo` to a live dashboard (every demo model warm)
 //   stay-right MODE         issue 11's experiments (stationary, restarts, drift, dax; docs/models-stay-right.md)
+//   azurite-ceiling [...]   queue put/get/delete ops/s of Azurite itself, plain Azure SDK (docs/benchmarks.md)
+//   azure-cluster [...]     three emstream silos on Azurite, end to end, next to that Azurite's ceiling
 // Anything else is handed to BenchmarkDotNet (for example --filter '*Gmm*').
 switch (args.FirstOrDefault())
 {
@@ -28,6 +30,10 @@ switch (args.FirstOrDefault())
         return 0;
     case "stay-right":
         return ModelsStayRightExperiment.Run(args[1..], Console.Out);
+    case "azure-cluster":
+        return await EmStreaming.Benchmarks.AzureStorage.ClusterThroughput.RunAsync(args[1..], Console.Out);
+    case "azurite-ceiling":
+        return await EmStreaming.Benchmarks.AzureStorage.AzuriteCeiling.RunAsync(args[1..], Console.Out);
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

@@ -1,9 +1,9 @@
-using System.Net;
 using EmStreaming.Grains.Definitions;
 using EmStreaming.Grains.Events;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Registry;
 using EmStreaming.Grains.Service;
+using EmStreaming.Providers.Azure.Hosting;
 using EmStreaming.Providers.Sqlite;
 using EmStreaming.Providers.Streams;
 using Microsoft.Extensions.Configuration;
@@ -35,8 +35,8 @@ public static class ModelHostingExtensions
             throw new OptionsValidationException(SiloHostOptions.SectionName, typeof(SiloHostOptions), failures);
         }
 
-        silo.UseLocalhostClustering(host.SiloPort, host.GatewayPort, serviceId: host.ServiceId, clusterId: host.ClusterId);
-        silo.Configure<EndpointOptions>(o => o.AdvertisedIPAddress = IPAddress.Loopback);
+        // Orleans:Clustering: Localhost (one silo, the default), AzureStorage or Redis membership (issue 10).
+        silo.UseEmStreamingClustering(configuration, host.ClusterId, host.ServiceId, host.SiloPort, host.GatewayPort);
         silo.Configure<GrainCollectionOptions>(o => o.CollectionAge = host.CollectionAge);
         return silo.AddEmStreamingModels(configuration);
     }
@@ -53,7 +53,13 @@ public static class ModelHostingExtensions
         var storage = configuration.GetSection(ModelStorageOptions.SectionName).Get<ModelStorageOptions>() ?? new ModelStorageOptions();
         var streams = configuration.GetSection(ModelStreamOptions.SectionName).Get<ModelStreamOptions>() ?? new ModelStreamOptions();
         var storageName = string.IsNullOrWhiteSpace(storage.ProviderName) ? ModelStorageOptions.DefaultProviderName : storage.ProviderName;
-        if (storage.InMemory)
+        var streamName = string.IsNullOrWhiteSpace(streams.ProviderName) ? ModelStreams.DefaultProviderName : streams.ProviderName;
+        ClusterStorageRule.Check(configuration, storage, streams);
+        if (storage.AzureStorage)
+        {
+            silo.AddEmStreamingAzureBlobStorage(storageName, configuration);
+        }
+        else if (storage.InMemory)
         {
             silo.AddEmStreamingInMemoryGrainStorage(storageName);
             silo.Services.AddEmStreamingInMemorySnapshotHistory(configuration);
@@ -64,11 +70,16 @@ public static class ModelHostingExtensions
             silo.Services.AddEmStreamingSqliteSnapshotHistory(configuration);
         }
 
-        // The durable log stream provider: SQLite in the same file, or in memory with Storage:Provider=InMemory.
-        silo.AddEmStreamingLogStreams(
-            string.IsNullOrWhiteSpace(streams.ProviderName) ? ModelStreams.DefaultProviderName : streams.ProviderName,
-            configuration,
-            o => o.Backend = storage.InMemory ? LogStreamBackend.InMemory : o.Backend);
+        if (streams.AzureQueue)
+        {
+            silo.AddEmStreamingAzureQueueStreams(streamName, configuration);
+        }
+        else
+        {
+            // The durable log stream provider: SQLite in the same file, or in memory with Storage:Provider=InMemory.
+            silo.AddEmStreamingLogStreams(streamName, configuration, o => o.Backend = storage.InMemory ? LogStreamBackend.InMemory : o.Backend);
+        }
+
         silo.Services.AddEmStreamingModelServices(configuration);
         return silo;
     }
@@ -95,6 +106,12 @@ public static class ModelHostingExtensions
             if (storage.InMemory)
             {
                 return new InMemoryModelRegistry(clock);
+            }
+
+            if (storage.AzureStorage)
+            {
+                // Shared by every silo of the cluster: definitions and idempotency answers in a Table of the account.
+                return new TableModelRegistry(sp.GetRequiredService<AzureStorageAccount>().Tables.GetTableClient(AzureBlobStorageSettings.Bind(configuration).RegistryTableName), clock);
             }
 
             // The registry shares the providers' file (its own tables).

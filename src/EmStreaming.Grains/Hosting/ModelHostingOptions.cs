@@ -8,7 +8,10 @@ public sealed class ModelStorageOptions
     public const string SectionName = "Storage";
     public const string DefaultProviderName = "models";
 
-    /// <summary><c>Sqlite</c> (default, durable, one file in <see cref="DataDirectory"/>) or <c>InMemory</c> (tests, demos).</summary>
+    /// <summary>
+    /// <c>Sqlite</c> (default, durable, one file in <see cref="DataDirectory"/>), <c>InMemory</c> (tests, demos) or
+    /// <c>AzureStorage</c> (grain state and snapshot history in Blobs, the registry in a Table of the <c>AzureStorage</c> account).
+    /// </summary>
     public string Provider { get; set; } = "Sqlite";
 
     /// <summary>Directory of the SQLite file (also read by the providers' <c>SqliteStorageOptions</c>); default <c>./data</c>.</summary>
@@ -18,6 +21,8 @@ public sealed class ModelStorageOptions
     public string ProviderName { get; set; } = DefaultProviderName;
 
     internal bool InMemory => string.Equals(Provider, "InMemory", StringComparison.OrdinalIgnoreCase);
+
+    internal bool AzureStorage => string.Equals(Provider, "AzureStorage", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>The model streams (<c>Streams</c> section).</summary>
@@ -27,6 +32,15 @@ public sealed class ModelStreamOptions
 
     /// <summary>Name of the persistent stream provider the model grains consume; default <c>models</c>.</summary>
     public string ProviderName { get; set; } = ModelStreams.DefaultProviderName;
+
+    /// <summary>
+    /// <c>Sqlite</c> (default: the durable log in the SQLite file, or in memory with <c>Storage:Provider=InMemory</c>) or
+    /// <c>AzureQueue</c> (Orleans' Azure Queue streams on the <c>AzureStorage</c> account). Azure Queues delete a message once
+    /// it is delivered, so with them a model grain persists its state before it acknowledges each record.
+    /// </summary>
+    public string Provider { get; set; } = "Sqlite";
+
+    internal bool AzureQueue => string.Equals(Provider, "AzureQueue", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>The embedded Orleans silo (<c>Orleans</c> section).</summary>
@@ -63,9 +77,9 @@ internal sealed class ModelHostingOptionsValidator : IValidateOptions<ModelStora
     public ValidateOptionsResult Validate(string? name, ModelStorageOptions options)
     {
         List<string> failures = [];
-        if (!options.InMemory && !string.Equals(options.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase))
+        if (!options.InMemory && !options.AzureStorage && !string.Equals(options.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase))
         {
-            failures.Add($"Storage:Provider must be 'Sqlite' or 'InMemory' (was '{options.Provider}')");
+            failures.Add($"Storage:Provider must be 'Sqlite', 'InMemory' or 'AzureStorage' (was '{options.Provider}')");
         }
 
         if (!options.InMemory && string.IsNullOrWhiteSpace(options.DataDirectory))
@@ -82,7 +96,10 @@ internal sealed class ModelHostingOptionsValidator : IValidateOptions<ModelStora
     }
 
     public ValidateOptionsResult Validate(string? name, ModelStreamOptions options) =>
-        string.IsNullOrWhiteSpace(options.ProviderName) ? ValidateOptionsResult.Fail("Streams:ProviderName must not be empty") : ValidateOptionsResult.Success;
+        string.IsNullOrWhiteSpace(options.ProviderName) ? ValidateOptionsResult.Fail("Streams:ProviderName must not be empty")
+        : !options.AzureQueue && !string.Equals(options.Provider, "Sqlite", StringComparison.OrdinalIgnoreCase)
+            ? ValidateOptionsResult.Fail($"Streams:Provider must be 'Sqlite' or 'AzureQueue' (was '{options.Provider}')")
+        : ValidateOptionsResult.Success;
 
     public ValidateOptionsResult Validate(string? name, SiloHostOptions options) => Check(options) is { Count: > 0 } failures
         ? ValidateOptionsResult.Fail(failures)

@@ -50,6 +50,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _streamProvider;
+    private readonly bool _persistBeforeAcknowledge;
     private readonly ProducerWindows _windows = new();
     private readonly CancellationTokenSource _stopping = new();
 
@@ -74,6 +75,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     {
         _state = stateFactory.Create<ModelGrainState>(context, new StateConfiguration("model", storage.Value.ProviderName));
         _streamProvider = streams.Value.ProviderName;
+        // Azure Queue streams delete a message as soon as the delivery call returns, so its effect must be stored by then.
+        _persistBeforeAcknowledge = streams.Value.AzureQueue;
         _registry = registry;
         _hub = hub;
         _metrics = metrics;
@@ -161,7 +164,34 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
         if (changed)
         {
+            if (_persistBeforeAcknowledge && _dirty && _core is not null)
+            {
+                // One state write covers every record of the delivery (Streams:AzureQueue:DeliveryBatchSize).
+                await PersistBeforeAcknowledgeAsync();
+            }
+
             Publish();
+        }
+    }
+
+    /// <summary>
+    /// Writes the state (model, producer windows) before the delivery is acknowledged. A lost ETag race means another
+    /// activation (a stale owner's successor) stored a newer state: this one deactivates and the records are redelivered to
+    /// a fresh activation that reads the winner's state, so the batch is applied there once, not lost.
+    /// </summary>
+    private async Task PersistBeforeAcknowledgeAsync()
+    {
+        try
+        {
+            _state.State = new ModelGrainState { Data = ModelStateCodec.Encode(SnapshotReason.Policy, _controlSequence, _windows, _core!.Save()) };
+            await _state.WriteStateAsync();
+        }
+        catch (Orleans.Storage.InconsistentStateException e)
+        {
+            // Refuse further records in this activation (they stay unacknowledged) until the fresh one takes over.
+            _failure = $"another activation stored a newer state ({e.Message}); reloading";
+            DeactivateOnIdle();
+            throw;
         }
     }
 

@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using EmStreaming.Testing;
+
+namespace EmStreaming.Benchmarks.AzureStorage;
+
+/// <summary>
+/// End-to-end throughput of a three-silo cluster on Azurite (issue 10): Azurite, then three real <c>emstream serve</c>
+/// processes (Azure Table membership, Blob state, Azure Queue streams), M GMM models, P concurrent HTTP producers posting
+/// batches round-robin to the silos for S seconds. Reported: batches and observations acknowledged per second, then applied
+/// per second (from the first post until every model's count reached what was acknowledged), request latency, and, from the
+/// same Azurite right before, the plain-SDK steady ceiling (put + get + delete) for one batch per message.
+/// Usage: <c>azure-cluster [--models M] [--producers P] [--seconds S] [--rows R] [--dimension D] [--keys] [--set Section:Key=value]…</c>
+/// (<c>--keys</c> sends an Idempotency-Key with every batch; the registry then stores an answer per batch; <c>--set</c>
+/// passes a setting to every silo, e.g. <c>--set Streams:AzureQueue:PollPeriod=00:00:00.500</c>).
+/// </summary>
+internal static class ClusterThroughput
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output)
+    {
+        var models = 30;
+        var producers = 24;
+        var seconds = 20.0;
+        var rows = 100;
+        var dimension = 4;
+        var keys = false;
+        var extra = new Dictionary<string, string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--models": models = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--producers": producers = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--rows": rows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--dimension": dimension = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--keys": keys = true; break;
+                case "--set":
+                    var setting = Next().Split('=', 2);
+                    extra[setting[0]] = setting.Length == 2 ? setting[1] : throw new ArgumentException("--set needs Section:Key=value");
+                    break;
+                default: throw new ArgumentException($"unknown option {args[i]}");
+            }
+        }
+
+        var emstream = SiloProcess.Emstream("Release");
+        await using var azurite = await AzuriteServer.StartAsync(inMemory: false).ConfigureAwait(false);
+        output.WriteLine($"azure-cluster: {models} models (d={dimension}), {producers} producers, batches of {rows} rows, {seconds:0.#} s, keys={keys}; " +
+            $"{Environment.ProcessorCount} cores, load average before: {AzuriteCeiling.LoadAverage()}");
+
+        // The ceiling for this message size (one request = one stream record = one queue message of rows/100 batches of
+        // 100 rows), from the same Azurite, just before the cluster runs on it.
+        var batchesPerMessage = Math.Max(1, rows / 100);
+        var ceilingArgs = new[] { "--connection-string", azurite.ConnectionString, "--batches", batchesPerMessage.ToString(CultureInfo.InvariantCulture), "--seconds", "8" };
+        await AzuriteCeiling.RunAsync(ceilingArgs, output).ConfigureAwait(false);
+
+        var data = LocalServerProcess.NewWorkspace("emstream-cluster-bench");
+        var settings = SiloProcess.ClusterSettings(azurite.ConnectionString, "bench" + Guid.NewGuid().ToString("N")[..8], fastFailover: false);
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+            output.WriteLine($"silo setting: {key}={value}");
+        }
+
+        var silos = Enumerable.Range(0, 3).Select(i => SiloProcess.Start(emstream, settings, Path.Combine(data, $"silo-{i}"))).ToArray();
+        try
+        {
+            await Task.WhenAll(silos.Select(s => s.WaitReadyAsync(TimeSpan.FromSeconds(180)))).ConfigureAwait(false);
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+            var ids = Enumerable.Range(0, models).Select(m => $"bench:m{m:D3}").ToArray();
+            for (var m = 0; m < models; m++)
+            {
+                using var put = await http.PutAsync(new Uri($"{silos[m % 3].Url}/v1/models/{ids[m]}"),
+                    Json($$"""{"kind":"gmm","dimension":{{dimension}},"components":4}""")).ConfigureAwait(false);
+                put.EnsureSuccessStatusCode();
+            }
+
+            var bodies = Enumerable.Range(0, 16).Select(b => Body(b, rows, dimension)).ToArray();
+            var acknowledged = new long[models];
+            var latencies = new List<double>[producers];
+            long next = -1;
+            long failed = 0;
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+            var clock = Stopwatch.StartNew();
+            var tasks = Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
+            {
+                latencies[p] = [];
+                while (!stop.IsCancellationRequested)
+                {
+                    var b = Interlocked.Increment(ref next);
+                    var model = (int)(b % models);
+                    using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"{silos[b % 3].Url}/v1/models/{ids[model]}/observations"))
+                    {
+                        Content = Json(bodies[b % bodies.Length]),
+                    };
+                    if (keys)
+                    {
+                        request.Headers.Add("Idempotency-Key", $"b{b}");
+                    }
+
+                    var started = Stopwatch.GetTimestamp();
+                    using var response = await http.SendAsync(request).ConfigureAwait(false);
+                    if (response.IsSuccessStatusCode)
+                    {
+                        latencies[p].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        Interlocked.Add(ref acknowledged[model], rows);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref failed);
+                    }
+                }
+            })).ToArray();
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+            var sendSeconds = clock.Elapsed.TotalSeconds;
+            var loadDuring = AzuriteCeiling.LoadAverage();
+            var total = acknowledged.Sum();
+
+            // Applied: poll until every model's count reaches what was acknowledged.
+            while (true)
+            {
+                var applied = 0L;
+                for (var m = 0; m < models; m++)
+                {
+                    using var status = JsonDocument.Parse(await http.GetStringAsync(new Uri($"{silos[m % 3].Url}/v1/models/{ids[m]}")).ConfigureAwait(false));
+                    applied += Math.Min(acknowledged[m], status.RootElement.GetProperty("status").GetProperty("observations").GetInt64());
+                }
+
+                if (applied == total || clock.Elapsed.TotalSeconds > sendSeconds + 300)
+                {
+                    break;
+                }
+
+                await Task.Delay(200).ConfigureAwait(false);
+            }
+
+            var appliedSeconds = clock.Elapsed.TotalSeconds;
+            var all = latencies.SelectMany(l => l).Order().ToArray();
+            var messages = total / rows;
+            var batches = total / 100.0;
+            output.WriteLine($"acknowledged: {messages:N0} requests (= queue messages) in {sendSeconds:0.0} s = {messages / sendSeconds:N0} messages/s = {batches / sendSeconds:N0} batches of 100/s = {total / sendSeconds:N0} observations/s ({failed} failed requests)");
+            output.WriteLine($"applied end to end: all after {appliedSeconds:0.0} s = {messages / appliedSeconds:N0} messages/s = {batches / appliedSeconds:N0} batches of 100/s = {total / appliedSeconds:N0} observations/s");
+            var states = new List<long>();
+            await foreach (var blob in new Azure.Storage.Blobs.BlobContainerClient(azurite.ConnectionString, "emstreaming-grains").GetBlobsAsync().ConfigureAwait(false))
+            {
+                states.Add(blob.Properties.ContentLength ?? 0);
+            }
+
+            output.WriteLine($"grain state blobs: {states.Count}, mean {(states.Count == 0 ? 0 : states.Average()):N0} bytes (written once per applied message)");
+            output.WriteLine($"request latency ms: p50 {Percentile(all, 0.50):0.0}, p99 {Percentile(all, 0.99):0.0}");
+            output.WriteLine($"load average during: {loadDuring}, after: {AzuriteCeiling.LoadAverage()}");
+            return 0;
+        }
+        finally
+        {
+            foreach (var silo in silos)
+            {
+                await silo.DisposeAsync().ConfigureAwait(false);
+            }
+
+            try
+            {
+                Directory.Delete(data, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static string Body(int seed, int rows, int dimension)
+    {
+        var random = new Random(seed);
+        var body = new StringBuilder("{\"rows\":[");
+        for (var r = 0; r < rows; r++)
+        {
+            body.Append(r == 0 ? "[" : ",[");
+            for (var d = 0; d < dimension; d++)
+            {
+                body.Append(d == 0 ? "" : ",").Append((random.NextDouble() * 10 + (r % 4) * 20).ToString("0.###", CultureInfo.InvariantCulture));
+            }
+
+            body.Append(']');
+        }
+
+        return body.Append("]}").ToString();
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+}
