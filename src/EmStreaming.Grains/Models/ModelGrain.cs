@@ -102,6 +102,10 @@ internal sealed class ModelGrain(IModelRegistry registry, ModelEventHub hub, Mod
                 {
                     metrics.Refits.Add(1, new KeyValuePair<string, object?>("adopted", e.Type == ModelEventType.RefitAdopted));
                 }
+                else if (e.Type == ModelEventType.Drift)
+                {
+                    metrics.Drifts.Add(1);
+                }
 
                 hub.Publish(e);
             }
