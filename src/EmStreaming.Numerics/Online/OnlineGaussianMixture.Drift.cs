@@ -152,17 +152,7 @@ public sealed partial class OnlineGaussianMixture
         var fitData = new DataMatrix(all.AsSpan(0, fitRows * _d).ToArray(), fitRows, _d);
         var held = new DataMatrix(all.AsSpan(fitRows * _d).ToArray(), n - fitRows, _d);
         var current = new GaussianMixture(Reported.Clone());
-        var options = new GmmFitOptions
-        {
-            Components = _k,
-            Covariance = _type,
-            RegCovar = _options.RegCovar,
-            RelativeRegCovar = _options.RelativeRegCovar,
-            Restarts = _options.WarmUpRestarts,
-            ShortRuns = 1, // as the warm-up fit: its restarts on a few hundred rows
-            Seed = _rng.NextUInt64(),
-            MaxDegreeOfParallelism = 1,
-        };
+        var options = BatchFitOptions(_rng.NextUInt64());
         GaussianMixture candidate;
         try
         {

@@ -34,7 +34,6 @@ public sealed class DemoSoakTests(ITestOutputHelper output)
             var simulator = new MarketSimulator(feed.Definition.Dimension, seed: options.Seed + 1_000 + index);
             var core = new ModelCore(feed.Definition, 1);
             var d = feed.Definition.Dimension;
-            var row = new double[d];
             long agree = 0, scored = 0, refits = 0, rejected = 0;
             var ticks = (int)(Hour / options.Interval);
             var nextMinute = T0.AddMinutes(1);
@@ -49,19 +48,7 @@ public sealed class DemoSoakTests(ITestOutputHelper output)
                     truth[i] = simulator.Volatile;
                 }
 
-                var (events, job) = Apply(core, ModelRecord.EncodeObservations(1, 0, new DataMatrix(values, feed.RowsPerTick, d)), time);
-                CountRefits(events, ref refits, ref rejected);
-                if (time >= nextMinute)
-                {
-                    nextMinute = nextMinute.AddMinutes(1);
-                    job ??= core.Apply(ModelRecord.EncodeRefitRequest(1), time, feed.Id).Refit;
-                }
-
-                if (job is not null)
-                {
-                    var (e, _) = Apply(core, ModelRecord.EncodeRefitResult(1, job.Sequence, RefitCodec.Run(job, default)), time);
-                    CountRefits(e, ref refits, ref rejected);
-                }
+                Tick(core, new DataMatrix(values, feed.RowsPerTick, d), time, ref nextMinute, ref refits, ref rejected);
 
                 if (core.Hmm is { HasModel: true } hmm && core.Regime is { } regime)
                 {
@@ -121,19 +108,7 @@ public sealed class DemoSoakTests(ITestOutputHelper output)
                     wasDrifting = moving;
                 }
 
-                var (events, job) = Apply(core, ModelRecord.EncodeObservations(1, 0, new DataMatrix(values, feed.RowsPerTick, d)), time);
-                CountRefits(events, ref refits, ref rejected);
-                if (time >= nextMinute)
-                {
-                    nextMinute = nextMinute.AddMinutes(1);
-                    job ??= core.Apply(ModelRecord.EncodeRefitRequest(1), time, feed.Id).Refit;
-                }
-
-                if (job is not null)
-                {
-                    var (e, _) = Apply(core, ModelRecord.EncodeRefitResult(1, job.Sequence, RefitCodec.Run(job, default)), time);
-                    CountRefits(e, ref refits, ref rejected);
-                }
+                Tick(core, new DataMatrix(values, feed.RowsPerTick, d), time, ref nextMinute, ref refits, ref rejected);
 
                 if (core.Gmm is null || !core.Gmm.TryGetModel(out var model))
                 {
@@ -184,7 +159,25 @@ public sealed class DemoSoakTests(ITestOutputHelper output)
         }
     }
 
-    private static (List<ModelEvent>? Events, RefitJob? Job) Apply(ModelCore core, byte[] record, DateTimeOffset time) => core.Apply(record, time, "soak");
+    /// <summary>
+    /// One tick of the feed through the core, as the grain applies it: the rows, then the refit they asked for or, once a simulated
+    /// minute has passed, the timer's refit request, run synchronously and its result applied. Counts refits adopted and rejected.
+    /// </summary>
+    private static void Tick(ModelCore core, DataMatrix rows, DateTimeOffset time, ref DateTimeOffset nextMinute, ref long adopted, ref long rejected)
+    {
+        var (events, job) = core.Apply(ModelRecord.EncodeObservations(1, 0, rows), time, "soak");
+        CountRefits(events, ref adopted, ref rejected);
+        if (time >= nextMinute)
+        {
+            nextMinute = nextMinute.AddMinutes(1);
+            job ??= core.Apply(ModelRecord.EncodeRefitRequest(1), time, "soak").Refit;
+        }
+
+        if (job is not null)
+        {
+            CountRefits(core.Apply(ModelRecord.EncodeRefitResult(1, job.Sequence, RefitCodec.Run(job, default)), time, "soak").Events, ref adopted, ref rejected);
+        }
+    }
 
     private static void CountRefits(List<ModelEvent>? events, ref long adopted, ref long rejected)
     {
