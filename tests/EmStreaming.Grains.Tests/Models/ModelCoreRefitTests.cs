@@ -163,6 +163,30 @@ public sealed class ModelCoreRefitTests
     }
 
     [Fact]
+    public void Apply_HmmMeansJump_DriftEventThenARefitJudgedOnPostChangeRows()
+    {
+        var definition = new ModelDefinition
+        {
+            Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = 1, HalfLife = 4_000,
+            Refit = new RefitPolicy { Window = 3_000, EveryObservations = null, Restarts = 1 },
+        };
+        var before = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.03, 0.97], [0.0, 0.0], [1e-4, 9e-4], 2, 1, CovarianceType.Full);
+        var after = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.03, 0.97], [0.1, -0.1], [1e-4, 9e-4], 2, 1, CovarianceType.Full);
+        var core = new ModelCore(definition, 1);
+        Feed(core, before.Sample(6_000, 3));
+        Assert.Equal(0, core.Health.Drifts);
+
+        var events = Feed(core, after.Sample(2_000, 4));
+
+        var drift = Assert.Single(events, e => e.Type == ModelEventType.Drift);
+        Assert.InRange(drift.Observations, 6_001, 6_300);
+        // The refit follows once 200 post-change rows arrived, and is judged (adopted or refused with a reason).
+        var refit = Assert.Single(events, e => e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected);
+        Assert.True(refit.Observations >= drift.Observations + ModelCore.HeldOutAfterDrift);
+        Assert.False(string.IsNullOrEmpty(refit.Message));
+    }
+
+    [Fact]
     public void Health_AfterRefitsAndRows_ReportsGapRateAndNoWarnings()
     {
         var core = new ModelCore(Gmm(refitEvery: 3_000), 1);
