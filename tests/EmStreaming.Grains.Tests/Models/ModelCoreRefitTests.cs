@@ -2,6 +2,9 @@ using EmStreaming.Grains.Models;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Gmm;
 using EmStreaming.Numerics.Hmm;
+using EmStreaming.Numerics.Online;
+using FsCheck;
+using FsCheck.Fluent;
 
 namespace EmStreaming.Grains.Tests.Models;
 
@@ -184,6 +187,48 @@ public sealed class ModelCoreRefitTests
         var refit = Assert.Single(events, e => e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected);
         Assert.True(refit.Observations >= drift.Observations + ModelCore.HeldOutAfterDrift);
         Assert.False(string.IsNullOrEmpty(refit.Message));
+    }
+
+    [Fact]
+    public void ApplyRefitResult_AnyCandidate_AdoptedOnlyWhenBetterOnHeldOutRowsAndNotDegenerate()
+    {
+        // Property: whatever the candidate (an honest refit, one with a component shrunk by 1e-3..1e-8, moved far away or
+        // given almost no weight), it is adopted exactly when it scores better on the held-out rows and passes the degeneracy
+        // check on the rows it was fitted on; a refusal always says why, and a refusal changes no parameter.
+        var cases = Arb.From(
+            from seed in Gen.Choose(0, 1_000_000)
+            from shrink in Gen.Elements(1.0, 1e-3, 1e-8)
+            from move in Gen.Elements(0.0, 30.0)
+            from weight in Gen.Elements(0.3, 1e-4)
+            select (seed, shrink, move, weight));
+        Prop.ForAll(cases, c =>
+        {
+            var core = new ModelCore(Gmm(window: 1_000, refitEvery: null), 1);
+            Feed(core, Mixture(3_000, c.seed));
+            var job = core.Apply(ModelRecord.EncodeRefitRequest(1), T0, "m").Refit!;
+            var honest = RefitCodec.ToGmm(core.Definition, RefitCodec.Run(job, default));
+            var weights = honest.Weights.ToArray();
+            var means = honest.Means.ToArray();
+            var covariances = honest.Covariances.ToArray();
+            for (var i = 0; i < 4; i++)
+            {
+                covariances[i] *= c.shrink;
+            }
+
+            means[0] += c.move;
+            weights[0] = c.weight;
+            var total = weights.Sum();
+            var candidate = GaussianMixture.Create(weights.Select(w => w / total).ToArray(), means, covariances, 3, 2, CovarianceType.Full);
+            var before = core.Gmm!.Model.Means.ToArray();
+
+            var e = core.Apply(ModelRecord.EncodeRefitResult(1, job.Sequence, RefitCodec.FromGmm(candidate)), T0, "m").Events!.Single();
+
+            var degenerate = Degeneracy.Check(candidate, job.Window) is not null;
+            var adopted = e.Type == ModelEventType.RefitAdopted;
+            return adopted == (!degenerate && e.After > e.Before)
+                && !string.IsNullOrEmpty(e.Message)
+                && (adopted || core.Gmm.Model.Means.SequenceEqual(before));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(20));
     }
 
     [Fact]
