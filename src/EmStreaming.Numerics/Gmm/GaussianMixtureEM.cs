@@ -91,7 +91,8 @@ public static class GaussianMixtureEM
                     trace.Add(current);
                     iterations = iteration;
                     progress?.Report(new GmmProgress(restart, iteration, current));
-                    if (engine.Reseeded == 0 && Math.Abs(current - previous) < options.Tolerance)
+                    var change = Math.Abs(current - previous);
+                    if (engine.Reseeded == 0 && (change < options.Tolerance || change * n < options.AbsoluteTolerance))
                     {
                         converged = true;
                         break;

@@ -92,7 +92,8 @@ public sealed class CovarianceFloorTests
     public void DegeneracyCheck_ScaledData_SameVerdict()
     {
         // Property: the check is relative to the data's scale: scaling the rows and the model by any factor keeps its verdict,
-        // and a component shrunk to 1e-5 of its column's variance is always reported while the honest fit is not.
+        // and a component shrunk to 1e-5 of its column's variance is always reported (as collapsed, or as holding too few rows
+        // once so narrow) while the honest fit is not.
         var cases = Arb.From(from seed in Gen.Choose(0, 1_000_000) from scale in Gen.Elements(1e-3, 1.0, 1e4) select (seed, scale));
         Prop.ForAll(cases, c =>
         {
@@ -108,7 +109,7 @@ public sealed class CovarianceFloorTests
             var collapsed = GaussianMixture.Create(scaled.Weights, scaled.Means, collapsedCov, 2, 2, CovarianceType.Full);
             return Degeneracy.Check(honest, rows) is null
                 && Degeneracy.Check(scaled, scaledRows) is null
-                && Degeneracy.Check(collapsed, scaledRows) is { } reason && reason.Contains("variance below");
+                && Degeneracy.Check(collapsed, scaledRows) is not null; // by its variance, or by the few rows it then holds
         }).Check(Quick);
     }
 
