@@ -50,7 +50,7 @@ public static class ModelsStayRightExperiment
         };
         var schedules = new (string Name, StepSizeSchedule Schedule)[]
         {
-            ("alpha 0.8, no averaging (old default)", StepSizeSchedule.Decaying(0.8)),
+            ("alpha 0.8, no averaging (default)", StepSizeSchedule.Decaying(0.8)),
             ("alpha 0.8, averaging from 5,000", StepSizeSchedule.Decaying(0.8, averagingStart: 5_000)),
             ("alpha 0.6, no averaging", StepSizeSchedule.Decaying(0.6)),
             ("alpha 0.6, averaging from 5,000", StepSizeSchedule.Decaying(0.6, averagingStart: 5_000)),
