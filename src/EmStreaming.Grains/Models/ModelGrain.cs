@@ -320,6 +320,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
                 {
                     _metrics.Refits.Add(1, new KeyValuePair<string, object?>("adopted", e.Type == ModelEventType.RefitAdopted));
                 }
+                else if (e.Type == ModelEventType.Drift)
+                {
+                    _metrics.Drifts.Add(1);
+                }
 
                 _hub.Publish(e);
             }

@@ -2,7 +2,7 @@ using System.Diagnostics.Metrics;
 
 namespace EmStreaming.Grains.Models;
 
-/// <summary>The <c>EmStreaming.Grains</c> meter: observations applied, append→applied latency, refits, snapshot age, mailbox depth.</summary>
+/// <summary>The <c>EmStreaming.Grains</c> meter: observations applied, append→applied latency, refits, drifts, snapshot age, mailbox depth.</summary>
 internal sealed class ModelMetrics : IDisposable
 {
     public const string MeterName = "EmStreaming.Grains";
@@ -16,6 +16,7 @@ internal sealed class ModelMetrics : IDisposable
         BatchLatency = _meter.CreateHistogram<double>("emstreaming.models.batch_latency", "ms", "Time from a batch's durable append to its application");
         Refits = _meter.CreateCounter<long>("emstreaming.models.refits", "{refit}", "Refit results applied, tagged adopted=true|false");
         Snapshots = _meter.CreateCounter<long>("emstreaming.models.snapshots", "{snapshot}", "Snapshots written");
+        Drifts = _meter.CreateCounter<long>("emstreaming.models.drifts", "{drift}", "Abrupt changes detected in models' data (drift events)");
         _meter.CreateObservableGauge("emstreaming.models.snapshot_age", () =>
         {
             var last = Interlocked.Read(ref _lastSnapshotTicks);
@@ -34,6 +35,8 @@ internal sealed class ModelMetrics : IDisposable
     public Counter<long> Refits { get; }
 
     public Counter<long> Snapshots { get; }
+
+    public Counter<long> Drifts { get; }
 
     public void SnapshotWritten(DateTimeOffset at)
     {

@@ -1,3 +1,5 @@
+using EmStreaming.Numerics;
+
 namespace EmStreaming.Grains.Models;
 
 /// <summary>What a model's stream carries besides external <see cref="ObservationBatch"/>es.</summary>
@@ -56,6 +58,26 @@ internal sealed record ModelStreamRecord
         Timestamp = batch.Timestamp,
         Values = batch.Values,
         Columns = batch.Columns,
+    };
+
+    /// <summary>An observation record (what the service produces for an append).</summary>
+    public static ModelStreamRecord Observations(string producerId, long sequence, long generation, DataMatrix rows, DateTimeOffset timestamp, ulong keyHash = 0) => new()
+    {
+        Kind = ModelRecordKind.Observations, ProducerId = producerId, Sequence = sequence, Generation = generation, Timestamp = timestamp,
+        KeyHash = keyHash, Values = rows.Values.ToArray(), Columns = rows.Columns,
+    };
+
+    /// <summary>A refit request (what the refit timer produces).</summary>
+    public static ModelStreamRecord RefitRequest(string producerId, long sequence, long generation, DateTimeOffset timestamp) => new()
+    {
+        Kind = ModelRecordKind.RefitRequest, ProducerId = producerId, Sequence = sequence, Generation = generation, Timestamp = timestamp,
+    };
+
+    /// <summary>A refit result (what a finished refit produces); empty parameters mean the refit failed.</summary>
+    public static ModelStreamRecord RefitResult(string producerId, long sequence, long generation, long refitSequence, double[] parameters, DateTimeOffset timestamp) => new()
+    {
+        Kind = ModelRecordKind.RefitResult, ProducerId = producerId, Sequence = sequence, Generation = generation, Timestamp = timestamp,
+        RefitSequence = refitSequence, Parameters = parameters,
     };
 
     /// <summary>Stable 64-bit FNV-1a of an idempotency key (never 0, which means "no key").</summary>

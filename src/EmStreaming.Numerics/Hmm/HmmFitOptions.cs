@@ -37,15 +37,33 @@ public sealed record HmmFitOptions
 
     /// <summary>
     /// Stop when the mean log-likelihood per observation changes by less than this (nats, ≥ 0). Default 0: only
-    /// <see cref="AbsoluteTolerance"/> decides.
+    /// <see cref="AbsoluteTolerance"/> decides; setting it turns the default absolute tolerance off.
     /// </summary>
-    public double Tolerance { get; init; } = DefaultTolerance;
+    public double Tolerance
+    {
+        get;
+        init
+        {
+            field = value;
+            _toleranceGiven = true;
+        }
+    }
+
+    = DefaultTolerance;
+
+    private readonly bool _toleranceGiven;
+    private readonly double? _absoluteTolerance;
 
     /// <summary>
     /// Stop when the total log-likelihood (summed over all observations) changes by less than this (nats, ≥ 0), as hmmlearn
-    /// does. Default 1e-2. A fit stops when either tolerance is met; set this to 0 to use <see cref="Tolerance"/> alone.
+    /// does. A fit stops when either tolerance is met. Default 1e-2, unless <see cref="Tolerance"/> was set (then 0, so a
+    /// tolerance a caller chose decides alone).
     /// </summary>
-    public double AbsoluteTolerance { get; init; } = DefaultAbsoluteTolerance;
+    public double AbsoluteTolerance
+    {
+        get => _absoluteTolerance ?? (_toleranceGiven ? 0.0 : DefaultAbsoluteTolerance);
+        init => _absoluteTolerance = value;
+    }
 
     /// <summary>Maximum Baum–Welch iterations per restart (≥ 1). Default 1,000.</summary>
     public int MaxIterations { get; init; } = DefaultMaxIterations;

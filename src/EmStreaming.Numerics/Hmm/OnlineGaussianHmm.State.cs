@@ -26,6 +26,7 @@ public sealed partial class OnlineGaussianHmm
         w.WriteDouble(_regCovar);
         w.WriteDouble(_transitionFloor);
         w.WriteDouble(_bufferFit.Tolerance);
+        w.WriteDouble(_bufferFit.AbsoluteTolerance);
         w.WriteInt32(_bufferFit.MaxIterations);
         w.WriteDouble(_bufferFit.TransitionPseudoCount);
         w.WriteInt32(_bufferFit.Restarts);
@@ -74,6 +75,9 @@ public sealed partial class OnlineGaussianHmm
         var reg = r.ReadDouble("regCovar");
         var floor = r.ReadDouble("transitionFloor");
         var tol = r.ReadDouble("bufferFit.tolerance");
+
+        // Version 1 stopped on the per-row tolerance alone.
+        var absoluteTol = r.Version >= 2 ? r.ReadDouble("bufferFit.absoluteTolerance") : 0.0;
         var maxIter = r.ReadInt32("bufferFit.maxIterations");
         var pseudo = r.ReadDouble("bufferFit.transitionPseudoCount");
         var restarts = r.ReadInt32("bufferFit.restarts");
@@ -90,7 +94,7 @@ public sealed partial class OnlineGaussianHmm
                 BurnIn = burnIn,
                 RegCovar = reg,
                 TransitionFloor = floor,
-                BufferFit = new HmmFitOptions { States = k, Tolerance = tol, MaxIterations = maxIter, TransitionPseudoCount = pseudo, Restarts = restarts, Seed = seed },
+                BufferFit = new HmmFitOptions { States = k, Tolerance = tol, AbsoluteTolerance = absoluteTol, MaxIterations = maxIter, TransitionPseudoCount = pseudo, Restarts = restarts, Seed = seed },
             };
             h = new OnlineGaussianHmm(options, d);
         }

@@ -95,6 +95,7 @@ public sealed partial class OnlineGaussianMixture
         // Swap in: nothing above touched the estimator.
         _stats = stats;
         _params = next;
+        _recentShare = []; // the components' recent shares restart from the adopted weights
         if (_averaging)
         {
             _average = next.Clone();

@@ -45,18 +45,7 @@ public sealed partial class OnlineGaussianMixture
 
         var rng = _rng;
         CovarianceFloor.FromData(all.AsSpan(0, n * _d), _d, _options.RelativeRegCovar, _floor);
-        var fitOptions = new GmmFitOptions
-        {
-            Components = _k,
-            Covariance = _type,
-            RegCovar = _options.RegCovar,
-            RelativeRegCovar = _options.RelativeRegCovar,
-            Restarts = _options.WarmUpRestarts,
-            ShortRuns = 1, // the warm-up's own restarts were measured for it (docs/benchmarks.md, "Online GMM", D)
-            Seed = rng.NextUInt64(),
-            MaxDegreeOfParallelism = 1,
-        };
-        var fit = GaussianMixtureEM.Fit(new DataMatrix(all, n, _d), fitOptions).Model.Parameters;
+        var fit = GaussianMixtureEM.Fit(new DataMatrix(all, n, _d), BatchFitOptions(rng.NextUInt64())).Model.Parameters;
 
         var stats = new GmmSufficientStatistics(_k, _d, _type, origin);
         var weight = 1.0 / n;
@@ -86,6 +75,23 @@ public sealed partial class OnlineGaussianMixture
 
         _view = null;
     }
+
+    /// <summary>
+    /// Settings of the estimator's own batch fits (the warm-up fit and the post-change refits): its covariance settings,
+    /// <see cref="OnlineGmmOptions.WarmUpRestarts"/> restarts of one start each (those restarts were measured for it,
+    /// docs/benchmarks.md "Online GMM" D), one thread (it runs inside an update).
+    /// </summary>
+    private GmmFitOptions BatchFitOptions(ulong seed) => new()
+    {
+        Components = _k,
+        Covariance = _type,
+        RegCovar = _options.RegCovar,
+        RelativeRegCovar = _options.RelativeRegCovar,
+        Restarts = _options.WarmUpRestarts,
+        ShortRuns = 1,
+        Seed = seed,
+        MaxDegreeOfParallelism = 1,
+    };
 
     /// <summary>
     /// Re-seeds every component the M-step flagged degenerate or whose weight fell below the threshold at one of the

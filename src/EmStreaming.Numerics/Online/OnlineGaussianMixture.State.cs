@@ -63,6 +63,8 @@ public sealed partial class OnlineGaussianMixture
         w.WriteInt64(_driftRefits);
         w.WriteInt64(_lastDriftObservation);
         _drift?.WriteTo(w);
+        w.WriteDoubles(_recentShare);
+        w.WriteInt64(_shareRows);
         w.WriteBoolean(_driftRows is not null);
         if (_driftRows is not null)
         {
@@ -166,6 +168,14 @@ public sealed partial class OnlineGaussianMixture
             {
                 g._drift = PageHinkley.ReadFrom(ref r);
             }
+
+            g._recentShare = r.ReadDoubles("recentShare");
+            if (g._recentShare.Length is not 0 && g._recentShare.Length != k)
+            {
+                throw r.Invalid("recentShare", "does not have one entry per component");
+            }
+
+            g._shareRows = r.ReadInt64("shareRows");
 
             if (r.ReadBoolean("collectingDrift"))
             {

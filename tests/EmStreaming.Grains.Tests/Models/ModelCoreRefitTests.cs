@@ -2,6 +2,9 @@ using EmStreaming.Grains.Models;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Gmm;
 using EmStreaming.Numerics.Hmm;
+using EmStreaming.Numerics.Online;
+using FsCheck;
+using FsCheck.Fluent;
 
 namespace EmStreaming.Grains.Tests.Models;
 
@@ -163,6 +166,72 @@ public sealed class ModelCoreRefitTests
     }
 
     [Fact]
+    public void Apply_HmmMeansJump_DriftEventThenARefitJudgedOnPostChangeRows()
+    {
+        var definition = new ModelDefinition
+        {
+            Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = 1, HalfLife = 4_000,
+            Refit = new RefitPolicy { Window = 3_000, EveryObservations = null, Restarts = 1 },
+        };
+        var before = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.03, 0.97], [0.0, 0.0], [1e-4, 9e-4], 2, 1, CovarianceType.Full);
+        var after = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.03, 0.97], [0.1, -0.1], [1e-4, 9e-4], 2, 1, CovarianceType.Full);
+        var core = new ModelCore(definition, 1);
+        Feed(core, before.Sample(6_000, 3));
+        Assert.Equal(0, core.Health.Drifts);
+
+        var events = Feed(core, after.Sample(2_000, 4));
+
+        var drift = Assert.Single(events, e => e.Type == ModelEventType.Drift);
+        Assert.InRange(drift.Observations, 6_001, 6_300);
+        // The refit follows once 200 post-change rows arrived, and is judged (adopted or refused with a reason).
+        var refit = Assert.Single(events, e => e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected);
+        Assert.True(refit.Observations >= drift.Observations + ModelCore.HeldOutAfterDrift);
+        Assert.False(string.IsNullOrEmpty(refit.Message));
+    }
+
+    [Fact]
+    public void ApplyRefitResult_AnyCandidate_AdoptedOnlyWhenBetterOnHeldOutRowsAndNotDegenerate()
+    {
+        // Property: whatever the candidate (an honest refit, one with a component shrunk by 1e-3..1e-8, moved far away or
+        // given almost no weight), it is adopted exactly when it scores better on the held-out rows and passes the degeneracy
+        // check on the rows it was fitted on; a refusal always says why, and a refusal changes no parameter.
+        var cases = Arb.From(
+            from seed in Gen.Choose(0, 1_000_000)
+            from shrink in Gen.Elements(1.0, 1e-3, 1e-8)
+            from move in Gen.Elements(0.0, 30.0)
+            from weight in Gen.Elements(0.3, 1e-4)
+            select (seed, shrink, move, weight));
+        Prop.ForAll(cases, c =>
+        {
+            var core = new ModelCore(Gmm(window: 1_000, refitEvery: null), 1);
+            Feed(core, Mixture(3_000, c.seed));
+            var job = core.Apply(Request(1, T0), "m").Refit!;
+            var honest = RefitCodec.ToGmm(core.Definition, RefitCodec.Run(job, default));
+            var weights = honest.Weights.ToArray();
+            var means = honest.Means.ToArray();
+            var covariances = honest.Covariances.ToArray();
+            for (var i = 0; i < 4; i++)
+            {
+                covariances[i] *= c.shrink;
+            }
+
+            means[0] += c.move;
+            weights[0] = c.weight;
+            var total = weights.Sum();
+            var candidate = GaussianMixture.Create(weights.Select(w => w / total).ToArray(), means, covariances, 3, 2, CovarianceType.Full);
+            var before = core.Gmm!.Model.Means.ToArray();
+
+            var e = core.Apply(Result(1, job.Sequence, RefitCodec.FromGmm(candidate), T0), "m").Events!.Single();
+
+            var degenerate = Degeneracy.Check(candidate, job.Window) is not null;
+            var adopted = e.Type == ModelEventType.RefitAdopted;
+            return adopted == (!degenerate && e.After > e.Before)
+                && !string.IsNullOrEmpty(e.Message)
+                && (adopted || core.Gmm.Model.Means.SequenceEqual(before));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(20));
+    }
+
+    [Fact]
     public void Health_AfterRefitsAndRows_ReportsGapRateAndNoWarnings()
     {
         var core = new ModelCore(Gmm(refitEvery: 3_000), 1);
@@ -180,20 +249,12 @@ public sealed class ModelCoreRefitTests
 
     private static long _sequence;
 
-    private static ModelStreamRecord Obs(long generation, DataMatrix rows, DateTimeOffset at) => new()
-    {
-        Kind = ModelRecordKind.Observations, ProducerId = "p", Sequence = Interlocked.Increment(ref _sequence), Generation = generation, Timestamp = at,
-        Values = rows.Values.ToArray(), Columns = rows.Columns,
-    };
+    private static ModelStreamRecord Obs(long generation, DataMatrix rows, DateTimeOffset at) =>
+        ModelStreamRecord.Observations("p", Interlocked.Increment(ref _sequence), generation, rows, at);
 
-    private static ModelStreamRecord Request(long generation, DateTimeOffset at) => new()
-    {
-        Kind = ModelRecordKind.RefitRequest, ProducerId = ModelGrain.ControlProducer, Sequence = Interlocked.Increment(ref _sequence), Generation = generation, Timestamp = at,
-    };
+    private static ModelStreamRecord Request(long generation, DateTimeOffset at) =>
+        ModelStreamRecord.RefitRequest(ModelGrain.ControlProducer, Interlocked.Increment(ref _sequence), generation, at);
 
-    private static ModelStreamRecord Result(long generation, long refitSequence, double[] parameters, DateTimeOffset at) => new()
-    {
-        Kind = ModelRecordKind.RefitResult, ProducerId = ModelGrain.ControlProducer, Sequence = Interlocked.Increment(ref _sequence), Generation = generation,
-        Timestamp = at, RefitSequence = refitSequence, Parameters = parameters,
-    };
+    private static ModelStreamRecord Result(long generation, long refitSequence, double[] parameters, DateTimeOffset at) =>
+        ModelStreamRecord.RefitResult(ModelGrain.ControlProducer, Interlocked.Increment(ref _sequence), generation, refitSequence, parameters, at);
 }

@@ -1,3 +1,4 @@
+using EmStreaming.Benchmarks.Gmm;
 using EmStreaming.Numerics.Gmm;
 using FsCheck;
 using FsCheck.Fluent;
@@ -13,42 +14,9 @@ public sealed class LocalOptimaTests
 {
     private static DataMatrix CloseMixture(int rows)
     {
-        var rng = new DeterministicRandom(2024);
-        const int k = 8, d = 8;
-        var weights = new double[k];
-        var means = new double[k * d];
-        var cov = new double[k * d * d];
-        for (var c = 0; c < k; c++)
-        {
-            weights[c] = 0.5 + rng.NextDouble();
-            for (var i = 0; i < d; i++)
-            {
-                means[(c * d) + i] = 0.3 * 8.0 * rng.NextGaussian();
-            }
-
-            var a = new double[d * d];
-            for (var i = 0; i < a.Length; i++)
-            {
-                a[i] = rng.NextGaussian();
-            }
-
-            for (var i = 0; i < d; i++)
-            {
-                for (var j = 0; j < d; j++)
-                {
-                    double s = 0;
-                    for (var p = 0; p < d; p++)
-                    {
-                        s += a[(i * d) + p] * a[(j * d) + p];
-                    }
-
-                    cov[(c * d * d) + (i * d) + j] = (s / d) + (i == j ? 0.5 : 0);
-                }
-            }
-        }
-
-        var total = weights.Sum();
-        return GaussianMixture.Create(weights.Select(w => w / total).ToArray(), means, cov, k, d, CovarianceType.Full).Sample(rows, 7);
+        var bench = GmmBenchmarkData.Truth();
+        var means = bench.Means.ToArray().Select(v => 0.3 * v).ToArray();
+        return GaussianMixture.Create(bench.Weights, means, bench.Covariances, 8, 8, CovarianceType.Full).Sample(rows, 7);
     }
 
     private static readonly Lazy<DataMatrix> Data = new(() => CloseMixture(100_000));

@@ -132,4 +132,26 @@ public sealed class HmmPropertyTests
             }
         }).Check(Quick);
     }
+
+    [Fact]
+    public void Fit_Defaults_StopOnlyWhenTheTotalChangeIsBelowTheAbsoluteTolerance()
+    {
+        // The default rule is hmmlearn's: a fit reported converged moved the total log-likelihood by less than 1e-2 nats in its
+        // last iteration, and one that did not converge used its whole iteration budget.
+        Prop.ForAll(Cases(), c =>
+        {
+            var data = RandomData(c.Seed);
+            var options = new HmmFitOptions { States = c.States, Covariance = c.Diag ? CovarianceType.Diag : CovarianceType.Full, Seed = (ulong)c.Seed, MaxIterations = 200 };
+            var fit = GaussianHmmEM.Fit(data, options);
+            var trace = fit.LogLikelihoodTrace;
+            if (!fit.Converged)
+            {
+                return fit.Iterations == options.MaxIterations;
+            }
+
+            // The trace holds one value per E-step; the last two are the iteration that stopped the fit.
+            var change = Math.Abs(trace[^1] - trace[^2]) * data.Rows;
+            return change < HmmFitOptions.DefaultAbsoluteTolerance && fit.Iterations < options.MaxIterations;
+        }).Check(Quick);
+    }
 }
