@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using EmStreaming.Numerics.Gmm;
 
@@ -178,56 +179,84 @@ public sealed partial class OnlineGaussianMixture
     /// </summary>
     private double ExpectationTile(GmmParameters p, GmmParameters scoring, ReadOnlySpan<double> rows, int m, GmmSufficientStatistics batch)
     {
-        EnsureTile(m);
-        var origin = batch.Origin;
-        var xt = _tile.AsSpan(0, _d * m);
-        var lk = _tileLk.AsSpan(0, _k * m);
-        var lse = _batchLogDensity.AsSpan(0, m);
-        GmmTileKernel.Load(rows, origin, xt, m);
-        if (!ReferenceEquals(scoring, p))
+        var tile = TileBuffers.Rent(_d, _k, m);
+        try
         {
-            // Prequential score under the reported (averaged) parameters.
-            TileLogDensity(scoring, origin, xt, m, lse);
-            lse = _tileMax.AsSpan(0, m);
-        }
+            var origin = batch.Origin;
+            var xt = tile.X.AsSpan(0, _d * m);
+            var lk = tile.Lk.AsSpan(0, _k * m);
+            var lse = _batchLogDensity.AsSpan(0, m);
+            GmmTileKernel.Load(rows, origin, xt, m);
+            if (!ReferenceEquals(scoring, p))
+            {
+                // Prequential score under the reported (averaged) parameters.
+                TileLogDensity(scoring, origin, xt, m, lse, tile);
+                lse = tile.Max.AsSpan(0, m);
+            }
 
-        GmmTileKernel.ShiftMeans(p.Means, origin, _shiftedMeans);
-        GmmTileKernel.LogDensities(p, _shiftedMeans, xt, m, m, lk, _tileWork);
-        GmmTileKernel.Responsibilities(p.LogWeights, lk, m, m, lse, _tileWork);
-        GmmTileKernel.Accumulate(batch, xt, lk, m, m, _tileWork);
-        return TensorPrimitives.Sum<double>(_batchLogDensity.AsSpan(0, m));
+            GmmTileKernel.ShiftMeans(p.Means, origin, _shiftedMeans);
+            GmmTileKernel.LogDensities(p, _shiftedMeans, xt, m, m, lk, tile.Work);
+            GmmTileKernel.Responsibilities(p.LogWeights, lk, m, m, lse, tile.Work);
+            GmmTileKernel.Accumulate(batch, xt, lk, m, m, tile.Work);
+            return TensorPrimitives.Sum<double>(_batchLogDensity.AsSpan(0, m));
+        }
+        finally
+        {
+            tile.Return();
+        }
     }
 
     /// <summary>log p(x_t) under q for the b rows of a loaded tile (the tile's log-density buffer is overwritten).</summary>
-    private void TileLogDensity(GmmParameters q, ReadOnlySpan<double> origin, ReadOnlySpan<double> xt, int b, Span<double> logDensity)
+    private void TileLogDensity(GmmParameters q, ReadOnlySpan<double> origin, ReadOnlySpan<double> xt, int b, Span<double> logDensity, TileBuffers tile)
     {
         GmmTileKernel.ShiftMeans(q.Means, origin, _shiftedMeans);
-        GmmTileKernel.LogDensities(q, _shiftedMeans, xt, b, b, _tileLk, _tileWork);
-        GmmTileKernel.Responsibilities(q.LogWeights, _tileLk, b, b, logDensity, _tileWork);
+        GmmTileKernel.LogDensities(q, _shiftedMeans, xt, b, b, tile.Lk, tile.Work);
+        GmmTileKernel.Responsibilities(q.LogWeights, tile.Lk, b, b, logDensity, tile.Work);
     }
 
     /// <summary>Scores complete rows tile by tile (at most <see cref="GmmWorkspace.TileRows"/> rows at a time).</summary>
     private void ScoreTiles(GmmParameters q, ReadOnlySpan<double> rows, int m, Span<double> logDensity)
     {
         var origin = _stats!.Origin;
-        for (var t0 = 0; t0 < m; t0 += GmmWorkspace.TileRows)
+        var tile = TileBuffers.Rent(_d, _k, Math.Min(GmmWorkspace.TileRows, m));
+        try
         {
-            var b = Math.Min(GmmWorkspace.TileRows, m - t0);
-            EnsureTile(b);
-            var xt = _tile.AsSpan(0, _d * b);
-            GmmTileKernel.Load(rows.Slice(t0 * _d, b * _d), origin, xt, b);
-            TileLogDensity(q, origin, xt, b, logDensity.Slice(t0, b));
+            for (var t0 = 0; t0 < m; t0 += GmmWorkspace.TileRows)
+            {
+                var b = Math.Min(GmmWorkspace.TileRows, m - t0);
+                var xt = tile.X.AsSpan(0, _d * b);
+                GmmTileKernel.Load(rows.Slice(t0 * _d, b * _d), origin, xt, b);
+                TileLogDensity(q, origin, xt, b, logDensity.Slice(t0, b), tile);
+            }
+        }
+        finally
+        {
+            tile.Return();
         }
     }
 
-    private void EnsureTile(int rows)
+    /// <summary>
+    /// The E-step tile's scratch, rented for one call from the shared array pool instead of kept per model: a service holds
+    /// thousands of models, and a batch's tile (≈ 12 KB at d = 4, K = 4, 100 rows) is only needed while the batch is scored.
+    /// Rented arrays may be longer than asked; every kernel slices them by the tile's stride.
+    /// </summary>
+    private readonly struct TileBuffers(double[] x, double[] lk, double[] max, double[] work)
     {
-        if (_tile.Length < _d * rows)
+        public double[] X { get; } = x;
+        public double[] Lk { get; } = lk;
+        public double[] Max { get; } = max;
+        public double[] Work { get; } = work;
+
+        public static TileBuffers Rent(int d, int k, int rows) => new(
+            ArrayPool<double>.Shared.Rent(d * rows), ArrayPool<double>.Shared.Rent(k * rows), ArrayPool<double>.Shared.Rent(rows),
+            ArrayPool<double>.Shared.Rent(GmmTileKernel.WorkLength(d, rows)));
+
+        public void Return()
         {
-            _tile = new double[_d * rows];
-            _tileLk = new double[_k * rows];
-            _tileMax = new double[rows];
-            _tileWork = new double[GmmTileKernel.WorkLength(_d, rows)];
+            ArrayPool<double>.Shared.Return(X);
+            ArrayPool<double>.Shared.Return(Lk);
+            ArrayPool<double>.Shared.Return(Max);
+            ArrayPool<double>.Shared.Return(Work);
         }
     }
 

@@ -70,10 +70,6 @@ public sealed partial class OnlineGaussianMixture
     private double[] _batchLogDensity = [];
     private bool[] _used = [];
     private readonly double[] _shiftedMeans;
-    private double[] _tile = [];
-    private double[] _tileLk = [];
-    private double[] _tileMax = [];
-    private double[] _tileWork = [];
 
     private GaussianMixture? _view;
 
