@@ -49,7 +49,7 @@ public enum ModelEventType
     SnapshotWritten,
     Created,
     Deleted,
-    /// <summary>A batch failed after acceptance (a bug or a resource problem); the message went to the dead letters.</summary>
+    /// <summary>A record could not be applied (for example an external producer's batch of the wrong width): skipped once, logged, and reported here.</summary>
     Failed,
     /// <summary>This subscriber read too slowly and missed events (their count is in the message); the grain never waits for readers.</summary>
     Dropped,
