@@ -32,9 +32,28 @@ for f in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
 print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 PY
 )
+# CI shows only the tail of the output: name every failed test (and its first message lines) just above the summary.
+failures=$(python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+for f in sorted(glob.glob(sys.argv[1] + "/**/*.trx", recursive=True)):
+    root = ET.parse(f).getroot()
+    for r in root.iter("{http://microsoft.com/schemas/VisualStudio/TeamTest/2010}UnitTestResult"):
+        if r.get("outcome") in ("Passed", "NotExecuted"):
+            continue
+        msg = r.find(".//{*}ErrorInfo/{*}Message")
+        text = (msg.text or "").strip().splitlines() if msg is not None else []
+        print(f"FAILED {r.get('testName')} ({r.get('outcome')}, {r.get('duration')})")
+        for line in text[:6]:
+            print("    " + line[:300])
+PY
+)
 if [ "$status" -ne 0 ] && [[ "$summary" == *" 0 failed"* ]]; then
   # The build or the test host failed before any test could report: count it as a failure.
   summary="${summary%%,*}, 1 failed"
+  echo "No test failed in the result files, yet dotnet test exited with $status (a build error or a crashed test host)."
+  echo "Result files written: $(find "$results" -name '*.trx' | wc -l) for $(ls -d "$root"/tests/*.Tests | wc -l) test projects."
+  grep -h -E "error [A-Z]+[0-9]+|Test host process crashed|aborted" "$results"/*.log 2>/dev/null | head -5
 fi
+[ -n "$failures" ] && echo "$failures"
 echo "$summary"
 exit "$status"
