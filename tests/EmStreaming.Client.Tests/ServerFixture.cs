@@ -22,18 +22,34 @@ public sealed class ServerFixture : WebApplicationFactory<Program>
 
     internal ServerFixture(Dictionary<string, string?> settings)
     {
+        SiloPort = EmStreaming.Testing.LoopbackPorts.Free();
+        do
+        {
+            GatewayPort = EmStreaming.Testing.LoopbackPorts.Free();
+        }
+        while (GatewayPort == SiloPort);
+
         _settings = new Dictionary<string, string?>
         {
             ["RateLimiting:Enabled"] = "false",
             ["Demo:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Storage:Provider"] = "InMemory",
+
+            // Each fixture's embedded silo on its own free ports: Orleans' listeners share a port within one user's
+            // processes (SO_REUSEPORT), so two test servers on the defaults would receive each other's connections.
+            ["Orleans:SiloPort"] = SiloPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Orleans:GatewayPort"] = GatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         foreach (var (k, v) in settings)
         {
             _settings[k] = v;
         }
     }
+
+    private int SiloPort { get; }
+
+    private int GatewayPort { get; }
 
     /// <summary>Every request that reached the server's handler, in order (method, path, Idempotency-Key, status).</summary>
     internal List<(string Method, string Path, string? Key, int Status)> Attempts { get; } = [];
