@@ -40,9 +40,14 @@ public sealed class AzuriteServer : IAsyncDisposable
         $"TableEndpoint=http://127.0.0.1:{TablePort}/{AccountName};";
 
     /// <summary>The Azurite executable: <see cref="ExecutableVariable"/> if set, else .tools/azurite of this repository.</summary>
-    public static string Executable()
+    public static string Executable() => Executable(Environment.GetEnvironmentVariable(ExecutableVariable));
+
+    /// <summary>
+    /// The Azurite executable for a given value of <see cref="ExecutableVariable"/> (tests pass a value here instead of
+    /// setting the process-wide variable, which would race with fixtures starting Azurite on other threads).
+    /// </summary>
+    public static string Executable(string? configured)
     {
-        var configured = Environment.GetEnvironmentVariable(ExecutableVariable);
         if (!string.IsNullOrEmpty(configured))
         {
             return File.Exists(configured)

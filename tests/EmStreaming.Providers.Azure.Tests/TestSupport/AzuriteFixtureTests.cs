@@ -42,16 +42,9 @@ public sealed class AzuriteFixtureTests(AzuriteFixture azurite) : IClassFixture<
     [Fact]
     public void Executable_VariableNamesMissingFile_ErrorNamesTheVariable()
     {
-        var previous = Environment.GetEnvironmentVariable(AzuriteServer.ExecutableVariable);
-        try
-        {
-            Environment.SetEnvironmentVariable(AzuriteServer.ExecutableVariable, "/nonexistent/azurite");
-            var error = Assert.Throws<InvalidOperationException>(AzuriteServer.Executable);
-            Assert.Contains(AzuriteServer.ExecutableVariable, error.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable(AzuriteServer.ExecutableVariable, previous);
-        }
+        // Never set the variable itself here: other test classes start Azurite in parallel and read it.
+        var error = Assert.Throws<InvalidOperationException>(() => AzuriteServer.Executable("/nonexistent/azurite"));
+        Assert.Contains(AzuriteServer.ExecutableVariable, error.Message, StringComparison.Ordinal);
+        Assert.Contains("/nonexistent/azurite", error.Message, StringComparison.Ordinal);
     }
 }
