@@ -170,7 +170,7 @@ internal static class ClusterThroughput
                 states.Add(blob.Properties.ContentLength ?? 0);
             }
 
-            output.WriteLine($"grain state blobs: {states.Count}, mean {(states.Count == 0 ? 0 : states.Average()):N0} bytes (written once per applied message)");
+            output.WriteLine($"grain state blobs: {states.Count}, mean {(states.Count == 0 ? 0 : states.Average()):N0} bytes (written at most once per Streams:AzureQueue:CommitInterval per model while deliveries are small)");
             output.WriteLine($"request latency ms: p50 {Percentile(all, 0.50):0.0}, p99 {Percentile(all, 0.99):0.0}");
             output.WriteLine($"load average during: {loadDuring}, after: {AzuriteCeiling.LoadAverage()}");
             return 0;
