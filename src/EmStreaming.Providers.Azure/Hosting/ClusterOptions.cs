@@ -119,6 +119,9 @@ public sealed class AzureQueueStreamSettings
     /// its messages are not deleted) until this long after the consumer's previous state write; meanwhile the stream's next
     /// messages gather in the cache and arrive as one delivery covered by one write. A full delivery (a backlog) is written at
     /// once. At most 00:00:10 and at most a quarter of <see cref="VisibilityTimeout"/>, so a held message never reappears.
+    /// A held delivery keeps its cache cursor where it is, and Orleans' cache returns messages for deletion only by whole
+    /// buckets (<see cref="CacheSize"/>/10) that no cursor is in: with an interval of seconds, lower <see cref="CacheSize"/>
+    /// too (measured: 2 s with the default cache deleted 10 % of the messages during a run; with 512, all).
     /// </summary>
     public TimeSpan CommitInterval { get; set; } = DefaultCommitInterval;
 
