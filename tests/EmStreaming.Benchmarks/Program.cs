@@ -11,6 +11,7 @@ using EmStreaming.Benchmarks.Online;
 //   stay-right MODE         issue 11's experiments (stationary, restarts, drift, dax; docs/models-stay-right.md)
 //   azurite-ceiling [...]   queue put/get/delete ops/s of Azurite itself, plain Azure SDK (docs/benchmarks.md)
 //   azure-cluster [...]     three emstream silos on Azurite, end to end, next to that Azurite's ceiling
+//   azurite-op-costs [...]  Azurite's CPU per queue, table and blob operation the cluster makes per message
 // Anything else is handed to BenchmarkDotNet (for example --filter '*Gmm*').
 switch (args.FirstOrDefault())
 {
@@ -34,6 +35,8 @@ switch (args.FirstOrDefault())
         return await EmStreaming.Benchmarks.AzureStorage.ClusterThroughput.RunAsync(args[1..], Console.Out);
     case "azurite-ceiling":
         return await EmStreaming.Benchmarks.AzureStorage.AzuriteCeiling.RunAsync(args[1..], Console.Out);
+    case "azurite-op-costs":
+        return await EmStreaming.Benchmarks.AzureStorage.AzuriteOperationCosts.RunAsync(args[1..], Console.Out);
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;

@@ -22,6 +22,8 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    public int ProcessId => _process.ProcessId;
+
     public string OutputTail => _process.OutputTail;
 
     /// <summary>

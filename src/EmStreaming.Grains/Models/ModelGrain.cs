@@ -1,5 +1,6 @@
 using EmStreaming.Grains.Events;
 using EmStreaming.Grains.Registry;
+using EmStreaming.Providers.Azure.Hosting;
 using EmStreaming.Providers.History;
 using EmStreaming.Providers.Streams;
 using Microsoft.Extensions.Logging;
@@ -51,6 +52,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private readonly ILogger _logger;
     private readonly string _streamProvider;
     private readonly bool _persistBeforeAcknowledge;
+    private readonly TimeSpan _commitInterval;
+    private readonly int _deliveryBatchSize;
     private readonly ProducerWindows _windows = new();
     private readonly CancellationTokenSource _stopping = new();
 
@@ -62,6 +65,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private bool _dirty;
     private StreamSequenceToken? _lastToken;
     private DateTimeOffset? _lastSnapshotAt;
+    private long _lastCommitTimestamp; // TimeProvider timestamp of the last state write; 0 before the first
     private long? _snapshotVersion;
     private IGrainTimer? _refitTimer;
     private IGrainTimer? _snapshotTimer;
@@ -70,13 +74,15 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
     public ModelGrain(
         IGrainContext context, IPersistentStateFactory stateFactory, IOptions<ModelStorageOptions> storage, IOptions<ModelStreamOptions> streams,
-        IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics, ISnapshotHistory history, IStreamPersistenceTracker tracker, IModelGrainObserver observer, TimeProvider time,
+        IOptions<AzureQueueStreamSettings> queues, IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics, ISnapshotHistory history, IStreamPersistenceTracker tracker, IModelGrainObserver observer, TimeProvider time,
         ILogger<ModelGrain> logger)
     {
         _state = stateFactory.Create<ModelGrainState>(context, new StateConfiguration("model", storage.Value.ProviderName));
         _streamProvider = streams.Value.ProviderName;
         // Azure Queue streams delete a message as soon as the delivery call returns, so its effect must be stored by then.
         _persistBeforeAcknowledge = streams.Value.AzureQueue;
+        _commitInterval = queues.Value.CommitInterval;
+        _deliveryBatchSize = queues.Value.DeliveryBatchSize;
         _registry = registry;
         _hub = hub;
         _metrics = metrics;
@@ -166,7 +172,15 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         {
             if (_persistBeforeAcknowledge && _dirty && _core is not null)
             {
-                // One state write covers every record of the delivery (Streams:AzureQueue:DeliveryBatchSize).
+                // One state write covers every record of the delivery (Streams:AzureQueue:DeliveryBatchSize). A delivery that
+                // is not full is held until CommitInterval after the previous write, unacknowledged: the stream's next messages
+                // gather in the cache meanwhile and come as one delivery, so under load a model writes about once per interval
+                // instead of once per message, and no message is deleted before a write that covers it.
+                if (items.Count < _deliveryBatchSize)
+                {
+                    await WaitForCommitIntervalAsync();
+                }
+
                 await PersistBeforeAcknowledgeAsync();
             }
 
@@ -183,6 +197,14 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     {
         try
         {
+            if (SnapshotDue)
+            {
+                // The policy snapshot of the records just applied: its state write is this commit's.
+                await SnapshotAsync(SnapshotReason.Policy, CancellationToken.None);
+                return;
+            }
+
+            _lastCommitTimestamp = _time.GetTimestamp();
             _state.State = new ModelGrainState { Data = ModelStateCodec.Encode(SnapshotReason.Policy, _controlSequence, _windows, _core!.Save()) };
             await _state.WriteStateAsync();
         }
@@ -334,12 +356,27 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             StartRefit(job, NextControlSequence());
         }
 
-        if (_core.Definition.Snapshots.EveryObservations is { } every && _sinceSnapshot >= every)
+        if (SnapshotDue && !_persistBeforeAcknowledge)
         {
+            // With persist-before-acknowledge the delivery's commit takes this snapshot, after the delivery's last record.
             await SnapshotAsync(SnapshotReason.Policy, CancellationToken.None);
         }
 
         return true;
+    }
+
+    private bool SnapshotDue => _core?.Definition.Snapshots.EveryObservations is { } every && _sinceSnapshot >= every;
+
+    /// <summary>Waits until <c>CommitInterval</c> has passed since the previous state write (group commit; see <see cref="OnNextAsync(IList{SequentialItem{object}})"/>).</summary>
+    private Task WaitForCommitIntervalAsync()
+    {
+        if (_lastCommitTimestamp == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var wait = _commitInterval - _time.GetElapsedTime(_lastCommitTimestamp);
+        return wait > TimeSpan.Zero ? Task.Delay(wait, _time) : Task.CompletedTask;
     }
 
     /// <summary>
@@ -539,6 +576,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         var data = ModelStateCodec.Encode(reason, _controlSequence, _windows, model);
         _state.State = new ModelGrainState { Data = data };
         var token = _lastToken;
+        _lastCommitTimestamp = _time.GetTimestamp();
         await _state.WriteStateAsync(cancellationToken);
         // The written bytes hold the whole window again: do not keep a second copy per model between writes (the ETag stays with
         // the persistent state, not with this object).

@@ -127,8 +127,9 @@ public static class EmStreamingAzureHostingExtensions
 
     /// <summary>
     /// Adds Orleans' Azure Queue persistent streams named <paramref name="name"/>: implicit subscriptions only, queues,
-    /// visibility timeout, poll period and cache size from <c>Streams:AzureQueue</c>. Azure Queue streams are at-least-once
-    /// and delete a message once it is delivered: consumers must persist before they return from <c>OnNextAsync</c>.
+    /// visibility timeout, poll period, delivery batch, group commit and cache size from <c>Streams:AzureQueue</c>. Azure Queue
+    /// streams are at-least-once and delete a message once it is delivered: consumers must persist before they return from
+    /// <c>OnNextAsync</c> (and may hold a small delivery up to <c>CommitInterval</c> to cover several with one write).
     /// </summary>
     /// <exception cref="OptionsValidationException">A setting is invalid; the messages name it.</exception>
     public static ISiloBuilder AddEmStreamingAzureQueueStreams(this ISiloBuilder silo, string name, IConfiguration configuration)
@@ -140,6 +141,8 @@ public static class EmStreamingAzureHostingExtensions
         var queues = settings.QueueNames();
         silo.Services.AddEmStreamingAzureStorageAccount(configuration, new AzureStorageRequirement(AzureStorageService.Queue, queues[0]));
         silo.Services.TryAddSingleton<IStreamPersistenceTracker, NoStreamPersistenceTracker>();
+        // The consumers read the group-commit settings (CommitInterval, DeliveryBatchSize) through IOptions.
+        silo.Services.AddOptions<AzureQueueStreamSettings>().Bind(configuration.GetSection(AzureQueueStreamSettings.SectionName));
         silo.AddAzureQueueStreams(name, stream =>
         {
             stream.ConfigureAzureQueue(ob => ob.Configure<AzureStorageAccount>((o, account) =>

@@ -79,6 +79,11 @@ internal static partial class AzureHostingOptionsValidator
             failures.Add($"Streams:AzureQueue:DeliveryBatchSize must be between 1 and 1024 (was {settings.DeliveryBatchSize})");
         }
 
+        if (settings.CommitInterval < TimeSpan.Zero || settings.CommitInterval > TimeSpan.FromSeconds(10) || settings.CommitInterval * 4 > settings.VisibilityTimeout)
+        {
+            failures.Add($"Streams:AzureQueue:CommitInterval must be between 00:00:00 and 00:00:10 and at most a quarter of Streams:AzureQueue:VisibilityTimeout (was {settings.CommitInterval})");
+        }
+
         if (settings.CacheSize < 32)
         {
             failures.Add($"Streams:AzureQueue:CacheSize must be at least 32 (was {settings.CacheSize})");

@@ -107,6 +107,24 @@ public sealed class AzureQueueStreamSettings
     /// </summary>
     public int DeliveryBatchSize { get; set; } = 16;
 
+    /// <summary>
+    /// Default <see cref="CommitInterval"/>: 500 ms. One state write per model per half second at most while its deliveries are
+    /// smaller than <see cref="DeliveryBatchSize"/>; the rows it covers wait at most this long longer to be applied and deleted.
+    /// </summary>
+    public static readonly TimeSpan DefaultCommitInterval = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// Group commit of a consumer that persists before it acknowledges (<c>Streams:AzureQueue:CommitInterval</c>), default
+    /// 500 ms, 0 = a write per delivery. A delivery smaller than <see cref="DeliveryBatchSize"/> is held (unacknowledged, so
+    /// its messages are not deleted) until this long after the consumer's previous state write; meanwhile the stream's next
+    /// messages gather in the cache and arrive as one delivery covered by one write. A full delivery (a backlog) is written at
+    /// once. At most 00:00:10 and at most a quarter of <see cref="VisibilityTimeout"/>, so a held message never reappears.
+    /// A held delivery keeps its cache cursor where it is, and Orleans' cache returns messages for deletion only by whole
+    /// buckets (<see cref="CacheSize"/>/10) that no cursor is in: with an interval of seconds, lower <see cref="CacheSize"/>
+    /// too (measured: 2 s with the default cache deleted 10 % of the messages during a run; with 512, all).
+    /// </summary>
+    public TimeSpan CommitInterval { get; set; } = DefaultCommitInterval;
+
     /// <summary>Messages the pulling agent's cache holds (<c>Streams:AzureQueue:CacheSize</c>), default 4,096.</summary>
     public int CacheSize { get; set; } = 4096;
 

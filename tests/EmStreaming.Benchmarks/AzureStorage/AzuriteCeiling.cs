@@ -18,8 +18,10 @@ namespace EmStreaming.Benchmarks.AzureStorage;
 /// framing it is taken as <see cref="BytesPerBatch"/> bytes, and Orleans' Azure Queue adapter sends a message as the
 /// base64 text of the serialized batch container, so a message of n batches is about 4/3 × n × 3,400 characters
 /// (10 batches: ~45 KB, under the 64 KiB limit; 20 batches did not fit in the prototype).
-/// Usage: <c>azurite-ceiling [--seconds S] [--concurrency C] [--queues Q] [--batches 1,5,10] [--connection-string CS]</c>;
+/// Usage: <c>azurite-ceiling [--seconds S] [--concurrency C] [--queues Q] [--batches 1,5,10] [--connection-string CS [--azurite-pid P]]</c>;
 /// without a connection string it starts Azurite from .tools/azurite (disk persistence, as deploy/local-cluster.sh does).
+/// The steady phase also reports the CPU Azurite's process spent per message (when its process id is known), the figure
+/// the cluster's own Azurite CPU per message is compared with.
 /// </remarks>
 internal static class AzuriteCeiling
 {
@@ -34,6 +36,7 @@ internal static class AzuriteCeiling
         var queues = 8;
         int[] batchesPerMessage = [1, 5, 10];
         string? connectionString = null;
+        int? azuritePid = null;
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value");
@@ -44,6 +47,7 @@ internal static class AzuriteCeiling
                 case "--queues": queues = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--batches": batchesPerMessage = [.. value.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))]; break;
                 case "--connection-string": connectionString = value; break;
+                case "--azurite-pid": azuritePid = int.Parse(value, CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
 
@@ -57,6 +61,7 @@ internal static class AzuriteCeiling
         {
             azurite = await AzuriteServer.StartAsync(inMemory: false).ConfigureAwait(false);
             connectionString = azurite.ConnectionString;
+            azuritePid = azurite.ProcessId;
             output.WriteLine($"azurite-ceiling: started Azurite (disk persistence) pid {azurite.ProcessId}, queue port {azurite.QueuePort}");
         }
 
@@ -64,12 +69,12 @@ internal static class AzuriteCeiling
         {
             output.WriteLine($"azurite-ceiling: {concurrency} concurrent clients over {queues} queues, {seconds:0.#} s per phase, " +
                 $"{BytesPerBatch} bytes per batch before base64; {Environment.ProcessorCount} cores, load average before: {LoadAverage()}");
-            output.WriteLine("| batches/message | message chars | put ops/s | get calls/s (msgs/s) | delete ops/s | steady msgs/s (put+get+delete) | steady batches/s |");
-            output.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
+            output.WriteLine("| batches/message | message chars | put ops/s | get calls/s (msgs/s) | delete ops/s | steady msgs/s (put+get+delete) | steady batches/s | Azurite CPU ms/msg (steady) |");
+            output.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
             var service = new QueueServiceClient(connectionString);
             foreach (var n in batchesPerMessage)
             {
-                var row = await MeasureAsync(service, n, TimeSpan.FromSeconds(seconds), concurrency, queues).ConfigureAwait(false);
+                var row = await MeasureAsync(service, n, TimeSpan.FromSeconds(seconds), concurrency, queues, azuritePid).ConfigureAwait(false);
                 output.WriteLine(row);
             }
 
@@ -85,7 +90,7 @@ internal static class AzuriteCeiling
         }
     }
 
-    private static async Task<string> MeasureAsync(QueueServiceClient service, int batches, TimeSpan phase, int concurrency, int queueCount)
+    private static async Task<string> MeasureAsync(QueueServiceClient service, int batches, TimeSpan phase, int concurrency, int queueCount, int? azuritePid)
     {
         var payload = new byte[batches * BytesPerBatch];
         new Random(batches).NextBytes(payload);
@@ -149,6 +154,7 @@ internal static class AzuriteCeiling
         }
 
         var producers = concurrency / 2;
+        var cpuBefore = CpuTime(azuritePid);
         var steady = await ForPhaseAsync(phase, concurrency, async (client, _) =>
         {
             // Producer i and consumer i share queue i mod Q, so every queue written is also read.
@@ -177,6 +183,7 @@ internal static class AzuriteCeiling
             Interlocked.Add(ref backlog[q], -messages.Length);
             return messages.Length;
         }).ConfigureAwait(false);
+        var cpuMs = (CpuTime(azuritePid) - cpuBefore).TotalMilliseconds;
 
         foreach (var queue in fresh)
         {
@@ -186,7 +193,8 @@ internal static class AzuriteCeiling
         var seconds = phase.TotalSeconds;
         return string.Create(CultureInfo.InvariantCulture,
             $"| {batches} | {text.Length:N0} | {puts.Count / puts.Seconds:N0} | {getCalls / gets.Seconds:N0} ({gets.Count / gets.Seconds:N0}) | " +
-            $"{deletes.Count / deletes.Seconds:N0} | {steady.Count / steady.Seconds:N0} | {steady.Count * batches / steady.Seconds:N0} |");
+            $"{deletes.Count / deletes.Seconds:N0} | {steady.Count / steady.Seconds:N0} | {steady.Count * batches / steady.Seconds:N0} | " +
+            $"{(azuritePid is null || steady.Count == 0 ? "n/a" : (cpuMs / steady.Count).ToString("0.00", CultureInfo.InvariantCulture))} |");
     }
 
     /// <summary>
@@ -213,6 +221,25 @@ internal static class AzuriteCeiling
         })).ToArray();
         await Task.WhenAll(clients).ConfigureAwait(false);
         return (count, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>User + system CPU time the process has used so far (zero when it is unknown or gone).</summary>
+    internal static TimeSpan CpuTime(int? processId)
+    {
+        if (processId is not { } pid)
+        {
+            return TimeSpan.Zero;
+        }
+
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return process.TotalProcessorTime;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return TimeSpan.Zero;
+        }
     }
 
     /// <summary>The 1, 5 and 15 minute load averages, as <c>uptime</c> prints them.</summary>

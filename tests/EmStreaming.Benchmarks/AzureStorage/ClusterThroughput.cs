@@ -11,8 +11,11 @@ namespace EmStreaming.Benchmarks.AzureStorage;
 /// processes (Azure Table membership, Blob state, Azure Queue streams), M GMM models, P concurrent HTTP producers posting
 /// batches round-robin to the silos for S seconds. Reported: batches and observations acknowledged per second, then applied
 /// per second (from the first post until every model's count reached what was acknowledged), request latency, and, from the
-/// same Azurite right before, the plain-SDK steady ceiling (put + get + delete) for one batch per message.
-/// Usage: <c>azure-cluster [--models M] [--producers P] [--seconds S] [--rows R] [--dimension D] [--keys] [--set Section:Key=value]…</c>
+/// same Azurite right before, the plain-SDK steady ceiling (put + get + delete) for the same message size. Rates and CPU are
+/// taken after a warm-up (the silos' JIT and connection set-up are not steady state; the ceiling's phase is steady too), and
+/// the CPU the silos and Azurite spent per message is printed beside Azurite's CPU per message in the ceiling's steady phase,
+/// which says which process binds on a shared machine better than rates do.
+/// Usage: <c>azure-cluster [--models M] [--producers P] [--seconds S] [--warmup W] [--rows R] [--dimension D] [--keys] [--set Section:Key=value]…</c>
 /// (<c>--keys</c> sends an Idempotency-Key with every batch; the registry then stores an answer per batch; <c>--set</c>
 /// passes a setting to every silo, e.g. <c>--set Streams:AzureQueue:PollPeriod=00:00:00.500</c>).
 /// </summary>
@@ -23,6 +26,7 @@ internal static class ClusterThroughput
         var models = 30;
         var producers = 24;
         var seconds = 20.0;
+        var warmup = 5.0;
         var rows = 100;
         var dimension = 4;
         var keys = false;
@@ -35,6 +39,7 @@ internal static class ClusterThroughput
                 case "--models": models = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--producers": producers = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--warmup": warmup = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--rows": rows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--dimension": dimension = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--keys": keys = true; break;
@@ -48,13 +53,17 @@ internal static class ClusterThroughput
 
         var emstream = SiloProcess.Emstream("Release");
         await using var azurite = await AzuriteServer.StartAsync(inMemory: false).ConfigureAwait(false);
-        output.WriteLine($"azure-cluster: {models} models (d={dimension}), {producers} producers, batches of {rows} rows, {seconds:0.#} s, keys={keys}; " +
+        output.WriteLine($"azure-cluster: {models} models (d={dimension}), {producers} producers, batches of {rows} rows, {seconds:0.#} s after {warmup:0.#} s warm-up, keys={keys}; " +
             $"{Environment.ProcessorCount} cores, load average before: {AzuriteCeiling.LoadAverage()}");
 
         // The ceiling for this message size (one request = one stream record = one queue message of rows/100 batches of
         // 100 rows), from the same Azurite, just before the cluster runs on it.
         var batchesPerMessage = Math.Max(1, rows / 100);
-        var ceilingArgs = new[] { "--connection-string", azurite.ConnectionString, "--batches", batchesPerMessage.ToString(CultureInfo.InvariantCulture), "--seconds", "8" };
+        var ceilingArgs = new[]
+        {
+            "--connection-string", azurite.ConnectionString, "--azurite-pid", azurite.ProcessId.ToString(CultureInfo.InvariantCulture),
+            "--batches", batchesPerMessage.ToString(CultureInfo.InvariantCulture), "--seconds", "8",
+        };
         await AzuriteCeiling.RunAsync(ceilingArgs, output).ConfigureAwait(false);
 
         var data = LocalServerProcess.NewWorkspace("emstream-cluster-bench");
@@ -83,7 +92,8 @@ internal static class ClusterThroughput
             var latencies = new List<double>[producers];
             long next = -1;
             long failed = 0;
-            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+            var measuring = false;
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(warmup + seconds));
             var clock = Stopwatch.StartNew();
             var tasks = Enumerable.Range(0, producers).Select(p => Task.Run(async () =>
             {
@@ -105,7 +115,11 @@ internal static class ClusterThroughput
                     using var response = await http.SendAsync(request).ConfigureAwait(false);
                     if (response.IsSuccessStatusCode)
                     {
-                        latencies[p].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        if (Volatile.Read(ref measuring))
+                        {
+                            latencies[p].Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        }
+
                         Interlocked.Add(ref acknowledged[model], rows);
                     }
                     else
@@ -114,42 +128,49 @@ internal static class ClusterThroughput
                     }
                 }
             })).ToArray();
+
+            // The measured window starts after the warm-up: acknowledged, applied and CPU so far are subtracted.
+            await Task.Delay(TimeSpan.FromSeconds(warmup)).ConfigureAwait(false);
+            Volatile.Write(ref measuring, true);
+            var startSeconds = clock.Elapsed.TotalSeconds;
+            var acknowledgedAtStart = acknowledged.Select((_, m) => Interlocked.Read(ref acknowledged[m])).Sum();
+            var cpuAtStart = Cpu(silos, azurite);
+            var appliedAtStart = await AppliedAsync(http, silos, ids, acknowledged).ConfigureAwait(false);
+            var appliedStartSeconds = clock.Elapsed.TotalSeconds;
             await Task.WhenAll(tasks).ConfigureAwait(false);
             var sendSeconds = clock.Elapsed.TotalSeconds;
+            var cpuAtEnd = Cpu(silos, azurite);
             var loadDuring = AzuriteCeiling.LoadAverage();
             var total = acknowledged.Sum();
 
             // Applied: poll until every model's count reaches what was acknowledged.
-            while (true)
+            while (await AppliedAsync(http, silos, ids, acknowledged).ConfigureAwait(false) != total && clock.Elapsed.TotalSeconds < sendSeconds + 300)
             {
-                var applied = 0L;
-                for (var m = 0; m < models; m++)
-                {
-                    using var status = JsonDocument.Parse(await http.GetStringAsync(new Uri($"{silos[m % 3].Url}/v1/models/{ids[m]}")).ConfigureAwait(false));
-                    applied += Math.Min(acknowledged[m], status.RootElement.GetProperty("status").GetProperty("observations").GetInt64());
-                }
-
-                if (applied == total || clock.Elapsed.TotalSeconds > sendSeconds + 300)
-                {
-                    break;
-                }
-
                 await Task.Delay(200).ConfigureAwait(false);
             }
 
-            var appliedSeconds = clock.Elapsed.TotalSeconds;
+            var appliedSeconds = clock.Elapsed.TotalSeconds - appliedStartSeconds;
             var all = latencies.SelectMany(l => l).Order().ToArray();
-            var messages = total / rows;
-            var batches = total / 100.0;
-            output.WriteLine($"acknowledged: {messages:N0} requests (= queue messages) in {sendSeconds:0.0} s = {messages / sendSeconds:N0} messages/s = {batches / sendSeconds:N0} batches of 100/s = {total / sendSeconds:N0} observations/s ({failed} failed requests)");
-            output.WriteLine($"applied end to end: all after {appliedSeconds:0.0} s = {messages / appliedSeconds:N0} messages/s = {batches / appliedSeconds:N0} batches of 100/s = {total / appliedSeconds:N0} observations/s");
+            var measuredSeconds = sendSeconds - startSeconds;
+            var sent = total - acknowledgedAtStart;
+            var messages = sent / rows;
+            var batches = sent / 100.0;
+            var appliedRows = total - appliedAtStart;
+            output.WriteLine($"acknowledged (after warm-up): {messages:N0} requests (= queue messages) in {measuredSeconds:0.0} s = {messages / measuredSeconds:N0} messages/s = {batches / measuredSeconds:N0} batches of 100/s = {sent / measuredSeconds:N0} observations/s ({failed} failed requests in all)");
+            output.WriteLine($"applied end to end: {appliedRows / rows:N0} messages from the end of the warm-up until all were applied, {appliedSeconds:0.0} s = {appliedRows / rows / appliedSeconds:N0} messages/s = {appliedRows / 100.0 / appliedSeconds:N0} batches of 100/s = {appliedRows / appliedSeconds:N0} observations/s");
+            if (messages > 0)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"CPU per acknowledged message (measured window): silos {(cpuAtEnd.Silos - cpuAtStart.Silos).TotalMilliseconds / messages:0.00} ms (three processes together), Azurite {(cpuAtEnd.Azurite - cpuAtStart.Azurite).TotalMilliseconds / messages:0.00} ms, this load client {(cpuAtEnd.Client - cpuAtStart.Client).TotalMilliseconds / messages:0.00} ms"));
+            }
+
             var states = new List<long>();
             await foreach (var blob in new Azure.Storage.Blobs.BlobContainerClient(azurite.ConnectionString, "emstreaming-grains").GetBlobsAsync().ConfigureAwait(false))
             {
                 states.Add(blob.Properties.ContentLength ?? 0);
             }
 
-            output.WriteLine($"grain state blobs: {states.Count}, mean {(states.Count == 0 ? 0 : states.Average()):N0} bytes (written once per applied message)");
+            output.WriteLine($"grain state blobs: {states.Count}, mean {(states.Count == 0 ? 0 : states.Average()):N0} bytes (written at most once per Streams:AzureQueue:CommitInterval per model while deliveries are small)");
             output.WriteLine($"request latency ms: p50 {Percentile(all, 0.50):0.0}, p99 {Percentile(all, 0.99):0.0}");
             output.WriteLine($"load average during: {loadDuring}, after: {AzuriteCeiling.LoadAverage()}");
             return 0;
@@ -169,6 +190,28 @@ internal static class ClusterThroughput
             {
             }
         }
+    }
+
+    /// <summary>Rows applied so far over all models, each capped at what was acknowledged for it.</summary>
+    private static async Task<long> AppliedAsync(HttpClient http, SiloProcess[] silos, string[] ids, long[] acknowledged)
+    {
+        var counts = await Task.WhenAll(ids.Select(async (id, m) =>
+        {
+            using var status = JsonDocument.Parse(await http.GetStringAsync(new Uri($"{silos[m % silos.Length].Url}/v1/models/{id}")).ConfigureAwait(false));
+            return Math.Min(Interlocked.Read(ref acknowledged[m]), status.RootElement.GetProperty("status").GetProperty("observations").GetInt64());
+        })).ConfigureAwait(false);
+        return counts.Sum();
+    }
+
+    private static (TimeSpan Silos, TimeSpan Azurite, TimeSpan Client) Cpu(SiloProcess[] silos, AzuriteServer azurite)
+    {
+        var total = TimeSpan.Zero;
+        foreach (var silo in silos)
+        {
+            total += AzuriteCeiling.CpuTime(silo.ProcessId);
+        }
+
+        return (total, AzuriteCeiling.CpuTime(azurite.ProcessId), AzuriteCeiling.CpuTime(Environment.ProcessId));
     }
 
     private static string Body(int seed, int rows, int dimension)

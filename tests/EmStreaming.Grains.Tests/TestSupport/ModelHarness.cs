@@ -33,8 +33,12 @@ internal sealed class ModelHarness : IAsyncDisposable
 
     public GrainRecorder Recorder { get; }
 
+    /// <param name="directory">The SQLite file's directory; null keeps everything in memory (unless settings say otherwise).</param>
+    /// <param name="settings">Configuration on top of the harness's own (e.g. Azure storage and streams on Azurite).</param>
+    /// <param name="recorder">The observer of the grains.</param>
+    /// <param name="services">Changes to the silo's services after it is configured (e.g. a decorated grain storage).</param>
     public static async Task<ModelHarness> StartAsync(
-        string? directory = null, IReadOnlyDictionary<string, string?>? settings = null, GrainRecorder? recorder = null)
+        string? directory = null, IReadOnlyDictionary<string, string?>? settings = null, GrainRecorder? recorder = null, Action<IServiceCollection>? services = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         var configuration = new Dictionary<string, string?>
@@ -55,6 +59,7 @@ internal sealed class ModelHarness : IAsyncDisposable
         recorder ??= new GrainRecorder();
         builder.Services.AddSingleton<IModelGrainObserver>(recorder);
         builder.UseOrleans(silo => silo.UseEmStreamingSilo(builder.Configuration));
+        services?.Invoke(builder.Services);
         var host = builder.Build();
         await host.StartAsync();
         return new ModelHarness(host, recorder);

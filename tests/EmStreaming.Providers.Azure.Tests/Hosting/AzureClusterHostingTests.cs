@@ -151,6 +151,8 @@ public sealed class AzureClusterHostingTests(AzuriteFixture azurite, RedisFixtur
     [InlineData("Orleans:AdvertisedIPAddress", "not-an-ip", null, null, "Orleans:AdvertisedIPAddress")]
     [InlineData("Storage:Provider", "AzureStorage", "Storage:Azure:ContainerName", "Bad_Name", "Storage:Azure:ContainerName")]
     [InlineData("Streams:Provider", "AzureQueue", "Streams:AzureQueue:VisibilityTimeout", "00:00:05", "Streams:AzureQueue:VisibilityTimeout")]
+    [InlineData("Streams:Provider", "AzureQueue", "Streams:AzureQueue:CommitInterval", "00:00:11", "Streams:AzureQueue:CommitInterval")]
+    [InlineData("Streams:Provider", "AzureQueue", "Streams:AzureQueue:CommitInterval", "-00:00:01", "Streams:AzureQueue:CommitInterval")]
     [InlineData("Orleans:Clustering", "AzureStorage", "AzureStorage:ConnectionString", "not a connection string", "AzureStorage:ConnectionString")]
     public void Build_InvalidSetting_ErrorNamesIt(string key, string value, string? otherKey, string? otherValue, string named)
     {

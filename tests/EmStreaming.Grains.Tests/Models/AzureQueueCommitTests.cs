@@ -1,0 +1,91 @@
+using Azure.Storage.Queues;
+using EmStreaming.Grains.Tests.TestSupport;
+
+namespace EmStreaming.Grains.Tests.Models;
+
+/// <summary>
+/// Model grains on Azure Queue streams (Azurite): a queue message is deleted only once a state write covers its record
+/// (persist before acknowledge), and deliveries that come faster than <c>Streams:AzureQueue:CommitInterval</c> share one
+/// write (group commit). The grain storage is the real Blob storage behind a gate that can hold writes.
+/// </summary>
+public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
+{
+    private const string Model = "sensor:commit";
+
+    [Fact]
+    public async Task Append_StateWriteHeld_MessageStaysInTheQueueUntilTheWriteIsDone()
+    {
+        var gate = new GatedGrainStorage.Gate();
+        var (settings, queue) = Settings(commitInterval: TimeSpan.Zero);
+        await using var harness = await ModelHarness.StartAsync(
+            settings: settings, services: s => GatedGrainStorage.Decorate(s, ModelStorageOptions.DefaultProviderName, gate));
+        await harness.Service.PutModelAsync(Model, ModelHarness.Gmm(snapshotEvery: null));
+
+        gate.Close();
+        await harness.Service.AppendAsync(Model, ModelHarness.Rows(100, 2, seed: 1));
+        // The grain has applied the record and is writing the state that covers it: the message must still be queued
+        // (read and invisible, not deleted), or a crash now would lose an acknowledged batch.
+        await gate.Held.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(await MessagesAsync(queue) >= 1, "the queue message was deleted before the state write that covers it completed");
+        Assert.Equal(0, (await harness.Service.GetStateAsync(Model)).Observations);
+
+        gate.Open();
+        await harness.WaitForObservationsAsync(Model, 100);
+        await WaitUntilAsync(async () => await MessagesAsync(queue) == 0, "the message is deleted once its effect is stored");
+    }
+
+    [Fact]
+    public async Task Append_RecordsWithinOneCommitInterval_ShareStateWrites()
+    {
+        const int Appends = 10;
+        var gate = new GatedGrainStorage.Gate();
+        var (settings, _) = Settings(commitInterval: TimeSpan.FromSeconds(8));
+        await using var harness = await ModelHarness.StartAsync(
+            settings: settings, services: s => GatedGrainStorage.Decorate(s, ModelStorageOptions.DefaultProviderName, gate));
+        await harness.Service.PutModelAsync(Model, ModelHarness.Gmm(snapshotEvery: null));
+        gate.ResetCount();
+
+        // One after the other, each in its queue a few poll periods (50 ms) before the next: without group commit every record
+        // is its own delivery and its own write.
+        for (var i = 0; i < Appends; i++)
+        {
+            await harness.Service.AppendAsync(Model, ModelHarness.Rows(50, 2, seed: i));
+            await Task.Delay(250);
+        }
+
+        await harness.WaitForObservationsAsync(Model, Appends * 50);
+        Assert.InRange(gate.Writes, 1, 3);
+    }
+
+    private (Dictionary<string, string?> Settings, QueueClient Queue) Settings(TimeSpan commitInterval)
+    {
+        var name = "t" + Guid.NewGuid().ToString("N")[..12];
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = "AzureStorage",
+            ["Streams:Provider"] = "AzureQueue",
+            ["AzureStorage:ConnectionString"] = azurite.ConnectionString,
+            ["Storage:Azure:ContainerName"] = name + "-state",
+            ["Storage:Azure:HistoryContainerName"] = name + "-history",
+            ["Storage:Azure:RegistryTableName"] = name,
+            ["Streams:AzureQueue:QueuePrefix"] = name,
+            ["Streams:AzureQueue:QueueCount"] = "1",
+            ["Streams:AzureQueue:CommitInterval"] = commitInterval.ToString(),
+            ["Streams:AzureQueue:PollPeriod"] = "00:00:00.050",
+        };
+        return (settings, new QueueClient(azurite.ConnectionString, name + "-0"));
+    }
+
+    /// <summary>Messages in the queue, visible or not (Azure counts a read, undeleted message too).</summary>
+    private static async Task<int> MessagesAsync(QueueClient queue) => (await queue.GetPropertiesAsync()).Value.ApproximateMessagesCount;
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not within 60 s: {what}");
+            await Task.Delay(100);
+        }
+    }
+}
