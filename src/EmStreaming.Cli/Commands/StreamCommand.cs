@@ -128,19 +128,19 @@ internal static class StreamCommand
             }
             else
             {
-                var estimator = resume is not null
-                    ? RestoreHmm(resume)
-                    : new OnlineGaussianHmm(
+                var (estimator, watch) = resume is not null
+                    ? RestoreHmm(resume, parse.GetValue(seed))
+                    : (new OnlineGaussianHmm(
                         new OnlineHmmOptions
                         {
                             States = k!.Value,
                             Covariance = cov,
                             StepSize = schedule ?? new OnlineHmmOptions { States = 1 }.StepSize,
-                            BufferFit = new HmmFitOptions { States = k!.Value, Covariance = cov, Seed = parse.GetValue(seed), Restarts = 2 },
-                        }, d);
+                            BufferFit = new HmmFitOptions { States = k!.Value, Covariance = cov, Seed = parse.GetValue(seed), Restarts = HmmDriftWatch.RefitRestarts },
+                        }, d), new HmmDriftWatch(parse.GetValue(seed)));
                 CheckDimension(estimator.Dimension, d, schema);
-                RunHmm(estimator, rows, every, output);
-                if (parse.GetValue(saveState) is { } target) WriteState(target, estimator.SaveState());
+                RunHmm(estimator, watch, rows, every, output);
+                if (parse.GetValue(saveState) is { } target) WriteState(target, watch.Save(estimator));
             }
 
             return ExitCodes.Success;
@@ -178,7 +178,7 @@ internal static class StreamCommand
         if (state != columns)
         {
             throw new CliException(
-                $"--resume-state: the state has {state} columns but {columns} are selected in {schema.Path} ({string.Join(", ", schema.Columns.Select(c => schema.Header[c]))})");
+                $"--resume-state: the state was learned on {state} column(s) but {columns} are selected in {schema.Path} ({string.Join(", ", schema.Columns.Select(c => schema.Header[c]))})");
         }
     }
 
@@ -264,7 +264,7 @@ internal static class StreamCommand
         output.Gmm(rows, estimator.LastBatchMeanLogLikelihood, final, final: true, estimator.Observations, estimator.IsWarmingUp, estimator.DriftsDetected);
     }
 
-    private static void RunHmm(OnlineGaussianHmm estimator, CsvChunkReader reader, int every, Reporter output)
+    private static void RunHmm(OnlineGaussianHmm estimator, HmmDriftWatch watch, CsvChunkReader reader, int every, Reporter output)
     {
         var window = new PrequentialWindow();
         var rows = 0L;
@@ -274,10 +274,17 @@ internal static class StreamCommand
             var d = chunk.Columns;
             for (var i = 0; i < chunk.Rows; i++)
             {
-                window.Add(estimator.Update(values.Slice(i * d, d)));
+                var row = values.Slice(i * d, d);
+                var logPredictive = estimator.Update(row);
+                window.Add(logPredictive);
+                if (watch.Observe(estimator, row, logPredictive))
+                {
+                    output.Drift(watch.LastDriftObservation);
+                }
+
                 if (++rows % every == 0)
                 {
-                    output.Hmm(rows, window.TakeMean(), estimator, final: false);
+                    output.Hmm(rows, window.TakeMean(), estimator, final: false, watch.Drifts);
                 }
             }
 
@@ -286,12 +293,12 @@ internal static class StreamCommand
 
         if (rows % every != 0)
         {
-            output.Hmm(rows, window.TakeMean(), estimator, final: false);
+            output.Hmm(rows, window.TakeMean(), estimator, final: false, watch.Drifts);
         }
 
         // A file shorter than the warm-up buffer still gets a model: fit what was buffered.
         estimator.TryInitializeFromBuffer();
-        output.Hmm(rows, estimator.PrequentialCount > 0 ? estimator.PrequentialLogLikelihoodSum / estimator.PrequentialCount : double.NaN, estimator, final: true);
+        output.Hmm(rows, estimator.PrequentialCount > 0 ? estimator.PrequentialLogLikelihoodSum / estimator.PrequentialCount : double.NaN, estimator, final: true, watch.Drifts);
     }
 
     private static byte[] ReadState(string path)
@@ -330,11 +337,11 @@ internal static class StreamCommand
         }
     }
 
-    private static OnlineGaussianHmm RestoreHmm(byte[] state)
+    private static (OnlineGaussianHmm Hmm, HmmDriftWatch Watch) RestoreHmm(byte[] state, ulong seed)
     {
         try
         {
-            return OnlineGaussianHmm.RestoreState(state);
+            return HmmDriftWatch.Restore(state, seed);
         }
         catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or EndOfStreamException)
         {
@@ -426,7 +433,7 @@ internal static class StreamCommand
             }
         }
 
-        public void Hmm(long rows, double meanLogLikelihood, OnlineGaussianHmm estimator, bool final)
+        public void Hmm(long rows, double meanLogLikelihood, OnlineGaussianHmm estimator, bool final, long drifts)
         {
             var model = estimator.Model;
             if (json)
@@ -443,6 +450,7 @@ internal static class StreamCommand
                     w.WriteNumber("rows", rows);
                     w.WriteBoolean("warmingUp", model is null);
                     w.Number("meanLogLikelihood", meanLogLikelihood);
+                    w.WriteNumber("drifts", drifts);
                     if (model is not null)
                     {
                         var k = model.States;

@@ -90,6 +90,8 @@ internal sealed class CsvChunkReader : IDisposable
                 ExceptionDispatchInfo.Throw(_error);
             }
 
+            // A reader stopped by the token ends early: that is a cancellation, not the end of the file.
+            _stop.Token.ThrowIfCancellationRequested();
             chunk = null;
             return false;
         }
