@@ -109,7 +109,7 @@ internal static class StreamCommand
             var output = new Reporter(context, json);
 
             // One pass: a reader thread parses the file into chunks while this thread learns from the ones before.
-            using var rows = new CsvChunkReader(schema, chunk, ChunkDepth, progress: null, context.Cancellation);
+            using var rows = new CsvChunkReader(schema, chunk, ChunkDepth, context.Cancellation);
             if (kind == "gmm")
             {
                 var estimator = resume is not null

@@ -39,20 +39,17 @@ internal sealed class CsvChunkReader : IDisposable
     private readonly CancellationTokenSource _stop;
     private readonly Thread _thread;
     private readonly CsvSchema _schema;
-    private readonly Action<long>? _progress;
     private Exception? _error;
 
     /// <param name="schema">What to read (<see cref="CsvLoader.Plan"/>).</param>
     /// <param name="chunkRows">Rows per chunk (≥ 1).</param>
     /// <param name="depth">Chunks in the pool (≥ 2): how far the reader may run ahead.</param>
-    /// <param name="progress">Told the rows read every 65,536 rows, on the reader's thread.</param>
     /// <param name="cancellationToken">Stops the reader; <see cref="TryTake"/> then throws <see cref="OperationCanceledException"/>.</param>
-    public CsvChunkReader(CsvSchema schema, int chunkRows, int depth, Action<long>? progress, CancellationToken cancellationToken)
+    public CsvChunkReader(CsvSchema schema, int chunkRows, int depth, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkRows, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(depth, 2);
         _schema = schema;
-        _progress = progress;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         _full = new BlockingCollection<CsvChunk>(new ConcurrentQueue<CsvChunk>(), depth);
         _free = new BlockingCollection<CsvChunk>(new ConcurrentQueue<CsvChunk>(), depth);
@@ -133,7 +130,7 @@ internal sealed class CsvChunkReader : IDisposable
                     current ??= _free.Take(token);
                     return current.Values.AsSpan(current.Rows++ * columns, columns);
                 },
-                _progress,
+                progress: null,
                 token);
             if (current is { Rows: > 0 })
             {

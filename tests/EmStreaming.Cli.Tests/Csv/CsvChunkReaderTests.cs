@@ -81,7 +81,7 @@ public sealed class CsvChunkReaderTests
         var text = "x\n" + string.Concat(Enumerable.Range(0, 100_000).Select(i => $"{i}\n"));
         using var file = new CliRunner.TempFile(content: text);
         var schema = CsvLoader.Plan(file.Path, null, null, CancellationToken.None);
-        var reader = new CsvChunkReader(schema, chunkRows: 16, depth: 2, progress: null, CancellationToken.None);
+        var reader = new CsvChunkReader(schema, chunkRows: 16, depth: 2, CancellationToken.None);
         Assert.True(reader.TryTake(out var first));
         Assert.Equal(16, first.Rows);
         reader.Dispose(); // returns only once the reader thread, blocked on a full pool, has stopped
@@ -95,7 +95,7 @@ public sealed class CsvChunkReaderTests
         using var file = new CliRunner.TempFile(content: text);
         using var cancellation = new CancellationTokenSource();
         var schema = CsvLoader.Plan(file.Path, null, null, CancellationToken.None);
-        using var reader = new CsvChunkReader(schema, chunkRows: 8, depth: 2, progress: null, cancellation.Token);
+        using var reader = new CsvChunkReader(schema, chunkRows: 8, depth: 2, cancellation.Token);
         cancellation.Cancel();
         Assert.ThrowsAny<OperationCanceledException>(() =>
         {
@@ -112,7 +112,7 @@ public sealed class CsvChunkReaderTests
         try
         {
             var schema = CsvLoader.Plan(path, null, null, CancellationToken.None);
-            using var reader = new CsvChunkReader(schema, chunkRows, depth: 2, progress: null, CancellationToken.None);
+            using var reader = new CsvChunkReader(schema, chunkRows, depth: 2, CancellationToken.None);
             while (reader.TryTake(out var chunk))
             {
                 Assert.InRange(chunk.Rows, 1, chunkRows);
