@@ -68,6 +68,10 @@ internal sealed class CliContext
     public CsvData LoadCsv(string path, IReadOnlyList<string>? columns, bool json) =>
         WithProgress<CsvProgress, CsvData>($"Reading {Markup.Escape(path)}", json, p => p.Describe(), p => CsvLoader.Load(path, columns, p, Cancellation));
 
+    /// <summary>Settles which columns a single pass over a CSV file reads (<see cref="CsvLoader.Plan"/>), with a live row count on a terminal while it scans.</summary>
+    public CsvSchema PlanCsv(string path, IReadOnlyList<string>? columns, bool json) =>
+        WithProgress<CsvProgress, CsvSchema>($"Reading {Markup.Escape(path)}", json, p => p.Describe(), p => CsvLoader.Plan(path, columns, p, Cancellation));
+
     /// <summary>Progress that reports on the calling thread (Progress&lt;T&gt; would post to a thread-pool context).</summary>
     private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
     {

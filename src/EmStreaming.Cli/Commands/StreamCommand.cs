@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using EmStreaming.Cli.Csv;
 using EmStreaming.Cli.Output;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Gmm;
@@ -20,6 +21,12 @@ internal static class StreamCommand
     /// <summary>Polyak–Ruppert cut-off (rows) of a decaying schedule given with --alpha.</summary>
     public const long UserAlphaAveragingStart = 5_000;
 
+    /// <summary>Rows the CSV reader hands the learner at a time (default of the hidden --chunk-rows).</summary>
+    public const int DefaultChunkRows = 8192;
+
+    /// <summary>Chunks the reader may fill ahead of the learner: memory is this × chunk rows × columns × 8 bytes.</summary>
+    private const int ChunkDepth = 4;
+
     public static Command Create(CliContext context)
     {
         var file = new Argument<string>("file") { Description = "CSV file with a header row; rows are fed in file order." };
@@ -36,10 +43,16 @@ internal static class StreamCommand
         var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object per report, and the final state, one per line." };
         var saveState = new Option<string?>("--save-state") { Description = "Write the estimator's binary state here at the end (bit-exact resume with --resume-state)." };
         var resumeState = new Option<string?>("--resume-state") { Description = "Start from a state written by --save-state instead of from scratch." };
+        var chunkRows = new Option<int>("--chunk-rows")
+        {
+            Description = "Rows parsed per hand-off to the learner (tuning; the results do not depend on it).",
+            DefaultValueFactory = _ => DefaultChunkRows,
+            Hidden = true,
+        };
 
         var command = new Command("stream", "Learn online from the rows of a CSV file, in order, and report as it goes.");
         command.Arguments.Add(file);
-        foreach (var o in new Option[] { model, components, states, covariance, halfLife, alpha, batchSize, reportEvery, seed, columns, saveState, resumeState, jsonOption })
+        foreach (var o in new Option[] { model, components, states, covariance, halfLife, alpha, batchSize, reportEvery, seed, columns, saveState, resumeState, jsonOption, chunkRows })
         {
             command.Options.Add(o);
         }
@@ -57,6 +70,8 @@ internal static class StreamCommand
             if (every < 1) throw new CliException("--report-every must be at least 1");
             var m = parse.GetValue(batchSize);
             if (m < 1) throw new CliException("--batch-size must be at least 1");
+            var chunk = parse.GetValue(chunkRows);
+            if (chunk < 1) throw new CliException("--chunk-rows must be at least 1");
             var schedule = Schedule(parse.GetValue(halfLife), parse.GetValue(alpha), kind);
             var cov = GmmArguments.ParseCovariance(parse.GetValue(covariance) ?? "full");
             var names = parse.GetValue(columns) is { Length: > 0 } text
@@ -89,8 +104,12 @@ internal static class StreamCommand
             }
 
             var json = parse.GetValue(jsonOption);
-            var data = context.LoadCsv(path, names, json).Data;
+            var schema = context.PlanCsv(path, names, json);
+            var d = schema.Columns.Length;
             var output = new Reporter(context, json);
+
+            // One pass: a reader thread parses the file into chunks while this thread learns from the ones before.
+            using var rows = new CsvChunkReader(schema, chunk, ChunkDepth, context.Cancellation);
             if (kind == "gmm")
             {
                 var estimator = resume is not null
@@ -102,24 +121,26 @@ internal static class StreamCommand
                             Covariance = cov,
                             StepSize = schedule ?? new OnlineGmmOptions { Components = 1 }.StepSize,
                             Seed = parse.GetValue(seed),
-                        }, data.Columns);
-                RunGmm(estimator, data, m, every, output, context.Cancellation);
+                        }, d);
+                CheckDimension(estimator.Dimension, d, schema);
+                RunGmm(estimator, rows, d, m, every, output);
                 if (parse.GetValue(saveState) is { } target) WriteState(target, estimator.SaveState());
             }
             else
             {
-                var estimator = resume is not null
-                    ? RestoreHmm(resume)
-                    : new OnlineGaussianHmm(
+                var (estimator, watch) = resume is not null
+                    ? RestoreHmm(resume, parse.GetValue(seed))
+                    : (new OnlineGaussianHmm(
                         new OnlineHmmOptions
                         {
                             States = k!.Value,
                             Covariance = cov,
                             StepSize = schedule ?? new OnlineHmmOptions { States = 1 }.StepSize,
-                            BufferFit = new HmmFitOptions { States = k!.Value, Covariance = cov, Seed = parse.GetValue(seed), Restarts = 2 },
-                        }, data.Columns);
-                RunHmm(estimator, data, every, output, context.Cancellation);
-                if (parse.GetValue(saveState) is { } target) WriteState(target, estimator.SaveState());
+                            BufferFit = new HmmFitOptions { States = k!.Value, Covariance = cov, Seed = parse.GetValue(seed), Restarts = HmmDriftWatch.RefitRestarts },
+                        }, d), new HmmDriftWatch(parse.GetValue(seed)));
+                CheckDimension(estimator.Dimension, d, schema);
+                RunHmm(estimator, watch, rows, every, output);
+                if (parse.GetValue(saveState) is { } target) WriteState(target, watch.Save(estimator));
             }
 
             return ExitCodes.Success;
@@ -152,19 +173,33 @@ internal static class StreamCommand
         return null;
     }
 
-    private static void RunGmm(OnlineGaussianMixture estimator, DataMatrix data, int batchSize, int every, Reporter output, CancellationToken ct)
+    private static void CheckDimension(int state, int columns, CsvSchema schema)
     {
-        var d = data.Columns;
-        var scores = new double[batchSize];
-        var window = new PrequentialWindow();
-        var rows = 0;
-        while (rows < data.Rows)
+        if (state != columns)
         {
-            ct.ThrowIfCancellationRequested();
-            // A batch never straddles a report, so each report covers exactly its N rows.
-            var next = Math.Min(data.Rows, Math.Min(rows + batchSize, ((rows / every) + 1) * every));
-            var count = next - rows;
-            var result = estimator.Update(data.Values.Slice(rows * d, count * d), scores.AsSpan(0, count));
+            throw new CliException(
+                $"--resume-state: the state was learned on {state} column(s) but {columns} are selected in {schema.Path} ({string.Join(", ", schema.Columns.Select(c => schema.Header[c]))})");
+        }
+    }
+
+    /// <summary>
+    /// Feeds the rows to the mixture in batches of <paramref name="batchSize"/> that never straddle a report (so each report
+    /// covers exactly its N rows). The batches are cut from the row sequence alone, whatever the chunks it arrives in: a
+    /// batch within one chunk is learned in place, one across chunks is gathered first, so the result does not depend on
+    /// the chunk size.
+    /// </summary>
+    private static void RunGmm(OnlineGaussianMixture estimator, CsvChunkReader reader, int d, int batchSize, int every, Reporter output)
+    {
+        var scores = new double[batchSize];
+        var gathered = new double[batchSize * d];
+        var pending = 0;
+        var window = new PrequentialWindow();
+        var rows = 0L;
+
+        void Learn(ReadOnlySpan<double> batch)
+        {
+            var count = batch.Length / d;
+            var result = estimator.Update(batch, scores.AsSpan(0, count));
             if (result.DriftDetected)
             {
                 output.Drift(estimator.LastDriftObservation);
@@ -175,35 +210,95 @@ internal static class StreamCommand
                 window.Add(-s);
             }
 
-            rows = next;
-            if (rows % every == 0 || rows == data.Rows)
+            rows += count;
+            if (rows % every == 0)
             {
                 estimator.TryGetModel(out var model);
                 output.Gmm(rows, window.TakeMean(), model, final: false, drifts: estimator.DriftsDetected);
             }
         }
 
+        while (reader.TryTake(out var chunk))
+        {
+            var values = chunk.Filled;
+            var offset = 0;
+            while (offset < chunk.Rows)
+            {
+                // This batch ends after `size` rows: a full batch, or the rows left before the next report.
+                var size = (int)Math.Min(batchSize, every - (rows % every));
+                var take = Math.Min(size - pending, chunk.Rows - offset);
+                if (pending == 0 && take == size)
+                {
+                    Learn(values.Slice(offset * d, size * d));
+                }
+                else
+                {
+                    values.Slice(offset * d, take * d).CopyTo(gathered.AsSpan(pending * d));
+                    pending += take;
+                    if (pending == size)
+                    {
+                        pending = 0;
+                        Learn(gathered.AsSpan(0, size * d));
+                    }
+                }
+
+                offset += take;
+            }
+
+            reader.Return(chunk);
+        }
+
+        // The file's last rows: a short batch, and a report unless the last batch ended on one.
+        if (pending > 0)
+        {
+            Learn(gathered.AsSpan(0, pending * d));
+        }
+
+        if (rows % every != 0)
+        {
+            estimator.TryGetModel(out var model);
+            output.Gmm(rows, window.TakeMean(), model, final: false, drifts: estimator.DriftsDetected);
+        }
+
         estimator.TryGetModel(out var final);
         output.Gmm(rows, estimator.LastBatchMeanLogLikelihood, final, final: true, estimator.Observations, estimator.IsWarmingUp, estimator.DriftsDetected);
     }
 
-    private static void RunHmm(OnlineGaussianHmm estimator, DataMatrix data, int every, Reporter output, CancellationToken ct)
+    private static void RunHmm(OnlineGaussianHmm estimator, HmmDriftWatch watch, CsvChunkReader reader, int every, Reporter output)
     {
         var window = new PrequentialWindow();
-        for (var t = 0; t < data.Rows; t++)
+        var rows = 0L;
+        while (reader.TryTake(out var chunk))
         {
-            if ((t & 1023) == 0) ct.ThrowIfCancellationRequested();
-            window.Add(estimator.Update(data.Row(t)));
-            var rows = t + 1;
-            if (rows % every == 0 || rows == data.Rows)
+            var values = chunk.Filled;
+            var d = chunk.Columns;
+            for (var i = 0; i < chunk.Rows; i++)
             {
-                output.Hmm(rows, window.TakeMean(), estimator, final: false);
+                var row = values.Slice(i * d, d);
+                var logPredictive = estimator.Update(row);
+                window.Add(logPredictive);
+                if (watch.Observe(estimator, row, logPredictive))
+                {
+                    output.Drift(watch.LastDriftObservation);
+                }
+
+                if (++rows % every == 0)
+                {
+                    output.Hmm(rows, window.TakeMean(), estimator, final: false, watch.Drifts);
+                }
             }
+
+            reader.Return(chunk);
+        }
+
+        if (rows % every != 0)
+        {
+            output.Hmm(rows, window.TakeMean(), estimator, final: false, watch.Drifts);
         }
 
         // A file shorter than the warm-up buffer still gets a model: fit what was buffered.
         estimator.TryInitializeFromBuffer();
-        output.Hmm(data.Rows, estimator.PrequentialCount > 0 ? estimator.PrequentialLogLikelihoodSum / estimator.PrequentialCount : double.NaN, estimator, final: true);
+        output.Hmm(rows, estimator.PrequentialCount > 0 ? estimator.PrequentialLogLikelihoodSum / estimator.PrequentialCount : double.NaN, estimator, final: true, watch.Drifts);
     }
 
     private static byte[] ReadState(string path)
@@ -242,11 +337,11 @@ internal static class StreamCommand
         }
     }
 
-    private static OnlineGaussianHmm RestoreHmm(byte[] state)
+    private static (OnlineGaussianHmm Hmm, HmmDriftWatch Watch) RestoreHmm(byte[] state, ulong seed)
     {
         try
         {
-            return OnlineGaussianHmm.RestoreState(state);
+            return HmmDriftWatch.Restore(state, seed);
         }
         catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or EndOfStreamException)
         {
@@ -289,7 +384,7 @@ internal static class StreamCommand
             }
         }
 
-        public void Gmm(int rows, double meanLogLikelihood, GaussianMixture? model, bool final, long observations = 0, bool warmingUp = false, long drifts = 0)
+        public void Gmm(long rows, double meanLogLikelihood, GaussianMixture? model, bool final, long observations = 0, bool warmingUp = false, long drifts = 0)
         {
             if (json)
             {
@@ -338,7 +433,7 @@ internal static class StreamCommand
             }
         }
 
-        public void Hmm(int rows, double meanLogLikelihood, OnlineGaussianHmm estimator, bool final)
+        public void Hmm(long rows, double meanLogLikelihood, OnlineGaussianHmm estimator, bool final, long drifts)
         {
             var model = estimator.Model;
             if (json)
@@ -355,6 +450,7 @@ internal static class StreamCommand
                     w.WriteNumber("rows", rows);
                     w.WriteBoolean("warmingUp", model is null);
                     w.Number("meanLogLikelihood", meanLogLikelihood);
+                    w.WriteNumber("drifts", drifts);
                     if (model is not null)
                     {
                         var k = model.States;
@@ -387,7 +483,7 @@ internal static class StreamCommand
         }
 
         /// <summary>The start of a text report line, or null (after printing "warming up") when there are no parameters yet.</summary>
-        private string? TextHead(int rows, bool final, bool warmingUp)
+        private string? TextHead(long rows, bool final, bool warmingUp)
         {
             var head = final ? "final" : $"rows {rows,9}";
             if (warmingUp)

@@ -21,6 +21,15 @@ internal sealed record CsvData(DataMatrix Data, string[] Header, int[] Columns, 
     public string[] ColumnNames => [.. Columns.Select(c => Header[c])];
 }
 
+/// <summary>What a single pass over a CSV file reads: its header, the selected columns (indices into it) and its separator.</summary>
+internal sealed record CsvSchema(string Path, string[] Header, int[] Columns, char Separator);
+
+/// <summary>
+/// Where <see cref="CsvLoader.ReadRows"/> copies data row <c>row</c> (0-based) once it is parsed and checked: a span of one
+/// value per selected column. It is asked for only complete, valid rows, so a sink never holds part of a bad row.
+/// </summary>
+internal delegate Span<double> CsvRowTarget(long row);
+
 /// <summary>
 /// Reads a CSV file with a header row (RFC 4180 through Sep: quoted fields may hold separators, doubled quotes and
 /// line breaks) into the flat buffer the estimators use, without holding the file's text: a first pass checks the
@@ -41,9 +50,89 @@ internal static class CsvLoader
     public static CsvData Load(string path, IReadOnlyList<string>? names, IProgress<CsvProgress>? progress, CancellationToken cancellationToken)
     {
         var separator = DetectSeparator(path);
-        var scan = Scan(path, separator, names, progress, cancellationToken);
-        var data = Fill(path, separator, scan, progress, cancellationToken);
+        var scan = Scan(path, separator, names, untilDecided: false, progress, cancellationToken);
+        var data = Fill(new CsvSchema(path, scan.Header, scan.Columns, separator), scan.Rows, progress, cancellationToken);
         return new CsvData(data, scan.Header, scan.Columns, separator);
+    }
+
+    /// <summary>
+    /// Settles what a single pass over the file reads (<see cref="ReadRows"/>), reading as little as it can: nothing past
+    /// the header when <paramref name="names"/> are given, and otherwise only until every column has shown a number. A
+    /// column that never does (a label, or a column whose only values are missing) can be told apart only at the end, so
+    /// then the whole file is scanned first, as <see cref="Load"/> does; either way the columns are those Load selects.
+    /// </summary>
+    public static CsvSchema Plan(string path, IReadOnlyList<string>? names, IProgress<CsvProgress>? progress, CancellationToken cancellationToken)
+    {
+        var separator = DetectSeparator(path);
+        var scan = Scan(path, separator, names, untilDecided: true, progress, cancellationToken);
+        return new CsvSchema(path, scan.Header, scan.Columns, separator);
+    }
+
+    /// <summary>
+    /// Parses the selected columns of every data row, in file order, into the spans <paramref name="target"/> gives (one
+    /// value per column, NaN for missing), with the rules of <see cref="Load"/>: a malformed row, a value that is not a
+    /// number, an infinite value or a row with nothing observed is an error naming the row, its line and the column. Returns
+    /// the number of data rows; a file without any is an error. <paramref name="progress"/> hears of every 65,536 rows.
+    /// </summary>
+    public static long ReadRows(CsvSchema schema, CsvRowTarget target, Action<long>? progress, CancellationToken cancellationToken)
+    {
+        var (path, _, columns, separator) = schema;
+        using var reader = OpenAfterHeader(path, separator, out var header);
+        if (header.Length != schema.Header.Length)
+        {
+            throw new CliException($"{path} changed while it was read");
+        }
+
+        var d = columns.Length;
+        Span<double> values = d <= 64 ? stackalloc double[d] : new double[d];
+        var r = 0L;
+        foreach (var row in reader)
+        {
+            if (!IsDataRow(row, header.Length, path))
+            {
+                continue;
+            }
+
+            var observed = 0;
+            for (var j = 0; j < d; j++)
+            {
+                var column = row[columns[j]];
+                if (!TryParse(column, out var value))
+                {
+                    throw new CliException(
+                        $"{path}: row {r + 1} (line {row.LineNumberFrom}), column '{header[columns[j]]}': '{CsvFormat.Quote(column.Span)}' is not a number");
+                }
+
+                if (double.IsInfinity(value))
+                {
+                    throw new CliException(
+                        $"{path}: row {r + 1} (line {row.LineNumberFrom}), column '{header[columns[j]]}': infinite values are not allowed");
+                }
+
+                observed += double.IsNaN(value) ? 0 : 1;
+                values[j] = value;
+            }
+
+            if (observed == 0)
+            {
+                throw new CliException(
+                    $"{path}: row {r + 1} (line {row.LineNumberFrom}) has no observed value in the selected columns; such a row carries no information");
+            }
+
+            values.CopyTo(target(r));
+            if (++r % ReportEvery == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                progress?.Invoke(r);
+            }
+        }
+
+        if (r == 0)
+        {
+            throw new CliException($"{path}: the file has a header but no data rows");
+        }
+
+        return r;
     }
 
     /// <summary>Checks that the file exists and returns its separator (',' unless the header has ';' and no ',').</summary>
@@ -117,9 +206,17 @@ internal static class CsvLoader
         return true;
     }
 
-    /// <summary>Parses a field: Sep's fast float parser first, the shared rules (trim, NA, NaN, empty) when it declines.</summary>
+    /// <summary>
+    /// Parses a field: a plain decimal exactly (<see cref="PlainDecimal"/>), otherwise Sep's fast float parser, and the shared
+    /// rules (trim, NA, NaN, empty) when that declines.
+    /// </summary>
     public static bool TryParse(SepReader.Col column, out double value)
     {
+        if (PlainDecimal.TryParse(column.Span, out value))
+        {
+            return true;
+        }
+
         // The nullable overload goes through csFastFloat (about twice as fast as double.TryParse), which also takes
         // "1,5" as 15 and "inf" as infinity: only plain decimal text is left to it, anything else gets the strict rules.
         if (!column.Span.ContainsAnyExcept(PlainNumber) && column.TryParse<double>() is { } parsed)
@@ -179,12 +276,18 @@ internal static class CsvLoader
         return indices;
     }
 
+    /// <summary>The shape of the file; <see cref="Rows"/> is −1 when the scan stopped early (<c>untilDecided</c>).</summary>
     private sealed record ScanResult(string[] Header, int[] Columns, int Rows);
 
-    private static ScanResult Scan(string path, char separator, IReadOnlyList<string>? names, IProgress<CsvProgress>? progress, CancellationToken cancellationToken)
+    private static ScanResult Scan(string path, char separator, IReadOnlyList<string>? names, bool untilDecided, IProgress<CsvProgress>? progress, CancellationToken cancellationToken)
     {
         using var reader = OpenAfterHeader(path, separator, out var header);
         var named = names is { Count: > 0 } ? Resolve(header, names) : null;
+        if (untilDecided && named is not null)
+        {
+            return new ScanResult(header, named, -1);
+        }
+
         var numeric = new bool[header.Length];
         var undecided = named is null ? header.Length : 0;
         var rows = 0L;
@@ -203,6 +306,12 @@ internal static class CsvLoader
                     numeric[j] = true;
                     undecided--;
                 }
+            }
+
+            // Every column holds a number: all are selected, whatever the rest of the file holds.
+            if (untilDecided && undecided == 0)
+            {
+                return new ScanResult(header, [.. Enumerable.Range(0, header.Length)], -1);
             }
 
             if (++rows % ReportEvery == 0)
@@ -231,62 +340,18 @@ internal static class CsvLoader
         return new ScanResult(header, columns, (int)rows);
     }
 
-    private static DataMatrix Fill(string path, char separator, ScanResult scan, IProgress<CsvProgress>? progress, CancellationToken cancellationToken)
+    private static DataMatrix Fill(CsvSchema schema, int rows, IProgress<CsvProgress>? progress, CancellationToken cancellationToken)
     {
-        var (header, columns, rows) = scan;
-        var d = columns.Length;
+        var d = schema.Columns.Length;
         var values = new double[(long)rows * d];
-        using var reader = OpenAfterHeader(path, separator, out _);
-        var r = 0;
-        foreach (var row in reader)
+        var read = ReadRows(
+            schema,
+            r => r < rows ? values.AsSpan((int)r * d, d) : throw new CliException($"{schema.Path} changed while it was read"),
+            progress is null ? null : r => progress.Report(new CsvProgress("loading", r, rows)),
+            cancellationToken);
+        if (read != rows)
         {
-            if (!IsDataRow(row, header.Length, path))
-            {
-                continue;
-            }
-
-            if (r == rows)
-            {
-                throw new CliException($"{path} changed while it was read");
-            }
-
-            var observed = 0;
-            var offset = r * d;
-            for (var j = 0; j < d; j++)
-            {
-                var column = row[columns[j]];
-                if (!TryParse(column, out var value))
-                {
-                    throw new CliException(
-                        $"{path}: row {r + 1} (line {row.LineNumberFrom}), column '{header[columns[j]]}': '{CsvFormat.Quote(column.Span)}' is not a number");
-                }
-
-                if (double.IsInfinity(value))
-                {
-                    throw new CliException(
-                        $"{path}: row {r + 1} (line {row.LineNumberFrom}), column '{header[columns[j]]}': infinite values are not allowed");
-                }
-
-                observed += double.IsNaN(value) ? 0 : 1;
-                values[offset + j] = value;
-            }
-
-            if (observed == 0)
-            {
-                throw new CliException(
-                    $"{path}: row {r + 1} (line {row.LineNumberFrom}) has no observed value in the selected columns; such a row carries no information");
-            }
-
-            if (++r % ReportEvery == 0)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                progress?.Report(new CsvProgress("loading", r, rows));
-            }
-        }
-
-        if (r != rows)
-        {
-            throw new CliException($"{path} changed while it was read");
+            throw new CliException($"{schema.Path} changed while it was read");
         }
 
         return new DataMatrix(values, rows, d);

@@ -4,6 +4,7 @@ using System.Text.Json;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Gmm;
 using EmStreaming.Numerics.Hmm;
+using EmStreaming.Numerics.Online;
 
 namespace EmStreaming.Cli.Tests.Commands;
 
@@ -94,6 +95,81 @@ public sealed class StreamCommandTests
         Assert.All(stay, s => Assert.InRange(s, 0.9, 1.0));
     }
 
+    /// <summary>3,000 rows of a two-regime series, then 3,000 of the same process with every mean 10 higher.</summary>
+    private static DataMatrix JumpingSeries()
+    {
+        var before = TwoRegimeSeries();
+        var after = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.02, 0.98], [10.0, 15.0], [1.0, 1.0], 2, 1, CovarianceType.Diag).Sample(3000, 12);
+        return new DataMatrix([.. before.Values.ToArray(), .. after.Values.ToArray()], 6000, 1);
+    }
+
+    private static JsonElement FinalState(string output) =>
+        JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
+
+    [Fact]
+    public void Stream_HmmJump_DetectsTheDriftAndRefitsOntoTheNewMeans()
+    {
+        using var file = new CliRunner.TempFile(content: Csv(JumpingSeries()));
+        var (code, output, error) = CliRunner.Run("stream", file.Path, "--model", "hmm", "--states", "2", "--report-every", "1000");
+        Assert.True(code == 0, error);
+        var alarm = output.Split('\n').Single(l => l.StartsWith("drift detected at row ", StringComparison.Ordinal));
+        Assert.InRange(int.Parse(alarm.Split(' ')[4].TrimEnd(':'), CultureInfo.InvariantCulture), 3001, 3100);
+
+        var json = CliRunner.Run("stream", file.Path, "--model", "hmm", "--states", "2", "--report-every", "1000", "--json");
+        var final = FinalState(json.Out);
+        Assert.Equal(1, final.GetProperty("drifts").GetInt64());
+        var means = final.GetProperty("means").EnumerateArray().Select(m => m[0].GetDouble()).Order().ToArray();
+        Assert.Equal(10.0, means[0], 0.5);
+        Assert.Equal(15.0, means[1], 0.5);
+    }
+
+    [Fact]
+    public void Stream_HmmStationary_NoDrift()
+    {
+        using var file = new CliRunner.TempFile(content: Csv(TwoRegimeSeries()));
+        var (code, output, error) = CliRunner.Run("stream", file.Path, "--model", "hmm", "--states", "2", "--report-every", "1000", "--json");
+        Assert.True(code == 0, error);
+        Assert.All(output.Split('\n', StringSplitOptions.RemoveEmptyEntries), line => Assert.Contains("\"drifts\":0", line));
+    }
+
+    [Fact]
+    public void Stream_HmmSaveThenResumeWhileRecoveringFromADrift_EqualsOneUninterruptedRun()
+    {
+        var rows = JumpingSeries();
+        using var all = new CliRunner.TempFile(content: Csv(rows));
+        var text = CliRunner.Run("stream", all.Path, "--model", "hmm", "--states", "2", "--report-every", "500");
+        var alarm = int.Parse(text.Out.Split('\n').Single(l => l.StartsWith("drift detected", StringComparison.Ordinal)).Split(' ')[4].TrimEnd(':'), CultureInfo.InvariantCulture);
+
+        // Cut 300 rows after the alarm: the post-drift rows collected so far, and the detector, must travel in the state.
+        var cut = alarm + 300;
+        using var a = new CliRunner.TempFile(content: Csv(new DataMatrix(rows.Values[..cut].ToArray(), cut, 1)));
+        using var b = new CliRunner.TempFile(content: Csv(new DataMatrix(rows.Values[cut..].ToArray(), rows.Rows - cut, 1)));
+        using var state = new CliRunner.TempFile(".bin");
+        var whole = CliRunner.Run("stream", all.Path, "--model", "hmm", "--states", "2", "--report-every", "500", "--json");
+        Assert.Equal(0, CliRunner.Run("stream", a.Path, "--model", "hmm", "--states", "2", "--json", "--save-state", state.Path).ExitCode);
+        var resumed = CliRunner.Run("stream", b.Path, "--model", "hmm", "--resume-state", state.Path, "--report-every", "500", "--json");
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        foreach (var field in new[] { "observations", "drifts", "transitions", "means", "covariances", "regimeProbabilities" })
+        {
+            Assert.Equal(FinalState(whole.Out).GetProperty(field).GetRawText(), FinalState(resumed.Out).GetProperty(field).GetRawText());
+        }
+    }
+
+    [Fact]
+    public void Stream_HmmResumeFromABareEstimatorState_StillLoads()
+    {
+        // States written before the HMM had a drift watch hold the estimator alone.
+        var series = TwoRegimeSeries();
+        using var file = new CliRunner.TempFile(content: Csv(series));
+        using var state = new CliRunner.TempFile(".bin");
+        var hmm = new OnlineGaussianHmm(new OnlineHmmOptions { States = 2 }, 1);
+        hmm.Update(series);
+        File.WriteAllBytes(state.Path, hmm.SaveState());
+        var (code, output, error) = CliRunner.Run("stream", file.Path, "--model", "hmm", "--resume-state", state.Path, "--json");
+        Assert.True(code == 0, error);
+        Assert.Equal(6000, FinalState(output).GetProperty("observations").GetInt64());
+    }
+
     [Fact]
     public void FitHmm_Viterbi_WritesOneStatePerRow()
     {
@@ -114,6 +190,102 @@ public sealed class StreamCommandTests
     }
 
     [Theory]
+    [InlineData("gmm", "json")]
+    [InlineData("gmm", "text")]
+    [InlineData("hmm", "json")]
+    public void Stream_AnyChunkSize_SameOutput(string model, string mode)
+    {
+        // 2,345 rows, reports every 300 and batches of 64: batches end on report boundaries, straddle chunks, and the file
+        // ends in a short batch and a short report.
+        var data = model == "gmm" ? MixtureRows(2345, 21) : TwoRegimeSeries();
+        using var file = new CliRunner.TempFile(content: Csv(data));
+        var size = model == "gmm" ? "--components" : "--states";
+        var outputs = new[] { "1", "7", "4096" }.Select(chunk =>
+        {
+            string[] args = ["stream", file.Path, "--model", model, size, "2", "--report-every", "300", "--batch-size", "64", "--chunk-rows", chunk];
+            var (code, output, error) = CliRunner.Run(mode == "json" ? [.. args, "--json"] : args);
+            Assert.True(code == 0, error);
+            return output;
+        }).ToArray();
+        Assert.True(outputs[0].Split('\n').Length > 8, outputs[0]);
+        Assert.Equal(outputs[0], outputs[1]);
+        Assert.Equal(outputs[0], outputs[2]);
+    }
+
+    [Fact]
+    public void Stream_Gmm_EqualsTheEstimatorFedTheWholeFileInBatches()
+    {
+        var data = MixtureRows(3001, 8);
+        using var file = new CliRunner.TempFile(content: Csv(data));
+        var (code, output, error) = CliRunner.Run("stream", file.Path, "-k", "2", "--report-every", "1000", "--batch-size", "64", "--chunk-rows", "5", "--json");
+        Assert.True(code == 0, error);
+
+        // The reference: the whole file in memory, cut into batches of 64 that never straddle a report.
+        var estimator = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 2 }, 2);
+        for (var rows = 0; rows < data.Rows;)
+        {
+            var next = Math.Min(data.Rows, Math.Min(rows + 64, ((rows / 1000) + 1) * 1000));
+            estimator.Update(data.Values.Slice(rows * 2, (next - rows) * 2));
+            rows = next;
+        }
+
+        Assert.True(estimator.TryGetModel(out var model));
+        using var last = JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+        var means = last.RootElement.GetProperty("means").EnumerateArray().SelectMany(m => m.EnumerateArray().Select(e => e.GetDouble())).ToArray();
+        Assert.Equal(model.Means.ToArray(), means);
+        Assert.Equal(3001, last.RootElement.GetProperty("observations").GetInt64());
+    }
+
+    [Fact]
+    public void Stream_BadValueMidFile_ReportsTheRowsBeforeItThenNamesRowAndColumn()
+    {
+        var text = Csv(MixtureRows(2500, 4)) + "1.5,abc\n0,0\n";
+        using var file = new CliRunner.TempFile(content: text);
+        var runs = new[] { "1", "4096" }.Select(chunk => CliRunner.Run("stream", file.Path, "-k", "2", "--report-every", "1000", "--json", "--chunk-rows", chunk)).ToArray();
+        foreach (var (code, _, error) in runs)
+        {
+            Assert.Equal(2, code);
+            Assert.Contains("row 2501 (line 2502), column 'x1': 'abc' is not a number", error);
+        }
+
+        // The reports of rows 1,000 and 2,000 came before the error, whatever the chunk size; no final state after it.
+        Assert.Equal(runs[0].Out, runs[1].Out);
+        var lines = runs[0].Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.DoesNotContain("final", runs[0].Out);
+    }
+
+    [Fact]
+    public void Stream_LabelColumn_IsLeftOutAsFitLeavesItOut()
+    {
+        // A text column is told apart from a numeric one only at the end of the file: stream scans it first, then streams.
+        var rows = Csv(MixtureRows(2000, 6)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var labelled = string.Join('\n', rows.Select((line, i) => i == 0 ? $"kind,{line}" : $"{(i % 2 == 0 ? "a" : "b")},{line}")) + "\n";
+        using var file = new CliRunner.TempFile(content: labelled);
+        using var plain = new CliRunner.TempFile(content: Csv(MixtureRows(2000, 6)));
+        var withLabel = CliRunner.Run("stream", file.Path, "-k", "2", "--report-every", "500", "--json");
+        var without = CliRunner.Run("stream", plain.Path, "-k", "2", "--report-every", "500", "--json");
+        Assert.True(withLabel.ExitCode == 0, withLabel.Error);
+        Assert.Equal(without.Out, withLabel.Out);
+        using var last = JsonDocument.Parse(withLabel.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+        Assert.Equal(2, last.RootElement.GetProperty("means")[0].GetArrayLength());
+    }
+
+    [Fact]
+    public void Stream_ResumeStateOfAnotherWidth_ExitsTwoBeforeLearning()
+    {
+        using var narrow = new CliRunner.TempFile(content: "x\n" + string.Concat(Enumerable.Range(0, 300).Select(i => $"{i % 10}\n")));
+        using var wide = new CliRunner.TempFile(content: Csv(MixtureRows(300, 2)));
+        using var state = new CliRunner.TempFile(".bin");
+        Assert.Equal(0, CliRunner.Run("stream", narrow.Path, "-k", "2", "--save-state", state.Path).ExitCode);
+        var (code, output, error) = CliRunner.Run("stream", wide.Path, "--resume-state", state.Path);
+        Assert.Equal(2, code);
+        Assert.Contains("the state was learned on 1 column(s) but 2 are selected", error);
+        Assert.Equal("", output);
+    }
+
+    [Theory]
+    [InlineData("--chunk-rows", "0", "--chunk-rows")]
     [InlineData("--alpha", "0.4", "--alpha")]
     [InlineData("--half-life", "0", "--half-life")]
     [InlineData("--batch-size", "0", "--batch-size")]
