@@ -549,7 +549,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             _tracker.Persisted(StreamId.Create(ModelStreams.Namespace, Id), token);
         }
 
-        var info = await _history.AppendAsync(Id, new SnapshotAppend(data, core.Observations, reason.ToString()), cancellationToken);
+        var info = await _history.AppendAsync(Id, new SnapshotAppend(data, core.Observations, reason.ToString(), core.Definition.Snapshots.Retain), cancellationToken);
         _sinceSnapshot = 0;
         _dirty = false;
         _lastSnapshotAt = info.Timestamp;
