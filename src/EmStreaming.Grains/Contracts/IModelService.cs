@@ -63,10 +63,11 @@ public interface IModelService
     Task<SnapshotView> GetSnapshotAsync(string id, long? version, DateTimeOffset? at, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Makes snapshot <paramref name="version"/> of the model's history its current state (the operator's way out of a corrupt
-    /// stored state, or a roll-back): the snapshot's model and exactly-once windows are stored over the current state, then the
-    /// records the log still holds that the snapshot does not cover are applied again, in order (none on Azure Queue streams,
-    /// which keep nothing after delivery). A failed model is healthy again afterwards.
+    /// Makes snapshot <paramref name="version"/> of the model's history its current state. For a failed model (its stored
+    /// state unreadable: the operator's way out) the snapshot's model and exactly-once windows are stored over the bad state,
+    /// then the records the log still holds that the snapshot does not cover are applied again, in order (none on Azure Queue
+    /// streams, which keep nothing after delivery); the model is healthy afterwards. For a healthy model it is a roll-back:
+    /// the model's parameters and counts go back to the snapshot, the rows applied since are discarded (not applied again).
     /// </summary>
     /// <returns>The model's status after the restore.</returns>
     /// <exception cref="ModelNotFoundException">No such model.</exception>

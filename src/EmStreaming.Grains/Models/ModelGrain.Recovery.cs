@@ -32,16 +32,24 @@ internal sealed partial class ModelGrain
                 nameof(version));
         }
 
+        // A failed model does not know what its unreadable state had applied: the snapshot's producer windows say it, and what
+        // the log holds beyond them is applied again below. A healthy model keeps its windows: a roll-back discards the rows
+        // applied after the snapshot on purpose (applying them again would undo it), and the pending count stays exact.
+        var recovering = _failure is not null;
         _core = core;
         _failure = null;
-        _controlSequence = stored.ControlSequence;
-        _windows.Clear();
-        foreach (var w in stored.Windows.All)
+        if (recovering)
         {
-            _windows.Restore(w.ProducerId, w.Highest, w.Rows, w.Bitmap);
+            _controlSequence = stored.ControlSequence;
+            _windows.Clear();
+            foreach (var w in stored.Windows.All)
+            {
+                _windows.Restore(w.ProducerId, w.Highest, w.Rows, w.Bitmap);
+            }
+
+            _outstanding.Clear();
         }
 
-        _outstanding.Clear();
         _refitTimer?.Dispose();
         _snapshotTimer?.Dispose();
         StartTimers();
@@ -49,9 +57,9 @@ internal sealed partial class ModelGrain
         _dirty = true;
         await SnapshotAsync(SnapshotReason.Reset, CancellationToken.None);
 
-        // What the log still holds beyond the snapshot (records refused while failed, or newer than the snapshot) is applied
-        // again, in order; the producer windows skip what the snapshot covers. Azure Queues keep nothing to re-read.
-        if (await _backlog.ReadAsync(_streamProvider, StreamId.Create(ModelStreams.Namespace, Id), CancellationToken.None) is { } events)
+        // Recovering: what the log still holds beyond the snapshot (records refused while failed, or newer than the snapshot) is
+        // applied again, in order; the producer windows skip what the snapshot covers. Azure Queues keep nothing to re-read.
+        if (recovering && await _backlog.ReadAsync(_streamProvider, StreamId.Create(ModelStreams.Namespace, Id), CancellationToken.None) is { } events)
         {
             foreach (var e in events)
             {

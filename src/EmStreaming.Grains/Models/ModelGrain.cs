@@ -223,6 +223,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             // Never apply on top of a state we could not read. Returning (not throwing, which would pin the queue's cache and
             // stall the other models of the queue) without calling Persisted keeps the record in the log: nothing is trimmed
             // past it, and it is delivered again after a restart.
+            _logger.LogWarning(
+                "Model {Id} is failed ({Failure}): a stream record was not applied; {Fate}", Id, _failure,
+                _persistBeforeAcknowledge ? "Azure Queues delete it once delivered" : "it stays in the log until a restore applies it");
             return false;
         }
 

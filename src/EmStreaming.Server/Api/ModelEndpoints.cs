@@ -85,7 +85,7 @@ internal static class ModelEndpoints
 
         models.MapPost("/{id}/snapshots/{version:long}/restore", RestoreSnapshot).RequireAuthorization(ApiScopes.Write)
             .WithName("RestoreSnapshot")
-            .WithSummary("Make a snapshot of the history the model's current state (recovery from a corrupt stored state, or a roll-back); records the log still holds beyond it are applied again.")
+            .WithSummary("Make a snapshot of the history the model's state: a failed model recovers (records the log still holds beyond it are applied again); a healthy one rolls back (rows since are discarded).")
             .Produces<ModelResponse>().ProducesProblem(400).ProducesProblem(404);
 
         models.MapPost("/{id}/refit", Refit).RequireAuthorization(ApiScopes.Write)
