@@ -155,17 +155,7 @@ internal sealed class GrainRecorder : IModelGrainObserver
 
     public int Overlaps;
 
-    /// <summary>Time each applied record holds its grain's turn (a slow model, so records are still unapplied at a kill).</summary>
-    public TimeSpan ApplyDelay { get; init; }
-
-    void IModelGrainObserver.Applied(string modelId, ModelStreamRecord record)
-    {
-        Applied.Enqueue((modelId, record));
-        if (ApplyDelay > TimeSpan.Zero)
-        {
-            Thread.Sleep(ApplyDelay);
-        }
-    }
+    void IModelGrainObserver.Applied(string modelId, ModelStreamRecord record) => Applied.Enqueue((modelId, record));
 
     void IModelGrainObserver.Tick(string modelId, string timer, bool started)
     {
