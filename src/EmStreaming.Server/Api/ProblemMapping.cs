@@ -40,7 +40,7 @@ internal static class Problems
         ModelConflictException e => Create(StatusCodes.Status409Conflict, "conflict", "Conflict", e.Message),
         ModelUnavailableException e => WithExtension(
             Create(
-                StatusCodes.Status503ServiceUnavailable, "model-unavailable", "Model unavailable: its stored state cannot be read",
+                StatusCodes.Status503ServiceUnavailable, "model-unavailable", "Model unavailable",
                 $"{e.Message}. Other models are not affected. Recovery: restore a snapshot (GET /v1/models/{e.Id}/snapshots, then " +
                 $"POST /v1/models/{e.Id}/snapshots/{{version}}/restore), replace its definition, or delete it."),
             "modelId",
