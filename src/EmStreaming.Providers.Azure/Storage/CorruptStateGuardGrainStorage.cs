@@ -21,12 +21,7 @@ internal sealed class CorruptStateGuardGrainStorage(string name, IGrainStorage i
         }
         catch (FormatException e)
         {
-            // Orleans' Blob storage sets the ETag before it decodes, and leaves the state object it was given.
-            var corrupt = new CorruptGrainStateException(grainId.ToString(), stateName, name, e.Message, e);
-            if (!GrainStateRecords.TryTolerate(grainState, grainState.State, grainState.ETag, corrupt))
-            {
-                throw corrupt;
-            }
+            throw new CorruptGrainStateException(grainId.ToString(), stateName, name, e.Message, e);
         }
     }
 
