@@ -41,8 +41,9 @@ public sealed record ModelStatus
     [Id(0)] public required long Observations { get; init; }
 
     /// <summary>
-    /// Rows accepted (durable on the model's stream) but not yet applied; at least 1 while the model is still reading the
-    /// records a previous process accepted (after a restart), so 0 means every acknowledged row is applied.
+    /// Rows accepted (durable on the model's stream) but not yet applied, including those a previous process accepted that
+    /// are replayed after a restart (counted from the log; with Azure Queue streams, at least 1 while the model may still be
+    /// reading them), so 0 means every acknowledged row is applied.
     /// </summary>
     [Id(1)] public long PendingObservations { get; init; }
 

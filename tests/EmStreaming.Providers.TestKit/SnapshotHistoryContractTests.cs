@@ -117,6 +117,33 @@ public abstract class SnapshotHistoryContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AppendAsync_PerGrainMaxVersions_OverridesTheDefaultForThatGrainOnly()
+    {
+        var history = New(maxVersions: 4);
+        for (byte i = 1; i <= 6; i++)
+        {
+            await history.AppendAsync(Grain, Body(i) with { MaxVersions = 2 });
+            await history.AppendAsync("other", Body(i));
+            await history.AppendAsync("larger", Body(i) with { MaxVersions = 5 });
+        }
+
+        Assert.Equal([5L, 6], (await history.ListAsync(Grain)).Select(v => v.Version));
+        Assert.Equal([3L, 4, 5, 6], (await history.ListAsync("other")).Select(v => v.Version));
+        Assert.Equal([2L, 3, 4, 5, 6], (await history.ListAsync("larger")).Select(v => v.Version));
+        Assert.Null(await history.ReadVersionAsync(Grain, 4));
+    }
+
+    [Fact]
+    public async Task AppendAsync_PerGrainMaxVersionsBelowOne_ThrowsAndStoresNothing()
+    {
+        var history = New();
+
+        await Assert.ThrowsAsync<ArgumentException>(() => history.AppendAsync(Grain, Body(1) with { MaxVersions = 0 }).AsTask());
+
+        Assert.Empty(await history.ListAsync(Grain));
+    }
+
+    [Fact]
     public async Task AppendAsync_RetentionByAge_DropsOldVersionsButAlwaysKeepsTheNewest()
     {
         var history = New(maxAge: TimeSpan.FromHours(1));

@@ -62,6 +62,18 @@ public interface IModelService
     /// <summary>One snapshot, by version, or the newest at or before a time.</summary>
     Task<SnapshotView> GetSnapshotAsync(string id, long? version, DateTimeOffset? at, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Makes snapshot <paramref name="version"/> of the model's history its current state. For a failed model (its stored
+    /// state unreadable: the operator's way out) the snapshot's model and exactly-once windows are stored over the bad state,
+    /// then the records the log still holds that the snapshot does not cover are applied again, in order (none on Azure Queue
+    /// streams, which keep nothing after delivery); the model is healthy afterwards. For a healthy model it is a roll-back:
+    /// the model's parameters and counts go back to the snapshot, the rows applied since are discarded (not applied again).
+    /// </summary>
+    /// <returns>The model's status after the restore.</returns>
+    /// <exception cref="ModelNotFoundException">No such model.</exception>
+    /// <exception cref="ModelValidationException">No such version (field <c>version</c>), or it was taken under an earlier definition.</exception>
+    Task<ModelStatus> RestoreSnapshotAsync(string id, long version, CancellationToken cancellationToken = default);
+
     /// <summary>Schedules a refit now; completes when the refit was scheduled (its outcome arrives as an event).</summary>
     Task RefitAsync(string id, CancellationToken cancellationToken = default);
 
@@ -83,6 +95,19 @@ public sealed class ModelValidationException(string field, string message) : Exc
 
 /// <summary>The request conflicts with the model's current state (for example an idempotency key reused with another body).</summary>
 public sealed class ModelConflictException(string message) : Exception(message);
+
+/// <summary>
+/// The model cannot serve until an operator acts: its stored state could not be read (a checksum or format failure, or a
+/// state that does not fit its definition). Only this model is affected; its status carries the same reason, and appends to
+/// it are refused with this error (nothing is accepted that it could not apply). Recovery: restore a snapshot from its
+/// history (<see cref="IModelService.RestoreSnapshotAsync"/>), replace its definition, or delete it.
+/// </summary>
+public sealed class ModelUnavailableException(string id, string reason) : Exception($"model '{id}' is unavailable: {reason}")
+{
+    public string Id { get; } = id;
+
+    public string Reason { get; } = reason;
+}
 
 /// <summary>The model has no parameters yet: it is still buffering rows for its first fit (crosses grain calls intact).</summary>
 [GenerateSerializer]

@@ -64,14 +64,15 @@ public sealed record RefitPolicy
 /// <summary>When snapshots are written and how many are kept.</summary>
 public sealed record SnapshotPolicy
 {
-    public const int DefaultRetain = 100;
-
     /// <summary>Write a snapshot after this many new observations; null = not by count.</summary>
     public long? EveryObservations { get; init; } = 10_000;
 
     /// <summary>Write a snapshot at this interval when anything changed; null = not by time.</summary>
     public TimeSpan? Every { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Number of snapshots kept in history (the newest is always kept).</summary>
-    public int Retain { get; init; } = DefaultRetain;
+    /// <summary>
+    /// Number of snapshots kept in this model's history (the newest is always kept); null = the server's
+    /// <c>Storage:History:MaxVersions</c> (default 100). <c>Storage:History:MaxAge</c> applies as well.
+    /// </summary>
+    public int? Retain { get; init; }
 }

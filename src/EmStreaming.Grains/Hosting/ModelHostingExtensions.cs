@@ -81,6 +81,10 @@ public static class ModelHostingExtensions
         }
 
         silo.Services.AddEmStreamingModelServices(configuration);
+        // The log stream provider registered its readable backlog above; Azure Queues keep none, and a message taken by a silo
+        // that died comes back only after its visibility timeout (which bounds how long a restarted model may still be catching up).
+        var visibility = configuration.GetSection(AzureQueueStreamSettings.SectionName).Get<AzureQueueStreamSettings>()?.VisibilityTimeout;
+        silo.Services.TryAddSingleton<IStreamBacklog>(new NoStreamBacklog(streams.AzureQueue ? visibility ?? new AzureQueueStreamSettings().VisibilityTimeout : TimeSpan.Zero));
         return silo;
     }
 

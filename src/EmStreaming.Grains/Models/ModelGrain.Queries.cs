@@ -29,8 +29,19 @@ internal sealed partial class ModelGrain
     public Task<ModelStatus?> GetStatusAsync() => Task.FromResult(Status(_published));
 
     // Interleaved calls run on the activation's thread between turns' steps, so reading the windows here never races a turn.
-    public Task<ModelProgress> GetProgressAsync(string producerId) =>
-        Task.FromResult(new ModelProgress(Status(_published), _windows.RowsOf(producerId), _catchUpNonce != 0));
+    // Observations are read live too (not from the view published at the end of a turn): a call interleaved while a turn
+    // awaits a snapshot write sees rows counted applied by the windows, and must see them in the observations as well, or
+    // pending could read 0 before the observations reach what was accepted.
+    public Task<ModelProgress> GetProgressAsync(string producerId)
+    {
+        var status = Status(_published);
+        if (status is not null && _core is not null && _failure is null)
+        {
+            status = status with { Observations = _core.Observations };
+        }
+
+        return Task.FromResult(new ModelProgress(status, _windows.RowsOf(producerId), _catchUpNonce != 0, _outstanding.Excluding(producerId)));
+    }
 
     public Task<RecentRowsView> GetRecentAsync(int limit)
     {

@@ -20,14 +20,25 @@ internal interface IModelControlGrain : IGrainWithStringKey
     /// <summary>Status, and the rows applied so far from <paramref name="producerId"/> (the service's own producer).</summary>
     [AlwaysInterleave]
     Task<ModelProgress> GetProgressAsync(string producerId);
+
+    /// <summary>Why the model cannot apply records (its stored state could not be read), or null: checked before an append.</summary>
+    [AlwaysInterleave]
+    Task<string?> GetFailureAsync();
+
+    /// <summary>Makes a snapshot of the history the current state (a turn); see <see cref="IModelService.RestoreSnapshotAsync"/>.</summary>
+    /// <exception cref="ArgumentException">No such version, or it does not fit the current definition (parameter <c>version</c>).</exception>
+    /// <exception cref="KeyNotFoundException">The model does not exist.</exception>
+    Task<ModelStatus> RestoreAsync(long version);
 }
 
 /// <summary>
-/// A model's status, the rows it has applied from one producer, and whether it may still be reading records from before its
-/// activation (a restart's redeliveries); null status when the model does not exist.
+/// A model's status, the rows it has applied from one producer, whether it may still be reading records from before its
+/// activation whose rows it cannot count (Azure Queues after a restart), and the rows of other producers its log held at
+/// activation that are not applied yet (counted exactly from the log); null status when the model does not exist.
 /// </summary>
 [GenerateSerializer, Immutable]
-internal sealed record ModelProgress([property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows, [property: Id(2)] bool CatchingUp);
+internal sealed record ModelProgress(
+    [property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows, [property: Id(2)] bool CatchingUp, [property: Id(3)] long OutstandingRows = 0);
 
 /// <summary>
 /// One activation per model id. Consumes the model's stream (implicit subscription) in order through <see cref="ModelCore"/>,
@@ -47,6 +58,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private readonly ModelMetrics _metrics;
     private readonly ISnapshotHistory _history;
     private readonly IStreamPersistenceTracker _tracker;
+    private readonly IStreamBacklog _backlog;
     private readonly IModelGrainObserver _observer;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -55,6 +67,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private readonly TimeSpan _commitInterval;
     private readonly int _deliveryBatchSize;
     private readonly ProducerWindows _windows = new();
+    private readonly OutstandingRows _outstanding = new();
     private readonly CancellationTokenSource _stopping = new();
 
     private RegistryEntry? _entry;
@@ -74,8 +87,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
     public ModelGrain(
         IGrainContext context, IPersistentStateFactory stateFactory, IOptions<ModelStorageOptions> storage, IOptions<ModelStreamOptions> streams,
-        IOptions<AzureQueueStreamSettings> queues, IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics, ISnapshotHistory history, IStreamPersistenceTracker tracker, IModelGrainObserver observer, TimeProvider time,
-        ILogger<ModelGrain> logger)
+        IOptions<AzureQueueStreamSettings> queues, IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics, ISnapshotHistory history, IStreamPersistenceTracker tracker,
+        IStreamBacklog backlog, IModelGrainObserver observer, TimeProvider time, ILogger<ModelGrain> logger)
     {
         _state = stateFactory.Create<ModelGrainState>(context, new StateConfiguration("model", storage.Value.ProviderName));
         _streamProvider = streams.Value.ProviderName;
@@ -88,6 +101,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         _metrics = metrics;
         _history = history;
         _tracker = tracker;
+        _backlog = backlog;
         _observer = observer;
         _time = time;
         _logger = logger;
@@ -99,7 +113,13 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     {
         _entry = await _registry.GetAsync(Id, cancellationToken);
         DecodedModelState? stored = null;
-        if (_state.State.Data is { Length: > 0 } data)
+        if (_state.State.Corruption is { } corruption)
+        {
+            // The storage could not read it (checksum or envelope): activate failed rather than fail the activation, which would
+            // make the pulling agent retry this model's records while every other model of its queue waits.
+            Fail($"its stored state is corrupt: {corruption}");
+        }
+        else if (_state.State.Data is { Length: > 0 } data)
         {
             try
             {
@@ -137,7 +157,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             {
                 // A stored state means a previous activation (maybe another process) may have left records in the log. Without
                 // one, the model was just created (its first state is written when it is) and nothing older can be pending.
-                StartCatchUp();
+                await StartCatchUpAsync(cancellationToken);
             }
             if (_core.ResumeRefit() is { } job)
             {
@@ -225,15 +245,13 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             // Never apply on top of a state we could not read. Returning (not throwing, which would pin the queue's cache and
             // stall the other models of the queue) without calling Persisted keeps the record in the log: nothing is trimmed
             // past it, and it is delivered again after a restart.
+            _logger.LogWarning(
+                "Model {Id} is failed ({Failure}): a stream record was not applied; {Fate}", Id, _failure,
+                _persistBeforeAcknowledge ? "Azure Queues delete it once delivered" : "it stays in the log until a restore applies it");
             return false;
         }
 
-        var record = item switch
-        {
-            ModelStreamRecord r => r,
-            ObservationBatch b => Checked(b),
-            _ => null,
-        };
+        var record = ToRecord(item);
         if (record is null)
         {
             _logger.LogWarning("Model {Id} skipped a stream event of type {Type}", Id, item?.GetType().Name ?? "null");
@@ -264,6 +282,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             _entry = null;
             _failure = null;
             _windows.Clear();
+            _outstanding.Clear();
             await _state.ClearStateAsync();
             await _history.DeleteAllAsync(Id, CancellationToken.None);
             _lastSnapshotAt = null;
@@ -307,6 +326,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
 
         _dirty = true;
+        _outstanding.Applied(record.ProducerId, record.Sequence);
         if (_core is null)
         {
             return true; // no definition: records of a deleted model are inert (and trimmed once this position is persisted)
@@ -431,19 +451,6 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
     private long NextControlSequence() => ++_controlSequence;
 
-    /// <summary>
-    /// Until this activation reads back the marker it appends now, records from before it (a previous process's accepted rows
-    /// redelivered after a restart) may still be on their way: the status says so, and pending rows are never reported as 0.
-    /// </summary>
-    private void StartCatchUp()
-    {
-        _catchUpNonce = Random.Shared.NextInt64(1, long.MaxValue);
-        Produce(new ModelStreamRecord
-        {
-            Kind = ModelRecordKind.CatchUpMarker, ProducerId = ControlProducer, Sequence = 0, Generation = 0, Timestamp = _time.GetUtcNow(), Nonce = _catchUpNonce,
-        });
-    }
-
     private void StartTimers()
     {
         var definition = _entry!.Definition;
@@ -547,13 +554,23 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
                 CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }
 
-    /// <summary>Appends a control record from a background task: never awaited by the turn.</summary>
-    private void Produce(ModelStreamRecord record)
+    /// <summary>Appends a control record from a background task (after <paramref name="delay"/>): never awaited by the turn.</summary>
+    private void Produce(ModelStreamRecord record, TimeSpan delay = default)
     {
         var stream = Stream();
         var logger = _logger;
         var id = Id;
-        _ = Task.Run(() => stream.OnNextAsync(record)).ContinueWith(
+        var time = _time;
+        var stopping = _stopping.Token;
+        _ = Task.Run(async () =>
+        {
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, time, stopping);
+            }
+
+            await stream.OnNextAsync(record);
+        }).ContinueWith(
             t => logger.LogWarning(t.Exception, "Model {Id} could not append a {Kind} record", id, record.Kind),
             CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }
@@ -587,7 +604,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             _tracker.Persisted(StreamId.Create(ModelStreams.Namespace, Id), token);
         }
 
-        var info = await _history.AppendAsync(Id, new SnapshotAppend(data, core.Observations, reason.ToString()), cancellationToken);
+        var info = await _history.AppendAsync(Id, new SnapshotAppend(data, core.Observations, reason.ToString(), core.Definition.Snapshots.Retain), cancellationToken);
         _sinceSnapshot = 0;
         _dirty = false;
         _lastSnapshotAt = info.Timestamp;

@@ -23,9 +23,18 @@ internal enum SnapshotReason : byte
 /// a state it cannot read marks that one model failed (with the reason) instead of failing its activation.
 /// </remarks>
 [GenerateSerializer]
-internal sealed class ModelGrainState : IBinaryGrainState<ModelGrainState>
+internal sealed class ModelGrainState : IBinaryGrainState<ModelGrainState>, ICorruptionTolerantGrainState
 {
     [Id(0)] public byte[]? Data { get; set; }
+
+    /// <summary>Set by the storage when the stored bytes fail its checksum or do not decode: the model activates failed (never stored: not in <see cref="ToBytes"/>).</summary>
+    [Id(1)] public string? Corruption { get; private set; }
+
+    public void MarkCorrupt(string reason)
+    {
+        Data = null;
+        Corruption = reason;
+    }
 
     public static ModelGrainState FromBytes(ReadOnlySpan<byte> bytes) => new() { Data = bytes.ToArray() };
 

@@ -76,6 +76,23 @@ internal sealed class ProducerWindows
         return true;
     }
 
+    /// <summary>Whether <see cref="TryAccept"/> would accept this record now (it changes nothing).</summary>
+    public bool WouldAccept(string producerId, long sequence)
+    {
+        if (sequence < 1)
+        {
+            return false;
+        }
+
+        if (Find(producerId) is not { } w || sequence > w.Highest)
+        {
+            return true;
+        }
+
+        var offset = w.Highest - sequence;
+        return offset < WindowBits && (w.Bitmap[(int)(offset / 64)] & (1UL << (int)(offset % 64))) == 0;
+    }
+
     /// <summary>Rows accepted from <paramref name="producerId"/> (0 when unknown).</summary>
     public long RowsOf(string producerId) => Find(producerId)?.Rows ?? 0;
 

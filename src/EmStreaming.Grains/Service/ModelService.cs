@@ -167,6 +167,25 @@ internal sealed class ModelService(
         return new SnapshotView(Info(snapshot.Metadata), state);
     }
 
+    public async Task<ModelStatus> RestoreSnapshotAsync(string id, long version, CancellationToken cancellationToken = default)
+    {
+        await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Control(id).RestoreAsync(version).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (KeyNotFoundException)
+        {
+            throw new ModelNotFoundException(id);
+        }
+        catch (ArgumentException e) when (e.ParamName == "version")
+        {
+            throw new ModelValidationException("version", e.Message.Replace(" (Parameter 'version')", string.Empty, StringComparison.Ordinal));
+        }
+
+        return await StatusAsync(id, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task RefitAsync(string id, CancellationToken cancellationToken = default)
     {
         var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
@@ -236,6 +255,13 @@ internal sealed class ModelService(
             return new AppendResult(0, rejected);
         }
 
+        // A model that cannot apply (its stored state is unreadable) refuses here: the client keeps its rows and is told why,
+        // instead of a 200 for rows that would wait in the log (or, on Azure Queues, be deleted once delivered).
+        if (await Control(id).GetFailureAsync().WaitAsync(cancellationToken).ConfigureAwait(false) is { } failure)
+        {
+            throw new ModelUnavailableException(id, failure);
+        }
+
         var counter = Counter(id);
         var sequence = counter.Next();
         var values = accepted.Values.ToArray();
@@ -255,9 +281,11 @@ internal sealed class ModelService(
         {
             var progress = await Control(id).GetProgressAsync(ProducerId).WaitAsync(cancellationToken).ConfigureAwait(false);
             var status = progress.Status ?? throw new ModelNotFoundException(id);
-            var pending = _counters.TryGetValue(id, out var counter) ? Math.Max(0, counter.AcceptedRows - progress.ProducerRows) : 0;
-            // Rows a previous process accepted and the log redelivers after a restart are counted by no one here: while the
-            // grain has not caught up with its log, at least one row is pending, so "wait until pending is 0" stays correct.
+            var own = _counters.TryGetValue(id, out var counter) ? Math.Max(0, counter.AcceptedRows - progress.ProducerRows) : 0;
+            // Rows other producers (a previous process) left in the log are counted by the grain from the log at activation.
+            var pending = own + progress.OutstandingRows;
+            // Azure Queues cannot be read back: until the grain has read its catch-up marker (appended once every message a dead
+            // silo had taken is visible again), at least one row is pending, so "wait until pending is 0" stays correct.
             if (progress.CatchingUp)
             {
                 pending = Math.Max(pending, 1);
@@ -319,10 +347,14 @@ internal sealed class ModelService(
         {
             throw new ModelNotFoundException(id);
         }
-        catch (Exception e) when (e is ModelFailedException or Providers.Storage.CorruptGrainStateException || e.InnerException is Providers.Storage.CorruptGrainStateException)
+        catch (ModelFailedException e)
         {
-            // One model whose stored state cannot be read: a conflict with its state (409 naming why), not a server error.
-            throw new ModelConflictException(e is ModelFailedException ? e.Message : $"model '{id}' is failed: {(e.InnerException ?? e).Message}");
+            // One model whose stored state cannot be read: unavailable until an operator restores it (503 naming why), not a bug.
+            throw new ModelUnavailableException(id, e.Reason);
+        }
+        catch (Exception e) when (e is Providers.Storage.CorruptGrainStateException || e.InnerException is Providers.Storage.CorruptGrainStateException)
+        {
+            throw new ModelUnavailableException(id, $"its stored state is corrupt: {(e.InnerException ?? e).Message}");
         }
     }
 

@@ -82,7 +82,7 @@ internal sealed class BlobSnapshotHistory : ISnapshotHistory
                     continue;
                 }
 
-                await ApplyRetentionAsync(grainKey, versions, stored, cancellationToken).ConfigureAwait(false);
+                await ApplyRetentionAsync(grainKey, versions, stored, snapshot.RetainedVersions(_options), cancellationToken).ConfigureAwait(false);
                 return stored;
             }
         }
@@ -158,13 +158,13 @@ internal sealed class BlobSnapshotHistory : ISnapshotHistory
     private async Task EnsureContainerAsync(CancellationToken cancellationToken) =>
         await _created.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
 
-    private async Task ApplyRetentionAsync(string grainKey, IReadOnlyList<SnapshotVersion> before, SnapshotVersion stored, CancellationToken cancellationToken)
+    private async Task ApplyRetentionAsync(string grainKey, IReadOnlyList<SnapshotVersion> before, SnapshotVersion stored, int maxVersions, CancellationToken cancellationToken)
     {
         // Same rule as the other implementations: the new version stays; older ones go when they are beyond
         // MaxVersions back or older than MaxAge.
         var cutoff = stored.Timestamp - _options.MaxAge;
         var expired = before
-            .Where(v => v.Version < stored.Version && (v.Version <= stored.Version - _options.MaxVersions || v.Timestamp < cutoff))
+            .Where(v => v.Version < stored.Version && (v.Version <= stored.Version - maxVersions || v.Timestamp < cutoff))
             .Select(v => v.Version);
         await DeleteVersionsAsync(grainKey, expired, cancellationToken).ConfigureAwait(false);
     }

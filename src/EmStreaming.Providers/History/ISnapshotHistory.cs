@@ -34,7 +34,19 @@ public interface ISnapshotHistory
 /// <param name="Data">The snapshot body (the grain's bytes); copied before <see cref="ISnapshotHistory.AppendAsync"/> returns.</param>
 /// <param name="Observations">How many observations the snapshot includes (≥ 0).</param>
 /// <param name="Reason">Why it was taken or a tag (e.g. <c>policy</c>, <c>refit</c>, <c>deactivation</c>); at most <see cref="SnapshotHistoryKeys.MaxReasonLength"/> characters.</param>
-public sealed record SnapshotAppend(ReadOnlyMemory<byte> Data, long Observations, string? Reason = null);
+/// <param name="MaxVersions">
+/// Most versions this grain keeps (the model's <c>snapshots.retain</c>), at least 1; null = <see cref="SnapshotHistoryOptions.MaxVersions"/>.
+/// Applied by this append, with <see cref="SnapshotHistoryOptions.MaxAge"/>; the new version is always kept.
+/// </param>
+public sealed record SnapshotAppend(ReadOnlyMemory<byte> Data, long Observations, string? Reason = null, int? MaxVersions = null)
+{
+    /// <summary>The number of versions this append keeps: <see cref="MaxVersions"/>, or the history's default.</summary>
+    public int RetainedVersions(SnapshotHistoryOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return MaxVersions ?? options.MaxVersions;
+    }
+}
 
 /// <summary>The metadata of one stored version.</summary>
 /// <param name="Version">Version number, from 1.</param>
@@ -72,6 +84,11 @@ public static class SnapshotHistoryKeys
         if (snapshot.Reason is { Length: > MaxReasonLength })
         {
             throw new ArgumentException($"Reason is {snapshot.Reason.Length} characters long; at most {MaxReasonLength}.", nameof(snapshot));
+        }
+
+        if (snapshot.MaxVersions is < 1)
+        {
+            throw new ArgumentException($"MaxVersions must be at least 1 (got {snapshot.MaxVersions}).", nameof(snapshot));
         }
     }
 

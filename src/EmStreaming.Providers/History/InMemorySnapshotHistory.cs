@@ -35,7 +35,7 @@ internal sealed class InMemorySnapshotHistory : ISnapshotHistory
             var stored = new StoredSnapshot(metadata, snapshot.Data.ToArray());
             versions.Add(stored);
             var cutoff = now - _options.MaxAge;
-            var keepFrom = versions.Count - _options.MaxVersions;
+            var keepFrom = versions.Count - snapshot.RetainedVersions(_options);
             var index = 0;
             versions.RemoveAll(s => (index++ < keepFrom || s.Metadata.Timestamp < cutoff) && !ReferenceEquals(s, stored));
             return ValueTask.FromResult(metadata);

@@ -181,7 +181,7 @@ internal sealed class SqliteSnapshotHistory : ISnapshotHistory, IAsyncDisposable
                 """, command =>
             {
                 command.Parameters.AddWithValue("$version", version);
-                command.Parameters.AddWithValue("$max", owner._options.MaxVersions);
+                command.Parameters.AddWithValue("$max", snapshot.RetainedVersions(owner._options));
                 command.Parameters.AddWithValue("$cutoff", SqliteDatabase.ToUnixMs(now - owner._options.MaxAge));
             });
         }

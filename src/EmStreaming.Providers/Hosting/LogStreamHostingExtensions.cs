@@ -26,7 +26,8 @@ public static class EmStreamingLogStreamHostingExtensions
     /// <summary>
     /// Adds the log stream provider <paramref name="name"/>: Orleans persistent streams over the durable log (SQLite by default,
     /// in memory for tests), implicit subscriptions only, the pulling agents polling every <see cref="LogStreamOptions.PollPeriod"/>.
-    /// Also registers <see cref="IStreamPersistenceTracker"/>, which consumers call after each state write.
+    /// Also registers <see cref="IStreamPersistenceTracker"/>, which consumers call after each state write, and
+    /// <see cref="IStreamBacklog"/>, which reads back what the log still holds for a stream.
     /// </summary>
     /// <param name="builder">The silo.</param>
     /// <param name="name">The provider name.</param>
@@ -47,6 +48,8 @@ public static class EmStreamingLogStreamHostingExtensions
         services.TryAddSingleton<StreamPersistenceTracker>();
         services.TryAddSingleton<IStreamPersistenceTracker>(static sp => sp.GetRequiredService<StreamPersistenceTracker>());
         services.TryAddSingleton<InMemoryLogStreamStore>();
+        services.TryAddSingleton<StreamBacklog>();
+        services.TryAddSingleton<IStreamBacklog>(static sp => sp.GetRequiredService<StreamBacklog>());
         builder.AddPersistentStreams(name, LogQueueAdapterFactory.Create, stream =>
         {
             stream.Configure<StreamPullingAgentOptions>(ob => ob.Configure<IOptionsMonitor<LogStreamOptions>>((agent, monitor) =>

@@ -30,24 +30,52 @@ internal static class GrainStateRecords
             return;
         }
 
-        if (Checksum(data) != checksum)
-        {
-            throw new CorruptGrainStateException(grainId.ToString(), stateName, provider, $"checksum mismatch over {data.Length} bytes");
-        }
-
         T? state;
         try
         {
-            state = serializer.Deserialize<T>(new BinaryData(data));
+            if (Checksum(data) != checksum)
+            {
+                throw new CorruptGrainStateException(grainId.ToString(), stateName, provider, $"checksum mismatch over {data.Length} bytes");
+            }
+
+            try
+            {
+                state = serializer.Deserialize<T>(new BinaryData(data));
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                throw new CorruptGrainStateException(grainId.ToString(), stateName, provider, ex.Message, ex);
+            }
+
+            state = state ?? throw new CorruptGrainStateException(grainId.ToString(), stateName, provider, "the payload decodes to null");
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        catch (CorruptGrainStateException e) when (TryTolerate(grainState, Fresh<T>(activators), etag, e))
         {
-            throw new CorruptGrainStateException(grainId.ToString(), stateName, provider, ex.Message, ex);
+            return;
         }
 
-        grainState.State = state ?? throw new CorruptGrainStateException(grainId.ToString(), stateName, provider, "the payload decodes to null");
+        grainState.State = state;
         grainState.ETag = etag;
         grainState.RecordExists = true;
+    }
+
+    /// <summary>
+    /// For a <see cref="ICorruptionTolerantGrainState"/> type: <paramref name="candidate"/> (a fresh or reusable state
+    /// object) marked with the corruption becomes the state, with the stored ETag and <c>RecordExists</c> (see the interface
+    /// for why); false for any other type, whose read then fails with <paramref name="corruption"/>.
+    /// </summary>
+    public static bool TryTolerate<T>(IGrainState<T> grainState, T? candidate, string? storedETag, CorruptGrainStateException corruption)
+    {
+        if (candidate is not ICorruptionTolerantGrainState tolerant)
+        {
+            return false;
+        }
+
+        tolerant.MarkCorrupt(corruption.Message);
+        grainState.State = candidate;
+        grainState.ETag = storedETag;
+        grainState.RecordExists = true;
+        return true;
     }
 
     /// <summary>A fresh state as Orleans' own storages make it (the type's activator, not only a parameterless constructor).</summary>

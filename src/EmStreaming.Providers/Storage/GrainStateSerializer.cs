@@ -12,7 +12,8 @@ namespace EmStreaming.Providers.Storage;
 /// <item><c>0x02</c>: any other type; the body is Orleans' binary serializer (fields by <c>[Id]</c>, no type name for the root).</item>
 /// </list>
 /// A body that cannot be read raises <see cref="FormatException"/>; the storage providers turn it into
-/// <see cref="CorruptGrainStateException"/> naming the grain.
+/// <see cref="CorruptGrainStateException"/> naming the grain. A state type implementing
+/// <see cref="ICorruptionTolerantGrainState"/> gets a fresh instance marked corrupt instead.
 /// </summary>
 public sealed class GrainStateSerializer : IGrainStorageSerializer
 {
@@ -53,6 +54,21 @@ public sealed class GrainStateSerializer : IGrainStorageSerializer
 
     /// <inheritdoc/>
     public T? Deserialize<T>(BinaryData input)
+    {
+        try
+        {
+            return Decode<T>(input);
+        }
+        catch (FormatException e) when (Activator.CreateInstance<T>() is ICorruptionTolerantGrainState tolerant)
+        {
+            // Such a state type is told instead of failing the read, whichever storage (SQLite, Azure Blob) calls us: the storage
+            // then sets the stored ETag and RecordExists as for any state it read.
+            tolerant.MarkCorrupt($"its bytes do not decode: {e.Message}");
+            return (T)tolerant;
+        }
+    }
+
+    private T? Decode<T>(BinaryData input)
     {
         ArgumentNullException.ThrowIfNull(input);
         var bytes = input.ToMemory();

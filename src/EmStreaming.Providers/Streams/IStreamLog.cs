@@ -20,6 +20,9 @@ internal interface IStreamLog : IAsyncDisposable
     /// <summary>Up to <paramref name="maxCount"/> committed entries after <paramref name="afterPosition"/>, in order; empty when none (never waits).</summary>
     IReadOnlyList<LogEntry> Read(int queue, long afterPosition, int maxCount);
 
+    /// <summary>The retained entries of one stream after <paramref name="afterPosition"/>, in order (a scan of the queue: for recovery, not the delivery path).</summary>
+    IReadOnlyList<LogEntry> ReadStream(int queue, StreamId stream, long afterPosition);
+
     /// <summary>Entries up to <paramref name="position"/> were consumed: their producer slots are free.</summary>
     void Acknowledge(int queue, long position);
 

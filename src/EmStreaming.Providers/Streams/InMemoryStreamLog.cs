@@ -54,6 +54,25 @@ internal sealed class InMemoryStreamLog : IStreamLog
         }
     }
 
+    public IReadOnlyList<LogEntry> ReadStream(int queue, StreamId stream, long afterPosition)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var q = Get(queue);
+        lock (q.Lock)
+        {
+            var entries = new List<LogEntry>();
+            for (var i = FirstAfter(q.Entries, afterPosition); i < q.Entries.Count; i++)
+            {
+                if (q.Entries[i].Stream == stream)
+                {
+                    entries.Add(q.Entries[i]);
+                }
+            }
+
+            return entries;
+        }
+    }
+
     public void Acknowledge(int queue, long position) => Get(queue).Flow.Acknowledge(position);
 
     public long GetCheckpoint(int queue)

@@ -30,7 +30,7 @@ internal sealed partial class LogQueueAdapterFactory : IQueueAdapterFactory, IQu
 
     public LogQueueAdapterFactory(
         string name, LogStreamOptions options, IStreamLog log, bool ownsLog, Serializer<LogMessageBody> serializer,
-        StreamPersistenceTracker persistence, TimeProvider timeProvider, ILoggerFactory loggerFactory)
+        StreamPersistenceTracker persistence, StreamBacklog backlog, TimeProvider timeProvider, ILoggerFactory loggerFactory)
     {
         Name = name;
         _options = options.Clone();
@@ -44,6 +44,7 @@ internal sealed partial class LogQueueAdapterFactory : IQueueAdapterFactory, IQu
         _mapper = new HashRingBasedStreamQueueMapper(new HashRingStreamQueueMapperOptions { TotalQueueCount = _options.Queues }, name);
         _cache = new BoundedQueueAdapterCache(_options.CacheSize, name, loggerFactory);
         _persistence.RegisterProvider(name, _mapper, _options.Queues);
+        backlog.Register(name, log, _mapper, serializer);
     }
 
     public string Name { get; }
@@ -82,7 +83,7 @@ internal sealed partial class LogQueueAdapterFactory : IQueueAdapterFactory, IQu
 
         return new LogQueueAdapterFactory(
             name, options, log, owns, services.GetRequiredService<Serializer<LogMessageBody>>(),
-            services.GetRequiredService<StreamPersistenceTracker>(), timeProvider, loggerFactory);
+            services.GetRequiredService<StreamPersistenceTracker>(), services.GetRequiredService<StreamBacklog>(), timeProvider, loggerFactory);
     }
 
     [Obsolete("Use the overload which accepts a CancellationToken.")]

@@ -99,6 +99,34 @@ internal sealed class SqliteStreamLog : IStreamLog
         return ReadTail(queue, afterPosition, maxCount) ?? _database.Read(connection => Query(connection, queue, afterPosition, maxCount));
     }
 
+    public IReadOnlyList<LogEntry> ReadStream(int queue, StreamId stream, long afterPosition)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        Flow(queue);
+        // Committed entries are all in SQLite (the in-memory tail only saves the receiver a query).
+        return _database.Read(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT position, timestamp_ms, payload FROM orleans_stream_log
+                WHERE log = $log AND queue = $q AND position > $after AND namespace = $ns AND key = $key ORDER BY position
+                """;
+            command.Parameters.AddWithValue("$log", _log);
+            command.Parameters.AddWithValue("$q", queue);
+            command.Parameters.AddWithValue("$after", afterPosition);
+            command.Parameters.AddWithValue("$ns", stream.Namespace.ToArray());
+            command.Parameters.AddWithValue("$key", stream.Key.ToArray());
+            using var reader = command.ExecuteReader();
+            var items = new List<LogEntry>();
+            while (reader.Read())
+            {
+                items.Add(new LogEntry(stream, reader.GetInt64(0), SqliteDatabase.FromUnixMs(reader.GetInt64(1)), (byte[])reader.GetValue(2)));
+            }
+
+            return items;
+        });
+    }
+
     public void Acknowledge(int queue, long position) => Flow(queue).Acknowledge(position);
 
     public long GetCheckpoint(int queue)

@@ -83,6 +83,11 @@ internal static class ModelEndpoints
             .WithName("GetSnapshotAt").WithSummary("The newest snapshot at or before ?time= (ISO 8601).")
             .Produces<SnapshotResponse>().ProducesProblem(400).ProducesProblem(404);
 
+        models.MapPost("/{id}/snapshots/{version:long}/restore", RestoreSnapshot).RequireAuthorization(ApiScopes.Write)
+            .WithName("RestoreSnapshot")
+            .WithSummary("Make a snapshot of the history the model's state: a failed model recovers (records the log still holds beyond it are applied again); a healthy one rolls back (rows since are discarded).")
+            .Produces<ModelResponse>().ProducesProblem(400).ProducesProblem(404);
+
         models.MapPost("/{id}/refit", Refit).RequireAuthorization(ApiScopes.Write)
             .WithName("Refit").WithSummary("Schedule a batch refit now; its outcome arrives as a refitAdopted or refitRejected event.")
             .Produces<RefitResponse>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
@@ -256,6 +261,18 @@ internal static class ModelEndpoints
 
         var view = await service.GetSnapshotAsync(id, version, null, cancellationToken).ConfigureAwait(false);
         return new SnapshotResponse(view.Info, StateResponse.From(view.State));
+    }
+
+    private static async Task<ModelResponse> RestoreSnapshot(string id, long version, IModelService service, CancellationToken cancellationToken)
+    {
+        ModelIds.EnsureValid(id);
+        if (version < 1)
+        {
+            throw new ApiValidationException("version", "must be at least 1");
+        }
+
+        await service.RestoreSnapshotAsync(id, version, cancellationToken).ConfigureAwait(false);
+        return ModelResponse.From(await service.GetModelAsync(id, cancellationToken).ConfigureAwait(false));
     }
 
     private static async Task<SnapshotResponse> GetSnapshotAt(string id, string? time, IModelService service, CancellationToken cancellationToken)

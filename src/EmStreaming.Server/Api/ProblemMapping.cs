@@ -38,6 +38,13 @@ internal static class Problems
         ModelNotFoundException e => Create(StatusCodes.Status404NotFound, "not-found", "Model not found", e.Message, "id"),
         ModelWarmingUpException e => WithExtension(Create(StatusCodes.Status409Conflict, "warming-up", "Model is warming up", e.Message), "remaining", e.Remaining),
         ModelConflictException e => Create(StatusCodes.Status409Conflict, "conflict", "Conflict", e.Message),
+        ModelUnavailableException e => WithExtension(
+            Create(
+                StatusCodes.Status503ServiceUnavailable, "model-unavailable", "Model unavailable",
+                $"{e.Message}. Other models are not affected. Recovery: restore a snapshot (GET /v1/models/{e.Id}/snapshots, then " +
+                $"POST /v1/models/{e.Id}/snapshots/{{version}}/restore), replace its definition, or delete it."),
+            "modelId",
+            e.Id),
         PayloadTooLargeException e => Create(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "Request body too large", e.Message, "body"),
         UnsupportedContentTypeException e => Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported Content-Type", e.Message, "Content-Type"),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } e =>
@@ -59,7 +66,8 @@ internal static class Problems
 
 /// <summary>
 /// Turns exceptions into problem+json: the contract's exceptions keep their meaning (404, 400, 409, 503 with
-/// Retry-After); anything else is a bug, logged with its stack trace and answered 500 without details.
+/// Retry-After for backpressure; 503 without it for a model whose stored state cannot be read: waiting does not help);
+/// anything else is a bug, logged with its stack trace and answered 500 without details.
 /// </summary>
 internal sealed class ProblemExceptionHandler(
     IProblemDetailsService problems,
@@ -81,7 +89,7 @@ internal sealed class ProblemExceptionHandler(
             logger.LogError(exception, "Unhandled error on {Method} {Path}", httpContext.Request.Method, httpContext.Request.Path);
             problem = Problems.Create(StatusCodes.Status500InternalServerError, "internal", "Internal server error", "an unexpected error occurred; it was logged");
         }
-        else if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        else if (problem.Status == StatusCodes.Status503ServiceUnavailable && exception is not ModelUnavailableException)
         {
             httpContext.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }

@@ -94,7 +94,7 @@ public sealed record ModelDefinitionDto
             {
                 EveryObservations = Snapshots?.EveryObservations is { } m ? (m == 0 ? null : m) : snapshotDefaults.EveryObservations,
                 Every = Snapshots?.EverySeconds is { } t ? Seconds(t, "snapshots.everySeconds") : snapshotDefaults.Every,
-                Retain = Snapshots?.Retain ?? snapshotDefaults.Retain,
+                Retain = Snapshots?.Retain,
             },
             AnomalyThreshold = AnomalyThreshold,
             Seed = Seed ?? 0,
@@ -164,7 +164,7 @@ public sealed record SnapshotsDto
     /// <summary>Snapshot at this interval in seconds when anything changed; 0 = never by time.</summary>
     public double? EverySeconds { get; init; }
 
-    /// <summary>Snapshots kept in history.</summary>
+    /// <summary>Snapshots kept in this model's history; absent or null = the server's <c>Storage:History:MaxVersions</c>.</summary>
     public int? Retain { get; init; }
 }
 

@@ -51,7 +51,7 @@ internal sealed class ModelStatusPoller(
 
     private async Task<ModelStatusSummary> SummarizeAsync(CancellationToken cancellationToken)
     {
-        long count = 0, pending = 0, refits = 0;
+        long count = 0, pending = 0, refits = 0, failed = 0;
         var oldest = 0.0;
         var now = time.GetUtcNow();
         string? cursor = null;
@@ -63,6 +63,7 @@ internal sealed class ModelStatusPoller(
                 count++;
                 pending += model.Status.PendingObservations;
                 refits += model.Status.Refits;
+                failed += model.Status.Failure is null ? 0 : 1;
                 if (model.Status.LastSnapshotAt is { } at && model.Status.Active)
                 {
                     oldest = Math.Max(oldest, (now - at).TotalSeconds);
@@ -73,7 +74,7 @@ internal sealed class ModelStatusPoller(
         }
         while (cursor is not null);
 
-        return new ModelStatusSummary(count, pending, oldest, refits);
+        return new ModelStatusSummary(count, pending, oldest, refits, failed);
     }
 
     private async Task CountEventsAsync(CancellationToken cancellationToken)

@@ -27,6 +27,9 @@ internal sealed class ServerMetrics
         meter.CreateObservableGauge("emstreaming.snapshot.age", () => Volatile.Read(ref _summary).OldestSnapshotAgeSeconds, "s", "Age of the oldest latest-snapshot among active models.");
         meter.CreateObservableGauge("emstreaming.mailbox.depth", () => Volatile.Read(ref _summary).PendingObservations, "{observation}", "Rows accepted but not yet applied, summed over models.");
         meter.CreateObservableGauge("emstreaming.models", () => Volatile.Read(ref _summary).Models, "{model}", "Models known to the service.");
+        meter.CreateObservableGauge(
+            "emstreaming.models.failed", () => Volatile.Read(ref _summary).FailedModels, "{model}",
+            "Models whose stored state cannot be read (status.failure set): each needs an operator's restore; alert on > 0.");
         meter.CreateObservableGauge("emstreaming.refits", () => Volatile.Read(ref _summary).Refits, "{refit}", "Refits adopted, summed over models.");
     }
 
@@ -49,7 +52,7 @@ internal sealed class ServerMetrics
 }
 
 /// <summary>What the status poller last saw across models.</summary>
-internal sealed record ModelStatusSummary(long Models, long PendingObservations, double OldestSnapshotAgeSeconds, long Refits)
+internal sealed record ModelStatusSummary(long Models, long PendingObservations, double OldestSnapshotAgeSeconds, long Refits, long FailedModels = 0)
 {
     public static readonly ModelStatusSummary Empty = new(0, 0, 0, 0);
 }

@@ -74,6 +74,25 @@ public abstract class StreamLogTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadStream_AfterCheckpoint_ReturnsOnlyThatStreamsRetainedEntriesInOrder()
+    {
+        var log = Create(Options());
+        for (var i = 0; i < 12; i++)
+        {
+            await log.AppendAsync(0, StreamId.Create("ns", $"k{i % 3}"), Bytes(i));
+        }
+
+        await log.CommitCheckpointAsync(0, 4);
+        var entries = log.ReadStream(0, StreamId.Create("ns", "k1"), log.GetCheckpoint(0));
+
+        // k1 holds i = 1, 4, 7, 10 at positions 2, 5, 8, 11; position 2 was trimmed.
+        Assert.Equal([5L, 8, 11], entries.Select(e => e.Position));
+        Assert.Equal([4, 7, 10], entries.Select(e => BitConverter.ToInt32(e.Payload)));
+        Assert.All(entries, e => Assert.Equal(StreamId.Create("ns", "k1"), e.Stream));
+        Assert.Empty(log.ReadStream(0, StreamId.Create("ns", "unknown"), 0));
+    }
+
+    [Fact]
     public async Task AppendAsync_QueueFull_WaitsUntilAcknowledged()
     {
         var log = Create(Options(capacity: 2));

@@ -227,6 +227,63 @@ public sealed class ServerProcessTests : IDisposable
         Assert.True(before.GetProperty("status").GetProperty("observations").GetInt64() < expected, "the server had applied everything before the kill");
     }
 
+    [Fact]
+    public async Task CorruptStoredState_OneModelAnswers503ProblemAndRestores_OthersUnaffected()
+    {
+        var server = await StartServerAsync();
+        foreach (var id in new[] { "e2e:good", "e2e:bad" })
+        {
+            await PutModelAsync(id, """{"kind":"gmm","dimension":2,"components":2,"seed":3,"snapshots":{"everyObservations":100}}""");
+            var rows = Enumerable.Range(0, 200).Select(i => new[] { i % 2 * 6.0 + (i % 7 * 0.1), i % 5 * 0.2 }).ToArray();
+            Assert.True((await SendBatchAsync(id, $"{id}-1", rows)).IsSuccessStatusCode);
+            await WaitForObservationsAsync(id, 200);
+        }
+
+        server.Kill(entireProcessTree: true);
+        await server.WaitForExitAsync();
+        // One model's stored grain state no longer matches its checksum (a damaged page, a bad copy).
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dataDirectory, "emstreaming.db")};Pooling=false"))
+        {
+            connection.Open();
+            using var update = connection.CreateCommand();
+            update.CommandText = "UPDATE grain_state SET data = x'01454d4753020001ffff' WHERE grain_id LIKE '%e2e:bad%'";
+            Assert.Equal(1, update.ExecuteNonQuery());
+        }
+
+        await StartServerAsync();
+        using var query = new HttpRequestMessage(HttpMethod.Get, $"{_url}/v1/models/e2e:bad/state");
+        query.Headers.TryAddWithoutValidation("Accept", "text/event-stream");
+        var answer = await _http.SendAsync(query);
+        var text = await answer.Content.ReadAsStringAsync();
+        Assert.True((int)answer.StatusCode == 503, $"{(int)answer.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", answer.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(text).RootElement;
+        Assert.Equal("urn:emstreaming:problem:model-unavailable", problem.GetProperty("type").GetString());
+        Assert.Equal("e2e:bad", problem.GetProperty("modelId").GetString());
+        Assert.Contains("corrupt", problem.GetProperty("detail").GetString());
+        Assert.Contains("e2e:bad", problem.GetProperty("detail").GetString());
+
+        // Appends are refused the same way (nothing accepted that the model cannot apply); the status says why; the other model goes on.
+        var refused = await SendBatchAsync("e2e:bad", "bad-2", [[1, 2]]);
+        Assert.Equal(503, (int)refused.StatusCode);
+        var status = (await _http.GetFromJsonAsync<JsonElement>($"{_url}/v1/models/e2e:bad")).GetProperty("status");
+        Assert.Contains("checksum", status.GetProperty("failure").GetString());
+        Assert.True((await SendBatchAsync("e2e:good", "good-2", [[1, 2], [3, 4]])).IsSuccessStatusCode);
+        await WaitForObservationsAsync("e2e:good", 202);
+
+        // The operator's way back: restore the newest snapshot of the history.
+        var snapshots = await _http.GetFromJsonAsync<JsonElement>($"{_url}/v1/models/e2e:bad/snapshots");
+        var newest = snapshots.EnumerateArray().Last();
+        Assert.Equal(200, newest.GetProperty("observations").GetInt64());
+        var restore = await _http.PostAsync($"{_url}/v1/models/e2e:bad/snapshots/{newest.GetProperty("version").GetInt64()}/restore", null);
+        var restored = await restore.Content.ReadAsStringAsync();
+        Assert.True(restore.IsSuccessStatusCode, restored);
+        var restoredStatus = JsonDocument.Parse(restored).RootElement.GetProperty("status");
+        Assert.Equal(JsonValueKind.Null, restoredStatus.TryGetProperty("failure", out var failure) ? failure.ValueKind : JsonValueKind.Null);
+        Assert.Equal(200, restoredStatus.GetProperty("observations").GetInt64());
+        Assert.True((await _http.GetAsync($"{_url}/v1/models/e2e:bad/state")).IsSuccessStatusCode);
+    }
+
     private async Task PutModelAsync(string id, string definition)
     {
         var put = await _http.PutAsync($"{_url}/v1/models/{id}", new StringContent(definition, Encoding.UTF8, "application/json"));

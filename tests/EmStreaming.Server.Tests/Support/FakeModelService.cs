@@ -292,6 +292,17 @@ internal sealed class FakeModelService : IModelService
         }
     }
 
+    public Task<ModelStatus> RestoreSnapshotAsync(string id, long version, CancellationToken cancellationToken = default)
+    {
+        var m = Find(id);
+        lock (m)
+        {
+            return m.Snapshots.Any(s => s.Info.Version == version)
+                ? Task.FromResult(m.Status())
+                : throw new ModelValidationException("version", $"model '{id}' has no snapshot version {version}");
+        }
+    }
+
     public Task RefitAsync(string id, CancellationToken cancellationToken = default)
     {
         Fail(nameof(RefitAsync));
