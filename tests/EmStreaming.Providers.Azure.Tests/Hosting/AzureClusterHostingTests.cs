@@ -144,9 +144,25 @@ public sealed class AzureClusterHostingTests(AzuriteFixture azurite, RedisFixtur
         Assert.Contains("unreachable", invalid.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task StartAsync_RedisUnreachable_FailsNamingTheSetting()
+    {
+        var closed = LocalServerProcess.FreePorts(1)[0];
+        var settings = Settings(("Orleans:Clustering", "Redis"), ("Orleans:Redis:ConnectionString", $"127.0.0.1:{closed}"));
+        using var silo = TestSilo.Build(settings, _clusterId);
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => silo.StartAsync());
+
+        var invalid = Chain(error).OfType<OptionsValidationException>().FirstOrDefault();
+        Assert.NotNull(invalid);
+        Assert.Contains("Orleans:Redis:ConnectionString", invalid.Message, StringComparison.Ordinal);
+        Assert.Contains("unreachable", invalid.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("Orleans:Clustering", "AzureStorage", null, null, "AzureStorage:ConnectionString")]
     [InlineData("Orleans:Clustering", "Redis", null, null, "Orleans:Redis:ConnectionString")]
+    [InlineData("Orleans:Clustering", "Redis", "Orleans:Redis:ConnectionString", "127.0.0.1:6379,nosuchkeyword=1", "Orleans:Redis:ConnectionString")]
     [InlineData("Orleans:Clustering", "Consul", null, null, "Orleans")]
     [InlineData("Orleans:AdvertisedIPAddress", "not-an-ip", null, null, "Orleans:AdvertisedIPAddress")]
     [InlineData("Storage:Provider", "AzureStorage", "Storage:Azure:ContainerName", "Bad_Name", "Storage:Azure:ContainerName")]
