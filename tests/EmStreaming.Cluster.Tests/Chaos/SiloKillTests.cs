@@ -77,12 +77,14 @@ public sealed class SiloKillTests(AzuriteFixture azurite, ITestOutputHelper outp
         }
 
         var settings = SiloProcess.ClusterSettings(azurite.ConnectionString, _clusterId, fastFailover: true, _redis?.ConnectionString);
+        var startup = Stopwatch.StartNew();
         for (var i = 0; i < 3; i++)
         {
             _silos[i] = StartSilo(settings, i);
         }
 
         await Task.WhenAll(_silos.Select(s => s!.WaitReadyAsync(TimeSpan.FromSeconds(120))));
+        output.WriteLine($"{membership} membership: three silos ready after {startup.Elapsed.TotalSeconds:0.0} s");
         var ids = Enumerable.Range(0, Models).Select(m => $"chaos:m{m:D2}").ToArray();
         for (var m = 0; m < Models; m++)
         {
@@ -172,6 +174,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite, ITestOutputHelper outp
         // Every model converges to exactly what was acknowledged (redeliveries skipped, nothing lost) and stays there.
         // What the killed silo had read but not delivered reappears after the 30 s visibility timeout.
         var applied = await WaitForAppliedAsync(ids, acknowledged, TimeSpan.FromSeconds(150));
+        output.WriteLine($"applied caught up with acknowledged {clock.Elapsed.TotalSeconds:0.0} s after the first batch");
         Assert.Equal(acknowledged, applied);
         await Task.Delay(TimeSpan.FromSeconds(3));
         Assert.Equal(acknowledged, await ReadAppliedAsync(ids));
