@@ -27,27 +27,42 @@ public sealed class SiloProcess : IAsyncDisposable
     public string OutputTail => _process.OutputTail;
 
     /// <summary>
-    /// The settings of a cluster silo on <paramref name="connectionString"/>: Azure Table membership, Blob state, Azure Queue
-    /// streams, no demo, no rate limit, warnings only. <paramref name="fastFailover"/> shortens Orleans' membership probes
-    /// (1 s probe timeout, 2 missed probes, 1 vote, 2 s table refresh) so a killed silo is declared dead within seconds, and
-    /// the queue visibility timeout to its 30 s minimum, so what a killed silo had read but not delivered comes back soon.
+    /// The settings of a cluster silo on <paramref name="connectionString"/>: Blob state, Azure Queue streams, no demo, no
+    /// rate limit, warnings only; membership in Azure Tables of the same account, or in the Redis server at
+    /// <paramref name="redisConnectionString"/> when one is given. The queues, containers and registry table are named after
+    /// <paramref name="clusterId"/>, so clusters on one account share nothing. <paramref name="fastFailover"/> shortens
+    /// Orleans' membership probes (1 s probe timeout, 2 missed probes, 1 vote, 2 s table refresh: the same for both
+    /// membership providers) so a killed silo is declared dead within seconds, and the queue visibility timeout to its
+    /// 30 s minimum, so what a killed silo had read but not delivered comes back soon.
     /// </summary>
-    public static Dictionary<string, string> ClusterSettings(string connectionString, string clusterId, bool fastFailover)
+    /// <param name="connectionString">The Azure Storage account (Azurite) of state and streams.</param>
+    /// <param name="clusterId">Orleans' ClusterId and ServiceId; lowercase letters and digits (it names containers and a table).</param>
+    /// <param name="fastFailover">Shortened membership probes and queue visibility timeout.</param>
+    /// <param name="redisConnectionString">A StackExchange.Redis configuration string: Redis membership; null: Azure Table membership.</param>
+    public static Dictionary<string, string> ClusterSettings(string connectionString, string clusterId, bool fastFailover, string? redisConnectionString = null)
     {
         var settings = new Dictionary<string, string>
         {
-            ["Orleans:Clustering"] = "AzureStorage",
+            ["Orleans:Clustering"] = redisConnectionString is null ? "AzureStorage" : "Redis",
             ["Orleans:ClusterId"] = clusterId,
             ["Orleans:ServiceId"] = clusterId,
             ["Orleans:Dashboard"] = "false",
             ["Storage:Provider"] = "AzureStorage",
             ["Streams:Provider"] = "AzureQueue",
             ["Streams:AzureQueue:QueuePrefix"] = clusterId,
+            ["Storage:Azure:ContainerName"] = clusterId + "-grains",
+            ["Storage:Azure:HistoryContainerName"] = clusterId + "-history",
+            ["Storage:Azure:RegistryTableName"] = clusterId + "models",
             ["AzureStorage:ConnectionString"] = connectionString,
             ["RateLimiting:Enabled"] = "false",
             ["Demo:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        if (redisConnectionString is not null)
+        {
+            settings["Orleans:Redis:ConnectionString"] = redisConnectionString;
+        }
+
         if (fastFailover)
         {
             settings["Orleans:Membership:ProbeTimeout"] = "00:00:01";

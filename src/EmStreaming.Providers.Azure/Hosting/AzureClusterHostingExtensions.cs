@@ -76,8 +76,19 @@ public static class EmStreamingAzureHostingExtensions
 
         if (options.Clustering == ClusteringProvider.Redis)
         {
-            var redis = ConfigurationOptions.Parse(options.Redis.ConnectionString!);
+            ConfigurationOptions redis;
+            try
+            {
+                redis = ConfigurationOptions.Parse(options.Redis.ConnectionString!);
+            }
+            catch (ArgumentException e)
+            {
+                throw new OptionsValidationException(EmStreamingClusterOptions.SectionName, typeof(EmStreamingClusterOptions),
+                    [$"Orleans:Redis:ConnectionString is not a StackExchange.Redis configuration string: {e.Message}"]);
+            }
+
             silo.UseRedisClustering(o => o.ConfigurationOptions = redis);
+            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(new RedisClusteringStartupCheck(redis));
             return silo;
         }
 

@@ -127,26 +127,31 @@ public sealed class AzureClusterHostingTests(AzuriteFixture azurite, RedisFixtur
         }
     }
 
-    [Fact]
-    public async Task StartAsync_AccountUnreachable_FailsNamingTheSetting()
+    [Theory]
+    [InlineData("AzureStorage", "AzureStorage:ConnectionString")]
+    [InlineData("Redis", "Orleans:Redis:ConnectionString")]
+    public async Task StartAsync_StoreUnreachable_FailsNamingTheSetting(string clustering, string setting)
     {
         var closed = LocalServerProcess.FreePorts(1)[0];
-        var connection = $"DefaultEndpointsProtocol=http;AccountName={AzuriteServer.AccountName};AccountKey={AzuriteServer.AccountKey};" +
-            $"BlobEndpoint=http://127.0.0.1:{closed}/x;QueueEndpoint=http://127.0.0.1:{closed}/x;TableEndpoint=http://127.0.0.1:{closed}/x;";
-        var settings = Settings(("Orleans:Clustering", "AzureStorage"), ("AzureStorage:ConnectionString", connection));
+        var connection = clustering == "Redis"
+            ? $"127.0.0.1:{closed}"
+            : $"DefaultEndpointsProtocol=http;AccountName={AzuriteServer.AccountName};AccountKey={AzuriteServer.AccountKey};" +
+              $"BlobEndpoint=http://127.0.0.1:{closed}/x;QueueEndpoint=http://127.0.0.1:{closed}/x;TableEndpoint=http://127.0.0.1:{closed}/x;";
+        var settings = Settings(("Orleans:Clustering", clustering), (setting, connection));
         using var silo = TestSilo.Build(settings, _clusterId);
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => silo.StartAsync());
 
         var invalid = Chain(error).OfType<OptionsValidationException>().FirstOrDefault();
         Assert.NotNull(invalid);
-        Assert.Contains("AzureStorage:ConnectionString", invalid.Message, StringComparison.Ordinal);
+        Assert.Contains(setting, invalid.Message, StringComparison.Ordinal);
         Assert.Contains("unreachable", invalid.Message, StringComparison.Ordinal);
     }
 
     [Theory]
     [InlineData("Orleans:Clustering", "AzureStorage", null, null, "AzureStorage:ConnectionString")]
     [InlineData("Orleans:Clustering", "Redis", null, null, "Orleans:Redis:ConnectionString")]
+    [InlineData("Orleans:Clustering", "Redis", "Orleans:Redis:ConnectionString", "127.0.0.1:6379,nosuchkeyword=1", "Orleans:Redis:ConnectionString")]
     [InlineData("Orleans:Clustering", "Consul", null, null, "Orleans")]
     [InlineData("Orleans:AdvertisedIPAddress", "not-an-ip", null, null, "Orleans:AdvertisedIPAddress")]
     [InlineData("Storage:Provider", "AzureStorage", "Storage:Azure:ContainerName", "Bad_Name", "Storage:Azure:ContainerName")]
