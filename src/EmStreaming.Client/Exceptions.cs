@@ -55,3 +55,14 @@ public sealed class ServerBusyException(string message, Problem problem, TimeSpa
     /// <summary>How long the server asked to wait (Retry-After), when it said.</summary>
     public TimeSpan? RetryAfter { get; } = retryAfter;
 }
+
+/// <summary>
+/// 503 with type <c>urn:emstreaming:problem:model-unavailable</c>: this model's stored state cannot be read, so it answers
+/// nothing until an operator restores a snapshot (<see cref="IEmStreamingClient.RestoreSnapshotAsync"/>), replaces its
+/// definition or deletes it. Waiting does not help, so the client does not retry it; other models are not affected.
+/// </summary>
+public sealed class ModelUnavailableException(string message, Problem problem) : EmStreamingException(message, problem)
+{
+    /// <summary>The problem type the server gives an unavailable model.</summary>
+    public const string ProblemType = "urn:emstreaming:problem:model-unavailable";
+}

@@ -51,6 +51,13 @@ public interface IEmStreamingClient
     /// <summary>The newest snapshot at or before <paramref name="time"/>.</summary>
     Task<Snapshot> GetSnapshotAtAsync(string id, DateTimeOffset time, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Makes snapshot <paramref name="version"/> the model's state (POST /v1/models/{id}/snapshots/{version}/restore): a model
+    /// whose stored state is unreadable (<see cref="ModelUnavailableException"/>) recovers, and what the server's log still
+    /// holds beyond the snapshot is applied again; a healthy model rolls back (rows applied since are discarded).
+    /// </summary>
+    Task<ModelInfo> RestoreSnapshotAsync(string id, long version, CancellationToken cancellationToken = default);
+
     /// <summary>Schedules a batch refit; its outcome arrives as a <c>refitAdopted</c> or <c>refitRejected</c> event.</summary>
     Task<RefitResult> RefitAsync(string id, CancellationToken cancellationToken = default);
 

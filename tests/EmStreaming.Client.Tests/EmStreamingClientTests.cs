@@ -148,6 +148,32 @@ public sealed class EmStreamingClientTests(ServerFixture server) : IClassFixture
     }
 
     [Fact]
+    public async Task RestoreSnapshot_RollsTheModelBackToThatVersion()
+    {
+        await _client.PutModelAsync("cli:restore", Gmm() with { Snapshots = new SnapshotPolicy { EveryObservations = 200, EverySeconds = 0 } });
+        var rows = Clusters(600);
+        for (var b = 0; b < 3; b++)
+        {
+            await _client.AppendAsync("cli:restore", rows.GetRange(200 * b, 200));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while ((await _client.GetModelAsync("cli:restore", timeout.Token)).Status.Observations < 200 * (b + 1))
+            {
+                await Task.Delay(20, timeout.Token);
+            }
+        }
+
+        var at200 = (await _client.ListSnapshotsAsync("cli:restore")).First(s => s.Observations == 200);
+        var restored = await _client.RestoreSnapshotAsync("cli:restore", at200.Version);
+        Assert.Equal(200, restored.Status.Observations);
+        Assert.Equal(200, (await _client.GetModelAsync("cli:restore")).Status.Observations);
+
+        var missing = await Assert.ThrowsAsync<InvalidRequestException>(() => _client.RestoreSnapshotAsync("cli:restore", 10_000));
+        Assert.Equal("version", missing.Field);
+        await Assert.ThrowsAsync<ModelNotFoundException>(() => _client.RestoreSnapshotAsync("cli:no-such-model", 1));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => _client.RestoreSnapshotAsync("cli:restore", 0));
+    }
+
+    [Fact]
     public async Task Events_UnknownModel_ThrowsNotFoundBeforeAnyEvent()
     {
         await using var events = _client.EventsAsync("cli:no-events").GetAsyncEnumerator();
@@ -241,5 +267,59 @@ public sealed class RetryTests : IDisposable
         Assert.NotNull(busy);
         Assert.Equal(HttpStatusCode.TooManyRequests, busy.StatusCode);
         Assert.NotNull(busy.RetryAfter);
+    }
+}
+
+/// <summary>
+/// The retry policy tells a busy server from an unavailable model: both answer 503, only the first is worth waiting for.
+/// The answers come from a recording primary handler (the server's own 503 bodies, as ProblemMapping writes them).
+/// </summary>
+public sealed class UnavailableModelTests
+{
+    private static IEmStreamingClient Client(CannedHandler handler)
+    {
+        var services = new ServiceCollection();
+        services.AddEmStreamingClient(o =>
+            {
+                o.BaseAddress = new Uri("http://localhost/");
+                o.MaxRetries = 3;
+                o.RetryDelay = TimeSpan.FromMilliseconds(1);
+            })
+            .ConfigurePrimaryHttpMessageHandler(() => handler);
+        return services.BuildServiceProvider().GetRequiredService<IEmStreamingClient>();
+    }
+
+    [Fact]
+    public async Task ModelUnavailable503_NotRetried_TypedExceptionNamesTheModel()
+    {
+        var handler = new CannedHandler("""{"type":"urn:emstreaming:problem:model-unavailable","title":"Model unavailable","status":503,"detail":"model 'm' is failed: its stored state is corrupt","modelId":"m"}""");
+        var e = await Assert.ThrowsAsync<ModelUnavailableException>(() => Client(handler).GetModelAsync("m"));
+        Assert.Equal(1, handler.Calls);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, e.StatusCode);
+        Assert.Contains("corrupt", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Busy503_RetriedUntilTheRetriesRunOut()
+    {
+        var handler = new CannedHandler("""{"type":"urn:emstreaming:problem:backpressure","title":"Server busy","status":503,"detail":"queue full"}""");
+        await Assert.ThrowsAsync<ServerBusyException>(() => Client(handler).GetModelAsync("m"));
+        Assert.Equal(4, handler.Calls);
+    }
+
+    private sealed class CannedHandler(string problem) : HttpMessageHandler
+    {
+        private int _calls;
+
+        public int Calls => _calls;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _calls);
+            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable)
+            {
+                Content = new StringContent(problem, System.Text.Encoding.UTF8, "application/problem+json"),
+            });
+        }
     }
 }

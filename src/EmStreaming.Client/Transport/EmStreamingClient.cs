@@ -94,6 +94,12 @@ internal sealed class EmStreamingClient(HttpClient http) : IEmStreamingClient
     public Task<Snapshot> GetSnapshotAtAsync(string id, DateTimeOffset time, CancellationToken cancellationToken = default) =>
         SendAsync<Snapshot>(HttpMethod.Get, Model(id, "snapshots/at") + "?time=" + Uri.EscapeDataString(time.ToString("O", System.Globalization.CultureInfo.InvariantCulture)), null, null, cancellationToken);
 
+    public Task<ModelInfo> RestoreSnapshotAsync(string id, long version, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(version, 1);
+        return SendAsync<ModelInfo>(HttpMethod.Post, Model(id, $"snapshots/{version.ToString(System.Globalization.CultureInfo.InvariantCulture)}/restore"), null, null, cancellationToken);
+    }
+
     public Task<RefitResult> RefitAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync<RefitResult>(HttpMethod.Post, Model(id, "refit"), null, null, cancellationToken);
 

@@ -18,9 +18,26 @@ internal static class ProblemReader
             HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new AccessDeniedException(message, problem),
             HttpStatusCode.NotFound => new ModelNotFoundException(message, problem),
             HttpStatusCode.Conflict => new ModelConflictException(message, problem),
+            HttpStatusCode.ServiceUnavailable when problem.Type == ModelUnavailableException.ProblemType => new ModelUnavailableException(message, problem),
             HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable => new ServerBusyException(message, problem, RetryAfter(response, TimeProvider.System)),
             _ => new EmStreamingException(message, problem),
         };
+    }
+
+    /// <summary>
+    /// True for a 503 that says one model is unavailable (its stored state is unreadable) rather than that the server is busy:
+    /// retrying it cannot help. Buffers the body, so it can still be read afterwards.
+    /// </summary>
+    public static async ValueTask<bool> IsModelUnavailableAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.StatusCode != HttpStatusCode.ServiceUnavailable)
+        {
+            return false;
+        }
+
+        await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        return Parse(text, (int)response.StatusCode)?.Type == ModelUnavailableException.ProblemType;
     }
 
     /// <summary>The wait a 429/503 answer asks for (Retry-After as seconds or as a date), or null.</summary>

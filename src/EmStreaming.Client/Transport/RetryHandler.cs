@@ -5,7 +5,7 @@ using Polly.Retry;
 namespace EmStreaming.Client.Transport;
 
 /// <summary>
-/// Retries 429 and 503 answers (waiting what Retry-After says, capped by <see cref="EmStreamingClientOptions.MaxRetryDelay"/>,
+/// Retries 429 and 503 answers (except a 503 naming an unavailable model, which waiting cannot fix) (waiting what Retry-After says, capped by <see cref="EmStreamingClientOptions.MaxRetryDelay"/>,
 /// or an exponential backoff with jitter) and connection failures of requests that are safe to repeat. The request
 /// is sent again as it was, headers included: an append keeps its Idempotency-Key, so a batch that did land is
 /// answered from the server's record instead of being applied twice.
@@ -31,12 +31,15 @@ internal sealed class RetryHandler : DelegatingHandler
                 UseJitter = true,
                 Delay = options.RetryDelay,
                 MaxDelay = options.MaxRetryDelay,
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                ShouldHandle = async args => args.Outcome switch
                 {
-                    { Result.StatusCode: HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable } => true,
+                    { Result.StatusCode: HttpStatusCode.TooManyRequests } => true,
+                    // A model whose stored state is unreadable answers 503 too, but waiting does not help it: no retry.
+                    { Result: { StatusCode: HttpStatusCode.ServiceUnavailable } busy } =>
+                        !await ProblemReader.IsModelUnavailableAsync(busy, args.Context.CancellationToken).ConfigureAwait(false),
                     { Exception: HttpRequestException } => args.Context.Properties.TryGetValue(SafeToRepeatProperty, out var safe) && safe,
                     _ => false,
-                }),
+                },
                 DelayGenerator = args => ValueTask.FromResult(
                     args.Outcome.Result is { } response && ProblemReader.RetryAfter(response, time) is { } wait
                         ? (TimeSpan?)(wait > options.MaxRetryDelay ? options.MaxRetryDelay : wait)
