@@ -165,7 +165,7 @@ internal static class ClusterThroughput
             }
 
             var states = new List<long>();
-            await foreach (var blob in new Azure.Storage.Blobs.BlobContainerClient(azurite.ConnectionString, "emstreaming-grains").GetBlobsAsync().ConfigureAwait(false))
+            await foreach (var blob in new Azure.Storage.Blobs.BlobContainerClient(azurite.ConnectionString, settings["Storage:Azure:ContainerName"]).GetBlobsAsync().ConfigureAwait(false))
             {
                 states.Add(blob.Properties.ContentLength ?? 0);
             }
