@@ -15,8 +15,8 @@ namespace EmStreaming.Benchmarks.AzureStorage;
 /// taken after a warm-up (the silos' JIT and connection set-up are not steady state; the ceiling's phase is steady too), and
 /// the CPU the silos and Azurite spent per message is printed beside Azurite's CPU per message in the ceiling's steady phase,
 /// which says which process binds on a shared machine better than rates do.
-/// Usage: <c>azure-cluster [--models M] [--producers P] [--seconds S] [--warmup W] [--rows R] [--dimension D] [--keys] [--set Section:Key=value]…</c>
-/// (<c>--keys</c> sends an Idempotency-Key with every batch; the registry then stores an answer per batch; <c>--set</c>
+/// Usage: <c>azure-cluster [--models M] [--producers P] [--seconds S] [--warmup W] [--rows R] [--dimension D] [--keys] [--definition JSON-members] [--set Section:Key=value]…</c>
+/// (<c>--definition '"refit":{"everyObservations":null}'</c> adds members to every model's definition; <c>--keys</c> sends an Idempotency-Key with every batch; the registry then stores an answer per batch; <c>--set</c>
 /// passes a setting to every silo, e.g. <c>--set Streams:AzureQueue:PollPeriod=00:00:00.500</c>).
 /// </summary>
 internal static class ClusterThroughput
@@ -30,6 +30,7 @@ internal static class ClusterThroughput
         var rows = 100;
         var dimension = 4;
         var keys = false;
+        string? definitionExtra = null;
         var extra = new Dictionary<string, string>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -43,6 +44,7 @@ internal static class ClusterThroughput
                 case "--rows": rows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--dimension": dimension = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--keys": keys = true; break;
+                case "--definition": definitionExtra = Next(); break;
                 case "--set":
                     var setting = Next().Split('=', 2);
                     extra[setting[0]] = setting.Length == 2 ? setting[1] : throw new ArgumentException("--set needs Section:Key=value");
@@ -83,7 +85,7 @@ internal static class ClusterThroughput
             for (var m = 0; m < models; m++)
             {
                 using var put = await http.PutAsync(new Uri($"{silos[m % 3].Url}/v1/models/{ids[m]}"),
-                    Json($$"""{"kind":"gmm","dimension":{{dimension}},"components":4}""")).ConfigureAwait(false);
+                    Json($$"""{"kind":"gmm","dimension":{{dimension}},"components":4{{(definitionExtra is null ? "" : "," + definitionExtra)}}}""")).ConfigureAwait(false);
                 put.EnsureSuccessStatusCode();
             }
 
