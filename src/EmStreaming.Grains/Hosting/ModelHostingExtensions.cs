@@ -72,6 +72,8 @@ public static class ModelHostingExtensions
 
         if (streams.AzureQueue)
         {
+            // Messages are deleted once the model grain's stored state covers them (not once delivered).
+            silo.Services.AddSingleton<IStreamConsumerDurability, ModelStreamDurability>();
             silo.AddEmStreamingAzureQueueStreams(streamName, configuration);
         }
         else

@@ -25,6 +25,14 @@ internal interface IModelControlGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<string?> GetFailureAsync();
 
+    /// <summary>
+    /// For each record (producer, sequence), whether the stored state covers it: the Azure Queue receiver deletes a message
+    /// only then. False for every record while the model is failed (its messages stay queued until it is restored); true for
+    /// every record of a model that does not exist (they are inert).
+    /// </summary>
+    [AlwaysInterleave]
+    Task<bool[]> AreStoredAsync(RecordKey[] records);
+
     /// <summary>Makes a snapshot of the history the current state (a turn); see <see cref="IModelService.RestoreSnapshotAsync"/>.</summary>
     /// <exception cref="ArgumentException">No such version, or it does not fit the current definition (parameter <c>version</c>).</exception>
     /// <exception cref="KeyNotFoundException">The model does not exist.</exception>
@@ -39,6 +47,10 @@ internal interface IModelControlGrain : IGrainWithStringKey
 [GenerateSerializer, Immutable]
 internal sealed record ModelProgress(
     [property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows, [property: Id(2)] bool CatchingUp, [property: Id(3)] long OutstandingRows = 0);
+
+/// <summary>A stream record's identity for the exactly-once rule: its producer and that producer's sequence number.</summary>
+[GenerateSerializer, Immutable]
+internal readonly record struct RecordKey([property: Id(0)] string ProducerId, [property: Id(1)] long Sequence);
 
 /// <summary>
 /// One activation per model id. Consumes the model's stream (implicit subscription) in order through <see cref="ModelCore"/>,
@@ -63,9 +75,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _streamProvider;
-    private readonly bool _persistBeforeAcknowledge;
+    private readonly bool _deleteWhenStored;
     private readonly TimeSpan _commitInterval;
-    private readonly int _deliveryBatchSize;
     private readonly ProducerWindows _windows = new();
     private readonly OutstandingRows _outstanding = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -75,13 +86,15 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private string? _failure;
     private long _controlSequence;
     private long _sinceSnapshot;
-    private bool _dirty;
+    private bool _dirty;          // changed since the last snapshot in the history
+    private bool _uncommitted;    // changed since the last state write
+    private volatile ProducerWindows _stored = new(); // the producer windows of the last state written (or read)
     private StreamSequenceToken? _lastToken;
     private DateTimeOffset? _lastSnapshotAt;
-    private long _lastCommitTimestamp; // TimeProvider timestamp of the last state write; 0 before the first
     private long? _snapshotVersion;
     private IGrainTimer? _refitTimer;
     private IGrainTimer? _snapshotTimer;
+    private IGrainTimer? _commitTimer;
     private PublishedModel _published = PublishedModel.Missing;
     private long _catchUpNonce; // non-zero while this activation has not yet read its own catch-up marker
 
@@ -92,10 +105,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     {
         _state = stateFactory.Create<ModelGrainState>(context, new StateConfiguration("model", storage.Value.ProviderName));
         _streamProvider = streams.Value.ProviderName;
-        // Azure Queue streams delete a message as soon as the delivery call returns, so its effect must be stored by then.
-        _persistBeforeAcknowledge = streams.Value.AzureQueue;
+        // Azure Queue streams delete a message once this grain says its stored state covers it (AreStoredAsync): the state is
+        // written every CommitInterval while records arrive (0: after every delivery), not before each delivery returns.
+        _deleteWhenStored = streams.Value.AzureQueue;
         _commitInterval = queues.Value.CommitInterval;
-        _deliveryBatchSize = queues.Value.DeliveryBatchSize;
         _registry = registry;
         _hub = hub;
         _metrics = metrics;
@@ -143,6 +156,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
                 {
                     _windows.Restore(w.ProducerId, w.Highest, w.Rows, w.Bitmap);
                 }
+
+                _stored = _windows.Clone();
             }
 
             _core ??= new ModelCore(_entry.Definition, _entry.Generation);
@@ -190,47 +205,73 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
         if (changed)
         {
-            if (_persistBeforeAcknowledge && _dirty && _core is not null)
+            if (_deleteWhenStored && _commitInterval == TimeSpan.Zero)
             {
-                // One state write covers every record of the delivery (Streams:AzureQueue:DeliveryBatchSize). A delivery that
-                // is not full is held until CommitInterval after the previous write, unacknowledged: the stream's next messages
-                // gather in the cache meanwhile and come as one delivery, so under load a model writes about once per interval
-                // instead of once per message, and no message is deleted before a write that covers it.
-                if (items.Count < _deliveryBatchSize)
-                {
-                    await WaitForCommitIntervalAsync();
-                }
-
-                await PersistBeforeAcknowledgeAsync();
+                await CommitAsync();
             }
 
             Publish();
         }
     }
 
-    /// <summary>
-    /// Writes the state (model, producer windows) before the delivery is acknowledged. A lost ETag race means another
-    /// activation (a stale owner's successor) stored a newer state: this one deactivates and the records are redelivered to
-    /// a fresh activation that reads the winner's state, so the batch is applied there once, not lost.
-    /// </summary>
-    private async Task PersistBeforeAcknowledgeAsync()
+    public Task<bool[]> AreStoredAsync(RecordKey[] records)
     {
+        var stored = new bool[records.Length];
+        if (_failure is null)
+        {
+            var windows = _stored;
+            for (var i = 0; i < records.Length; i++)
+            {
+                // A model that does not exist applies nothing: its records are inert whether stored or not.
+                stored[i] = _core is null || !windows.WouldAccept(records[i].ProducerId, records[i].Sequence);
+            }
+        }
+
+        return Task.FromResult(stored);
+    }
+
+    /// <summary>
+    /// Writes the state (model, producer windows) if records were applied since the last write: the Azure Queue receiver
+    /// then deletes their messages. A lost ETag race means another activation (a stale owner's successor) stored a newer
+    /// state: this one refuses further records and deactivates, and the undeleted messages reappear and are applied once by
+    /// a fresh activation that reads the winner's state.
+    /// </summary>
+    private async Task CommitAsync()
+    {
+        if (!_uncommitted || _core is null || _failure is not null)
+        {
+            return;
+        }
+
         try
         {
             if (SnapshotDue)
             {
-                // The policy snapshot of the records just applied: its state write is this commit's.
                 await SnapshotAsync(SnapshotReason.Policy, CancellationToken.None);
                 return;
             }
 
-            _lastCommitTimestamp = _time.GetTimestamp();
-            _state.State = new ModelGrainState { Data = ModelStateCodec.Encode(SnapshotReason.Policy, _controlSequence, _windows, _core!.Save()) };
-            await _state.WriteStateAsync();
+            var windows = _windows.Clone();
+            _state.State = new ModelGrainState { Data = ModelStateCodec.Encode(SnapshotReason.Policy, _controlSequence, windows, _core.Save()) };
+            _uncommitted = false;
+            try
+            {
+                await _state.WriteStateAsync();
+            }
+            catch
+            {
+                _uncommitted = true;
+                throw;
+            }
+            finally
+            {
+                _state.State = new ModelGrainState();
+            }
+
+            _stored = windows;
         }
         catch (Orleans.Storage.InconsistentStateException e)
         {
-            // Refuse further records in this activation (they stay unacknowledged) until the fresh one takes over.
             _failure = $"another activation stored a newer state ({e.Message}); reloading";
             DeactivateOnIdle();
             throw;
@@ -246,8 +287,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             // stall the other models of the queue) without calling Persisted keeps the record in the log: nothing is trimmed
             // past it, and it is delivered again after a restart.
             _logger.LogWarning(
-                "Model {Id} is failed ({Failure}): a stream record was not applied; {Fate}", Id, _failure,
-                _persistBeforeAcknowledge ? "Azure Queues delete it once delivered" : "it stays in the log until a restore applies it");
+                "Model {Id} is failed ({Failure}): a stream record was not applied; it stays {Where} until a restore applies it", Id, _failure,
+                _deleteWhenStored ? "in its queue (delivered again after each visibility timeout)" : "in the log");
             return false;
         }
 
@@ -272,9 +313,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     public async Task ReloadAsync()
     {
         var entry = await _registry.GetAsync(Id, CancellationToken.None);
-        _refitTimer?.Dispose();
-        _snapshotTimer?.Dispose();
-        _refitTimer = _snapshotTimer = null;
+        StopTimers();
         if (entry is null)
         {
             // Deleted: forget the state and every snapshot version; pending records of the old generation are inert for a successor.
@@ -283,6 +322,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             _failure = null;
             _windows.Clear();
             _outstanding.Clear();
+            _uncommitted = false;
             await _state.ClearStateAsync();
             await _history.DeleteAllAsync(Id, CancellationToken.None);
             _lastSnapshotAt = null;
@@ -326,6 +366,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
 
         _dirty = true;
+        _uncommitted = true;
         _outstanding.Applied(record.ProducerId, record.Sequence);
         if (_core is null)
         {
@@ -376,9 +417,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             StartRefit(job, NextControlSequence());
         }
 
-        if (SnapshotDue && !_persistBeforeAcknowledge)
+        if (SnapshotDue)
         {
-            // With persist-before-acknowledge the delivery's commit takes this snapshot, after the delivery's last record.
             await SnapshotAsync(SnapshotReason.Policy, CancellationToken.None);
         }
 
@@ -386,18 +426,6 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     }
 
     private bool SnapshotDue => _core?.Definition.Snapshots.EveryObservations is { } every && _sinceSnapshot >= every;
-
-    /// <summary>Waits until <c>CommitInterval</c> has passed since the previous state write (group commit; see <see cref="OnNextAsync(IList{SequentialItem{object}})"/>).</summary>
-    private Task WaitForCommitIntervalAsync()
-    {
-        if (_lastCommitTimestamp == 0)
-        {
-            return Task.CompletedTask;
-        }
-
-        var wait = _commitInterval - _time.GetElapsedTime(_lastCommitTimestamp);
-        return wait > TimeSpan.Zero ? Task.Delay(wait, _time) : Task.CompletedTask;
-    }
 
     /// <summary>
     /// An external producer's batch, held to the service's rules (<see cref="Observations.ModelInput"/>): rows with an infinite
@@ -451,9 +479,26 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
     private long NextControlSequence() => ++_controlSequence;
 
+    private void StopTimers()
+    {
+        _refitTimer?.Dispose();
+        _snapshotTimer?.Dispose();
+        _commitTimer?.Dispose();
+        _refitTimer = _snapshotTimer = _commitTimer = null;
+    }
+
     private void StartTimers()
     {
+        StopTimers();
         var definition = _entry!.Definition;
+        if (_deleteWhenStored && _commitInterval > TimeSpan.Zero)
+        {
+            // Writes what was applied since the last write, so the receiver can delete its messages (AreStoredAsync).
+            _commitTimer = this.RegisterGrainTimer(
+                () => _uncommitted ? CommitAsync() : Task.CompletedTask,
+                new GrainTimerCreationOptions(_commitInterval, _commitInterval) { Interleave = false, KeepAlive = false });
+        }
+
         if (definition.Refit.Every is { } refitEvery)
         {
             // A time-based refit is requested through the stream (a request record), so a replay sees it at the same position.
@@ -590,11 +635,23 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     {
         var core = _core!;
         var model = core.Save();
-        var data = ModelStateCodec.Encode(reason, _controlSequence, _windows, model);
+        var windows = _windows.Clone();
+        var data = ModelStateCodec.Encode(reason, _controlSequence, windows, model);
         _state.State = new ModelGrainState { Data = data };
         var token = _lastToken;
-        _lastCommitTimestamp = _time.GetTimestamp();
-        await _state.WriteStateAsync(cancellationToken);
+        var uncommitted = _uncommitted;
+        _uncommitted = false;
+        try
+        {
+            await _state.WriteStateAsync(cancellationToken);
+        }
+        catch
+        {
+            _uncommitted = uncommitted;
+            throw;
+        }
+
+        _stored = windows;
         // The written bytes hold the whole window again: do not keep a second copy per model between writes (the ETag stays with
         // the persistent state, not with this object).
         _state.State = new ModelGrainState();

@@ -98,6 +98,20 @@ internal sealed class ProducerWindows
 
     public void Clear() => _windows.Clear();
 
+    /// <summary>An independent copy (the windows a state write stores, read by other calls while this one changes).</summary>
+    public ProducerWindows Clone()
+    {
+        var copy = new ProducerWindows { _clock = _clock };
+        foreach (var w in _windows)
+        {
+            var c = new Window(w.ProducerId) { Highest = w.Highest, Rows = w.Rows, LastUsed = w.LastUsed };
+            w.Bitmap.CopyTo(c.Bitmap, 0);
+            copy._windows.Add(c);
+        }
+
+        return copy;
+    }
+
     internal void Restore(string producerId, long highest, long rows, ReadOnlySpan<ulong> bitmap)
     {
         var w = new Window(producerId) { Highest = highest, Rows = rows, LastUsed = ++_clock };

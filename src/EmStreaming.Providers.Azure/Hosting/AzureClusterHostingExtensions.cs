@@ -2,6 +2,7 @@ using System.Net;
 using EmStreaming.Providers.Azure.History;
 using EmStreaming.Providers.Azure.Hosting;
 using EmStreaming.Providers.Azure.Storage;
+using EmStreaming.Providers.Azure.Streams;
 using EmStreaming.Providers.History;
 using EmStreaming.Providers.Storage;
 using EmStreaming.Providers.Streams;
@@ -138,9 +139,9 @@ public static class EmStreamingAzureHostingExtensions
 
     /// <summary>
     /// Adds Orleans' Azure Queue persistent streams named <paramref name="name"/>: implicit subscriptions only, queues,
-    /// visibility timeout, poll period, delivery batch, group commit and cache size from <c>Streams:AzureQueue</c>. Azure Queue
-    /// streams are at-least-once and delete a message once it is delivered: consumers must persist before they return from
-    /// <c>OnNextAsync</c> (and may hold a small delivery up to <c>CommitInterval</c> to cover several with one write).
+    /// visibility timeout, poll period, delivery batch, commit interval and cache size from <c>Streams:AzureQueue</c>. Azure Queue
+    /// streams are at-least-once; a message is deleted once its consumer says its stored state covers it
+    /// (<see cref="IStreamConsumerDurability"/>; without one registered, once it is delivered, as in Orleans).
     /// </summary>
     /// <exception cref="OptionsValidationException">A setting is invalid; the messages name it.</exception>
     public static ISiloBuilder AddEmStreamingAzureQueueStreams(this ISiloBuilder silo, string name, IConfiguration configuration)
@@ -170,6 +171,10 @@ public static class EmStreamingAzureHostingExtensions
             }));
             stream.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
         });
+        // Registered after Orleans' factory, so the provider resolves this one: the same queues and producer, but messages are
+        // deleted once their consumers have stored their effect, not once delivered.
+        silo.Services.TryAddSingleton<IStreamConsumerDurability, DeliveredIsDurable>();
+        silo.Services.AddKeyedSingleton<IQueueAdapterFactory>(name, (sp, _) => DurableAzureQueueAdapterFactory.Create(sp, name));
         return silo;
     }
 

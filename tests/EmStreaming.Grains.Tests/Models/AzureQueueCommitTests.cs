@@ -5,8 +5,8 @@ namespace EmStreaming.Grains.Tests.Models;
 
 /// <summary>
 /// Model grains on Azure Queue streams (Azurite): a queue message is deleted only once a state write covers its record
-/// (persist before acknowledge), and deliveries that come faster than <c>Streams:AzureQueue:CommitInterval</c> share one
-/// write (group commit). The grain storage is the real Blob storage behind a gate that can hold writes.
+/// (the receiver asks the grain), records are applied at once, and the records of one <c>Streams:AzureQueue:CommitInterval</c>
+/// share one write (0: a write per delivery). The grain storage is the real Blob storage behind a gate that can hold writes.
 /// </summary>
 public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
@@ -39,7 +39,7 @@ public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixtur
     {
         const int Appends = 10;
         var gate = new GatedGrainStorage.Gate();
-        var (settings, _) = Settings(commitInterval: TimeSpan.FromSeconds(8));
+        var (settings, queue) = Settings(commitInterval: TimeSpan.FromSeconds(8));
         await using var harness = await ModelHarness.StartAsync(
             settings: settings, services: s => GatedGrainStorage.Decorate(s, ModelStorageOptions.DefaultProviderName, gate));
         await harness.Service.PutModelAsync(Model, ModelHarness.Gmm(snapshotEvery: null));
@@ -53,8 +53,32 @@ public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixtur
             await Task.Delay(250);
         }
 
+        // Applied (and shown) at once; stored by the commit timer, and only then deleted from the queue.
         await harness.WaitForObservationsAsync(Model, Appends * 50);
+        await WaitUntilAsync(async () => await MessagesAsync(queue) == 0, "every message is deleted once a write covers it");
         Assert.InRange(gate.Writes, 1, 3);
+    }
+
+    [Fact]
+    public async Task Append_CommitInterval_AppliedAtOnceButDeletedOnlyOnceStored()
+    {
+        var gate = new GatedGrainStorage.Gate();
+        var (settings, queue) = Settings(commitInterval: TimeSpan.FromSeconds(2));
+        await using var harness = await ModelHarness.StartAsync(
+            settings: settings, services: s => GatedGrainStorage.Decorate(s, ModelStorageOptions.DefaultProviderName, gate));
+        await harness.Service.PutModelAsync(Model, ModelHarness.Gmm(snapshotEvery: null));
+
+        gate.Close();
+        await harness.Service.AppendAsync(Model, ModelHarness.Rows(100, 2, seed: 3));
+        // The delivery returns at once: the rows are applied and shown before any write...
+        await harness.WaitForObservationsAsync(Model, 100);
+        // ...and the commit timer's write is held at the gate: the message must stay queued until it completes.
+        await gate.Held.WaitAsync(TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(3)); // more than a settle period (half the interval) with the write still held
+        Assert.True(await MessagesAsync(queue) >= 1, "the queue message was deleted before the state write that covers it completed");
+
+        gate.Open();
+        await WaitUntilAsync(async () => await MessagesAsync(queue) == 0, "the message is deleted once its effect is stored");
     }
 
     private (Dictionary<string, string?> Settings, QueueClient Queue) Settings(TimeSpan commitInterval)

@@ -1,0 +1,128 @@
+using Azure.Storage.Queues;
+using EmStreaming.Providers.Azure.Hosting;
+using EmStreaming.Providers.Azure.Streams;
+using EmStreaming.Providers.Streams;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.AzureUtils;
+using Orleans.Configuration;
+using Orleans.Providers.Streams.AzureQueue;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Streams;
+
+namespace EmStreaming.Providers.Azure.Tests.Streams;
+
+/// <summary>
+/// The Azure Queue receiver that deletes a message once its consumer has stored it, on a real Azurite queue: it deletes
+/// what the consumer says is stored, keeps what is not (or what it cannot ask about), deletes a batch the consumer cannot
+/// judge once the cache has handed it back, and lets go of a message about to become visible again without deleting it.
+/// </summary>
+public sealed class DurableDeleteQueueReceiverTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
+{
+    private static readonly TimeSpan Visibility = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan CommitInterval = TimeSpan.FromSeconds(2);
+
+    [Fact]
+    public async Task Settle_DeletesWhatTheConsumerStored_KeepsTheRest()
+    {
+        var (receiver, queue, adapter, durability, time) = await StartAsync();
+        var stored = StreamId.Create("model", "stored");
+        var pending = StreamId.Create("model", "pending");
+        var unknown = StreamId.Create("model", "unknown");
+        var unreachable = StreamId.Create("model", "unreachable");
+        durability.Answers[stored] = true;
+        durability.Answers[pending] = false;
+        durability.Answers[unknown] = null;
+        foreach (var stream in (StreamId[])[stored, pending, unknown, unreachable])
+        {
+            await queue.SendMessageAsync(adapter.ToQueueMessage(stream, new[] { "record of " + stream }, null, []));
+        }
+
+        var batches = await receiver.GetQueueMessagesAsync(32);
+        Assert.Equal(4, batches.Count);
+        Assert.Equal(4, receiver.TrackedMessages);
+
+        await SettleAsync(receiver, time);
+        // Stored: deleted. Not stored, not judged and not delivered, or unreachable: kept (invisible, pop receipt held).
+        Assert.Equal(3, receiver.TrackedMessages);
+        Assert.Equal(3, await CountAsync(queue));
+
+        // The cache hands the unjudged one back as delivered: now it goes, the consumer having had it.
+        await receiver.MessagesDeliveredAsync([.. batches.Where(b => b.StreamId == unknown)]);
+        await SettleAsync(receiver, time);
+        Assert.Equal(2, receiver.TrackedMessages);
+        Assert.Equal(2, await CountAsync(queue));
+
+        // The consumer stores the pending one.
+        durability.Answers[pending] = true;
+        await SettleAsync(receiver, time);
+        Assert.Equal(1, receiver.TrackedMessages);
+        Assert.Equal(1, await CountAsync(queue));
+        Assert.True(durability.Asked[unreachable] >= 3, "the unreachable consumer is asked again every round");
+    }
+
+    [Fact]
+    public async Task Settle_MessageNeverStored_LetGoBeforeItReappears_NotDeleted()
+    {
+        var (receiver, queue, adapter, durability, time) = await StartAsync();
+        var stream = StreamId.Create("model", "failed");
+        durability.Answers[stream] = false;
+        await queue.SendMessageAsync(adapter.ToQueueMessage(stream, new[] { "a record its model cannot apply" }, null, []));
+        var batches = await receiver.GetQueueMessagesAsync(32);
+        await receiver.MessagesDeliveredAsync(batches);
+
+        time.Advance(Visibility * 3 / 4);
+        await SettleAsync(receiver, time);
+        // No longer tracked (its pop receipt is about to lapse) and still in the queue: it will be delivered again.
+        Assert.Equal(0, receiver.TrackedMessages);
+        Assert.Equal(1, await CountAsync(queue));
+        Assert.Equal(0, durability.Asked.GetValueOrDefault(stream));
+    }
+
+    private async Task<(DurableDeleteQueueReceiver Receiver, QueueClient Queue, AzureQueueDataAdapterV2 Adapter, ScriptedDurability Durability, FakeTimeProvider Time)> StartAsync()
+    {
+        var name = "r" + Guid.NewGuid().ToString("N")[..12];
+        var serializer = new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>();
+        var adapter = new AzureQueueDataAdapterV2(serializer);
+        var options = new AzureQueueOptions { QueueServiceClient = new QueueServiceClient(azurite.ConnectionString), MessageVisibilityTimeout = Visibility };
+        var durability = new ScriptedDurability();
+        var time = new FakeTimeProvider();
+        var settings = new AzureQueueStreamSettings { VisibilityTimeout = Visibility, CommitInterval = CommitInterval };
+        var receiver = new DurableDeleteQueueReceiver(
+            new AzureQueueDataManager(NullLoggerFactory.Instance, name, options), adapter, durability, settings, time, NullLogger<DurableDeleteQueueReceiver>.Instance);
+        await receiver.Initialize(TimeSpan.FromSeconds(30));
+        return (receiver, new QueueClient(azurite.ConnectionString, name), adapter, durability, time);
+    }
+
+    /// <summary>One settle round: past the settle period, a read starts it, and it is awaited.</summary>
+    private static async Task SettleAsync(DurableDeleteQueueReceiver receiver, FakeTimeProvider time)
+    {
+        time.Advance(CommitInterval);
+        Assert.Empty(await receiver.GetQueueMessagesAsync(32));
+        await receiver.Settling;
+    }
+
+    /// <summary>Messages in the queue, visible or not.</summary>
+    private static async Task<int> CountAsync(QueueClient queue) => (await queue.GetPropertiesAsync()).Value.ApproximateMessagesCount;
+
+    /// <summary>Answers per stream as scripted; a stream without an answer throws, as an unreachable consumer does.</summary>
+    private sealed class ScriptedDurability : IStreamConsumerDurability
+    {
+        public Dictionary<StreamId, bool?> Answers { get; } = [];
+
+        public Dictionary<StreamId, int> Asked { get; } = [];
+
+        public Task<bool?[]?> AreDurableAsync(StreamId stream, IReadOnlyList<IBatchContainer> batches)
+        {
+            lock (Asked)
+            {
+                Asked[stream] = Asked.GetValueOrDefault(stream) + 1;
+            }
+
+            return Answers.TryGetValue(stream, out var answer)
+                ? Task.FromResult<bool?[]?>(answer is null ? null : [.. batches.Select(_ => answer)])
+                : Task.FromException<bool?[]?>(new TimeoutException($"the consumer of {stream} does not answer"));
+        }
+    }
+}
