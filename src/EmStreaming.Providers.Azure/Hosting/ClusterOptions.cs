@@ -97,7 +97,11 @@ public sealed class AzureQueueStreamSettings
     /// <summary><c>Streams:AzureQueue:VisibilityTimeout</c>.</summary>
     public TimeSpan VisibilityTimeout { get; set; } = DefaultVisibilityTimeout;
 
-    /// <summary>How often an idle pulling agent reads its queue (<c>Streams:AzureQueue:PollPeriod</c>), default 100 ms.</summary>
+    /// <summary>
+    /// How often a pulling agent reads its queue (<c>Streams:AzureQueue:PollPeriod</c>), default 100 ms. After reads that
+    /// find nothing the receiver reads less often, doubling up to 4 × this (400 ms), and back at once when one finds a
+    /// message: an idle cluster of 8 queues makes 20 reads/s instead of 80 (each a storage transaction).
+    /// </summary>
     public TimeSpan PollPeriod { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>

@@ -27,6 +27,7 @@ internal sealed partial class DurableDeleteQueueReceiver(
     AzureQueueStreamSettings settings, TimeProvider time, ILogger<DurableDeleteQueueReceiver> logger) : IQueueAdapterReceiver
 {
     private const int MaxMessagesPerRead = 32;
+    private const int MaxIdleBackoff = 4; // times the poll period
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Lock _lock = new();
@@ -36,6 +37,8 @@ internal sealed partial class DurableDeleteQueueReceiver(
     private AzureQueueDataManager? _queue = queue;
     private long _lastRead;
     private long _lastSettled;
+    private long _lastReadAt;
+    private int _idleBackoff = 1;
     private Task? _outstanding;
     private Task _settling = Task.CompletedTask;
 
@@ -95,6 +98,13 @@ internal sealed partial class DurableDeleteQueueReceiver(
             _settling = SettleAsync(q);
         }
 
+        // An empty queue is read less often (the agent still calls every poll period): reads are storage transactions.
+        if (_idleBackoff > 1 && time.GetElapsedTime(_lastReadAt) < settings.PollPeriod * _idleBackoff - settings.PollPeriod / 2)
+        {
+            return [];
+        }
+
+        _lastReadAt = time.GetTimestamp();
         var count = maxCount is < 0 or QueueAdapterConstants.UNLIMITED_GET_QUEUE_MSG ? MaxMessagesPerRead : Math.Min(maxCount, MaxMessagesPerRead);
         var read = q.GetQueueMessages(count);
         _outstanding = read;
@@ -110,17 +120,20 @@ internal sealed partial class DurableDeleteQueueReceiver(
 
         var now = time.GetTimestamp();
         var batches = new List<IBatchContainer>();
+        var any = false;
         foreach (var message in messages)
         {
             var sequence = _lastRead++;
             var batch = dataAdapter.FromQueueMessage(message.MessageText, sequence);
             batches.Add(batch);
+            any = true;
             lock (_lock)
             {
                 _tracked[sequence] = new Tracked(batch, message, now);
             }
         }
 
+        _idleBackoff = any ? 1 : Math.Min(MaxIdleBackoff, _idleBackoff * 2);
         return batches;
     }
 

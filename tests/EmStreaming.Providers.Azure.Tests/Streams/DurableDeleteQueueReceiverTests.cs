@@ -80,6 +80,26 @@ public sealed class DurableDeleteQueueReceiverTests(AzuriteFixture azurite) : IC
         Assert.Equal(0, durability.Asked.GetValueOrDefault(stream));
     }
 
+    [Fact]
+    public async Task Read_EmptyQueue_ReadsLessOften_BackAtOnceWhenAMessageCame()
+    {
+        var (receiver, queue, adapter, _, time) = await StartAsync();
+        var poll = new AzureQueueStreamSettings().PollPeriod;
+        var stream = StreamId.Create("model", "quiet");
+        Assert.Empty(await receiver.GetQueueMessagesAsync(32)); // empty: the next read waits two poll periods
+        await queue.SendMessageAsync(adapter.ToQueueMessage(stream, new[] { "first" }, null, []));
+
+        time.Advance(poll);
+        Assert.Empty(await receiver.GetQueueMessagesAsync(32)); // not read: the queue was empty a poll period ago
+        time.Advance(poll);
+        Assert.Single(await receiver.GetQueueMessagesAsync(32));
+
+        // A read that found something: the next poll reads again at once.
+        await queue.SendMessageAsync(adapter.ToQueueMessage(stream, new[] { "second" }, null, []));
+        time.Advance(poll);
+        Assert.Single(await receiver.GetQueueMessagesAsync(32));
+    }
+
     private async Task<(DurableDeleteQueueReceiver Receiver, QueueClient Queue, AzureQueueDataAdapterV2 Adapter, ScriptedDurability Durability, FakeTimeProvider Time)> StartAsync()
     {
         var name = "r" + Guid.NewGuid().ToString("N")[..12];
