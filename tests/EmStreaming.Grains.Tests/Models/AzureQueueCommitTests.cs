@@ -1,4 +1,7 @@
+using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Streams;
 using EmStreaming.Grains.Tests.TestSupport;
 
 namespace EmStreaming.Grains.Tests.Models;
@@ -79,6 +82,46 @@ public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixtur
 
         gate.Open();
         await WaitUntilAsync(async () => await MessagesAsync(queue) == 0, "the message is deleted once its effect is stored");
+    }
+
+    [Fact]
+    public async Task FailedModel_ItsMessagesStayQueued_AndAreAppliedAfterTheRestore()
+    {
+        var (settings, queue) = Settings(commitInterval: TimeSpan.FromSeconds(1));
+        settings["Streams:AzureQueue:VisibilityTimeout"] = "00:00:30";
+        await using (var h = await ModelHarness.StartAsync(settings: settings))
+        {
+            await h.Service.PutModelAsync(Model, ModelHarness.Gmm(snapshotEvery: 100));
+            await h.Service.AppendAsync(Model, ModelHarness.Rows(200, 2, seed: 1));
+            await h.WaitForObservationsAsync(Model, 200);
+            await WaitUntilAsync(async () => await MessagesAsync(queue) == 0, "the rows are stored and their message deleted");
+        }
+
+        // The model's stored state becomes unreadable (its snapshot history stays sound).
+        var states = new BlobContainerClient(azurite.ConnectionString, settings["Storage:Azure:ContainerName"]);
+        await foreach (var blob in states.GetBlobsAsync())
+        {
+            await states.GetBlobClient(blob.Name).UploadAsync(BinaryData.FromBytes([.. Enumerable.Range(0, 64).Select(i => (byte)(i * 37))]), overwrite: true);
+        }
+
+        await using (var h = await ModelHarness.StartAsync(settings: settings))
+        {
+            // An external producer's batch reaches the failed model: not applied, and not deleted either.
+            var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+                .GetStream<object>(StreamId.Create(ModelStreams.Namespace, Model));
+            await stream.OnNextAsync(new ObservationBatch { ProducerId = "gateway", Sequence = 1, Values = ModelHarness.Rows(30, 2, 5).Values.ToArray(), Columns = 2 });
+            Assert.NotNull((await h.Service.GetModelAsync(Model)).Status.Failure);
+            await Task.Delay(TimeSpan.FromSeconds(3)); // several settle rounds (every 500 ms) after its delivery
+            Assert.True(await MessagesAsync(queue) >= 1, "a failed model's message was deleted although nothing stored it");
+
+            // The restore makes the model healthy; the message reappears within the visibility timeout and is applied once.
+            var newest = (await h.Service.ListSnapshotsAsync(Model))[^1];
+            Assert.Equal(200, newest.Observations);
+            Assert.Null((await h.Service.RestoreSnapshotAsync(Model, newest.Version)).Failure);
+            await h.WaitForObservationsAsync(Model, 230);
+            await WaitUntilAsync(async () => await MessagesAsync(queue) == 0, "the applied batch is stored and its message deleted");
+            Assert.Equal(230, (await h.Service.GetStateAsync(Model)).Observations);
+        }
     }
 
     private (Dictionary<string, string?> Settings, QueueClient Queue) Settings(TimeSpan commitInterval)
