@@ -6,8 +6,6 @@ namespace EmStreaming.Grains.Models;
 /// <summary>What a model grain does to know what is outstanding after a restart, and to come back from a state it could not read.</summary>
 internal sealed partial class ModelGrain
 {
-    public Task<string?> GetFailureAsync() => Task.FromResult(_failure);
-
     public async Task<ModelStatus> RestoreAsync(long version)
     {
         var entry = _entry ?? throw new KeyNotFoundException($"model '{Id}' does not exist");

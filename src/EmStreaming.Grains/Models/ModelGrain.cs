@@ -21,9 +21,12 @@ internal interface IModelControlGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<ModelProgress> GetProgressAsync(string producerId);
 
-    /// <summary>Why the model cannot apply records (its stored state could not be read), or null: checked before an append.</summary>
+    /// <summary>What an append needs (exists, generation, dimension, failure), from the definition the grain holds: no registry read.</summary>
     [AlwaysInterleave]
-    Task<string?> GetFailureAsync();
+    Task<AppendTarget> GetAppendTargetAsync();
+
+    /// <summary>Reads the registry and reloads when it differs from what the grain holds (a turn; a no-op when they agree), then as <see cref="GetAppendTargetAsync"/>.</summary>
+    Task<AppendTarget> SyncAsync();
 
     /// <summary>
     /// For each record (producer, sequence), whether the stored state covers it: the Azure Queue receiver deletes a message

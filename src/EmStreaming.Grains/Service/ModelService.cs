@@ -44,6 +44,12 @@ internal sealed class ModelService(
             await Control(id).ReloadAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
             hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Created, Time = time.GetUtcNow(), Message = outcome.ToString() });
         }
+        else
+        {
+            // Appends take the definition from the grain, not the registry: a retry of a PUT whose reload never ran (the process
+            // died after the registry write) must still bring the grain up to date. A no-op when it is.
+            await Control(id).SyncAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
 
         return outcome;
     }
@@ -78,6 +84,9 @@ internal sealed class ModelService(
         ModelInput.EnsureId(id);
         if (!await registry.DeleteAsync(id, cancellationToken).ConfigureAwait(false))
         {
+            // Already gone from the registry; a grain that missed the reload of an earlier delete (the process died after the
+            // registry write) would still take appends: bring it up to date (a no-op that writes nothing when it is).
+            await Control(id).SyncAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
             return false;
         }
 
@@ -90,13 +99,13 @@ internal sealed class ModelService(
     public Task<AppendResult> AppendAsync(string id, DataMatrix rows, string? idempotencyKey = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rows);
-        return AppendAsync(id, rows, idempotencyKey, (entry, r) => ModelInput.Validate(r, entry.Definition.Dimension), cancellationToken);
+        return AppendAsync(id, rows, idempotencyKey, static (dimension, r) => ModelInput.Validate(r, dimension), cancellationToken);
     }
 
     public Task<AppendResult> AppendRowsAsync(string id, IReadOnlyList<double[]> rows, string? idempotencyKey = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rows);
-        return AppendAsync(id, rows, idempotencyKey, (entry, r) => ModelInput.Validate(r, entry.Definition.Dimension), cancellationToken);
+        return AppendAsync(id, rows, idempotencyKey, static (dimension, r) => ModelInput.Validate(r, dimension), cancellationToken);
     }
 
     public async Task<ModelStateView> GetStateAsync(string id, CancellationToken cancellationToken = default)
@@ -208,15 +217,15 @@ internal sealed class ModelService(
     }
 
     private async Task<AppendResult> AppendAsync<TRows>(
-        string id, TRows rows, string? idempotencyKey, Func<RegistryEntry, TRows, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected)> validate,
+        string id, TRows rows, string? idempotencyKey, Func<int, TRows, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected)> validate,
         CancellationToken cancellationToken)
     {
         ModelInput.EnsureId(id);
         ModelInput.EnsureIdempotencyKey(idempotencyKey);
-        var entry = await RequireAsync(id, createFromTemplate: true, cancellationToken).ConfigureAwait(false);
+        var target = await AppendTargetAsync(id, cancellationToken).ConfigureAwait(false);
         if (idempotencyKey is null)
         {
-            return await AppendValidatedAsync(id, entry, validate(entry, rows), 0, cancellationToken).ConfigureAwait(false);
+            return await AppendValidatedAsync(id, target, validate(target.Dimension, rows), 0, cancellationToken).ConfigureAwait(false);
         }
 
         // One request per key at a time, so two concurrent retries cannot both append.
@@ -224,7 +233,7 @@ internal sealed class ModelService(
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var validated = validate(entry, rows);
+            var validated = validate(target.Dimension, rows);
             var requestHash = HashRows(validated);
             if (await registry.GetAnswerAsync(id, idempotencyKey, cancellationToken).ConfigureAwait(false) is { } stored)
             {
@@ -235,7 +244,7 @@ internal sealed class ModelService(
 
             // The key travels in the record too: if the process dies after the append but before the answer is recorded,
             // the retry appends again (under a new producer) and the grain, remembering the key, applies the batch once.
-            var result = await AppendValidatedAsync(id, entry, validated, ModelStreamRecord.HashKey(idempotencyKey), cancellationToken).ConfigureAwait(false);
+            var result = await AppendValidatedAsync(id, target, validated, ModelStreamRecord.HashKey(idempotencyKey), cancellationToken).ConfigureAwait(false);
             await registry.SaveAnswerAsync(id, idempotencyKey, new StoredAnswer(requestHash, result), cancellationToken).ConfigureAwait(false);
             return result;
         }
@@ -247,7 +256,7 @@ internal sealed class ModelService(
     }
 
     private async Task<AppendResult> AppendValidatedAsync(
-        string id, RegistryEntry entry, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated, ulong keyHash, CancellationToken cancellationToken)
+        string id, AppendTarget target, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated, ulong keyHash, CancellationToken cancellationToken)
     {
         var (accepted, rejected) = validated;
         if (accepted is null || accepted.Rows == 0)
@@ -257,7 +266,7 @@ internal sealed class ModelService(
 
         // A model that cannot apply (its stored state is unreadable) refuses here: the client keeps its rows and is told why,
         // instead of a 200 for rows that would wait in the log (or, on Azure Queues, be deleted once delivered).
-        if (await Control(id).GetFailureAsync().WaitAsync(cancellationToken).ConfigureAwait(false) is { } failure)
+        if (target.Failure is { } failure)
         {
             throw new ModelUnavailableException(id, failure);
         }
@@ -268,7 +277,7 @@ internal sealed class ModelService(
         // Answered only once OnNextAsync completed: the provider has made the record durable.
         await Stream(id).OnNextAsync(new ModelStreamRecord
         {
-            Kind = ModelRecordKind.Observations, ProducerId = ProducerId, Sequence = sequence, Generation = entry.Generation, Timestamp = time.GetUtcNow(),
+            Kind = ModelRecordKind.Observations, ProducerId = ProducerId, Sequence = sequence, Generation = target.Generation, Timestamp = time.GetUtcNow(),
             KeyHash = keyHash, Values = values, Columns = accepted.Columns,
         }).WaitAsync(cancellationToken).ConfigureAwait(false);
         counter.Accepted(accepted.Rows);
@@ -298,6 +307,25 @@ internal sealed class ModelService(
             // One model whose state cannot be read (its activation fails) is reported failed; the others still list.
             return new ModelStatus { Observations = 0, WarmingUp = true, Failure = e.Message };
         }
+    }
+
+    /// <summary>
+    /// What an append needs, from the model's grain (one interleaved call, no registry read). A grain that knows no definition
+    /// hands over to the registry path: 404 or creation from a template exactly as before, then the grain is brought up to date
+    /// (it may have missed the reload of a write whose process died) and asked again.
+    /// </summary>
+    private async Task<AppendTarget> AppendTargetAsync(string id, CancellationToken cancellationToken)
+    {
+        var target = await Control(id).GetAppendTargetAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (target.Exists)
+        {
+            return target;
+        }
+
+        await RequireAsync(id, createFromTemplate: true, cancellationToken).ConfigureAwait(false);
+        target = await Control(id).SyncAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Deleted between the registry read and the grain's: as if the registry had answered first.
+        return target.Exists ? target : throw new ModelNotFoundException(id);
     }
 
     private async Task<RegistryEntry> RequireAsync(string id, bool createFromTemplate, CancellationToken cancellationToken)
