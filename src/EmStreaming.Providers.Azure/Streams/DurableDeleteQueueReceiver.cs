@@ -129,7 +129,8 @@ internal sealed partial class DurableDeleteQueueReceiver(
             any = true;
             lock (_lock)
             {
-                _tracked[sequence] = new Tracked(batch, message, now);
+                // Only the id and pop receipt are needed to delete it: the text (tens of KB) is not kept.
+                _tracked[sequence] = new Tracked(batch, QueuesModelFactory.QueueMessage(message.MessageId, message.PopReceipt, string.Empty, message.DequeueCount), now);
             }
         }
 
