@@ -248,30 +248,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
         try
         {
-            if (SnapshotDue)
-            {
-                await SnapshotAsync(SnapshotReason.Policy, CancellationToken.None);
-                return;
-            }
-
-            var windows = _windows.Clone();
-            _state.State = new ModelGrainState { Data = ModelStateCodec.Encode(SnapshotReason.Policy, _controlSequence, windows, _core.Save()) };
-            _uncommitted = false;
-            try
-            {
-                await _state.WriteStateAsync();
-            }
-            catch
-            {
-                _uncommitted = true;
-                throw;
-            }
-            finally
-            {
-                _state.State = new ModelGrainState();
-            }
-
-            _stored = windows;
+            await WriteStateAsync(SnapshotReason.Policy, _core, CancellationToken.None);
         }
         catch (Orleans.Storage.InconsistentStateException e)
         {
@@ -637,27 +614,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private async Task SnapshotAsync(SnapshotReason reason, CancellationToken cancellationToken)
     {
         var core = _core!;
-        var model = core.Save();
-        var windows = _windows.Clone();
-        var data = ModelStateCodec.Encode(reason, _controlSequence, windows, model);
-        _state.State = new ModelGrainState { Data = data };
         var token = _lastToken;
-        var uncommitted = _uncommitted;
-        _uncommitted = false;
-        try
-        {
-            await _state.WriteStateAsync(cancellationToken);
-        }
-        catch
-        {
-            _uncommitted = uncommitted;
-            throw;
-        }
-
-        _stored = windows;
-        // The written bytes hold the whole window again: do not keep a second copy per model between writes (the ETag stays with
-        // the persistent state, not with this object).
-        _state.State = new ModelGrainState();
+        var data = await WriteStateAsync(reason, core, cancellationToken);
         if (token is not null)
         {
             // Everything up to this record is in the stored state: the provider may trim the log below it.
@@ -674,6 +632,37 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         {
             _hub.Publish(new ModelEvent { ModelId = Id, Type = ModelEventType.SnapshotWritten, Time = info.Timestamp, Observations = core.Observations, SnapshotVersion = info.Version });
         }
+    }
+
+    /// <summary>
+    /// Writes the grain state (the model and the producer windows as they are now) and returns the bytes written. Once it is
+    /// stored, <see cref="AreStoredAsync"/> answers from those windows; a failed write leaves the changes uncommitted.
+    /// </summary>
+    private async Task<byte[]> WriteStateAsync(SnapshotReason reason, ModelCore core, CancellationToken cancellationToken)
+    {
+        var windows = _windows.Clone();
+        var data = ModelStateCodec.Encode(reason, _controlSequence, windows, core.Save());
+        _state.State = new ModelGrainState { Data = data };
+        var uncommitted = _uncommitted;
+        _uncommitted = false;
+        try
+        {
+            await _state.WriteStateAsync(cancellationToken);
+        }
+        catch
+        {
+            _uncommitted = uncommitted;
+            throw;
+        }
+        finally
+        {
+            // The written bytes hold the whole window: do not keep a second copy per model between writes (the ETag stays with
+            // the persistent state, not with this object).
+            _state.State = new ModelGrainState();
+        }
+
+        _stored = windows;
+        return data;
     }
 
     private sealed record StateConfiguration(string StateName, string StorageName) : IPersistentStateConfiguration;

@@ -265,7 +265,7 @@ internal sealed class ModelService(
         }
 
         // A model that cannot apply (its stored state is unreadable) refuses here: the client keeps its rows and is told why,
-        // instead of a 200 for rows that would wait in the log (or, on Azure Queues, be deleted once delivered).
+        // instead of a 200 for rows that would wait, unapplied, in the log or the queue until an operator restores the model.
         if (target.Failure is { } failure)
         {
             throw new ModelUnavailableException(id, failure);
