@@ -38,7 +38,7 @@ internal sealed partial class DurableDeleteQueueReceiver(
     private long _lastRead;
     private long _lastSettled;
     private long _lastReadAt;
-    private int _idleBackoff = 1;
+    private int _readWait; // poll periods before the next read: 0 after a full read, 1 after a partial one, up to MaxIdleBackoff when empty
     private Task? _outstanding;
     private Task _settling = Task.CompletedTask;
 
@@ -98,8 +98,11 @@ internal sealed partial class DurableDeleteQueueReceiver(
             _settling = SettleAsync(q);
         }
 
-        // An empty queue is read less often (the agent still calls every poll period): reads are storage transactions.
-        if (_idleBackoff > 1 && time.GetElapsedTime(_lastReadAt) < settings.PollPeriod * _idleBackoff - settings.PollPeriod / 2)
+        // Reads are storage transactions, and a read costs Azure about the same whatever it returns. The agent reads again
+        // at once while a read returns anything; only a full read says more is waiting, so after a partial one the next
+        // read waits for the next poll, and an empty queue is read less and less often (the agent still calls every poll
+        // period; half a period of slack absorbs its timer's jitter).
+        if (_readWait > 0 && time.GetElapsedTime(_lastReadAt) < (settings.PollPeriod * _readWait) - (settings.PollPeriod / 2))
         {
             return [];
         }
@@ -120,13 +123,11 @@ internal sealed partial class DurableDeleteQueueReceiver(
 
         var now = time.GetTimestamp();
         var batches = new List<IBatchContainer>();
-        var any = false;
         foreach (var message in messages)
         {
             var sequence = _lastRead++;
             var batch = dataAdapter.FromQueueMessage(message.MessageText, sequence);
             batches.Add(batch);
-            any = true;
             lock (_lock)
             {
                 // Only the id and pop receipt are needed to delete it: the text (tens of KB) is not kept.
@@ -134,7 +135,7 @@ internal sealed partial class DurableDeleteQueueReceiver(
             }
         }
 
-        _idleBackoff = any ? 1 : Math.Min(MaxIdleBackoff, _idleBackoff * 2);
+        _readWait = batches.Count >= count ? 0 : batches.Count > 0 ? 1 : Math.Clamp(_readWait * 2, 2, MaxIdleBackoff);
         return batches;
     }
 

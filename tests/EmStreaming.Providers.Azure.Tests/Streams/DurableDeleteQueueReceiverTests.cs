@@ -100,6 +100,32 @@ public sealed class DurableDeleteQueueReceiverTests(AzuriteFixture azurite) : IC
         Assert.Single(await receiver.GetQueueMessagesAsync(32));
     }
 
+    [Fact]
+    public async Task Read_AfterAPartialRead_WaitsForTheNextPoll_AfterAFullRead_ReadsAtOnce()
+    {
+        var (receiver, queue, adapter, _, time) = await StartAsync();
+        var poll = new AzureQueueStreamSettings().PollPeriod;
+        var stream = StreamId.Create("model", "busy");
+        await queue.SendMessageAsync(adapter.ToQueueMessage(stream, new[] { "a" }, null, []));
+        Assert.Single(await receiver.GetQueueMessagesAsync(32)); // 1 of 32: the queue is drained
+
+        // The pulling agent reads again at once after a read that returned anything: that read waits for the next poll.
+        await queue.SendMessageAsync(adapter.ToQueueMessage(stream, new[] { "b" }, null, []));
+        Assert.Empty(await receiver.GetQueueMessagesAsync(32));
+        time.Advance(poll);
+        Assert.Single(await receiver.GetQueueMessagesAsync(32));
+
+        // A full read says more is waiting: the next read goes at once.
+        foreach (var text in new[] { "c", "d", "e" })
+        {
+            await queue.SendMessageAsync(adapter.ToQueueMessage(stream, new[] { text }, null, []));
+        }
+
+        time.Advance(poll);
+        Assert.Equal(2, (await receiver.GetQueueMessagesAsync(2)).Count);
+        Assert.Single(await receiver.GetQueueMessagesAsync(2));
+    }
+
     private async Task<(DurableDeleteQueueReceiver Receiver, QueueClient Queue, AzureQueueDataAdapterV2 Adapter, ScriptedDurability Durability, FakeTimeProvider Time)> StartAsync()
     {
         var name = "r" + Guid.NewGuid().ToString("N")[..12];
