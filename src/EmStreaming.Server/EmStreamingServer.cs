@@ -135,7 +135,11 @@ public static class EmStreamingServer
     /// <summary>Builds the application (not started): configuration, services and the request pipeline.</summary>
     internal static WebApplication Build(ServerLaunchOptions options, Action<IServiceCollection>? configureServices = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [.. options.Args] });
+        // No reloading of settings on change: the default host would watch its content root (the working directory,
+        // recursively) for appsettings changes, and a silo started in a busy directory (/tmp beside Azurite's files, a data
+        // directory under the working directory) spent about 5 % of its CPU on that watcher's events. The settings file is
+        // read once (ConfigurationLocator), so the watch served nothing. A later --hostBuilder:reloadConfigOnChange wins.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false", .. options.Args] });
         ConfigurationLocator.Apply(builder.Configuration, ConfigurationLocator.Locate(options.ConfigFile), builder.Environment.EnvironmentName);
 
         var overrides = new Dictionary<string, string?>();
