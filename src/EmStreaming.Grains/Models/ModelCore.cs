@@ -94,7 +94,7 @@ internal sealed partial class ModelCore
 
         return record.Kind switch
         {
-            ModelRecordKind.Observations => ApplyObservations(record.KeyHash, new DataMatrix(record.Values ?? [], record.RowCount, Math.Max(record.Columns, 1)), record.Timestamp, id),
+            ModelRecordKind.Observations => ApplyObservations(record.KeyHash, new DataMatrix(record.ReadValues() ?? [], record.RowCount, Math.Max(record.Columns, 1)), record.Timestamp, id),
             ModelRecordKind.RefitRequest => (null, RequestRefit()),
             ModelRecordKind.RefitResult => (ApplyRefitResult(record.RefitSequence, record.Parameters ?? [], record.Timestamp, id), null),
             ModelRecordKind.CatchUpMarker => (null, null),

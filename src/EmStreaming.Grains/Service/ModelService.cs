@@ -273,12 +273,12 @@ internal sealed class ModelService(
 
         var counter = Counter(id);
         var sequence = counter.Next();
-        var values = accepted.Values.ToArray();
+        var values = ModelStreamRecord.Pack(accepted.Values);
         // Answered only once OnNextAsync completed: the provider has made the record durable.
         await Stream(id).OnNextAsync(new ModelStreamRecord
         {
             Kind = ModelRecordKind.Observations, ProducerId = ProducerId, Sequence = sequence, Generation = target.Generation, Timestamp = time.GetUtcNow(),
-            KeyHash = keyHash, Values = values, Columns = accepted.Columns,
+            KeyHash = keyHash, PackedValues = values, Columns = accepted.Columns,
         }).WaitAsync(cancellationToken).ConfigureAwait(false);
         counter.Accepted(accepted.Rows);
         return new AppendResult(accepted.Rows, rejected, sequence);

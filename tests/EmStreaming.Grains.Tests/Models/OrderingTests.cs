@@ -37,7 +37,7 @@ public sealed class OrderingTests
         Assert.Equal(keys, applied.Count);
         foreach (var (_, list) in applied)
         {
-            Assert.Equal(Enumerable.Range(0, batches), list.Select(a => (int)a.Record.Values![0]));
+            Assert.Equal(Enumerable.Range(0, batches), list.Select(a => (int)a.Record.ReadValues()![0]));
             Assert.Equal(Enumerable.Range(1, batches).Select(i => (long)i), list.Select(a => a.Record.Sequence));
         }
     }
