@@ -28,8 +28,11 @@ public sealed class LocalServerProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    /// <summary>Starts <paramref name="fileName"/>; <paramref name="workspace"/> (if any) is deleted on disposal.</summary>
-    public static LocalServerProcess Start(string fileName, IReadOnlyList<string> arguments, string? workspace)
+    /// <summary>
+    /// Starts <paramref name="fileName"/>; <paramref name="workspace"/> (if any) is deleted on disposal; <paramref name="environment"/>
+    /// adds variables to the inherited environment (a variable already set there wins).
+    /// </summary>
+    public static LocalServerProcess Start(string fileName, IReadOnlyList<string> arguments, string? workspace, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -42,6 +45,14 @@ public sealed class LocalServerProcess : IAsyncDisposable
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            if (Environment.GetEnvironmentVariable(name) is null)
+            {
+                info.Environment[name] = value;
+            }
         }
 
         var process = new Process { StartInfo = info };

@@ -14,10 +14,12 @@ namespace EmStreaming.Benchmarks.AzureStorage;
 /// phase's messages/s times batches per message is the ceiling the three-silo cluster is compared against.
 /// </summary>
 /// <remarks>
-/// A batch of 100 rows × 4 doubles is 3,200 bytes of values; with the stream record's header and Orleans' serializer
-/// framing it is taken as <see cref="BytesPerBatch"/> bytes, and Orleans' Azure Queue adapter sends a message as the
-/// base64 text of the serialized batch container, so a message of n batches is about 4/3 × n × 3,400 characters
-/// (10 batches: ~45 KB, under the 64 KiB limit; 20 batches did not fit in the prototype).
+/// A batch of 100 rows × 4 doubles is 3,200 bytes of values (<see cref="BytesPerBatch"/>), packed 8 bytes per value in
+/// the stream record; the record's and Orleans' batch container's framing add <see cref="FramingBytes"/> per message
+/// (peeked from the cluster's queues by <c>azure-cluster</c>, which prints both sizes), and Orleans' Azure Queue adapter
+/// sends a message as the base64 text of those bytes, so a message of n batches is about 4/3 × (n × 3,200 + 190) characters
+/// (10 batches: 42,920, under the 64 KiB limit; 20 batches did not fit in the prototype). Before the values were packed
+/// (2026-11-28) Orleans wrote them value by value and a batch took 3,400 bytes (10 batches: 45,336 characters).
 /// Usage: <c>azurite-ceiling [--seconds S] [--concurrency C] [--queues Q] [--batches 1,5,10] [--connection-string CS [--azurite-pid P]]</c>;
 /// without a connection string it starts Azurite from .tools/azurite (disk persistence, as deploy/local-cluster.sh does).
 /// The steady phase also reports the CPU Azurite's process spent per message (when its process id is known), the figure
@@ -25,7 +27,15 @@ namespace EmStreaming.Benchmarks.AzureStorage;
 /// </remarks>
 internal static class AzuriteCeiling
 {
-    public const int BytesPerBatch = 3_400;
+    public const int BytesPerBatch = 3_200;
+    public const int FramingBytes = 190;
+
+    /// <summary>Serialized bytes of a message of <paramref name="batches"/> batches: the packed values and the framing.</summary>
+    public static int PayloadBytes(int batches) => (batches * BytesPerBatch) + FramingBytes;
+
+    /// <summary>Characters of such a message: base64 of its bytes, as Orleans' Azure Queue adapter sends it.</summary>
+    public static int MessageChars(int batches) => 4 * ((PayloadBytes(batches) + 2) / 3);
+
     private const int MaxMessagesPerGet = 32;
     private const int SteadyBacklog = 64;
 
@@ -68,7 +78,7 @@ internal static class AzuriteCeiling
         try
         {
             output.WriteLine($"azurite-ceiling: {concurrency} concurrent clients over {queues} queues, {seconds:0.#} s per phase, " +
-                $"{BytesPerBatch} bytes per batch before base64; {Environment.ProcessorCount} cores, load average before: {LoadAverage()}");
+                $"{BytesPerBatch} bytes per batch + {FramingBytes} per message before base64; {Environment.ProcessorCount} cores, load average before: {LoadAverage()}");
             output.WriteLine("| batches/message | message chars | put ops/s | get calls/s (msgs/s) | delete ops/s | steady msgs/s (put+get+delete) | steady batches/s | Azurite CPU ms/msg (steady) |");
             output.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
             var service = new QueueServiceClient(connectionString);
@@ -92,7 +102,7 @@ internal static class AzuriteCeiling
 
     private static async Task<string> MeasureAsync(QueueServiceClient service, int batches, TimeSpan phase, int concurrency, int queueCount, int? azuritePid)
     {
-        var payload = new byte[batches * BytesPerBatch];
+        var payload = new byte[PayloadBytes(batches)];
         new Random(batches).NextBytes(payload);
         var text = Convert.ToBase64String(payload);
         var queues = new QueueClient[queueCount];

@@ -37,7 +37,7 @@ internal static class AzuriteOperationCosts
         output.WriteLine("| operation | Azurite CPU ms/op | client wall ms/op |");
         output.WriteLine("|---|---:|---:|");
         var random = new Random(1);
-        var payload = new byte[10 * AzuriteCeiling.BytesPerBatch];
+        var payload = new byte[AzuriteCeiling.PayloadBytes(10)];
         random.NextBytes(payload);
         var text = Convert.ToBase64String(payload);
         var state = new byte[stateBytes];

@@ -1,3 +1,4 @@
+using Azure.Storage.Queues;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -139,6 +140,7 @@ internal static class ClusterThroughput
             var cpuAtStart = Cpu(silos, azurite);
             var appliedAtStart = await AppliedAsync(http, silos, ids, acknowledged).ConfigureAwait(false);
             var appliedStartSeconds = clock.Elapsed.TotalSeconds;
+            var messageChars = await PeekMessageCharsAsync(azurite.ConnectionString, settings["Streams:AzureQueue:QueuePrefix"], stop.Token).ConfigureAwait(false);
             await Task.WhenAll(tasks).ConfigureAwait(false);
             var sendSeconds = clock.Elapsed.TotalSeconds;
             var cpuAtEnd = Cpu(silos, azurite);
@@ -174,6 +176,11 @@ internal static class ClusterThroughput
 
             output.WriteLine($"grain state blobs: {states.Count}, mean {(states.Count == 0 ? 0 : states.Average()):N0} bytes (written at most once per Streams:AzureQueue:CommitInterval per model while deliveries are small)");
             output.WriteLine($"request latency ms: p50 {Percentile(all, 0.50):0.0}, p99 {Percentile(all, 0.99):0.0}");
+            var ceilingChars = AzuriteCeiling.MessageChars(batchesPerMessage);
+            output.WriteLine(messageChars is { } chars
+                ? $"cluster queue message: {chars:N0} chars (peeked), ceiling measured with {ceilingChars:N0}" +
+                  (Math.Abs(chars - ceilingChars) > 0.02 * ceilingChars ? " — more than 2 % apart: the ceiling above is not for this message size" : "")
+                : "cluster queue message: none visible to peek during the run");
             output.WriteLine($"load average during: {loadDuring}, after: {AzuriteCeiling.LoadAverage()}");
             return 0;
         }
@@ -192,6 +199,27 @@ internal static class ClusterThroughput
             {
             }
         }
+    }
+
+    /// <summary>The length of a message in the cluster's queues (peeked: it stays where it is), or null if none was visible.</summary>
+    private static async Task<int?> PeekMessageCharsAsync(string connectionString, string prefix, CancellationToken cancellationToken)
+    {
+        var service = new QueueServiceClient(connectionString);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await foreach (var queue in service.GetQueuesAsync(prefix: prefix, cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                var peeked = await service.GetQueueClient(queue.Name).PeekMessagesAsync(1, cancellationToken).ConfigureAwait(false);
+                if (peeked.Value is [var message, ..])
+                {
+                    return message.Body.ToMemory().Length;
+                }
+            }
+
+            await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return null;
     }
 
     /// <summary>Rows applied so far over all models, each capped at what was acknowledged for it.</summary>
