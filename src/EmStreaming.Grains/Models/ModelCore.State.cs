@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using EmStreaming.Numerics.Hmm;
 using EmStreaming.Numerics.Online;
 
@@ -13,7 +14,14 @@ internal sealed partial class ModelCore
     /// </summary>
     public byte[] Save()
     {
-        using var stream = new MemoryStream();
+        var window = CopyWindow();
+        var estimator = _gmm is not null ? _gmm.SaveState() : _hmm!.SaveState();
+        var drift = _hmmDrift?.Save() ?? [];
+
+        // Sized up front: the window alone is most of the state (160 KB for 5,000 rows of 4), and a growing stream copies
+        // it at every doubling.
+        using var stream = new MemoryStream(1024 + (KeyMemory * sizeof(ulong)) + (window.Values.Length * sizeof(double)) + estimator.Length + drift.Length
+            + (3 * (LastRefitRejection?.Length ?? 0)));
         using var w = new BinaryWriter(stream);
         w.Write(StateVersion);
         w.Write(Generation);
@@ -34,21 +42,15 @@ internal sealed partial class ModelCore
             w.Write(key);
         }
 
-        var window = CopyWindow();
         w.Write(window.Rows);
-        foreach (var v in window.Values)
-        {
-            w.Write(v);
-        }
+        WriteDoubles(w, window.Values);
 
-        var estimator = _gmm is not null ? _gmm.SaveState() : _hmm!.SaveState();
         w.Write(estimator.Length);
         w.Write(estimator);
 
         // Version 2: refit hold-out boundary, drift and health figures.
         w.Write(_refitFitEnd);
         w.Write(_driftRefitWanted);
-        var drift = _hmmDrift?.Save() ?? [];
         w.Write(drift.Length);
         w.Write(drift);
         w.Write(RefitGap ?? double.NaN);
@@ -98,11 +100,7 @@ internal sealed partial class ModelCore
         var d = definition.Dimension;
         if (rows > 0)
         {
-            var values = new double[rows * d];
-            for (var i = 0; i < values.Length; i++)
-            {
-                values[i] = r.ReadDouble();
-            }
+            var values = ReadDoubles(r, checked(rows * d));
 
             core._window.Add(values, rows, core.Observations);
         }
@@ -145,4 +143,42 @@ internal sealed partial class ModelCore
     }
 
     private static DateTimeOffset? Ticks(long ticks) => ticks < 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+
+    /// <summary>Doubles as BinaryWriter writes them one by one (little-endian), in one block.</summary>
+    private static void WriteDoubles(BinaryWriter w, ReadOnlySpan<double> values)
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            w.Write(MemoryMarshal.AsBytes(values));
+            return;
+        }
+
+        foreach (var v in values)
+        {
+            w.Write(v);
+        }
+    }
+
+    /// <summary>What <see cref="WriteDoubles"/> wrote; a stream too short for <paramref name="count"/> values is truncated state.</summary>
+    private static double[] ReadDoubles(BinaryReader r, int count)
+    {
+        if (count < 0 || (long)count * sizeof(double) > r.BaseStream.Length - r.BaseStream.Position)
+        {
+            throw new EndOfStreamException("model state: the window is truncated");
+        }
+
+        var values = new double[count];
+        if (BitConverter.IsLittleEndian)
+        {
+            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
+            return values;
+        }
+
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = r.ReadDouble();
+        }
+
+        return values;
+    }
 }
