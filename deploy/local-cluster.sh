@@ -87,6 +87,8 @@ urls=()
 for ((i = 0; i < count; i++)); do
   http=${ports[$((3 + 3 * i))]} silo=${ports[$((4 + 3 * i))]} gateway=${ports[$((5 + 3 * i))]}
   mkdir -p "$data/silo-$i"
+  # A 64 MB gen0 budget, as the Dockerfile sets it (the GC reads it only from the environment).
+  DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x4000000}" \
   dotnet "$emstream" serve --urls "http://127.0.0.1:$http" --data-dir "$data/silo-$i" \
     --Orleans:Clustering=AzureStorage --Orleans:ClusterId=local-cluster --Orleans:ServiceId=emstreaming \
     --Orleans:SiloPort="$silo" --Orleans:GatewayPort="$gateway" \

@@ -82,6 +82,9 @@ public sealed class SiloProcess : IAsyncDisposable
         return File.Exists(path) ? path : throw new FileNotFoundException($"build the CLI first: {path} is missing", path);
     }
 
+    /// <summary>What deploy/ (the Dockerfile, local-cluster.sh) sets for a silo beyond its settings: a 64 MB gen0 budget.</summary>
+    public static readonly IReadOnlyDictionary<string, string> DeployEnvironment = new Dictionary<string, string> { ["DOTNET_GCgen0size"] = "0x4000000" };
+
     /// <summary>Starts the silo on fresh free ports; returns once it is started (not yet ready: see <see cref="WaitReadyAsync"/>).</summary>
     public static SiloProcess Start(string emstream, IReadOnlyDictionary<string, string> settings, string dataDirectory)
     {
@@ -95,7 +98,7 @@ public sealed class SiloProcess : IAsyncDisposable
             $"--Orleans:GatewayPort={ports[2].ToString(CultureInfo.InvariantCulture)}",
         ];
         arguments.AddRange(settings.Select(s => $"--{s.Key}={s.Value}"));
-        return new SiloProcess(LocalServerProcess.Start("dotnet", arguments, workspace: null), url);
+        return new SiloProcess(LocalServerProcess.Start("dotnet", arguments, workspace: null, DeployEnvironment), url);
     }
 
     /// <summary>Waits until <c>/readyz</c> answers 200; fails with the silo's output if it exits or <paramref name="timeout"/> passes.</summary>
