@@ -37,9 +37,19 @@ internal sealed class ProducerWindows
         }
 
         var w = Find(producerId);
+        if (w is not null)
+        {
+            w.LastUsed = ++_clock;
+        }
+
+        if (!IsNew(w, sequence))
+        {
+            return false;
+        }
+
         if (w is null)
         {
-            w = new Window(producerId);
+            w = new Window(producerId) { LastUsed = ++_clock };
             if (_windows.Count == MaxProducers)
             {
                 _windows.RemoveAt(IndexOfLeastRecent());
@@ -48,7 +58,6 @@ internal sealed class ProducerWindows
             _windows.Add(w);
         }
 
-        w.LastUsed = ++_clock;
         if (sequence > w.Highest)
         {
             Shift(w.Bitmap, sequence - w.Highest);
@@ -58,18 +67,7 @@ internal sealed class ProducerWindows
         else
         {
             var offset = w.Highest - sequence;
-            if (offset >= WindowBits)
-            {
-                return false;
-            }
-
-            var (word, bit) = ((int)(offset / 64), (int)(offset % 64));
-            if ((w.Bitmap[word] & (1UL << bit)) != 0)
-            {
-                return false;
-            }
-
-            w.Bitmap[word] |= 1UL << bit;
+            w.Bitmap[(int)(offset / 64)] |= 1UL << (int)(offset % 64);
         }
 
         w.Rows += rows;
@@ -77,14 +75,12 @@ internal sealed class ProducerWindows
     }
 
     /// <summary>Whether <see cref="TryAccept"/> would accept this record now (it changes nothing).</summary>
-    public bool WouldAccept(string producerId, long sequence)
-    {
-        if (sequence < 1)
-        {
-            return false;
-        }
+    public bool WouldAccept(string producerId, long sequence) => sequence >= 1 && IsNew(Find(producerId), sequence);
 
-        if (Find(producerId) is not { } w || sequence > w.Highest)
+    /// <summary>A sequence is new above the window's highest, or inside the window with its bit clear; below the window it is old.</summary>
+    private static bool IsNew(Window? w, long sequence)
+    {
+        if (w is null || sequence > w.Highest)
         {
             return true;
         }
