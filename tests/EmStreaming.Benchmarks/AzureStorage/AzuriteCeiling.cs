@@ -20,8 +20,9 @@ namespace EmStreaming.Benchmarks.AzureStorage;
 /// sends a message as the base64 text of those bytes, so a message of n batches is about 4/3 × (n × 3,200 + 190) characters
 /// (10 batches: 42,920, under the 64 KiB limit; 20 batches did not fit in the prototype). Before the values were packed
 /// (2026-11-28) Orleans wrote them value by value and a batch took 3,400 bytes (10 batches: 45,336 characters).
-/// Usage: <c>azurite-ceiling [--seconds S] [--concurrency C] [--queues Q] [--batches 1,5,10] [--connection-string CS [--azurite-pid P]]</c>;
-/// without a connection string it starts Azurite from .tools/azurite (disk persistence, as deploy/local-cluster.sh does).
+/// Usage: <c>azurite-ceiling [--seconds S] [--concurrency C] [--queues Q] [--batches 1,5,10] [--connection-string CS [--azurite-pid P]] [--pin]</c>;
+/// without a connection string it starts Azurite from .tools/azurite (disk persistence, as deploy/local-cluster.sh does),
+/// and with <c>--pin</c> gives it a core of its own (<see cref="CpuPinning"/>).
 /// The steady phase also reports the CPU Azurite's process spent per message (when its process id is known), the figure
 /// the cluster's own Azurite CPU per message is compared with.
 /// </remarks>
@@ -47,8 +48,15 @@ internal static class AzuriteCeiling
         int[] batchesPerMessage = [1, 5, 10];
         string? connectionString = null;
         int? azuritePid = null;
+        var pin = false;
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--pin")
+            {
+                pin = true;
+                continue;
+            }
+
             var value = i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"{args[i]} needs a value");
             switch (args[i])
             {
@@ -66,6 +74,11 @@ internal static class AzuriteCeiling
 
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 2);
         ArgumentOutOfRangeException.ThrowIfLessThan(queues, 1);
+        if (pin && connectionString is not null)
+        {
+            throw new ArgumentException("--pin pins the Azurite this command starts; without --connection-string");
+        }
+
         AzuriteServer? azurite = null;
         if (connectionString is null)
         {
@@ -73,14 +86,18 @@ internal static class AzuriteCeiling
             connectionString = azurite.ConnectionString;
             azuritePid = azurite.ProcessId;
             output.WriteLine($"azurite-ceiling: started Azurite (disk persistence) pid {azurite.ProcessId}, queue port {azurite.QueuePort}");
+            if (pin)
+            {
+                output.WriteLine(CpuPinning.Pin(azurite.ProcessId));
+            }
         }
 
         try
         {
             output.WriteLine($"azurite-ceiling: {concurrency} concurrent clients over {queues} queues, {seconds:0.#} s per phase, " +
                 $"{BytesPerBatch} bytes per batch + {FramingBytes} per message before base64; {Environment.ProcessorCount} cores, load average before: {LoadAverage()}");
-            output.WriteLine("| batches/message | message chars | put ops/s | get calls/s (msgs/s) | delete ops/s | steady msgs/s (put+get+delete) | steady batches/s | Azurite CPU ms/msg (steady) |");
-            output.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+            output.WriteLine("| batches/message | message chars | put ops/s | get calls/s (msgs/s) | delete ops/s | steady msgs/s (put+get+delete) | steady batches/s | Azurite CPU ms/msg (steady) | messages held (steady) |");
+            output.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
             var service = new QueueServiceClient(connectionString);
             foreach (var n in batchesPerMessage)
             {
@@ -164,6 +181,7 @@ internal static class AzuriteCeiling
         }
 
         var producers = concurrency / 2;
+        await using var held = new QueueLengthSampler(_ => Task.FromResult<IReadOnlyList<QueueClient>>(fresh));
         var cpuBefore = CpuTime(azuritePid);
         var steady = await ForPhaseAsync(phase, concurrency, async (client, _) =>
         {
@@ -194,6 +212,7 @@ internal static class AzuriteCeiling
             return messages.Length;
         }).ConfigureAwait(false);
         var cpuMs = (CpuTime(azuritePid) - cpuBefore).TotalMilliseconds;
+        var heldSummary = await held.StopAsync().ConfigureAwait(false);
 
         foreach (var queue in fresh)
         {
@@ -204,7 +223,7 @@ internal static class AzuriteCeiling
         return string.Create(CultureInfo.InvariantCulture,
             $"| {batches} | {text.Length:N0} | {puts.Count / puts.Seconds:N0} | {getCalls / gets.Seconds:N0} ({gets.Count / gets.Seconds:N0}) | " +
             $"{deletes.Count / deletes.Seconds:N0} | {steady.Count / steady.Seconds:N0} | {steady.Count * batches / steady.Seconds:N0} | " +
-            $"{(azuritePid is null || steady.Count == 0 ? "n/a" : (cpuMs / steady.Count).ToString("0.00", CultureInfo.InvariantCulture))} |");
+            $"{(azuritePid is null || steady.Count == 0 ? "n/a" : (cpuMs / steady.Count).ToString("0.00", CultureInfo.InvariantCulture))} | {heldSummary} |");
     }
 
     /// <summary>

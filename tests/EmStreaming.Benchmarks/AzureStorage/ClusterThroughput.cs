@@ -16,9 +16,10 @@ namespace EmStreaming.Benchmarks.AzureStorage;
 /// taken after a warm-up (the silos' JIT and connection set-up are not steady state; the ceiling's phase is steady too), and
 /// the CPU the silos and Azurite spent per message is printed beside Azurite's CPU per message in the ceiling's steady phase,
 /// which says which process binds on a shared machine better than rates do.
-/// Usage: <c>azure-cluster [--models M] [--producers P] [--seconds S] [--warmup W] [--rows R] [--dimension D] [--keys] [--definition JSON-members] [--set Section:Key=value]…</c>
+/// Usage: <c>azure-cluster [--models M] [--producers P] [--seconds S] [--warmup W] [--rows R] [--dimension D] [--keys] [--pin] [--definition JSON-members] [--set Section:Key=value]…</c>
 /// (<c>--definition '"refit":{"everyObservations":null}'</c> adds members to every model's definition; <c>--keys</c> sends an Idempotency-Key with every batch; the registry then stores an answer per batch; <c>--set</c>
-/// passes a setting to every silo, e.g. <c>--set Streams:AzureQueue:PollPeriod=00:00:00.500</c>).
+/// passes a setting to every silo, e.g. <c>--set Streams:AzureQueue:PollPeriod=00:00:00.500</c>; <c>--pin</c> gives Azurite a core of
+/// its own for both the ceiling and the cluster, see <see cref="CpuPinning"/>).
 /// </summary>
 internal static class ClusterThroughput
 {
@@ -31,6 +32,7 @@ internal static class ClusterThroughput
         var rows = 100;
         var dimension = 4;
         var keys = false;
+        var pin = false;
         string? definitionExtra = null;
         var extra = new Dictionary<string, string>();
         for (var i = 0; i < args.Length; i++)
@@ -45,6 +47,7 @@ internal static class ClusterThroughput
                 case "--rows": rows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--dimension": dimension = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--keys": keys = true; break;
+                case "--pin": pin = true; break;
                 case "--definition": definitionExtra = Next(); break;
                 case "--set":
                     var setting = Next().Split('=', 2);
@@ -58,6 +61,11 @@ internal static class ClusterThroughput
         await using var azurite = await AzuriteServer.StartAsync(inMemory: false).ConfigureAwait(false);
         output.WriteLine($"azure-cluster: {models} models (d={dimension}), {producers} producers, batches of {rows} rows, {seconds:0.#} s after {warmup:0.#} s warm-up, keys={keys}; " +
             $"{Environment.ProcessorCount} cores, load average before: {AzuriteCeiling.LoadAverage()}");
+        if (pin)
+        {
+            // Before the ceiling, so the ceiling and the cluster run with the same cores.
+            output.WriteLine(CpuPinning.Pin(azurite.ProcessId));
+        }
 
         // The ceiling for this message size (one request = one stream record = one queue message of rows/100 batches of
         // 100 rows), from the same Azurite, just before the cluster runs on it.
@@ -140,10 +148,23 @@ internal static class ClusterThroughput
             var cpuAtStart = Cpu(silos, azurite);
             var appliedAtStart = await AppliedAsync(http, silos, ids, acknowledged).ConfigureAwait(false);
             var appliedStartSeconds = clock.Elapsed.TotalSeconds;
+            var queueService = new QueueServiceClient(azurite.ConnectionString);
+            var prefix = settings["Streams:AzureQueue:QueuePrefix"];
+            await using var held = new QueueLengthSampler(async ct =>
+            {
+                var list = new List<QueueClient>();
+                await foreach (var queue in queueService.GetQueuesAsync(prefix: prefix, cancellationToken: ct).ConfigureAwait(false))
+                {
+                    list.Add(queueService.GetQueueClient(queue.Name));
+                }
+
+                return list;
+            });
             var messageChars = await PeekMessageCharsAsync(azurite.ConnectionString, settings["Streams:AzureQueue:QueuePrefix"], stop.Token).ConfigureAwait(false);
             await Task.WhenAll(tasks).ConfigureAwait(false);
             var sendSeconds = clock.Elapsed.TotalSeconds;
             var cpuAtEnd = Cpu(silos, azurite);
+            var heldSummary = await held.StopAsync().ConfigureAwait(false);
             var loadDuring = AzuriteCeiling.LoadAverage();
             var total = acknowledged.Sum();
 
@@ -175,6 +196,7 @@ internal static class ClusterThroughput
             }
 
             output.WriteLine($"grain state blobs: {states.Count}, mean {(states.Count == 0 ? 0 : states.Average()):N0} bytes (written at most once per Streams:AzureQueue:CommitInterval per model while deliveries are small)");
+            output.WriteLine($"cluster queues during the measured window: {heldSummary} (visible and in flight)");
             output.WriteLine($"request latency ms: p50 {Percentile(all, 0.50):0.0}, p99 {Percentile(all, 0.99):0.0}");
             var ceilingChars = AzuriteCeiling.MessageChars(batchesPerMessage);
             output.WriteLine(messageChars is { } chars
