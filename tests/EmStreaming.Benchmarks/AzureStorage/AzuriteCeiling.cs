@@ -20,9 +20,11 @@ namespace EmStreaming.Benchmarks.AzureStorage;
 /// sends a message as the base64 text of those bytes, so a message of n batches is about 4/3 × (n × 3,200 + 190) characters
 /// (10 batches: 42,920, under the 64 KiB limit; 20 batches did not fit in the prototype). Before the values were packed
 /// (2026-11-28) Orleans wrote them value by value and a batch took 3,400 bytes (10 batches: 45,336 characters).
-/// Usage: <c>azurite-ceiling [--seconds S] [--concurrency C] [--queues Q] [--batches 1,5,10] [--connection-string CS [--azurite-pid P]] [--pin]</c>;
+/// Usage: <c>azurite-ceiling [--seconds S] [--concurrency C] [--queues Q] [--batches 1,5,10] [--connection-string CS [--azurite-pid P]] [--pin] [--hold S]</c>;
 /// without a connection string it starts Azurite from .tools/azurite (disk persistence, as deploy/local-cluster.sh does),
-/// and with <c>--pin</c> gives it a core of its own (<see cref="CpuPinning"/>).
+/// and with <c>--pin</c> gives it a core of its own (<see cref="CpuPinning"/>). <c>--hold S</c>: the steady phase's consumers
+/// delete a message S seconds after reading it instead of at once, so the queues hold as many messages as a consumer that
+/// deletes after a periodic state write keeps in flight.
 /// The steady phase also reports the CPU Azurite's process spent per message (when its process id is known), the figure
 /// the cluster's own Azurite CPU per message is compared with.
 /// </remarks>
@@ -49,6 +51,7 @@ internal static class AzuriteCeiling
         string? connectionString = null;
         int? azuritePid = null;
         var pin = false;
+        var hold = TimeSpan.Zero;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--pin")
@@ -65,6 +68,7 @@ internal static class AzuriteCeiling
                 case "--queues": queues = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--batches": batchesPerMessage = [.. value.Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))]; break;
                 case "--connection-string": connectionString = value; break;
+                case "--hold": hold = TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)); break;
                 case "--azurite-pid": azuritePid = int.Parse(value, CultureInfo.InvariantCulture); break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
@@ -101,7 +105,7 @@ internal static class AzuriteCeiling
             var service = new QueueServiceClient(connectionString);
             foreach (var n in batchesPerMessage)
             {
-                var row = await MeasureAsync(service, n, TimeSpan.FromSeconds(seconds), concurrency, queues, azuritePid).ConfigureAwait(false);
+                var row = await MeasureAsync(service, n, TimeSpan.FromSeconds(seconds), concurrency, queues, azuritePid, hold).ConfigureAwait(false);
                 output.WriteLine(row);
             }
 
@@ -117,7 +121,7 @@ internal static class AzuriteCeiling
         }
     }
 
-    private static async Task<string> MeasureAsync(QueueServiceClient service, int batches, TimeSpan phase, int concurrency, int queueCount, int? azuritePid)
+    private static async Task<string> MeasureAsync(QueueServiceClient service, int batches, TimeSpan phase, int concurrency, int queueCount, int? azuritePid, TimeSpan hold)
     {
         var payload = new byte[PayloadBytes(batches)];
         new Random(batches).NextBytes(payload);
@@ -170,8 +174,9 @@ internal static class AzuriteCeiling
         }
 
         // steady, on fresh queues: half the clients put, half get 32 and delete each, as the cluster's producers and
-        // pulling agents do. Producers hold back while a queue has more than SteadyBacklog messages not yet deleted,
-        // so the figure is a rate Azurite sustains, not a backlog growing without end.
+        // pulling agents do. Producers hold back while a queue has more than SteadyBacklog messages not yet read, so the
+        // figure is a rate Azurite sustains, not a backlog growing without end. With --hold a consumer deletes what it
+        // read that long after reading it, as a consumer that deletes once a periodic state write covers a message does.
         var fresh = new QueueClient[queueCount];
         var backlog = new long[queueCount];
         for (var q = 0; q < queueCount; q++)
@@ -181,6 +186,7 @@ internal static class AzuriteCeiling
         }
 
         var producers = concurrency / 2;
+        var heldDeletes = new ConcurrentBag<Task>();
         await using var held = new QueueLengthSampler(_ => Task.FromResult<IReadOnlyList<QueueClient>>(fresh));
         var cpuBefore = CpuTime(azuritePid);
         var steady = await ForPhaseAsync(phase, concurrency, async (client, _) =>
@@ -202,15 +208,25 @@ internal static class AzuriteCeiling
             }
 
             QueueMessage[] messages = await queue.ReceiveMessagesAsync(MaxMessagesPerGet, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
+            Interlocked.Add(ref backlog[q], -messages.Length);
             if (messages.Length == 0)
             {
                 await Task.Delay(5).ConfigureAwait(false);
             }
 
-            await Task.WhenAll(messages.Select(m => queue.DeleteMessageAsync(m.MessageId, m.PopReceipt))).ConfigureAwait(false);
-            Interlocked.Add(ref backlog[q], -messages.Length);
+            var delete = DeleteAsync(queue, messages, hold);
+            if (hold > TimeSpan.Zero)
+            {
+                heldDeletes.Add(delete);
+            }
+            else
+            {
+                await delete.ConfigureAwait(false);
+            }
+
             return messages.Length;
         }).ConfigureAwait(false);
+        await Task.WhenAll(heldDeletes).ConfigureAwait(false);
         var cpuMs = (CpuTime(azuritePid) - cpuBefore).TotalMilliseconds;
         var heldSummary = await held.StopAsync().ConfigureAwait(false);
 
@@ -224,6 +240,16 @@ internal static class AzuriteCeiling
             $"| {batches} | {text.Length:N0} | {puts.Count / puts.Seconds:N0} | {getCalls / gets.Seconds:N0} ({gets.Count / gets.Seconds:N0}) | " +
             $"{deletes.Count / deletes.Seconds:N0} | {steady.Count / steady.Seconds:N0} | {steady.Count * batches / steady.Seconds:N0} | " +
             $"{(azuritePid is null || steady.Count == 0 ? "n/a" : (cpuMs / steady.Count).ToString("0.00", CultureInfo.InvariantCulture))} | {heldSummary} |");
+    }
+
+    private static async Task DeleteAsync(QueueClient queue, QueueMessage[] messages, TimeSpan after)
+    {
+        if (after > TimeSpan.Zero)
+        {
+            await Task.Delay(after).ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(messages.Select(m => queue.DeleteMessageAsync(m.MessageId, m.PopReceipt))).ConfigureAwait(false);
     }
 
     /// <summary>
