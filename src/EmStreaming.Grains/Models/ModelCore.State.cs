@@ -144,20 +144,9 @@ internal sealed partial class ModelCore
 
     private static DateTimeOffset? Ticks(long ticks) => ticks < 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
 
-    /// <summary>Doubles as BinaryWriter writes them one by one (little-endian), in one block.</summary>
-    private static void WriteDoubles(BinaryWriter w, ReadOnlySpan<double> values)
-    {
-        if (BitConverter.IsLittleEndian)
-        {
-            w.Write(MemoryMarshal.AsBytes(values));
-            return;
-        }
-
-        foreach (var v in values)
-        {
-            w.Write(v);
-        }
-    }
+    /// <summary>Doubles as BinaryWriter writes them one by one (little-endian, <see cref="ModelStreamRecord.Pack"/>), in one block.</summary>
+    private static void WriteDoubles(BinaryWriter w, ReadOnlySpan<double> values) =>
+        w.Write(BitConverter.IsLittleEndian ? MemoryMarshal.AsBytes(values) : ModelStreamRecord.Pack(values));
 
     /// <summary>What <see cref="WriteDoubles"/> wrote; a stream too short for <paramref name="count"/> values is truncated state.</summary>
     private static double[] ReadDoubles(BinaryReader r, int count)
@@ -167,18 +156,13 @@ internal sealed partial class ModelCore
             throw new EndOfStreamException("model state: the window is truncated");
         }
 
+        if (!BitConverter.IsLittleEndian)
+        {
+            return ModelStreamRecord.Unpack(r.ReadBytes(count * sizeof(double)));
+        }
+
         var values = new double[count];
-        if (BitConverter.IsLittleEndian)
-        {
-            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
-            return values;
-        }
-
-        for (var i = 0; i < values.Length; i++)
-        {
-            values[i] = r.ReadDouble();
-        }
-
+        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
         return values;
     }
 }

@@ -148,19 +148,16 @@ internal static class ClusterThroughput
             var cpuAtStart = Cpu(silos, azurite);
             var appliedAtStart = await AppliedAsync(http, silos, ids, acknowledged).ConfigureAwait(false);
             var appliedStartSeconds = clock.Elapsed.TotalSeconds;
+            // The silos created their queues at start; listed once, so sampling adds no listing of its own to Azurite's load.
             var queueService = new QueueServiceClient(azurite.ConnectionString);
-            var prefix = settings["Streams:AzureQueue:QueuePrefix"];
-            await using var held = new QueueLengthSampler(async ct =>
+            var clusterQueues = new List<QueueClient>();
+            await foreach (var queue in queueService.GetQueuesAsync(prefix: settings["Streams:AzureQueue:QueuePrefix"]).ConfigureAwait(false))
             {
-                var list = new List<QueueClient>();
-                await foreach (var queue in queueService.GetQueuesAsync(prefix: prefix, cancellationToken: ct).ConfigureAwait(false))
-                {
-                    list.Add(queueService.GetQueueClient(queue.Name));
-                }
+                clusterQueues.Add(queueService.GetQueueClient(queue.Name));
+            }
 
-                return list;
-            });
-            var messageChars = await PeekMessageCharsAsync(azurite.ConnectionString, settings["Streams:AzureQueue:QueuePrefix"], stop.Token).ConfigureAwait(false);
+            await using var held = new QueueLengthSampler(_ => Task.FromResult<IReadOnlyList<QueueClient>>(clusterQueues));
+            var messageChars = await PeekMessageCharsAsync(clusterQueues, stop.Token).ConfigureAwait(false);
             await Task.WhenAll(tasks).ConfigureAwait(false);
             var sendSeconds = clock.Elapsed.TotalSeconds;
             var cpuAtEnd = Cpu(silos, azurite);
@@ -224,14 +221,13 @@ internal static class ClusterThroughput
     }
 
     /// <summary>The length of a message in the cluster's queues (peeked: it stays where it is), or null if none was visible.</summary>
-    private static async Task<int?> PeekMessageCharsAsync(string connectionString, string prefix, CancellationToken cancellationToken)
+    private static async Task<int?> PeekMessageCharsAsync(IReadOnlyList<QueueClient> queues, CancellationToken cancellationToken)
     {
-        var service = new QueueServiceClient(connectionString);
         while (!cancellationToken.IsCancellationRequested)
         {
-            await foreach (var queue in service.GetQueuesAsync(prefix: prefix, cancellationToken: cancellationToken).ConfigureAwait(false))
+            foreach (var queue in queues)
             {
-                var peeked = await service.GetQueueClient(queue.Name).PeekMessagesAsync(1, cancellationToken).ConfigureAwait(false);
+                var peeked = await queue.PeekMessagesAsync(1, cancellationToken).ConfigureAwait(false);
                 if (peeked.Value is [var message, ..])
                 {
                     return message.Body.ToMemory().Length;
