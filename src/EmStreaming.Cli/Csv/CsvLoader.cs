@@ -1,4 +1,5 @@
 using EmStreaming.Numerics;
+using EmStreaming.Numerics.Text;
 using EmStreaming.Server.Api;
 using nietras.SeparatedValues;
 

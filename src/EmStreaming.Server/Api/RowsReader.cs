@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using EmStreaming.Numerics;
+using EmStreaming.Numerics.Text;
 using Microsoft.AspNetCore.Http.Features;
 using nietras.SeparatedValues;
 
@@ -277,7 +278,7 @@ internal static class RowsReader
                 {
                     values[j] = double.NaN;
                 }
-                else if (double.TryParse(field.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value))
+                else if ((PlainDecimal.TryParse(field, out var value) || double.TryParse(field.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out value)) && double.IsFinite(value))
                 {
                     values[j] = value;
                 }
@@ -327,6 +328,13 @@ internal static class RowsReader
         return new DataMatrix(values, rows.Count, d);
     }
 
+    /// <summary>
+    /// A number token as a double: a plain decimal (the common case) through the exact fast path, anything else (exponents,
+    /// long mantissas, zero, a token split across buffer segments) through the reader, so the result is the same double.
+    /// </summary>
+    private static bool ReadNumber(ref Utf8JsonReader reader, out double value) =>
+        (!reader.HasValueSequence && PlainDecimal.TryParse(reader.ValueSpan, out value)) || reader.TryGetDouble(out value);
+
     /// <summary>Reads one row array; <paramref name="values"/> is scratch reused across rows, so a row costs one array.</summary>
     private static double[] ReadRow(ref Utf8JsonReader reader, ref Position position, List<double> values)
     {
@@ -357,7 +365,7 @@ internal static class RowsReader
                 case JsonTokenType.Null:
                     values.Add(double.NaN);
                     break;
-                case JsonTokenType.Number when reader.TryGetDouble(out var v) && double.IsFinite(v):
+                case JsonTokenType.Number when ReadNumber(ref reader, out var v) && double.IsFinite(v):
                     values.Add(v);
                     break;
                 case JsonTokenType.Number:

@@ -43,14 +43,14 @@ internal sealed class QueueLengthSampler : IAsyncDisposable
         });
     }
 
-    /// <summary>Stops sampling; "mean M, max X messages held (N samples)".</summary>
+    /// <summary>Stops sampling; "mean M, max X messages held (N samples; first F, last L)": a rising count is a backlog building.</summary>
     public async Task<string> StopAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         lock (_samples)
         {
-            return _samples.Count == 0 ? "no samples" : $"mean {_samples.Average():N0}, max {_samples.Max():N0} messages held ({_samples.Count} samples)";
+            return _samples.Count == 0 ? "no samples" : $"mean {_samples.Average():N0}, max {_samples.Max():N0} messages held ({_samples.Count} samples; first {_samples[0]:N0}, last {_samples[^1]:N0})";
         }
     }
 

@@ -1,7 +1,8 @@
 using System.Globalization;
-using EmStreaming.Cli.Csv;
+using System.Text;
+using EmStreaming.Numerics.Text;
 
-namespace EmStreaming.Cli.Tests.Csv;
+namespace EmStreaming.Numerics.Tests.Text;
 
 public sealed class PlainDecimalTests
 {
@@ -28,7 +29,11 @@ public sealed class PlainDecimalTests
             }
 
             text = random.Next(4) switch { 0 => "-" + text, 1 => "+" + text, _ => text };
-            if (PlainDecimal.TryParse(text, out var value))
+            var ok = PlainDecimal.TryParse(text, out var value);
+            // The UTF-8 overload (JSON bodies) decides and reads exactly as the UTF-16 one (CSV fields).
+            Assert.Equal(ok, PlainDecimal.TryParse(Encoding.UTF8.GetBytes(text), out var utf8));
+            Assert.Equal(BitConverter.DoubleToInt64Bits(value), BitConverter.DoubleToInt64Bits(utf8));
+            if (ok)
             {
                 accepted++;
                 Assert.Equal(BitConverter.DoubleToInt64Bits(double.Parse(text, CultureInfo.InvariantCulture)), BitConverter.DoubleToInt64Bits(value));
@@ -60,6 +65,8 @@ public sealed class PlainDecimalTests
     {
         var ok = PlainDecimal.TryParse(text, out var value);
         Assert.Equal(!double.IsNaN(expected), ok);
+        Assert.Equal(ok, PlainDecimal.TryParse(Encoding.UTF8.GetBytes(text), out var utf8));
+        Assert.Equal(value, utf8);
         if (ok)
         {
             Assert.Equal(expected, value);
