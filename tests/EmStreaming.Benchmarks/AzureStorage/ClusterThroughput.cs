@@ -262,7 +262,8 @@ internal static class ClusterThroughput
         return (total, AzuriteCeiling.CpuTime(azurite.ProcessId), AzuriteCeiling.CpuTime(Environment.ProcessId));
     }
 
-    private static string Body(int seed, int rows, int dimension)
+    /// <summary>An observations request body of <paramref name="rows"/> rows, values written with up to 3 decimals (also the JSON number benchmark's input).</summary>
+    internal static string Body(int seed, int rows, int dimension)
     {
         var random = new Random(seed);
         var body = new StringBuilder("{\"rows\":[");

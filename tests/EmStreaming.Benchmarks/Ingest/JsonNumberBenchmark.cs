@@ -1,7 +1,7 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
+using EmStreaming.Benchmarks.AzureStorage;
 using EmStreaming.Numerics.Text;
 
 namespace EmStreaming.Benchmarks.Ingest;
@@ -19,23 +19,7 @@ public class JsonNumberBenchmark
     private byte[] _body = [];
 
     [GlobalSetup]
-    public void Setup()
-    {
-        var random = new Random(0);
-        var body = new StringBuilder("{\"rows\":[");
-        for (var r = 0; r < 1_000; r++)
-        {
-            body.Append(r == 0 ? "[" : ",[");
-            for (var d = 0; d < 4; d++)
-            {
-                body.Append(d == 0 ? "" : ",").Append((random.NextDouble() * 10 + (r % 4) * 20).ToString("0.###", CultureInfo.InvariantCulture));
-            }
-
-            body.Append(']');
-        }
-
-        _body = Encoding.UTF8.GetBytes(body.Append("]}").ToString());
-    }
+    public void Setup() => _body = Encoding.UTF8.GetBytes(ClusterThroughput.Body(0, 1_000, 4));
 
     [Benchmark(Baseline = true)]
     public double ReaderTryGetDouble()
