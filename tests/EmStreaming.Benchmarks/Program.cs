@@ -38,6 +38,6 @@ switch (args.FirstOrDefault())
     case "azurite-op-costs":
         return await EmStreaming.Benchmarks.AzureStorage.AzuriteOperationCosts.RunAsync(args[1..], Console.Out);
     default:
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        BenchmarkSwitcher.FromAssembly(typeof(EmStreaming.Benchmarks.Ingest.JsonRowsBenchmark).Assembly).Run(args);
         return 0;
 }

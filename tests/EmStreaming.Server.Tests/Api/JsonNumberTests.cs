@@ -45,7 +45,7 @@ public sealed class JsonNumberTests
     }
 
     /// <summary>A valid JSON number: plain decimals of 1 to 20 digits (some beyond the exact case), zeros, exponents.</summary>
-    private static string RandomNumber(Random random)
+    internal static string RandomNumber(Random random)
     {
         var sign = random.Next(3) == 0 ? "-" : "";
         var kind = random.Next(10);

@@ -1,0 +1,162 @@
+using System.Globalization;
+using System.Text;
+using EmStreaming.Server.Api;
+
+namespace EmStreaming.Server.Tests.Api;
+
+/// <summary>
+/// The JSON body reader parses the common shape <c>{"rows":[[…],…]}</c> without a tokenizer and hands anything else to
+/// Utf8JsonReader. The fast path may decline any body, but a body it accepts must give exactly the rows the reader gives,
+/// and the reader must have accepted it too: it changes speed, never a result or an error.
+/// </summary>
+public sealed class JsonRowsFastPathTests
+{
+    private const string Alphabet = "{}[],:\" \t\r\n-+.eE0123456789nulrowsx/*\\";
+
+    [Fact]
+    public void TryParseJsonRows_RandomBodies_SameRowsAsReader()
+    {
+        var random = new Random(11);
+        for (var n = 0; n < 3_000; n++)
+        {
+            var body = Encoding.UTF8.GetBytes(RandomBody(random));
+            var fast = RowsReader.TryParseJsonRows(body);
+            Assert.NotNull(fast);
+            AssertSameRows(RowsReader.ParseJsonWithReader(body), fast);
+        }
+    }
+
+    [Fact]
+    public void TryParseJsonRows_MutatedBodies_AcceptsOnlyWhatReaderAcceptsWithSameRows()
+    {
+        var random = new Random(12);
+        var accepted = 0;
+        for (var n = 0; n < 20_000; n++)
+        {
+            var text = new StringBuilder(RandomBody(random, maxRows: 4));
+            for (var m = random.Next(1, 4); m > 0; m--)
+            {
+                var at = random.Next(text.Length + 1);
+                var c = Alphabet[random.Next(Alphabet.Length)];
+                switch (random.Next(3))
+                {
+                    case 0 when at < text.Length:
+                        text[at] = c;
+                        break;
+                    case 1 when at < text.Length:
+                        text.Remove(at, 1);
+                        break;
+                    default:
+                        text.Insert(at, c);
+                        break;
+                }
+            }
+
+            var body = Encoding.UTF8.GetBytes(text.ToString());
+            List<double[]>? byReader = null;
+            ApiValidationException? error = null;
+            try
+            {
+                byReader = RowsReader.ParseJsonWithReader(body);
+            }
+            catch (ApiValidationException e)
+            {
+                error = e;
+            }
+
+            var fast = RowsReader.TryParseJsonRows(body);
+            if (fast is not null)
+            {
+                accepted++;
+                Assert.True(error is null, $"the fast path accepted {text} but the reader said {error?.Field}: {error?.Message}");
+                AssertSameRows(byReader!, fast);
+            }
+
+            // What the endpoint calls: the same rows, or the same error naming the same field.
+            if (error is null)
+            {
+                AssertSameRows(byReader!, RowsReader.ParseJson(body));
+            }
+            else
+            {
+                var again = Assert.Throws<ApiValidationException>(() => RowsReader.ParseJson(body));
+                Assert.Equal((error.Field, error.Message), (again.Field, again.Message));
+            }
+        }
+
+        // The mutations leave many bodies valid (a digit for a digit, a space inserted): the fast path must still take them.
+        Assert.InRange(accepted, 1_000, 20_000);
+    }
+
+    [Theory]
+    [InlineData("{\"rows\":[[1,2]],\"rows\":[[3,4]]}")] // a repeated member: the reader decides
+    [InlineData("{\"rows\":[[1,2]] /* c */}")] // comments
+    [InlineData("{\"\\u0072ows\":[[1,2]]}")] // an escaped name
+    [InlineData("\uFEFF{\"rows\":[[1,2]]}")] // a byte order mark
+    [InlineData("{\"rows\":[[]]}")] // an empty row (a 400 naming rows[0])
+    [InlineData("{\"rows\":[[1e400]]}")] // not a finite double (a 400 naming rows[0][0])
+    [InlineData("{\"rows\":[[01]]}")] // not a JSON number
+    [InlineData("{\"rows\":[[1.]]}")]
+    [InlineData("{\"rows\":[[.5]]}")]
+    [InlineData("{\"rows\":[[+1]]}")]
+    [InlineData("{\"rows\":[[1,]]}")]
+    [InlineData("{\"rows\":[[1]],}")]
+    [InlineData("{\"rows\":[[1]]}x")]
+    [InlineData("{\"rows\":[[NaN]]}")]
+    [InlineData("{\"rows\":[[\"1\"]]}")]
+    [InlineData("{\"rows\":[[nul]]}")]
+    [InlineData("{\"rows\":[[null1]]}")]
+    [InlineData("{\"rows\":[[1]]")]
+    [InlineData("{\"rows\":[1,2]}")]
+    public void TryParseJsonRows_OtherShapes_LeavesThemToTheReader(string json) =>
+        Assert.Null(RowsReader.TryParseJsonRows(Encoding.UTF8.GetBytes(json)));
+
+    [Theory]
+    [InlineData("{\"rows\":[]}", 0)]
+    [InlineData(" {\r\n\t\"rows\" : [ [ -0 , null , 1E+2 , 2.5e-3 ] , [0.0,-1] ] }\n", 2)]
+    [InlineData("{\"rows\":[[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33]]}", 1)]
+    public void TryParseJsonRows_EdgeShapes_SameAsReader(string json, int rows)
+    {
+        var body = Encoding.UTF8.GetBytes(json);
+        var fast = RowsReader.TryParseJsonRows(body);
+        Assert.NotNull(fast);
+        Assert.Equal(rows, fast.Count);
+        AssertSameRows(RowsReader.ParseJsonWithReader(body), fast);
+    }
+
+    private static void AssertSameRows(List<double[]> expected, List<double[]> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (var r = 0; r < expected.Count; r++)
+        {
+            Assert.Equal(expected[r].Length, actual[r].Length);
+            for (var c = 0; c < expected[r].Length; c++)
+            {
+                Assert.True(BitConverter.DoubleToInt64Bits(expected[r][c]) == BitConverter.DoubleToInt64Bits(actual[r][c]),
+                    $"rows[{r}][{c}]: {actual[r][c]:R} where the reader gives {expected[r][c]:R}");
+            }
+        }
+    }
+
+    /// <summary>A valid body: 0 to <paramref name="maxRows"/> rows of 1 to 12 numbers or nulls, random JSON whitespace.</summary>
+    private static string RandomBody(Random random, int maxRows = 30)
+    {
+        string Ws() => random.Next(4) != 0 ? "" : new string([.. Enumerable.Range(0, random.Next(1, 3)).Select(_ => " \t\r\n"[random.Next(4)])]);
+        var json = new StringBuilder().Append(Ws()).Append('{').Append(Ws()).Append("\"rows\"").Append(Ws()).Append(':').Append(Ws()).Append('[');
+        var rows = random.Next(maxRows + 1);
+        for (var r = 0; r < rows; r++)
+        {
+            json.Append(Ws()).Append(r == 0 ? "[" : ",").Append(r == 0 ? "" : Ws() + "[");
+            var columns = random.Next(1, 13);
+            for (var c = 0; c < columns; c++)
+            {
+                json.Append(Ws()).Append(c == 0 ? "" : ",").Append(Ws())
+                    .Append(random.Next(10) == 0 ? "null" : JsonNumberTests.RandomNumber(random));
+            }
+
+            json.Append(Ws()).Append(']');
+        }
+
+        return json.Append(Ws()).Append(']').Append(Ws()).Append('}').Append(Ws()).ToString();
+    }
+}
