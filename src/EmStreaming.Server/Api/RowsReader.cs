@@ -136,86 +136,108 @@ internal static class RowsReader
         }
 
         var rows = new List<double[]>();
-        Span<double> stack = stackalloc double[16];
-        var values = stack;
-        double[]? rented = null;
-        try
+        var scratch = new double[16];
+        if (!Expect(body, ref i, (byte)']'))
         {
-            if (!Expect(body, ref i, (byte)']'))
+            do
             {
-                while (true)
+                if (!TryScanRow(body, ref i, ref scratch, out var row))
                 {
-                    if (!Expect(body, ref i, (byte)'['))
-                    {
-                        return null;
-                    }
-
-                    var count = 0;
-                    while (true)
-                    {
-                        SkipWhitespace(body, ref i);
-                        if (!TryReadValue(body, ref i, out var value))
-                        {
-                            return null;
-                        }
-
-                        if (count == values.Length)
-                        {
-                            var grown = ArrayPool<double>.Shared.Rent(values.Length * 2);
-                            values.CopyTo(grown);
-                            if (rented is not null)
-                            {
-                                ArrayPool<double>.Shared.Return(rented);
-                            }
-
-                            rented = grown;
-                            values = grown;
-                        }
-
-                        values[count++] = value;
-                        if (Expect(body, ref i, (byte)','))
-                        {
-                            continue;
-                        }
-
-                        if (Expect(body, ref i, (byte)']'))
-                        {
-                            break;
-                        }
-
-                        return null;
-                    }
-
-                    rows.Add(values[..count].ToArray());
-                    if (Expect(body, ref i, (byte)','))
-                    {
-                        continue;
-                    }
-
-                    if (Expect(body, ref i, (byte)']'))
-                    {
-                        break;
-                    }
-
                     return null;
                 }
+
+                rows.Add(row);
+            }
+            while (Expect(body, ref i, (byte)','));
+
+            if (!Expect(body, ref i, (byte)']'))
+            {
+                return null;
+            }
+        }
+
+        if (!Expect(body, ref i, (byte)'}'))
+        {
+            return null;
+        }
+
+        SkipWhitespace(body, ref i);
+        return i == body.Length ? rows : null;
+    }
+
+    /// <summary>
+    /// NDJSON the same way: every line blank (spaces, tabs, a carriage return) or one row <c>[v,…]</c> with JSON whitespace;
+    /// null for anything else, which <see cref="ParseNdjsonWithReader"/> then decides.
+    /// </summary>
+    internal static List<double[]>? TryParseNdjsonRows(ReadOnlySpan<byte> body)
+    {
+        var rows = new List<double[]>();
+        var scratch = new double[16];
+        while (!body.IsEmpty)
+        {
+            var end = body.IndexOf((byte)'\n');
+            var line = end < 0 ? body : body[..end];
+            body = end < 0 ? default : body[(end + 1)..];
+            if (line.Trim(" \t\r"u8).IsEmpty)
+            {
+                continue;
             }
 
-            if (!Expect(body, ref i, (byte)'}'))
+            var i = 0;
+            if (!TryScanRow(line, ref i, ref scratch, out var row))
             {
                 return null;
             }
 
-            SkipWhitespace(body, ref i);
-            return i == body.Length ? rows : null;
-        }
-        finally
-        {
-            if (rented is not null)
+            SkipWhitespace(line, ref i);
+            if (i != line.Length)
             {
-                ArrayPool<double>.Shared.Return(rented);
+                return null;
             }
+
+            rows.Add(row);
         }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// One row <c>[v,…]</c> (at least one value) after optional whitespace at <paramref name="i"/>; <paramref name="scratch"/>
+    /// holds the values while they are read and grows as needed. False for anything else.
+    /// </summary>
+    private static bool TryScanRow(ReadOnlySpan<byte> body, ref int i, ref double[] scratch, out double[] row)
+    {
+        row = [];
+        if (!Expect(body, ref i, (byte)'['))
+        {
+            return false;
+        }
+
+        var count = 0;
+        do
+        {
+            SkipWhitespace(body, ref i);
+            if (!TryReadValue(body, ref i, out var value))
+            {
+                return false;
+            }
+
+            if (count == scratch.Length)
+            {
+                Array.Resize(ref scratch, scratch.Length * 2);
+            }
+
+            scratch[count++] = value;
+        }
+        while (Expect(body, ref i, (byte)','));
+
+        if (!Expect(body, ref i, (byte)']'))
+        {
+            return false;
+        }
+
+        row = scratch.AsSpan(0, count).ToArray();
+        return true;
     }
 
     private static void SkipWhitespace(ReadOnlySpan<byte> body, ref int i)
@@ -389,7 +411,11 @@ internal static class RowsReader
         return rows;
     }
 
-    internal static List<double[]> ParseNdjson(ReadOnlySpan<byte> body)
+    /// <summary>Parses an NDJSON body: the common shape through <see cref="TryParseNdjsonRows"/>, anything else through the reader.</summary>
+    internal static List<double[]> ParseNdjson(ReadOnlySpan<byte> body) => TryParseNdjsonRows(body) ?? ParseNdjsonWithReader(body);
+
+    /// <summary>Parses any NDJSON body with <see cref="Utf8JsonReader"/>, one line at a time, and words what is wrong.</summary>
+    internal static List<double[]> ParseNdjsonWithReader(ReadOnlySpan<byte> body)
     {
         var rows = new List<double[]>();
         var scratch = new List<double>(8);

@@ -34,24 +34,7 @@ public sealed class JsonRowsFastPathTests
         for (var n = 0; n < 20_000; n++)
         {
             var text = new StringBuilder(RandomBody(random, maxRows: 4));
-            for (var m = random.Next(1, 4); m > 0; m--)
-            {
-                var at = random.Next(text.Length + 1);
-                var c = Alphabet[random.Next(Alphabet.Length)];
-                switch (random.Next(3))
-                {
-                    case 0 when at < text.Length:
-                        text[at] = c;
-                        break;
-                    case 1 when at < text.Length:
-                        text.Remove(at, 1);
-                        break;
-                    default:
-                        text.Insert(at, c);
-                        break;
-                }
-            }
-
+            Mutate(random, text);
             var body = Encoding.UTF8.GetBytes(text.ToString());
             List<double[]>? byReader = null;
             ApiValidationException? error = null;
@@ -86,6 +69,62 @@ public sealed class JsonRowsFastPathTests
 
         // The mutations leave many bodies valid (a digit for a digit, a space inserted): the fast path must still take them.
         Assert.InRange(accepted, 1_000, 20_000);
+    }
+
+    [Fact]
+    public void TryParseNdjsonRows_RandomAndMutatedBodies_SameRowsOrErrorsAsReader()
+    {
+        var random = new Random(13);
+        var accepted = 0;
+        for (var n = 0; n < 10_000; n++)
+        {
+            var lines = Enumerable.Range(0, random.Next(0, 6)).Select(_ => random.Next(8) == 0
+                ? " \t"[..random.Next(3)]
+                : RandomRow(random, " \t"));
+            var text = new StringBuilder(string.Join(random.Next(2) == 0 ? "\n" : "\r\n", lines));
+            var mutated = n % 2 == 1;
+            if (mutated)
+            {
+                Mutate(random, text);
+            }
+
+            var body = Encoding.UTF8.GetBytes(text.ToString());
+            List<double[]>? byReader = null;
+            ApiValidationException? error = null;
+            try
+            {
+                byReader = RowsReader.ParseNdjsonWithReader(body);
+            }
+            catch (ApiValidationException e)
+            {
+                error = e;
+            }
+
+            var fast = RowsReader.TryParseNdjsonRows(body);
+            if (!mutated)
+            {
+                Assert.NotNull(fast);
+            }
+
+            if (fast is not null)
+            {
+                accepted++;
+                Assert.True(error is null, $"the fast path accepted {text} but the reader said {error?.Field}: {error?.Message}");
+                AssertSameRows(byReader!, fast);
+            }
+
+            if (error is null)
+            {
+                AssertSameRows(byReader!, RowsReader.ParseNdjson(body));
+            }
+            else
+            {
+                var again = Assert.Throws<ApiValidationException>(() => RowsReader.ParseNdjson(body));
+                Assert.Equal((error.Field, error.Message), (again.Field, again.Message));
+            }
+        }
+
+        Assert.InRange(accepted, 5_500, 10_000);
     }
 
     [Theory]
@@ -124,6 +163,28 @@ public sealed class JsonRowsFastPathTests
         AssertSameRows(RowsReader.ParseJsonWithReader(body), fast);
     }
 
+    /// <summary>One to three random edits (replace, delete, insert) with characters that matter to JSON.</summary>
+    private static void Mutate(Random random, StringBuilder text)
+    {
+        for (var m = random.Next(1, 4); m > 0; m--)
+        {
+            var at = random.Next(text.Length + 1);
+            var c = Alphabet[random.Next(Alphabet.Length)];
+            switch (random.Next(3))
+            {
+                case 0 when at < text.Length:
+                    text[at] = c;
+                    break;
+                case 1 when at < text.Length:
+                    text.Remove(at, 1);
+                    break;
+                default:
+                    text.Insert(at, c);
+                    break;
+            }
+        }
+    }
+
     private static void AssertSameRows(List<double[]> expected, List<double[]> actual)
     {
         Assert.Equal(expected.Count, actual.Count);
@@ -141,22 +202,32 @@ public sealed class JsonRowsFastPathTests
     /// <summary>A valid body: 0 to <paramref name="maxRows"/> rows of 1 to 12 numbers or nulls, random JSON whitespace.</summary>
     private static string RandomBody(Random random, int maxRows = 30)
     {
-        string Ws() => random.Next(4) != 0 ? "" : new string([.. Enumerable.Range(0, random.Next(1, 3)).Select(_ => " \t\r\n"[random.Next(4)])]);
+        string Ws() => Whitespace(random, " \t\r\n");
         var json = new StringBuilder().Append(Ws()).Append('{').Append(Ws()).Append("\"rows\"").Append(Ws()).Append(':').Append(Ws()).Append('[');
         var rows = random.Next(maxRows + 1);
         for (var r = 0; r < rows; r++)
         {
-            json.Append(Ws()).Append(r == 0 ? "[" : ",").Append(r == 0 ? "" : Ws() + "[");
-            var columns = random.Next(1, 13);
-            for (var c = 0; c < columns; c++)
-            {
-                json.Append(Ws()).Append(c == 0 ? "" : ",").Append(Ws())
-                    .Append(random.Next(10) == 0 ? "null" : JsonNumberTests.RandomNumber(random));
-            }
-
-            json.Append(Ws()).Append(']');
+            json.Append(r == 0 ? "" : ",").Append(RandomRow(random, " \t\r\n"));
         }
 
         return json.Append(Ws()).Append(']').Append(Ws()).Append('}').Append(Ws()).ToString();
     }
+
+    /// <summary>One row <c>[…]</c> of 1 to 12 numbers or nulls, with whitespace drawn from <paramref name="whitespace"/>.</summary>
+    private static string RandomRow(Random random, string whitespace)
+    {
+        string Ws() => Whitespace(random, whitespace);
+        var row = new StringBuilder().Append(Ws()).Append('[');
+        var columns = random.Next(1, 13);
+        for (var c = 0; c < columns; c++)
+        {
+            row.Append(Ws()).Append(c == 0 ? "" : ",").Append(Ws())
+                .Append(random.Next(10) == 0 ? "null" : JsonNumberTests.RandomNumber(random));
+        }
+
+        return row.Append(Ws()).Append(']').Append(Ws()).ToString();
+    }
+
+    private static string Whitespace(Random random, string from) =>
+        random.Next(4) != 0 ? "" : new string([.. Enumerable.Range(0, random.Next(1, 3)).Select(_ => from[random.Next(from.Length)])]);
 }
