@@ -152,6 +152,7 @@ public sealed class JsonRowsFastPathTests
 
     [Theory]
     [InlineData("{\"rows\":[]}", 0)]
+    [InlineData("{\"rows\":[[1e-400,-1E-400,123456789012345678901234567890.5,0.000000000000000000000000001]]}", 1)] // underflow to zero, long mantissas
     [InlineData(" {\r\n\t\"rows\" : [ [ -0 , null , 1E+2 , 2.5e-3 ] , [0.0,-1] ] }\n", 2)]
     [InlineData("{\"rows\":[[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33]]}", 1)]
     public void TryParseJsonRows_EdgeShapes_SameAsReader(string json, int rows)
