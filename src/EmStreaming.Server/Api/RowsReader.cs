@@ -173,16 +173,8 @@ internal static class RowsReader
     {
         var rows = new List<double[]>();
         var scratch = new double[16];
-        while (!body.IsEmpty)
+        while (NextLine(ref body, out var line))
         {
-            var end = body.IndexOf((byte)'\n');
-            var line = end < 0 ? body : body[..end];
-            body = end < 0 ? default : body[(end + 1)..];
-            if (line.Trim(" \t\r"u8).IsEmpty)
-            {
-                continue;
-            }
-
             var i = 0;
             if (!TryScanRow(line, ref i, ref scratch, out var row))
             {
@@ -199,6 +191,24 @@ internal static class RowsReader
         }
 
         return rows;
+    }
+
+    /// <summary>The next line of an NDJSON body that is not blank (spaces, tabs, a carriage return); false at the end.</summary>
+    private static bool NextLine(ref ReadOnlySpan<byte> body, out ReadOnlySpan<byte> line)
+    {
+        while (!body.IsEmpty)
+        {
+            var end = body.IndexOf((byte)'\n');
+            line = end < 0 ? body : body[..end];
+            body = end < 0 ? default : body[(end + 1)..];
+            if (!line.Trim(" \t\r"u8).IsEmpty)
+            {
+                return true;
+            }
+        }
+
+        line = default;
+        return false;
     }
 
     /// <summary>
@@ -420,16 +430,8 @@ internal static class RowsReader
         var rows = new List<double[]>();
         var scratch = new List<double>(8);
         var position = new Position();
-        while (!body.IsEmpty)
+        while (NextLine(ref body, out var line))
         {
-            var end = body.IndexOf((byte)'\n');
-            var line = end < 0 ? body : body[..end];
-            body = end < 0 ? default : body[(end + 1)..];
-            if (line.Trim(" \t\r"u8).IsEmpty)
-            {
-                continue;
-            }
-
             position.Row = rows.Count;
             position.Column = -1;
             var reader = new Utf8JsonReader(line);
