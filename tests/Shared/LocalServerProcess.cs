@@ -11,8 +11,11 @@ namespace EmStreaming.Testing;
 public sealed class LocalServerProcess : IAsyncDisposable
 {
     private const int KeptOutputLines = 200;
+    private const int KeptFirstLines = 60;
     private readonly Process _process;
     private readonly Queue<string> _output = new();
+    private readonly List<string> _first = []; // the start-up lines: why a program stopped is often there, before a flood of follow-on errors
+    private long _skipped;
     private readonly string? _workspace;
 
     private LocalServerProcess(Process process, string? workspace)
@@ -69,14 +72,19 @@ public sealed class LocalServerProcess : IAsyncDisposable
         return server;
     }
 
-    /// <summary>The last lines the program printed (stdout and stderr interleaved).</summary>
+    /// <summary>
+    /// The first and the last lines the program printed (stdout and stderr interleaved), with a marker for the lines in
+    /// between that were not kept.
+    /// </summary>
     public string OutputTail
     {
         get
         {
             lock (_output)
             {
-                return string.Join('\n', _output);
+                return _skipped == 0
+                    ? string.Join('\n', _first.Concat(_output))
+                    : string.Join('\n', _first.Append($"[… {_skipped} lines not kept …]").Concat(_output));
             }
         }
     }
@@ -260,10 +268,17 @@ public sealed class LocalServerProcess : IAsyncDisposable
 
         lock (_output)
         {
+            if (_first.Count < KeptFirstLines)
+            {
+                _first.Add(line);
+                return;
+            }
+
             _output.Enqueue(line);
             if (_output.Count > KeptOutputLines)
             {
                 _output.Dequeue();
+                _skipped++;
             }
         }
     }
