@@ -31,10 +31,12 @@ internal interface IModelControlGrain : IGrainWithStringKey
     /// <summary>
     /// For each record (producer, sequence), whether the stored state covers it: the Azure Queue receiver deletes a message
     /// only then. False for every record while the model is failed (its messages stay queued until it is restored); true for
-    /// every record of a model that does not exist (they are inert).
+    /// every record of a model that does not exist (they are inert). With a positive <paramref name="wait"/>, while some record
+    /// is not stored yet, the answer waits for the grain's next state write (at most <paramref name="wait"/>), so the receiver
+    /// can delete right after it instead of asking again a period later.
     /// </summary>
     [AlwaysInterleave]
-    Task<bool[]> AreStoredAsync(RecordKey[] records);
+    Task<bool[]> AreStoredAsync(RecordKey[] records, TimeSpan wait);
 
     /// <summary>Makes a snapshot of the history the current state (a turn); see <see cref="IModelService.RestoreSnapshotAsync"/>.</summary>
     /// <exception cref="ArgumentException">No such version, or it does not fit the current definition (parameter <c>version</c>).</exception>
@@ -98,6 +100,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private IGrainTimer? _refitTimer;
     private IGrainTimer? _snapshotTimer;
     private IGrainTimer? _commitTimer;
+    private TaskCompletionSource? _nextWrite; // AreStoredAsync callers waiting for the next state write
     private PublishedModel _published = PublishedModel.Missing;
     private long _catchUpNonce; // non-zero while this activation has not yet read its own catch-up marker
 
@@ -189,6 +192,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
+        WakeStoredWaiters();
         if (_core is not null && _dirty && _failure is null)
         {
             await SnapshotAsync(SnapshotReason.Deactivation, cancellationToken);
@@ -217,7 +221,23 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
     }
 
-    public Task<bool[]> AreStoredAsync(RecordKey[] records)
+    public async Task<bool[]> AreStoredAsync(RecordKey[] records, TimeSpan wait)
+    {
+        var stored = Stored(records);
+        if (wait > TimeSpan.Zero && _failure is null && _core is not null && !_stopping.IsCancellationRequested && Array.IndexOf(stored, false) >= 0)
+        {
+            // Interleaved: the wait holds no turn. A write, a failure or the deactivation ends it; so does the time limit.
+            using var limit = new CancellationTokenSource();
+            var next = (_nextWrite ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            await Task.WhenAny(next, Task.Delay(wait, _time, limit.Token));
+            await limit.CancelAsync();
+            stored = Stored(records);
+        }
+
+        return stored;
+    }
+
+    private bool[] Stored(RecordKey[] records)
     {
         var stored = new bool[records.Length];
         if (_failure is null)
@@ -230,7 +250,15 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             }
         }
 
-        return Task.FromResult(stored);
+        return stored;
+    }
+
+    /// <summary>Ends the waits of <see cref="AreStoredAsync"/>: a state write was attempted, or the grain failed or is stopping.</summary>
+    private void WakeStoredWaiters()
+    {
+        var waiting = _nextWrite;
+        _nextWrite = null;
+        waiting?.TrySetResult();
     }
 
     /// <summary>
@@ -454,6 +482,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private void Fail(string reason)
     {
         _failure = reason;
+        WakeStoredWaiters();
         _logger.LogError("Model {Id} is failed: {Reason}", Id, reason);
     }
 
@@ -652,6 +681,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         catch
         {
             _uncommitted = uncommitted;
+            WakeStoredWaiters();
             throw;
         }
         finally
@@ -662,6 +692,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
 
         _stored = windows;
+        WakeStoredWaiters();
         return data;
     }
 

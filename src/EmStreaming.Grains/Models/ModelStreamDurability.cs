@@ -5,12 +5,13 @@ namespace EmStreaming.Grains.Models;
 
 /// <summary>
 /// Tells the Azure Queue receiver which delivered messages a model grain's stored state covers (<see cref="IModelControlGrain.AreStoredAsync"/>):
-/// one interleaved call per stream and settle round, with the (producer, sequence) of every record in the batches. A catch-up
+/// one interleaved call per stream and ask, with the (producer, sequence) of every record in the batches, which the grain may
+/// hold until its next state write (the receiver's wait). A catch-up
 /// marker or an event that is not a model record has no such identity: the receiver deletes it once delivered.
 /// </summary>
 internal sealed class ModelStreamDurability(IGrainFactory grains) : IStreamConsumerDurability
 {
-    public async Task<bool?[]?> AreDurableAsync(StreamId stream, IReadOnlyList<IBatchContainer> batches)
+    public async Task<bool?[]?> AreDurableAsync(StreamId stream, IReadOnlyList<IBatchContainer> batches, TimeSpan wait)
     {
         if (stream.GetNamespace() != ModelStreams.Namespace || stream.GetKeyAsString() is not { Length: > 0 } model)
         {
@@ -38,7 +39,7 @@ internal sealed class ModelStreamDurability(IGrainFactory grains) : IStreamConsu
             return null;
         }
 
-        var stored = await grains.GetGrain<IModelControlGrain>(model).AreStoredAsync([.. records]).ConfigureAwait(false);
+        var stored = await grains.GetGrain<IModelControlGrain>(model).AreStoredAsync([.. records], wait).ConfigureAwait(false);
         var answers = new bool?[batches.Count];
         for (var i = 0; i < batches.Count; i++)
         {

@@ -10,17 +10,19 @@ namespace EmStreaming.Providers.Azure.Streams;
 
 /// <summary>
 /// Reads one Azure queue like Orleans' receiver, but deletes a message only once the consumer of its stream has stored
-/// its effect. Every read message is tracked (its pop receipt) until then. At most every settle period (half the
-/// consumers' <see cref="AzureQueueStreamSettings.CommitInterval"/>, at least the poll period) the receiver asks each stream's consumer which
-/// of its tracked batches are durable and deletes those; a batch the consumer cannot judge (no producer sequence) is
-/// deleted once the cache has handed it back as delivered, as Orleans does. A message tracked for three quarters of the
-/// visibility timeout is let go: it reappears, is delivered again, and its consumer skips it if it was applied.
+/// its effect. Every read message is tracked (its pop receipt) until then. Each stream with tracked messages has one settle
+/// loop: it asks the stream's consumer which of them are durable, letting the consumer hold the answer until its next store
+/// (at most twice the consumers' <see cref="AzureQueueStreamSettings.CommitInterval"/>), deletes what is, and asks again; an
+/// answer that deletes nothing is followed by a pause of the settle period (half the commit interval, at least the poll
+/// period). So a message is deleted right after the store that covers it, and a quiet consumer is asked about once per store.
+/// A batch the consumer cannot judge (no producer sequence) is deleted once the cache has handed it back as delivered, as
+/// Orleans does. A message tracked for three quarters of the visibility timeout is let go: it reappears, is delivered again,
+/// and its consumer skips it if it was applied.
 /// </summary>
 /// <remarks>
-/// Called by one pulling agent, one call at a time (as Orleans' own receiver is); a settle round runs beside the reads
-/// (never more than one), so a consumer that is slow to answer (its silo just died) never stalls reading. Deletion no
-/// longer waits for the cache to purge a whole bucket, so queues stay short: Azurite's queue operations cost more on
-/// longer queues.
+/// Called by one pulling agent, one call at a time (as Orleans' own receiver is); the settle loops run beside the reads, so a
+/// consumer that is slow to answer (its silo just died) never stalls reading or the other streams. Deletion does not wait for
+/// the cache to purge a whole bucket, so queues stay short: Azurite's queue operations cost more on longer queues.
 /// </remarks>
 internal sealed partial class DurableDeleteQueueReceiver(
     AzureQueueDataManager queue, IQueueDataAdapter<string, IBatchContainer> dataAdapter, IStreamConsumerDurability durability,
@@ -32,18 +34,18 @@ internal sealed partial class DurableDeleteQueueReceiver(
 
     private readonly Lock _lock = new();
     private readonly Dictionary<long, Tracked> _tracked = []; // by the sequence number of the token the receiver gave the batch
+    private readonly Dictionary<StreamId, Task> _settlers = []; // the settle loop of each stream with tracked messages
+    private readonly CancellationTokenSource _stopping = new();
     private readonly TimeSpan _settlePeriod = TimeSpan.FromTicks(Math.Max(settings.PollPeriod.Ticks, settings.CommitInterval.Ticks / 2));
+    private readonly TimeSpan _askWait = TimeSpan.FromTicks(Math.Clamp(
+        Math.Max(settings.CommitInterval.Ticks, settings.PollPeriod.Ticks) * 2, TimeSpan.TicksPerMillisecond * 100, AskTimeout.Ticks / 2));
     private readonly TimeSpan _letGoAfter = settings.VisibilityTimeout * 3 / 4;
     private AzureQueueDataManager? _queue = queue;
     private long _lastRead;
-    private long _lastSettled;
     private long _lastReadAt;
     private int _readWait; // poll periods before the next read: 0 after a full read, 1 after a partial one, up to MaxIdleBackoff when empty
+    private int _pausedSettlers; // settle loops pausing after an answer that deleted nothing (tests wait for all to get there)
     private Task? _outstanding;
-    private Task _settling = Task.CompletedTask;
-
-    /// <summary>The settle round in progress, or a completed task (tests wait on it).</summary>
-    internal Task Settling => _settling;
 
     /// <summary>Messages read and not yet deleted (for tests and metrics).</summary>
     internal int TrackedMessages
@@ -53,6 +55,21 @@ internal sealed partial class DurableDeleteQueueReceiver(
             lock (_lock)
             {
                 return _tracked.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether every settle loop is pausing (its last answer deleted nothing) or done: nothing more happens until time
+    /// passes or a consumer stores (tests wait for it).
+    /// </summary>
+    internal bool SettleIdle
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return Volatile.Read(ref _pausedSettlers) == _settlers.Count;
             }
         }
     }
@@ -69,10 +86,24 @@ internal sealed partial class DurableDeleteQueueReceiver(
             }
 
             // Whatever is stored by now is deleted; the rest reappears after the visibility timeout for the next reader.
-            await _settling.ConfigureAwait(false);
-            if (_queue is { } q && TrackedMessages > 0)
+            await _stopping.CancelAsync().ConfigureAwait(false);
+            Task[] loops;
+            lock (_lock)
             {
-                await SettleAsync(q).WaitAsync(timeout).ConfigureAwait(false);
+                loops = [.. _settlers.Values];
+            }
+
+            await Task.WhenAll(loops).WaitAsync(timeout).ConfigureAwait(false);
+            if (_queue is { } q)
+            {
+                List<IGrouping<StreamId, (long Sequence, Tracked Tracked)>> streams;
+                lock (_lock)
+                {
+                    streams = [.. _tracked.Select(t => (t.Key, t.Value)).GroupBy(t => t.Value.Batch.StreamId)];
+                }
+
+                await Task.WhenAll(streams.Select(s => AskAndDeleteAsync(q, s.Key, [.. s], TimeSpan.Zero, CancellationToken.None)))
+                    .WaitAsync(timeout).ConfigureAwait(false);
             }
         }
         catch (TimeoutException)
@@ -90,12 +121,6 @@ internal sealed partial class DurableDeleteQueueReceiver(
         if (q is null)
         {
             return [];
-        }
-
-        if (_settling.IsCompleted && time.GetElapsedTime(_lastSettled) >= _settlePeriod && TrackedMessages > 0)
-        {
-            _lastSettled = time.GetTimestamp();
-            _settling = SettleAsync(q);
         }
 
         // Reads are storage transactions, and a read costs Azure about the same whatever it returns. The agent reads again
@@ -132,6 +157,10 @@ internal sealed partial class DurableDeleteQueueReceiver(
             {
                 // Only the id and pop receipt are needed to delete it: the text (tens of KB) is not kept.
                 _tracked[sequence] = new Tracked(batch, QueuesModelFactory.QueueMessage(message.MessageId, message.PopReceipt, string.Empty, message.DequeueCount), now);
+                if (!_stopping.IsCancellationRequested && (!_settlers.TryGetValue(batch.StreamId, out var loop) || loop.IsCompleted))
+                {
+                    _settlers[batch.StreamId] = SettleStreamAsync(q, batch.StreamId);
+                }
             }
         }
 
@@ -155,84 +184,131 @@ internal sealed partial class DurableDeleteQueueReceiver(
         return Task.CompletedTask;
     }
 
-    /// <summary>Asks the consumers what they have stored and deletes those messages; lets go of messages about to reappear.</summary>
-    private async Task SettleAsync(AzureQueueDataManager q)
+    /// <summary>
+    /// The settle loop of one stream: while it has tracked messages, asks its consumer (who may wait for its next store) and
+    /// deletes what is stored, pausing a settle period after an answer that deleted nothing; lets go of messages about to
+    /// reappear. Ends, under the lock, when the stream has nothing tracked; a later read starts a new one.
+    /// </summary>
+    private async Task SettleStreamAsync(AzureQueueDataManager q, StreamId stream)
     {
-        await Task.Yield(); // off the read loop's turn
-        var expired = 0;
-        var byStream = new Dictionary<StreamId, List<(long Sequence, Tracked Tracked)>>();
-        lock (_lock)
+        await Task.Yield(); // off the read loop's turn, and after the caller has registered this loop
+        var stopping = _stopping.Token;
+        while (!stopping.IsCancellationRequested)
         {
-            foreach (var (sequence, tracked) in _tracked)
+            var started = time.GetTimestamp();
+            var expired = 0;
+            var entries = new List<(long Sequence, Tracked Tracked)>();
+            lock (_lock)
             {
-                if (time.GetElapsedTime(tracked.ReadAt) >= _letGoAfter)
+                foreach (var (sequence, tracked) in _tracked)
                 {
-                    _tracked.Remove(sequence);
-                    expired++;
-                    continue;
+                    if (tracked.Batch.StreamId != stream)
+                    {
+                        continue;
+                    }
+
+                    if (time.GetElapsedTime(tracked.ReadAt) >= _letGoAfter)
+                    {
+                        _tracked.Remove(sequence);
+                        expired++;
+                    }
+                    else
+                    {
+                        entries.Add((sequence, tracked));
+                    }
                 }
 
-                if (!byStream.TryGetValue(tracked.Batch.StreamId, out var list))
+                if (entries.Count == 0)
                 {
-                    byStream[tracked.Batch.StreamId] = list = [];
+                    _settlers.Remove(stream);
                 }
-
-                list.Add((sequence, tracked));
             }
-        }
 
-        if (expired > 0)
-        {
-            LogLetGo(expired, q.QueueName);
-        }
+            if (expired > 0)
+            {
+                LogLetGo(expired, q.QueueName);
+            }
 
-        var answers = await Task.WhenAll(byStream.Select(async pair =>
-        {
+            if (entries.Count == 0)
+            {
+                return;
+            }
+
+            int deleted;
             try
             {
-                var durable = await durability.AreDurableAsync(pair.Key, [.. pair.Value.Select(t => t.Tracked.Batch)]).WaitAsync(AskTimeout).ConfigureAwait(false);
-                return (pair.Value, Durable: durable);
+                deleted = await AskAndDeleteAsync(q, stream, entries, _askWait, stopping).ConfigureAwait(false);
             }
-            catch (Exception e)
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
-                // The consumer is unreachable (its silo is gone, it is reactivating): ask again next time.
-                LogNotAsked(e, pair.Key);
-                return (pair.Value, Durable: Array.Empty<bool?>());
+                return;
             }
-        })).ConfigureAwait(false);
+
+            var pause = _settlePeriod - time.GetElapsedTime(started);
+            if (deleted == 0 && pause > TimeSpan.Zero)
+            {
+                Interlocked.Increment(ref _pausedSettlers);
+                try
+                {
+                    await Task.Delay(pause, time, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _pausedSettlers);
+                }
+            }
+        }
+    }
+
+    /// <summary>Asks the stream's consumer about <paramref name="entries"/>, deletes the stored ones; how many were deleted.</summary>
+    private async Task<int> AskAndDeleteAsync(
+        AzureQueueDataManager q, StreamId stream, List<(long Sequence, Tracked Tracked)> entries, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        bool?[]? durable;
+        try
+        {
+            durable = await durability.AreDurableAsync(stream, [.. entries.Select(t => t.Tracked.Batch)], wait)
+                .WaitAsync(AskTimeout + wait, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The consumer is unreachable (its silo is gone, it is reactivating): ask again next time.
+            LogNotAsked(e, stream);
+            return 0;
+        }
 
         var deletions = new List<QueueMessage>();
         lock (_lock)
         {
-            foreach (var (entries, durable) in answers)
+            for (var i = 0; i < entries.Count; i++)
             {
-                for (var i = 0; i < entries.Count; i++)
+                var (sequence, tracked) = entries[i];
+                var stored = durable is null ? tracked.Delivered : i < durable.Length && (durable[i] ?? tracked.Delivered);
+                if (stored && _tracked.Remove(sequence))
                 {
-                    var (sequence, tracked) = entries[i];
-                    var stored = durable is null ? tracked.Delivered
-                        : i < durable.Length && (durable[i] ?? tracked.Delivered);
-                    if (stored && _tracked.Remove(sequence))
-                    {
-                        deletions.Add(tracked.Message);
-                    }
+                    deletions.Add(tracked.Message);
                 }
             }
         }
 
-        if (deletions.Count == 0)
+        if (deletions.Count > 0)
         {
-            return;
+            try
+            {
+                await Task.WhenAll(deletions.Select(q.DeleteQueueMessage)).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // Not lost: an undeleted message reappears after the visibility timeout and its consumer skips it as applied.
+                LogDeleteFailed(e, q.QueueName);
+            }
         }
 
-        try
-        {
-            await Task.WhenAll(deletions.Select(q.DeleteQueueMessage)).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            // Not lost: an undeleted message reappears after the visibility timeout and its consumer skips it as applied.
-            LogDeleteFailed(e, q.QueueName);
-        }
+        return deletions.Count;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} messages of queue {Queue} were not stored by their consumers within three quarters of the visibility timeout; they will be delivered again")]

@@ -15,12 +15,18 @@ public interface IStreamConsumerDurability
     /// null when the consumer cannot tell (events it keeps no record of): such a batch is durable once delivered. A null
     /// array answers null for every batch. Batches may not have been delivered yet.
     /// </summary>
+    /// <param name="stream">The stream whose consumer is asked.</param>
+    /// <param name="batches">Batches of that stream the receiver read and has not deleted yet.</param>
+    /// <param name="wait">
+    /// How long the consumer may hold its answer while some batch is not durable yet, so it can answer right after its next
+    /// store covers more of them (the receiver then deletes at once instead of asking again a period later); zero: at once.
+    /// </param>
     /// <remarks>May throw (the consumer is unreachable): the receiver then keeps the batches and asks again later.</remarks>
-    Task<bool?[]?> AreDurableAsync(StreamId stream, IReadOnlyList<IBatchContainer> batches);
+    Task<bool?[]?> AreDurableAsync(StreamId stream, IReadOnlyList<IBatchContainer> batches, TimeSpan wait);
 }
 
 /// <summary>The default: a delivered batch is durable (consumers that store their effect before returning from delivery).</summary>
 public sealed class DeliveredIsDurable : IStreamConsumerDurability
 {
-    public Task<bool?[]?> AreDurableAsync(StreamId stream, IReadOnlyList<IBatchContainer> batches) => Task.FromResult<bool?[]?>(null);
+    public Task<bool?[]?> AreDurableAsync(StreamId stream, IReadOnlyList<IBatchContainer> batches, TimeSpan wait) => Task.FromResult<bool?[]?>(null);
 }

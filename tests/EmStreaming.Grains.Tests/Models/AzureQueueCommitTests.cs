@@ -2,6 +2,7 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Streams;
+using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Tests.TestSupport;
 
 namespace EmStreaming.Grains.Tests.Models;
@@ -82,6 +83,35 @@ public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixtur
 
         gate.Open();
         await WaitUntilAsync(async () => await MessagesAsync(queue) == 0, "the message is deleted once its effect is stored");
+    }
+
+    [Fact]
+    public async Task AreStored_WithAWait_AnswersRightAfterTheWriteThatCoversTheRecord()
+    {
+        var gate = new GatedGrainStorage.Gate();
+        var (settings, _) = Settings(commitInterval: TimeSpan.FromSeconds(1));
+        await using var harness = await ModelHarness.StartAsync(
+            settings: settings, services: s => GatedGrainStorage.Decorate(s, ModelStorageOptions.DefaultProviderName, gate));
+        await harness.Service.PutModelAsync(Model, ModelHarness.Gmm(snapshotEvery: null));
+        var grain = harness.Grains.GetGrain<IModelControlGrain>(Model);
+        var record = new RecordKey("gateway", 1);
+        Assert.Equal(new[] { false }, await grain.AreStoredAsync([record], TimeSpan.Zero));
+
+        gate.Close();
+        var stream = harness.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, Model));
+        await stream.OnNextAsync(new ObservationBatch { ProducerId = "gateway", Sequence = 1, Values = ModelHarness.Rows(30, 2, 5).Values.ToArray(), Columns = 2 });
+        await harness.WaitForObservationsAsync(Model, 30);
+
+        // Applied, not stored: asked without a wait it says so at once; asked with one, it holds the answer...
+        Assert.Equal(new[] { false }, await grain.AreStoredAsync([record], TimeSpan.Zero));
+        var answer = grain.AreStoredAsync([record], TimeSpan.FromSeconds(25));
+        await gate.Held.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(answer.IsCompleted, "the grain answered while the write that covers the record was still held");
+
+        // ...until the commit's write completes, not until the wait is over (well within the 25 s it was offered).
+        gate.Open();
+        Assert.Equal(new[] { true }, await answer.WaitAsync(TimeSpan.FromSeconds(12)));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Azure.Storage.Queues;
 using EmStreaming.Providers.Azure.Hosting;
 using EmStreaming.Providers.Azure.Streams;
@@ -16,7 +17,8 @@ namespace EmStreaming.Providers.Azure.Tests.Streams;
 /// <summary>
 /// The Azure Queue receiver that deletes a message once its consumer has stored it, on a real Azurite queue: it deletes
 /// what the consumer says is stored, keeps what is not (or what it cannot ask about), deletes a batch the consumer cannot
-/// judge once the cache has handed it back, and lets go of a message about to become visible again without deleting it.
+/// judge once the cache has handed it back, deletes as soon as a consumer that holds its answer stores, and lets go of a
+/// message about to become visible again without deleting it.
 /// </summary>
 public sealed class DurableDeleteQueueReceiverTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>
 {
@@ -41,9 +43,9 @@ public sealed class DurableDeleteQueueReceiverTests(AzuriteFixture azurite) : IC
 
         var batches = await receiver.GetQueueMessagesAsync(32);
         Assert.Equal(4, batches.Count);
-        Assert.Equal(4, receiver.TrackedMessages);
 
-        await SettleAsync(receiver, time);
+        // Each stream's consumer is asked right after the read.
+        await IdleAsync(receiver);
         // Stored: deleted. Not stored, not judged and not delivered, or unreachable: kept (invisible, pop receipt held).
         Assert.Equal(3, receiver.TrackedMessages);
         Assert.Equal(3, await CountAsync(queue));
@@ -59,7 +61,7 @@ public sealed class DurableDeleteQueueReceiverTests(AzuriteFixture azurite) : IC
         await SettleAsync(receiver, time);
         Assert.Equal(1, receiver.TrackedMessages);
         Assert.Equal(1, await CountAsync(queue));
-        Assert.True(durability.Asked[unreachable] >= 3, "the unreachable consumer is asked again every round");
+        Assert.True(durability.Asked[unreachable] >= 3, "the unreachable consumer is asked again every settle period");
     }
 
     [Fact]
@@ -72,12 +74,42 @@ public sealed class DurableDeleteQueueReceiverTests(AzuriteFixture azurite) : IC
         var batches = await receiver.GetQueueMessagesAsync(32);
         await receiver.MessagesDeliveredAsync(batches);
 
+        await IdleAsync(receiver);
+        Assert.Equal(1, durability.Asked[stream]);
+
         time.Advance(Visibility * 3 / 4);
-        await SettleAsync(receiver, time);
+        await IdleAsync(receiver);
         // No longer tracked (its pop receipt is about to lapse) and still in the queue: it will be delivered again.
         Assert.Equal(0, receiver.TrackedMessages);
         Assert.Equal(1, await CountAsync(queue));
-        Assert.Equal(0, durability.Asked.GetValueOrDefault(stream));
+        // Asked again at most once per settle period (half the commit interval) in the meantime.
+        Assert.InRange(durability.Asked[stream], 1, 1 + (Visibility * 3 / 4) / (CommitInterval / 2));
+    }
+
+    [Fact]
+    public async Task Settle_ConsumerHoldsItsAnswerUntilItStores_DeletedAtOnce_WithoutAnotherPeriod()
+    {
+        var (receiver, queue, adapter, durability, time) = await StartAsync();
+        var stream = StreamId.Create("model", "committing");
+        durability.Answers[stream] = false;
+        var store = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        durability.Holds[stream] = store.Task;
+        await queue.SendMessageAsync(adapter.ToQueueMessage(stream, new[] { "applied, not yet stored" }, null, []));
+        Assert.Single(await receiver.GetQueueMessagesAsync(32));
+        await WaitUntilAsync(() => durability.Waits.ContainsKey(stream));
+
+        // The receiver offered a wait of twice the commit interval, and is still waiting: nothing is deleted yet.
+        Assert.Equal(CommitInterval * 2, durability.Waits[stream]);
+        Assert.False(receiver.SettleIdle);
+        Assert.Equal(1, await CountAsync(queue));
+
+        // The consumer stores and answers; no time passes, yet the message goes at once.
+        durability.Answers[stream] = true;
+        store.SetResult();
+        await IdleAsync(receiver);
+        Assert.Equal(0, receiver.TrackedMessages);
+        Assert.Equal(0, await CountAsync(queue));
+        Assert.Equal(1, durability.Asked[stream]);
     }
 
     [Fact]
@@ -141,12 +173,24 @@ public sealed class DurableDeleteQueueReceiverTests(AzuriteFixture azurite) : IC
         return (receiver, new QueueClient(azurite.ConnectionString, name), adapter, durability, time);
     }
 
-    /// <summary>One settle round: past the settle period, a read starts it, and it is awaited.</summary>
+    /// <summary>One more ask of every paused settle loop: past the settle period, and awaited until each pauses again or ends.</summary>
     private static async Task SettleAsync(DurableDeleteQueueReceiver receiver, FakeTimeProvider time)
     {
         time.Advance(CommitInterval);
-        Assert.Empty(await receiver.GetQueueMessagesAsync(32));
-        await receiver.Settling;
+        await IdleAsync(receiver);
+    }
+
+    /// <summary>Until every settle loop has got its answer, deleted what it could and paused (or ended).</summary>
+    private static Task IdleAsync(DurableDeleteQueueReceiver receiver) => WaitUntilAsync(() => receiver.SettleIdle);
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        // Real time, generous: the loops run on the thread pool and talk to Azurite; nothing here is a timing assertion.
+        for (var waited = 0; !condition(); waited += 10)
+        {
+            Assert.True(waited < 30_000, "the receiver's settle loops did not get there within 30 s");
+            await Task.Delay(10);
+        }
     }
 
     /// <summary>Messages in the queue, visible or not.</summary>
@@ -159,16 +203,28 @@ public sealed class DurableDeleteQueueReceiverTests(AzuriteFixture azurite) : IC
 
         public Dictionary<StreamId, int> Asked { get; } = [];
 
-        public Task<bool?[]?> AreDurableAsync(StreamId stream, IReadOnlyList<IBatchContainer> batches)
+        /// <summary>A consumer that holds its answer until this task completes (its next store), as a model grain does.</summary>
+        public Dictionary<StreamId, Task> Holds { get; } = [];
+
+        /// <summary>The wait the receiver offered in its last ask of each stream.</summary>
+        public ConcurrentDictionary<StreamId, TimeSpan> Waits { get; } = [];
+
+        public async Task<bool?[]?> AreDurableAsync(StreamId stream, IReadOnlyList<IBatchContainer> batches, TimeSpan wait)
         {
             lock (Asked)
             {
                 Asked[stream] = Asked.GetValueOrDefault(stream) + 1;
             }
 
+            Waits[stream] = wait;
+            if (Holds.TryGetValue(stream, out var store))
+            {
+                await store;
+            }
+
             return Answers.TryGetValue(stream, out var answer)
-                ? Task.FromResult<bool?[]?>(answer is null ? null : [.. batches.Select(_ => answer)])
-                : Task.FromException<bool?[]?>(new TimeoutException($"the consumer of {stream} does not answer"));
+                ? answer is null ? null : [.. batches.Select(_ => answer)]
+                : throw new TimeoutException($"the consumer of {stream} does not answer");
         }
     }
 }
