@@ -7,6 +7,7 @@ using EmStreaming.Server.Demo;
 using EmStreaming.Server.Hosting;
 using EmStreaming.Server.Security;
 using EmStreaming.Server.Telemetry;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -67,6 +68,7 @@ public static class EmStreamingServer
             return ExitConfigurationError;
         }
 
+        SiloHostOptions? silo = null; // set when one of the silo's ports is taken
         await using (app.ConfigureAwait(false))
         {
             try
@@ -96,18 +98,60 @@ public static class EmStreamingServer
                 await error.WriteLineAsync($"error: cannot listen: {e.Message}").ConfigureAwait(false);
                 return ExitListenError;
             }
-
-            await output.WriteLineAsync($"EmStreaming settings: {settingsFile ?? "none found, built-in defaults"}").ConfigureAwait(false);
-            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-            foreach (var address in addresses)
+            catch (Exception e) when (Find<AddressInUseException>(e) is not null
+                                      || Find<SocketException>(e) is { SocketErrorCode: SocketError.AddressAlreadyInUse or SocketError.AccessDenied })
             {
-                await output.WriteLineAsync($"EmStreaming is listening on {address} — open {address.TrimEnd('/')}/ for the dashboard").ConfigureAwait(false);
+                // The silo's own listeners (Orleans does not name the port; the HTTP one is the IOException above): which
+                // one is found once the application has let go of the other.
+                silo = app.Services.GetRequiredService<IOptions<SiloHostOptions>>().Value;
             }
 
-            await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
-            return ExitSuccess;
+            if (silo is null)
+            {
+                return await ServeAsync(app, settingsFile, output, cancellationToken).ConfigureAwait(false);
+            }
         }
+
+        await error.WriteLineAsync($"error: cannot listen: {BusySiloPorts(silo)}").ConfigureAwait(false);
+        return ExitListenError;
+    }
+
+    /// <summary>The started server: says where it listens and runs until it is stopped.</summary>
+    private static async Task<int> ServeAsync(WebApplication app, string? settingsFile, TextWriter output, CancellationToken cancellationToken)
+    {
+        await output.WriteLineAsync($"EmStreaming settings: {settingsFile ?? "none found, built-in defaults"}").ConfigureAwait(false);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        foreach (var address in addresses)
+        {
+            await output.WriteLineAsync($"EmStreaming is listening on {address} — open {address.TrimEnd('/')}/ for the dashboard").ConfigureAwait(false);
+        }
+
+        await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+        return ExitSuccess;
+    }
+
+    /// <summary>Which of the silo's ports cannot be bound now (the silo has released its own), named by setting.</summary>
+    private static string BusySiloPorts(SiloHostOptions silo)
+    {
+        var busy = new List<string>();
+        foreach (var (setting, port) in new[] { ("Orleans:SiloPort", silo.SiloPort), ("Orleans:GatewayPort", silo.GatewayPort) })
+        {
+            try
+            {
+                // Address reuse: connections of the stopped silo lingering in TIME_WAIT do not count, a listener does.
+                using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                probe.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Any, port));
+            }
+            catch (SocketException)
+            {
+                busy.Add($"{setting} {port}");
+            }
+        }
+
+        var which = busy.Count > 0 ? string.Join(" and ", busy) : $"Orleans:SiloPort {silo.SiloPort} or Orleans:GatewayPort {silo.GatewayPort}";
+        return $"{which}: address already in use (another silo or program listens there; choose a free port)";
     }
 
     private static async Task WriteFailuresAsync(TextWriter error, OptionsValidationException e)

@@ -172,6 +172,33 @@ public sealed class OptionsValidationTests
         }
     }
 
+    /// <summary>
+    /// A silo or gateway port another program listens on: exit code 3 and one line naming the setting and port, not an
+    /// unhandled exception (which aborted the process with 134 and a page of stack traces).
+    /// </summary>
+    [Theory]
+    [InlineData("Orleans:SiloPort")]
+    [InlineData("Orleans:GatewayPort")]
+    public async Task RunAsync_SiloPortTaken_ExitCode3NamingTheSettingAndPort(string setting)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var ports = TestPaths.OrleansPorts();
+        ports[setting] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var error = new StringWriter();
+        var code = await EmStreamingServer.RunAsync(new ServerLaunchOptions
+        {
+            Urls = $"http://127.0.0.1:{TestPaths.FreePort()}",
+            Args = ["--Demo:Enabled=false", "--Storage:Provider=InMemory", .. ports.Select(p => $"--{p.Key}={p.Value}")],
+            Error = error,
+            Output = TextWriter.Null,
+        });
+        Assert.Equal(EmStreamingServer.ExitListenError, code);
+        Assert.Contains($"error: cannot listen: {setting} {port}: address already in use", error.ToString());
+        Assert.DoesNotContain("   at ", error.ToString());
+    }
+
     [Theory]
     [InlineData("--Orleans:SiloPort=70000", "Orleans:SiloPort")]
     [InlineData("--Orleans:ClusterId=", "Orleans:ClusterId")]
