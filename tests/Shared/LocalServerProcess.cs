@@ -170,30 +170,10 @@ public sealed class LocalServerProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// <paramref name="count"/> distinct ports free on 127.0.0.1 right now (all bound at once, then released). Another
-    /// program may still take one before the server binds it: callers retry a start that failed on its port.
+    /// <paramref name="count"/> distinct ports free on 127.0.0.1 right now (<see cref="LoopbackPorts"/>). Another program may
+    /// still take one before the server binds it: callers retry a start that failed on its port.
     /// </summary>
-    public static int[] FreePorts(int count)
-    {
-        var listeners = new TcpListener[count];
-        try
-        {
-            for (var i = 0; i < count; i++)
-            {
-                listeners[i] = new TcpListener(IPAddress.Loopback, 0);
-                listeners[i].Start();
-            }
-
-            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
-        }
-        finally
-        {
-            foreach (var listener in listeners)
-            {
-                listener?.Stop();
-            }
-        }
-    }
+    public static int[] FreePorts(int count) => LoopbackPorts.Free(count);
 
     /// <summary>A fresh empty directory under the system temp folder.</summary>
     public static string NewWorkspace(string prefix)

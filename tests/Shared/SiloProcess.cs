@@ -86,9 +86,22 @@ public sealed class SiloProcess : IAsyncDisposable
     public static readonly IReadOnlyDictionary<string, string> DeployEnvironment = new Dictionary<string, string> { ["DOTNET_GCgen0size"] = "0x4000000" };
 
     /// <summary>Starts the silo on fresh free ports; returns once it is started (not yet ready: see <see cref="WaitReadyAsync"/>).</summary>
-    public static SiloProcess Start(string emstream, IReadOnlyDictionary<string, string> settings, string dataDirectory)
+    public static SiloProcess Start(string emstream, IReadOnlyDictionary<string, string> settings, string dataDirectory) =>
+        Start(emstream, settings, dataDirectory, LocalServerProcess.FreePorts(3));
+
+    /// <summary>
+    /// Starts the silo on fresh free ports and returns once <c>/readyz</c> answers 200. A silo that could not listen (another
+    /// program took one of its ports first: <c>emstream serve</c> exits with "cannot listen") is started again on new ports.
+    /// </summary>
+    public static Task<SiloProcess> StartAsync(string emstream, IReadOnlyDictionary<string, string> settings, string dataDirectory, TimeSpan timeout) =>
+        LocalServerProcess.StartOnFreePortsAsync(3, ports =>
+        {
+            var silo = Start(emstream, settings, dataDirectory, ports);
+            return (silo._process, silo);
+        }, (silo, cancellationToken) => silo.IsReadyAsync(cancellationToken), timeout, "silo", "error: cannot listen", CancellationToken.None);
+
+    private static SiloProcess Start(string emstream, IReadOnlyDictionary<string, string> settings, string dataDirectory, int[] ports)
     {
-        var ports = LocalServerProcess.FreePorts(3);
         var url = $"http://127.0.0.1:{ports[0]}";
         Directory.CreateDirectory(dataDirectory);
         List<string> arguments =
@@ -102,12 +115,14 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>Waits until <c>/readyz</c> answers 200; fails with the silo's output if it exits or <paramref name="timeout"/> passes.</summary>
-    public Task WaitReadyAsync(TimeSpan timeout) => _process.WaitUntilReadyAsync(async cancellationToken =>
+    public Task WaitReadyAsync(TimeSpan timeout) => _process.WaitUntilReadyAsync(IsReadyAsync, timeout, $"silo {Url}");
+
+    private async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
     {
         using var http = new HttpClient();
         using var response = await http.GetAsync(new Uri(Url + "/readyz"), cancellationToken).ConfigureAwait(false);
         return response.IsSuccessStatusCode;
-    }, timeout, $"silo {Url}");
+    }
 
     /// <summary>SIGKILL: the silo stops mid-whatever, as a crashed machine would.</summary>
     public Task KillAsync() => _process.KillAsync();

@@ -128,9 +128,8 @@ public sealed class PendingAfterKillTests(AzuriteFixture azurite, ITestOutputHel
     private async Task<SiloProcess> StartSiloAsync(IReadOnlyDictionary<string, string> settings)
     {
         var configuration = typeof(PendingAfterKillTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
-        var silo = SiloProcess.Start(SiloProcess.Emstream(configuration), settings, Path.Combine(_data, $"silo-{_silos.Count}"));
+        var silo = await SiloProcess.StartAsync(SiloProcess.Emstream(configuration), settings, Path.Combine(_data, $"silo-{_silos.Count}"), TimeSpan.FromSeconds(120));
         _silos.Add(silo);
-        await silo.WaitReadyAsync(TimeSpan.FromSeconds(120));
         return silo;
     }
 

@@ -78,12 +78,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite, ITestOutputHelper outp
 
         var settings = SiloProcess.ClusterSettings(azurite.ConnectionString, _clusterId, fastFailover: true, _redis?.ConnectionString);
         var startup = Stopwatch.StartNew();
-        for (var i = 0; i < 3; i++)
-        {
-            _silos[i] = StartSilo(settings, i);
-        }
-
-        await Task.WhenAll(_silos.Select(s => s!.WaitReadyAsync(TimeSpan.FromSeconds(120))));
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(async i => _silos[i] = await StartSiloAsync(settings, i)));
         output.WriteLine($"{membership} membership: three silos ready after {startup.Elapsed.TotalSeconds:0.0} s");
         var ids = Enumerable.Range(0, Models).Select(m => $"chaos:m{m:D2}").ToArray();
         for (var m = 0; m < Models; m++)
@@ -120,8 +115,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite, ITestOutputHelper outp
                 {
                     // The restart happens once every model answered again (the failover probe above finished).
                     await (failover ?? Task.FromResult(TimeSpan.Zero));
-                    _silos[1] = StartSilo(settings, 3);
-                    await _silos[1]!.WaitReadyAsync(TimeSpan.FromSeconds(120));
+                    _silos[1] = await StartSiloAsync(settings, 3);
                     output.WriteLine($"silo 1 restarted at batch {b} after {clock.Elapsed.TotalSeconds:0.0} s");
                     restarted.SetResult();
                 }
@@ -180,8 +174,8 @@ public sealed class SiloKillTests(AzuriteFixture azurite, ITestOutputHelper outp
         Assert.Equal(acknowledged, await ReadAppliedAsync(ids));
     }
 
-    private SiloProcess StartSilo(IReadOnlyDictionary<string, string> settings, int index) =>
-        SiloProcess.Start(SiloProcess.Emstream(Configuration), settings, Path.Combine(_data, $"silo-{index}"));
+    private Task<SiloProcess> StartSiloAsync(IReadOnlyDictionary<string, string> settings, int index) =>
+        SiloProcess.StartAsync(SiloProcess.Emstream(Configuration), settings, Path.Combine(_data, $"silo-{index}"), TimeSpan.FromSeconds(120));
 
     /// <summary>From the kill on, asks the surviving silos for every model until each has answered once; the time of the last first answer.</summary>
     private async Task<TimeSpan> EveryModelAnswersAsync(string[] ids)
