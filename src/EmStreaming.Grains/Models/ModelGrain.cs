@@ -101,6 +101,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private IGrainTimer? _snapshotTimer;
     private IGrainTimer? _commitTimer;
     private TaskCompletionSource? _nextWrite; // AreStoredAsync callers waiting for the next state write
+    private bool _deactivating;                // this grain asked to be deactivated: AreStoredAsync no longer waits
     private PublishedModel _published = PublishedModel.Missing;
     private long _catchUpNonce; // non-zero while this activation has not yet read its own catch-up marker
 
@@ -192,7 +193,6 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        WakeStoredWaiters();
         if (_core is not null && _dirty && _failure is null)
         {
             await SnapshotAsync(SnapshotReason.Deactivation, cancellationToken);
@@ -224,9 +224,11 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     public async Task<bool[]> AreStoredAsync(RecordKey[] records, TimeSpan wait)
     {
         var stored = Stored(records);
-        if (wait > TimeSpan.Zero && _failure is null && _core is not null && !_stopping.IsCancellationRequested && Array.IndexOf(stored, false) >= 0)
+        if (wait > TimeSpan.Zero && _failure is null && _core is not null && !_deactivating && Array.IndexOf(stored, false) >= 0)
         {
-            // Interleaved: the wait holds no turn. A write, a failure or the deactivation ends it; so does the time limit.
+            // Interleaved: the wait holds no turn, but Orleans deactivates an activation only once no request is running, so
+            // a deactivation this grain asks for ends the waits first (Deactivate); one the silo starts (shutdown, moving the
+            // grain) waits for them, at most the wait the receiver offered (twice the commit interval).
             using var limit = new CancellationTokenSource();
             var next = (_nextWrite ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             await Task.WhenAny(next, Task.Delay(wait, _time, limit.Token));
@@ -253,7 +255,15 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         return stored;
     }
 
-    /// <summary>Ends the waits of <see cref="AreStoredAsync"/>: a state write was attempted, or the grain failed or is stopping.</summary>
+    /// <summary>Deactivates once idle; the waits of <see cref="AreStoredAsync"/> end first, so they do not hold it up.</summary>
+    private void Deactivate()
+    {
+        _deactivating = true;
+        WakeStoredWaiters();
+        DeactivateOnIdle();
+    }
+
+    /// <summary>Ends the waits of <see cref="AreStoredAsync"/>: a state write was attempted, or the grain failed or deactivates.</summary>
     private void WakeStoredWaiters()
     {
         var waiting = _nextWrite;
@@ -281,7 +291,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         catch (Orleans.Storage.InconsistentStateException e)
         {
             _failure = $"another activation stored a newer state ({e.Message}); reloading";
-            DeactivateOnIdle();
+            Deactivate();
             throw;
         }
     }
@@ -337,7 +347,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             _snapshotVersion = null;
             _dirty = false;
             Publish();
-            DeactivateOnIdle();
+            Deactivate();
             return;
         }
 

@@ -115,6 +115,26 @@ public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixtur
     }
 
     [Fact]
+    public async Task AreStored_WaitingAnswer_DoesNotHoldUpTheDeletionOfItsModel()
+    {
+        // The longest commit interval: no write ends the wait below by itself within the test's bound.
+        var (settings, _) = Settings(commitInterval: TimeSpan.FromSeconds(10));
+        await using var harness = await ModelHarness.StartAsync(settings: settings);
+        await harness.Service.PutModelAsync(Model, ModelHarness.Gmm(snapshotEvery: null));
+        var grain = harness.Grains.GetGrain<IModelControlGrain>(Model);
+        var stream = harness.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, Model));
+        await stream.OnNextAsync(new ObservationBatch { ProducerId = "gateway", Sequence = 1, Values = ModelHarness.Rows(30, 2, 5).Values.ToArray(), Columns = 2 });
+        await harness.WaitForObservationsAsync(Model, 30);
+        var answer = grain.AreStoredAsync([new RecordKey("gateway", 1)], TimeSpan.FromSeconds(25));
+
+        // Orleans deactivates only once no request runs: the grain ends the wait itself when its model is deleted, and
+        // the answer says the record is inert (a model that does not exist stores nothing more).
+        Assert.True(await harness.Service.DeleteModelAsync(Model));
+        Assert.Equal(new[] { true }, await answer.WaitAsync(TimeSpan.FromSeconds(15)));
+    }
+
+    [Fact]
     public async Task FailedModel_ItsMessagesStayQueued_AndAreAppliedAfterTheRestore()
     {
         var (settings, queue) = Settings(commitInterval: TimeSpan.FromSeconds(1));
