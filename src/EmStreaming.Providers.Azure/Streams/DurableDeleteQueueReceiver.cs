@@ -102,7 +102,7 @@ internal sealed partial class DurableDeleteQueueReceiver(
                     streams = [.. _tracked.Select(t => (t.Key, t.Value)).GroupBy(t => t.Value.Batch.StreamId)];
                 }
 
-                await Task.WhenAll(streams.Select(s => AskAndDeleteAsync(q, s.Key, [.. s], TimeSpan.Zero, CancellationToken.None)))
+                await Task.WhenAll(streams.Select(s => AskAndDeleteAsync(q, s.Key, [.. s], TimeSpan.Zero, timeout, CancellationToken.None)))
                     .WaitAsync(timeout).ConfigureAwait(false);
             }
         }
@@ -234,23 +234,29 @@ internal sealed partial class DurableDeleteQueueReceiver(
                 return;
             }
 
+            // An ask must end before the oldest entry is let go (its pop receipt lapses then), however long the consumer holds it.
+            var oldest = entries.Min(e => e.Tracked.ReadAt);
+            var untilLetGo = _letGoAfter - time.GetElapsedTime(oldest);
             int deleted;
             try
             {
-                deleted = await AskAndDeleteAsync(q, stream, entries, _askWait, stopping).ConfigureAwait(false);
+                deleted = await AskAndDeleteAsync(q, stream, entries, TimeSpan.FromTicks(Math.Min(_askWait.Ticks, untilLetGo.Ticks / 2)), untilLetGo, stopping)
+                    .ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            catch (Exception) when (stopping.IsCancellationRequested)
             {
-                return;
+                return; // Shutdown asks once more for whatever is still tracked
             }
 
             var pause = _settlePeriod - time.GetElapsedTime(started);
             if (deleted == 0 && pause > TimeSpan.Zero)
             {
+                // The timer exists before the loop counts as paused: a test that sees it paused and moves the clock fires it.
+                var delay = Task.Delay(pause, time, stopping);
                 Interlocked.Increment(ref _pausedSettlers);
                 try
                 {
-                    await Task.Delay(pause, time, stopping).ConfigureAwait(false);
+                    await delay.ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -264,15 +270,20 @@ internal sealed partial class DurableDeleteQueueReceiver(
         }
     }
 
-    /// <summary>Asks the stream's consumer about <paramref name="entries"/>, deletes the stored ones; how many were deleted.</summary>
+    /// <summary>
+    /// Asks the stream's consumer about <paramref name="entries"/> (offering it <paramref name="wait"/>, giving up after
+    /// <paramref name="timeout"/>), deletes the stored ones; how many were deleted.
+    /// </summary>
     private async Task<int> AskAndDeleteAsync(
-        AzureQueueDataManager q, StreamId stream, List<(long Sequence, Tracked Tracked)> entries, TimeSpan wait, CancellationToken cancellationToken)
+        AzureQueueDataManager q, StreamId stream, List<(long Sequence, Tracked Tracked)> entries, TimeSpan wait, TimeSpan timeout,
+        CancellationToken cancellationToken)
     {
         bool?[]? durable;
         try
         {
             durable = await durability.AreDurableAsync(stream, [.. entries.Select(t => t.Tracked.Batch)], wait)
-                .WaitAsync(AskTimeout + wait, time, cancellationToken).ConfigureAwait(false);
+                .WaitAsync(TimeSpan.FromTicks(Math.Clamp(timeout.Ticks, TimeSpan.TicksPerMillisecond, (AskTimeout + wait).Ticks)), time, cancellationToken)
+                .ConfigureAwait(false);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
