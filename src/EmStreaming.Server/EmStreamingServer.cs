@@ -144,14 +144,17 @@ public static class EmStreamingServer
                 probe.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
                 probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Any, port));
             }
-            catch (SocketException)
+            catch (SocketException e)
             {
-                busy.Add($"{setting} {port}");
+                busy.Add(e.SocketErrorCode == SocketError.AccessDenied
+                    ? $"{setting} {port}: permission denied (a port below 1024 needs privileges; choose another)"
+                    : $"{setting} {port}: address already in use (another silo or program listens there; choose a free port)");
             }
         }
 
-        var which = busy.Count > 0 ? string.Join(" and ", busy) : $"Orleans:SiloPort {silo.SiloPort} or Orleans:GatewayPort {silo.GatewayPort}";
-        return $"{which}: address already in use (another silo or program listens there; choose a free port)";
+        return busy.Count > 0
+            ? string.Join("; ", busy)
+            : $"Orleans:SiloPort {silo.SiloPort} or Orleans:GatewayPort {silo.GatewayPort}: the silo could not listen (address in use or not allowed)";
     }
 
     private static async Task WriteFailuresAsync(TextWriter error, OptionsValidationException e)

@@ -100,6 +100,8 @@ public sealed class LocalServerProcess : IAsyncDisposable
         {
             if (_process.HasExited)
             {
+                // Its last lines (e.g. "error: cannot listen") may still be on their way to the output readers.
+                await _process.WaitForExitAsync().ConfigureAwait(false);
                 throw new InvalidOperationException(
                     $"{what} exited with code {_process.ExitCode} before it answered ({CommandLine}). Its output:\n{OutputTail}");
             }
