@@ -33,7 +33,8 @@ internal sealed partial class DurableDeleteQueueReceiver(
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<long, Tracked> _tracked = []; // by the sequence number of the token the receiver gave the batch
+    // By stream, then by the sequence number of the token the receiver gave the batch: a settle loop reads only its own.
+    private readonly Dictionary<StreamId, Dictionary<long, Tracked>> _tracked = [];
     private readonly Dictionary<StreamId, Task> _settlers = []; // the settle loop of each stream with tracked messages
     private readonly CancellationTokenSource _stopping = new();
     private readonly TimeSpan _settlePeriod = TimeSpan.FromTicks(Math.Max(settings.PollPeriod.Ticks, settings.CommitInterval.Ticks / 2));
@@ -44,6 +45,7 @@ internal sealed partial class DurableDeleteQueueReceiver(
     private long _lastRead;
     private long _lastReadAt;
     private int _readWait; // poll periods before the next read: 0 after a full read, 1 after a partial one, up to MaxIdleBackoff when empty
+    private int _trackedCount;
     private int _pausedSettlers; // settle loops pausing after an answer that deleted nothing (tests wait for all to get there)
     private Task? _outstanding;
 
@@ -54,7 +56,7 @@ internal sealed partial class DurableDeleteQueueReceiver(
         {
             lock (_lock)
             {
-                return _tracked.Count;
+                return _trackedCount;
             }
         }
     }
@@ -96,13 +98,13 @@ internal sealed partial class DurableDeleteQueueReceiver(
             await Task.WhenAll(loops).WaitAsync(timeout).ConfigureAwait(false);
             if (_queue is { } q)
             {
-                List<IGrouping<StreamId, (long Sequence, Tracked Tracked)>> streams;
+                List<(StreamId Stream, List<(long Sequence, Tracked Tracked)> Entries)> streams;
                 lock (_lock)
                 {
-                    streams = [.. _tracked.Select(t => (t.Key, t.Value)).GroupBy(t => t.Value.Batch.StreamId)];
+                    streams = [.. _tracked.Select(s => (s.Key, s.Value.Select(t => (t.Key, t.Value)).ToList()))];
                 }
 
-                await Task.WhenAll(streams.Select(s => AskAndDeleteAsync(q, s.Key, [.. s], TimeSpan.Zero, timeout, CancellationToken.None)))
+                await Task.WhenAll(streams.Select(s => AskAndDeleteAsync(q, s.Stream, s.Entries, TimeSpan.Zero, timeout, CancellationToken.None)))
                     .WaitAsync(timeout).ConfigureAwait(false);
             }
         }
@@ -156,7 +158,13 @@ internal sealed partial class DurableDeleteQueueReceiver(
             lock (_lock)
             {
                 // Only the id and pop receipt are needed to delete it: the text (tens of KB) is not kept.
-                _tracked[sequence] = new Tracked(batch, QueuesModelFactory.QueueMessage(message.MessageId, message.PopReceipt, string.Empty, message.DequeueCount), now);
+                if (!_tracked.TryGetValue(batch.StreamId, out var ofStream))
+                {
+                    _tracked[batch.StreamId] = ofStream = [];
+                }
+
+                ofStream[sequence] = new Tracked(batch, QueuesModelFactory.QueueMessage(message.MessageId, message.PopReceipt, string.Empty, message.DequeueCount), now);
+                _trackedCount++;
                 if (!_stopping.IsCancellationRequested && (!_settlers.TryGetValue(batch.StreamId, out var loop) || loop.IsCompleted))
                 {
                     _settlers[batch.StreamId] = SettleStreamAsync(q, batch.StreamId);
@@ -174,7 +182,8 @@ internal sealed partial class DurableDeleteQueueReceiver(
         {
             foreach (var batch in messages)
             {
-                if (batch.SequenceToken is { } token && _tracked.TryGetValue(token.SequenceNumber, out var tracked))
+                if (batch.SequenceToken is { } token && _tracked.TryGetValue(batch.StreamId, out var ofStream)
+                    && ofStream.TryGetValue(token.SequenceNumber, out var tracked))
                 {
                     tracked.Delivered = true;
                 }
@@ -200,21 +209,19 @@ internal sealed partial class DurableDeleteQueueReceiver(
             var entries = new List<(long Sequence, Tracked Tracked)>();
             lock (_lock)
             {
-                foreach (var (sequence, tracked) in _tracked)
+                if (_tracked.TryGetValue(stream, out var ofStream))
                 {
-                    if (tracked.Batch.StreamId != stream)
+                    foreach (var (sequence, tracked) in ofStream)
                     {
-                        continue;
-                    }
-
-                    if (time.GetElapsedTime(tracked.ReadAt) >= _letGoAfter)
-                    {
-                        _tracked.Remove(sequence);
-                        expired++;
-                    }
-                    else
-                    {
-                        entries.Add((sequence, tracked));
+                        if (time.GetElapsedTime(tracked.ReadAt) >= _letGoAfter)
+                        {
+                            Untrack(ofStream, stream, sequence);
+                            expired++;
+                        }
+                        else
+                        {
+                            entries.Add((sequence, tracked));
+                        }
                     }
                 }
 
@@ -299,7 +306,7 @@ internal sealed partial class DurableDeleteQueueReceiver(
             {
                 var (sequence, tracked) = entries[i];
                 var stored = durable is null ? tracked.Delivered : i < durable.Length && (durable[i] ?? tracked.Delivered);
-                if (stored && _tracked.Remove(sequence))
+                if (stored && _tracked.TryGetValue(stream, out var ofStream) && Untrack(ofStream, stream, sequence))
                 {
                     deletions.Add(tracked.Message);
                 }
@@ -320,6 +327,23 @@ internal sealed partial class DurableDeleteQueueReceiver(
         }
 
         return deletions.Count;
+    }
+
+    /// <summary>Stops tracking one message (under the lock); false when it was no longer tracked.</summary>
+    private bool Untrack(Dictionary<long, Tracked> ofStream, StreamId stream, long sequence)
+    {
+        if (!ofStream.Remove(sequence))
+        {
+            return false;
+        }
+
+        _trackedCount--;
+        if (ofStream.Count == 0)
+        {
+            _tracked.Remove(stream);
+        }
+
+        return true;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} messages of queue {Queue} were not stored by their consumers within three quarters of the visibility timeout; they will be delivered again")]
