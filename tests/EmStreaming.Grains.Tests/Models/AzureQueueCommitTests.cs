@@ -98,9 +98,7 @@ public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixtur
         Assert.Equal(new[] { false }, await grain.AreStoredAsync([record], TimeSpan.Zero));
 
         gate.Close();
-        var stream = harness.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
-            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, Model));
-        await stream.OnNextAsync(new ObservationBatch { ProducerId = "gateway", Sequence = 1, Values = ModelHarness.Rows(30, 2, 5).Values.ToArray(), Columns = 2 });
+        await SendExternalBatchAsync(harness);
         await harness.WaitForObservationsAsync(Model, 30);
 
         // Applied, not stored: asked without a wait it says so at once; asked with one, it holds the answer...
@@ -122,9 +120,7 @@ public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixtur
         await using var harness = await ModelHarness.StartAsync(settings: settings);
         await harness.Service.PutModelAsync(Model, ModelHarness.Gmm(snapshotEvery: null));
         var grain = harness.Grains.GetGrain<IModelControlGrain>(Model);
-        var stream = harness.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
-            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, Model));
-        await stream.OnNextAsync(new ObservationBatch { ProducerId = "gateway", Sequence = 1, Values = ModelHarness.Rows(30, 2, 5).Values.ToArray(), Columns = 2 });
+        await SendExternalBatchAsync(harness);
         await harness.WaitForObservationsAsync(Model, 30);
         var answer = grain.AreStoredAsync([new RecordKey("gateway", 1)], TimeSpan.FromSeconds(25));
 
@@ -157,9 +153,7 @@ public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixtur
         await using (var h = await ModelHarness.StartAsync(settings: settings))
         {
             // An external producer's batch reaches the failed model: not applied, and not deleted either.
-            var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
-                .GetStream<object>(StreamId.Create(ModelStreams.Namespace, Model));
-            await stream.OnNextAsync(new ObservationBatch { ProducerId = "gateway", Sequence = 1, Values = ModelHarness.Rows(30, 2, 5).Values.ToArray(), Columns = 2 });
+            await SendExternalBatchAsync(h);
             Assert.NotNull((await h.Service.GetModelAsync(Model)).Status.Failure);
             await Task.Delay(TimeSpan.FromSeconds(3)); // several settle rounds (every 500 ms) after its delivery
             Assert.True(await MessagesAsync(queue) >= 1, "a failed model's message was deleted although nothing stored it");
@@ -192,6 +186,12 @@ public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixtur
         };
         return (settings, new QueueClient(azurite.ConnectionString, name + "-0"));
     }
+
+    /// <summary>An external producer's batch of 30 rows (producer "gateway", sequence 1), straight onto the model's stream.</summary>
+    private static Task SendExternalBatchAsync(ModelHarness harness) =>
+        harness.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, Model))
+            .OnNextAsync(new ObservationBatch { ProducerId = "gateway", Sequence = 1, Values = ModelHarness.Rows(30, 2, 5).Values.ToArray(), Columns = 2 });
 
     /// <summary>Messages in the queue, visible or not (Azure counts a read, undeleted message too).</summary>
     private static async Task<int> MessagesAsync(QueueClient queue) => (await queue.GetPropertiesAsync()).Value.ApproximateMessagesCount;
