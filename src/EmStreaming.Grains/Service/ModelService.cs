@@ -91,7 +91,14 @@ internal sealed class ModelService(
         }
 
         await Control(id).ReloadAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        _counters.TryRemove(id, out _);
+        // The pending count starts over with the grain's cleared windows, but the numbering does not: a record of the old
+        // generation still in the stream marks its (producer, sequence) in the new windows when it arrives (inert), so a
+        // re-created model's append that reused that sequence would be skipped as its duplicate.
+        if (_counters.TryGetValue(id, out var counter))
+        {
+            counter.ForgetRows();
+        }
+
         hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Deleted, Time = time.GetUtcNow() });
         return true;
     }
@@ -429,5 +436,8 @@ internal sealed class ModelService(
         public long Next() => Interlocked.Increment(ref _sequence);
 
         public void Accepted(int rows) => Interlocked.Add(ref _acceptedRows, rows);
+
+        /// <summary>The model was deleted: its rows are no longer pending; the sequence numbers go on.</summary>
+        public void ForgetRows() => Interlocked.Exchange(ref _acceptedRows, 0);
     }
 }

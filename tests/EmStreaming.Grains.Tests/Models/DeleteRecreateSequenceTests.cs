@@ -1,0 +1,61 @@
+using EmStreaming.Grains.Models;
+using EmStreaming.Grains.Service;
+using EmStreaming.Grains.Tests.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Streams;
+
+namespace EmStreaming.Grains.Tests.Models;
+
+public sealed class DeleteRecreateSequenceTests
+{
+    /// <summary>
+    /// A record this process appended before a DELETE reaches the grain again after it (a stream lagging behind, or an Azure
+    /// Queue message redelivered after its visibility timeout): it is inert for the new generation, but it still marks its
+    /// (producer, sequence) in the windows the DELETE cleared. The service must not number the re-created model's appends from
+    /// 1 again: one that reused that sequence would be skipped as its duplicate, an acknowledged append never applied (and,
+    /// on Azure Queues, its message deleted as stored).
+    /// </summary>
+    [Fact]
+    public async Task DeleteThenRecreate_RecordOfTheOldGenerationDeliveredAgain_DoesNotSwallowAnAppendOfTheNewOne()
+    {
+        await using var h = await ModelHarness.StartAsync();
+        var producer = ((ModelService)h.Service).ProducerId;
+        await h.Service.PutModelAsync("dr", ModelHarness.Gmm());
+        for (var i = 0; i < 2; i++)
+        {
+            await h.Service.AppendAsync("dr", ModelHarness.Rows(10, 2, i)); // sequences 1, 2 of generation 1
+        }
+
+        await h.WaitForObservationsAsync("dr", 20);
+        var oldGeneration = (await h.Registry.GetAsync("dr", CancellationToken.None))!.Generation;
+
+        Assert.True(await h.Service.DeleteModelAsync("dr"));
+        await h.Service.PutModelAsync("dr", ModelHarness.Gmm());
+        var newGeneration = (await h.Registry.GetAsync("dr", CancellationToken.None))!.Generation;
+        Assert.NotEqual(oldGeneration, newGeneration);
+
+        // This process's sequence 2 of the old generation, delivered again after the DELETE.
+        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "dr"));
+        await stream.OnNextAsync(ModelStreamRecord.Observations(producer, 2, oldGeneration, ModelHarness.Rows(10, 2, 1), DateTimeOffset.UtcNow));
+        await Wait.UntilAsync(
+            () => h.Recorder.Applied.Count(a => a.Model == "dr" && a.Record.Generation == oldGeneration && a.Record.Sequence == 2) == 2,
+            "the old generation's record delivered again");
+
+        var sequences = new List<long>();
+        for (var i = 0; i < 3; i++)
+        {
+            var result = await h.Service.AppendAsync("dr", ModelHarness.Rows(20, 2, 10 + i));
+            Assert.Equal(20, result.Accepted);
+            sequences.Add(result.FirstPosition!.Value);
+        }
+
+        // The stream is in order: once the last append is applied, every earlier one that is going to be applied has been.
+        await Wait.UntilAsync(
+            () => h.Recorder.Applied.Any(a => a.Model == "dr" && a.Record.Generation == newGeneration && a.Record.Sequence == sequences[^1]),
+            "the last append of the new generation");
+        var applied = h.Recorder.Applied.Where(a => a.Model == "dr" && a.Record.Generation == newGeneration).Select(a => a.Record.Sequence).Order().ToArray();
+        Assert.Equal(sequences, applied);
+        Assert.Equal(60, (await h.Service.GetStateAsync("dr")).Observations);
+    }
+}
