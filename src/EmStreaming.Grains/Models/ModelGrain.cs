@@ -375,6 +375,13 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             return ours;
         }
 
+        if (record.ProducerId == ControlProducer && record.Sequence > _controlSequence)
+        {
+            // A control record of a previous activation that died before a state write recorded its sequence: number what
+            // this activation produces after it, or the next refit result would reuse that sequence and be skipped as its duplicate.
+            _controlSequence = record.Sequence;
+        }
+
         if (!_windows.TryAccept(record.ProducerId, record.Sequence, record.RowCount))
         {
             // A redelivery: its effect is already in this state. With nothing unsaved, the stored state covers it too, so say so:
