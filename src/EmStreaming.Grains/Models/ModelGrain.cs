@@ -375,6 +375,13 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             return ours;
         }
 
+        if (!ProducerWindows.IsIdentity(record.ProducerId))
+        {
+            // No identity to apply it exactly once by (an external producer's batch without a producer id): skipped, reported.
+            _logger.LogWarning("Model {Id} skipped a record without a valid producer id (null or longer than {Max} characters)", Id, ProducerWindows.MaxProducerIdLength);
+            return false;
+        }
+
         if (record.ProducerId == ControlProducer && record.Sequence > _controlSequence)
         {
             // A control record of a previous activation that died before a state write recorded its sequence: number what

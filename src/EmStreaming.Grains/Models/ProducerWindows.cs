@@ -16,6 +16,12 @@ internal sealed class ProducerWindows
 {
     public const int WindowBits = 1_024;
     public const int MaxProducers = 32;
+
+    /// <summary>
+    /// Longest producer id kept (characters): the stored state writes an id's UTF-8 length in 16 bits. A record whose producer
+    /// id is null or longer has no identity: it is never accepted (like a sequence below 1).
+    /// </summary>
+    public const int MaxProducerIdLength = 1_024;
     private const int Words = WindowBits / 64;
 
     private readonly List<Window> _windows = [];
@@ -27,11 +33,11 @@ internal sealed class ProducerWindows
 
     /// <summary>
     /// True when (<paramref name="producerId"/>, <paramref name="sequence"/>) was not seen: marks it seen and counts
-    /// <paramref name="rows"/>. False for a duplicate (or a sequence below 1).
+    /// <paramref name="rows"/>. False for a duplicate (or a sequence below 1, or no valid producer id).
     /// </summary>
     public bool TryAccept(string producerId, long sequence, int rows)
     {
-        if (sequence < 1)
+        if (sequence < 1 || !IsIdentity(producerId))
         {
             return false;
         }
@@ -75,7 +81,10 @@ internal sealed class ProducerWindows
     }
 
     /// <summary>Whether <see cref="TryAccept"/> would accept this record now (it changes nothing).</summary>
-    public bool WouldAccept(string producerId, long sequence) => sequence >= 1 && IsNew(Find(producerId), sequence);
+    public bool WouldAccept(string producerId, long sequence) => sequence >= 1 && IsIdentity(producerId) && IsNew(Find(producerId), sequence);
+
+    /// <summary>Whether a producer id can be kept in a window (and stored): not null, at most <see cref="MaxProducerIdLength"/> characters.</summary>
+    public static bool IsIdentity(string? producerId) => producerId is { Length: <= MaxProducerIdLength };
 
     /// <summary>A sequence is new above the window's highest, or inside the window with its bit clear; below the window it is old.</summary>
     private static bool IsNew(Window? w, long sequence)
