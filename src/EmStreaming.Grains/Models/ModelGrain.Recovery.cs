@@ -42,7 +42,7 @@ internal sealed partial class ModelGrain
             _windows.Clear();
             foreach (var w in stored.Windows.All)
             {
-                _windows.Restore(w.ProducerId, w.Highest, w.Rows, w.Bitmap);
+                _windows.Restore(w.ProducerId, w.Highest, w.Rows, w.Bitmap, w.Missing);
             }
 
             _outstanding.Clear();

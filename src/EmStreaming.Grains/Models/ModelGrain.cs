@@ -161,7 +161,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
                 _controlSequence = stored.ControlSequence;
                 foreach (var w in stored.Windows.All)
                 {
-                    _windows.Restore(w.ProducerId, w.Highest, w.Rows, w.Bitmap);
+                    _windows.Restore(w.ProducerId, w.Highest, w.Rows, w.Bitmap, w.Missing);
                 }
 
                 _stored = _windows.Clone();

@@ -49,25 +49,32 @@ internal sealed record DecodedModelState(int FormatVersion, SnapshotReason Reaso
 /// sequence (the grain's own producer), i32 producer count, per producer (u16 UTF-8 length, id, i64 highest sequence,
 /// i64 rows, 16 × u64 window bitmap), i32 model length, the model's bytes; little-endian. Version 1 is what the retired
 /// home-made runtime stored as a snapshot: u8 reason then the model's bytes, no producer windows; it still reads.
+/// Version 3 is version 2 with, after each producer's bitmap, u16 count and that many (i64 from, i64 to) ranges of sequences
+/// that left the window unapplied (<see cref="ProducerWindows"/>); written only when some producer has such a range, so a
+/// state without any stays readable by builds that read version 2.
 /// </summary>
 internal static class ModelStateCodec
 {
     public const ushort CurrentVersion = 2;
+
+    /// <summary>The version written when some producer window keeps missing ranges.</summary>
+    public const ushort MissingRangesVersion = 3;
     private static ReadOnlySpan<byte> Magic => "EMGS"u8;
     private const int WindowWords = ProducerWindows.WindowBits / 64;
 
     public static byte[] Encode(SnapshotReason reason, long controlSequence, ProducerWindows windows, ReadOnlySpan<byte> core)
     {
         var size = 4 + 2 + 2 + 8 + 4 + 4 + core.Length;
+        var withMissing = windows.All.Any(w => w.Missing.Count > 0);
         foreach (var w in windows.All)
         {
-            size += 2 + Encoding.UTF8.GetByteCount(w.ProducerId) + 8 + 8 + (8 * WindowWords);
+            size += 2 + Encoding.UTF8.GetByteCount(w.ProducerId) + 8 + 8 + (8 * WindowWords) + (withMissing ? 2 + (16 * w.Missing.Count) : 0);
         }
 
         var buffer = new byte[size];
         var span = buffer.AsSpan();
         Magic.CopyTo(span);
-        BinaryPrimitives.WriteUInt16LittleEndian(span[4..], CurrentVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[4..], withMissing ? MissingRangesVersion : CurrentVersion);
         span[6] = (byte)reason;
         span[7] = 0;
         BinaryPrimitives.WriteInt64LittleEndian(span[8..], controlSequence);
@@ -86,6 +93,18 @@ internal static class ModelStateCodec
                 BinaryPrimitives.WriteUInt64LittleEndian(span[offset..], word);
                 offset += 8;
             }
+
+            if (withMissing)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(span[offset..], (ushort)w.Missing.Count);
+                offset += 2;
+                foreach (var (from, to) in w.Missing)
+                {
+                    BinaryPrimitives.WriteInt64LittleEndian(span[offset..], from);
+                    BinaryPrimitives.WriteInt64LittleEndian(span[(offset + 8)..], to);
+                    offset += 16;
+                }
+            }
         }
 
         BinaryPrimitives.WriteInt32LittleEndian(span[offset..], core.Length);
@@ -99,9 +118,9 @@ internal static class ModelStateCodec
         if (data.Length >= 8 && data[..4].SequenceEqual(Magic))
         {
             var version = BinaryPrimitives.ReadUInt16LittleEndian(data[4..]);
-            return version == CurrentVersion
-                ? DecodeV2(data)
-                : throw new InvalidDataException($"model state: format version {version} is not supported (this build reads 1 and {CurrentVersion})");
+            return version is CurrentVersion or MissingRangesVersion
+                ? DecodeV2(data, version)
+                : throw new InvalidDataException($"model state: format version {version} is not supported (this build reads 1, {CurrentVersion} and {MissingRangesVersion})");
         }
 
         // Version 1 (the retired runtime's snapshot): a reason byte, then the model's bytes (which start with their own version 1).
@@ -113,7 +132,7 @@ internal static class ModelStateCodec
         throw new InvalidDataException($"model state: unrecognized format ({data.Length} bytes, neither EMGS nor a version 1 snapshot)");
     }
 
-    private static DecodedModelState DecodeV2(ReadOnlySpan<byte> data)
+    private static DecodedModelState DecodeV2(ReadOnlySpan<byte> data, ushort version)
     {
         try
         {
@@ -142,7 +161,25 @@ internal static class ModelStateCodec
                     offset += 8;
                 }
 
-                windows.Restore(id, highest, rows, bitmap);
+                List<(long, long)>? missing = null;
+                if (version == MissingRangesVersion)
+                {
+                    int ranges = BinaryPrimitives.ReadUInt16LittleEndian(data[offset..]);
+                    if (ranges > ProducerWindows.MaxMissingRanges)
+                    {
+                        throw new InvalidDataException($"model state: {ranges} missing ranges (at most {ProducerWindows.MaxMissingRanges})");
+                    }
+
+                    offset += 2;
+                    missing = new List<(long, long)>(ranges);
+                    for (var j = 0; j < ranges; j++)
+                    {
+                        missing.Add((BinaryPrimitives.ReadInt64LittleEndian(data[offset..]), BinaryPrimitives.ReadInt64LittleEndian(data[(offset + 8)..])));
+                        offset += 16;
+                    }
+                }
+
+                windows.Restore(id, highest, rows, bitmap, missing);
             }
 
             var coreLength = BinaryPrimitives.ReadInt32LittleEndian(data[offset..]);
@@ -151,7 +188,7 @@ internal static class ModelStateCodec
                 throw new InvalidDataException($"model state: the model's bytes are {coreLength} long but {data.Length - offset - 4} remain");
             }
 
-            return new DecodedModelState(CurrentVersion, reason, control, windows, data.Slice(offset + 4, coreLength).ToArray());
+            return new DecodedModelState(version, reason, control, windows, data.Slice(offset + 4, coreLength).ToArray());
         }
         catch (ArgumentOutOfRangeException e)
         {

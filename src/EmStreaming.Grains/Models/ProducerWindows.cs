@@ -3,7 +3,9 @@ namespace EmStreaming.Grains.Models;
 /// <summary>
 /// Per-producer anti-replay windows (IPsec style): the highest sequence applied and a 1,024-bit bitmap of the sequences
 /// just below it. A sequence above the highest slides the window; one inside it is new only if its bit is clear; one
-/// below the window is old (a duplicate). Kept in the grain's persisted state, atomically with the model, so a record
+/// below the window is old (a duplicate) unless it left the window unapplied: such sequences are kept as ranges
+/// (<see cref="MaxMissingRanges"/> at most, the oldest forgotten), so a record delivered after more than a window of its
+/// producer's later ones (an Azure Queue message held by a killed silo until its visibility timeout) is still applied. Kept in the grain's persisted state, atomically with the model, so a record
 /// redelivered after a crash (streams are at-least-once and their sequence tokens restart with the reader) is skipped
 /// exactly when its effect is already in the saved model.
 /// </summary>
@@ -22,6 +24,9 @@ internal sealed class ProducerWindows
     /// id is null or longer has no identity: it is never accepted (like a sequence below 1).
     /// </summary>
     public const int MaxProducerIdLength = 1_024;
+
+    /// <summary>Ranges of sequences that left a window unapplied, kept per producer (the oldest forgotten: then old, as below the window).</summary>
+    public const int MaxMissingRanges = 32;
     private const int Words = WindowBits / 64;
 
     private readonly List<Window> _windows = [];
@@ -64,16 +69,27 @@ internal sealed class ProducerWindows
             _windows.Add(w);
         }
 
-        if (sequence > w.Highest)
+        if (w.Highest == 0)
         {
+            // A new window: what lies below it was never tracked (old, as before this producer was seen or after it was forgotten).
+            w.Highest = sequence;
+            w.Bitmap[0] |= 1UL;
+        }
+        else if (sequence > w.Highest)
+        {
+            KeepMissing(w, sequence);
             Shift(w.Bitmap, sequence - w.Highest);
             w.Highest = sequence;
             w.Bitmap[0] |= 1UL;
         }
-        else
+        else if (w.Highest - sequence < WindowBits)
         {
             var offset = w.Highest - sequence;
             w.Bitmap[(int)(offset / 64)] |= 1UL << (int)(offset % 64);
+        }
+        else
+        {
+            RemoveMissing(w, sequence);
         }
 
         w.Rows += rows;
@@ -95,7 +111,84 @@ internal sealed class ProducerWindows
         }
 
         var offset = w.Highest - sequence;
-        return offset < WindowBits && (w.Bitmap[(int)(offset / 64)] & (1UL << (int)(offset % 64))) == 0;
+        return offset < WindowBits ? (w.Bitmap[(int)(offset / 64)] & (1UL << (int)(offset % 64))) == 0 : IndexOfMissing(w, sequence) >= 0;
+    }
+
+    /// <summary>Before the window slides up to <paramref name="highest"/>: the sequences leaving it unapplied (clear bits, and those jumped over) are kept as missing.</summary>
+    private static void KeepMissing(Window w, long highest)
+    {
+        var leaveTo = highest - WindowBits; // the highest sequence that leaves the window
+        var from = Math.Max(1, w.Highest - WindowBits + 1);
+        for (var sequence = from; sequence <= Math.Min(leaveTo, w.Highest); sequence++)
+        {
+            var offset = w.Highest - sequence;
+            if ((w.Bitmap[(int)(offset / 64)] & (1UL << (int)(offset % 64))) == 0)
+            {
+                AddMissing(w, sequence, sequence);
+            }
+        }
+
+        if (leaveTo > w.Highest)
+        {
+            AddMissing(w, Math.Max(from, w.Highest + 1), leaveTo);
+        }
+    }
+
+    /// <summary>Appends a range above every kept one (sequences leave the window in order), merging a contiguous one.</summary>
+    private static void AddMissing(Window w, long from, long to)
+    {
+        if (w.Missing is [.., var last] && last.To + 1 == from)
+        {
+            w.Missing[^1] = (last.From, to);
+            return;
+        }
+
+        w.Missing.Add((from, to));
+        if (w.Missing.Count > MaxMissingRanges)
+        {
+            w.Missing.RemoveAt(0);
+        }
+    }
+
+    private static int IndexOfMissing(Window w, long sequence)
+    {
+        for (var i = 0; i < w.Missing.Count; i++)
+        {
+            if (w.Missing[i].From <= sequence && sequence <= w.Missing[i].To)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>A missing sequence was applied: no longer missing.</summary>
+    private static void RemoveMissing(Window w, long sequence)
+    {
+        var i = IndexOfMissing(w, sequence);
+        var (from, to) = w.Missing[i];
+        if (from == to)
+        {
+            w.Missing.RemoveAt(i);
+        }
+        else if (sequence == from)
+        {
+            w.Missing[i] = (from + 1, to);
+        }
+        else if (sequence == to)
+        {
+            w.Missing[i] = (from, to - 1);
+        }
+        else
+        {
+            w.Missing[i] = (from, sequence - 1);
+            w.Missing.Insert(i + 1, (sequence + 1, to));
+            if (w.Missing.Count > MaxMissingRanges)
+            {
+                w.Missing.RemoveAt(0);
+            }
+        }
     }
 
     /// <summary>Rows accepted from <paramref name="producerId"/> (0 when unknown).</summary>
@@ -111,16 +204,18 @@ internal sealed class ProducerWindows
         {
             var c = new Window(w.ProducerId) { Highest = w.Highest, Rows = w.Rows, LastUsed = w.LastUsed };
             w.Bitmap.CopyTo(c.Bitmap, 0);
+            c.Missing.AddRange(w.Missing);
             copy._windows.Add(c);
         }
 
         return copy;
     }
 
-    internal void Restore(string producerId, long highest, long rows, ReadOnlySpan<ulong> bitmap)
+    internal void Restore(string producerId, long highest, long rows, ReadOnlySpan<ulong> bitmap, IEnumerable<(long From, long To)>? missing = null)
     {
         var w = new Window(producerId) { Highest = highest, Rows = rows, LastUsed = ++_clock };
         bitmap.CopyTo(w.Bitmap);
+        w.Missing.AddRange(missing ?? []);
         _windows.Add(w);
     }
 
@@ -182,5 +277,8 @@ internal sealed class ProducerWindows
         public long Rows { get; set; }
         public long LastUsed { get; set; }
         public ulong[] Bitmap { get; } = new ulong[Words];
+
+        /// <summary>Ranges (inclusive, ascending, disjoint) of sequences below the window that left it unapplied.</summary>
+        public List<(long From, long To)> Missing { get; } = [];
     }
 }

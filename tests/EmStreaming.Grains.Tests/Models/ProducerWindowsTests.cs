@@ -44,15 +44,20 @@ public sealed class ProducerWindowsTests
             var w = new ProducerWindows();
             var accepted = new HashSet<long>();
             var highest = 0L;
+            var first = 0L;
             foreach (var s in sequence)
             {
+                // Never twice; always when new and inside the window; below it, only what left the window unapplied (and
+                // was tracked: not below the first sequence's window), unless its range was forgotten (more than 32 kept).
                 var inWindow = s > highest - ProducerWindows.WindowBits;
                 var result = w.TryAccept("p", s, 1);
-                if (result != (inWindow && !accepted.Contains(s)))
+                if ((result && accepted.Contains(s)) || (!result && inWindow && !accepted.Contains(s))
+                    || (result && !inWindow && s <= first - ProducerWindows.WindowBits))
                 {
                     return false;
                 }
 
+                first = first == 0 && result ? s : first;
                 if (result)
                 {
                     accepted.Add(s);
@@ -77,5 +82,48 @@ public sealed class ProducerWindowsTests
         Assert.Equal(ProducerWindows.MaxProducers, w.Count);
         Assert.Equal(0, w.RowsOf("p0"));
         Assert.Equal(1, w.RowsOf($"p{ProducerWindows.MaxProducers}"));
+    }
+
+    [Fact]
+    public void TryAccept_SequenceThatLeftTheWindowUnapplied_AcceptedOnceWhenItArrives_StoredStateKeepsIt()
+    {
+        var w = new ProducerWindows();
+        for (var s = 1; s <= 3_000; s++)
+        {
+            if (s is not (5 or 6 or 700))
+            {
+                Assert.True(w.TryAccept("p", s, 1));
+            }
+        }
+
+        Assert.False(w.TryAccept("p", 2_500, 1));
+        Assert.False(w.TryAccept("p", 4, 1)); // applied, and below the window: old
+        var stored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w.Clone(), [9])).Windows;
+        Assert.Equal(ModelStateCodec.MissingRangesVersion, ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9])).FormatVersion);
+        foreach (var windows in new[] { w, stored })
+        {
+            Assert.True(windows.WouldAccept("p", 6));
+            Assert.True(windows.TryAccept("p", 6, 1));
+            Assert.False(windows.TryAccept("p", 6, 1));
+            Assert.True(windows.TryAccept("p", 700, 1));
+            Assert.True(windows.TryAccept("p", 5, 1));
+            Assert.False(windows.WouldAccept("p", 5));
+            Assert.Equal(3_000, windows.RowsOf("p"));
+        }
+
+        // Nothing missing any more: the state is written in the version builds without missing ranges read.
+        Assert.Equal(ModelStateCodec.CurrentVersion, ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9])).FormatVersion);
+    }
+
+    [Fact]
+    public void TryAccept_JumpOverMoreThanAWindow_TheSequencesJumpedOverAreMissing_BelowTheFirstWindowOld()
+    {
+        var w = new ProducerWindows();
+        Assert.True(w.TryAccept("p", 2_000, 1));
+        Assert.True(w.TryAccept("p", 10_000, 1));
+        Assert.True(w.TryAccept("p", 5_000, 1)); // jumped over, never applied
+        Assert.True(w.TryAccept("p", 1_000, 1)); // inside the first window, never applied
+        Assert.False(w.TryAccept("p", 2_000, 1));
+        Assert.False(w.TryAccept("p", 900, 1)); // below the first window: never tracked, old
     }
 }
