@@ -80,7 +80,9 @@ internal static class ModelStateCodec
         BinaryPrimitives.WriteInt64LittleEndian(span[8..], controlSequence);
         BinaryPrimitives.WriteInt32LittleEndian(span[16..], windows.Count);
         var offset = 20;
-        foreach (var w in windows.All)
+        // Least recently used first: a restore numbers them in this order, so the one it forgets first is the one least
+        // recently used, as before the write (not the one seen first, which may be the producer still in use).
+        foreach (var w in windows.All.OrderBy(w => w.LastUsed))
         {
             var length = Encoding.UTF8.GetBytes(w.ProducerId, span[(offset + 2)..]);
             BinaryPrimitives.WriteUInt16LittleEndian(span[offset..], (ushort)length);

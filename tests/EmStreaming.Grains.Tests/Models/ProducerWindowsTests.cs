@@ -126,4 +126,28 @@ public sealed class ProducerWindowsTests
         Assert.False(w.TryAccept("p", 2_000, 1));
         Assert.False(w.TryAccept("p", 900, 1)); // below the first window: never tracked, old
     }
+
+    [Fact]
+    public void StoredAndRestored_MoreProducersThanKept_TheLeastRecentlyUsedIsForgotten_NotTheFirstSeen()
+    {
+        // A long-lived producer (an external gateway) first, then a service producer per process run of each silo.
+        var w = new ProducerWindows();
+        Assert.True(w.TryAccept("gateway", 1, 1));
+        for (var p = 1; p < ProducerWindows.MaxProducers; p++)
+        {
+            Assert.True(w.TryAccept($"svc-{p}", 1, 1));
+        }
+
+        Assert.True(w.TryAccept("gateway", 2, 1)); // still in use: the most recently used
+
+        // The grain reactivates (its state is read back); then another process run appends.
+        var restored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9])).Windows;
+        foreach (var windows in new[] { w, restored })
+        {
+            Assert.True(windows.TryAccept("svc-new", 1, 1));
+            Assert.Equal(0, windows.RowsOf("svc-1")); // the least recently used is forgotten
+            Assert.False(windows.WouldAccept("gateway", 2)); // the gateway's window is kept: a redelivery is still skipped
+            Assert.Equal(2, windows.RowsOf("gateway"));
+        }
+    }
 }
