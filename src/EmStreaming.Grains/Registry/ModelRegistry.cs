@@ -6,8 +6,11 @@ namespace EmStreaming.Grains.Registry;
 /// <summary>A stored definition: its generation changes whenever the model is reset (new shape, delete and re-create).</summary>
 internal sealed record RegistryEntry(string Id, ModelDefinition Definition, long Generation, DateTimeOffset CreatedAt);
 
-/// <summary>The answer recorded for an idempotency key, with a hash of the request it answered.</summary>
-internal sealed record StoredAnswer(ulong RequestHash, AppendResult Result);
+/// <summary>
+/// The answer recorded for an idempotency key, with a hash of the request it answered; a null result is a reservation: a
+/// request with that hash took the key and has not recorded its answer (it is still running, or its process died).
+/// </summary>
+internal sealed record StoredAnswer(ulong RequestHash, AppendResult? Result);
 
 /// <summary>Model definitions and idempotency answers (embedded: the silo's SQLite file; tests: memory).</summary>
 internal interface IModelRegistry
@@ -25,6 +28,12 @@ internal interface IModelRegistry
     ValueTask<StoredAnswer?> GetAnswerAsync(string id, string key, CancellationToken cancellationToken);
 
     ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Takes the key for a request with <paramref name="requestHash"/> in one atomic step, shared by every silo: null when it
+    /// was free (a reservation is recorded), else what is recorded for it (an answer, or another request's reservation).
+    /// </summary>
+    ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, ulong requestHash, CancellationToken cancellationToken);
 }
 
 internal static class RegistryRules
@@ -112,6 +121,14 @@ internal sealed class InMemoryModelRegistry(TimeProvider timeProvider) : IModelR
         {
             _answers[(id, key)] = answer;
             return ValueTask.CompletedTask;
+        }
+    }
+
+    public ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, ulong requestHash, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult(_answers.TryAdd((id, key), new StoredAnswer(requestHash, null)) ? null : _answers[(id, key)]);
         }
     }
 }

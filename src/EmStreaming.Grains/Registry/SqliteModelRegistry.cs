@@ -188,9 +188,36 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         cmd.Parameters.AddWithValue("$key", key);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-            ? new StoredAnswer(unchecked((ulong)reader.GetInt64(0)), JsonSerializer.Deserialize<AppendResult>(reader.GetString(1), RegistryRules.Json)!)
+            ? new StoredAnswer(unchecked((ulong)reader.GetInt64(0)), ReadAnswer(reader.GetString(1)))
             : null;
     }
+
+    public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, ulong requestHash, CancellationToken cancellationToken)
+    {
+        await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // A reservation is a row with an empty answer; the insert is ignored when the key has a row (the file's other writers too).
+            await using var c = Open();
+            await using var cmd = c.CreateCommand();
+            cmd.CommandText = "INSERT OR IGNORE INTO em_answers (id, key, request_hash, answer) VALUES ($id, $key, $h, ''); SELECT changes();";
+            cmd.Parameters.AddWithValue("$id", id);
+            cmd.Parameters.AddWithValue("$key", key);
+            cmd.Parameters.AddWithValue("$h", unchecked((long)requestHash));
+            if (Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) == 1)
+            {
+                return null;
+            }
+        }
+        finally
+        {
+            _write.Release();
+        }
+
+        return await GetAnswerAsync(id, key, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static AppendResult? ReadAnswer(string answer) => answer.Length == 0 ? null : JsonSerializer.Deserialize<AppendResult>(answer, RegistryRules.Json)!;
 
     public async ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken)
     {

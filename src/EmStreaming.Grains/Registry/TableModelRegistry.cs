@@ -147,7 +147,24 @@ internal sealed class TableModelRegistry : IModelRegistry
         var entity = row.Value!;
         return new StoredAnswer(
             unchecked((ulong)(entity.GetInt64("RequestHash") ?? 0)),
-            JsonSerializer.Deserialize<AppendResult>(entity.GetString("Answer"), RegistryRules.Json)!);
+            entity.GetString("Answer") is { Length: > 0 } answer ? JsonSerializer.Deserialize<AppendResult>(answer, RegistryRules.Json)! : null);
+    }
+
+    public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, ulong requestHash, CancellationToken cancellationToken)
+    {
+        await EnsureTableAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // A reservation is a row without an answer; adding fails (409) when the key has a row, whichever silo wrote it.
+            await _table.AddEntityAsync(
+                new TableEntity(AnswerPartitionPrefix + id, AnswerRow(key)) { ["RequestHash"] = unchecked((long)requestHash) }, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (RequestFailedException e) when (e.Status == 409)
+        {
+            return await GetAnswerAsync(id, key, cancellationToken).ConfigureAwait(false)
+                ?? await ReserveAnswerAsync(id, key, requestHash, cancellationToken).ConfigureAwait(false); // deleted meanwhile
+        }
     }
 
     public async ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken)

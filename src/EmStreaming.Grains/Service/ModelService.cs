@@ -242,11 +242,23 @@ internal sealed class ModelService(
         {
             var validated = validate(target.Dimension, rows);
             var requestHash = HashRows(validated);
-            if (await registry.GetAnswerAsync(id, idempotencyKey, cancellationToken).ConfigureAwait(false) is { } stored)
+            // The key is taken in the registry (shared by the silos) before the append: the per-key lock above holds only in
+            // this process, and two silos that both found the key free would both append and answer, while the grain applies
+            // only the first batch it reads under the key (a different batch under the same key was acknowledged, never applied).
+            if (await registry.ReserveAnswerAsync(id, idempotencyKey, requestHash, cancellationToken).ConfigureAwait(false) is { } stored)
             {
-                return stored.RequestHash == requestHash
-                    ? stored.Result with { Replayed = true }
-                    : throw new ModelConflictException($"idempotency key '{idempotencyKey}' was already used for a different batch of model '{id}'");
+                if (stored.RequestHash != requestHash)
+                {
+                    throw new ModelConflictException($"idempotency key '{idempotencyKey}' was already used for a different batch of model '{id}'");
+                }
+
+                if (stored.Result is { } answered)
+                {
+                    return answered with { Replayed = true };
+                }
+
+                // Reserved for this very batch by a request that has not answered (still running, or its process died): append
+                // it again; the grain applies a batch under one key once.
             }
 
             // The key travels in the record too: if the process dies after the append but before the answer is recorded,

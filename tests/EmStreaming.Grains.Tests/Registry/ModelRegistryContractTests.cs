@@ -101,8 +101,8 @@ public abstract class ModelRegistryContractTests
 
         Assert.NotNull(read);
         Assert.Equal(answer.RequestHash, read.RequestHash);
-        Assert.Equal(answer.Result.Accepted, read.Result.Accepted);
-        Assert.Equal(answer.Result.Rejected, read.Result.Rejected);
+        Assert.Equal(answer.Result!.Accepted, read.Result!.Accepted);
+        Assert.Equal(answer.Result!.Rejected, read.Result!.Rejected);
         Assert.Null(await registry.GetAnswerAsync("m1", "batch/7", default));
         await registry.SaveAnswerAsync("m1", key, answer with { RequestHash = 1 }, default);
         Assert.Equal(1UL, (await registry.GetAnswerAsync("m1", key, default))!.RequestHash);
@@ -120,6 +120,23 @@ public abstract class ModelRegistryContractTests
         Assert.All(created, c => Assert.Equal(PutModelOutcome.Created, c.Outcome));
         Assert.Equal(20, created.Select(c => c.Entry.Generation).Distinct().Count());
         Assert.Equal(20, (await one.ListAsync(null, null, 100, default)).Count);
+    }
+
+    [Fact]
+    public async Task ReserveAnswerAsync_FirstTakesTheKey_OthersSeeItsReservationThenItsAnswer()
+    {
+        var registry = Create();
+        await registry.PutAsync("m1", Gmm2, onlyIfAbsent: false, default);
+        Assert.Null(await registry.ReserveAnswerAsync("m1", "batch/1", 7, default));
+        var other = Create(); // another silo's
+        Assert.Equal(new StoredAnswer(7, null), await other.ReserveAnswerAsync("m1", "batch/1", 8, default));
+        Assert.Equal(new StoredAnswer(7, null), await other.GetAnswerAsync("m1", "batch/1", default));
+
+        var answer = new StoredAnswer(7, new AppendResult(2, [], 1, false));
+        await registry.SaveAnswerAsync("m1", "batch/1", answer, default);
+        var stored = await other.ReserveAnswerAsync("m1", "batch/1", 7, default);
+        Assert.Equal(7UL, stored!.RequestHash);
+        Assert.Equal(2, stored.Result!.Accepted);
     }
 }
 
