@@ -382,7 +382,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             return false;
         }
 
-        if (record.ProducerId == ControlProducer && record.Sequence > _controlSequence)
+        if (record is { ProducerId: ControlProducer, Kind: ModelRecordKind.RefitRequest or ModelRecordKind.RefitResult } && record.Sequence > _controlSequence)
         {
             // A control record of a previous activation that died before a state write recorded its sequence: number what
             // this activation produces after it, or the next refit result would reuse that sequence and be skipped as its duplicate.
