@@ -169,7 +169,9 @@ internal sealed class ModelService(
                 : null;
         if (snapshot is null)
         {
-            throw new ModelValidationException(version is not null ? "version" : "at", $"model '{id}' has no such snapshot");
+            throw version is not null || at is not { } when
+                ? new ModelValidationException("version", $"model '{id}' has no such snapshot")
+                : new ModelValidationException("time", $"model '{id}' has no snapshot at or before {when.UtcDateTime:yyyy-MM-ddTHH:mm:ss.FFFFFFFZ}");
         }
 
         var stored = ModelStateCodec.Decode(snapshot.Data.Span);
@@ -229,7 +231,14 @@ internal sealed class ModelService(
     {
         ModelInput.EnsureId(id);
         ModelInput.EnsureIdempotencyKey(idempotencyKey);
-        var target = await AppendTargetAsync(id, cancellationToken).ConfigureAwait(false);
+        var target = await AppendTargetAsync(id, dimension => validate(dimension, rows).Accepted is not null, cancellationToken).ConfigureAwait(false);
+        if (!target.Exists)
+        {
+            // An unknown id under a template and a batch with no row the template would accept: the model is not created
+            // and no answer is stored under the key (there is no model to hold it); a retry gets the same rejections.
+            return new AppendResult(0, validate(target.Dimension, rows).Rejected);
+        }
+
         if (idempotencyKey is null)
         {
             return await AppendValidatedAsync(id, target, validate(target.Dimension, rows), 0, cancellationToken).ConfigureAwait(false);
@@ -331,14 +340,22 @@ internal sealed class ModelService(
     /// <summary>
     /// What an append needs, from the model's grain (one interleaved call, no registry read). A grain that knows no definition
     /// hands over to the registry path: 404 or creation from a template exactly as before, then the grain is brought up to date
-    /// (it may have missed the reload of a write whose process died) and asked again.
+    /// (it may have missed the reload of a write whose process died) and asked again. A template creates the model only for
+    /// a batch <paramref name="anyAccepted"/> says has a row of the template's dimension to keep: a batch rejected whole
+    /// (every row of the wrong width or all missing) creates nothing, and the answer is a target that does not exist.
     /// </summary>
-    private async Task<AppendTarget> AppendTargetAsync(string id, CancellationToken cancellationToken)
+    private async Task<AppendTarget> AppendTargetAsync(string id, Func<int, bool> anyAccepted, CancellationToken cancellationToken)
     {
         var target = await Control(id).GetAppendTargetAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         if (target.Exists)
         {
             return target;
+        }
+
+        if (templates.Match(id) is { } template && !anyAccepted(template.Dimension)
+            && await registry.GetAsync(id, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return AppendTarget.Missing with { Dimension = template.Dimension };
         }
 
         await RequireAsync(id, createFromTemplate: true, cancellationToken).ConfigureAwait(false);

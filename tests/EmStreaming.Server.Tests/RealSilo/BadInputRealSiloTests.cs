@@ -158,6 +158,42 @@ public sealed class BadInputRealSiloTests(RealSiloFactory factory) : IClassFixtu
         Assert.Equal(2, model.GetProperty("definition").GetProperty("components").GetInt32());
     }
 
+    [Theory]
+    [InlineData("""{"rows":[[1,2,3]]}""", null)]
+    [InlineData("""{"rows":[[null,null],[4]]}""", null)]
+    [InlineData("""{"rows":[[1,2,3]]}""", "key-1")]
+    public async Task Append_UnknownIdUnderTemplate_BatchRejectedWhole_CreatesNoModel(string body, string? idempotencyKey)
+    {
+        // Every row is rejected (wrong width, all missing): the request changed nothing, so it must not leave a model behind.
+        var id = RealSiloFactory.TemplatePrefix + "rejected-" + (idempotencyKey ?? "none") + body.Length;
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/models/{id}/observations") { Content = Http.Json(body) };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        var response = await _client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var json = await response.ReadJsonAsync();
+        Assert.Equal(0, json.GetProperty("accepted").GetInt32());
+        Assert.NotEmpty(json.GetProperty("rejected").EnumerateArray());
+        await (await _client.GetAsync($"/v1/models/{id}")).AssertProblemAsync(404, "id");
+
+        // A later batch with a good row still creates it from the template.
+        var good = await _client.PostAsync($"/v1/models/{id}/observations", Http.Json("""{"rows":[[1,2]]}"""));
+        Assert.Equal(1, (await good.ReadJsonAsync()).GetProperty("accepted").GetInt32());
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/v1/models/{id}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task SnapshotAt_NoSnapshotThatEarly_Returns400NamingTheTimeParameter()
+    {
+        // The query parameter is "time": a problem naming "at" points the client at a field it never sent.
+        await Http.CreateAsync(_client, "real:snapshot-at");
+        var problem = await (await _client.GetAsync("/v1/models/real:snapshot-at/snapshots/at?time=2000-01-01T00:00:00Z")).AssertProblemAsync(400, "time");
+        Assert.Contains("2000-01-01T00:00:00Z", problem.GetProperty("detail").GetString());
+    }
+
     public static TheoryData<string> HostileIds => new()
     {
         "..%2Fx",
