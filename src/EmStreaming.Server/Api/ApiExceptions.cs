@@ -15,3 +15,7 @@ internal sealed class PayloadTooLargeException(long limit) : Exception($"the req
 /// <summary>The request's Content-Type is not one the endpoint reads: 415 problem+json.</summary>
 internal sealed class UnsupportedContentTypeException(string? contentType, string supported)
     : Exception($"Content-Type '{contentType}' is not supported; send {supported}");
+
+/// <summary>The request body has a content coding (gzip, br, ...): the server reads bodies as sent, so 415 problem+json naming Content-Encoding.</summary>
+internal sealed class UnsupportedContentEncodingException(string? contentEncoding)
+    : Exception($"Content-Encoding '{contentEncoding}' is not supported; send the body uncompressed, without a Content-Encoding header");

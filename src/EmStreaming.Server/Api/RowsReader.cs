@@ -74,6 +74,7 @@ internal static class RowsReader
     /// <summary>Reads a whole request body, held to <paramref name="maxBytes"/> whether or not it declares a Content-Length.</summary>
     internal static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
+        EnsureReadableEncoding(request);
         if (request.ContentLength > maxBytes)
         {
             throw new PayloadTooLargeException(maxBytes);
@@ -110,6 +111,29 @@ internal static class RowsReader
         }
 
         return buffer.WrittenMemory;
+    }
+
+    /// <summary>
+    /// Bodies are read as UTF-8 bytes without a content coding. A body that declares another charset (UTF-16 JSON) or a
+    /// compression (<c>Content-Encoding: gzip</c>) is a 415 naming the header at fault; read as UTF-8 it would be a
+    /// misleading "not valid JSON" 400, or, for a UTF-8 body mislabelled, accepted under a header that says otherwise.
+    /// </summary>
+    private static void EnsureReadableEncoding(HttpRequest request)
+    {
+        if (request.Headers.ContentEncoding is { Count: > 0 } codings
+            && codings.Any(c => c is null || c.Split(',').Any(t => !t.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))))
+        {
+            throw new UnsupportedContentEncodingException(codings.ToString());
+        }
+
+        if (request.ContentType is { } contentType
+            && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)
+            && Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(media.Charset).ToString() is { Length: > 0 } charset
+            && !(charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase)
+                 || charset.Equals("us-ascii", StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new UnsupportedContentTypeException(contentType, "the body in UTF-8 (charset=utf-8, or no charset)");
+        }
     }
 
     /// <summary>

@@ -90,4 +90,81 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         Assert.Contains("never closed", problem.GetProperty("detail").GetString());
         Assert.Equal(0, await ObservationsAsync("edge:unterminated"));
     }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-16", "{\"rows\":[[1,2]]}")]
+    [InlineData("application/json; charset=utf-32", "{\"rows\":[[1,2]]}")]
+    [InlineData("text/csv; charset=utf-16le", "1,2\n")]
+    [InlineData("application/x-ndjson; charset=ucs-2", "[1,2]\n")]
+    public async Task Append_BodyInACharsetOtherThanUtf8_Returns415NamingContentTypeAndAppliesNothing(string contentType, string text)
+    {
+        // The body is read as UTF-8: a UTF-16 body was a misleading "not valid JSON" 400, and a UTF-8 body labelled UTF-16 was accepted.
+        await Http.CreateAsync(_client, "edge:charset");
+        var encoding = contentType.Contains("utf-32", StringComparison.Ordinal) ? System.Text.Encoding.UTF32 : System.Text.Encoding.Unicode;
+        foreach (var bytes in new[] { encoding.GetBytes(text), System.Text.Encoding.UTF8.GetBytes(text) })
+        {
+            using var content = new ByteArrayContent(bytes);
+            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            var problem = await (await _client.PostAsync("/v1/models/edge:charset/observations", content)).AssertProblemAsync(415, "Content-Type");
+            Assert.Contains("UTF-8", problem.GetProperty("detail").GetString());
+        }
+
+        Assert.Equal(0, await ObservationsAsync("edge:charset"));
+    }
+
+    [Fact]
+    public async Task Put_BodyInUtf16_Returns415NamingContentTypeAndCreatesNothing()
+    {
+        using var content = new ByteArrayContent(System.Text.Encoding.Unicode.GetBytes("""{"kind":"gmm","dimension":2,"components":2}"""));
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=utf-16");
+        await (await _client.PutAsync("/v1/models/edge:charset-put", content)).AssertProblemAsync(415, "Content-Type");
+        await (await _client.GetAsync("/v1/models/edge:charset-put")).AssertProblemAsync(404, "id");
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("application/json; charset=UTF-8")]
+    [InlineData("application/json; charset=\"utf-8\"")]
+    [InlineData("application/json; charset=us-ascii")]
+    public async Task Append_Utf8OrAsciiCharset_Accepted(string contentType)
+    {
+        await Http.CreateAsync(_client, "edge:charset-ok");
+        using var content = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes("""{"rows":[[1,2]]}"""));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        var json = await (await _client.PostAsync("/v1/models/edge:charset-ok/observations", content)).ReadJsonAsync();
+        Assert.Equal(1, json.GetProperty("accepted").GetInt32());
+    }
+
+    [Theory]
+    [InlineData("gzip", true)]
+    [InlineData("gzip", false)]
+    [InlineData("br", false)]
+    [InlineData("identity, gzip", false)]
+    public async Task Append_CompressedBody_Returns415NamingContentEncodingAndAppliesNothing(string coding, bool compress)
+    {
+        // The server decompresses nothing: a gzip body was a misleading "not valid JSON" 400, and a plain body labelled gzip was accepted.
+        await Http.CreateAsync(_client, "edge:coding");
+        var bytes = System.Text.Encoding.UTF8.GetBytes("""{"rows":[[1,2]]}""");
+        if (compress)
+        {
+            using var buffer = new MemoryStream();
+            using (var gzip = new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            {
+                gzip.Write(bytes);
+            }
+
+            bytes = buffer.ToArray();
+        }
+
+        using var content = new ByteArrayContent(bytes);
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        content.Headers.TryAddWithoutValidation("Content-Encoding", coding);
+        await (await _client.PostAsync("/v1/models/edge:coding/observations", content)).AssertProblemAsync(415, "Content-Encoding");
+        using var put = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes("""{"kind":"gmm","dimension":2,"components":2}"""));
+        put.Headers.TryAddWithoutValidation("Content-Type", "application/json");
+        put.Headers.TryAddWithoutValidation("Content-Encoding", coding);
+        await (await _client.PutAsync("/v1/models/edge:coding-put", put)).AssertProblemAsync(415, "Content-Encoding");
+        await (await _client.GetAsync("/v1/models/edge:coding-put")).AssertProblemAsync(404, "id");
+        Assert.Equal(0, await ObservationsAsync("edge:coding"));
+    }
 }
