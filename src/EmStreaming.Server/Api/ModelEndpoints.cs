@@ -112,6 +112,12 @@ internal static class ModelEndpoints
             throw new ApiValidationException("prefix", error);
         }
 
+        // A cursor is the nextCursor of an earlier page: a model id. Anything else cannot be one the server handed out.
+        if (cursor is { Length: > 0 } && ModelIds.Validate(cursor, "a cursor (the nextCursor of an earlier page: a model id)") is { } cursorError)
+        {
+            throw new ApiValidationException("cursor", cursorError);
+        }
+
         var page = await service.ListModelsAsync(string.IsNullOrEmpty(prefix) ? null : prefix, string.IsNullOrEmpty(cursor) ? null : cursor, size, cancellationToken).ConfigureAwait(false);
         return new ModelListResponse(page.Models.Select(ModelResponse.From).ToArray(), page.NextCursor);
     }

@@ -167,4 +167,22 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         await (await _client.GetAsync("/v1/models/edge:coding-put")).AssertProblemAsync(404, "id");
         Assert.Equal(0, await ObservationsAsync("edge:coding"));
     }
+
+    [Theory]
+    [InlineData("%25%25%25")]
+    [InlineData("a%20b")]
+    [InlineData("%00")]
+    [InlineData("%E2%80%AE")]
+    public async Task List_CursorThatIsNoModelId_Returns400NamingCursor(string cursor)
+    {
+        // A cursor is the nextCursor of an earlier page (a model id); anything else used to answer a page as if valid.
+        await Http.CreateAsync(_client, "edge:cursor");
+        await (await _client.GetAsync($"/v1/models?cursor={cursor}")).AssertProblemAsync(400, "cursor");
+    }
+
+    [Fact]
+    public async Task List_LongCursor_Returns400NamingCursor()
+    {
+        await (await _client.GetAsync($"/v1/models?cursor={new string('z', 5000)}")).AssertProblemAsync(400, "cursor");
+    }
 }
