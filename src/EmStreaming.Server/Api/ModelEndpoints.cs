@@ -359,6 +359,11 @@ internal static class ModelEndpoints
 
         // The same bounded read as observations: a chunked body has no Content-Length to check up front.
         var body = await RowsReader.ReadBodyAsync(request, maxBytes, cancellationToken).ConfigureAwait(false);
+        if (body.Span.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            throw new ApiValidationException("body", "is empty; send a JSON object");
+        }
+
         try
         {
             return JsonSerializer.Deserialize<T>(body.Span, ApiJson.Options)
@@ -366,8 +371,83 @@ internal static class ModelEndpoints
         }
         catch (JsonException e)
         {
+            if (EndsEarly(body.Span))
+            {
+                throw new ApiValidationException("body", "is not valid JSON: it ends before the JSON is complete (was the body cut short?)");
+            }
+
             var field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
-            throw new ApiValidationException(field, e.Message.Split(" Path:", 2)[0]);
+            throw new ApiValidationException(field, JsonMessage(typeof(T), field, e));
         }
+    }
+
+    /// <summary>
+    /// True when the body is well-formed JSON as far as it goes but stops before it is complete: the serializer would blame
+    /// the last field it read (a truncated <c>{"kind":"gmm","dimension":2</c> was "dimension: '2' is an invalid end of a number").
+    /// </summary>
+    private static bool EndsEarly(ReadOnlySpan<byte> body)
+    {
+        var reader = new Utf8JsonReader(body);
+        try
+        {
+            while (reader.Read())
+            {
+            }
+
+            return false;
+        }
+        catch (JsonException)
+        {
+            // Nothing after the last good token, or a string that is never closed.
+            var rest = body[(int)Math.Min(reader.BytesConsumed, body.Length)..].TrimStart(" \t\r\n,:"u8);
+            return rest.IsEmpty || (rest[0] == (byte)'"' && rest[1..].IndexOf((byte)'"') < 0);
+        }
+    }
+
+    /// <summary>
+    /// The serializer's message in the API's words: a wrong type says what the field takes and an unknown field lists the
+    /// known ones, instead of .NET type names (<c>System.Nullable`1[System.Int32]</c>, <c>EmStreaming.Server.Api.RefitDto</c>).
+    /// </summary>
+    private static string JsonMessage(Type root, string field, JsonException e)
+    {
+        var message = e.Message.Split(" Path:", 2)[0];
+        var segments = field == "body" ? [] : field.Split('.');
+        if (message.StartsWith("The JSON property ", StringComparison.Ordinal) && segments.Length > 0 && MemberType(root, segments[..^1]) is { } parent)
+        {
+            var known = parent.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+                .Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name));
+            return $"is not a known field; {(segments.Length > 1 ? string.Join('.', segments[..^1]) : "the body")} takes {string.Join(", ", known)}";
+        }
+
+        if (message.StartsWith("The JSON value could not be converted to ", StringComparison.Ordinal) && MemberType(root, segments) is { } type)
+        {
+            type = Nullable.GetUnderlyingType(type) ?? type;
+            return type == typeof(int) ? $"must be a whole number between {int.MinValue} and {int.MaxValue}"
+                : type == typeof(long) ? $"must be a whole number between {long.MinValue} and {long.MaxValue}"
+                : type == typeof(ulong) ? $"must be a whole number between 0 and {ulong.MaxValue}"
+                : type == typeof(double) ? "must be a finite number"
+                : type == typeof(string) ? "must be a string"
+                : "must be a JSON object";
+        }
+
+        return message;
+    }
+
+    /// <summary>The type of the member a JSON path (camelCase segments) names, or null when there is none.</summary>
+    private static Type? MemberType(Type root, IEnumerable<string> segments)
+    {
+        var type = root;
+        foreach (var segment in segments)
+        {
+            var property = type.GetProperty(segment, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase);
+            if (property is null)
+            {
+                return null;
+            }
+
+            type = property.PropertyType;
+        }
+
+        return type;
     }
 }

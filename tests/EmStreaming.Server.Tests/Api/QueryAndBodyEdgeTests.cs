@@ -185,4 +185,47 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
     {
         await (await _client.GetAsync($"/v1/models?cursor={new string('z', 5000)}")).AssertProblemAsync(400, "cursor");
     }
+
+    [Theory]
+    [InlineData("""{"kind":"gmm","dimension":2.5,"components":2}""", "dimension", "whole number")]
+    [InlineData("""{"kind":"gmm","dimension":99999999999,"components":2}""", "dimension", "whole number")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"seed":-1}""", "seed", "whole number between 0 and")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"halfLife":"x"}""", "halfLife", "number")]
+    [InlineData("""{"kind":["gmm"],"dimension":2,"components":2}""", "kind", "string")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"refit":5}""", "refit", "JSON object")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"refit":{"window":1.5}}""", "refit.window", "whole number")]
+    [InlineData("""[{"kind":"gmm"}]""", "body", "JSON object")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"extra":1}""", "extra", "dimension")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"snapshots":{"foo":1}}""", "snapshots.foo", "retain")]
+    public async Task Put_WrongTypeOrUnknownField_Returns400InTheApisWordsAndCreatesNothing(string body, string field, string expected)
+    {
+        // The serializer's own messages named .NET types ("System.Nullable`1[System.Int32]", "EmStreaming.Server.Api.RefitDto").
+        var problem = await (await _client.PutAsync("/v1/models/edge:types", Http.Json(body))).AssertProblemAsync(400, field);
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains(expected, detail);
+        Assert.DoesNotContain("System.", detail);
+        Assert.DoesNotContain("EmStreaming.", detail);
+        Assert.DoesNotContain(".NET", detail);
+        await (await _client.GetAsync("/v1/models/edge:types")).AssertProblemAsync(404, "id");
+    }
+
+    [Theory]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2""")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":""")]
+    [InlineData("""{"kind":"gmm","refit":{"window":100""")]
+    [InlineData("""{"kind":"gm""")]
+    public async Task Put_TruncatedBody_ReportedAsCutShortNotAsTheLastField(string body)
+    {
+        // A cut body blamed its last field: "components: '2' is an invalid end of a number. Expected a delimiter."
+        var problem = await (await _client.PutAsync("/v1/models/edge:put-trunc", Http.Json(body))).AssertProblemAsync(400, "body");
+        Assert.Contains("cut short", problem.GetProperty("detail").GetString());
+        await (await _client.GetAsync("/v1/models/edge:put-trunc")).AssertProblemAsync(404, "id");
+    }
+
+    [Fact]
+    public async Task Put_SyntaxErrorInsideTheBody_StillNamesTheField()
+    {
+        var problem = await (await _client.PutAsync("/v1/models/edge:put-syntax", Http.Json("""{"kind":"gmm","dimension":2x,"components":2}"""))).AssertProblemAsync(400, "dimension");
+        Assert.DoesNotContain("cut short", problem.GetProperty("detail").GetString());
+    }
 }
