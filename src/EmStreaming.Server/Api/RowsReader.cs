@@ -519,6 +519,7 @@ internal static class RowsReader
             : new MemoryStream(body.ToArray(), writable: false);
         using var reader = CsvFormat.Reader(',').From(stream);
         var first = true;
+        var sawHeader = false;
         foreach (var row in reader)
         {
             // Both checks read the raw row, before a column access unescapes it in place.
@@ -537,6 +538,7 @@ internal static class RowsReader
                 first = false;
                 if (IsHeader(row))
                 {
+                    sawHeader = true;
                     continue; // a header row: names, not numbers
                 }
             }
@@ -555,7 +557,10 @@ internal static class RowsReader
                 }
                 else
                 {
-                    throw new ApiValidationException($"rows[{rows.Count}][{j}]", $"'{CsvFormat.Quote(field)}' is not a finite number (leave the field empty or write NA for a missing value)");
+                    throw new ApiValidationException(
+                        $"rows[{rows.Count}][{j}]",
+                        $"'{CsvFormat.Quote(field)}' is not a finite number (leave the field empty or write NA for a missing value)"
+                        + (rows.Count == 0 && !sawHeader ? "; a header row holds names only, no numbers" : ""));
                 }
             }
 
@@ -565,18 +570,30 @@ internal static class RowsReader
         return rows;
     }
 
+    /// <summary>
+    /// A header holds names and no numbers. A first row with a number in it is data, so a typo in it ("1,2x") is a 400
+    /// naming the entry rather than a silently dropped row (which also left a predict answer one row short).
+    /// </summary>
     private static bool IsHeader(SepReader.Row row)
     {
+        var names = false;
         for (var j = 0; j < row.ColCount; j++)
         {
             var field = row[j].Span;
-            if (!IsMissing(field) && !double.TryParse(field.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            if (IsMissing(field))
             {
-                return true;
+                continue;
             }
+
+            if (double.TryParse(field.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            {
+                return false;
+            }
+
+            names = true;
         }
 
-        return false;
+        return names;
     }
 
     /// <summary>

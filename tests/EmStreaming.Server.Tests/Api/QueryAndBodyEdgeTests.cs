@@ -228,4 +228,30 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         var problem = await (await _client.PutAsync("/v1/models/edge:put-syntax", Http.Json("""{"kind":"gmm","dimension":2x,"components":2}"""))).AssertProblemAsync(400, "dimension");
         Assert.DoesNotContain("cut short", problem.GetProperty("detail").GetString());
     }
+
+    [Theory]
+    [InlineData("1,2x\n3,4\n", "rows[0][1]")]
+    [InlineData("oops,2\n3,4\n", "rows[0][0]")]
+    [InlineData(" 1 ,NA,abc\n3,4,5\n", "rows[0][2]")]
+    public async Task Append_CsvFirstRowWithANumberAndATypo_Returns400NotADroppedHeader(string csv, string field)
+    {
+        // A first row holding a number is data: it was taken for a header and dropped without a word (accepted 1 of 2 rows).
+        await Http.CreateAsync(_client, "edge:csv-first", dimension: 3);
+        await (await _client.PostAsync("/v1/models/edge:csv-first/observations", Http.Body(csv, "text/csv"))).AssertProblemAsync(400, field);
+        Assert.Equal(0, await ObservationsAsync("edge:csv-first"));
+
+        // A query answered one row short, misaligning every answer with the rows sent.
+        await (await _client.PostAsync("/v1/models/edge:csv-first/predict", Http.Body(csv, "text/csv"))).AssertProblemAsync(400, field);
+    }
+
+    [Theory]
+    [InlineData("a,b\n1,2\n")]
+    [InlineData("temp,\n1,2\n")]
+    [InlineData("\"x, y\",NA\n1,2\n")]
+    public async Task Append_CsvHeaderOfNames_StillSkipped(string csv)
+    {
+        await Http.CreateAsync(_client, "edge:csv-header");
+        var json = await (await _client.PostAsync("/v1/models/edge:csv-header/observations", Http.Body(csv, "text/csv"))).ReadJsonAsync();
+        Assert.Equal(1, json.GetProperty("accepted").GetInt32());
+    }
 }
