@@ -419,6 +419,11 @@ internal static class ModelEndpoints
             return $"is not a known field; {(segments.Length > 1 ? string.Join('.', segments[..^1]) : "the body")} takes {string.Join(", ", known)}";
         }
 
+        if (message.StartsWith("Duplicate property ", StringComparison.Ordinal))
+        {
+            return "is given more than once; send each field once";
+        }
+
         if (message.StartsWith("The JSON value could not be converted to ", StringComparison.Ordinal) && MemberType(root, segments) is { } type)
         {
             type = Nullable.GetUnderlyingType(type) ?? type;

@@ -410,6 +410,12 @@ internal static class RowsReader
                     throw new ApiValidationException(name ?? "body", "is not a known field; the body holds only \"rows\"");
                 }
 
+                if (sawRows)
+                {
+                    // Both arrays used to be appended; other readers keep the last. Neither is what every client meant.
+                    throw new ApiValidationException("rows", "is given more than once; send one \"rows\" array");
+                }
+
                 sawRows = true;
                 inRows = true;
                 if (reader.TokenType != JsonTokenType.StartArray)

@@ -287,6 +287,7 @@ internal static class ApiJson
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         options.Converters.Add(new FiniteDoubleConverter());
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        options.AllowDuplicateProperties = false;
     }
 
     public static readonly JsonSerializerOptions Options = Create();

@@ -254,4 +254,24 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         var json = await (await _client.PostAsync("/v1/models/edge:csv-header/observations", Http.Body(csv, "text/csv"))).ReadJsonAsync();
         Assert.Equal(1, json.GetProperty("accepted").GetInt32());
     }
+
+    [Theory]
+    [InlineData("observations")]
+    [InlineData("predict")]
+    public async Task RowsBody_RowsGivenTwice_Returns400AndAppliesNothing(string endpoint)
+    {
+        // Both arrays were taken (2 rows appended, 2 labels answered) where most JSON readers keep only the last.
+        await Http.CreateAsync(_client, "edge:dup-rows");
+        await (await _client.PostAsync($"/v1/models/edge:dup-rows/{endpoint}", Http.Json("""{"rows":[[1,2]],"rows":[[3,4]]}"""))).AssertProblemAsync(400, "rows");
+        Assert.Equal(0, await ObservationsAsync("edge:dup-rows"));
+    }
+
+    [Fact]
+    public async Task Put_FieldGivenTwice_Returns400AndCreatesNothing()
+    {
+        // The last "kind" silently won: this body created an hmm.
+        var problem = await (await _client.PutAsync("/v1/models/edge:dup-kind", Http.Json("""{"kind":"gmm","dimension":2,"components":2,"kind":"hmm"}"""))).AssertProblemAsync(400, "kind");
+        Assert.Contains("more than once", problem.GetProperty("detail").GetString());
+        await (await _client.GetAsync("/v1/models/edge:dup-kind")).AssertProblemAsync(404, "id");
+    }
 }
