@@ -103,8 +103,9 @@ internal static class ModelEndpoints
         return app;
     }
 
-    private static async Task<ModelListResponse> ListModels(IModelService service, string? prefix, string? cursor, string? limit, CancellationToken cancellationToken)
+    private static async Task<ModelListResponse> ListModels(HttpRequest request, IModelService service, string? prefix, string? cursor, string? limit, CancellationToken cancellationToken)
     {
+        EnsureOnce(request, "prefix", "cursor", "limit");
         var size = Limit(limit, DefaultPageSize, MaxPageSize);
 
         if (prefix is { Length: > 0 } && ModelIds.Validate(prefix, "a prefix") is { } error)
@@ -177,9 +178,10 @@ internal static class ModelEndpoints
         return StateResponse.From(await service.GetStateAsync(id, cancellationToken).ConfigureAwait(false));
     }
 
-    private static async Task<RecentResponse> GetRecent(string id, string? limit, IModelService service, CancellationToken cancellationToken)
+    private static async Task<RecentResponse> GetRecent(string id, string? limit, HttpRequest request, IModelService service, CancellationToken cancellationToken)
     {
         ModelIds.EnsureValid(id);
+        EnsureOnce(request, "limit");
         var count = Limit(limit, DefaultRecent, MaxRecent);
 
         var recent = await service.GetRecentAsync(id, count, cancellationToken).ConfigureAwait(false);
@@ -281,9 +283,10 @@ internal static class ModelEndpoints
         return ModelResponse.From(await service.GetModelAsync(id, cancellationToken).ConfigureAwait(false));
     }
 
-    private static async Task<SnapshotResponse> GetSnapshotAt(string id, string? time, IModelService service, CancellationToken cancellationToken)
+    private static async Task<SnapshotResponse> GetSnapshotAt(string id, string? time, HttpRequest request, IModelService service, CancellationToken cancellationToken)
     {
         ModelIds.EnsureValid(id);
+        EnsureOnce(request, "time");
         if (string.IsNullOrWhiteSpace(time))
         {
             throw new ApiValidationException("time", "is required (ISO 8601, for example 2025-01-31T12:00:00Z)");
@@ -320,6 +323,21 @@ internal static class ModelEndpoints
         return values.Count == 1
             ? values[0] ?? ""
             : throw new ApiValidationException(IdempotencyKeyHeader, "is given more than once; send one key per request");
+    }
+
+    /// <summary>
+    /// A query parameter given more than once is a 400 naming it: bound as one string, <c>?prefix=a&amp;prefix=b</c> became
+    /// "a,b" and was refused for a comma the client never sent (or <c>?limit=10&amp;limit=20</c> as "'10,20' is not a whole number").
+    /// </summary>
+    private static void EnsureOnce(HttpRequest request, params string[] names)
+    {
+        foreach (var name in names)
+        {
+            if (request.Query.TryGetValue(name, out var values) && values.Count > 1)
+            {
+                throw new ApiValidationException(name, $"is given {values.Count} times; send it once");
+            }
+        }
     }
 
     /// <summary>

@@ -274,4 +274,18 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         Assert.Contains("more than once", problem.GetProperty("detail").GetString());
         await (await _client.GetAsync("/v1/models/edge:dup-kind")).AssertProblemAsync(404, "id");
     }
+
+    [Theory]
+    [InlineData("/v1/models?prefix=edge:&prefix=other:", "prefix")]
+    [InlineData("/v1/models?limit=10&limit=20", "limit")]
+    [InlineData("/v1/models?cursor=a&cursor=b", "cursor")]
+    [InlineData("/v1/models/edge:twice/recent?limit=10&limit=20", "limit")]
+    [InlineData("/v1/models/edge:twice/snapshots/at?time=2025-01-01T00:00:00Z&time=2026-01-01T00:00:00Z", "time")]
+    public async Task Query_ParameterGivenTwice_Returns400SayingSo(string url, string field)
+    {
+        // Bound as one string, the values were joined: "character U+002C at index 5 is not allowed" for a comma never sent.
+        await Http.CreateAsync(_client, "edge:twice");
+        var problem = await (await _client.GetAsync(url)).AssertProblemAsync(400, field);
+        Assert.Contains("2 times", problem.GetProperty("detail").GetString());
+    }
 }
