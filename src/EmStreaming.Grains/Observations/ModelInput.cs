@@ -7,7 +7,8 @@ namespace EmStreaming.Grains.Observations;
 /// The HTTP edge only parses; <see cref="IModelService"/> and the grain (for external producers' batches) check here.
 /// </summary>
 /// <remarks>
-/// A row is rejected (with its index and reason) when it has the wrong width, an infinite value, or no observed entry;
+/// A row is rejected (with its index and reason) when it has the wrong width, an infinite value or one beyond
+/// ±<see cref="MaxMagnitude"/>, or no observed entry;
 /// the rest of the batch is kept. NaN is a missing entry, not an error.
 /// </remarks>
 public static class ModelInput
@@ -151,6 +152,14 @@ public static class ModelInput
         }
     }
 
+    /// <summary>
+    /// Largest magnitude a value may have: 1e100. The model's second moments and Mahalanobis terms square values, and a
+    /// row near 1e300 (finite, so it parsed) overflowed them when applied: the grain then refused the whole record, every
+    /// good row of a batch already answered "accepted" with it. 1e100 squares, summed over a batch and divided by a
+    /// covariance floor, with room to spare.
+    /// </summary>
+    public const double MaxMagnitude = 1e100;
+
     /// <summary>Null when the row is acceptable, else the reason.</summary>
     public static string? Check(ReadOnlySpan<double> row)
     {
@@ -161,6 +170,11 @@ public static class ModelInput
             if (double.IsInfinity(v))
             {
                 return $"value {j} is infinite";
+            }
+
+            if (Math.Abs(v) > MaxMagnitude)
+            {
+                return $"value {j} ({v.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)}) is beyond ±1e100, the largest magnitude a model takes";
             }
 
             if (!double.IsNaN(v))

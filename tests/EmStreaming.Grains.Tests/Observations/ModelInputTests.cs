@@ -101,4 +101,25 @@ public sealed class ModelInputTests
         Assert.Equal(matrix!.Values.ToArray(), jagged!.Values.ToArray());
         Assert.Equal(matrixRejected, jaggedRejected);
     }
+
+    [Theory]
+    [InlineData(1e300)]
+    [InlineData(-1e155)]
+    [InlineData(1.0000001e100)]
+    public void Check_ValueBeyondTheLargestMagnitude_IsRejectedNamingIt(double huge)
+    {
+        // Finite, so it parsed, but its square overflows the model's moments: the grain refused the whole record later.
+        var reason = ModelInput.Check([1.0, huge]);
+        Assert.NotNull(reason);
+        Assert.Contains("value 1", reason);
+        var (accepted, rejected) = ModelInput.Validate([[1.0, 2.0], [1.0, huge], [3.0, 4.0]], 2);
+        Assert.Equal(2, accepted!.Rows);
+        Assert.Equal(1, Assert.Single(rejected).Index);
+    }
+
+    [Theory]
+    [InlineData(1e100)]
+    [InlineData(-1e100)]
+    [InlineData(1e-300)]
+    public void Check_ValueWithinTheLargestMagnitude_IsAccepted(double value) => Assert.Null(ModelInput.Check([value, 1.0]));
 }

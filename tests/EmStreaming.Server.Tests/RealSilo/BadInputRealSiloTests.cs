@@ -91,6 +91,43 @@ public sealed class BadInputRealSiloTests(RealSiloFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task Append_HugeFiniteValue_RejectsThatRowAndAppliesTheRest()
+    {
+        // [1e300,1e300] parsed (it is finite) and the batch was answered "accepted": 3; applying it overflowed the mixture's
+        // second moments, the grain refused the whole record, and not one of the three rows reached the model.
+        const string id = "real:huge";
+        await Http.CreateAsync(_client, id);
+        for (var batch = 0; batch < 6; batch++)
+        {
+            await Http.FeedAsync(_client, id, 100, seed: batch);
+        }
+
+        for (var attempt = 0; attempt < 100 && (await StatusAsync(id)).GetProperty("warmingUp").GetBoolean(); attempt++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.False((await StatusAsync(id)).GetProperty("warmingUp").GetBoolean());
+        var before = (await StatusAsync(id)).GetProperty("observations").GetInt64();
+        var response = await _client.PostAsync($"/v1/models/{id}/observations", Http.Json("""{"rows":[[1,2],[1e300,1e300],[8,8]]}"""));
+        var json = await response.ReadJsonAsync();
+        Assert.Equal(2, json.GetProperty("accepted").GetInt32());
+        var rejected = Assert.Single(json.GetProperty("rejected").EnumerateArray());
+        Assert.Equal(1, rejected.GetProperty("index").GetInt32());
+
+        // Accepted rows are applied shortly after the answer: wait (bounded) for them.
+        for (var attempt = 0; attempt < 100 && (await StatusAsync(id)).GetProperty("observations").GetInt64() < before + 2; attempt++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(before + 2, (await StatusAsync(id)).GetProperty("observations").GetInt64());
+
+        // A query with such a value is a 400 naming the row, not an answer of nulls.
+        await (await _client.PostAsync($"/v1/models/{id}/predict", Http.Json("""{"rows":[[1,2],[1e300,-1e300]]}"""))).AssertProblemAsync(400, "rows[1]");
+    }
+
+    [Fact]
     public async Task Append_BodyOverLimit_Returns413AndAppliesNothing()
     {
         await Http.CreateAsync(_client, "real:big");
