@@ -16,6 +16,12 @@ internal sealed class PayloadTooLargeException(long limit) : Exception($"the req
 internal sealed class UnsupportedContentTypeException(string? contentType, string supported)
     : Exception($"Content-Type '{contentType}' is not supported; send {supported}");
 
-/// <summary>The request body has a content coding (gzip, br, ...): the server reads bodies as sent, so 415 problem+json naming Content-Encoding.</summary>
-internal sealed class UnsupportedContentEncodingException(string? contentEncoding)
-    : Exception($"Content-Encoding '{contentEncoding}' is not supported; send the body uncompressed, without a Content-Encoding header");
+/// <summary>
+/// The request body has a content or transfer coding other than chunked (gzip, br, ...): the server reads bodies as
+/// sent, so 415 problem+json naming <see cref="Header"/> (Content-Encoding or Transfer-Encoding).
+/// </summary>
+internal sealed class UnsupportedContentEncodingException(string header, string? coding)
+    : Exception($"{header} '{coding}' is not supported; send the body uncompressed, without {(header == "Transfer-Encoding" ? "a transfer coding other than chunked" : "a Content-Encoding header")}")
+{
+    public string Header { get; } = header;
+}

@@ -47,7 +47,7 @@ internal static class Problems
             e.Id),
         PayloadTooLargeException e => Create(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "Request body too large", e.Message, "body"),
         UnsupportedContentTypeException e => Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported Content-Type", e.Message, "Content-Type"),
-        UnsupportedContentEncodingException e => Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", "Unsupported Content-Encoding", e.Message, "Content-Encoding"),
+        UnsupportedContentEncodingException e => Create(StatusCodes.Status415UnsupportedMediaType, "unsupported-media-type", $"Unsupported {e.Header}", e.Message, e.Header),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } e =>
             Create(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "Request body too large", e.Message, "body"),
         BadHttpRequestException e => Create(e.StatusCode, "bad-request", "Bad request", e.Message),

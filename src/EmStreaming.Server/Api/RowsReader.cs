@@ -123,7 +123,14 @@ internal static class RowsReader
         if (request.Headers.ContentEncoding is { Count: > 0 } codings
             && codings.Any(c => c is null || c.Split(',').Any(t => !t.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))))
         {
-            throw new UnsupportedContentEncodingException(codings.ToString());
+            throw new UnsupportedContentEncodingException("Content-Encoding", codings.ToString());
+        }
+
+        // Kestrel removes "chunked" and passes any other transfer coding (gzip, chunked) through still encoded.
+        if (request.Headers.TransferEncoding is { Count: > 0 } transfer
+            && transfer.Any(c => c is null || c.Split(',').Any(t => !t.Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase))))
+        {
+            throw new UnsupportedContentEncodingException("Transfer-Encoding", transfer.ToString());
         }
 
         if (request.ContentType is { } contentType

@@ -97,4 +97,28 @@ public sealed class KestrelBadRequestTests : IAsyncLifetime
         var append = await http.PostAsync("/v1/models/kestrel:ok/observations", Http.Body("a,b\n1,2\n3,4\n", "text/csv"));
         Assert.Equal(2, (await append.ReadJsonAsync()).GetProperty("accepted").GetInt32());
     }
+
+    [Fact]
+    public async Task TransferCodingOtherThanChunked_Returns415NamingTransferEncodingAndAppliesNothing()
+    {
+        // Kestrel removes "chunked" and hands the rest (gzip) over still encoded: the body was read as gzip bytes and
+        // refused as "not valid JSON", or, sent uncompressed under that label, applied.
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}") };
+        Assert.Equal(HttpStatusCode.Created, (await http.PutAsync("/v1/models/kestrel:te", Http.Json("""{"kind":"gmm","dimension":2,"components":2}"""))).StatusCode);
+        const string json = """{"rows":[[1,2]]}""";
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, _port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            "POST /v1/models/kestrel:te/observations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n" +
+            $"Connection: close\r\n\r\n{json.Length:x}\r\n{json}\r\n0\r\n\r\n"));
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var answer = await reader.ReadToEndAsync();
+        Assert.StartsWith("HTTP/1.1 415 ", answer, StringComparison.Ordinal);
+        Assert.Contains("Content-Type: application/problem+json", answer, StringComparison.Ordinal);
+        Assert.Contains("\"field\":\"Transfer-Encoding\"", answer, StringComparison.Ordinal);
+        var model = await (await http.GetAsync("/v1/models/kestrel:te")).ReadJsonAsync();
+        var status = model.GetProperty("status");
+        Assert.Equal(0, status.GetProperty("observations").GetInt64() + status.GetProperty("pendingObservations").GetInt64());
+    }
 }
