@@ -88,6 +88,11 @@ internal static class ModelEndpoints
             .WithSummary("Make a snapshot of the history the model's state: a failed model recovers (records the log still holds beyond it are applied again); a healthy one rolls back (rows since are discarded).")
             .Produces<ModelResponse>().ProducesProblem(400).ProducesProblem(404);
 
+        // A version that is not a whole number (abc, 1.0, 1e3, one past long.MaxValue) missed the {version:long} routes and
+        // got the framework's bare 404 "Not Found": these catch it (a constrained route wins over them) and name the field.
+        models.MapGet("/{id}/snapshots/{version}", (string id, string version) => BadVersion(id, version, 0)).RequireAuthorization(ApiScopes.Read).ExcludeFromDescription();
+        models.MapPost("/{id}/snapshots/{version}/restore", (string id, string version) => BadVersion(id, version, 1)).RequireAuthorization(ApiScopes.Write).ExcludeFromDescription();
+
         models.MapPost("/{id}/refit", Refit).RequireAuthorization(ApiScopes.Write)
             .WithName("Refit").WithSummary("Schedule a batch refit now; its outcome arrives as a refitAdopted or refitRejected event.")
             .Produces<RefitResponse>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
@@ -269,6 +274,13 @@ internal static class ModelEndpoints
 
         var view = await service.GetSnapshotAsync(id, version, null, cancellationToken).ConfigureAwait(false);
         return new SnapshotResponse(view.Info, StateResponse.From(view.State));
+    }
+
+    private static IResult BadVersion(string id, string version, long min)
+    {
+        ModelIds.EnsureValid(id);
+        var shown = version.Length <= 40 ? version : version[..40] + "…";
+        throw new ApiValidationException("version", $"'{shown}' is not a whole number between {min} and {long.MaxValue}");
     }
 
     private static async Task<ModelResponse> RestoreSnapshot(string id, long version, IModelService service, CancellationToken cancellationToken)

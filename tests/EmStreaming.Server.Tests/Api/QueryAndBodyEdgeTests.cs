@@ -288,4 +288,30 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         var problem = await (await _client.GetAsync(url)).AssertProblemAsync(400, field);
         Assert.Contains("2 times", problem.GetProperty("detail").GetString());
     }
+
+    [Theory]
+    [InlineData("GET", "/v1/models/edge:version/snapshots/abc")]
+    [InlineData("GET", "/v1/models/edge:version/snapshots/1.0")]
+    [InlineData("GET", "/v1/models/edge:version/snapshots/1e3")]
+    [InlineData("GET", "/v1/models/edge:version/snapshots/99999999999999999999")]
+    [InlineData("POST", "/v1/models/edge:version/snapshots/x/restore")]
+    [InlineData("POST", "/v1/models/edge:version/snapshots/99999999999999999999/restore")]
+    public async Task Snapshot_VersionNotAWholeNumber_Returns400NamingVersion(string method, string path)
+    {
+        // Missing the {version:long} route, these were the framework's bare 404 "Not Found", with no field or detail.
+        await Http.CreateAsync(_client, "edge:version");
+        var response = await _client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        var problem = await response.AssertProblemAsync(400, "version");
+        Assert.Contains("whole number", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Snapshot_VersionRoutes_StillServeNumbersAndAt()
+    {
+        await Http.CreateAsync(_client, "edge:version-ok");
+        await (await _client.GetAsync("/v1/models/edge:version-ok/snapshots/-1")).AssertProblemAsync(400, "version");
+        await (await _client.GetAsync("/v1/models/edge:version-ok/snapshots/at")).AssertProblemAsync(400, "time");
+        await (await _client.GetAsync("/v1/models/bad%20id/snapshots/abc")).AssertProblemAsync(400, "id");
+        await (await _client.PostAsync("/v1/models/edge:version-ok/snapshots/0/restore", null)).AssertProblemAsync(400, "version");
+    }
 }
