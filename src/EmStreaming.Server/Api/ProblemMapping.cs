@@ -141,6 +141,12 @@ internal static class ProblemRegistration
             if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType)
             {
                 context.ProblemDetails.Extensions.TryAdd("field", "Content-Type");
+
+                // The framework's own 415 (routing matched no Accepts) carried no detail: say what was sent and what is read.
+                // curl -d without -H sends application/x-www-form-urlencoded, the commonest way to get here.
+                var request = context.HttpContext.Request;
+                context.ProblemDetails.Detail ??= $"Content-Type '{request.ContentType}' is not supported; send " +
+                    (HttpMethods.IsPut(request.Method) ? "application/json" : RowsReader.Supported);
             }
         });
         services.AddExceptionHandler<ProblemExceptionHandler>();

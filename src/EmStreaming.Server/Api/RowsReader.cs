@@ -27,6 +27,12 @@ internal static class RowsReader
     {
         var format = FormatOf(request.ContentType);
         var body = await ReadBodyAsync(request, maxBytes, cancellationToken).ConfigureAwait(false);
+        if (format == Format.Json && body.Span.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            // Not "cut short": nothing was sent.
+            throw new ApiValidationException("body", "is empty; send {\"rows\":[[x1,…,xd],…]}");
+        }
+
         var rows = format switch
         {
             Format.Json => ParseJson(body.Span),

@@ -314,4 +314,37 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         await (await _client.GetAsync("/v1/models/bad%20id/snapshots/abc")).AssertProblemAsync(400, "id");
         await (await _client.PostAsync("/v1/models/edge:version-ok/snapshots/0/restore", null)).AssertProblemAsync(400, "version");
     }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  \r\n")]
+    public async Task RowsBody_EmptyJson_SaysEmptyNotCutShort(string body)
+    {
+        await Http.CreateAsync(_client, "edge:empty");
+        foreach (var endpoint in new[] { "observations", "predict" })
+        {
+            var problem = await (await _client.PostAsync($"/v1/models/edge:empty/{endpoint}", Http.Json(body))).AssertProblemAsync(400, "body");
+            var detail = problem.GetProperty("detail").GetString()!;
+            Assert.Contains("empty", detail);
+            Assert.DoesNotContain("cut short", detail);
+        }
+    }
+
+    [Theory]
+    [InlineData("PUT", "/v1/models/edge:ct", "application/x-www-form-urlencoded", "application/json")]
+    [InlineData("POST", "/v1/models/edge:ct/observations", "application/x-www-form-urlencoded", "text/csv")]
+    [InlineData("POST", "/v1/models/edge:ct/predict", "application/xml", "application/x-ndjson")]
+    public async Task UnsupportedContentType_FrameworkAnswer_SaysWhatToSend(string method, string path, string contentType, string expected)
+    {
+        // The framework's own 415 had a title and no detail: a bare curl -d (form-urlencoded) was not told what to send.
+        await Http.CreateAsync(_client, "edge:ct");
+        using var content = new StringContent("""{"rows":[[1,2]]}""");
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+        var response = await _client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path) { Content = content });
+        var problem = await response.AssertProblemAsync(415, "Content-Type");
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains(contentType, detail);
+        Assert.Contains(expected, detail);
+        Assert.Equal(0, await ObservationsAsync("edge:ct"));
+    }
 }
