@@ -226,6 +226,11 @@ internal static class ModelEndpoints
             {
                 // No parameters yet: the rows are still worth showing, without labels.
             }
+            catch (ModelValidationException)
+            {
+                // A stored row the query rules now refuse (one beyond ±1e100, applied before that bound existed): this GET sent
+                // no rows, so a 400 naming rows[i] would blame the client; the rows are shown without labels instead.
+            }
         }
 
         return new RecentResponse(recent.FirstObservation, matrix.Columns, rows, labels, probabilities);

@@ -6,6 +6,7 @@ namespace EmStreaming.Server.Tests.Api;
 /// <summary>The probe findings of issue 12 on query strings and bodies, each pinned as a regression test.</summary>
 public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<ApiFactory>
 {
+    private readonly ApiFactory _factory = factory;
     private readonly HttpClient _client = factory.CreateClient();
 
     private async Task<long> ObservationsAsync(string id) =>
@@ -346,5 +347,20 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         Assert.Contains(contentType, detail);
         Assert.Contains(expected, detail);
         Assert.Equal(0, await ObservationsAsync("edge:ct"));
+    }
+
+    [Fact]
+    public async Task Recent_StoredRowTheQueryRulesRefuse_AnswersRowsWithoutLabelsNot400()
+    {
+        // GET /recent labels the stored rows through predict; a stored row applied before the ±1e100 bound made that a 400
+        // naming rows[i] for a request that sent no rows.
+        await Http.CreateAsync(_client, "edge:recent");
+        await Http.FeedAsync(_client, "edge:recent", 50);
+        _factory.Models.FailNext["PredictAsync"] = new EmStreaming.Grains.ModelValidationException("rows[3]", "value 0 (1E+120) is beyond ±1e100");
+        var response = await _client.GetAsync("/v1/models/edge:recent/recent?limit=10");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var json = await response.ReadJsonAsync();
+        Assert.Equal(10, json.GetProperty("rows").GetArrayLength());
+        Assert.False(json.TryGetProperty("labels", out _));
     }
 }
