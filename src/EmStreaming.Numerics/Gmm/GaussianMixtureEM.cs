@@ -8,7 +8,7 @@ public static class GaussianMixtureEM
     /// The same data, options and seed give a bit-identical result whatever the degree of parallelism.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="data"/> or <paramref name="options"/> is null.</exception>
-    /// <exception cref="ArgumentException">Fewer rows than components, a row with no observed value (named), or a warm start of the wrong shape.</exception>
+    /// <exception cref="ArgumentException">Fewer rows than components, a row or a column with no observed value (named), or a warm start of the wrong shape.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="ct"/> was cancelled (checked between iterations).</exception>
     public static GmmFitResult Fit(DataMatrix data, GmmFitOptions options, IProgress<GmmProgress>? progress = null, CancellationToken ct = default)
     {
@@ -18,6 +18,17 @@ public static class GaussianMixtureEM
         if (data.Rows < k)
         {
             throw new ArgumentException($"data has {data.Rows} rows, fewer than Components = {k}", nameof(data));
+        }
+
+        if (data.HasMissing)
+        {
+            // A column with no observed value has no estimate: EM would keep the provisional placeholders (mean 0, variance 1)
+            // as a fixed point and impute 0 for it. Refuse it, as the online estimator refuses such warm-up data.
+            var empty = DataMatrix.ObservedColumnMeans(data.Values, data.Columns, new double[data.Columns]);
+            if (empty >= 0)
+            {
+                throw new ArgumentException($"column {empty} has no observed value, so the fit cannot estimate it", nameof(data));
+            }
         }
 
         if (options.WarmStart is { } warm && (warm.Components != k || warm.Dimension != data.Columns || warm.CovarianceType != options.Covariance))
@@ -219,7 +230,7 @@ public static class GaussianMixtureEM
     /// <param name="covarianceTypes">Types to try (at least one).</param>
     /// <param name="progress">Per-iteration progress of every fit, or null.</param>
     /// <param name="ct">Checked between iterations.</param>
-    /// <exception cref="ArgumentException">No covariance type, a warm start, or too few observed entries to hide any.</exception>
+    /// <exception cref="ArgumentException">No covariance type, a warm start, a column with no observed value, or too few observed entries to hide any.</exception>
     public static GmmModelChoice ChooseForImputation(DataMatrix data, GmmFitOptions options, int maxComponents, IReadOnlyList<CovarianceType> covarianceTypes, IProgress<GmmProgress>? progress = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -245,6 +256,29 @@ public static class GaussianMixtureEM
         }
 
         var observedLeft = new int[folds];
+
+        // Per fold and column, observed entries not yet hidden: a column's last one stays, or the fold's fit has nothing to
+        // estimate that column from.
+        var columnLeft = new int[folds * d];
+        for (var i = 0; i < data.Values.Length; i++)
+        {
+            if (!double.IsNaN(data.Values[i]))
+            {
+                for (var f = 0; f < folds; f++)
+                {
+                    columnLeft[(f * d) + (i % d)]++;
+                }
+            }
+        }
+
+        for (var j = 0; j < d; j++)
+        {
+            if (columnLeft[j] == 0)
+            {
+                throw new ArgumentException($"column {j} has no observed value, so no model can impute it", nameof(data));
+            }
+        }
+
         for (var i = 0; i < data.Rows; i++)
         {
             var observed = 0;
@@ -259,7 +293,7 @@ public static class GaussianMixtureEM
                 var at = (i * d) + j;
                 var u = rng.NextDouble();
                 var f = (int)(u * 10); // folds 0..2 take a tenth of the entries each; the rest stay observed everywhere
-                if (double.IsNaN(data.Values[at]) || f >= folds || observedLeft[f] <= 1)
+                if (double.IsNaN(data.Values[at]) || f >= folds || observedLeft[f] <= 1 || columnLeft[(f * d) + j] <= 1)
                 {
                     continue;
                 }
@@ -267,6 +301,7 @@ public static class GaussianMixtureEM
                 hidden[f].Add(at);
                 masked[f][at] = double.NaN;
                 observedLeft[f]--;
+                columnLeft[(f * d) + j]--;
             }
         }
 

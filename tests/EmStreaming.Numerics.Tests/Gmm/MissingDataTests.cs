@@ -107,6 +107,58 @@ public sealed class MissingDataTests
         Assert.Contains("row 17 has no observed value", ex.Message);
     }
 
+    [Fact]
+    public void Fit_ColumnNeverObserved_ThrowsNamingTheColumnInsteadOfInventingMeanZeroVarianceOne()
+    {
+        // Column 1 is missing in every row: nothing in the data says where it lies. The fit used to return μ = 0, σ² = 1 for
+        // it (the provisional model's placeholders, a fixed point of EM) and Impute then filled 0 for a column of values near
+        // 1000; the online estimator refuses such warm-up data and the drift refit and ChooseForImputation expect Fit to throw.
+        var values = new double[40 * 2];
+        var rng = new DeterministicRandom(3);
+        for (var i = 0; i < 40; i++)
+        {
+            values[2 * i] = 1000 + rng.NextGaussian();
+            values[(2 * i) + 1] = double.NaN;
+        }
+
+        var data = new DataMatrix(values, 40, 2);
+
+        var ex = Assert.Throws<ArgumentException>(() => GaussianMixtureEM.Fit(data, new GmmFitOptions { Components = 1, Seed = 1 }));
+
+        Assert.Contains("column 1 has no observed value", ex.Message);
+    }
+
+    [Fact]
+    public void ChooseForImputation_ColumnWithOneObservedValue_NeverHidesItAndReturnsCandidates()
+    {
+        // A column observed in one row only: hiding that entry would leave the fold with a column the fit cannot estimate.
+        var values = Synthetic.Random(60, 3, 5).Values.ToArray();
+        for (var i = 1; i < 60; i++)
+        {
+            values[(3 * i) + 2] = double.NaN;
+        }
+
+        for (ulong seed = 0; seed < 20; seed++)
+        {
+            var choice = GaussianMixtureEM.ChooseForImputation(new DataMatrix(values, 60, 3), new GmmFitOptions { Components = 1, Seed = seed, MaxIterations = 20 }, 2, [CovarianceType.Diag]);
+            Assert.Equal(2, choice.Candidates.Count);
+        }
+    }
+
+    [Fact]
+    public void ChooseForImputation_ColumnNeverObserved_ThrowsNamingTheColumn()
+    {
+        var values = Synthetic.Random(60, 3, 5).Values.ToArray();
+        for (var i = 0; i < 60; i++)
+        {
+            values[3 * i] = double.NaN;
+        }
+
+        var ex = Assert.Throws<ArgumentException>(() => GaussianMixtureEM.ChooseForImputation(new DataMatrix(values, 60, 3), new GmmFitOptions { Components = 1, Seed = 1 }, 2, [CovarianceType.Diag]));
+
+        Assert.Contains("column 0 has no observed value", ex.Message);
+    }
+
     [Theory]
     [InlineData(CovarianceType.Full)]
     [InlineData(CovarianceType.Diag)]
