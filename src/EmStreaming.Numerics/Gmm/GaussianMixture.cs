@@ -165,6 +165,14 @@ public sealed class GaussianMixture
             var row = ld.AsSpan(i * k, k);
             var lse = LogSumExp(row);
             var dest = responsibilities.Slice(i * k, k);
+            if (double.IsNegativeInfinity(lse))
+            {
+                // Every density underflowed (the row is astronomically far from all components): no component is preferred,
+                // as in the E-step kernels, instead of exp(−∞ − (−∞)) = NaN.
+                dest.Fill(1.0 / k);
+                continue;
+            }
+
             TensorPrimitives.Subtract(row, lse, dest);
             TensorPrimitives.Exp(dest, dest);
         }
@@ -302,6 +310,12 @@ public sealed class GaussianMixture
     private static double LogSumExp(ReadOnlySpan<double> values)
     {
         var max = TensorPrimitives.Max(values);
+        if (double.IsNegativeInfinity(max))
+        {
+            // All terms are exp(−∞) = 0: log 0 = −∞, not the NaN of −∞ − (−∞).
+            return double.NegativeInfinity;
+        }
+
         double s = 0;
         foreach (var v in values)
         {

@@ -264,4 +264,23 @@ public sealed class RobustnessTests
         Assert.All(fit.Model.Covariances.ToArray(), v => Assert.True(double.IsFinite(v)));
         Assert.Equal(1.0, fit.Model.Weights.ToArray().Sum(), 1e-12);
     }
+
+    [Fact]
+    public void PredictProbaAndScoreSamples_RowSoFarThatEveryDensityUnderflows_NoNaN()
+    {
+        // (1e200 − μ)² overflows to +∞, so every log-density is −∞: log-sum-exp computed −∞ − (−∞) = NaN. The E-step kernels
+        // already treat such a row as "no component preferred" (uniform responsibilities, log p = −∞); the public calls must too.
+        var model = GaussianMixture.Create([0.5, 0.5], [0, 0, 1, 1], [1, 0, 0, 1, 1, 0, 0, 1], 2, 2, CovarianceType.Full);
+        var data = new DataMatrix([1e200, 0, 0.5, 0.5], 2, 2);
+        var proba = new double[4];
+        var logDensity = new double[2];
+
+        model.PredictProba(data, proba);
+        model.ScoreSamples(data, logDensity);
+
+        Assert.Equal([0.5, 0.5], proba.AsSpan(0, 2).ToArray());
+        Assert.Equal(double.NegativeInfinity, logDensity[0]);
+        Assert.True(double.IsFinite(logDensity[1]));
+        Assert.Equal(1.0, proba[2] + proba[3], 1e-12);
+    }
 }
