@@ -61,4 +61,31 @@ public sealed class ImputeCommandTests
         Assert.Equal(" plain,5,6", lines[4]);
         Assert.Equal("c,1.5,2.5", lines[5]);
     }
+
+    [Fact]
+    public void Impute_OutputIsTheInputFile_CompletesItInsteadOfTruncatingIt()
+    {
+        // The rewrite reads the input again while writing: opening --output first used to empty the input, then fail.
+        using var file = new CliRunner.TempFile(content: "a,b\n1,2\n3,\n5,6\n7,8\n2,3\n");
+        var (code, _, error) = CliRunner.Run("impute", file.Path, "--components", "1", "--output", file.Path);
+        Assert.True(code == 0, error);
+        var lines = File.ReadAllLines(file.Path);
+        Assert.Equal(6, lines.Length);
+        Assert.Equal("a,b", lines[0]);
+        Assert.Equal("1,2", lines[1]);
+        Assert.StartsWith("3,", lines[2]);
+        Assert.NotEqual("3,", lines[2]);
+    }
+
+    [Fact]
+    public void Impute_BadInput_LeavesNoOutputFile()
+    {
+        using var input = new CliRunner.TempFile(content: "a,b\n1,2\n3,x\n");
+        var output = Path.Combine(Path.GetTempPath(), $"emstream-test-{Guid.NewGuid():N}.csv");
+        var (code, _, error) = CliRunner.Run("impute", input.Path, "--components", "1", "--output", output);
+        Assert.Equal(2, code);
+        Assert.Contains("line 3", error);
+        Assert.False(File.Exists(output));
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), $".{Path.GetFileName(output)}*"));
+    }
 }
