@@ -330,7 +330,7 @@ internal static class CsvLoader
         var columns = named ?? [.. Enumerable.Range(0, header.Length).Where(j => numeric[j])];
         if (columns.Length == 0)
         {
-            throw new CliException("the file has no numeric column");
+            throw new CliException($"{path}: the file has no numeric column");
         }
 
         if (rows * columns.Length > Array.MaxLength)

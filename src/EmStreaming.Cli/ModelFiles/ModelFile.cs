@@ -89,6 +89,35 @@ internal static class ModelFile
                 throw new CliException($"{path}: {columns.Length} column names for dimension {d}");
             }
 
+            if (columns.GroupBy(c => c, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            {
+                throw new CliException($"{path}: the model file names column '{twice.Key}' twice");
+            }
+
+            // The sizes are checked against what the file holds before any array is made for them: components and dimension
+            // are only numbers in the file, and K × d × d of hostile ones overflows (or asks for gigabytes).
+            if (weights.Length != k)
+            {
+                throw new CliException($"{path}: {weights.Length} weights for {k} components");
+            }
+
+            if (means.LongLength != (long)k * d)
+            {
+                throw new CliException($"{path}: {means.LongLength} mean values for {k} components of dimension {d} (expected {(long)k * d})");
+            }
+
+            var expected = covariance switch
+            {
+                CovarianceType.Full => (long)k * d * d,
+                CovarianceType.Diag => (long)k * d,
+                CovarianceType.Spherical => k,
+                _ => (long)d * d,
+            };
+            if (cov.LongLength != expected)
+            {
+                throw new CliException($"{path}: {cov.LongLength} covariance values for {k} {GmmArguments.Name(covariance)} components of dimension {d} (expected {expected})");
+            }
+
             return (GaussianMixture.Create(weights, means, cov, k, d, covariance), columns);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)

@@ -155,4 +155,43 @@ public sealed class FitCommandTests
         Assert.Equal(2, code);
         Assert.Contains("not an EmStreaming model file", error);
     }
+
+    [Theory]
+    // Sizes whose K × d × d overflows an int: a stack trace (exit 134) before the lengths were checked.
+    [InlineData("\"components\":100000,\"dimension\":100000,", "1 weights for 100000 components")]
+    [InlineData("\"components\":2,\"dimension\":2,", "1 weights for 2 components")]
+    public void Predict_ModelFileSizesDisagreeWithItsArrays_ExitsTwoNamingTheFile(string sizes, string expected)
+    {
+        var text = "{\"format\":\"emstreaming-model\",\"version\":1,\"kind\":\"gmm\",\"covariance\":\"full\"," + sizes
+            + "\"columns\":" + (sizes.Contains("100000", StringComparison.Ordinal) ? "[" + string.Join(',', Enumerable.Range(0, 100000).Select(i => $"\"c{i}\"")) + "]" : "[\"eruptions\",\"waiting\"]")
+            + ",\"weights\":[1],\"means\":[[1]],\"covarianceValues\":[1]}";
+        using var model = new CliRunner.TempFile(".json", text);
+        var (code, output, error) = CliRunner.Run("predict", model.Path, CliRunner.DataFile("faithful.csv"));
+        Assert.Equal(2, code);
+        Assert.StartsWith($"error: {model.Path}", error);
+        Assert.Contains(expected, error);
+        Assert.Equal(string.Empty, output);
+    }
+
+    [Fact]
+    public void Predict_ModelFileNamesAColumnTwice_SaysSoOfTheModelFileNotOfColumns()
+    {
+        var text = "{\"format\":\"emstreaming-model\",\"version\":1,\"kind\":\"gmm\",\"covariance\":\"diag\",\"components\":1,\"dimension\":2,"
+            + "\"columns\":[\"waiting\",\"waiting\"],\"weights\":[1],\"means\":[[1,2]],\"covarianceValues\":[1,1]}";
+        using var model = new CliRunner.TempFile(".json", text);
+        var (code, _, error) = CliRunner.Run("predict", model.Path, CliRunner.DataFile("faithful.csv"));
+        Assert.Equal(2, code);
+        Assert.Contains($"{model.Path}: the model file names column 'waiting' twice", error);
+        Assert.DoesNotContain("--columns", error);
+    }
+
+    [Fact]
+    public void Fit_NoNumericColumn_NamesTheFile()
+    {
+        using var file = new CliRunner.TempFile(content: "name,colour\nx,red\ny,blue\n");
+        var (code, _, error) = CliRunner.Run("fit", file.Path, "-k", "1");
+        Assert.Equal(2, code);
+        Assert.Contains($"{file.Path}: ", error);
+        Assert.Contains("no numeric column", error);
+    }
 }
