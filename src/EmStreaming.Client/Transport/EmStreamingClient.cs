@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
 
 namespace EmStreaming.Client.Transport;
 
@@ -28,12 +29,16 @@ internal sealed class EmStreamingClient(HttpClient http) : IEmStreamingClient
         Add("prefix", prefix);
         Add("cursor", cursor);
         Add("limit", limit?.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return await SendAsync<ModelPage>(HttpMethod.Get, query.ToString(), null, null, cancellationToken).ConfigureAwait(false);
+        var page = await SendAsync<ModelPage>(HttpMethod.Get, query.ToString(), null, null, cancellationToken).ConfigureAwait(false);
+        return page.Models is null || page.Models.Any(m => m?.Id is null || m.Definition is null || m.Status is null)
+            ? throw new EmStreamingException($"{http.BaseAddress} answered GET v1/models without the list of models (id, definition, status) the API defines")
+            : page;
     }
 
     public async IAsyncEnumerable<ModelInfo> ListAllModelsAsync(string? prefix = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         string? cursor = null;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         do
         {
             var page = await ListModelsAsync(prefix, cursor, 1000, cancellationToken).ConfigureAwait(false);
@@ -43,6 +48,12 @@ internal sealed class EmStreamingClient(HttpClient http) : IEmStreamingClient
             }
 
             cursor = page.NextCursor;
+
+            // A server that hands out a cursor it gave before would page forever.
+            if (cursor is not null && !seen.Add(cursor))
+            {
+                throw new EmStreamingException($"{http.BaseAddress} answered GET v1/models with nextCursor '{cursor}' a second time; its paging does not move forward");
+            }
         }
         while (cursor is not null);
     }
@@ -65,10 +76,19 @@ internal sealed class EmStreamingClient(HttpClient http) : IEmStreamingClient
     }
 
     public Task<AppendResult> AppendAsync(string id, IReadOnlyList<double[]> rows, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
-        SendAsync<AppendResult>(HttpMethod.Post, Model(id, "observations"), Rows(ClientJson.Rows(rows)), idempotencyKey ?? NewKey(), cancellationToken);
+        AppendCheckedAsync(Model(id, "observations"), Rows(ClientJson.Rows(rows)), idempotencyKey ?? NewKey(), cancellationToken);
 
     public Task<AppendResult> AppendAsync(string id, ReadOnlyMemory<double> values, int columns, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
-        SendAsync<AppendResult>(HttpMethod.Post, Model(id, "observations"), Rows(ClientJson.Rows(values, columns)), idempotencyKey ?? NewKey(), cancellationToken);
+        AppendCheckedAsync(Model(id, "observations"), Rows(ClientJson.Rows(values, columns)), idempotencyKey ?? NewKey(), cancellationToken);
+
+    /// <summary>The append itself (its arguments are checked synchronously, above). An answer without its list of rejected rows is not the API's: say so rather than hand out a null.</summary>
+    private async Task<AppendResult> AppendCheckedAsync(string path, HttpContent body, string idempotencyKey, CancellationToken cancellationToken)
+    {
+        var result = await SendAsync<AppendResult>(HttpMethod.Post, path, body, idempotencyKey, cancellationToken).ConfigureAwait(false);
+        return result.Rejected is null || result.Rejected.Any(r => r is null)
+            ? throw new EmStreamingException($"{http.BaseAddress} answered an append without the list of rejected rows the API defines")
+            : result;
+    }
 
     public Task<ModelState> GetStateAsync(string id, CancellationToken cancellationToken = default) =>
         SendAsync<ModelState>(HttpMethod.Get, Model(id, "state"), null, null, cancellationToken);
@@ -197,9 +217,25 @@ internal sealed class EmStreamingClient(HttpClient http) : IEmStreamingClient
         return response;
     }
 
-    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken) =>
-        await response.Content.ReadFromJsonAsync<T>(ClientJson.Options, cancellationToken).ConfigureAwait(false)
-            ?? throw new EmStreamingException($"the server answered {(int)response.StatusCode} without a body");
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        T? value;
+        try
+        {
+            value = await response.Content.ReadFromJsonAsync<T>(ClientJson.Options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (JsonException e)
+        {
+            // Something else answering at that address (an HTML page, a proxy), or a server of another version: a server
+            // problem, reported as one, not a deserializer's stack trace.
+            var request = response.RequestMessage;
+            throw new EmStreamingException(
+                $"{request?.Method} {request?.RequestUri} answered {(int)response.StatusCode} with a body that is not the API's JSON ({response.Content.Headers.ContentType?.MediaType ?? "no Content-Type"}): {e.Message}",
+                inner: e);
+        }
+
+        return value ?? throw new EmStreamingException($"the server answered {(int)response.StatusCode} without a body");
+    }
 
     private sealed record ImputeAnswer(double[][] Rows);
 }

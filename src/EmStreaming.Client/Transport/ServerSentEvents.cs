@@ -13,7 +13,7 @@ internal static class ServerSentEvents
         string? type = null;
         string? id = null;
         var data = new StringBuilder();
-        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+        while (await ReadLineAsync(reader, cancellationToken).ConfigureAwait(false) is { } line)
         {
             if (line.Length == 0)
             {
@@ -57,6 +57,19 @@ internal static class ServerSentEvents
                     id = value;
                     break;
             }
+        }
+    }
+
+    /// <summary>The next line; a connection that breaks off mid-stream is the server's failure (an <see cref="EmStreamingException"/>), not an I/O exception for the caller to guess at.</summary>
+    private static async Task<string?> ReadLineAsync(StreamReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new EmStreamingException($"the event stream broke off: {e.Message}", inner: e);
         }
     }
 
