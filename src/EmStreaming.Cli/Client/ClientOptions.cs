@@ -45,6 +45,19 @@ internal sealed class ClientOptions
     }
 
     /// <summary>
+    /// Checks a model id by the server's own rule (<see cref="EmStreaming.Grains.Observations.ModelInput"/>) before any I/O: a
+    /// hostile id is a usage error naming <paramref name="what"/> and the character at fault as the user typed it, not the
+    /// server's complaint about the '%' of its URL escape.
+    /// </summary>
+    public static void CheckModelId(string? id, string what)
+    {
+        if (EmStreaming.Grains.Observations.ModelInput.FindIdProblem(id, $"{what}: a model id") is { } problem)
+        {
+            throw new CliException(problem);
+        }
+    }
+
+    /// <summary>
     /// Runs a client command: server problems print one line and exit with <see cref="ExitCodes.ServerError"/>;
     /// bad arguments stay <see cref="CliException"/> (usage error) for the caller.
     /// </summary>

@@ -33,6 +33,7 @@ internal static class ReplayCommand
         {
             var path = parse.GetValue(file)!;
             var id = parse.GetValue(model)!;
+            ClientOptions.CheckModelId(id, "--model");
             var batchSize = parse.GetValue(batch);
             if (batchSize is < 1 or > 100_000)
             {
@@ -48,13 +49,33 @@ internal static class ReplayCommand
             var names = parse.GetValue(columns)?.SelectMany(c => c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
             var json = parse.GetValue(client.Json);
             var server = client.Connect(parse);
-            var data = context.LoadCsv(path, names, json).Data;
+            var csv = context.LoadCsv(path, names, json);
+            var data = csv.Data;
+            var csvColumns = csv.ColumnNames;
 
             // Keys derived from the file's content and the batch number: running the same replay again after a
             // timeout of unknown outcome is answered from the server's idempotency record, not applied twice.
             var fileKey = Convert.ToHexString(SHA256.HashData(MemoryMarshalBytes(data))).AsSpan(0, 16).ToString();
             return ClientOptions.Run(context, async ct =>
             {
+                // A file of another width than the model would have every row rejected, one by one, after a full replay that
+                // "succeeded": compare with the model's dimension first, and send nothing. (An id nobody created yet may still be
+                // made from a template by the first append; the server checks those rows itself.)
+                ModelInfo? existing = null;
+                try
+                {
+                    existing = await server.GetModelAsync(id, ct).ConfigureAwait(false);
+                }
+                catch (ModelNotFoundException)
+                {
+                }
+
+                if (existing?.Definition.Dimension is { } dimension && dimension != data.Columns)
+                {
+                    throw new CliException(
+                        $"{path}: {data.Columns} column(s) are selected ({string.Join(", ", csvColumns)}) but model '{id}' has dimension {dimension}; choose {dimension} with --columns");
+                }
+
                 var summary = new ReplaySummary();
                 if (json || !context.Interactive)
                 {
@@ -78,7 +99,8 @@ internal static class ReplayCommand
                         model = id,
                         rows = data.Rows,
                         accepted = summary.Accepted,
-                        rejected = summary.Rejected,
+                        // Value tuples have fields, which System.Text.Json leaves out: each rejection was written as {}.
+                        rejected = summary.Rejected.Select(r => new { row = r.Row + 1, reason = r.Reason }),
                         batches = summary.Batches,
                         seconds = Math.Round(summary.Seconds, 3),
                     })).ConfigureAwait(false);
@@ -91,6 +113,14 @@ internal static class ReplayCommand
                     {
                         await context.Out.WriteLineAsync($"  row {row + 1}: {reason}").ConfigureAwait(false);
                     }
+                }
+
+                // Not one row kept (every row of the wrong width for a model a template makes, say): the replay failed.
+                if (summary.Accepted == 0 && summary.Rejected.Count > 0)
+                {
+                    var (first, why) = summary.Rejected[0];
+                    await context.Error.WriteLineAsync($"error: {path}: model '{id}' accepted none of its {data.Rows:N0} rows; row {first + 1}: {why}").ConfigureAwait(false);
+                    return ExitCodes.UsageError;
                 }
 
                 return ExitCodes.Success;

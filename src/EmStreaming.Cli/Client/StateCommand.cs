@@ -17,8 +17,10 @@ internal static class StateCommand
         client.AddTo(command);
         command.SetAction(parse => ClientOptions.Run(context, async ct =>
         {
+            var model = parse.GetValue(id);
+            ClientOptions.CheckModelId(model, "id");
             var server = client.Connect(parse);
-            var state = await server.GetStateAsync(parse.GetValue(id)!, ct).ConfigureAwait(false);
+            var state = await server.GetStateAsync(model!, ct).ConfigureAwait(false);
             if (parse.GetValue(client.Json))
             {
                 await context.Out.WriteLineAsync(JsonSerializer.Serialize(state, EmStreamingJson.Options)).ConfigureAwait(false);

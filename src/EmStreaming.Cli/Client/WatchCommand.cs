@@ -29,14 +29,27 @@ internal static class WatchCommand
                 throw new CliException("--count must be at least 1");
             }
 
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            if (parse.GetValue(timeout) is { } seconds)
+            // A timer takes at most 2^32 - 2 ms (about 49 days); NaN, a negative, zero or a longer time is a usage error naming
+            // the flag, not an ArgumentException about 'delay' or an OverflowException's stack trace.
+            var seconds = parse.GetValue(timeout);
+            if (seconds is { } s && !(s > 0 && s <= MaxTimeoutSeconds))
             {
-                deadline.CancelAfter(TimeSpan.FromSeconds(seconds));
+                throw new CliException($"--timeout must be a number of seconds greater than 0 and at most {MaxTimeoutSeconds:0} (was {s.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
+            }
+
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            if (seconds is { } wait)
+            {
+                deadline.CancelAfter(TimeSpan.FromSeconds(wait));
+            }
+
+            var model = parse.GetValue(id);
+            if (model is not null)
+            {
+                ClientOptions.CheckModelId(model, "id");
             }
 
             var server = client.Connect(parse);
-            var model = parse.GetValue(id);
             var json = parse.GetValue(client.Json);
             if (!json)
             {
@@ -81,6 +94,9 @@ internal static class WatchCommand
         }));
         return command;
     }
+
+    /// <summary>The longest --timeout a timer can wait: (2^32 - 2) ms.</summary>
+    private const double MaxTimeoutSeconds = 4_294_967;
 
     private static string Describe(string type, JsonElement e)
     {
