@@ -123,6 +123,11 @@ internal static class StreamCommand
                             Seed = parse.GetValue(seed),
                         }, d);
                 CheckDimension(estimator.Dimension, d, schema);
+                if (resume is not null)
+                {
+                    CheckResumedFlags(parse, "--components", k, estimator.Components, "components", covariance, cov, estimator.Options.Covariance, halfLife, alpha);
+                }
+
                 RunGmm(estimator, rows, d, m, every, output);
                 if (parse.GetValue(saveState) is { } target) WriteState(target, estimator.SaveState());
             }
@@ -139,6 +144,11 @@ internal static class StreamCommand
                             BufferFit = new HmmFitOptions { States = k!.Value, Covariance = cov, Seed = parse.GetValue(seed), Restarts = HmmDriftWatch.RefitRestarts },
                         }, d), new HmmDriftWatch(parse.GetValue(seed)));
                 CheckDimension(estimator.Dimension, d, schema);
+                if (resume is not null)
+                {
+                    CheckResumedFlags(parse, "--states", k, estimator.States, "states", covariance, cov, estimator.CovarianceType, halfLife, alpha);
+                }
+
                 RunHmm(estimator, watch, rows, every, output);
                 if (parse.GetValue(saveState) is { } target) WriteState(target, watch.Save(estimator));
             }
@@ -171,6 +181,33 @@ internal static class StreamCommand
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// A resumed stream continues the saved estimator bit-exactly, with its own K, covariance type and step size: a flag that
+    /// asks for another one is an error naming it, not silently ignored.
+    /// </summary>
+    private static void CheckResumedFlags(
+        ParseResult parse, string countFlag, int? count, int savedCount, string what, Option<string> covarianceOption, CovarianceType covariance,
+        CovarianceType savedCovariance, Option<double?> halfLife, Option<double?> alpha)
+    {
+        if (count is { } given && given != savedCount)
+        {
+            throw new CliException($"{countFlag} {given} does not match the {savedCount} {what} of the state given with --resume-state");
+        }
+
+        if (GmmArguments.Given(parse, covarianceOption) && covariance != savedCovariance)
+        {
+            throw new CliException($"--covariance {GmmArguments.Name(covariance)} does not match the state given with --resume-state ({GmmArguments.Name(savedCovariance)})");
+        }
+
+        foreach (var option in new Option[] { halfLife, alpha })
+        {
+            if (GmmArguments.Given(parse, option))
+            {
+                throw new CliException($"{option.Name}: a stream resumed with --resume-state keeps the step size saved in its state");
+            }
+        }
     }
 
     private static void CheckDimension(int state, int columns, CsvSchema schema)

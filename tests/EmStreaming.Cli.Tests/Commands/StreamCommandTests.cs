@@ -296,4 +296,24 @@ public sealed class StreamCommandTests
         Assert.Equal(2, code);
         Assert.Contains(expected, error);
     }
+
+    [Theory]
+    [InlineData("gmm", "--components", "5", "--components 5 does not match the 2 components")]
+    [InlineData("gmm", "--covariance", "diag", "--covariance diag does not match")]
+    [InlineData("gmm", "--half-life", "100", "--half-life: a stream resumed with --resume-state keeps the step size")]
+    [InlineData("hmm", "--states", "3", "--states 3 does not match the 2 states")]
+    [InlineData("hmm", "--alpha", "0.7", "--alpha: a stream resumed with --resume-state keeps the step size")]
+    public void Stream_ResumeWithAFlagTheStateContradicts_ExitsTwoNamingIt(string model, string option, string value, string expected)
+    {
+        // These flags used to be ignored on a resume: a run asked for K = 5 went on with the saved K = 2 and exited 0.
+        var rows = model == "gmm" ? MixtureRows(600, 4) : TwoRegimeSeries();
+        using var file = new CliRunner.TempFile(content: Csv(rows));
+        using var state = new CliRunner.TempFile(".bin");
+        var count = model == "gmm" ? "--components" : "--states";
+        Assert.Equal(0, CliRunner.Run("stream", file.Path, "--model", model, count, "2", "--save-state", state.Path).ExitCode);
+        var (code, output, error) = CliRunner.Run("stream", file.Path, "--model", model, "--resume-state", state.Path, option, value);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error);
+        Assert.Equal(string.Empty, output);
+    }
 }
