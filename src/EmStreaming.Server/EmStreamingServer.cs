@@ -67,6 +67,11 @@ public static class EmStreamingServer
             await WriteFailuresAsync(error, e).ConfigureAwait(false);
             return ExitConfigurationError;
         }
+        catch (Exception e) when ((BadSettingsFile(e) ?? BadSettingValue(e)) is { } message)
+        {
+            await error.WriteLineAsync($"error: invalid configuration: {message}").ConfigureAwait(false);
+            return ExitConfigurationError;
+        }
 
         SiloHostOptions? silo = null; // set when one of the silo's ports is taken
         await using (app.ConfigureAwait(false))
@@ -85,6 +90,12 @@ public static class EmStreamingServer
             {
                 // Also when a silo start-up step found it (an unreachable storage account names its setting).
                 await WriteFailuresAsync(error, invalid).ConfigureAwait(false);
+                return ExitConfigurationError;
+            }
+            catch (Exception e) when (BadSettingValue(e) is { } message)
+            {
+                // A setting that does not convert to its type ('abc' for a port), bound when its options are first read.
+                await error.WriteLineAsync($"error: invalid configuration: {message}").ConfigureAwait(false);
                 return ExitConfigurationError;
             }
             catch (Exception e) when (Find<CorruptDataFileException>(e) is { } corrupt)
@@ -163,6 +174,27 @@ public static class EmStreamingServer
         {
             await error.WriteLineAsync($"error: invalid configuration: {failure}").ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The configuration binder's failure to convert a value ("Failed to convert configuration value 'abc' at
+    /// 'Server:MaxRowsPerBatch' to type 'System.Int32'."), which names the setting; null for any other exception.
+    /// </summary>
+    private static string? BadSettingValue(Exception e) =>
+        Find<InvalidOperationException>(e) is { } invalid && invalid.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal)
+            ? invalid.Message
+            : null;
+
+    /// <summary>A settings file that is not valid JSON: the file and where the parser stopped; null for any other exception.</summary>
+    private static string? BadSettingsFile(Exception e)
+    {
+        if (Find<InvalidDataException>(e) is not { } invalid || !invalid.Message.StartsWith("Failed to load configuration from file", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var innermost = invalid.GetBaseException();
+        return ReferenceEquals(innermost, invalid) ? invalid.Message : $"{invalid.Message.TrimEnd('.')}: {innermost.Message}";
     }
 
     private static T? Find<T>(Exception? e)
