@@ -48,6 +48,7 @@ internal static class FitCommand
         var k = parse.GetValue(gmm.Components);
         // With neither --components nor --select-k the model is chosen below; its flags are still checked here, before any I/O.
         var options = gmm.ToOptions(parse, k ?? range?.Min ?? 1);
+        OutputPath.Check("--save", savePath);
         var csv = context.LoadCsv(path, gmm.ColumnNames(parse), json);
         var data = csv.Data;
         var watch = Stopwatch.StartNew();

@@ -26,6 +26,7 @@ internal static class HmmFit
         var states = parse.GetValue(hmm.States) ?? parse.GetValue(common.Components)
             ?? throw new CliException("--states is required with --model hmm");
         var options = ToOptions(parse, common, states);
+        OutputPath.Check("--viterbi", parse.GetValue(hmm.Viterbi));
         var data = context.LoadCsv(path, common.ColumnNames(parse), json).Data;
 
         var watch = Stopwatch.StartNew();

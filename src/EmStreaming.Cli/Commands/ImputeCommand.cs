@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EmStreaming.Cli.Csv;
+using EmStreaming.Cli.Output;
 using EmStreaming.Numerics.Gmm;
 
 namespace EmStreaming.Cli.Commands;
@@ -31,6 +32,7 @@ internal static class ImputeCommand
             var k = parse.GetValue(gmm.Components);
             var options = gmm.ToOptions(parse, k ?? 1);
             var outPath = parse.GetValue(output);
+            OutputPath.Check("--output", outPath);
             var csv = context.LoadCsv(path, gmm.ColumnNames(parse), json: false);
             var data = csv.Data;
             GmmFitResult fit;

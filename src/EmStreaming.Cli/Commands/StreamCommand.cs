@@ -103,6 +103,7 @@ internal static class StreamCommand
                 throw new CliException(kind == "gmm" ? "--components must be at least 1" : "--states must be at least 1");
             }
 
+            OutputPath.Check("--save-state", parse.GetValue(saveState));
             var json = parse.GetValue(jsonOption);
             var schema = context.PlanCsv(path, names, json);
             var d = schema.Columns.Length;

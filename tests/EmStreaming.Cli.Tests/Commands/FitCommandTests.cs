@@ -93,6 +93,11 @@ public sealed class FitCommandTests
     [InlineData("fit", "--covariance", "banana", "--covariance")]
     [InlineData("impute", "--n-init", "0", "--n-init")]
     [InlineData("stream", "--batch-size", "0", "--batch-size")]
+    // Files to be written: a missing directory was found only after the fit (or the whole stream, its reports printed).
+    [InlineData("fit", "--save", "/no/such/dir/model.json", "--save: cannot write /no/such/dir/model.json: the directory /no/such/dir does not exist")]
+    [InlineData("impute", "--output", "/no/such/dir/out.csv", "--output: cannot write")]
+    [InlineData("stream", "--save-state", "/no/such/dir/state.bin", "--save-state: cannot write")]
+    [InlineData("stream", "--save-state", "/tmp", "--save-state: /tmp is a directory")]
     public void Command_BadFlag_FailsBeforeReadingTheFile(string command, string option, string value, string expected)
     {
         var (code, output, error) = CliRunner.Run(command, "/no/such/file.csv", "--components", "2", option, value);
@@ -193,5 +198,14 @@ public sealed class FitCommandTests
         Assert.Equal(2, code);
         Assert.Contains($"{file.Path}: ", error);
         Assert.Contains("no numeric column", error);
+    }
+
+    [Fact]
+    public void FitHmm_ViterbiIntoAMissingDirectory_FailsBeforeTheFit()
+    {
+        var (code, output, error) = CliRunner.Run("fit", "/no/such/file.csv", "--model", "hmm", "--states", "2", "--viterbi", "/no/such/dir/path.csv");
+        Assert.Equal(2, code);
+        Assert.Contains("--viterbi: cannot write /no/such/dir/path.csv", error);
+        Assert.Equal(string.Empty, output);
     }
 }
