@@ -1,3 +1,4 @@
+using EmStreaming.Grains.Observations;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Text;
 using EmStreaming.Server.Api;
@@ -108,6 +109,14 @@ internal static class CsvLoader
                 {
                     throw new CliException(
                         $"{path}: row {r + 1} (line {row.LineNumberFrom}), column '{header[columns[j]]}': infinite values are not allowed");
+                }
+
+                // The server's bound (its rows beyond it are rejected): squares of such values overflow the EM statistics, and the
+                // fits died with an InvalidOperationException's stack trace ("could not build the provisional model").
+                if (Math.Abs(value) > ModelInput.MaxMagnitude)
+                {
+                    throw new CliException(
+                        $"{path}: row {r + 1} (line {row.LineNumberFrom}), column '{header[columns[j]]}': '{CsvFormat.Quote(column.Span)}' is beyond ±1e100, the largest magnitude a model takes");
                 }
 
                 observed += double.IsNaN(value) ? 0 : 1;

@@ -208,4 +208,18 @@ public sealed class FitCommandTests
         Assert.Contains("--viterbi: cannot write /no/such/dir/path.csv", error);
         Assert.Equal(string.Empty, output);
     }
+
+    [Theory]
+    [InlineData("fit", "-k", "1")]
+    [InlineData("fit", "--model", "hmm")]
+    [InlineData("stream", "-k", "1")]
+    public void Command_ValueBeyondTheModelsRange_ExitsTwoNamingRowAndColumn(string command, string option, string value)
+    {
+        // 1e200 is finite, but its square is not: fit died with "could not build the provisional model" and a stack trace.
+        using var file = new CliRunner.TempFile(content: "a,b\n1,2\n3,1e200\n5,6\n");
+        string[] args = option == "--model" ? [command, file.Path, option, value, "--states", "1"] : [command, file.Path, option, value];
+        var (code, _, error) = CliRunner.Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains("row 2 (line 3), column 'b': '1e200' is beyond ±1e100", error);
+    }
 }
