@@ -264,7 +264,7 @@ internal static class CsvLoader
         return header;
     }
 
-    private static int[] Resolve(string[] header, IReadOnlyList<string> names)
+    private static int[] Resolve(string path, string[] header, IReadOnlyList<string> names)
     {
         var indices = new int[names.Count];
         for (var i = 0; i < names.Count; i++)
@@ -272,7 +272,7 @@ internal static class CsvLoader
             var index = Array.IndexOf(header, names[i]);
             if (index < 0)
             {
-                throw new CliException($"column '{names[i]}' is not in the file; its columns are: {string.Join(", ", header)}");
+                throw new CliException($"{path}: column '{names[i]}' is not in the file; its columns are: {string.Join(", ", header)}");
             }
 
             indices[i] = index;
@@ -292,7 +292,7 @@ internal static class CsvLoader
     private static ScanResult Scan(string path, char separator, IReadOnlyList<string>? names, bool untilDecided, IProgress<CsvProgress>? progress, CancellationToken cancellationToken)
     {
         using var reader = OpenAfterHeader(path, separator, out var header);
-        var named = names is { Count: > 0 } ? Resolve(header, names) : null;
+        var named = names is { Count: > 0 } ? Resolve(path, header, names) : null;
         if (untilDecided && named is not null)
         {
             return new ScanResult(header, named, -1);

@@ -222,4 +222,15 @@ public sealed class FitCommandTests
         Assert.Equal(2, code);
         Assert.Contains("row 2 (line 3), column 'b': '1e200' is beyond ±1e100", error);
     }
+
+    [Fact]
+    public void Predict_ModelColumnMissingFromTheFile_NamesTheFile()
+    {
+        using var model = new CliRunner.TempFile(".json");
+        Assert.Equal(0, CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "-k", "2", "--save", model.Path).ExitCode);
+        using var other = new CliRunner.TempFile(content: "eruptions\n1.5\n");
+        var (code, _, error) = CliRunner.Run("predict", model.Path, other.Path);
+        Assert.Equal(2, code);
+        Assert.Contains($"{other.Path}: column 'waiting' is not in the file; its columns are: eruptions", error);
+    }
 }
