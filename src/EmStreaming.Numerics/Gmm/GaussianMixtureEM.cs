@@ -259,24 +259,24 @@ public static class GaussianMixtureEM
 
         // Per fold and column, observed entries not yet hidden: a column's last one stays, or the fold's fit has nothing to
         // estimate that column from.
-        var columnLeft = new int[folds * d];
+        var observedInColumn = new int[d];
         for (var i = 0; i < data.Values.Length; i++)
         {
             if (!double.IsNaN(data.Values[i]))
             {
-                for (var f = 0; f < folds; f++)
-                {
-                    columnLeft[(f * d) + (i % d)]++;
-                }
+                observedInColumn[i % d]++;
             }
         }
 
-        for (var j = 0; j < d; j++)
+        if (Array.IndexOf(observedInColumn, 0) is var empty and >= 0)
         {
-            if (columnLeft[j] == 0)
-            {
-                throw new ArgumentException($"column {j} has no observed value, so no model can impute it", nameof(data));
-            }
+            throw new ArgumentException($"column {empty} has no observed value, so no model can impute it", nameof(data));
+        }
+
+        var columnLeft = new int[folds * d];
+        for (var f = 0; f < folds; f++)
+        {
+            observedInColumn.CopyTo(columnLeft, f * d);
         }
 
         for (var i = 0; i < data.Rows; i++)
