@@ -8,7 +8,9 @@ public sealed class ServeCommandTests
         var data = Path.Combine(Path.GetTempPath(), $"emstream-test-{Guid.NewGuid():N}");
         try
         {
-            var (code, _, error) = CliRunner.Run(["serve", "--urls", "http://127.0.0.1:23439", "--data-dir", data, "--Orleans:SiloPort=23440", "--Orleans:GatewayPort=23441", .. extra]);
+            // Free ports, should a setting pass and the server get as far as listening.
+            var ports = EmStreaming.Testing.LoopbackPorts.Free(3);
+            var (code, _, error) = CliRunner.Run(["serve", "--urls", $"http://127.0.0.1:{ports[0]}", "--data-dir", data, $"--Orleans:SiloPort={ports[1]}", $"--Orleans:GatewayPort={ports[2]}", .. extra]);
             return (code, error);
         }
         finally
