@@ -6,7 +6,6 @@ namespace EmStreaming.Cli.Tests.Client;
 public sealed class ClientCommandTests
 {
     private const string Unreachable = "http://127.0.0.1:1";
-    private const string ModelT1 = """{"id":"t1","definition":{"kind":"gmm","dimension":2,"components":2},"status":{"observations":0,"warmingUp":true},"createdAt":"2026-01-01T00:00:00Z"}""";
     private const string NotFound = """{"status":404,"title":"Model not found","detail":"model 't1' does not exist"}""";
 
     private static void NoStackTrace(string error)
@@ -96,20 +95,6 @@ public sealed class ClientCommandTests
         Assert.Equal("a value beyond 1e100", rejected[0].GetProperty("reason").GetString());
     }
 
-    [Fact]
-    public void Replay_FileOfAnotherWidthThanTheModel_ExitsTwoAndSendsNoRow()
-    {
-        using var file = new CliRunner.TempFile(content: "a,b,c\n1,2,3\n4,5,6\n");
-        using var server = new FakeServer((method, _) => method == "GET"
-            ? FakeServer.Answer(200, "application/json", ModelT1)
-            : FakeServer.Answer(200, "application/json", """{"accepted":0,"rejected":[{"index":0,"reason":"row has 3 values; the model's dimension is 2"},{"index":1,"reason":"row has 3 values; the model's dimension is 2"}],"replayed":false}"""));
-        var (code, output, error) = CliRunner.Run("replay", file.Path, "--model", "t1", "--server", server.Url);
-        Assert.Equal(2, code);
-        Assert.Contains($"{file.Path}: 3 column(s) are selected (a, b, c) but model 't1' has dimension 2", error);
-        Assert.Equal(string.Empty, output);
-        Assert.DoesNotContain(server.Requests, r => r.StartsWith("POST", StringComparison.Ordinal));
-    }
-
     [Theory]
     [InlineData("replay", "--model")]
     [InlineData("state", "id")]
@@ -128,18 +113,5 @@ public sealed class ClientCommandTests
         Assert.Contains($"{what}: a model id is", error);
         Assert.Contains("U+002F at index 1", error);
         Assert.DoesNotContain("cannot reach", error);
-    }
-
-    [Fact]
-    public void Replay_EveryRowRejected_ExitsTwoNamingTheFirstRowAndWhy()
-    {
-        // An id a template makes on its first append has no dimension to check beforehand: the server rejects each row.
-        using var file = new CliRunner.TempFile(content: "a,b,c\n1,2,3\n4,5,6\n");
-        using var server = new FakeServer((method, _) => method == "GET"
-            ? FakeServer.Answer(404, "application/problem+json", NotFound)
-            : FakeServer.Answer(200, "application/json", """{"accepted":0,"rejected":[{"index":0,"reason":"row has 3 values; the model's dimension is 2"},{"index":1,"reason":"row has 3 values; the model's dimension is 2"}],"replayed":false}"""));
-        var (code, _, error) = CliRunner.Run("replay", file.Path, "--model", "sensor-9", "--server", server.Url);
-        Assert.Equal(2, code);
-        Assert.Contains($"{file.Path}: model 'sensor-9' accepted none of its 2 rows; row 1: row has 3 values; the model's dimension is 2", error);
     }
 }

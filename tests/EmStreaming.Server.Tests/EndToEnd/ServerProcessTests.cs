@@ -308,6 +308,29 @@ public sealed class ServerProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Replay_RowsOfAnotherWidth_ExitsTwo_NothingApplied_NoModelMadeFromATemplate()
+    {
+        await StartServerAsync();
+        await PutModelAsync("e2e:width", """{"kind":"gmm","dimension":2,"components":2}""");
+        var csv = Path.Combine(_dataDirectory, "three.csv");
+        await File.WriteAllTextAsync(csv, "a,b,c\n1,2,3\n4,5,6\n");
+
+        // A model that exists: its dimension is compared before anything is sent.
+        var known = await RunAsync("replay", csv, "--server", _url, "--model", "e2e:width");
+        Assert.Equal(2, known.ExitCode);
+        Assert.Contains($"{csv}: 3 column(s) are selected (a, b, c) but model 'e2e:width' has dimension 2", known.Error);
+        var model = await _http.GetFromJsonAsync<JsonElement>($"{_url}/v1/models/e2e:width");
+        Assert.Equal(0, model.GetProperty("status").GetProperty("observations").GetInt64());
+
+        // An id the "sensor-" template (dimension 2) would make on its first append: the server rejects every row, the replay
+        // fails naming the first, and no model is made.
+        var templated = await RunAsync("replay", csv, "--server", _url, "--model", "sensor-e2e-width");
+        Assert.Equal(2, templated.ExitCode);
+        Assert.Contains($"{csv}: model 'sensor-e2e-width' accepted none of its 2 rows; row 1: ", templated.Error);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await _http.GetAsync($"{_url}/v1/models/sensor-e2e-width")).StatusCode);
+    }
+
+    [Fact]
     public async Task Models_ServerUnreachable_ExitCode3()
     {
         var result = await RunAsync("models", "--server", $"http://127.0.0.1:{TestPaths.FreePort()}");
