@@ -1,3 +1,4 @@
+using EmStreaming.Numerics.Hmm;
 using EmStreaming.Numerics.Online;
 
 namespace EmStreaming.Grains.Models;
@@ -17,6 +18,7 @@ internal sealed partial class ModelCore
 
     private bool _driftRefitWanted;
     private long _sinceWarnings;
+    private bool _warmUpWarning;
     private DateTimeOffset? _rateStart;
     private long _rateRows;
 
@@ -89,12 +91,24 @@ internal sealed partial class ModelCore
     private void RefreshWarnings(int rows = 0, bool force = false)
     {
         _sinceWarnings += rows;
-        if ((!force && _sinceWarnings < WarningInterval) || WarmingUp)
+        if (WarmingUp)
+        {
+            // An HMM whose full buffer leaves a column (nearly) unobserved keeps warming up past its buffer size: say why.
+            Warnings = _hmm is { WaitingForColumn: >= 0 and var column }
+                ? [$"column {column} has fewer than {OnlineGaussianHmm.MinimumObservedPerColumn} observed values in the buffered rows; the first fit waits for them (it cannot estimate that column)"]
+                : [];
+            _warmUpWarning = Warnings.Count > 0;
+            return;
+        }
+
+        // The first check after the warm-up replaces a warm-up warning at once.
+        if (!force && _sinceWarnings < WarningInterval && !_warmUpWarning)
         {
             return;
         }
 
         _sinceWarnings = 0;
+        _warmUpWarning = false;
         var recent = _window.CopyLatest(WarningRows).Rows;
         if (recent.Rows == 0)
         {

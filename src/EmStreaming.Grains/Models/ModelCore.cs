@@ -74,7 +74,7 @@ internal sealed partial class ModelCore
 
     public bool WarmingUp => _gmm is not null ? _gmm.IsWarmingUp : !_hmm!.HasModel;
 
-    public int WarmUpRemaining => _gmm is not null ? _gmm.WarmUpRemaining : (_hmm!.HasModel ? 0 : (int)Math.Max(0, new OnlineHmmOptions { States = 1 }.BufferSize - Observations));
+    public int WarmUpRemaining => _gmm is not null ? _gmm.WarmUpRemaining : _hmm!.WarmUpRemaining;
 
     public OnlineGaussianMixture? Gmm => _gmm;
 

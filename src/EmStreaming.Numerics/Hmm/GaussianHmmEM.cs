@@ -17,7 +17,7 @@ public static class GaussianHmmEM
     /// entries (NaN) are marginalized in the E-step and enter the M-step through their conditional expectations.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is invalid (the message names it).</exception>
-    /// <exception cref="ArgumentException">No sequence, dimensions differ, fewer rows than states, or a row has no observed value (the message names it).</exception>
+    /// <exception cref="ArgumentException">No sequence, dimensions differ, fewer rows than states, or a row or a column with no observed value (the message names it).</exception>
     /// <exception cref="OperationCanceledException">Cancelled between iterations.</exception>
     public static HmmFitResult Fit(IReadOnlyList<DataMatrix> sequences, HmmFitOptions options, IProgress<HmmProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -36,6 +36,15 @@ public static class GaussianHmmEM
             ArgumentNullException.ThrowIfNull(sequences[s], nameof(sequences));
             HmmWorkspace.Validate(sequences[s], d, sequences.Count > 1 ? s : -1);
             total += sequences[s].Rows;
+        }
+
+        var empty = FirstUnobservedColumn(sequences, d);
+        if (empty >= 0)
+        {
+            // A column with no observed value in any sequence has no estimate: Baum–Welch would keep the initializer's
+            // placeholders (mean 0, variance 1) as a fixed point, and filters, scores and imputation would use them.
+            // Refused, as the mixture fit refuses it.
+            throw new ArgumentException($"column {empty} has no observed value, so the fit cannot estimate it", nameof(sequences));
         }
 
         if (total < options.States)
@@ -61,5 +70,33 @@ public static class GaussianHmmEM
         }
 
         return best!;
+    }
+
+    /// <summary>The first column with no observed entry in any of <paramref name="sequences"/>, or −1.</summary>
+    private static int FirstUnobservedColumn(IReadOnlyList<DataMatrix> sequences, int columns)
+    {
+        Span<bool> seen = columns <= 256 ? stackalloc bool[columns] : new bool[columns];
+        seen.Clear();
+        var left = columns;
+        foreach (var sequence in sequences)
+        {
+            if (!sequence.HasMissing && sequence.Rows > 0)
+            {
+                return -1;
+            }
+
+            var values = sequence.Values;
+            for (var i = 0; i < values.Length && left > 0; i++)
+            {
+                var j = i % columns;
+                if (!seen[j] && !double.IsNaN(values[i]))
+                {
+                    seen[j] = true;
+                    left--;
+                }
+            }
+        }
+
+        return left == 0 ? -1 : seen.IndexOf(false);
     }
 }

@@ -113,7 +113,8 @@ public sealed partial class OnlineGaussianHmm
         h._observations = r.ReadInt64("observations");
         h._steps = r.ReadInt64("steps");
         h._buffered = r.ReadInt32("buffered");
-        if (h._buffered < 0 || h._buffered > bufferSize || (phase == OnlineHmmPhase.Buffering && h._buffered == bufferSize))
+        // A full buffer while buffering is a fit that waits (a column with no observed value, or a fit that threw).
+        if (h._buffered < 0 || h._buffered > bufferSize)
         {
             throw r.Invalid("buffered", "is out of range");
         }
@@ -126,6 +127,10 @@ public sealed partial class OnlineGaussianHmm
         h._prequentialCount = r.ReadInt64("prequentialCount");
         h._lastStepSize = r.ReadDouble("lastStepSize");
         r.ReadDoubles("buffer", h._buffered * d).CopyTo(h._buffer, 0);
+        for (var i = 0; i < h._buffered * d; i++)
+        {
+            h._bufferObserved[i % d] += double.IsNaN(h._buffer[i]) ? 0 : 1;
+        }
 
         r.ReadDoubles("start", k).CopyTo(h._start, 0);
         r.ReadDoubles("transitions", k * k).CopyTo(h._transitions, 0);

@@ -9,7 +9,8 @@ namespace EmStreaming.Numerics.Hmm;
 /// regime and its run length are updated on every observation (also while parameters are frozen during burn-in);
 /// the statistics follow the recursion ρ, S = Σ_j ρ(j) φ(j), and after burn-in every observation is followed by an
 /// M-step. Parameters start from a Baum–Welch fit on the first <see cref="OnlineHmmOptions.BufferSize"/>
-/// observations (then replayed through the recursion) or from <see cref="OnlineHmmOptions.InitialModel"/>.
+/// observations (then replayed through the recursion) or from <see cref="OnlineHmmOptions.InitialModel"/>; while those
+/// leave a column with fewer than two observed values the fit waits, keeping the newest ones (<see cref="WaitingForColumn"/>).
 /// </summary>
 /// <remarks>
 /// Not thread-safe: one owner (an actor turn) at a time. <see cref="Update(ReadOnlySpan{double})"/> allocates
@@ -18,6 +19,9 @@ namespace EmStreaming.Numerics.Hmm;
 /// </remarks>
 public sealed partial class OnlineGaussianHmm
 {
+    /// <summary>Observed values each column needs among the buffered observations before the buffer fit runs: 2.</summary>
+    public const int MinimumObservedPerColumn = 2;
+
     private readonly int _k;
     private readonly int _d;
     private readonly CovarianceType _type;
@@ -30,6 +34,9 @@ public sealed partial class OnlineGaussianHmm
     private readonly HmmFitOptions _bufferFit;
 
     private readonly double[] _buffer;
+
+    // Observed (non-NaN) entries of each column among the buffered rows.
+    private readonly int[] _bufferObserved;
     private readonly double[] _start;
     private readonly double[] _transitions;
     private readonly HmmEmissions _emissions;
@@ -99,6 +106,7 @@ public sealed partial class OnlineGaussianHmm
         var p = _emissions.StatLength;
         var len = StatisticsLength;
         _buffer = options.InitialModel is null ? new double[_bufferSize * _d] : [];
+        _bufferObserved = new int[_d];
         _start = new double[_k];
         _transitions = new double[_k * _k];
         _avgTransitions = new double[_k * _k];
@@ -170,6 +178,22 @@ public sealed partial class OnlineGaussianHmm
     /// <summary>True once parameters exist (after the buffer fit, or from the start with an initial model).</summary>
     public bool HasModel => _phase != OnlineHmmPhase.Buffering;
 
+    /// <summary>
+    /// While the buffer is full but its fit waits, the first column (0-based) with fewer than
+    /// <see cref="MinimumObservedPerColumn"/> observed values among the buffered observations; else −1. The buffer fit never
+    /// runs while there is one: Baum–Welch cannot estimate a column with no observed value (it would invent mean 0 and
+    /// variance 1 for it), and one value gives a mean but no spread (the start would invent a variance of 1, and the
+    /// relative covariance floor would be 0). The full buffer then keeps its newest <see cref="OnlineHmmOptions.BufferSize"/>
+    /// observations (the oldest makes room for each new one) until observations of that column arrive, and the fit runs on them.
+    /// </summary>
+    public int WaitingForColumn => _phase == OnlineHmmPhase.Buffering && _buffered == _bufferSize ? ShortColumn() : -1;
+
+    /// <summary>
+    /// Observations still needed before the first fit (a lower bound): 0 once parameters exist, else at least 1 (a full
+    /// buffer waits for observations of <see cref="WaitingForColumn"/>).
+    /// </summary>
+    public int WarmUpRemaining => HasModel ? 0 : Math.Max(1, _bufferSize - _buffered);
+
     private int StatisticsLength => (_k * _k) + (_k * _emissions.StatLength);
 
     /// <summary>
@@ -239,14 +263,8 @@ public sealed partial class OnlineGaussianHmm
         _observations++;
         if (_phase == OnlineHmmPhase.Buffering)
         {
-            // A full buffer here means an earlier initialization threw: the observation is dropped and the fit retried.
-            if (_buffered < _bufferSize)
-            {
-                observation.CopyTo(_buffer.AsSpan(_buffered * _d, _d));
-                _buffered++;
-            }
-
-            if (_buffered == _bufferSize)
+            Buffer(observation);
+            if (_buffered == _bufferSize && ShortColumn() < 0)
             {
                 InitializeFromBuffer();
             }
@@ -275,18 +293,61 @@ public sealed partial class OnlineGaussianHmm
     /// <summary>
     /// Ends buffering early: fits the parameters on the observations buffered so far (at least max(2, K)) and
     /// replays them, as happens automatically when the buffer is full. Use it when a stream ends before
-    /// <see cref="OnlineHmmOptions.BufferSize"/> observations. Returns false (nothing changes) when not buffering
-    /// or when too few observations are buffered.
+    /// <see cref="OnlineHmmOptions.BufferSize"/> observations. Returns false (nothing changes) when not buffering,
+    /// when too few observations are buffered, or when a column has fewer than <see cref="MinimumObservedPerColumn"/>
+    /// observed values among them (see <see cref="WaitingForColumn"/>): the fit would have to invent its parameters.
     /// </summary>
     public bool TryInitializeFromBuffer()
     {
-        if (_phase != OnlineHmmPhase.Buffering || _buffered < Math.Max(2, _k))
+        if (_phase != OnlineHmmPhase.Buffering || _buffered < Math.Max(2, _k) || ShortColumn() >= 0)
         {
             return false;
         }
 
         InitializeFromBuffer();
         return true;
+    }
+
+    /// <summary>
+    /// Appends an observation to the buffer. A full buffer here is one whose fit waits (a column short of observed values,
+    /// or an earlier fit that threw): the oldest row makes room, so memory stays at <see cref="OnlineHmmOptions.BufferSize"/>
+    /// rows and the fit, when it comes, uses the newest ones.
+    /// </summary>
+    private void Buffer(ReadOnlySpan<double> observation)
+    {
+        var d = _d;
+        if (_buffered == _bufferSize)
+        {
+            var oldest = _buffer.AsSpan(0, d);
+            for (var j = 0; j < d; j++)
+            {
+                _bufferObserved[j] -= double.IsNaN(oldest[j]) ? 0 : 1;
+            }
+
+            Array.Copy(_buffer, d, _buffer, 0, (_bufferSize - 1) * d);
+            _buffered--;
+        }
+
+        observation.CopyTo(_buffer.AsSpan(_buffered * d, d));
+        _buffered++;
+        for (var j = 0; j < d; j++)
+        {
+            _bufferObserved[j] += double.IsNaN(observation[j]) ? 0 : 1;
+        }
+    }
+
+    /// <summary>The first column with fewer than <see cref="MinimumObservedPerColumn"/> observed values in the buffer, or −1.</summary>
+    private int ShortColumn()
+    {
+        for (var j = 0; j < _d; j++)
+        {
+            if (_bufferObserved[j] < MinimumObservedPerColumn)
+            {
+                return j;
+            }
+        }
+
+        return -1;
     }
 
     private void InitializeFromBuffer()

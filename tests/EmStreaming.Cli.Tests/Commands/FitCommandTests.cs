@@ -224,6 +224,24 @@ public sealed class FitCommandTests
     }
 
     [Fact]
+    public void FitHmm_ColumnWithNoObservedValue_LeftOutByDefaultAndRefusedWhenNamed()
+    {
+        // Column c is empty in every row. By default it is left out (not a numeric column); named with --columns, the fit used
+        // to report μ = 0, σ² = 1 for it as if estimated. It is now refused naming the column, as the mixture fit refuses it.
+        var lines = Enumerable.Range(0, 60).Select(i => FormattableString.Invariant($"{(i / 20 % 2 == 0 ? 0 : 10) + (0.1 * (i % 7))},{(i % 5) - 2},"));
+        using var file = new CliRunner.TempFile(content: "a,b,c\n" + string.Join("\n", lines) + "\n");
+
+        var (code, output, error) = CliRunner.Run("fit", file.Path, "--model", "hmm", "--states", "2", "--json");
+        Assert.True(code == 0, error);
+        Assert.Contains("\"d\":2", output.Replace(" ", string.Empty, StringComparison.Ordinal));
+
+        (code, output, error) = CliRunner.Run("fit", file.Path, "--model", "hmm", "--states", "2", "--columns", "a,c", "--json");
+        Assert.Equal(2, code);
+        Assert.Contains("column 1 has no observed value", error);
+        Assert.Equal(string.Empty, output);
+    }
+
+    [Fact]
     public void Predict_ModelColumnMissingFromTheFile_NamesTheFile()
     {
         using var model = new CliRunner.TempFile(".json");

@@ -249,6 +249,80 @@ public sealed class ModelCoreRefitTests
 
     private static long _sequence;
 
+    /// <summary>Two sticky regimes: column 0 near 1000 / 1010, column 1 near 500 / 520 (unit variances).</summary>
+    private static readonly GaussianHmm TwoColumnRegimes =
+        GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.02, 0.98], [1000, 500, 1010, 520], [1, 0, 0, 1, 1, 0, 0, 1], 2, 2, CovarianceType.Full);
+
+    private static DataMatrix WithoutColumn(DataMatrix rows, int column)
+    {
+        var values = rows.Values.ToArray();
+        for (var i = column; i < values.Length; i += rows.Columns)
+        {
+            values[i] = double.NaN;
+        }
+
+        return new DataMatrix(values, rows.Rows, rows.Columns);
+    }
+
+    private static ModelDefinition TwoColumnHmm(int window) => new()
+    {
+        Kind = ModelKind.Hmm, Dimension = 2, Components = 2, Seed = 1, Refit = new RefitPolicy { Window = window, EveryObservations = null, Restarts = 1 },
+    };
+
+    [Fact]
+    public void ApplyObservations_HmmBufferWithAColumnNeverObserved_WaitsCountingEveryRowOnceAndSaysWhy()
+    {
+        // Column 1 is missing from the first 1,200 rows, past the HMM's 1,000-row buffer. Its buffer fit used to run at row
+        // 1,000 anyway and invent μ = 0, σ² = 1 for the column. Now the model stays warming up, says why, counts every row
+        // once (the core's count and the estimator's agree), and fits as soon as the column is observed.
+        var rows = TwoColumnRegimes.Sample(1_300, 3);
+        var core = new ModelCore(TwoColumnHmm(2_000), 1);
+        var blind = WithoutColumn(new DataMatrix(rows.Values[..(1_200 * 2)].ToArray(), 1_200, 2), 1);
+
+        Feed(core, blind, runRefits: false);
+
+        Assert.True(core.WarmingUp);
+        Assert.True(core.WarmUpRemaining >= 1);
+        Assert.Equal(1_200, core.Observations);
+        Assert.Equal(1_200, core.Hmm!.Observations);
+        Assert.Contains(core.Health.Warnings, w => w.Contains("column 1 has fewer than 2 observed values"));
+
+        var events = Feed(core, new DataMatrix(rows.Values[(1_200 * 2)..].ToArray(), 100, 2), runRefits: false);
+
+        Assert.Contains(events, e => e.Type == ModelEventType.Ready);
+        Assert.False(core.WarmingUp);
+        Assert.Equal(1_300, core.Observations);
+        Assert.Equal(1_300, core.Hmm.Observations);
+        Assert.Equal(1_000 + 98, core.Hmm.StatisticsCount); // the buffer replayed once, then the rows after the second observed one
+        Assert.DoesNotContain(core.Health.Warnings, w => w.Contains("observed value"));
+        var model = core.Hmm.Model!;
+        Assert.All([model.Means[1], model.Means[3]], m => Assert.InRange(m, 490, 530));
+    }
+
+    [Fact]
+    public void ApplyRefitResult_HmmWindowWithAColumnNeverObserved_RefitFailsAndTheModelKeepsItsColumn()
+    {
+        // The window of an HMM whose column 1 stopped arriving: the refit used to "estimate" that column anyway (its restart
+        // from k-means at μ = 0, σ² = 1, the warm start at the old values unchecked), and the held-out rows, missing the column
+        // too, could not tell. Baum–Welch now refuses it; the grain records the refit as failed (an empty result).
+        var rows = TwoColumnRegimes.Sample(3_000, 4);
+        var core = new ModelCore(TwoColumnHmm(1_000), 1);
+        Feed(core, new DataMatrix(rows.Values[..(1_500 * 2)].ToArray(), 1_500, 2));
+        Feed(core, WithoutColumn(new DataMatrix(rows.Values[(1_500 * 2)..].ToArray(), 1_500, 2), 1));
+        var before = core.Hmm!.Model!.Means.ToArray();
+
+        var job = core.Apply(Request(1, T0), "m").Refit!;
+        var failure = Assert.Throws<ArgumentException>(() => RefitCodec.Run(job, default));
+        Assert.Contains("column 1 has no observed value", failure.Message);
+        var e = Assert.Single(core.Apply(Result(1, job.Sequence, [], T0), "m").Events!);
+
+        Assert.Equal(ModelEventType.RefitRejected, e.Type);
+        Assert.Equal("the refit failed", e.Message);
+        Assert.Equal(0, core.Refits);
+        Assert.Equal(before[1], core.Hmm.Model!.Means[1]);
+        Assert.Equal(before[3], core.Hmm.Model!.Means[3]);
+    }
+
     private static ModelStreamRecord Obs(long generation, DataMatrix rows, DateTimeOffset at) =>
         ModelStreamRecord.Observations("p", Interlocked.Increment(ref _sequence), generation, rows, at);
 

@@ -180,6 +180,57 @@ public sealed class GaussianHmmEMTests
         Assert.Contains("row 2", ex.Message);
     }
 
+    /// <summary>Two sticky regimes in column 0 (near 1000 and 1010) and column 1 (near 500 and 520), 300 rows.</summary>
+    private static DataMatrix TwoColumnRegimes(ulong seed) =>
+        GaussianHmm.Create([0.5, 0.5], [0.95, 0.05, 0.05, 0.95], [1000, 500, 1010, 520], [1, 0, 0, 1, 1, 0, 0, 1], 2, 2, CovarianceType.Full).Sample(300, seed);
+
+    private static DataMatrix WithColumnMissing(DataMatrix data, int column)
+    {
+        var values = data.Values.ToArray();
+        for (var i = column; i < values.Length; i += data.Columns)
+        {
+            values[i] = double.NaN;
+        }
+
+        return new DataMatrix(values, data.Rows, data.Columns);
+    }
+
+    [Theory]
+    [InlineData(CovarianceType.Full, false)]
+    [InlineData(CovarianceType.Diag, false)]
+    [InlineData(CovarianceType.Full, true)]
+    public void Fit_ColumnNeverObserved_ThrowsNamingTheColumnInsteadOfInventingMeanZeroVarianceOne(CovarianceType type, bool warmStart)
+    {
+        // Column 1 is missing in every row. Baum–Welch used to keep the initializer's placeholders for it (μ = 0, σ² = 1, a
+        // fixed point: the conditional mean of a never-observed column is its own mean), so filters, scores and imputation
+        // used a column at 0 whose real values sit near 500; with a warm start it kept the start's values unchecked.
+        var data = WithColumnMissing(TwoColumnRegimes(3), 1);
+        var options = new HmmFitOptions { States = 2, Covariance = type, Seed = 1 };
+        if (warmStart)
+        {
+            options = options with { WarmStart = GaussianHmmEM.Fit(TwoColumnRegimes(4), options).Model };
+        }
+
+        var ex = Assert.Throws<ArgumentException>(() => GaussianHmmEM.Fit(data, options));
+
+        Assert.Contains("column 1 has no observed value", ex.Message);
+    }
+
+    [Fact]
+    public void Fit_ColumnObservedInOneSequenceOnly_FitsItFromThatSequence()
+    {
+        // The check is over all sequences: a column missing from one sequence and observed in another is estimable.
+        var a = WithColumnMissing(TwoColumnRegimes(5), 1);
+        var b = TwoColumnRegimes(6);
+        Assert.Throws<ArgumentException>(() => GaussianHmmEM.Fit([a, WithColumnMissing(b, 1)], new HmmFitOptions { States = 2, Seed = 1 }));
+
+        var fit = GaussianHmmEM.Fit([a, b], new HmmFitOptions { States = 2, Seed = 1 });
+
+        var means = new[] { fit.Model.Means[1], fit.Model.Means[3] }.Order().ToArray();
+        Assert.Equal(500, means[0], 2.0);
+        Assert.Equal(520, means[1], 2.0);
+    }
+
     [Fact]
     public void Fit_TwoSequences_LikelihoodIsSumOverSequencesWithoutCrossTransition()
     {

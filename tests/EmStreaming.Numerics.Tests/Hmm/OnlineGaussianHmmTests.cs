@@ -195,4 +195,59 @@ public sealed class OnlineGaussianHmmTests
         Assert.InRange(online.Regime, 0, K - 1);
         Assert.False(online.TryInitializeFromBuffer());
     }
+
+    /// <summary>Two sticky regimes: column 0 near 1000 / 1010, column 1 near 500 / 520 (unit variances).</summary>
+    private static readonly GaussianHmm TwoColumns =
+        GaussianHmm.Create([0.5, 0.5], [0.95, 0.05, 0.05, 0.95], [1000, 500, 1010, 520], [1, 0, 0, 1, 1, 0, 0, 1], 2, 2, CovarianceType.Full);
+
+    [Fact]
+    public void Update_BufferWithAColumnNeverObserved_WaitsKeepingTheNewestRowsThenFitsOnceObserved()
+    {
+        // Column 1 is missing from the first 130 rows. The buffer fit used to run at row 50 anyway and invent μ = 0, σ² = 1 for
+        // it (every later density, score and imputation used them). Now the full buffer slides and the fit waits for two
+        // observed values of the column; every row is counted once and the buffer replayed once.
+        var rows = TwoColumns.Sample(200, 7);
+        var options = new OnlineHmmOptions { States = 2, BufferSize = 50, BurnIn = 10 };
+        var online = new OnlineGaussianHmm(options, 2);
+        var x = new double[2];
+        for (var t = 0; t < 130; t++)
+        {
+            x[0] = rows[t, 0];
+            x[1] = double.NaN;
+            Assert.True(double.IsNaN(online.Update(x)));
+        }
+
+        Assert.False(online.HasModel);
+        Assert.Null(online.Model);
+        Assert.Equal(1, online.WaitingForColumn);
+        Assert.Equal(1, online.WarmUpRemaining);
+        Assert.Equal(130, online.Observations);
+        Assert.False(online.TryInitializeFromBuffer());
+
+        // One observed value gives no spread: still waiting.
+        online.Update(rows.Row(130));
+        Assert.False(online.HasModel);
+        Assert.Equal(1, online.WaitingForColumn);
+
+        // The state of a waiting estimator round-trips (it used to be refused as "buffered out of range").
+        var restored = OnlineGaussianHmm.RestoreState(online.SaveState());
+        Assert.Equal(1, restored.WaitingForColumn);
+
+        online.Update(rows.Row(131));
+        restored.Update(rows.Row(131));
+
+        Assert.True(online.HasModel);
+        Assert.Equal(-1, online.WaitingForColumn);
+        Assert.Equal(0, online.WarmUpRemaining);
+        Assert.Equal(132, online.Observations);
+        Assert.Equal(50, online.StatisticsCount);
+        Assert.Equal(online.SaveState(), restored.SaveState());
+        var model = online.Model!;
+        GaussianHmmEMTests.AssertFinite(model);
+        for (var s = 0; s < 2; s++)
+        {
+            Assert.InRange(model.Means[(s * 2) + 1], 490, 530);
+            Assert.InRange(model.Means[s * 2], 995, 1015);
+        }
+    }
 }
