@@ -310,7 +310,7 @@ public static class GaussianMixtureEM
             throw new ArgumentException("too few observed entries to validate an imputation model", nameof(data));
         }
 
-        var scale = CovarianceFloor.FromData(data.Values, d, 1.0);
+        var scale = CovarianceFloor.ColumnVariances(data.Values, d);
         var candidates = new List<GmmChoiceCandidate>();
         foreach (var type in covarianceTypes)
         {

@@ -16,7 +16,7 @@ internal sealed class GmmEmEngine
 
     /// <param name="workspace">The data and buffers.</param>
     /// <param name="regCovar">Absolute covariance floor added to every diagonal.</param>
-    /// <param name="relativeRegCovar">Fraction of each column's variance added to every diagonal too (<see cref="CovarianceFloor"/>).</param>
+    /// <param name="relativeRegCovar">Fraction of each column's within-cluster scale added to every diagonal too (<see cref="CovarianceFloor"/>).</param>
     public GmmEmEngine(GmmWorkspace workspace, double regCovar, double relativeRegCovar = CovarianceFloor.DefaultRelative)
     {
         _workspace = workspace;

@@ -120,7 +120,7 @@ public sealed record GmmFitOptions
     = DefaultRegCovar;
 
     /// <summary>
-    /// Fraction of each column's variance (over the fitted data's observed entries) also added to every covariance diagonal
+    /// Fraction of each column's within-cluster scale (<see cref="CovarianceFloor.Scale"/> of the fitted data's observed entries) also added to every covariance diagonal
     /// (≥ 0, default <see cref="CovarianceFloor.DefaultRelative"/> = 1e-4): the floor that follows the data's unit, so exact
     /// duplicates or a constant stretch cannot produce a zero variance whatever the scale. 0 = only <see cref="RegCovar"/>.
     /// </summary>

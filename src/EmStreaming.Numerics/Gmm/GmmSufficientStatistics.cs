@@ -280,7 +280,7 @@ internal sealed class GmmSufficientStatistics
     /// <summary>
     /// M-step as <see cref="MaximizeInto(GmmParameters, double, Span{bool})"/>, with a per-dimension covariance floor added
     /// to the diagonal on top of <paramref name="regCovar"/>: <paramref name="diagonalFloor"/> (empty, or d non-negative
-    /// entries) is typically a small fraction of each column's variance (<see cref="CovarianceFloor"/>), so the floor follows
+    /// entries) is typically a small fraction of each column's within-cluster scale (<see cref="CovarianceFloor"/>), so the floor follows
     /// the data's scale: every eigenvalue of a full covariance is then at least min_i floor_i, whatever the data (exact
     /// duplicates, a constant stretch).
     /// </summary>

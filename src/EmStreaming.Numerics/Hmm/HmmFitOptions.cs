@@ -72,7 +72,7 @@ public sealed record HmmFitOptions
     public double RegCovar { get; init; } = DefaultRegCovar;
 
     /// <summary>
-    /// Fraction of each column's variance (over the fitted rows) also added to every emission covariance diagonal (≥ 0,
+    /// Fraction of each column's within-cluster scale (<see cref="Gmm.CovarianceFloor.Scale"/> of the fitted rows) also added to every emission covariance diagonal (≥ 0,
     /// default <see cref="Gmm.CovarianceFloor.DefaultRelative"/> = 1e-4): a floor in the data's own unit, so a state on exact
     /// duplicates (the zero returns of a quiet market) cannot reach a zero variance, whatever the scale of the series.
     /// </summary>

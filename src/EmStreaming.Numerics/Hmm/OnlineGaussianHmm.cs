@@ -57,7 +57,7 @@ public sealed partial class OnlineGaussianHmm
     private GmmSufficientStatistics? _mStepStatistics;
     private double[] _origin;
 
-    // Per-dimension covariance floor: RelativeRegCovar × each column's variance (buffer, initial model or adopted window).
+    // Per-dimension covariance floor: RelativeRegCovar × each column's within-cluster scale (buffer, initial model or adopted window).
     private double[] _floor;
     private OnlineHmmPhase _phase;
     private long _observations;
@@ -559,7 +559,10 @@ public sealed partial class OnlineGaussianHmm
         }
     }
 
-    /// <summary>The floor implied by a model alone: the relative fraction of the variance of its (equally weighted) mixture of states.</summary>
+    /// <summary>
+    /// The floor implied by a model alone: the relative fraction of the smaller of the variance of its (equally weighted)
+    /// mixture of states and its states' mean variance, the model's own within-cluster scale (see <see cref="CovarianceFloor.Scale"/>).
+    /// </summary>
     private static double[] ImpliedFloor(GaussianHmm model, double relative)
     {
         var d = model.Dimension;
@@ -567,15 +570,17 @@ public sealed partial class OnlineGaussianHmm
         var floor = new double[d];
         for (var i = 0; i < d; i++)
         {
-            double mean = 0, second = 0;
+            double mean = 0, second = 0, within = 0;
             for (var s = 0; s < k; s++)
             {
                 var mu = model.Means[(s * d) + i];
+                var v = model.FullCovariance(s)[(i * d) + i];
                 mean += mu / k;
-                second += (model.FullCovariance(s)[(i * d) + i] + (mu * mu)) / k;
+                second += (v + (mu * mu)) / k;
+                within += v / k;
             }
 
-            var variance = second - (mean * mean);
+            var variance = Math.Min(second - (mean * mean), within);
             floor[i] = relative * (variance > 0 && double.IsFinite(variance) ? variance : 1.0);
         }
 

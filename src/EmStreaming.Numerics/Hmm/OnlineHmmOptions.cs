@@ -48,7 +48,7 @@ public sealed record OnlineHmmOptions
     public double RegCovar { get; init; } = HmmFitOptions.DefaultRegCovar;
 
     /// <summary>
-    /// Fraction of each column's variance (buffer, initial model or adopted window) also added to every emission covariance
+    /// Fraction of each column's within-cluster scale (<see cref="Gmm.CovarianceFloor.Scale"/>; buffer, initial model or adopted window) also added to every emission covariance
     /// diagonal after each M-step (≥ 0, default <see cref="Gmm.CovarianceFloor.DefaultRelative"/> = 1e-4): the floor in the
     /// data's own unit that keeps a state on exact duplicates from reaching a zero variance.
     /// </summary>

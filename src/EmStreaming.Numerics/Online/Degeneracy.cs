@@ -13,8 +13,9 @@ namespace EmStreaming.Numerics.Online;
 public static class Degeneracy
 {
     /// <summary>
-    /// Smallest eigenvalue allowed for a covariance standardized by the rows' column variances, D^−½ Σ D^−½: 1e-3, a standard
-    /// deviation 3 % of the column's along the worst direction. Ten times the M-step floor (<see cref="CovarianceFloor.DefaultRelative"/>),
+    /// Smallest eigenvalue allowed for a covariance standardized by the rows' column scales (<see cref="CovarianceFloor.Scale"/>,
+    /// a within-cluster variance, so honest narrow modes far apart are not taken for collapsed ones), D^−½ Σ D^−½: 1e-3, a
+    /// standard deviation 3 % of the column's along the worst direction. Ten times the M-step floor (<see cref="CovarianceFloor.DefaultRelative"/>),
     /// so a component held up only by that floor is reported.
     /// </summary>
     public const double MinimumRelativeEigenvalue = 1e-3;
@@ -59,7 +60,8 @@ public static class Degeneracy
         }
 
         var minimum = MinimumOccupancy(d);
-        var scale = CovarianceFloor.FromData(rows.Values, d, 1.0);
+        var scale = new double[d];
+        CovarianceFloor.Scale(rows.Values, d, scale);
         var s = new double[d * d];
         for (var c = 0; c < k; c++)
         {

@@ -28,7 +28,7 @@ public sealed partial class OnlineGaussianMixture
     private readonly CovarianceType _type;
     private readonly StepSizeSchedule _schedule;
 
-    // Per-dimension covariance floor: RelativeRegCovar × each column's variance over the warm-up rows (zeros until then).
+    // Per-dimension covariance floor: RelativeRegCovar × each column's within-cluster scale over the warm-up rows (zeros until then).
     private readonly double[] _floor;
 
     private DeterministicRandom _rng;

@@ -58,7 +58,7 @@ public sealed record OnlineGmmOptions
     public double RegCovar { get; init; } = DefaultRegCovar;
 
     /// <summary>
-    /// Fraction of each column's variance over the warm-up rows also added to every covariance diagonal in each M-step (≥ 0,
+    /// Fraction of each column's within-cluster scale (<see cref="CovarianceFloor.Scale"/>) over the warm-up rows also added to every covariance diagonal in each M-step (≥ 0,
     /// default <see cref="CovarianceFloor.DefaultRelative"/> = 1e-4): a floor in the data's own unit, so exact duplicates or a
     /// constant stretch cannot drive a variance to zero. 0 = only <see cref="RegCovar"/>.
     /// </summary>

@@ -42,6 +42,37 @@ public sealed class CovarianceFloorTests
     }
 
     [Fact]
+    public void Scale_NarrowModesFarApart_FollowsTheModesNotTheGapBetweenThem()
+    {
+        // Power ≈ 0 W or ≈ 1000 W with 1 W of noise: the column variance (≈ 250,000 W²) is the gap; the scale is the modes'
+        // spread (the densest quarter of the values is half of one mode: its variance ≈ 4.5 × the mode's own).
+        var rows = Machine.Sample(4_000, 5);
+        var scale = new double[2];
+        CovarianceFloor.Scale(rows.Values, 2, scale);
+        Assert.InRange(scale[0], 1.0, 10.0);
+        Assert.InRange(scale[1], 0.0025, 0.025);
+        Assert.Equal(1e-4 * scale[0], CovarianceFloor.FromData(rows.Values, 2, 1e-4)[0], 1e-15);
+    }
+
+    [Fact]
+    public void Scale_ExactDuplicatesOrFewDistinctValues_NeverZeroAndNeverAboveTheVariance()
+    {
+        // 60 % of the rows are one exact value: counted, they would make the densest quarter zero wide. The scale is that of the
+        // other rows (variance 1), capped by the column's variance (≈ 0.48 here).
+        var rng = new Random(4);
+        var values = Enumerable.Range(0, 2_000).Select(_ => rng.NextDouble() < 0.6 ? 0.5 : Noise(rng)).ToArray();
+        var scale = new double[1];
+        CovarianceFloor.Scale(values, 1, scale);
+        var variance = values.Select(v => v * v).Average() - Math.Pow(values.Average(), 2);
+        Assert.InRange(scale[0], 0.3, variance * (1 + 1e-12));
+
+        // Fewer than 8 distinct values (counts, a coarse sensor) have no robust spread: the variance is used.
+        double[] counts = [0, 1, 2, 3, 3, 2, 1, 0, 0, 1];
+        CovarianceFloor.Scale(counts, 1, scale);
+        Assert.Equal(counts.Select(v => v * v).Average() - Math.Pow(counts.Average(), 2), scale[0], 1e-12);
+    }
+
+    [Fact]
     public void Fit_AnyScaleWithExactDuplicates_EveryVarianceAtLeastTheRelativeFloor()
     {
         // Property: whatever the unit (1e-3 … 1e4), the share of exact duplicates and K, no fitted covariance (GMM of any type,
@@ -86,6 +117,78 @@ public sealed class CovarianceFloorTests
 
             return ok;
         }).Check(Quick);
+    }
+
+    /// <summary>
+    /// A machine idle (≈ 0 W, ≈ 0.5 A) or running (≈ 1000 W, ≈ 4.5 A), half the time each, noise sd 1 W and 0.05 A: narrow
+    /// modes far apart, so each column's total variance (≈ 250,000 W², ≈ 4 A²) is dominated by the gap between them.
+    /// </summary>
+    private static readonly double[] MachineMeans = [0, 0.5, 1000, 4.5];
+    private static readonly double[] MachineVariances = [1, 0.0025];
+
+    private static GaussianHmm Machine => GaussianHmm.Create(
+        [0.5, 0.5], [0.99, 0.01, 0.01, 0.99], MachineMeans, [1, 0, 0, 0.0025, 1, 0, 0, 0.0025], 2, 2, CovarianceType.Full);
+
+    private static void AssertMachineVariances(double[] means, Func<int, double[]> covariance, string what)
+    {
+        for (var c = 0; c < 2; c++)
+        {
+            var truth = means[c * 2] < 500 ? 0 : 1;
+            Assert.Equal(MachineMeans[truth * 2], means[c * 2], 0.5);
+            var cov = covariance(c);
+            for (var j = 0; j < 2; j++)
+            {
+                // 4,000 rows estimate a variance within a few percent; the floor relative to the total variance added ≈ 25 W².
+                Assert.True(Math.Abs(cov[(j * 2) + j] - MachineVariances[j]) < 0.15 * MachineVariances[j], $"{what}, component {c}, column {j}: variance {cov[(j * 2) + j]:R}, truth {MachineVariances[j]}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Diag)]
+    [InlineData(CovarianceType.Tied)]
+    public void Fit_NarrowModesFarApart_VariancesNearTheTruthNotTheFloor(CovarianceType type)
+    {
+        var rows = Machine.Sample(4_000, 5);
+        var fit = GaussianMixtureEM.Fit(rows, new GmmFitOptions { Components = 2, Covariance = type, Seed = 1 }).Model;
+
+        AssertMachineVariances(fit.Means.ToArray(), fit.FullCovariance, $"GMM {type}");
+
+        // 10 W while idle is ten noise standard deviations out: it must score far worse than a typical idle reading.
+        var scores = new double[2];
+        fit.ScoreSamples(new DataMatrix([10, 0.5, 0, 0.5], 2, 2), scores);
+        Assert.True(scores[1] - scores[0] > 40, $"log-density 0 W {scores[1]:F2}, 10 W {scores[0]:F2}");
+        Assert.Null(Degeneracy.Check(fit, rows));
+    }
+
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Diag)]
+    public void FitHmm_NarrowRegimesFarApart_VariancesNearTheTruthNotTheFloor(CovarianceType type)
+    {
+        var rows = Machine.Sample(4_000, 6);
+        var fit = GaussianHmmEM.Fit(rows, new HmmFitOptions { States = 2, Covariance = type, Seed = 1 }).Model;
+
+        AssertMachineVariances(fit.Means.ToArray(), fit.FullCovariance, $"HMM {type}");
+        Assert.Null(Degeneracy.Check(fit, rows));
+    }
+
+    [Fact]
+    public void OnlineUpdate_NarrowModesFarApart_VariancesNearTheTruthNotTheFloor()
+    {
+        var rows = Machine.Sample(6_000, 7);
+        var gmm = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 2, Seed = 1 }, 2);
+        for (var i = 0; i < rows.Rows; i += 100)
+        {
+            gmm.Update(rows.Values.Slice(i * 2, 200));
+        }
+
+        AssertMachineVariances(gmm.Model.Means.ToArray(), gmm.Model.FullCovariance, "online GMM");
+
+        var hmm = new OnlineGaussianHmm(new OnlineHmmOptions { States = 2 }, 2);
+        hmm.Update(rows);
+        AssertMachineVariances(hmm.Model!.Means.ToArray(), hmm.Model.FullCovariance, "online HMM");
     }
 
     [Fact]
