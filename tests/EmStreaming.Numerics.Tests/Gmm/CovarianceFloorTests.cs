@@ -189,6 +189,11 @@ public sealed class CovarianceFloorTests
         var hmm = new OnlineGaussianHmm(new OnlineHmmOptions { States = 2 }, 2);
         hmm.Update(rows);
         AssertMachineVariances(hmm.Model!.Means.ToArray(), hmm.Model.FullCovariance, "online HMM");
+
+        // Started from a given model, the floor comes from the model alone: its states' variances, not their mixture's.
+        var started = new OnlineGaussianHmm(new OnlineHmmOptions { States = 2, InitialModel = Machine, BurnIn = 100 }, 2);
+        started.Update(rows);
+        AssertMachineVariances(started.Model!.Means.ToArray(), started.Model.FullCovariance, "online HMM from a model");
     }
 
     [Fact]
