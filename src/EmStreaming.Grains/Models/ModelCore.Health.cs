@@ -93,8 +93,9 @@ internal sealed partial class ModelCore
         _sinceWarnings += rows;
         if (WarmingUp)
         {
-            // An HMM whose full buffer leaves a column (nearly) unobserved keeps warming up past its buffer size: say why.
-            Warnings = _hmm is { WaitingForColumn: >= 0 and var column }
+            // A warm-up buffer that leaves a column (nearly) unobserved keeps warming up past its size: say why.
+            var column = _gmm?.WaitingForColumn ?? _hmm!.WaitingForColumn;
+            Warnings = column >= 0
                 ? [$"column {column} has fewer than {OnlineGaussianHmm.MinimumObservedPerColumn} observed values in the buffered rows; the first fit waits for them (it cannot estimate that column)"]
                 : [];
             _warmUpWarning = Warnings.Count > 0;

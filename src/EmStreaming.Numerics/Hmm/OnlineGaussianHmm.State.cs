@@ -16,7 +16,7 @@ public sealed partial class OnlineGaussianHmm
     /// </summary>
     public byte[] SaveState()
     {
-        var w = new StateWriter(StateMagic, StateVersion, 512 + (8 * (_buffer.Length + _rho.Length)));
+        var w = new StateWriter(StateMagic, StateVersion, 512 + (8 * (_buffer.Values.Length + _rho.Length)));
         w.WriteInt32(_k);
         w.WriteInt32(_d);
         w.WriteByte((byte)_type);
@@ -35,7 +35,7 @@ public sealed partial class OnlineGaussianHmm
         w.WriteByte((byte)_phase);
         w.WriteInt64(_observations);
         w.WriteInt64(_steps);
-        w.WriteInt32(_buffered);
+        w.WriteInt32(_buffer.Rows);
         w.WriteBoolean(_sequenceStart);
         w.WriteBoolean(_averaged);
         w.WriteInt32(_regime);
@@ -43,7 +43,7 @@ public sealed partial class OnlineGaussianHmm
         w.WriteDouble(_prequentialSum);
         w.WriteInt64(_prequentialCount);
         w.WriteDouble(_lastStepSize);
-        w.WriteDoubles(_buffer.AsSpan(0, _buffered * _d));
+        w.WriteDoubles(_buffer.Values);
 
         w.WriteDoubles(_start);
         w.WriteDoubles(_transitions);
@@ -112,9 +112,9 @@ public sealed partial class OnlineGaussianHmm
         h._phase = phase;
         h._observations = r.ReadInt64("observations");
         h._steps = r.ReadInt64("steps");
-        h._buffered = r.ReadInt32("buffered");
+        var buffered = r.ReadInt32("buffered");
         // A full buffer while buffering is a fit that waits (a column with no observed value, or a fit that threw).
-        if (h._buffered < 0 || h._buffered > bufferSize)
+        if (buffered < 0 || buffered > bufferSize)
         {
             throw r.Invalid("buffered", "is out of range");
         }
@@ -126,11 +126,7 @@ public sealed partial class OnlineGaussianHmm
         h._prequentialSum = r.ReadDouble("prequentialSum");
         h._prequentialCount = r.ReadInt64("prequentialCount");
         h._lastStepSize = r.ReadDouble("lastStepSize");
-        r.ReadDoubles("buffer", h._buffered * d).CopyTo(h._buffer, 0);
-        for (var i = 0; i < h._buffered * d; i++)
-        {
-            h._bufferObserved[i % d] += double.IsNaN(h._buffer[i]) ? 0 : 1;
-        }
+        h._buffer.Append(r.ReadDoubles("buffer", buffered * d));
 
         r.ReadDoubles("start", k).CopyTo(h._start, 0);
         r.ReadDoubles("transitions", k * k).CopyTo(h._transitions, 0);

@@ -20,7 +20,7 @@ namespace EmStreaming.Numerics.Hmm;
 public sealed partial class OnlineGaussianHmm
 {
     /// <summary>Observed values each column needs among the buffered observations before the buffer fit runs: 2.</summary>
-    public const int MinimumObservedPerColumn = 2;
+    public const int MinimumObservedPerColumn = WarmUpBuffer.MinimumObservedPerColumn;
 
     private readonly int _k;
     private readonly int _d;
@@ -33,10 +33,7 @@ public sealed partial class OnlineGaussianHmm
     private readonly double _transitionFloor;
     private readonly HmmFitOptions _bufferFit;
 
-    private readonly double[] _buffer;
-
-    // Observed (non-NaN) entries of each column among the buffered rows.
-    private readonly int[] _bufferObserved;
+    private readonly WarmUpBuffer _buffer;
     private readonly double[] _start;
     private readonly double[] _transitions;
     private readonly HmmEmissions _emissions;
@@ -62,7 +59,6 @@ public sealed partial class OnlineGaussianHmm
     private OnlineHmmPhase _phase;
     private long _observations;
     private long _steps;
-    private int _buffered;
     private bool _sequenceStart = true;
     private bool _averaged;
     private int _regime = -1;
@@ -105,8 +101,7 @@ public sealed partial class OnlineGaussianHmm
         _emissions = new HmmEmissions(_k, _d, _type);
         var p = _emissions.StatLength;
         var len = StatisticsLength;
-        _buffer = options.InitialModel is null ? new double[_bufferSize * _d] : [];
-        _bufferObserved = new int[_d];
+        _buffer = new WarmUpBuffer(_d, options.InitialModel is null ? _bufferSize : 0);
         _start = new double[_k];
         _transitions = new double[_k * _k];
         _avgTransitions = new double[_k * _k];
@@ -186,13 +181,13 @@ public sealed partial class OnlineGaussianHmm
     /// relative covariance floor would be 0). The full buffer then keeps its newest <see cref="OnlineHmmOptions.BufferSize"/>
     /// observations (the oldest makes room for each new one) until observations of that column arrive, and the fit runs on them.
     /// </summary>
-    public int WaitingForColumn => _phase == OnlineHmmPhase.Buffering && _buffered == _bufferSize ? ShortColumn() : -1;
+    public int WaitingForColumn => _phase == OnlineHmmPhase.Buffering && _buffer.Rows == _bufferSize ? _buffer.ShortColumn() : -1;
 
     /// <summary>
     /// Observations still needed before the first fit (a lower bound): 0 once parameters exist, else at least 1 (a full
     /// buffer waits for observations of <see cref="WaitingForColumn"/>).
     /// </summary>
-    public int WarmUpRemaining => HasModel ? 0 : Math.Max(1, _bufferSize - _buffered);
+    public int WarmUpRemaining => HasModel ? 0 : Math.Max(1, _bufferSize - _buffer.Rows);
 
     private int StatisticsLength => (_k * _k) + (_k * _emissions.StatLength);
 
@@ -263,8 +258,11 @@ public sealed partial class OnlineGaussianHmm
         _observations++;
         if (_phase == OnlineHmmPhase.Buffering)
         {
-            Buffer(observation);
-            if (_buffered == _bufferSize && ShortColumn() < 0)
+            // A full buffer here is one whose fit waits (a column short of observed values, or an earlier fit that threw):
+            // the oldest row makes room, so memory stays at BufferSize rows and the fit, when it comes, uses the newest ones.
+            _buffer.KeepNewest(_bufferSize - 1);
+            _buffer.Append(observation);
+            if (_buffer.Rows == _bufferSize && _buffer.ShortColumn() < 0)
             {
                 InitializeFromBuffer();
             }
@@ -299,7 +297,7 @@ public sealed partial class OnlineGaussianHmm
     /// </summary>
     public bool TryInitializeFromBuffer()
     {
-        if (_phase != OnlineHmmPhase.Buffering || _buffered < Math.Max(2, _k) || ShortColumn() >= 0)
+        if (_phase != OnlineHmmPhase.Buffering || _buffer.Rows < Math.Max(2, _k) || _buffer.ShortColumn() >= 0)
         {
             return false;
         }
@@ -308,54 +306,12 @@ public sealed partial class OnlineGaussianHmm
         return true;
     }
 
-    /// <summary>
-    /// Appends an observation to the buffer. A full buffer here is one whose fit waits (a column short of observed values,
-    /// or an earlier fit that threw): the oldest row makes room, so memory stays at <see cref="OnlineHmmOptions.BufferSize"/>
-    /// rows and the fit, when it comes, uses the newest ones.
-    /// </summary>
-    private void Buffer(ReadOnlySpan<double> observation)
-    {
-        var d = _d;
-        if (_buffered == _bufferSize)
-        {
-            var oldest = _buffer.AsSpan(0, d);
-            for (var j = 0; j < d; j++)
-            {
-                _bufferObserved[j] -= double.IsNaN(oldest[j]) ? 0 : 1;
-            }
-
-            Array.Copy(_buffer, d, _buffer, 0, (_bufferSize - 1) * d);
-            _buffered--;
-        }
-
-        observation.CopyTo(_buffer.AsSpan(_buffered * d, d));
-        _buffered++;
-        for (var j = 0; j < d; j++)
-        {
-            _bufferObserved[j] += double.IsNaN(observation[j]) ? 0 : 1;
-        }
-    }
-
-    /// <summary>The first column with fewer than <see cref="MinimumObservedPerColumn"/> observed values in the buffer, or −1.</summary>
-    private int ShortColumn()
-    {
-        for (var j = 0; j < _d; j++)
-        {
-            if (_bufferObserved[j] < MinimumObservedPerColumn)
-            {
-                return j;
-            }
-        }
-
-        return -1;
-    }
-
     private void InitializeFromBuffer()
     {
-        var count = _buffered;
-        var data = new DataMatrix(_buffer.AsSpan(0, count * _d).ToArray(), count, _d);
+        var count = _buffer.Rows;
+        var data = new DataMatrix(_buffer.Values.ToArray(), count, _d);
         var fit = GaussianHmmEM.Fit(data, _bufferFit);
-        SetModel(fit.Model, DataMatrix.ObservedColumnMeans(_buffer.AsSpan(0, count * _d), _d));
+        SetModel(fit.Model, DataMatrix.ObservedColumnMeans(data.Values, _d));
         _floor = CovarianceFloor.FromData(data.Values, _d, _relativeRegCovar);
 
         // Replay the buffer with the fitted parameters: it warms the statistics (and the filter) up on data that
@@ -363,7 +319,7 @@ public sealed partial class OnlineGaussianHmm
         _sequenceStart = true;
         for (var t = 0; t < count; t++)
         {
-            Absorb(_buffer.AsSpan(t * _d, _d), countPrequential: false);
+            Absorb(data.Row(t), countPrequential: false);
         }
     }
 

@@ -11,37 +11,38 @@ public sealed partial class OnlineGaussianMixture
     private OnlineBatchResult WarmUp(ReadOnlySpan<double> rows, int m, Span<double> anomalyScores)
     {
         var buffer = _warmUp!;
-        var n = (buffer.Count / _d) + m;
-        if (n < _options.EffectiveWarmUp(_d))
+        var before = buffer.Rows;
+        var size = _options.EffectiveWarmUp(_d);
+        buffer.Append(rows);
+        var ready = buffer.Rows >= size && buffer.ShortColumn() < 0;
+        if (ready)
         {
-            foreach (var v in rows)
+            try
             {
-                buffer.Add(v);
+                Initialize(buffer.Values.ToArray(), buffer.Rows);
             }
-
-            _observations += m;
-            FillNaN(anomalyScores, m);
-            return new OnlineBatchResult(m, _observations, double.NaN, true, 0);
+            catch
+            {
+                buffer.Truncate(before); // a rejected batch changes nothing
+                throw;
+            }
+        }
+        else
+        {
+            // Enough rows but a column short of observed values: the fit waits, on the newest rows (memory stays bounded).
+            buffer.KeepNewest(size);
         }
 
-        var all = new double[n * _d];
-        buffer.CopyTo(all);
-        rows.CopyTo(all.AsSpan(buffer.Count));
-        Initialize(all, n);
         _observations += m;
         FillNaN(anomalyScores, m);
-        return new OnlineBatchResult(m, _observations, double.NaN, false, 0);
+        return new OnlineBatchResult(m, _observations, double.NaN, !ready, 0);
     }
 
     /// <summary>Cold start: batch EM with restarts on the buffered rows, then S = mean statistic of those rows under the fit.</summary>
     private void Initialize(double[] all, int n)
     {
         var origin = new double[_d];
-        var empty = DataMatrix.ObservedColumnMeans(all.AsSpan(0, n * _d), _d, origin);
-        if (empty >= 0)
-        {
-            throw new ArgumentException($"column {empty} has no observed value in the {n} warm-up rows, so the first fit cannot estimate it; the batch was not applied.", "rows");
-        }
+        _ = DataMatrix.ObservedColumnMeans(all.AsSpan(0, n * _d), _d, origin);
 
         var rng = _rng;
         CovarianceFloor.FromData(all.AsSpan(0, n * _d), _d, _options.RelativeRegCovar, _floor);

@@ -39,7 +39,7 @@ public sealed partial class OnlineGaussianMixture
         w.WriteBoolean(IsWarmingUp);
         if (_warmUp is not null)
         {
-            w.WriteDoubles(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_warmUp));
+            w.WriteDoubles(_warmUp.Values);
             return w.ToArray();
         }
 
@@ -128,7 +128,9 @@ public sealed partial class OnlineGaussianMixture
                 throw r.Invalid("warmUpRows", "is not a whole number of rows");
             }
 
-            g._warmUp = [.. buffer];
+            // More rows than the warm-up size is a fit that waits for a column (or one whose batch crossed the size).
+            g._warmUp = new WarmUpBuffer(d, 0);
+            g._warmUp.Append(buffer);
             r.EnsureEnd();
             return g;
         }

@@ -9,7 +9,7 @@ public sealed partial class OnlineGaussianMixture
     /// <summary>
     /// Learns from one mini-batch: scores every row under the current parameters (prequential), then applies one
     /// statistics step and one M-step. While warming up the rows are buffered instead, and the batch that completes
-    /// the buffer triggers the cold-start fit.
+    /// the buffer (with every column observed at least twice in it) triggers the cold-start fit.
     /// </summary>
     /// <param name="rows">Row-major batch of m ≥ 1 rows of <see cref="Dimension"/> values; NaN = missing.</param>
     /// <param name="anomalyScores">
@@ -19,8 +19,8 @@ public sealed partial class OnlineGaussianMixture
     /// <returns>What the batch did, with its prequential mean log-likelihood.</returns>
     /// <exception cref="ArgumentException">
     /// The length is not a positive multiple of <see cref="Dimension"/>, a row holds ±∞ or no observed value (the message
-    /// names the zero-based row and column), the destination is too short, or the warm-up data leave a column with no
-    /// observed value. Nothing changed.
+    /// names the zero-based row and column), or the destination is too short. Nothing changed. (Warm-up rows that leave a
+    /// column with fewer than two observed values are buffered, not refused: the first fit waits, see <see cref="WaitingForColumn"/>.)
     /// </exception>
     /// <exception cref="InvalidOperationException">The batch would overflow the statistics (values too large). Nothing changed.</exception>
     public OnlineBatchResult Update(ReadOnlySpan<double> rows, Span<double> anomalyScores = default)

@@ -14,7 +14,8 @@ namespace EmStreaming.Numerics.Online;
 /// <para>Lifecycle: <see cref="Create"/> (or <see cref="Restore"/>) → repeated <see cref="Update(ReadOnlySpan{double}, Span{double})"/>.
 /// The first <see cref="OnlineGmmOptions.WarmUpObservations"/> rows are buffered and fitted by batch EM; until then
 /// <see cref="IsWarmingUp"/> is true and parameter queries throw <see cref="ModelWarmingUpException"/> (or return false
-/// from the TryGet members).</para>
+/// from the TryGet members). While those rows leave a column with fewer than two observed values the fit waits, keeping
+/// the newest rows (<see cref="WaitingForColumn"/>).</para>
 /// <para>A batch is all-or-nothing: a bad row (wrong length, ±∞, no observed entry) or a batch that would make the
 /// statistics overflow is rejected with an exception and leaves the estimator exactly as it was.</para>
 /// <para>Not thread-safe: one caller at a time (an actor's turn). After the warm-up an update with a batch size seen
@@ -37,8 +38,8 @@ public sealed partial class OnlineGaussianMixture
     private long _reseeds;
     private double _lastMeanLogLikelihood = double.NaN;
 
-    // Warm-up buffer (row-major); null once the first fit is done.
-    private List<double>? _warmUp;
+    // Warm-up buffer; null once the first fit is done.
+    private WarmUpBuffer? _warmUp;
 
     // Recursion state (null while warming up). The spare statistics and parameters receive the next values so that a
     // rejected batch leaves the committed ones untouched; a commit swaps the references.
@@ -106,7 +107,7 @@ public sealed partial class OnlineGaussianMixture
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
-        return new OnlineGaussianMixture(options, dimension) { _warmUp = [] };
+        return new OnlineGaussianMixture(options, dimension) { _warmUp = new WarmUpBuffer(dimension, 0) };
     }
 
     /// <summary>Settings the estimator was created with.</summary>
@@ -130,8 +131,23 @@ public sealed partial class OnlineGaussianMixture
     /// <summary>True until the first fit: no parameters exist yet.</summary>
     public bool IsWarmingUp => _warmUp is not null;
 
-    /// <summary>Rows still needed before the first fit (0 once warm).</summary>
-    public int WarmUpRemaining => _warmUp is null ? 0 : Math.Max(0, _options.EffectiveWarmUp(_d) - (_warmUp.Count / _d));
+    /// <summary>Observed values each column needs among the warm-up rows before the first fit: 2.</summary>
+    public const int MinimumObservedPerColumn = WarmUpBuffer.MinimumObservedPerColumn;
+
+    /// <summary>
+    /// Rows still needed before the first fit (a lower bound): 0 once warm, else at least 1 (a full warm-up buffer waits
+    /// for observations of <see cref="WaitingForColumn"/>).
+    /// </summary>
+    public int WarmUpRemaining => _warmUp is null ? 0 : Math.Max(1, _options.EffectiveWarmUp(_d) - _warmUp.Rows);
+
+    /// <summary>
+    /// While the warm-up rows are enough in number but their fit waits, the first column (0-based) with fewer than
+    /// <see cref="MinimumObservedPerColumn"/> observed values among them; else −1. Batch EM cannot estimate a column with no
+    /// observed value, and one value gives a mean but no spread (the relative covariance floor would be 0). The buffer then
+    /// keeps its newest <see cref="OnlineGmmOptions.WarmUpObservations"/> rows (the oldest make room for new ones) until
+    /// observations of that column arrive, and the fit runs on them.
+    /// </summary>
+    public int WaitingForColumn => _warmUp is { } buffer && buffer.Rows >= _options.EffectiveWarmUp(_d) ? buffer.ShortColumn() : -1;
 
     /// <summary>Prequential mean log-density per row of the last learned batch (NaN before the first one).</summary>
     public double LastBatchMeanLogLikelihood => _lastMeanLogLikelihood;

@@ -323,6 +323,47 @@ public sealed class ModelCoreRefitTests
         Assert.Equal(before[3], core.Hmm.Model!.Means[3]);
     }
 
+    [Fact]
+    public void ApplyObservations_GmmRecordWithAColumnNeverObserved_CountsEveryRowOnceWarnsThenReadyAcrossARestart()
+    {
+        // One record of 700 rows without column 1, applied in batches of 64: the batch that completed the 500-row warm-up used to
+        // be refused by the online GMM, so the grain skipped the record after its first 448 rows were already in the estimator
+        // (the core counted none of them, and the rest were lost). Now every row is counted once by the core and the estimator,
+        // the model warms up past its size saying why, a restart restores the waiting state, and the model is ready once the
+        // column arrives.
+        var rows = Mixture(1_000, 12);
+        var core = new ModelCore(Gmm(refitEvery: null), 1);
+        var blind = WithoutColumn(new DataMatrix(rows.Values[..(700 * 2)].ToArray(), 700, 2), 1);
+
+        Assert.Empty(Feed(core, blind, record: 700, runRefits: false));
+
+        Assert.True(core.WarmingUp);
+        Assert.Equal(1, core.WarmUpRemaining);
+        Assert.Equal(700, core.Observations);
+        Assert.Equal(700, core.Gmm!.Observations);
+        Assert.Equal(700, core.WindowCount);
+        Assert.Contains(core.Health.Warnings, w => w.Contains("column 1 has fewer than 2 observed values"));
+
+        var restarted = ModelCore.Restore(core.Definition, core.Save());
+        Assert.True(restarted.WarmingUp);
+        Assert.Equal(700, restarted.Gmm!.Observations);
+
+        var rest = new DataMatrix(rows.Values[(700 * 2)..].ToArray(), 300, 2);
+        var events = Feed(core, rest, runRefits: false);
+        var eventsAfterRestart = Feed(restarted, rest, runRefits: false);
+
+        foreach (var (c, e) in new[] { (core, events), (restarted, eventsAfterRestart) })
+        {
+            Assert.Single(e, x => x.Type == ModelEventType.Ready);
+            Assert.False(c.WarmingUp);
+            Assert.Equal(1_000, c.Observations);
+            Assert.Equal(1_000, c.Gmm!.Observations);
+            Assert.DoesNotContain(c.Health.Warnings, w => w.Contains("observed value"));
+        }
+
+        Assert.Equal(core.Gmm.Model.Means.ToArray(), restarted.Gmm.Model.Means.ToArray());
+    }
+
     private static ModelStreamRecord Obs(long generation, DataMatrix rows, DateTimeOffset at) =>
         ModelStreamRecord.Observations("p", Interlocked.Increment(ref _sequence), generation, rows, at);
 

@@ -235,16 +235,86 @@ public sealed class OnlineGaussianMixtureTests
         Assert.Equal(before, model.SaveState());
     }
 
-    [Fact]
-    public void Update_WarmUpColumnNeverObserved_RejectedNamingColumn()
+    /// <summary>Rows of a two-component 2-D mixture with column 1 missing from the first <paramref name="blind"/> rows.</summary>
+    private static double[] ColumnOneMissingFirst(int n, int blind, int seed)
     {
-        var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 2, WarmUpObservations = 10 }, 2);
-        var rows = Enumerable.Range(0, 20).SelectMany(i => new[] { (double)i, double.NaN }).ToArray();
-        model.Update(rows.AsSpan(0, 10));
-        var before = model.SaveState();
-        var e = Assert.Throws<ArgumentException>(() => model.Update(rows.AsSpan(10)));
-        Assert.Contains("column 1 has no observed value", e.Message);
-        Assert.Equal(before, model.SaveState());
+        var truth = new SyntheticMixture([0.5, 0.5], [0, 100, 8, 130], [1, 0, 0, 4, 1, 0, 0, 4], 2, 2);
+        var rows = truth.Sample(n, seed);
+        for (var i = 0; i < blind; i++)
+        {
+            rows[(i * 2) + 1] = double.NaN;
+        }
+
+        return rows;
+    }
+
+    [Fact]
+    public void Update_WarmUpColumnNeverObserved_WaitsKeepingTheNewestRowsThenFitsOnceObserved()
+    {
+        // Column 1 is missing from the first 259 rows, past the 100-row warm-up. The batch that completed the warm-up used to be
+        // refused (an ArgumentException, nothing changed), and so was every later one until a batch alone held the column: in
+        // the model grain, a record whose middle batch was refused was skipped after its earlier batches were learned. Now every
+        // batch is taken: the full buffer slides (newest 100 rows) and the fit waits for two observed values of the column.
+        var rows = ColumnOneMissingFirst(400, 259, seed: 5);
+        var options = new OnlineGmmOptions { Components = 2, WarmUpObservations = 100, Seed = 9 };
+        var model = OnlineGaussianMixture.Create(options, 2);
+        for (var i = 0; i < 240; i += 20)
+        {
+            var result = model.Update(rows.AsSpan(i * 2, 40));
+            Assert.True(result.WarmingUp);
+        }
+
+        Assert.True(model.IsWarmingUp);
+        Assert.Equal(1, model.WaitingForColumn);
+        Assert.Equal(1, model.WarmUpRemaining);
+        Assert.Equal(240, model.Observations);
+
+        // Rows 240..259 hold one observed value of column 1 (row 259): a mean but no spread, still waiting.
+        model.Update(rows.AsSpan(240 * 2, 40));
+        Assert.True(model.IsWarmingUp);
+        Assert.Equal(1, model.WaitingForColumn);
+
+        // Rows 260..279 complete the column: the fit runs on the newest 100 buffered rows plus this batch, exactly as a fresh
+        // estimator fitting those 120 rows in one batch.
+        var fit = model.Update(rows.AsSpan(260 * 2, 40));
+        Assert.False(fit.WarmingUp);
+        Assert.False(model.IsWarmingUp);
+        Assert.Equal(-1, model.WaitingForColumn);
+        Assert.Equal(0, model.WarmUpRemaining);
+        Assert.Equal(280, model.Observations);
+        var fresh = OnlineGaussianMixture.Create(options, 2);
+        fresh.Update(rows.AsSpan(160 * 2, 120 * 2));
+        Assert.Equal(fresh.Model.Means.ToArray(), model.Model.Means.ToArray());
+        Assert.Equal(fresh.Model.Covariances.ToArray(), model.Model.Covariances.ToArray());
+        Assert.InRange(model.Model.Means[1], 95, 135);
+        Assert.InRange(model.Model.Means[3], 95, 135);
+
+        Feed(options, rows, 2, batch: 20, from: 280, model: model);
+        Assert.Equal(400, model.Observations);
+        Assert.Equal(6, model.Batches); // learned after the fit: rows 280..399
+    }
+
+    [Fact]
+    public void SaveState_FullSlidingWarmUpBuffer_RestoresAndContinuesBitIdentically()
+    {
+        // A state saved while the full warm-up buffer waits for a column (one observed value so far) restores, and the restored
+        // estimator fits at the same row with the same bits. Before, such a buffer could not exist: its batch was refused.
+        var rows = ColumnOneMissingFirst(300, 251, seed: 6);
+        var options = new OnlineGmmOptions { Components = 2, WarmUpObservations = 100, Seed = 2 };
+        var model = Feed(options, rows, 2, batch: 10, to: 252);
+        Assert.Equal(1, model.WaitingForColumn);
+
+        var restored = OnlineGaussianMixture.Restore(model.SaveState());
+
+        Assert.True(restored.IsWarmingUp);
+        Assert.Equal(1, restored.WaitingForColumn);
+        Assert.Equal(model.WarmUpRemaining, restored.WarmUpRemaining);
+        Assert.Equal(252, restored.Observations);
+        Assert.Equal(model.SaveState(), restored.SaveState());
+        Feed(options, rows, 2, batch: 10, from: 252, model: model);
+        Feed(options, rows, 2, batch: 10, from: 252, model: restored);
+        Assert.False(restored.IsWarmingUp);
+        Assert.Equal(model.SaveState(), restored.SaveState());
     }
 
     [Fact]
