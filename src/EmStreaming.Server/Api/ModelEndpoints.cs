@@ -393,7 +393,8 @@ internal static class ModelEndpoints
         }
 
         // The same bounded read as observations: a chunked body has no Content-Length to check up front.
-        var body = await RowsReader.ReadBodyAsync(request, maxBytes, cancellationToken).ConfigureAwait(false);
+        var read = await RowsReader.ReadBodyAsync(request, maxBytes, cancellationToken).ConfigureAwait(false);
+        var body = read[(read.Length - RowsReader.WithoutBom(read.Span).Length)..];
         if (body.Span.Trim(" \t\r\n"u8).IsEmpty)
         {
             throw new ApiValidationException("body", "is empty; send a JSON object");

@@ -27,7 +27,7 @@ internal static class RowsReader
     {
         var format = FormatOf(request.ContentType);
         var body = await ReadBodyAsync(request, maxBytes, cancellationToken).ConfigureAwait(false);
-        if (format == Format.Json && body.Span.Trim(" \t\r\n"u8).IsEmpty)
+        if (format == Format.Json && WithoutBom(body.Span).Trim(" \t\r\n"u8).IsEmpty)
         {
             // Not "cut short": nothing was sent.
             throw new ApiValidationException("body", "is empty; send {\"rows\":[[x1,…,xd],…]}");
@@ -150,6 +150,16 @@ internal static class RowsReader
     }
 
     /// <summary>
+    /// A JSON or NDJSON body without the UTF-8 byte-order mark some clients put at its start (Windows tools, .NET's
+    /// <c>Encoding.UTF8</c> preamble, a file saved "UTF-8 with BOM"). RFC 8259 lets a parser ignore one there, CSV bodies
+    /// (Sep) already did, and JSON was a 400 "'0xEF' is an invalid start of a value". Only the very first bytes: a mark
+    /// anywhere else (a second one, one at the start of a later NDJSON line) is still an error.
+    /// </summary>
+    internal static ReadOnlySpan<byte> WithoutBom(ReadOnlySpan<byte> body) => body.StartsWith(Utf8Bom) ? body[Utf8Bom.Length..] : body;
+
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
+    /// <summary>
     /// Parses a JSON body: the common shape through <see cref="TryParseJsonRows"/>, anything else (and every error) through
     /// <see cref="ParseJsonWithReader"/>.
     /// </summary>
@@ -166,6 +176,7 @@ internal static class RowsReader
     /// </summary>
     internal static List<double[]>? TryParseJsonRows(ReadOnlySpan<byte> body)
     {
+        body = WithoutBom(body);
         var i = 0;
         if (!Expect(body, ref i, (byte)'{') || !Expect(body, ref i, "\"rows\""u8) || !Expect(body, ref i, (byte)':') || !Expect(body, ref i, (byte)'['))
         {
@@ -208,6 +219,7 @@ internal static class RowsReader
     /// </summary>
     internal static List<double[]>? TryParseNdjsonRows(ReadOnlySpan<byte> body)
     {
+        body = WithoutBom(body);
         var rows = new List<double[]>();
         var scratch = new double[16];
         while (NextLine(ref body, out var line))
@@ -401,6 +413,7 @@ internal static class RowsReader
     /// <summary>Parses any JSON body with <see cref="Utf8JsonReader"/> and turns whatever is wrong into a 400 naming the field.</summary>
     internal static List<double[]> ParseJsonWithReader(ReadOnlySpan<byte> body)
     {
+        body = WithoutBom(body);
         var rows = new List<double[]>();
         var scratch = new List<double>(8);
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
@@ -470,6 +483,7 @@ internal static class RowsReader
     /// <summary>Parses any NDJSON body with <see cref="Utf8JsonReader"/>, one line at a time, and words what is wrong.</summary>
     internal static List<double[]> ParseNdjsonWithReader(ReadOnlySpan<byte> body)
     {
+        body = WithoutBom(body);
         var rows = new List<double[]>();
         var scratch = new List<double>(8);
         var position = new Position();
@@ -515,6 +529,11 @@ internal static class RowsReader
         if (rest.IsEmpty)
         {
             return new ApiValidationException(structureField, "is not valid JSON: it ends before the JSON is complete (was the body cut short?)");
+        }
+
+        if (rest.StartsWith(Utf8Bom))
+        {
+            return new ApiValidationException(structureField, "is not valid JSON: it holds a UTF-8 byte-order mark (U+FEFF) where only the very start of the body may have one");
         }
 
         var word = rest[0] is (byte)'-' or (byte)'+' && rest.Length > 1 ? rest[1] : rest[0];

@@ -76,7 +76,8 @@ public sealed class JsonRowsFastPathTests
     [InlineData("{\"rows\":[[1,2]],\"rows\":[[3,4]]}")] // a repeated member: the reader decides
     [InlineData("{\"rows\":[[1,2]] /* c */}")] // comments
     [InlineData("{\"\\u0072ows\":[[1,2]]}")] // an escaped name
-    [InlineData("\uFEFF{\"rows\":[[1,2]]}")] // a byte order mark
+    [InlineData("\uFEFF\uFEFF{\"rows\":[[1,2]]}")] // a second byte order mark: only the first is the body's signature
+    [InlineData(" \uFEFF{\"rows\":[[1,2]]}")] // a byte order mark after the start
     [InlineData("{\"rows\":[[]]}")] // an empty row (a 400 naming rows[0])
     [InlineData("{\"rows\":[[1e400]]}")] // not a finite double (a 400 naming rows[0][0])
     [InlineData("{\"rows\":[[01]]}")] // not a JSON number
@@ -100,6 +101,8 @@ public sealed class JsonRowsFastPathTests
     [InlineData("{\"rows\":[[1e-400,-1E-400,123456789012345678901234567890.5,0.000000000000000000000000001]]}", 1)] // underflow to zero, long mantissas
     [InlineData(" {\r\n\t\"rows\" : [ [ -0 , null , 1E+2 , 2.5e-3 ] , [0.0,-1] ] }\n", 2)]
     [InlineData("{\"rows\":[[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33]]}", 1)]
+    [InlineData("\uFEFF{\"rows\":[[1,2]]}", 1)] // a leading UTF-8 byte order mark
+    [InlineData("\uFEFF {\"rows\":[[1,null],[3,4]]}\n", 2)]
     public void TryParseJsonRows_EdgeShapes_SameAsReader(string json, int rows)
     {
         var body = Encoding.UTF8.GetBytes(json);
@@ -107,6 +110,79 @@ public sealed class JsonRowsFastPathTests
         Assert.NotNull(fast);
         Assert.Equal(rows, fast.Count);
         AssertSameRows(RowsReader.ParseJsonWithReader(body), fast);
+    }
+
+    [Fact]
+    public void LeadingByteOrderMark_RandomBodies_SameRowsOrErrorsAsWithout()
+    {
+        // A leading UTF-8 BOM is the body's encoding signature, not content: both paths, JSON and NDJSON, read the body
+        // after it exactly as they read the body without it (the rows, or the same error).
+        var random = new Random(14);
+        for (var n = 0; n < 2_000; n++)
+        {
+            var json = new StringBuilder(RandomBody(random, maxRows: 4));
+            var ndjson = new StringBuilder(string.Join('\n', Enumerable.Range(0, random.Next(1, 4)).Select(_ => RandomRow(random, " \t"))));
+            if (n % 2 == 1)
+            {
+                Mutate(random, json);
+                Mutate(random, ndjson);
+            }
+
+            AssertSameAsWithoutBom(json.ToString(), RowsReader.ParseJson, RowsReader.ParseJsonWithReader);
+            AssertSameAsWithoutBom(ndjson.ToString(), RowsReader.ParseNdjson, RowsReader.ParseNdjsonWithReader);
+            Assert.Equal(
+                RowsReader.TryParseJsonRows(Encoding.UTF8.GetBytes(json.ToString())) is null,
+                RowsReader.TryParseJsonRows(Encoding.UTF8.GetBytes("\uFEFF" + json)) is null);
+            Assert.Equal(
+                RowsReader.TryParseNdjsonRows(Encoding.UTF8.GetBytes(ndjson.ToString())) is null,
+                RowsReader.TryParseNdjsonRows(Encoding.UTF8.GetBytes("\uFEFF" + ndjson)) is null);
+        }
+    }
+
+    [Theory]
+    [InlineData("\uFEFF\uFEFF{\"rows\":[[1,2]]}", "body")]
+    [InlineData("{\"rows\":[[1,\uFEFF2]]}", "body")]
+    public void ParseJson_ByteOrderMarkAfterTheStart_IsAnErrorSayingSo(string json, string field)
+    {
+        var error = Assert.Throws<ApiValidationException>(() => RowsReader.ParseJson(Encoding.UTF8.GetBytes(json)));
+        Assert.Equal(field, error.Field);
+        Assert.Contains("byte-order mark", error.Message);
+    }
+
+    [Fact]
+    public void ParseNdjson_ByteOrderMarkAtTheStartOfALaterLine_IsAnErrorNamingTheRow()
+    {
+        var error = Assert.Throws<ApiValidationException>(() => RowsReader.ParseNdjson(Encoding.UTF8.GetBytes("\uFEFF[1,2]\n\uFEFF[3,4]\n")));
+        Assert.Equal("rows[1]", error.Field);
+        Assert.Contains("byte-order mark", error.Message);
+    }
+
+    private static void AssertSameAsWithoutBom(string text, Parse endpoint, Parse reader)
+    {
+        foreach (var parse in new[] { endpoint, reader })
+        {
+            List<double[]>? plain = null;
+            ApiValidationException? plainError = null;
+            try
+            {
+                plain = parse(Encoding.UTF8.GetBytes(text));
+            }
+            catch (ApiValidationException e)
+            {
+                plainError = e;
+            }
+
+            var marked = Encoding.UTF8.GetBytes("\uFEFF" + text);
+            if (plainError is null)
+            {
+                AssertSameRows(plain!, parse(marked));
+            }
+            else
+            {
+                var again = Assert.Throws<ApiValidationException>(() => parse(marked));
+                Assert.Equal((plainError.Field, plainError.Message), (again.Field, again.Message));
+            }
+        }
     }
 
     private delegate List<double[]>? Scan(ReadOnlySpan<byte> body);
