@@ -413,7 +413,7 @@ internal static class ModelEndpoints
             }
 
             var field = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
-            throw new ApiValidationException(field, JsonMessage(typeof(T), field, e));
+            throw new ApiValidationException(field, JsonMessage(typeof(T), field, e, body.Span));
         }
     }
 
@@ -444,7 +444,7 @@ internal static class ModelEndpoints
     /// The serializer's message in the API's words: a wrong type says what the field takes and an unknown field lists the
     /// known ones, instead of .NET type names (<c>System.Nullable`1[System.Int32]</c>, <c>EmStreaming.Server.Api.RefitDto</c>).
     /// </summary>
-    private static string JsonMessage(Type root, string field, JsonException e)
+    private static string JsonMessage(Type root, string field, JsonException e, ReadOnlySpan<byte> body)
     {
         var message = e.Message.Split(" Path:", 2)[0];
         var segments = field == "body" ? [] : field.Split('.');
@@ -463,15 +463,69 @@ internal static class ModelEndpoints
         if (message.StartsWith("The JSON value could not be converted to ", StringComparison.Ordinal) && MemberType(root, segments) is { } type)
         {
             type = Nullable.GetUnderlyingType(type) ?? type;
-            return type == typeof(int) ? $"must be a whole number between {int.MinValue} and {int.MaxValue}"
+            var expected = type == typeof(int) ? $"must be a whole number between {int.MinValue} and {int.MaxValue}"
                 : type == typeof(long) ? $"must be a whole number between {long.MinValue} and {long.MaxValue}"
                 : type == typeof(ulong) ? $"must be a whole number between 0 and {ulong.MaxValue}"
                 : type == typeof(double) ? "must be a finite number"
                 : type == typeof(string) ? "must be a string"
                 : "must be a JSON object";
+            return Given(body, segments) is { } given ? $"{expected}, not {given}" : expected;
         }
 
         return message;
+    }
+
+    /// <summary>
+    /// What the body holds at a JSON path, in a client's words (<c>the string "2"</c>, <c>2.5</c>, <c>true</c>, <c>an array</c>),
+    /// so that a type error says what was sent as well as what the field takes; null when the body does not parse or the
+    /// path is not there. Names match as the serializer matches them: case-insensitively.
+    /// </summary>
+    private static string? Given(ReadOnlySpan<byte> body, string[] segments)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(body);
+            using var document = JsonDocument.ParseValue(ref reader);
+            var element = document.RootElement;
+            foreach (var segment in segments)
+            {
+                if (element.ValueKind != JsonValueKind.Object)
+                {
+                    return null;
+                }
+
+                var found = false;
+                foreach (var member in element.EnumerateObject())
+                {
+                    if (member.Name.Equals(segment, StringComparison.OrdinalIgnoreCase))
+                    {
+                        (element, found) = (member.Value, true);
+                        break;
+                    }
+                }
+
+                if (!found)
+                {
+                    return null;
+                }
+            }
+
+            static string Shown(string text) => text.Length <= 40 ? text : text[..40] + "…";
+            return element.ValueKind switch
+            {
+                JsonValueKind.String => $"the string \"{Shown(element.GetString()!)}\"",
+                JsonValueKind.Number => Shown(element.GetRawText()),
+                JsonValueKind.True => "true",
+                JsonValueKind.False => "false",
+                JsonValueKind.Array => "an array",
+                JsonValueKind.Object => "an object",
+                _ => null,
+            };
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The type of the member a JSON path (camelCase segments) names, or null when there is none.</summary>

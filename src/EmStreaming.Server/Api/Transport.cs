@@ -277,12 +277,15 @@ internal sealed class FiniteDoubleConverter : JsonConverter<double>
     }
 }
 
-/// <summary>Serializer settings of the API (camelCase, enums as camelCase strings, nulls omitted, unknown request fields rejected).</summary>
+/// <summary>Serializer settings of the API (camelCase, enums as camelCase strings, nulls omitted, numbers strictly numbers, unknown request fields rejected).</summary>
 internal static class ApiJson
 {
     public static void Configure(JsonSerializerOptions options)
     {
         options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+
+        // The web defaults read "2" as 2: a definition's numbers are numbers, and a string is a 400 naming the field.
+        options.NumberHandling = JsonNumberHandling.Strict;
         options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         options.Converters.Add(new FiniteDoubleConverter());

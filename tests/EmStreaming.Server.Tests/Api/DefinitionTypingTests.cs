@@ -1,0 +1,96 @@
+using System.Net;
+using EmStreaming.Server.Tests.Support;
+
+namespace EmStreaming.Server.Tests.Api;
+
+/// <summary>
+/// Every field of a model definition is strictly typed: a number sent as a string (<c>"dimension":"2"</c> was read as 2),
+/// a string sent as a number, a fraction where a whole number belongs or a boolean anywhere is a 400 naming the field's
+/// path and the type it takes, and nothing is created or replaced.
+/// </summary>
+public sealed class DefinitionTypingTests(ApiFactory factory) : IClassFixture<ApiFactory>
+{
+    private const string Base = "\"kind\":\"gmm\",\"dimension\":2,\"components\":2";
+    private const string Whole = "must be a whole number";
+    private const string Number = "must be a finite number";
+    private const string Text = "must be a string";
+    private const string Object = "must be a JSON object";
+
+    private readonly HttpClient _client = factory.CreateClient();
+
+    public static TheoryData<string, string, string, string> WrongTypes => new()
+    {
+        // body, field, what the answer says the field takes, what it says was sent
+        { """{"kind":"gmm","dimension":"2","components":2}""", "dimension", Whole, "the string \"2\"" },
+        { """{"kind":"gmm","dimension":2.5,"components":2}""", "dimension", Whole, "2.5" },
+        { """{"kind":"gmm","dimension":true,"components":2}""", "dimension", Whole, "true" },
+        { """{"kind":"gmm","dimension":2,"components":"2"}""", "components", Whole, "the string \"2\"" },
+        { """{"kind":"hmm","dimension":2,"states":"3"}""", "states", Whole, "the string \"3\"" },
+        { """{"kind":"hmm","dimension":2,"states":[3]}""", "states", Whole, "an array" },
+        { """{"kind":1,"dimension":2,"components":2}""", "kind", Text, "1" },
+        { """{"kind":false,"dimension":2,"components":2}""", "kind", Text, "false" },
+        { "{" + Base + ""","covariance":2}""", "covariance", Text, "2" },
+        { "{" + Base + ""","covariance":{"type":"diag"}}""", "covariance", Text, "an object" },
+        { "{" + Base + ""","halfLife":"500"}""", "halfLife", Number, "the string \"500\"" },
+        { "{" + Base + ""","halfLife":true}""", "halfLife", Number, "true" },
+        { "{" + Base + ""","alpha":"0.7"}""", "alpha", Number, "the string \"0.7\"" },
+        { "{" + Base + ""","alpha":"NaN"}""", "alpha", Number, "the string \"NaN\"" },
+        { "{" + Base + ""","batchSize":"64"}""", "batchSize", Whole, "the string \"64\"" },
+        { "{" + Base + ""","batchSize":64.5}""", "batchSize", Whole, "64.5" },
+        { "{" + Base + ""","anomalyThreshold":"10"}""", "anomalyThreshold", Number, "the string \"10\"" },
+        { "{" + Base + ""","anomalyThreshold":false}""", "anomalyThreshold", Number, "false" },
+        { "{" + Base + ""","seed":"7"}""", "seed", Whole, "the string \"7\"" },
+        { "{" + Base + ""","seed":7.5}""", "seed", Whole, "7.5" },
+        { "{" + Base + ""","refit":"often"}""", "refit", Object, "the string \"often\"" },
+        { "{" + Base + ""","refit":[]}""", "refit", Object, "an array" },
+        { "{" + Base + ""","refit":{"everyObservations":"100"}}""", "refit.everyObservations", Whole, "the string \"100\"" },
+        { "{" + Base + ""","refit":{"everyObservations":1.5}}""", "refit.everyObservations", Whole, "1.5" },
+        { "{" + Base + ""","refit":{"everySeconds":"60"}}""", "refit.everySeconds", Number, "the string \"60\"" },
+        { "{" + Base + ""","refit":{"everySeconds":true}}""", "refit.everySeconds", Number, "true" },
+        { "{" + Base + ""","refit":{"window":"1000"}}""", "refit.window", Whole, "the string \"1000\"" },
+        { "{" + Base + ""","refit":{"restarts":2.5}}""", "refit.restarts", Whole, "2.5" },
+        { "{" + Base + ""","snapshots":true}""", "snapshots", Object, "true" },
+        { "{" + Base + ""","snapshots":{"everyObservations":"100"}}""", "snapshots.everyObservations", Whole, "the string \"100\"" },
+        { "{" + Base + ""","snapshots":{"everySeconds":"1"}}""", "snapshots.everySeconds", Number, "the string \"1\"" },
+        { "{" + Base + ""","snapshots":{"retain":"5"}}""", "snapshots.retain", Whole, "the string \"5\"" },
+        { "{" + Base + ""","snapshots":{"retain":5.5}}""", "snapshots.retain", Whole, "5.5" },
+    };
+
+    [Theory]
+    [MemberData(nameof(WrongTypes))]
+    public async Task PutModel_FieldOfTheWrongType_Returns400NamingFieldAndTypeAndCreatesNothing(string body, string field, string expected, string given)
+    {
+        var response = await _client.PutAsync("/v1/models/type:new", Http.Json(body));
+        var detail = (await response.AssertProblemAsync(400, field)).GetProperty("detail").GetString()!;
+        Assert.Contains(expected, detail);
+        Assert.Contains($"not {given}", detail);
+        await (await _client.GetAsync("/v1/models/type:new")).AssertProblemAsync(404, "id");
+    }
+
+    [Theory]
+    [MemberData(nameof(WrongTypes))]
+    public async Task PutModel_FieldOfTheWrongTypeOnAnExistingModel_LeavesItsDefinition(string body, string field, string expected, string given)
+    {
+        _ = (field, expected, given);
+        await Http.CreateAsync(_client, "type:kept", dimension: 3, components: 4);
+        await (await _client.PutAsync("/v1/models/type:kept", Http.Json(body))).AssertProblemAsync(400);
+        var definition = (await (await _client.GetAsync("/v1/models/type:kept")).ReadJsonAsync()).GetProperty("definition");
+        Assert.Equal(3, definition.GetProperty("dimension").GetInt32());
+        Assert.Equal(4, definition.GetProperty("components").GetInt32());
+    }
+
+    [Fact]
+    public async Task PutModel_EveryFieldWithItsOwnType_Created()
+    {
+        // The strict reading refuses no well-typed definition: every field, numbers as numbers, strings as strings.
+        var response = await _client.PutAsync("/v1/models/type:full", Http.Json("""
+            {"kind":"gmm","dimension":2,"components":2,"covariance":"diag","halfLife":500.5,"batchSize":32,
+             "refit":{"everyObservations":1000,"everySeconds":60.5,"window":2000,"restarts":2},
+             "snapshots":{"everyObservations":500,"everySeconds":30,"retain":5},"anomalyThreshold":12.5,"seed":18446744073709551615}
+            """));
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        var definition = (await response.ReadJsonAsync()).GetProperty("definition");
+        Assert.Equal(18446744073709551615UL, definition.GetProperty("seed").GetUInt64());
+        Assert.Equal(60.5, definition.GetProperty("refit").GetProperty("everySeconds").GetDouble());
+    }
+}
