@@ -127,6 +127,53 @@ internal sealed class ProblemJsonWriter(IOptions<Microsoft.AspNetCore.Http.Json.
     }
 }
 
+/// <summary>
+/// Words the framework's own routing answers, which came as problem+json with a title and nothing else: a 404 for a path
+/// no route matches and a 405 for a method a matched path does not take. Every answer the API's endpoints write carries a
+/// detail already, so a problem without one at these statuses is routing's (through the status-code pages).
+/// </summary>
+internal static class RouteProblems
+{
+    /// <summary>At most this many characters of the path are echoed back: a 10,000-character path is not worth repeating.</summary>
+    private const int MaxShownPath = 200;
+
+    public static void Describe(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        if (problem.Detail is not null || problem.Status is not (StatusCodes.Status404NotFound or StatusCodes.Status405MethodNotAllowed))
+        {
+            return;
+        }
+
+        var http = context.HttpContext;
+        var request = http.Request;
+
+        // Escaped (ToUriComponent) so that control characters, bidi marks or a raw '%' are shown as sent, not acted on.
+        var path = (request.PathBase + request.Path).ToUriComponent();
+        path = path.Length <= MaxShownPath ? path : path[..MaxShownPath] + "…";
+        var method = request.Method.Length <= 20 ? request.Method : request.Method[..20] + "…";
+        if (problem.Status == StatusCodes.Status404NotFound)
+        {
+            problem.Type = "urn:emstreaming:problem:no-route";
+            problem.Detail = $"no endpoint answers {method} {path}; the API is under /v1/models and /v1/events (the list is at /openapi/v1.json)";
+            problem.Extensions.TryAdd("field", "path");
+            return;
+        }
+
+        // Routing's 405 sets Allow (RFC 9110 requires it); say the same in the body.
+        var allow = http.Response.Headers.Allow.ToString();
+        problem.Type = "urn:emstreaming:problem:method-not-allowed";
+        problem.Detail = allow.Length > 0
+            ? $"{method} is not allowed on {path}; it allows {allow}"
+            : $"{method} is not allowed on {path}";
+        problem.Extensions.TryAdd("field", "method");
+        if (allow.Length > 0)
+        {
+            problem.Extensions.TryAdd("allow", allow.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        }
+    }
+}
+
 /// <summary>Registration of the API's error answers.</summary>
 internal static class ProblemRegistration
 {
@@ -137,6 +184,8 @@ internal static class ProblemRegistration
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IProblemDetailsWriter, ProblemJsonWriter>());
         services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
         {
+            RouteProblems.Describe(context);
+
             // The framework answers 415 itself (the endpoints declare what they accept): the header is what is at fault.
             if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType)
             {
