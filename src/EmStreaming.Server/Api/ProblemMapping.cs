@@ -137,6 +137,8 @@ internal static class RouteProblems
     /// <summary>At most this many characters of the path are echoed back: a 10,000-character path is not worth repeating.</summary>
     private const int MaxShownPath = 200;
 
+    private static string Shorten(string text) => text.Length <= MaxShownPath ? text : text[..MaxShownPath] + "…";
+
     public static void Describe(ProblemDetailsContext context)
     {
         var problem = context.ProblemDetails;
@@ -149,8 +151,15 @@ internal static class RouteProblems
         var request = http.Request;
 
         // Escaped (ToUriComponent) so that control characters, bidi marks or a raw '%' are shown as sent, not acted on.
-        var path = (request.PathBase + request.Path).ToUriComponent();
-        path = path.Length <= MaxShownPath ? path : path[..MaxShownPath] + "…";
+        var path = Shorten((request.PathBase + request.Path).ToUriComponent());
+
+        // The server resolves dot segments before routing (/v1/models/.. is /v1/): show what was sent as well.
+        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget is { Length: > 0 } raw
+            && Shorten(raw.Split('?', 2)[0]) is var sent && sent != path && sent.StartsWith('/'))
+        {
+            path = $"{path} (sent as {sent})";
+        }
+
         var method = request.Method.Length <= 20 ? request.Method : request.Method[..20] + "…";
         if (problem.Status == StatusCodes.Status404NotFound)
         {

@@ -115,6 +115,12 @@ internal static class RowsReader
         {
             throw new PayloadTooLargeException(maxBytes);
         }
+        catch (IOException e) when (e is not BadHttpRequestException)
+        {
+            // Kestrel reports most framing errors as a 400 BadHttpRequestException, but a chunk size past int.MaxValue
+            // (80000000, ffffffffffffffff) as a bare IOException, "Bad chunk size data.": it was a 500 logged as a bug.
+            throw new ApiValidationException("body", $"could not be read: {e.Message} (check the body's framing: its Content-Length, or its chunk sizes when sent chunked)");
+        }
 
         return buffer.WrittenMemory;
     }

@@ -86,6 +86,22 @@ public sealed class KestrelBadRequestTests : IAsyncLifetime
         Assert.Equal(field, problem.GetProperty("field").GetString());
     }
 
+    [Theory]
+    [InlineData("GET /v1/models/%2E%2E/x/y HTTP/1.1", "GET /v1/x/y (sent as /v1/models/%2E%2E/x/y)")]
+    [InlineData("DELETE /v1/models/../nothing HTTP/1.1", "DELETE /v1/nothing (sent as /v1/models/../nothing)")]
+    public async Task UnknownRoute_DotSegments_DetailShowsWhatWasSentAndWhatItResolvedTo(string requestLine, string shown)
+    {
+        // Kestrel resolves dot segments before routing: a detail naming only the resolved path did not match the request.
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, _port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"{requestLine}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+        var answer = await new StreamReader(stream, Encoding.UTF8).ReadToEndAsync();
+        Assert.StartsWith("HTTP/1.1 404 ", answer, StringComparison.Ordinal);
+        Assert.Contains("Content-Type: application/problem+json", answer, StringComparison.Ordinal);
+        Assert.Contains($"\"detail\":\"no endpoint answers {shown};", answer, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task OrdinaryAnswers_PassThroughUnchanged()
     {
@@ -120,5 +136,33 @@ public sealed class KestrelBadRequestTests : IAsyncLifetime
         var model = await (await http.GetAsync("/v1/models/kestrel:te")).ReadJsonAsync();
         var status = model.GetProperty("status");
         Assert.Equal(0, status.GetProperty("observations").GetInt64() + status.GetProperty("pendingObservations").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("POST", "/v1/models/kestrel:chunk/observations", "80000000")]
+    [InlineData("POST", "/v1/models/kestrel:chunk/observations", "ffffffffffffffff")]
+    [InlineData("POST", "/v1/models/kestrel:chunk/predict", "100000000")]
+    [InlineData("PUT", "/v1/models/kestrel:chunk-new", "ffffffffffffffff")]
+    public async Task ChunkSizePastIntMax_Returns400NamingBodyAndChangesNothing(string method, string path, string size)
+    {
+        // Kestrel throws a bare IOException ("Bad chunk size data.") for a chunk size it cannot hold, not its usual
+        // BadHttpRequestException: the answer was a 500 and a logged "unhandled error".
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}") };
+        Assert.Equal(HttpStatusCode.Created, (await http.PutAsync("/v1/models/kestrel:chunk", Http.Json("""{"kind":"gmm","dimension":2,"components":2}"""))).StatusCode);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, _port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n" +
+            $"Connection: close\r\n\r\n{size}\r\n{{\"rows\":[[1,2]]}}"));
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var answer = await reader.ReadToEndAsync();
+        Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
+        Assert.Contains("Content-Type: application/problem+json", answer, StringComparison.Ordinal);
+        Assert.Contains("\"field\":\"body\"", answer, StringComparison.Ordinal);
+        Assert.Contains("chunk", answer, StringComparison.Ordinal);
+        var status = (await (await http.GetAsync("/v1/models/kestrel:chunk")).ReadJsonAsync()).GetProperty("status");
+        Assert.Equal(0, status.GetProperty("observations").GetInt64() + status.GetProperty("pendingObservations").GetInt64());
+        await (await http.GetAsync("/v1/models/kestrel:chunk-new")).AssertProblemAsync(404, "id");
     }
 }
