@@ -15,6 +15,12 @@ public static class ModelDefinitionValidator
     public const int MaxRestarts = 32;
     public const int MaxRetain = 100_000;
 
+    /// <summary>
+    /// Longest half-life, in observations. The step 1 − 2^(−1/h) rounds to 0 past about 1e16 (the model then failed to
+    /// activate on every call, after its definition was stored); 1e12 keeps it well clear of that and is still "never forget".
+    /// </summary>
+    public const double MaxHalfLife = 1e12;
+
     /// <summary>Throws <see cref="ModelValidationException"/> naming the first invalid field.</summary>
     public static void Validate(ModelDefinition definition)
     {
@@ -45,9 +51,9 @@ public static class ModelDefinitionValidator
             throw new ModelValidationException("covariance", "an hmm supports covariance 'full' or 'diag'");
         }
 
-        if (definition.HalfLife is { } h && (!double.IsFinite(h) || h < 1))
+        if (definition.HalfLife is { } h && (!double.IsFinite(h) || h < 1 || h > MaxHalfLife))
         {
-            throw new ModelValidationException("halfLife", "halfLife must be a finite number of observations >= 1");
+            throw new ModelValidationException("halfLife", $"halfLife must be a number of observations between 1 and {MaxHalfLife:0e0}");
         }
 
         if (definition.Alpha is { } a && (!double.IsFinite(a) || a <= 0.5 || a > 1))

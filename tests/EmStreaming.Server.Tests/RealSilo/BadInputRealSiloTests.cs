@@ -149,6 +149,30 @@ public sealed class BadInputRealSiloTests(RealSiloFactory factory) : IClassFixtu
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync("/v1/models/real:chunked")).StatusCode);
     }
 
+    [Theory]
+    [InlineData("1e308")]
+    [InlineData("1e17")]
+    [InlineData("1000000000001")]
+    public async Task Put_HalfLifeSoLongTheStepRoundsToZero_Returns400AndCreatesNothing(string halfLife)
+    {
+        // The definition passed validation, was stored, and then every activation threw (step size 0): the PUT and every
+        // later call to that model answered 500.
+        var response = await _client.PutAsync("/v1/models/real:forever", Http.Json($$"""{"kind":"gmm","dimension":2,"components":2,"halfLife":{{halfLife}}}"""));
+        var problem = await response.AssertProblemAsync(400, "halfLife");
+        Assert.Contains("between 1 and", problem.GetProperty("detail").GetString());
+        await (await _client.GetAsync("/v1/models/real:forever")).AssertProblemAsync(404, "id");
+    }
+
+    [Fact]
+    public async Task Put_LongestHalfLife_CreatesAModelThatLearns()
+    {
+        var response = await _client.PutAsync("/v1/models/real:long-memory", Http.Json("""{"kind":"gmm","dimension":2,"components":2,"halfLife":1e12}"""));
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        var append = await _client.PostAsync("/v1/models/real:long-memory/observations", Http.Json("""{"rows":[[1,2],[3,4]]}"""));
+        Assert.True(append.StatusCode == HttpStatusCode.OK, await append.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/v1/models/real:long-memory/state")).StatusCode);
+    }
+
     /// <summary>JSON content that declares no length, as a chunked upload does.</summary>
     private sealed class UnsizedContent(string text) : HttpContent
     {
