@@ -21,6 +21,12 @@ public static class ModelDefinitionValidator
     /// </summary>
     public const double MaxHalfLife = 1e12;
 
+    /// <summary>
+    /// Longest refit or snapshot interval. Orleans grain timers take at most 2^32 − 2 ms (about 49.7 days): a longer one
+    /// made every activation of the model throw after its definition was stored.
+    /// </summary>
+    public static readonly TimeSpan MaxEvery = TimeSpan.FromDays(30);
+
     /// <summary>Throws <see cref="ModelValidationException"/> naming the first invalid field.</summary>
     public static void Validate(ModelDefinition definition)
     {
@@ -82,9 +88,9 @@ public static class ModelDefinitionValidator
             throw new ModelValidationException("refit.everyObservations", "refit.everyObservations must be >= 1 (or null to refit by time only)");
         }
 
-        if (refit.Every is { } every && every < TimeSpan.FromSeconds(1))
+        if (refit.Every is { } every && (every < TimeSpan.FromSeconds(1) || every > MaxEvery))
         {
-            throw new ModelValidationException("refit.everySeconds", "refit.everySeconds must be >= 1 (or null)");
+            throw new ModelValidationException("refit.everySeconds", $"refit.everySeconds must be between 1 and {MaxEvery.TotalSeconds} (30 days), or null");
         }
 
         var minWindow = Math.Max(2 * definition.Components, 10);
@@ -104,9 +110,9 @@ public static class ModelDefinitionValidator
             throw new ModelValidationException("snapshots.everyObservations", "snapshots.everyObservations must be >= 1 (or null)");
         }
 
-        if (snapshots.Every is { } s && s < TimeSpan.FromSeconds(1))
+        if (snapshots.Every is { } s && (s < TimeSpan.FromSeconds(1) || s > MaxEvery))
         {
-            throw new ModelValidationException("snapshots.everySeconds", "snapshots.everySeconds must be >= 1 (or null)");
+            throw new ModelValidationException("snapshots.everySeconds", $"snapshots.everySeconds must be between 1 and {MaxEvery.TotalSeconds} (30 days), or null");
         }
 
         if (snapshots.Retain is < 1 or > MaxRetain)

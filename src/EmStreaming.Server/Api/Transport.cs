@@ -130,9 +130,11 @@ public sealed record ModelDefinitionDto
 
     private static TimeSpan? Seconds(double seconds, string field)
     {
-        if (!double.IsFinite(seconds) || seconds < 0 || seconds > TimeSpan.FromDays(365).TotalSeconds)
+        // The model layer's bound (grain timers), checked here too because TimeSpan.FromSeconds throws past ±10^7 days.
+        var max = EmStreaming.Grains.Definitions.ModelDefinitionValidator.MaxEvery.TotalSeconds;
+        if (!double.IsFinite(seconds) || seconds < 0 || seconds > max)
         {
-            throw new ApiValidationException(field, "must be between 0 and 31536000 seconds");
+            throw new ApiValidationException(field, $"must be between 0 and {max} seconds (30 days); 0 = never by time");
         }
 
         return seconds == 0 ? null : TimeSpan.FromSeconds(seconds);

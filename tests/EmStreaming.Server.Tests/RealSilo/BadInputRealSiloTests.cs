@@ -173,6 +173,34 @@ public sealed class BadInputRealSiloTests(RealSiloFactory factory) : IClassFixtu
         Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/v1/models/real:long-memory/state")).StatusCode);
     }
 
+    [Theory]
+    [InlineData("refit", "2592001")]
+    [InlineData("refit", "31536000")]
+    [InlineData("snapshots", "2592001")]
+    [InlineData("snapshots", "31536000")]
+    public async Task Put_IntervalPastTheGrainTimerLimit_Returns400AndCreatesNothing(string policy, string seconds)
+    {
+        // 365 days passed the edge and the model layer, was stored, and then every activation threw (an Orleans timer
+        // takes at most about 49.7 days): the PUT and every later call to that model answered 500.
+        var body = """{"kind":"gmm","dimension":2,"components":2,""" + $"\"{policy}\":{{\"everySeconds\":{seconds}}}}}";
+        var problem = await (await _client.PutAsync("/v1/models/real:slow-timer", Http.Json(body))).AssertProblemAsync(400, $"{policy}.everySeconds");
+        Assert.Contains("2592000", problem.GetProperty("detail").GetString());
+        await (await _client.GetAsync("/v1/models/real:slow-timer")).AssertProblemAsync(404, "id");
+    }
+
+    [Theory]
+    [InlineData("refit")]
+    [InlineData("snapshots")]
+    public async Task Put_LongestInterval_CreatesAModelThatAnswers(string policy)
+    {
+        var id = $"real:month-{policy}";
+        var response = await _client.PutAsync($"/v1/models/{id}", Http.Json("""{"kind":"gmm","dimension":2,"components":2,""" + $"\"{policy}\":{{\"everySeconds\":2592000}}}}"));
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        var append = await _client.PostAsync($"/v1/models/{id}/observations", Http.Json("""{"rows":[[1,2],[3,4]]}"""));
+        Assert.True(append.StatusCode == HttpStatusCode.OK, await append.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/v1/models/{id}/state")).StatusCode);
+    }
+
     /// <summary>JSON content that declares no length, as a chunked upload does.</summary>
     private sealed class UnsizedContent(string text) : HttpContent
     {
