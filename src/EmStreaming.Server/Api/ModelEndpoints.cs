@@ -387,7 +387,8 @@ internal static class ModelEndpoints
     private static async Task<T> ReadJsonAsync<T>(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
         where T : class
     {
-        if (request.ContentType is { } contentType && !contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
+        // The media type, not a prefix: "application/jsonx" or "application/json, text/csv" is not JSON.
+        if (request.ContentType is { } contentType && !RowsReader.IsJsonMediaType(contentType))
         {
             throw new UnsupportedContentTypeException(contentType, "application/json");
         }

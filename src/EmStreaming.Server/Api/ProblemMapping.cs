@@ -199,6 +199,12 @@ internal static class ProblemRegistration
             if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType)
             {
                 context.ProblemDetails.Extensions.TryAdd("field", "Content-Type");
+                if (context.ProblemDetails.Type?.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal) != false)
+                {
+                    // The framework's own 415 carried the RFC's link: the same type as the API's own 415s.
+                    context.ProblemDetails.Type = "urn:emstreaming:problem:unsupported-media-type";
+                }
+
 
                 // The framework's own 415 (routing matched no Accepts) carried no detail: say what was sent and what is read.
                 // curl -d without -H sends application/x-www-form-urlencoded, the commonest way to get here.

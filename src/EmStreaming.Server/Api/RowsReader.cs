@@ -59,6 +59,14 @@ internal static class RowsReader
         Csv,
     }
 
+    /// <summary>
+    /// True for a JSON media type (<c>application/json</c> or any <c>+json</c>), parameters aside: the one rule for every
+    /// JSON body, rows and model definitions alike.
+    /// </summary>
+    internal static bool IsJsonMediaType(string contentType) => MediaOf(contentType) is "application/json" or [.., '+', 'j', 's', 'o', 'n'];
+
+    private static string MediaOf(string contentType) => contentType.Split(';', 2)[0].Trim().ToLowerInvariant();
+
     private static Format FormatOf(string? contentType)
     {
         if (string.IsNullOrWhiteSpace(contentType))
@@ -66,13 +74,11 @@ internal static class RowsReader
             return Format.Json;
         }
 
-        var media = contentType.Split(';', 2)[0].Trim().ToLowerInvariant();
-        return media switch
+        return MediaOf(contentType) switch
         {
-            "application/json" => Format.Json,
             "application/x-ndjson" or "application/ndjson" or "application/jsonl" or "application/x-jsonlines" => Format.Ndjson,
             "text/csv" or "application/csv" => Format.Csv,
-            _ when media.EndsWith("+json", StringComparison.Ordinal) => Format.Json,
+            _ when IsJsonMediaType(contentType) => Format.Json,
             _ => throw new UnsupportedContentTypeException(contentType, Supported),
         };
     }

@@ -105,7 +105,8 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         foreach (var bytes in new[] { encoding.GetBytes(text), System.Text.Encoding.UTF8.GetBytes(text) })
         {
             using var content = new ByteArrayContent(bytes);
-            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            content.Headers.Remove("Content-Type");
+        Assert.True(content.Headers.TryAddWithoutValidation("Content-Type", contentType));
             var problem = await (await _client.PostAsync("/v1/models/edge:charset/observations", content)).AssertProblemAsync(415, "Content-Type");
             Assert.Contains("UTF-8", problem.GetProperty("detail").GetString());
         }
@@ -131,7 +132,8 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
     {
         await Http.CreateAsync(_client, "edge:charset-ok");
         using var content = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes("""{"rows":[[1,2]]}"""));
-        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        content.Headers.Remove("Content-Type");
+        Assert.True(content.Headers.TryAddWithoutValidation("Content-Type", contentType));
         var json = await (await _client.PostAsync("/v1/models/edge:charset-ok/observations", content)).ReadJsonAsync();
         Assert.Equal(1, json.GetProperty("accepted").GetInt32());
     }
@@ -347,6 +349,35 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         Assert.Contains(contentType, detail);
         Assert.Contains(expected, detail);
         Assert.Equal(0, await ObservationsAsync("edge:ct"));
+    }
+
+    [Theory]
+    [InlineData("application/json, text/csv")]
+    [InlineData("application/json-seq")]
+    [InlineData("application/jsonx")]
+    [InlineData("text/plain")]
+    public async Task Put_ContentTypeThatIsNotJson_Returns415AndCreatesNothing(string contentType)
+    {
+        // PUT checked a prefix ("application/json…"), so two media types, or application/json-seq, were read as JSON.
+        using var content = new StringContent("""{"kind":"gmm","dimension":2,"components":2}""");
+        content.Headers.Remove("Content-Type");
+        Assert.True(content.Headers.TryAddWithoutValidation("Content-Type", contentType));
+        var problem = await (await _client.PutAsync("/v1/models/edge:put-ct", content)).AssertProblemAsync(415, "Content-Type");
+        Assert.Equal("urn:emstreaming:problem:unsupported-media-type", problem.GetProperty("type").GetString());
+        await (await _client.GetAsync("/v1/models/edge:put-ct")).AssertProblemAsync(404, "id");
+    }
+
+    [Theory]
+    [InlineData("application/json")]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("application/merge-patch+json")]
+    public async Task Put_JsonMediaTypes_AcceptedAsForRows(string contentType)
+    {
+        using var content = new StringContent("""{"kind":"gmm","dimension":2,"components":2}""");
+        content.Headers.Remove("Content-Type");
+        Assert.True(content.Headers.TryAddWithoutValidation("Content-Type", contentType));
+        var response = await _client.PutAsync("/v1/models/edge:put-json", content);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
     }
 
     [Fact]
