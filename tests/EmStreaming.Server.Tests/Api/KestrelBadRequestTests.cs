@@ -68,6 +68,17 @@ public sealed class KestrelBadRequestTests : IAsyncLifetime
         return (status, contentType, new string(body, 0, read));
     }
 
+    /// <summary>Sends <paramref name="request"/> as raw bytes on a connection of its own (it should say Connection: close) and reads the whole answer.</summary>
+    private async Task<string> ExchangeAsync(string request)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, _port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return await reader.ReadToEndAsync();
+    }
+
     [Theory]
     [InlineData("GET /v1/models/a%00b HTTP/1.1", "id")]
     [InlineData("GET /v1/models/%00 HTTP/1.1", "id")]
@@ -92,11 +103,7 @@ public sealed class KestrelBadRequestTests : IAsyncLifetime
     public async Task UnknownRoute_DotSegments_DetailShowsWhatWasSentAndWhatItResolvedTo(string requestLine, string shown)
     {
         // Kestrel resolves dot segments before routing: a detail naming only the resolved path did not match the request.
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, _port);
-        var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"{requestLine}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
-        var answer = await new StreamReader(stream, Encoding.UTF8).ReadToEndAsync();
+        var answer = await ExchangeAsync($"{requestLine}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 404 ", answer, StringComparison.Ordinal);
         Assert.Contains("Content-Type: application/problem+json", answer, StringComparison.Ordinal);
         Assert.Contains($"\"detail\":\"no endpoint answers {shown};", answer, StringComparison.Ordinal);
@@ -122,14 +129,9 @@ public sealed class KestrelBadRequestTests : IAsyncLifetime
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}") };
         Assert.Equal(HttpStatusCode.Created, (await http.PutAsync("/v1/models/kestrel:te", Http.Json("""{"kind":"gmm","dimension":2,"components":2}"""))).StatusCode);
         const string json = """{"rows":[[1,2]]}""";
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, _port);
-        var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+        var answer = await ExchangeAsync(
             "POST /v1/models/kestrel:te/observations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n" +
-            $"Connection: close\r\n\r\n{json.Length:x}\r\n{json}\r\n0\r\n\r\n"));
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        var answer = await reader.ReadToEndAsync();
+            $"Connection: close\r\n\r\n{json.Length:x}\r\n{json}\r\n0\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 415 ", answer, StringComparison.Ordinal);
         Assert.Contains("Content-Type: application/problem+json", answer, StringComparison.Ordinal);
         Assert.Contains("\"field\":\"Transfer-Encoding\"", answer, StringComparison.Ordinal);
@@ -149,14 +151,9 @@ public sealed class KestrelBadRequestTests : IAsyncLifetime
         // BadHttpRequestException: the answer was a 500 and a logged "unhandled error".
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}") };
         Assert.Equal(HttpStatusCode.Created, (await http.PutAsync("/v1/models/kestrel:chunk", Http.Json("""{"kind":"gmm","dimension":2,"components":2}"""))).StatusCode);
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync(IPAddress.Loopback, _port);
-        var stream = tcp.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+        var answer = await ExchangeAsync(
             $"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n" +
-            $"Connection: close\r\n\r\n{size}\r\n{{\"rows\":[[1,2]]}}"));
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        var answer = await reader.ReadToEndAsync();
+            $"Connection: close\r\n\r\n{size}\r\n{{\"rows\":[[1,2]]}}");
         Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
         Assert.Contains("Content-Type: application/problem+json", answer, StringComparison.Ordinal);
         Assert.Contains("\"field\":\"body\"", answer, StringComparison.Ordinal);

@@ -351,6 +351,15 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         Assert.Equal(0, await ObservationsAsync("edge:ct"));
     }
 
+    /// <summary>A valid definition under <paramref name="contentType"/> exactly as given (even one HttpClient would refuse to parse).</summary>
+    private static StringContent DefinitionLabelled(string contentType)
+    {
+        var content = new StringContent("""{"kind":"gmm","dimension":2,"components":2}""");
+        content.Headers.Remove("Content-Type");
+        Assert.True(content.Headers.TryAddWithoutValidation("Content-Type", contentType));
+        return content;
+    }
+
     [Theory]
     [InlineData("application/json, text/csv")]
     [InlineData("application/json-seq")]
@@ -359,9 +368,7 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
     public async Task Put_ContentTypeThatIsNotJson_Returns415AndCreatesNothing(string contentType)
     {
         // PUT checked a prefix ("application/json…"), so two media types, or application/json-seq, were read as JSON.
-        using var content = new StringContent("""{"kind":"gmm","dimension":2,"components":2}""");
-        content.Headers.Remove("Content-Type");
-        Assert.True(content.Headers.TryAddWithoutValidation("Content-Type", contentType));
+        using var content = DefinitionLabelled(contentType);
         var problem = await (await _client.PutAsync("/v1/models/edge:put-ct", content)).AssertProblemAsync(415, "Content-Type");
         Assert.Equal("urn:emstreaming:problem:unsupported-media-type", problem.GetProperty("type").GetString());
         await (await _client.GetAsync("/v1/models/edge:put-ct")).AssertProblemAsync(404, "id");
@@ -373,9 +380,7 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
     [InlineData("application/merge-patch+json")]
     public async Task Put_JsonMediaTypes_AcceptedAsForRows(string contentType)
     {
-        using var content = new StringContent("""{"kind":"gmm","dimension":2,"components":2}""");
-        content.Headers.Remove("Content-Type");
-        Assert.True(content.Headers.TryAddWithoutValidation("Content-Type", contentType));
+        using var content = DefinitionLabelled(contentType);
         var response = await _client.PutAsync("/v1/models/edge:put-json", content);
         Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
     }
