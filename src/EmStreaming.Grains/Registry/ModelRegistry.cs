@@ -8,9 +8,12 @@ internal sealed record RegistryEntry(string Id, ModelDefinition Definition, long
 
 /// <summary>
 /// The answer recorded for an idempotency key, with a hash of the request it answered; a null result is a reservation: a
-/// request with that hash took the key and has not recorded its answer (it is still running, or its process died).
+/// request with that hash took the key and has not recorded its answer (it is still running, or its process died). A
+/// reservation names the stream identity its request appends under (<paramref name="ProducerId"/>, <paramref name="Sequence"/>),
+/// so a retry appends the very same record identity and the model's producer window applies the batch once, whichever copy
+/// arrives first; null for a reservation of a batch with no row to append (and for reservations written before it existed).
 /// </summary>
-internal sealed record StoredAnswer(ulong RequestHash, AppendResult? Result);
+internal sealed record StoredAnswer(ulong RequestHash, AppendResult? Result, string? ProducerId = null, long Sequence = 0);
 
 /// <summary>Model definitions and idempotency answers (embedded: the silo's SQLite file; tests: memory).</summary>
 internal interface IModelRegistry
@@ -30,10 +33,11 @@ internal interface IModelRegistry
     ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Takes the key for a request with <paramref name="requestHash"/> in one atomic step, shared by every silo: null when it
-    /// was free (a reservation is recorded), else what is recorded for it (an answer, or another request's reservation).
+    /// Takes the key with <paramref name="reservation"/> (a <see cref="StoredAnswer"/> without a result) in one atomic step,
+    /// shared by every silo: null when it was free (the reservation is recorded), else what is recorded for it (an answer, or
+    /// another request's reservation, with its producer id and sequence).
     /// </summary>
-    ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, ulong requestHash, CancellationToken cancellationToken);
+    ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken);
 }
 
 internal static class RegistryRules
@@ -124,11 +128,12 @@ internal sealed class InMemoryModelRegistry(TimeProvider timeProvider) : IModelR
         }
     }
 
-    public ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, ulong requestHash, CancellationToken cancellationToken)
+    public ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(reservation);
         lock (_lock)
         {
-            return ValueTask.FromResult(_answers.TryAdd((id, key), new StoredAnswer(requestHash, null)) ? null : _answers[(id, key)]);
+            return ValueTask.FromResult(_answers.TryAdd((id, key), reservation with { Result = null }) ? null : _answers[(id, key)]);
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using EmStreaming.Providers.Sqlite;
 using Microsoft.Data.Sqlite;
@@ -179,6 +180,8 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         return list;
     }
 
+    private const string ReservationPrefix = "reserved:";
+
     public async ValueTask<StoredAnswer?> GetAnswerAsync(string id, string key, CancellationToken cancellationToken)
     {
         await using var c = Open();
@@ -188,22 +191,26 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         cmd.Parameters.AddWithValue("$key", key);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-            ? new StoredAnswer(unchecked((ulong)reader.GetInt64(0)), ReadAnswer(reader.GetString(1)))
+            ? ReadAnswer(unchecked((ulong)reader.GetInt64(0)), reader.GetString(1))
             : null;
     }
 
-    public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, ulong requestHash, CancellationToken cancellationToken)
+    public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(reservation);
         await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // A reservation is a row with an empty answer; the insert is ignored when the key has a row (the file's other writers too).
+            // A reservation is a row whose answer is empty or ReservationPrefix + its record identity; the insert is ignored when
+            // the key has a row (the file's other writers too).
             await using var c = Open();
             await using var cmd = c.CreateCommand();
-            cmd.CommandText = "INSERT OR IGNORE INTO em_answers (id, key, request_hash, answer) VALUES ($id, $key, $h, ''); SELECT changes();";
+            cmd.CommandText = "INSERT OR IGNORE INTO em_answers (id, key, request_hash, answer) VALUES ($id, $key, $h, $a); SELECT changes();";
             cmd.Parameters.AddWithValue("$id", id);
             cmd.Parameters.AddWithValue("$key", key);
-            cmd.Parameters.AddWithValue("$h", unchecked((long)requestHash));
+            cmd.Parameters.AddWithValue("$h", unchecked((long)reservation.RequestHash));
+            cmd.Parameters.AddWithValue(
+                "$a", reservation.ProducerId is { } producer ? string.Create(CultureInfo.InvariantCulture, $"{ReservationPrefix}{reservation.Sequence}:{producer}") : string.Empty);
             if (Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) == 1)
             {
                 return null;
@@ -217,7 +224,23 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         return await GetAnswerAsync(id, key, cancellationToken).ConfigureAwait(false);
     }
 
-    private static AppendResult? ReadAnswer(string answer) => answer.Length == 0 ? null : JsonSerializer.Deserialize<AppendResult>(answer, RegistryRules.Json)!;
+    /// <summary>An answer row: JSON of the result; a reservation is empty (no identity) or <c>reserved:{sequence}:{producer id}</c>.</summary>
+    private static StoredAnswer ReadAnswer(ulong requestHash, string answer)
+    {
+        if (answer.Length == 0)
+        {
+            return new StoredAnswer(requestHash, null);
+        }
+
+        if (answer.StartsWith(ReservationPrefix, StringComparison.Ordinal))
+        {
+            var colon = answer.IndexOf(':', ReservationPrefix.Length);
+            return new StoredAnswer(
+                requestHash, null, answer[(colon + 1)..], long.Parse(answer.AsSpan(ReservationPrefix.Length, colon - ReservationPrefix.Length), CultureInfo.InvariantCulture));
+        }
+
+        return new StoredAnswer(requestHash, JsonSerializer.Deserialize<AppendResult>(answer, RegistryRules.Json)!);
+    }
 
     public async ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken)
     {

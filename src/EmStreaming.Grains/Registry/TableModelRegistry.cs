@@ -147,23 +147,33 @@ internal sealed class TableModelRegistry : IModelRegistry
         var entity = row.Value!;
         return new StoredAnswer(
             unchecked((ulong)(entity.GetInt64("RequestHash") ?? 0)),
-            entity.GetString("Answer") is { Length: > 0 } answer ? JsonSerializer.Deserialize<AppendResult>(answer, RegistryRules.Json)! : null);
+            entity.GetString("Answer") is { Length: > 0 } answer ? JsonSerializer.Deserialize<AppendResult>(answer, RegistryRules.Json)! : null,
+            entity.GetString("Producer"),
+            entity.GetInt64("Sequence") ?? 0);
     }
 
-    public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, ulong requestHash, CancellationToken cancellationToken)
+    public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(reservation);
         await EnsureTableAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // A reservation is a row without an answer; adding fails (409) when the key has a row, whichever silo wrote it.
-            await _table.AddEntityAsync(
-                new TableEntity(AnswerPartitionPrefix + id, AnswerRow(key)) { ["RequestHash"] = unchecked((long)requestHash) }, cancellationToken).ConfigureAwait(false);
+            // A reservation is a row without an answer, with the record identity its request appends under; adding fails (409)
+            // when the key has a row, whichever silo wrote it.
+            var row = new TableEntity(AnswerPartitionPrefix + id, AnswerRow(key)) { ["RequestHash"] = unchecked((long)reservation.RequestHash) };
+            if (reservation.ProducerId is { } producer)
+            {
+                row["Producer"] = producer;
+                row["Sequence"] = reservation.Sequence;
+            }
+
+            await _table.AddEntityAsync(row, cancellationToken).ConfigureAwait(false);
             return null;
         }
         catch (RequestFailedException e) when (e.Status == 409)
         {
             return await GetAnswerAsync(id, key, cancellationToken).ConfigureAwait(false)
-                ?? await ReserveAnswerAsync(id, key, requestHash, cancellationToken).ConfigureAwait(false); // deleted meanwhile
+                ?? await ReserveAnswerAsync(id, key, reservation, cancellationToken).ConfigureAwait(false); // deleted meanwhile
         }
     }
 

@@ -28,6 +28,7 @@ internal sealed class ModelService(
 {
     private readonly ConcurrentDictionary<(string, string), SemaphoreSlim> _keyLocks = new();
     private readonly ConcurrentDictionary<string, ProducerCounter> _counters = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string, long), byte> _unanswered = new();
     private readonly IStreamProvider _streams = client.GetStreamProvider(streams.Value.ProviderName);
 
     /// <summary>This process's producer id on every model stream.</summary>
@@ -241,7 +242,7 @@ internal sealed class ModelService(
 
         if (idempotencyKey is null)
         {
-            return await AppendValidatedAsync(id, target, validate(target.Dimension, rows), 0, cancellationToken).ConfigureAwait(false);
+            return await AppendValidatedAsync(id, target, validate(target.Dimension, rows), 0, null, cancellationToken).ConfigureAwait(false);
         }
 
         // One request per key at a time, so two concurrent retries cannot both append.
@@ -251,14 +252,26 @@ internal sealed class ModelService(
         {
             var validated = validate(target.Dimension, rows);
             var requestHash = HashRows(validated);
+            var appends = validated.Accepted is { Rows: > 0 };
+            // Refused before anything could be appended: the key is not taken, so the client may retry it with any batch.
+            EnsureCanApply(id, target, appends);
+            // The record identity this request appends under, taken before the key: a retry of a request that did not record its
+            // answer (its process died, its client gave up) appends the same identity, and the producer window applies one copy.
+            var counter = Counter(id);
+            var identity = appends ? (ProducerId, counter.Next()) : default;
             // The key is taken in the registry (shared by the silos) before the append: the per-key lock above holds only in
             // this process, and two silos that both found the key free would both append and answer, while the grain applies
             // only the first batch it reads under the key (a different batch under the same key was acknowledged, never applied).
-            if (await registry.ReserveAnswerAsync(id, idempotencyKey, requestHash, cancellationToken).ConfigureAwait(false) is { } stored)
+            var reservation = new StoredAnswer(requestHash, null, identity.Item1, identity.Item2);
+            if (await registry.ReserveAnswerAsync(id, idempotencyKey, reservation, cancellationToken).ConfigureAwait(false) is { } stored)
             {
+                counter.GiveBack(identity.Item2); // unused: no gap in this producer's numbering when nothing came in between
                 if (stored.RequestHash != requestHash)
                 {
-                    throw new ModelConflictException($"idempotency key '{idempotencyKey}' was already used for a different batch of model '{id}'");
+                    throw new ModelConflictException(
+                        $"idempotency key '{idempotencyKey}' of model '{id}' was already used for a different batch (other rows, or rows rejected "
+                        + "differently); a key names one batch, also when the request under it failed after reaching the stream, since its rows "
+                        + "may still be applied: retry with the same rows, or send a different batch under a new key");
                 }
 
                 if (stored.Result is { } answered)
@@ -267,13 +280,15 @@ internal sealed class ModelService(
                 }
 
                 // Reserved for this very batch by a request that has not answered (still running, or its process died): append
-                // it again; the grain applies a batch under one key once.
+                // it again under that request's identity; whichever copy the grain reads second is a duplicate in its window.
+                // (A reservation without an identity, written before they existed, falls back to a new one and the key hash.)
+                identity = stored.ProducerId is { } producer ? (producer, stored.Sequence) : appends ? (ProducerId, counter.Next()) : default;
             }
 
-            // The key travels in the record too: if the process dies after the append but before the answer is recorded,
-            // the retry appends again (under a new producer) and the grain, remembering the key, applies the batch once.
-            var result = await AppendValidatedAsync(id, target, validated, ModelStreamRecord.HashKey(idempotencyKey), cancellationToken).ConfigureAwait(false);
+            var result = await AppendValidatedAsync(id, target, validated, ModelStreamRecord.HashKey(idempotencyKey), identity.Item1 is null ? null : identity, cancellationToken)
+                .ConfigureAwait(false);
             await registry.SaveAnswerAsync(id, idempotencyKey, new StoredAnswer(requestHash, result), cancellationToken).ConfigureAwait(false);
+            _unanswered.TryRemove((id, identity.Item2), out _);
             return result;
         }
         finally
@@ -283,8 +298,22 @@ internal sealed class ModelService(
         }
     }
 
+    /// <summary>
+    /// A model that cannot apply (its stored state is unreadable) refuses a batch with rows to append: the client keeps its rows
+    /// and is told why, instead of a 200 for rows that would wait, unapplied, in the log or the queue until an operator restores it.
+    /// </summary>
+    private static void EnsureCanApply(string id, AppendTarget target, bool appends)
+    {
+        if (appends && target.Failure is { } failure)
+        {
+            throw new ModelUnavailableException(id, failure);
+        }
+    }
+
+    // identity: the record's producer id and sequence, a keyed request's reserved one; null: this producer's next.
     private async Task<AppendResult> AppendValidatedAsync(
-        string id, AppendTarget target, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated, ulong keyHash, CancellationToken cancellationToken)
+        string id, AppendTarget target, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated, ulong keyHash, (string Producer, long Sequence)? identity,
+        CancellationToken cancellationToken)
     {
         var (accepted, rejected) = validated;
         if (accepted is null || accepted.Rows == 0)
@@ -292,23 +321,30 @@ internal sealed class ModelService(
             return new AppendResult(0, rejected);
         }
 
-        // A model that cannot apply (its stored state is unreadable) refuses here: the client keeps its rows and is told why,
-        // instead of a 200 for rows that would wait, unapplied, in the log or the queue until an operator restores the model.
-        if (target.Failure is { } failure)
-        {
-            throw new ModelUnavailableException(id, failure);
-        }
-
+        EnsureCanApply(id, target, appends: true);
         var counter = Counter(id);
-        var sequence = counter.Next();
+        var (producer, sequence) = identity ?? (ProducerId, counter.Next());
+        // Rows this producer appends count toward its pending rows once; a retry of its own unanswered record whose first copy
+        // reached the stream counted them already (the grain applies one copy). Another producer's identity (a retry of a
+        // request a dead process took) is not counted here: its rows are that producer's, in the grain's outstanding count.
+        var count = producer == ProducerId && !_unanswered.ContainsKey((id, sequence));
         var values = ModelStreamRecord.Pack(accepted.Values);
         // Answered only once OnNextAsync completed: the provider has made the record durable.
         await Stream(id).OnNextAsync(new ModelStreamRecord
         {
-            Kind = ModelRecordKind.Observations, ProducerId = ProducerId, Sequence = sequence, Generation = target.Generation, Timestamp = time.GetUtcNow(),
+            Kind = ModelRecordKind.Observations, ProducerId = producer, Sequence = sequence, Generation = target.Generation, Timestamp = time.GetUtcNow(),
             KeyHash = keyHash, PackedValues = values, Columns = accepted.Columns,
         }).WaitAsync(cancellationToken).ConfigureAwait(false);
-        counter.Accepted(accepted.Rows);
+        if (count)
+        {
+            counter.Accepted(accepted.Rows);
+            if (keyHash != 0)
+            {
+                // Until the answer is recorded, a retry in this process must not count these rows again.
+                _unanswered[(id, sequence)] = 0;
+            }
+        }
+
         return new AppendResult(accepted.Rows, rejected, sequence);
     }
 
@@ -463,6 +499,9 @@ internal sealed class ModelService(
         public long AcceptedRows => Interlocked.Read(ref _acceptedRows);
 
         public long Next() => Interlocked.Increment(ref _sequence);
+
+        /// <summary>Takes back <paramref name="sequence"/> if it is still the last one handed out (else it stays a gap).</summary>
+        public void GiveBack(long sequence) => Interlocked.CompareExchange(ref _sequence, sequence - 1, sequence);
 
         public void Accepted(int rows) => Interlocked.Add(ref _acceptedRows, rows);
 

@@ -127,14 +127,18 @@ public abstract class ModelRegistryContractTests
     {
         var registry = Create();
         await registry.PutAsync("m1", Gmm2, onlyIfAbsent: false, default);
-        Assert.Null(await registry.ReserveAnswerAsync("m1", "batch/1", 7, default));
+        Assert.Null(await registry.ReserveAnswerAsync("m1", "batch/1", new StoredAnswer(7, null, "svc-a:1", 42), default));
         var other = Create(); // another silo's
-        Assert.Equal(new StoredAnswer(7, null), await other.ReserveAnswerAsync("m1", "batch/1", 8, default));
-        Assert.Equal(new StoredAnswer(7, null), await other.GetAnswerAsync("m1", "batch/1", default));
+        // The reservation names the record identity the first request appends under, so another silo's retry reuses it.
+        Assert.Equal(new StoredAnswer(7, null, "svc-a:1", 42), await other.ReserveAnswerAsync("m1", "batch/1", new StoredAnswer(8, null, "svc-b", 1), default));
+        Assert.Equal(new StoredAnswer(7, null, "svc-a:1", 42), await other.GetAnswerAsync("m1", "batch/1", default));
+        // A batch with nothing to append reserves without an identity.
+        Assert.Null(await registry.ReserveAnswerAsync("m1", "batch/2", new StoredAnswer(9, null), default));
+        Assert.Equal(new StoredAnswer(9, null), await other.GetAnswerAsync("m1", "batch/2", default));
 
         var answer = new StoredAnswer(7, new AppendResult(2, [], 1, false));
         await registry.SaveAnswerAsync("m1", "batch/1", answer, default);
-        var stored = await other.ReserveAnswerAsync("m1", "batch/1", 7, default);
+        var stored = await other.ReserveAnswerAsync("m1", "batch/1", new StoredAnswer(7, null, "svc-b", 2), default);
         Assert.Equal(7UL, stored!.RequestHash);
         Assert.Equal(2, stored.Result!.Accepted);
     }

@@ -107,10 +107,10 @@ public sealed class IdempotencyAcrossSilosTests
                 return answer;
             }
 
-            public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, ulong requestHash, CancellationToken cancellationToken)
+            public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken)
             {
                 await barrier.PassAsync();
-                var answer = await inner.ReserveAnswerAsync(id, key, requestHash, cancellationToken);
+                var answer = await inner.ReserveAnswerAsync(id, key, reservation, cancellationToken);
                 barrier.Read();
                 return answer;
             }

@@ -31,8 +31,8 @@ internal sealed class CountingModelRegistry(IModelRegistry inner) : IModelRegist
     public ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken) =>
         inner.SaveAnswerAsync(id, key, answer, cancellationToken);
 
-    public ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, ulong requestHash, CancellationToken cancellationToken) =>
-        inner.ReserveAnswerAsync(id, key, requestHash, cancellationToken);
+    public ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken) =>
+        inner.ReserveAnswerAsync(id, key, reservation, cancellationToken);
 
     /// <summary>Puts itself in front of the silo's registry (whatever the configuration chose); resolve it as <see cref="CountingModelRegistry"/>.</summary>
     public static void Decorate(IServiceCollection services)
