@@ -40,7 +40,7 @@ internal sealed partial class ModelGrain
             status = status with { Observations = _core.Observations };
         }
 
-        return Task.FromResult(new ModelProgress(status, _windows.RowsOf(producerId), _catchUpNonce != 0, _outstanding.Excluding(producerId)));
+        return Task.FromResult(new ModelProgress(status, _windows.RowsOf(producerId), _catchUpNonce != 0, _outstanding.Excluding(producerId), _core?.Generation ?? 0));
     }
 
     public Task<RecentRowsView> GetRecentAsync(int limit)

@@ -95,7 +95,8 @@ internal sealed partial class ModelGrain
         {
             foreach (var e in events)
             {
-                if (ToRecord(e.Event) is { RowCount: > 0 } record && _windows.WouldAccept(record.ProducerId, record.Sequence))
+                // A record of an earlier generation (the model was deleted and re-created, or reset) is inert: not pending.
+                if (ToRecord(e.Event) is { RowCount: > 0 } record && IsCurrent(record) && _windows.WouldAccept(record.ProducerId, record.Sequence))
                 {
                     _outstanding.Add(record.ProducerId, record.Sequence, record.RowCount);
                 }

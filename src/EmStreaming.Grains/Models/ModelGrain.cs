@@ -47,11 +47,13 @@ internal interface IModelControlGrain : IGrainWithStringKey
 /// <summary>
 /// A model's status, the rows it has applied from one producer, whether it may still be reading records from before its
 /// activation whose rows it cannot count (Azure Queues after a restart), and the rows of other producers its log held at
-/// activation that are not applied yet (counted exactly from the log); null status when the model does not exist.
+/// activation that are not applied yet (counted exactly from the log); null status when the model does not exist. Rows are
+/// those of the definition <c>Generation</c> only: a producer compares them with the rows it appended to that generation.
 /// </summary>
 [GenerateSerializer, Immutable]
 internal sealed record ModelProgress(
-    [property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows, [property: Id(2)] bool CatchingUp, [property: Id(3)] long OutstandingRows = 0);
+    [property: Id(0)] ModelStatus? Status, [property: Id(1)] long ProducerRows, [property: Id(2)] bool CatchingUp, [property: Id(3)] long OutstandingRows = 0,
+    [property: Id(4)] long Generation = 0);
 
 /// <summary>A stream record's identity for the exactly-once rule: its producer and that producer's sequence number.</summary>
 [GenerateSerializer, Immutable]
@@ -354,6 +356,11 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         var previous = _core;
         _entry = entry;
         _failure = null;
+        if (previous is null || previous.Generation != entry.Generation)
+        {
+            _windows.ResetRows(); // rows counted applied were the old generation's; the service counts the new one's from 0
+        }
+
         _core = previous is not null && previous.Generation == entry.Generation
             ? ModelCore.Restore(entry.Definition, previous.Save()) // same shape: new policies, same state
             : new ModelCore(entry.Definition, entry.Generation);
@@ -389,7 +396,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             _controlSequence = record.Sequence;
         }
 
-        if (!_windows.TryAccept(record.ProducerId, record.Sequence, record.RowCount))
+        // Rows count toward the producer's applied rows only for the current generation: a record of a deleted or reset model
+        // is inert, and its rows were never pending for the model the service now counts for (ModelProgress.Generation).
+        if (!_windows.TryAccept(record.ProducerId, record.Sequence, IsCurrent(record) ? record.RowCount : 0))
         {
             // A redelivery: its effect is already in this state. With nothing unsaved, the stored state covers it too, so say so:
             // a grain that only skips redeliveries after a restart never writes, and would otherwise hold its queue's trimming back.
@@ -456,6 +465,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
         return true;
     }
+
+    /// <summary>Whether a record belongs to the model's current generation (0: an external producer's, meant for the current one).</summary>
+    private bool IsCurrent(ModelStreamRecord record) => _core is { } core && (record.Generation == 0 || record.Generation == core.Generation);
 
     private bool SnapshotDue => _core?.Definition.Snapshots.EveryObservations is { } every && _sinceSnapshot >= every;
 

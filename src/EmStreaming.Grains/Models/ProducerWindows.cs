@@ -196,6 +196,15 @@ internal sealed class ProducerWindows
 
     public void Clear() => _windows.Clear();
 
+    /// <summary>The model was reset to a new generation: the rows counted so far belong to the old one (the sequences stay seen).</summary>
+    public void ResetRows()
+    {
+        foreach (var w in _windows)
+        {
+            w.Rows = 0;
+        }
+    }
+
     /// <summary>An independent copy (the windows a state write stores, read by other calls while this one changes).</summary>
     public ProducerWindows Clone()
     {

@@ -92,14 +92,10 @@ internal sealed class ModelService(
         }
 
         await Control(id).ReloadAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-        // The pending count starts over with the grain's cleared windows, but the numbering does not: a record of the old
-        // generation still in the stream marks its (producer, sequence) in the new windows when it arrives (inert), so a
-        // re-created model's append that reused that sequence would be skipped as its duplicate.
-        if (_counters.TryGetValue(id, out var counter))
-        {
-            counter.ForgetRows();
-        }
-
+        // The numbering goes on over a DELETE: a record of the old generation still in the stream marks its (producer,
+        // sequence) in the new windows when it arrives (inert), so a re-created model's append that reused that sequence would
+        // be skipped as its duplicate. Pending rows need nothing here: every service counts them per generation, and a
+        // re-created model has a new one (also on the silos that did not take the DELETE).
         hub.Publish(new ModelEvent { ModelId = id, Type = ModelEventType.Deleted, Time = time.GetUtcNow() });
         return true;
     }
@@ -337,7 +333,7 @@ internal sealed class ModelService(
         }).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (count)
         {
-            counter.Accepted(accepted.Rows);
+            counter.Accepted(target.Generation, accepted.Rows);
             if (keyHash != 0)
             {
                 // Until the answer is recorded, a retry in this process must not count these rows again.
@@ -354,7 +350,7 @@ internal sealed class ModelService(
         {
             var progress = await Control(id).GetProgressAsync(ProducerId).WaitAsync(cancellationToken).ConfigureAwait(false);
             var status = progress.Status ?? throw new ModelNotFoundException(id);
-            var own = _counters.TryGetValue(id, out var counter) ? Math.Max(0, counter.AcceptedRows - progress.ProducerRows) : 0;
+            var own = _counters.TryGetValue(id, out var counter) ? counter.PendingRows(progress.Generation, progress.ProducerRows) : 0;
             // Rows other producers (a previous process) left in the log are counted by the grain from the log at activation.
             var pending = own + progress.OutstandingRows;
             // Azure Queues cannot be read back: until the grain has read its catch-up marker (appended once every message a dead
@@ -490,22 +486,45 @@ internal sealed class ModelService(
         return hash;
     }
 
-    /// <summary>This producer's numbering of one model's records and the rows it appended to it.</summary>
+    /// <summary>
+    /// This producer's numbering of one model's records, and the rows it appended to the model's newest definition generation
+    /// it appended to: rows of an older generation (before a DELETE and re-creation, or a reset) are inert, never pending.
+    /// </summary>
     private sealed class ProducerCounter
     {
+        private readonly Lock _lock = new();
         private long _sequence;
+        private long _generation;
         private long _acceptedRows;
 
-        public long AcceptedRows => Interlocked.Read(ref _acceptedRows);
+        /// <summary>Rows appended to <paramref name="generation"/> not yet applied, given the rows the grain applied of it.</summary>
+        public long PendingRows(long generation, long appliedRows)
+        {
+            lock (_lock)
+            {
+                return _generation == generation ? Math.Max(0, _acceptedRows - appliedRows) : _generation > generation ? _acceptedRows : 0;
+            }
+        }
 
         public long Next() => Interlocked.Increment(ref _sequence);
 
         /// <summary>Takes back <paramref name="sequence"/> if it is still the last one handed out (else it stays a gap).</summary>
         public void GiveBack(long sequence) => Interlocked.CompareExchange(ref _sequence, sequence - 1, sequence);
 
-        public void Accepted(int rows) => Interlocked.Add(ref _acceptedRows, rows);
+        public void Accepted(long generation, int rows)
+        {
+            lock (_lock)
+            {
+                if (generation > _generation)
+                {
+                    (_generation, _acceptedRows) = (generation, 0);
+                }
 
-        /// <summary>The model was deleted: its rows are no longer pending; the sequence numbers go on.</summary>
-        public void ForgetRows() => Interlocked.Exchange(ref _acceptedRows, 0);
+                if (generation == _generation)
+                {
+                    _acceptedRows += rows;
+                }
+            }
+        }
     }
 }

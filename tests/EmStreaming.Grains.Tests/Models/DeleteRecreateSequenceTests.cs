@@ -57,5 +57,9 @@ public sealed class DeleteRecreateSequenceTests
         var applied = h.Recorder.Applied.Where(a => a.Model == "dr" && a.Record.Generation == newGeneration).Select(a => a.Record.Sequence).Order().ToArray();
         Assert.Equal(sequences, applied);
         Assert.Equal(60, (await h.Service.GetStateAsync("dr")).Observations);
+        // The old record's rows are not counted applied for the new generation: the service subtracts the grain's count from
+        // the rows it appended to the new generation (60), and 10 more would hide 10 pending rows while some are outstanding.
+        var progress = await h.Grains.GetGrain<IModelControlGrain>("dr").GetProgressAsync(producer);
+        Assert.Equal((60L, newGeneration), (progress.ProducerRows, progress.Generation));
     }
 }
