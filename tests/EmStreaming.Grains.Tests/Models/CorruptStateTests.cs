@@ -1,5 +1,4 @@
 using EmStreaming.Grains.Tests.TestSupport;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Streams;
 
@@ -28,7 +27,7 @@ public sealed class CorruptStateTests : IDisposable
             }
         }
 
-        Corrupt(validChecksum);
+        StoredStates.Corrupt(_directory.Path, "bad", validChecksum);
 
         await using (var h = await ModelHarness.StartAsync(_directory.Path, OneQueue))
         {
@@ -75,21 +74,5 @@ public sealed class CorruptStateTests : IDisposable
             Assert.Null((await h.Service.GetModelAsync("bad")).Status.Failure);
             await h.WaitForObservationsAsync("bad", 250);
         }
-    }
-
-    private void Corrupt(bool validChecksum)
-    {
-        byte[] garbage = [0x45, 0x4d, 0x47, 0x53, 0x02, 0x00, 0x01, 0x00, 0xff, 0xff];
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(_directory.Path, "emstreaming.db")};Pooling=false");
-        connection.Open();
-        using var update = connection.CreateCommand();
-        update.CommandText = validChecksum
-            ? "UPDATE grain_state SET data = $data, checksum = $checksum WHERE grain_id LIKE '%bad%'"
-            : "UPDATE grain_state SET data = $data WHERE grain_id LIKE '%bad%'";
-        // The storage's payload: its format byte (0x01: the state's own bytes), then ours.
-        byte[] payload = [0x01, .. garbage];
-        update.Parameters.AddWithValue("$data", payload);
-        update.Parameters.AddWithValue("$checksum", unchecked((long)System.IO.Hashing.XxHash64.HashToUInt64(payload)));
-        Assert.Equal(1, update.ExecuteNonQuery());
     }
 }

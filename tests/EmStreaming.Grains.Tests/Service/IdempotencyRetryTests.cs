@@ -17,7 +17,7 @@ public sealed class IdempotencyRetryTests
     [Fact]
     public async Task RetryAfterUnrecordedAnswer_AfterManyOtherKeys_OnAnotherSilo_AppliedOnce()
     {
-        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first"));
+        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Save));
         await h.Service.PutModelAsync("rk", ModelHarness.Gmm());
         var batch = ModelHarness.Rows(10, 2, 1);
 
@@ -40,8 +40,99 @@ public sealed class IdempotencyRetryTests
         Assert.True((await h.Service.AppendAsync("rk", batch, "first")).Replayed);
     }
 
-    /// <summary>The silo's registry, except that recording the answer of one key fails once (the process died right there).</summary>
-    private sealed class DyingAnswerRegistry(IModelRegistry inner, string dyingKey) : IModelRegistry
+    /// <summary>
+    /// The process dies right after taking the key, before anything is appended (the stream was unavailable, or the silo went
+    /// down): the reservation, with its producer id and sequence, stays without an answer. Meanwhile that producer goes on
+    /// appending, well past its 1,024-wide window, so the reserved sequence is a gap far below it. The same batch retried under
+    /// the key (on another silo) must be applied, and once: the producer window keeps the gap as a missing range.
+    /// </summary>
+    [Fact]
+    public async Task RetryAfterNothingWasAppended_SameBatch_AppliedOnce()
+    {
+        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Reserve));
+        await h.Service.PutModelAsync("ra", ModelHarness.Gmm(window: 2_000));
+        var batch = ModelHarness.Rows(10, 2, 1);
+
+        await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync("ra", batch, "first"));
+        const int later = ProducerWindowsWidth + 100;
+        for (var i = 0; i < later; i++)
+        {
+            await h.Service.AppendAsync("ra", ModelHarness.Rows(1, 2, 100 + i));
+        }
+
+        await h.WaitForObservationsAsync("ra", later);
+        var otherSilo = ActivatorUtilities.CreateInstance<ModelService>(h.Services);
+        Assert.Equal(10, (await otherSilo.AppendAsync("ra", batch, "first")).Accepted);
+        await h.WaitForObservationsAsync("ra", later + 10);
+        Assert.True((await otherSilo.AppendAsync("ra", batch, "first")).Replayed);
+
+        // A fence after every append on the ordered stream: nothing more is applied.
+        await otherSilo.AppendAsync("ra", ModelHarness.Rows(3, 2, 7));
+        await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "ra" && a.Record.RowCount == 3), "the fence append");
+        Assert.Equal(later + 13, (await h.Service.GetStateAsync("ra")).Observations);
+    }
+
+    /// <summary>
+    /// A different batch under a key whose request failed after reaching the stream is refused, and the refusal says why (the
+    /// first batch may still be applied). One refused before anything could be appended takes no key (see below).
+    /// </summary>
+    [Fact]
+    public async Task SameKeyDifferentBatch_AfterAFailureAtTheStream_ConflictSaysWhy()
+    {
+        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Save));
+        await h.Service.PutModelAsync("rc", ModelHarness.Gmm());
+        await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync("rc", ModelHarness.Rows(10, 2, 1), "first"));
+
+        var conflict = await Assert.ThrowsAsync<ModelConflictException>(() => h.Service.AppendAsync("rc", ModelHarness.Rows(10, 2, 2), "first"));
+        Assert.Contains("different batch", conflict.Message);
+        Assert.Contains("may still be applied", conflict.Message);
+        Assert.Contains("new key", conflict.Message);
+    }
+
+    /// <summary>
+    /// A request refused before anything could be appended (the model's stored state is unreadable: 503) does not take the key:
+    /// once the model is restored, the client may send the batch under that key, or another batch (it may have fixed it);
+    /// that batch is applied once and its retries are answered from the registry. It used to hold the key for the refused
+    /// batch, so any other batch under it was a 409 although nothing had ever been appended.
+    /// </summary>
+    [Fact]
+    public async Task KeyOfARequestRefusedBeforeTheStream_IsFree_AnotherBatchUnderItIsAppliedOnce()
+    {
+        using var directory = new TempDirectory();
+        await using (var h = await ModelHarness.StartAsync(directory.Path))
+        {
+            await h.Service.PutModelAsync("rf", ModelHarness.Gmm(snapshotEvery: 100));
+            await h.Service.AppendAsync("rf", ModelHarness.Rows(100, 2, 1));
+            await h.WaitForObservationsAsync("rf", 100);
+        }
+
+        StoredStates.Corrupt(directory.Path, "rf", validChecksum: false);
+        await using (var h = await ModelHarness.StartAsync(directory.Path))
+        {
+            await Assert.ThrowsAsync<ModelUnavailableException>(() => h.Service.AppendAsync("rf", ModelHarness.Rows(10, 2, 2), "k1"));
+            var newest = (await h.Service.ListSnapshotsAsync("rf"))[^1];
+            await h.Service.RestoreSnapshotAsync("rf", newest.Version);
+
+            var fixedBatch = ModelHarness.Rows(12, 2, 3);
+            Assert.Equal(12, (await h.Service.AppendAsync("rf", fixedBatch, "k1")).Accepted);
+            Assert.True((await h.Service.AppendAsync("rf", fixedBatch, "k1")).Replayed);
+            await h.WaitForObservationsAsync("rf", 112);
+            await h.Service.AppendAsync("rf", ModelHarness.Rows(3, 2, 7));
+            await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "rf" && a.Record.RowCount == 3), "the fence append");
+            Assert.Equal(115, (await h.Service.GetStateAsync("rf")).Observations);
+        }
+    }
+
+    private const int ProducerWindowsWidth = EmStreaming.Grains.Models.ProducerWindows.WindowBits;
+
+    private enum DiesAt
+    {
+        Reserve,
+        Save,
+    }
+
+    /// <summary>The silo's registry, except that the process "dies" once for one key: right after reserving it, or instead of recording its answer.</summary>
+    private sealed class DyingAnswerRegistry(IModelRegistry inner, string dyingKey, DiesAt at) : IModelRegistry
     {
         private int _died;
 
@@ -57,19 +148,24 @@ public sealed class IdempotencyRetryTests
 
         public ValueTask<StoredAnswer?> GetAnswerAsync(string id, string key, CancellationToken cancellationToken) => inner.GetAnswerAsync(id, key, cancellationToken);
 
-        public ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken) =>
-            inner.ReserveAnswerAsync(id, key, reservation, cancellationToken);
+        public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken)
+        {
+            var stored = await inner.ReserveAnswerAsync(id, key, reservation, cancellationToken);
+            return at == DiesAt.Reserve && key == dyingKey && Interlocked.Exchange(ref _died, 1) == 0
+                ? throw new IOException("the silo died right after reserving the key")
+                : stored;
+        }
 
         public ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken) =>
-            key == dyingKey && Interlocked.Exchange(ref _died, 1) == 0
+            at == DiesAt.Save && key == dyingKey && Interlocked.Exchange(ref _died, 1) == 0
                 ? ValueTask.FromException(new IOException("the silo died before recording the answer"))
                 : inner.SaveAnswerAsync(id, key, answer, cancellationToken);
 
-        public static void Decorate(IServiceCollection services, string dyingKey)
+        public static void Decorate(IServiceCollection services, string dyingKey, DiesAt at)
         {
             var original = services.Last(d => d.ServiceType == typeof(IModelRegistry));
             var factory = original.ImplementationFactory ?? throw new InvalidOperationException("the registry is not registered by a factory");
-            services.AddSingleton<IModelRegistry>(sp => new DyingAnswerRegistry((IModelRegistry)factory(sp), dyingKey));
+            services.AddSingleton<IModelRegistry>(sp => new DyingAnswerRegistry((IModelRegistry)factory(sp), dyingKey, at));
         }
     }
 }
