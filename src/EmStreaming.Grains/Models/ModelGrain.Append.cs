@@ -32,6 +32,9 @@ internal sealed partial class ModelGrain
         return Task.FromResult(new AppendTarget(true, entry.Generation, entry.Definition.Dimension, _failure));
     }
 
+    // Interleaved: reads the windows between turns' steps, like GetProgressAsync.
+    public Task<RetryVerdict> JudgeRetryAsync(string producerId, long sequence) => Task.FromResult(_windows.Judge(producerId, sequence));
+
     public async Task<AppendTarget> SyncAsync()
     {
         var entry = await _registry.GetAsync(Id, CancellationToken.None);

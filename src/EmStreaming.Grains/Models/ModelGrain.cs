@@ -25,6 +25,13 @@ internal interface IModelControlGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<AppendTarget> GetAppendTargetAsync();
 
+    /// <summary>
+    /// Whether a record (<paramref name="producerId"/>, <paramref name="sequence"/>) is applied, never was, or may have been
+    /// forgotten (<see cref="ProducerWindows.Judge"/>): asked before an idempotent retry appends its first attempt's record again.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<RetryVerdict> JudgeRetryAsync(string producerId, long sequence);
+
     /// <summary>Reads the registry and reloads when it differs from what the grain holds (a turn; a no-op when they agree), then as <see cref="GetAppendTargetAsync"/>.</summary>
     Task<AppendTarget> SyncAsync();
 

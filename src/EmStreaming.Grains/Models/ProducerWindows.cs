@@ -99,6 +99,34 @@ internal sealed class ProducerWindows
     /// <summary>Whether <see cref="TryAccept"/> would accept this record now (it changes nothing).</summary>
     public bool WouldAccept(string producerId, long sequence) => sequence >= 1 && IsIdentity(producerId) && IsNew(Find(producerId), sequence);
 
+    /// <summary>
+    /// What the windows can tell of a record identity an idempotent retry would append again: <see cref="RetryVerdict.New"/>
+    /// (never applied: appending it applies it once, whichever copy arrives first), <see cref="RetryVerdict.Seen"/> (applied
+    /// or its generation's inert record marked), or <see cref="RetryVerdict.Unknowable"/> when what would tell may have
+    /// been forgotten: the model has <see cref="MaxProducers"/> producers, so some window may have been evicted (an unknown
+    /// producer may be a forgotten one, and a known one's window may have restarted above the sequence).
+    /// </summary>
+    public RetryVerdict Judge(string producerId, long sequence)
+    {
+        if (sequence < 1 || !IsIdentity(producerId))
+        {
+            return RetryVerdict.Unknowable;
+        }
+
+        var w = Find(producerId);
+        if (w is null || sequence > w.Highest)
+        {
+            return w is null && _windows.Count == MaxProducers ? RetryVerdict.Unknowable : RetryVerdict.New;
+        }
+
+        if (IsNew(w, sequence))
+        {
+            return RetryVerdict.New;
+        }
+
+        return w.Highest - sequence >= WindowBits && _windows.Count == MaxProducers ? RetryVerdict.Unknowable : RetryVerdict.Seen;
+    }
+
     /// <summary>Whether a producer id can be kept in a window (and stored): not null, at most <see cref="MaxProducerIdLength"/> characters.</summary>
     public static bool IsIdentity(string? producerId) => producerId is { Length: <= MaxProducerIdLength };
 
@@ -290,4 +318,18 @@ internal sealed class ProducerWindows
         /// <summary>Ranges (inclusive, ascending, disjoint) of sequences below the window that left it unapplied.</summary>
         public List<(long From, long To)> Missing { get; } = [];
     }
+}
+
+/// <summary>See <see cref="ProducerWindows.Judge"/>.</summary>
+[GenerateSerializer]
+internal enum RetryVerdict
+{
+    /// <summary>Never applied: append it.</summary>
+    New,
+
+    /// <summary>Applied (or marked as an inert record of an older generation).</summary>
+    Seen,
+
+    /// <summary>The windows may have forgotten it.</summary>
+    Unknowable,
 }

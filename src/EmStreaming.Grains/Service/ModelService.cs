@@ -279,6 +279,11 @@ internal sealed class ModelService(
                 // it again under that request's identity; whichever copy the grain reads second is a duplicate in its window.
                 // (A reservation without an identity, written before they existed, falls back to a new one and the key hash.)
                 identity = stored.ProducerId is { } producer ? (producer, stored.Sequence) : appends ? (ProducerId, counter.Next()) : default;
+                if (stored.ProducerId is not null
+                    && await RetryAsync(id, idempotencyKey, validated, requestHash, identity, cancellationToken).ConfigureAwait(false) is { } known)
+                {
+                    return known;
+                }
             }
 
             var result = await AppendValidatedAsync(id, target, validated, ModelStreamRecord.HashKey(idempotencyKey), identity.Item1 is null ? null : identity, cancellationToken)
@@ -291,6 +296,32 @@ internal sealed class ModelService(
         {
             gate.Release();
             _keyLocks.TryRemove(new KeyValuePair<(string, string), SemaphoreSlim>((id, idempotencyKey), gate));
+        }
+    }
+
+    /// <summary>
+    /// The retry of a keyed request that reserved <paramref name="identity"/> and never recorded its answer, when the model's
+    /// windows already know the outcome: applied (its answer is recorded now and returned), or no longer knowable (a 409, as
+    /// appending again could apply the batch twice). Null: never applied, append it again under the same identity.
+    /// </summary>
+    private async Task<AppendResult?> RetryAsync(
+        string id, string key, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated, ulong requestHash, (string Producer, long Sequence) identity,
+        CancellationToken cancellationToken)
+    {
+        switch (await Control(id).JudgeRetryAsync(identity.Producer, identity.Sequence).WaitAsync(cancellationToken).ConfigureAwait(false))
+        {
+            case RetryVerdict.Seen:
+                var answer = new AppendResult(validated.Accepted?.Rows ?? 0, validated.Rejected, identity.Sequence);
+                await registry.SaveAnswerAsync(id, key, new StoredAnswer(requestHash, answer), cancellationToken).ConfigureAwait(false);
+                _unanswered.TryRemove((id, identity.Sequence), out _);
+                return answer with { Replayed = true };
+            case RetryVerdict.Unknowable:
+                throw new ModelConflictException(
+                    $"idempotency key '{key}' of model '{id}' was taken by a request that never recorded its answer, and model '{id}' can no "
+                    + $"longer tell whether that batch was applied (it has seen {ProducerWindows.MaxProducers} producers since, the most it "
+                    + "remembers): appending it again could apply it twice. Check the model's observations before sending it under a new key");
+            default:
+                return null;
         }
     }
 

@@ -150,4 +150,35 @@ public sealed class ProducerWindowsTests
             Assert.Equal(2, windows.RowsOf("gateway"));
         }
     }
+
+    [Fact]
+    public void Judge_AppliedGapUnknownAndForgotten_NewSeenOrUnknowable()
+    {
+        var w = new ProducerWindows();
+        for (var s = 1; s <= 2_000; s++)
+        {
+            if (s != 5)
+            {
+                Assert.True(w.TryAccept("svc", s, 1));
+            }
+        }
+
+        Assert.Equal(RetryVerdict.Seen, w.Judge("svc", 1_990)); // inside the window, applied
+        Assert.Equal(RetryVerdict.Seen, w.Judge("svc", 6)); // below the window, not missing: applied
+        Assert.Equal(RetryVerdict.New, w.Judge("svc", 5)); // the gap, kept as a missing range
+        Assert.Equal(RetryVerdict.New, w.Judge("svc", 2_001));
+        Assert.Equal(RetryVerdict.New, w.Judge("never-seen", 1)); // fewer than MaxProducers: nothing was forgotten
+        Assert.Equal(RetryVerdict.Unknowable, w.Judge(null!, 1));
+
+        for (var p = 1; p < ProducerWindows.MaxProducers; p++)
+        {
+            Assert.True(w.TryAccept($"other-{p}", 1, 1));
+        }
+
+        // Full: an unknown producer may be a forgotten one, and a known one's window may have restarted above an old sequence.
+        Assert.Equal(RetryVerdict.Unknowable, w.Judge("never-seen", 1));
+        Assert.Equal(RetryVerdict.Unknowable, w.Judge("svc", 6));
+        Assert.Equal(RetryVerdict.Seen, w.Judge("svc", 1_990)); // inside the window the bit itself says so
+        Assert.Equal(RetryVerdict.New, w.Judge("svc", 5));
+    }
 }

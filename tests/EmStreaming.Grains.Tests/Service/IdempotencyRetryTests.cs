@@ -2,6 +2,7 @@ using EmStreaming.Grains.Registry;
 using EmStreaming.Grains.Service;
 using EmStreaming.Grains.Tests.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Streams;
 
 namespace EmStreaming.Grains.Tests.Service;
 
@@ -38,6 +39,38 @@ public sealed class IdempotencyRetryTests
         Assert.Equal(83, (await h.Service.GetStateAsync("rk")).Observations);
         // And the retry's answer is recorded now: a third attempt is answered from the registry.
         Assert.True((await h.Service.AppendAsync("rk", batch, "first")).Replayed);
+    }
+
+    /// <summary>
+    /// The first attempt's batch is applied but its answer never recorded, and then more producers than the model remembers
+    /// (32) append to it: the first attempt's producer window is evicted. A retry appended under its identity would start a new
+    /// window and be applied twice; the model says it can no longer tell, and the retry is a 409 that says so. Nothing more
+    /// is applied.
+    /// </summary>
+    [Fact]
+    public async Task RetryAfterUnrecordedAnswer_AfterTheProducerWasForgotten_ConflictNotAppliedTwice()
+    {
+        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Save));
+        await h.Service.PutModelAsync("rg", ModelHarness.Gmm());
+        var batch = ModelHarness.Rows(10, 2, 1);
+        await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync("rg", batch, "first"));
+
+        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "rg"));
+        const int gateways = EmStreaming.Grains.Models.ProducerWindows.MaxProducers;
+        for (var i = 0; i < gateways; i++)
+        {
+            await stream.OnNextAsync(new ObservationBatch { ProducerId = $"gateway-{i}", Sequence = 1, Values = ModelHarness.Rows(1, 2, 50 + i).Values.ToArray(), Columns = 2 });
+        }
+
+        await h.WaitForObservationsAsync("rg", 10 + gateways);
+        var otherSilo = ActivatorUtilities.CreateInstance<ModelService>(h.Services);
+        var conflict = await Assert.ThrowsAsync<ModelConflictException>(() => otherSilo.AppendAsync("rg", batch, "first"));
+        Assert.Contains("can no longer tell", conflict.Message);
+
+        await otherSilo.AppendAsync("rg", ModelHarness.Rows(3, 2, 7));
+        await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "rg" && a.Record.RowCount == 3), "the fence append");
+        Assert.Equal(10 + gateways + 3, (await h.Service.GetStateAsync("rg")).Observations);
     }
 
     /// <summary>
