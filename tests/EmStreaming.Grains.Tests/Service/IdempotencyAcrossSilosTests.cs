@@ -80,45 +80,31 @@ public sealed class IdempotencyAcrossSilosTests
             await _all.Task.WaitAsync(TimeSpan.FromSeconds(30));
         }
 
-        public static void Decorate(IServiceCollection services, AnswerReadBarrier barrier)
+        public static void Decorate(IServiceCollection services, AnswerReadBarrier barrier) =>
+            ForwardingModelRegistry.Decorate(services, inner => new Registry(inner, barrier));
+
+        private sealed class Registry(IModelRegistry inner, AnswerReadBarrier barrier) : ForwardingModelRegistry(inner)
         {
-            var original = services.Last(d => d.ServiceType == typeof(IModelRegistry));
-            var factory = original.ImplementationFactory ?? throw new InvalidOperationException("the registry is not registered by a factory");
-            services.AddSingleton<IModelRegistry>(sp => new Registry((IModelRegistry)factory(sp), barrier));
-        }
-
-        private sealed class Registry(IModelRegistry inner, AnswerReadBarrier barrier) : IModelRegistry
-        {
-            public ValueTask<RegistryEntry?> GetAsync(string id, CancellationToken cancellationToken) => inner.GetAsync(id, cancellationToken);
-
-            public ValueTask<(PutModelOutcome Outcome, RegistryEntry Entry)> PutAsync(string id, ModelDefinition definition, bool onlyIfAbsent, CancellationToken cancellationToken) =>
-                inner.PutAsync(id, definition, onlyIfAbsent, cancellationToken);
-
-            public ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken) => inner.DeleteAsync(id, cancellationToken);
-
-            public ValueTask<IReadOnlyList<RegistryEntry>> ListAsync(string? prefix, string? after, int limit, CancellationToken cancellationToken) =>
-                inner.ListAsync(prefix, after, limit, cancellationToken);
-
-            public async ValueTask<StoredAnswer?> GetAnswerAsync(string id, string key, CancellationToken cancellationToken)
+            public override async ValueTask<StoredAnswer?> GetAnswerAsync(string id, string key, CancellationToken cancellationToken)
             {
                 await barrier.PassAsync();
-                var answer = await inner.GetAnswerAsync(id, key, cancellationToken);
+                var answer = await Inner.GetAnswerAsync(id, key, cancellationToken);
                 barrier.Read();
                 return answer;
             }
 
-            public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken)
+            public override async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken)
             {
                 await barrier.PassAsync();
-                var answer = await inner.ReserveAnswerAsync(id, key, reservation, cancellationToken);
+                var answer = await Inner.ReserveAnswerAsync(id, key, reservation, cancellationToken);
                 barrier.Read();
                 return answer;
             }
 
-            public async ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken)
+            public override async ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken)
             {
                 await barrier.AllReadAsync();
-                await inner.SaveAnswerAsync(id, key, answer, cancellationToken);
+                await Inner.SaveAnswerAsync(id, key, answer, cancellationToken);
             }
         }
     }

@@ -165,40 +165,24 @@ public sealed class IdempotencyRetryTests
     }
 
     /// <summary>The silo's registry, except that the process "dies" once for one key: right after reserving it, or instead of recording its answer.</summary>
-    private sealed class DyingAnswerRegistry(IModelRegistry inner, string dyingKey, DiesAt at) : IModelRegistry
+    private sealed class DyingAnswerRegistry(IModelRegistry inner, string dyingKey, DiesAt at) : ForwardingModelRegistry(inner)
     {
         private int _died;
 
-        public ValueTask<RegistryEntry?> GetAsync(string id, CancellationToken cancellationToken) => inner.GetAsync(id, cancellationToken);
-
-        public ValueTask<(PutModelOutcome Outcome, RegistryEntry Entry)> PutAsync(string id, ModelDefinition definition, bool onlyIfAbsent, CancellationToken cancellationToken) =>
-            inner.PutAsync(id, definition, onlyIfAbsent, cancellationToken);
-
-        public ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken) => inner.DeleteAsync(id, cancellationToken);
-
-        public ValueTask<IReadOnlyList<RegistryEntry>> ListAsync(string? prefix, string? after, int limit, CancellationToken cancellationToken) =>
-            inner.ListAsync(prefix, after, limit, cancellationToken);
-
-        public ValueTask<StoredAnswer?> GetAnswerAsync(string id, string key, CancellationToken cancellationToken) => inner.GetAnswerAsync(id, key, cancellationToken);
-
-        public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken)
+        public override async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken)
         {
-            var stored = await inner.ReserveAnswerAsync(id, key, reservation, cancellationToken);
+            var stored = await Inner.ReserveAnswerAsync(id, key, reservation, cancellationToken);
             return at == DiesAt.Reserve && key == dyingKey && Interlocked.Exchange(ref _died, 1) == 0
                 ? throw new IOException("the silo died right after reserving the key")
                 : stored;
         }
 
-        public ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken) =>
+        public override ValueTask SaveAnswerAsync(string id, string key, StoredAnswer answer, CancellationToken cancellationToken) =>
             at == DiesAt.Save && key == dyingKey && Interlocked.Exchange(ref _died, 1) == 0
                 ? ValueTask.FromException(new IOException("the silo died before recording the answer"))
-                : inner.SaveAnswerAsync(id, key, answer, cancellationToken);
+                : Inner.SaveAnswerAsync(id, key, answer, cancellationToken);
 
-        public static void Decorate(IServiceCollection services, string dyingKey, DiesAt at)
-        {
-            var original = services.Last(d => d.ServiceType == typeof(IModelRegistry));
-            var factory = original.ImplementationFactory ?? throw new InvalidOperationException("the registry is not registered by a factory");
-            services.AddSingleton<IModelRegistry>(sp => new DyingAnswerRegistry((IModelRegistry)factory(sp), dyingKey, at));
-        }
+        public static void Decorate(IServiceCollection services, string dyingKey, DiesAt at) =>
+            ForwardingModelRegistry.Decorate(services, inner => new DyingAnswerRegistry(inner, dyingKey, at));
     }
 }
