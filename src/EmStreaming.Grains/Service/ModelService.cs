@@ -28,6 +28,8 @@ internal sealed class ModelService(
 {
     private readonly ConcurrentDictionary<(string, string), SemaphoreSlim> _keyLocks = new();
     private readonly ConcurrentDictionary<string, ProducerCounter> _counters = new(StringComparer.Ordinal);
+    // (model, sequence) of this producer's keyed records appended and counted whose answer is not recorded yet: a retry in this
+    // process appends the same record again and must not count its rows twice.
     private readonly ConcurrentDictionary<(string, long), byte> _unanswered = new();
     private readonly IStreamProvider _streams = client.GetStreamProvider(streams.Value.ProviderName);
 
@@ -289,7 +291,7 @@ internal sealed class ModelService(
             var result = await AppendValidatedAsync(id, target, validated, ModelStreamRecord.HashKey(idempotencyKey), identity.Item1 is null ? null : identity, cancellationToken)
                 .ConfigureAwait(false);
             await registry.SaveAnswerAsync(id, idempotencyKey, new StoredAnswer(requestHash, result), cancellationToken).ConfigureAwait(false);
-            _unanswered.TryRemove((id, identity.Item2), out _);
+            Answered(id, identity);
             return result;
         }
         finally
@@ -313,7 +315,7 @@ internal sealed class ModelService(
             case RetryVerdict.Seen:
                 var answer = new AppendResult(validated.Accepted?.Rows ?? 0, validated.Rejected, identity.Sequence);
                 await registry.SaveAnswerAsync(id, key, new StoredAnswer(requestHash, answer), cancellationToken).ConfigureAwait(false);
-                _unanswered.TryRemove((id, identity.Sequence), out _);
+                Answered(id, identity);
                 return answer with { Replayed = true };
             case RetryVerdict.Unknowable:
                 throw new ModelConflictException(
@@ -322,6 +324,15 @@ internal sealed class ModelService(
                     + "remembers): appending it again could apply it twice. Check the model's observations before sending it under a new key");
             default:
                 return null;
+        }
+    }
+
+    /// <summary>A keyed record is answered: no retry of it will append again, so its "rows already counted" mark can go.</summary>
+    private void Answered(string id, (string? Producer, long Sequence) identity)
+    {
+        if (identity.Producer == ProducerId)
+        {
+            _unanswered.TryRemove((id, identity.Sequence), out _);
         }
     }
 
