@@ -35,6 +35,17 @@ internal sealed partial class ModelGrain
     // Interleaved: reads the windows between turns' steps, like GetProgressAsync.
     public Task<RetryVerdict> JudgeRetryAsync(string producerId, long sequence) => Task.FromResult(_windows.Judge(producerId, sequence));
 
+    public Task ExpectAsync(string producerId, long sequence, int rows)
+    {
+        // Only if not applied yet (the record may have been read before this call): an applied record must not be counted again.
+        if (_entry is not null && _windows.WouldAccept(producerId, sequence))
+        {
+            _outstanding.Add(producerId, sequence, rows);
+        }
+
+        return Task.CompletedTask;
+    }
+
     public async Task<AppendTarget> SyncAsync()
     {
         var entry = await _registry.GetAsync(Id, CancellationToken.None);

@@ -32,6 +32,13 @@ internal interface IModelControlGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<RetryVerdict> JudgeRetryAsync(string producerId, long sequence);
 
+    /// <summary>
+    /// A service appended <paramref name="rows"/> rows under another producer's identity (an idempotent retry of a request a
+    /// dead process took): counted outstanding until applied, as that producer's rows, unless already applied.
+    /// </summary>
+    [AlwaysInterleave]
+    Task ExpectAsync(string producerId, long sequence, int rows);
+
     /// <summary>Reads the registry and reloads when it differs from what the grain holds (a turn; a no-op when they agree), then as <see cref="GetAppendTargetAsync"/>.</summary>
     Task<AppendTarget> SyncAsync();
 

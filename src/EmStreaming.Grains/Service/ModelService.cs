@@ -373,7 +373,12 @@ internal sealed class ModelService(
             Kind = ModelRecordKind.Observations, ProducerId = producer, Sequence = sequence, Generation = target.Generation, Timestamp = time.GetUtcNow(),
             KeyHash = keyHash, PackedValues = values, Columns = accepted.Columns,
         }).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (count)
+        if (producer != ProducerId)
+        {
+            // Nobody live counts another (dead) producer's rows: the grain counts them outstanding until it applies them.
+            await Control(id).ExpectAsync(producer, sequence, accepted.Rows).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else if (count)
         {
             counter.Accepted(target.Generation, accepted.Rows);
             if (keyHash != 0)

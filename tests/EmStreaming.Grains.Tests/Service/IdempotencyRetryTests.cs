@@ -106,6 +106,41 @@ public sealed class IdempotencyRetryTests
     }
 
     /// <summary>
+    /// A retry on another silo appends under the first request's producer id (a process that died after taking the key): no
+    /// live service counts that producer's rows, so they were missing from <c>pendingObservations</c> until applied (applied +
+    /// pending fell short of what was acknowledged). The grain is held in a turn (its state write gated) so the retry is
+    /// acknowledged before it is applied.
+    /// </summary>
+    [Fact]
+    public async Task RetryUnderTheFirstRequestsProducer_BeforeItIsApplied_CountsPending()
+    {
+        var gate = new GatedGrainStorage.Gate();
+        await using var h = await ModelHarness.StartAsync(services: s =>
+        {
+            DyingAnswerRegistry.Decorate(s, "first", DiesAt.Reserve);
+            GatedGrainStorage.Decorate(s, ModelStorageOptions.DefaultProviderName, gate);
+        });
+        await h.Service.PutModelAsync("rp", ModelHarness.Gmm(snapshotEvery: 10));
+        var batch = ModelHarness.Rows(7, 2, 1);
+        await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync("rp", batch, "first"));
+
+        // The grain's next apply turn waits at its snapshot write; records behind it wait for the turn.
+        gate.Close();
+        await h.Service.AppendAsync("rp", ModelHarness.Rows(10, 2, 2));
+        await gate.Held.WaitAsync(TimeSpan.FromSeconds(30));
+        var otherSilo = ActivatorUtilities.CreateInstance<ModelService>(h.Services);
+        Assert.Equal(7, (await otherSilo.AppendAsync("rp", batch, "first")).Accepted);
+
+        var status = (await otherSilo.GetModelAsync("rp")).Status;
+        Assert.Equal(17, status.Observations + status.PendingObservations);
+        Assert.True(status.PendingObservations >= 7, $"pending {status.PendingObservations} with the retry's 7 rows not applied");
+
+        gate.Open();
+        await h.WaitForObservationsAsync("rp", 17);
+        Assert.Equal(0, (await otherSilo.GetModelAsync("rp")).Status.PendingObservations);
+    }
+
+    /// <summary>
     /// A different batch under a key whose request failed after reaching the stream is refused, and the refusal says why (the
     /// first batch may still be applied). One refused before anything could be appended takes no key (see below).
     /// </summary>
