@@ -39,19 +39,14 @@ internal static class HmmFit
         if (parse.GetValue(hmm.Viterbi) is { } viterbiPath)
         {
             var path2 = model.Decode(data);
-            try
+            OutputPath.WriteText("--viterbi", viterbiPath, writer =>
             {
-                using var writer = new StreamWriter(viterbiPath);
                 writer.WriteLine("state");
                 foreach (var s in path2)
                 {
                     writer.WriteLine(s.ToString(CultureInfo.InvariantCulture));
                 }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new CliException($"cannot write {viterbiPath}: {e.Message}");
-            }
+            });
         }
 
         var k = model.States;

@@ -58,31 +58,10 @@ internal static class ImputeCommand
             // The file is read again and written row by row: only missing fields change, observed ones keep their text.
             if (outPath is not null)
             {
-                // Written to a temporary file beside the target, then moved over it: --output may name the input itself (which
-                // the rewrite reads again), and a failure or Ctrl+C part-way leaves no half-written file behind.
-                int missing;
-                var temporary = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath)) ?? ".", $".{Path.GetFileName(outPath)}.{Guid.NewGuid():N}.tmp");
-                try
-                {
-                    using (var writer = new StreamWriter(temporary))
-                    {
-                        missing = CsvRewriter.Write(path, csv, completed, writer, context.Cancellation);
-                    }
-
-                    File.Move(temporary, outPath, overwrite: true);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new CliException($"cannot write {outPath}: {e.Message}");
-                }
-                finally
-                {
-                    if (File.Exists(temporary))
-                    {
-                        File.Delete(temporary);
-                    }
-                }
-
+                // Through a temporary file moved over the target once complete: --output may name the input itself (which the
+                // rewrite reads again), and a failure or Ctrl+C part-way leaves no half-written file behind.
+                var missing = 0;
+                OutputPath.WriteText("--output", outPath, writer => missing = CsvRewriter.Write(path, csv, completed, writer, context.Cancellation));
                 context.Error.WriteLine($"imputed {missing} missing values in {csv.Data.Rows} rows; written to {outPath}");
             }
             else

@@ -351,17 +351,8 @@ internal static class StreamCommand
         }
     }
 
-    private static void WriteState(string path, byte[] state)
-    {
-        try
-        {
-            File.WriteAllBytes(path, state);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"cannot write the state file {path}: {e.Message}");
-        }
-    }
+    private static void WriteState(string path, byte[] state) =>
+        OutputPath.Write("--save-state", path, s => s.Write(state));
 
     private static OnlineGaussianMixture RestoreGmm(byte[] state)
     {

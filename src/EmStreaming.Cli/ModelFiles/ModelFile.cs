@@ -16,6 +16,7 @@ internal static class ModelFile
     public const string Format = "emstreaming-model";
     public const int Version = 1;
 
+    /// <summary>Writes the file of <c>fit --save</c> (through <see cref="OutputPath.Write"/>: a failed write leaves the previous file).</summary>
     public static void SaveGmm(string path, GaussianMixture model, IReadOnlyList<string> columns)
     {
         var json = Json.Write(w =>
@@ -39,14 +40,7 @@ internal static class ModelFile
             w.Vector("covarianceValues", model.Covariances);
             w.WriteEndObject();
         }, indented: true);
-        try
-        {
-            File.WriteAllText(path, json + Environment.NewLine);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"cannot write the model file {path}: {e.Message}");
-        }
+        OutputPath.WriteText("--save", path, w => w.Write(json + Environment.NewLine));
     }
 
     public static (GaussianMixture Model, string[] Columns) LoadGmm(string path)
