@@ -11,7 +11,7 @@ internal static class WatchCommand
     {
         var client = new ClientOptions();
         var id = new Argument<string?>("id") { Description = "Model id; omit to watch every model.", Arity = ArgumentArity.ZeroOrOne };
-        var type = new Option<string[]>("--type") { Description = "Only these event types (e.g. regimeChanged, anomaly, refitAdopted); repeatable.", AllowMultipleArgumentsPerToken = true };
+        var type = new Option<string[]>("--type") { Description = $"Only these event types ({string.Join(", ", KnownTypes)}); repeatable or comma-separated.", AllowMultipleArgumentsPerToken = true };
         var count = new Option<int?>("--count") { Description = "Stop after this many events (for scripts)." };
         var timeout = new Option<double?>("--timeout") { Description = "Stop after this many seconds; exit code 3 if --count was not reached." };
         var command = new Command("watch", "Follow a model's events: regime changes, anomalies, refits, snapshots. Ctrl+C stops.");
@@ -22,7 +22,7 @@ internal static class WatchCommand
         client.AddTo(command);
         command.SetAction(parse => ClientOptions.Run(context, async ct =>
         {
-            var wanted = parse.GetValue(type) is { Length: > 0 } t ? new HashSet<string>(t, StringComparer.OrdinalIgnoreCase) : null;
+            var wanted = EventTypes(parse.GetValue(type));
             var limit = parse.GetValue(count);
             if (limit is < 1)
             {
@@ -93,6 +93,29 @@ internal static class WatchCommand
             return ExitCodes.Success;
         }));
         return command;
+    }
+
+    /// <summary>The event types the server sends, by their wire names (regimeChanged, anomaly, ...).</summary>
+    private static readonly string[] KnownTypes = [.. Enum.GetNames<EmStreaming.Grains.ModelEventType>().Select(JsonNamingPolicy.CamelCase.ConvertName)];
+
+    /// <summary>
+    /// The --type filter (repeatable, or comma-separated), null for every type. A name the server never sends is a usage error
+    /// listing the names it does: filtered out, it would have had watch wait forever for an event that cannot come.
+    /// </summary>
+    private static HashSet<string>? EventTypes(string[]? given)
+    {
+        var names = given?.SelectMany(t => t.Split(',', StringSplitOptions.TrimEntries)).ToArray();
+        if (names is null or { Length: 0 })
+        {
+            return null;
+        }
+
+        if (names.FirstOrDefault(n => !KnownTypes.Contains(n, StringComparer.OrdinalIgnoreCase)) is { } unknown)
+        {
+            throw new CliException($"--type: '{unknown}' is not an event type; use one or more of {string.Join(", ", KnownTypes)}");
+        }
+
+        return new HashSet<string>(names, StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>The longest --timeout a timer can wait: (2^32 - 2) ms.</summary>

@@ -96,6 +96,29 @@ public sealed class ClientCommandTests
     }
 
     [Theory]
+    [InlineData("bogus")]
+    [InlineData("anomaly", "regimechanged,nope")]
+    [InlineData("")]
+    public void Watch_UnknownEventType_ExitsTwoNamingTheFlagAndTheTypes_BeforeConnecting(params string[] types)
+    {
+        // Filtered out, an event type the server never sends had watch wait forever (here: fail to connect, exit 3).
+        var (code, _, error) = CliRunner.Run(["watch", .. types.SelectMany(t => new[] { "--type", t }), "--server", Unreachable]);
+        Assert.True(code == 2, error);
+        Assert.Contains("--type: '", error);
+        Assert.Contains("regimeChanged, anomaly, refitAdopted, refitRejected, snapshotWritten", error);
+        NoStackTrace(error);
+    }
+
+    [Fact]
+    public void Watch_KnownEventTypesInAnyCase_AreAccepted()
+    {
+        // Past the check: the unreachable server is what fails (exit 3), not the flag.
+        var (code, _, error) = CliRunner.Run("watch", "--type", "RegimeChanged,anomaly", "--type", "drift", "--server", Unreachable);
+        Assert.True(code == 3, error);
+        Assert.DoesNotContain("--type", error);
+    }
+
+    [Theory]
     [InlineData("replay", "--model")]
     [InlineData("state", "id")]
     [InlineData("watch", "id")]
