@@ -101,7 +101,8 @@ internal static class HmmFit
         for (var s = 0; s < k; s++)
         {
             var mean = string.Join(", ", Enumerable.Range(0, d).Select(j => model.Means[(s * d) + j].ToString("G6", CultureInfo.InvariantCulture)));
-            console.MarkupLine($"state {s}: start {model.StartProbabilities[s]:F4}, mean [{mean}]");
+            // Brackets doubled: a single [ opens a markup tag, and the numbers inside made Spectre throw (every text-mode HMM fit crashed).
+            console.MarkupLine($"state {s}: start {model.StartProbabilities[s]:F4}, mean [[{mean}]]");
         }
 
         return ExitCodes.Success;

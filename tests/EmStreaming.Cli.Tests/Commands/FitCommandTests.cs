@@ -200,6 +200,19 @@ public sealed class FitCommandTests
         Assert.Contains("no numeric column", error);
     }
 
+    [Theory]
+    [InlineData("faithful.csv")]
+    [InlineData("dax-returns.csv")]
+    public void FitHmm_ReadableSummary_PrintsEachStatesMean(string data)
+    {
+        // The means were printed as "[...]" inside Spectre markup, which took them for a style: every text-mode HMM fit crashed.
+        var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile(data), "--model", "hmm", "--states", "2", "--max-iter", "5");
+        Assert.True(code == 0, error);
+        Assert.Contains("state 0: start ", output);
+        Assert.Contains("state 1: start ", output);
+        Assert.Contains(", mean [", output);
+    }
+
     [Fact]
     public void FitHmm_ViterbiIntoAMissingDirectory_FailsBeforeTheFit()
     {
