@@ -16,4 +16,8 @@ internal static class ExitCodes
     public const int UsageError = 2;
     /// <summary>The server could not be reached or answered with an error.</summary>
     public const int ServerError = 3;
+    /// <summary><c>replay</c>: the server rejected some rows and applied the others.</summary>
+    public const int PartlyRejected = 4;
+    /// <summary>Stopped by Ctrl+C (128 + SIGINT, as shells report an interrupted program).</summary>
+    public const int Cancelled = 130;
 }

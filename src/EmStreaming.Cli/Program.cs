@@ -59,10 +59,17 @@ namespace EmStreaming.Cli
                 error.WriteLine($"error: {e.Message}");
                 return ExitCodes.UsageError;
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
             {
                 error.WriteLine("cancelled");
-                return 130;
+                return ExitCodes.Cancelled;
+            }
+            catch (Exception e)
+            {
+                // A bug: exit 1 as documented, with the stack trace to report, instead of the runtime's unhandled-exception
+                // abort (exit 134 on Linux).
+                error.WriteLine($"error: unexpected failure (a bug: please report it): {e}");
+                return ExitCodes.InternalError;
             }
         }
     }

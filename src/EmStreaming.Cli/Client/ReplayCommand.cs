@@ -123,11 +123,26 @@ internal static class ReplayCommand
                     return ExitCodes.UsageError;
                 }
 
+                // Some rows rejected, the others kept: exit 4, so that a script can tell it from a clean replay (0) and from one
+                // that changed nothing (2); a summary on stderr, since stdout may be JSON a script parses. The accepted rows stay
+                // applied (each batch is its own idempotent request): running the replay again skips them, not adds them twice.
+                if (summary.Rejected.Count > 0)
+                {
+                    var reasons = string.Join("; ", summary.Rejected.Take(RejectionsShown).Select(r => $"row {r.Row + 1}: {r.Reason}"));
+                    var more = summary.Rejected.Count > RejectionsShown ? $"; and {summary.Rejected.Count - RejectionsShown:N0} more" : "";
+                    await context.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                        $"error: {path}: model '{id}' rejected {summary.Rejected.Count:N0} of its {data.Rows:N0} rows and applied the other {summary.Accepted:N0}; {reasons}{more}")).ConfigureAwait(false);
+                    return ExitCodes.PartlyRejected;
+                }
+
                 return ExitCodes.Success;
             });
         });
         return command;
     }
+
+    /// <summary>Rejected rows named in the error line of a partly rejected replay (stdout lists the first ten, --json all).</summary>
+    private const int RejectionsShown = 3;
 
     private static byte[] MemoryMarshalBytes(DataMatrix data)
     {

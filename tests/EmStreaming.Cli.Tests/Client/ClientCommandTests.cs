@@ -87,7 +87,8 @@ public sealed class ClientCommandTests
             ? FakeServer.Answer(404, "application/problem+json", NotFound)
             : FakeServer.Answer(200, "application/json", """{"accepted":1,"rejected":[{"index":1,"reason":"a value beyond 1e100"}],"replayed":false}"""));
         var (code, output, error) = CliRunner.Run("replay", file.Path, "--model", "t1", "--json", "--server", server.Url);
-        Assert.True(code == 0, error);
+        Assert.True(code == 4, error);
+        Assert.StartsWith($"error: {file.Path}: model 't1' rejected 1 of its 2 rows and applied the other 1; row 2: a value beyond 1e100", error);
         using var doc = JsonDocument.Parse(output);
         var rejected = doc.RootElement.GetProperty("rejected");
         Assert.Equal(1, rejected.GetArrayLength());
