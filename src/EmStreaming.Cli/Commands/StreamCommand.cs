@@ -341,6 +341,7 @@ internal static class StreamCommand
 
     private static byte[] ReadState(string path)
     {
+        InputPath.Check(path, "--resume-state: state file");
         try
         {
             return File.ReadAllBytes(path);

@@ -148,11 +148,7 @@ internal static class CsvLoader
     /// <summary>Checks that the file exists and returns its separator (',' unless the header has ';' and no ',').</summary>
     public static char DetectSeparator(string path)
     {
-        if (!File.Exists(path))
-        {
-            throw new CliException($"file not found: {path}");
-        }
-
+        InputPath.Check(path, "file");
         try
         {
             using var reader = new StreamReader(path);

@@ -45,10 +45,7 @@ internal static class ModelFile
 
     public static (GaussianMixture Model, string[] Columns) LoadGmm(string path)
     {
-        if (!File.Exists(path))
-        {
-            throw new CliException($"model file not found: {path}");
-        }
+        InputPath.Check(path, "model file");
 
         try
         {
