@@ -17,6 +17,22 @@ namespace EmStreaming.Cli
     /// <summary>The <c>emstream</c> command tree; <see cref="Run"/> is what Main and the tests call.</summary>
     internal static class EmStreamCli
     {
+        /// <summary>
+        /// System.CommandLine names the .NET type a value did not convert to ("as expected type 'System.Nullable`1[System.Int32]'"):
+        /// said in words instead.
+        /// </summary>
+        private static string Readable(string message) => System.Text.RegularExpressions.Regex.Replace(
+            message,
+            @"as expected type '(?:System\.Nullable`1\[)?System\.(\w+)\]?'",
+            m => m.Groups[1].Value switch
+            {
+                "Int32" => "as a whole number from -2147483648 to 2147483647",
+                "UInt64" => "as a whole number from 0 to 18446744073709551615",
+                "Double" => "as a number",
+                "Boolean" => "as true or false",
+                var other => $"as a value of type {other}",
+            });
+
         public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive = false, CancellationToken cancellation = default)
         {
             var context = new CliContext(output, error, interactive, cancellation);
@@ -36,7 +52,7 @@ namespace EmStreaming.Cli
             {
                 foreach (var e in parse.Errors)
                 {
-                    error.WriteLine($"error: {e.Message}");
+                    error.WriteLine($"error: {Readable(e.Message)}");
                 }
 
                 error.WriteLine("Run 'emstream --help' for usage.");
@@ -55,8 +71,10 @@ namespace EmStreaming.Cli
             catch (ArgumentException e)
             {
                 // The numerical core validates its inputs with ArgumentExceptions whose messages name the
-                // offending row, column or option: for the CLI that is a user error, not a crash.
-                error.WriteLine($"error: {e.Message}");
+                // offending row, column or option: for the CLI that is a user error, not a crash. One line, without the
+                // framework's " (Parameter 'data')" and "Actual value was" additions, which name code, not flags.
+                var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+                error.WriteLine($"error: {message.Split('\n')[0].TrimEnd()}");
                 return ExitCodes.UsageError;
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)

@@ -36,4 +36,28 @@ public sealed class HostileInputTests : IDisposable
         Assert.Contains($"{kind} {dir} is a directory, not a file", error);
         OneLineNoStackTrace(error);
     }
+
+    [Theory]
+    // Past the online estimators' limits the options' validation named settings the user never typed.
+    [InlineData("--components must be below 1000 for stream (was 1000)", "stream", "{csv}", "-k", "1000")]
+    [InlineData("--states must be at most 1000 for stream (was 1001)", "stream", "{csv}", "--model", "hmm", "--states", "1001")]
+    // A number that does not fit named the .NET type: 'System.Nullable`1[System.Int32]'.
+    [InlineData("Cannot parse argument '99999999999' for option '--components' as a whole number from -2147483648 to 2147483647", "fit", "{csv}", "-k", "99999999999")]
+    [InlineData("Cannot parse argument '-1' for option '--seed' as a whole number from 0 to 18446744073709551615", "fit", "{csv}", "-k", "1", "--seed", "-1")]
+    [InlineData("Cannot parse argument 'x' for option '--timeout' as a number", "watch", "--timeout", "x")]
+    // The core's ArgumentException printed " (Parameter 'data')" after the sentence.
+    [InlineData("data has 3 rows, fewer than Components = 4", "fit", "{csv}", "-k", "4")]
+    public void Command_ValueBeyondWhatItTakes_OneLineInTheUsersTerms(string expected, params string[] args)
+    {
+        var csv = Path.Combine(_directory, "data.csv");
+        File.WriteAllText(csv, "a,b\n1,2\n3,4\n5,7\n");
+
+        var (code, _, error) = CliRunner.Run([.. args.Select(a => a.Replace("{csv}", csv))]);
+
+        Assert.True(code == 2, error);
+        Assert.StartsWith($"error: {expected}", error);
+        Assert.DoesNotContain("(Parameter '", error);
+        Assert.DoesNotContain("System.", error);
+        Assert.DoesNotContain("Actual value", error);
+    }
 }

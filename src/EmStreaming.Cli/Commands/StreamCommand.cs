@@ -103,6 +103,18 @@ internal static class StreamCommand
                 throw new CliException(kind == "gmm" ? "--components must be at least 1" : "--states must be at least 1");
             }
 
+            // The online estimators' own limits, said with the flag: past them the options' validation named internal settings
+            // ("ReseedWeight must be in [0, 1/Components)", "BufferSize ('1000') must be ..."), not what the user typed.
+            if (kind == "gmm" && k * OnlineGmmOptions.DefaultReseedWeight >= 1)
+            {
+                throw new CliException($"--components must be below {1 / OnlineGmmOptions.DefaultReseedWeight:0} for stream (was {k}): a component whose weight falls below 1/{1 / OnlineGmmOptions.DefaultReseedWeight:0} is re-seeded");
+            }
+
+            if (kind == "hmm" && k > OnlineHmmOptions.DefaultBufferSize)
+            {
+                throw new CliException($"--states must be at most {OnlineHmmOptions.DefaultBufferSize} for stream (was {k}): the first fit is made on the first {OnlineHmmOptions.DefaultBufferSize} rows");
+            }
+
             OutputPath.Check("--save-state", parse.GetValue(saveState));
             var json = parse.GetValue(jsonOption);
             var schema = context.PlanCsv(path, names, json);
