@@ -57,6 +57,15 @@ internal sealed class ClientOptions
         }
     }
 
+    /// <summary>A --prefix is checked by the same rule as an id (as the server does), before any request: exit 2, not the server's 400 as exit 3.</summary>
+    public static void CheckPrefix(string prefix)
+    {
+        if (EmStreaming.Grains.Observations.ModelInput.FindIdProblem(prefix, "--prefix: a prefix") is { } problem)
+        {
+            throw new CliException(problem);
+        }
+    }
+
     /// <summary>
     /// Runs a client command: server problems print one line and exit with <see cref="ExitCodes.ServerError"/>;
     /// bad arguments stay <see cref="CliException"/> (usage error) for the caller.

@@ -18,9 +18,15 @@ internal static class ModelsCommand
         client.AddTo(command);
         command.SetAction(parse => ClientOptions.Run(context, async ct =>
         {
+            var under = parse.GetValue(prefix) is { Length: > 0 } p ? p : null;
+            if (under is not null)
+            {
+                ClientOptions.CheckPrefix(under);
+            }
+
             var server = client.Connect(parse);
             var models = new List<ModelInfo>();
-            await foreach (var model in server.ListAllModelsAsync(parse.GetValue(prefix) is { Length: > 0 } p ? p : null, ct).ConfigureAwait(false))
+            await foreach (var model in server.ListAllModelsAsync(under, ct).ConfigureAwait(false))
             {
                 models.Add(model);
             }

@@ -120,6 +120,20 @@ public sealed class ClientCommandTests
     }
 
     [Theory]
+    [InlineData("a/b", "U+002F at index 1")]
+    [InlineData("é", "U+00E9 at index 0")]
+    [InlineData("a\u0001", "U+0001 at index 1")]
+    public void Models_HostilePrefix_ExitsTwoNamingTheCharacterBeforeAnyRequest(string prefix, string expected)
+    {
+        // The server's 400 for it came back as a server error (exit 3); the id rule is known here, as for ids.
+        var (code, _, error) = CliRunner.Run("models", "--prefix", prefix, "--server", Unreachable);
+        Assert.True(code == 2, error);
+        Assert.Contains("--prefix: a prefix is", error);
+        Assert.Contains(expected, error);
+        Assert.DoesNotContain("cannot reach", error);
+    }
+
+    [Theory]
     [InlineData("replay", "--model")]
     [InlineData("state", "id")]
     [InlineData("watch", "id")]
