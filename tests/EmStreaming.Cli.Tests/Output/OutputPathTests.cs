@@ -13,12 +13,18 @@ public sealed class OutputPathTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
+    /// <summary>Each file a command writes: the flag, the command, its data file and the rest of its arguments (every output is over 1 KiB).</summary>
+    public static TheoryData<string, string, string, string[]> Writes => new()
+    {
+        { "--save", "fit", "iris.csv", ["--components", "3"] },
+        { "--save-state", "stream", "iris.csv", ["--components", "3"] },
+        { "--viterbi", "fit", "dax-returns.csv", ["--model", "hmm", "--states", "2", "--max-iter", "3", "--json"] },
+        { "--output", "impute", "iris.csv", ["--components", "1"] },
+    };
+
     [Theory]
-    [InlineData("--save", "fit", "iris.csv", "--components", "3")]
-    [InlineData("--save-state", "stream", "iris.csv", "--components", "3")]
-    [InlineData("--viterbi", "fit", "dax-returns.csv", "--model", "hmm", "--states", "2", "--max-iter", "3", "--json")]
-    [InlineData("--output", "impute", "iris.csv", "--components", "1")]
-    public void Write_DiskFullPartWay_KeepsThePreviousFile_NoTemporaryFileLeft(string flag, string command, string data, params string[] rest)
+    [MemberData(nameof(Writes))]
+    public void Write_DiskFullPartWay_KeepsThePreviousFile_NoTemporaryFileLeft(string flag, string command, string data, string[] rest)
     {
         // A full disk, simulated by the file-size limit (ulimit -f 1: writes past 1 KiB fail with EFBIG, the signal ignored);
         // every output here is larger than that. Written in place, the good file was truncated to a corrupt first KiB.
@@ -36,11 +42,8 @@ public sealed class OutputPathTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--save", "fit", "iris.csv", "--components", "3")]
-    [InlineData("--save-state", "stream", "iris.csv", "--components", "3")]
-    [InlineData("--viterbi", "fit", "dax-returns.csv", "--model", "hmm", "--states", "2", "--max-iter", "3", "--json")]
-    [InlineData("--output", "impute", "iris.csv", "--components", "1")]
-    public void Write_NoLimit_ReplacesThePreviousFile_KeepsItsMode_NoTemporaryFileLeft(string flag, string command, string data, params string[] rest)
+    [MemberData(nameof(Writes))]
+    public void Write_NoLimit_ReplacesThePreviousFile_KeepsItsMode_NoTemporaryFileLeft(string flag, string command, string data, string[] rest)
     {
         // The control for the test above: the same commands without the limit do write, larger than the limit.
         var target = Path.Combine(_directory, "previous.out");
