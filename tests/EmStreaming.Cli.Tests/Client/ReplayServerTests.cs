@@ -7,7 +7,7 @@ namespace EmStreaming.Cli.Tests.Client;
 /// <summary><c>emstream replay</c> against the real server (<see cref="InProcessServer"/>).</summary>
 public sealed class ReplayServerTests
 {
-    private const int RowCount = 24;
+    private const int RowCount = 80;
     private static readonly string Rows = "a,b\n" + string.Concat(Enumerable.Range(0, RowCount).Select(i => $"{i},{2 * i}\n"));
 
     [Fact]
@@ -15,7 +15,8 @@ public sealed class ReplayServerTests
     {
         // Every row rule of the server (width, range, all missing) is checked by replay before it sends a row: what the real
         // server can still reject is a row that was valid when the replay began, here after another client redefined the model
-        // with another dimension while the replay was paced at 4 rows per second (6 s in all).
+        // with another dimension while the replay was paced at 4 rows per second (20 s in all: the first row's arrival may take
+        // seconds on a loaded machine, and the model must be redefined before the last row is sent).
         await using var server = await InProcessServer.StartAsync();
         const string id = "cli:partial";
         await PutAsync(server, id, 2);
