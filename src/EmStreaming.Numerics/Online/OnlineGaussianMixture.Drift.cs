@@ -122,7 +122,7 @@ public sealed partial class OnlineGaussianMixture
             return false;
         }
 
-        var beta = -double.ExpM1(-m / StarvationHorizon);
+        var beta = -PreciseMath.ExpM1(-m / StarvationHorizon);
         var starving = false;
         _shareRows += m;
         for (var k = 0; k < _k; k++)

@@ -103,9 +103,9 @@ public readonly partial record struct StepSizeSchedule
     [JsonIgnore]
     public bool Averages => AveragingStart >= 0;
 
-    /// <summary>Half-life in observations of a constant schedule, h = −1 / log2(1 − γ) (∞ for a decaying one, 0 for γ = 1).</summary>
+    /// <summary>Half-life in observations of a constant schedule, h = −ln2 / ln(1 − γ) (∞ for a decaying one, 0 for γ = 1).</summary>
     [JsonIgnore]
-    public double HalfLife => Kind == StepSizeKind.Constant ? -1.0 / Math.Log2(1.0 - Gamma) : double.PositiveInfinity;
+    public double HalfLife => Kind == StepSizeKind.Constant ? -Math.Log(2.0) / PreciseMath.LogP1(-Gamma) : double.PositiveInfinity;
 
     /// <summary>Decaying schedule γ_n = max((n + n0)^(−α), γ_min).</summary>
     /// <param name="alpha">Exponent in (0.5, 1]; default <see cref="DefaultAlpha"/>.</param>
@@ -126,8 +126,9 @@ public readonly partial record struct StepSizeSchedule
             throw new ArgumentOutOfRangeException(nameof(halfLife), halfLife, "halfLife must be a positive finite number of observations.");
         }
 
-        // −expm1(−ln2/h) = 1 − 2^(−1/h), accurate for large h where 1 − 2^(−1/h) would cancel.
-        return new(StepSizeKind.Constant, 0.0, 0.0, -double.ExpM1(-Math.Log(2.0) / halfLife), 0.0, NoAveraging);
+        // −expm1(−ln2/h) = 1 − 2^(−1/h), accurate for large h where 1 − 2^(−1/h) would cancel (PreciseMath: .NET's
+        // double.ExpM1 is Exp(x) − 1, which cancels the same way and gave γ = 0 past h ≈ 1e16).
+        return new(StepSizeKind.Constant, 0.0, 0.0, -PreciseMath.ExpM1(-Math.Log(2.0) / halfLife), 0.0, NoAveraging);
     }
 
     /// <summary>Constant step γ ∈ (0, 1].</summary>
@@ -157,7 +158,7 @@ public readonly partial record struct StepSizeSchedule
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         if (Kind == StepSizeKind.Constant)
         {
-            return count == 1 ? Gamma : -double.ExpM1(count * Math.Log(1.0 - Gamma));
+            return count == 1 ? Gamma : -PreciseMath.ExpM1(count * PreciseMath.LogP1(-Gamma));
         }
 
         if (Alpha == 1.0 && Floor == 0.0)
@@ -175,6 +176,7 @@ public readonly partial record struct StepSizeSchedule
         // the largest cost left in an online mini-batch update (libm calls right after AVX-512 kernels are slow).
         var logKeep = 0.0;
         Span<double> g = stackalloc double[Math.Min(count, 256)];
+        Span<double> scratch = stackalloc double[2 * g.Length];
         for (var first = 1; first <= count; first += g.Length)
         {
             var chunk = g.Slice(0, Math.Min(g.Length, count - first + 1));
@@ -201,12 +203,10 @@ public readonly partial record struct StepSizeSchedule
                 return 1.0;
             }
 
-            TensorPrimitives.Subtract(1.0, chunk, chunk);
-            TensorPrimitives.Log(chunk, chunk);
-            logKeep += TensorPrimitives.Sum<double>(chunk);
+            logKeep += PreciseMath.SumLogOneMinus(chunk, scratch);
         }
 
-        return -double.ExpM1(logKeep);
+        return -PreciseMath.ExpM1(logKeep);
     }
 
     /// <summary>
