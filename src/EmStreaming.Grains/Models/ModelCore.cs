@@ -130,6 +130,8 @@ internal sealed partial class ModelCore
 
         List<ModelEvent>? events = null;
         var wasWarming = WarmingUp;
+        var applied = 0;
+        Exception? rejection = null;
         var threshold = Definition.AnomalyThreshold;
         var d = Definition.Dimension;
         if (_gmm is not null)
@@ -142,7 +144,19 @@ internal sealed partial class ModelCore
                 var count = Math.Min(Definition.BatchSize, rows.Rows - start);
                 var scores = _anomalyScratch.AsSpan(0, count);
                 var warmBefore = _gmm.IsWarmingUp;
-                var result = _gmm.Update(values.Slice(start * d, count * d), scores);
+                OnlineBatchResult result;
+                try
+                {
+                    result = _gmm.Update(values.Slice(start * d, count * d), scores);
+                }
+                catch (Exception e) when (IsRejection(e))
+                {
+                    // The estimator left itself unchanged for this batch: the rows before it stay applied and counted.
+                    (applied, rejection) = (start, e);
+                    break;
+                }
+
+                applied = start + count;
                 if (result.DriftDetected)
                 {
                     (events ??= []).Add(Drift(id, timestamp, _gmm.LastDriftObservation, "the prequential log-likelihood dropped (Page-Hinkley); refitting on the rows after the change"));
@@ -180,7 +194,18 @@ internal sealed partial class ModelCore
             var scored = 0;
             for (var i = 0; i < rows.Rows; i++)
             {
-                var logDensity = _hmm!.Update(rows.Row(i));
+                double logDensity;
+                try
+                {
+                    logDensity = _hmm!.Update(rows.Row(i));
+                }
+                catch (Exception e) when (IsRejection(e))
+                {
+                    (applied, rejection) = (i, e);
+                    break;
+                }
+
+                applied = i + 1;
                 if (!double.IsFinite(logDensity))
                 {
                     continue;
@@ -222,12 +247,22 @@ internal sealed partial class ModelCore
             }
         }
 
-        _window.Add(rows.Values, rows.Rows, Observations + rows.Rows);
-        TrackRate(rows.Rows, timestamp);
-        Observations += rows.Rows;
-        SinceRefit += rows.Rows;
+        // Only the rows the estimator took are counted, so the counts and the estimator always agree.
+        _window.Add(rows.Values[..(applied * d)], applied, Observations + applied);
+        TrackRate(applied, timestamp);
+        Observations += applied;
+        SinceRefit += applied;
         LastObservationAt = timestamp;
-        RefreshWarnings(rows.Rows);
+        RefreshWarnings(applied);
+        if (rejection is not null)
+        {
+            (events ??= []).Add(new ModelEvent
+            {
+                ModelId = id, Type = ModelEventType.Failed, Time = timestamp, Observations = Observations,
+                Message = $"rows {applied + 1}-{rows.Rows} of {rows.Rows} of the batch were not applied (the first {applied} were): {rejection.Message}",
+            });
+        }
+
         if (wasWarming && !WarmingUp)
         {
             (events ??= []).Add(new ModelEvent { ModelId = id, Type = ModelEventType.Ready, Time = timestamp, Observations = Observations });
@@ -247,6 +282,14 @@ internal sealed partial class ModelCore
 
         return (events, job);
     }
+
+    /// <summary>
+    /// An estimator's refusal of rows it leaves itself unchanged by: a bad row (<see cref="ArgumentException"/>,
+    /// <see cref="InvalidDataException"/>) or a batch that would make it numerically unusable (<see cref="InvalidOperationException"/>,
+    /// <see cref="ArithmeticException"/>).
+    /// </summary>
+    internal static bool IsRejection(Exception e) =>
+        e is ArgumentException or InvalidDataException or InvalidOperationException or ArithmeticException;
 
     private RefitJob? RequestRefit()
     {

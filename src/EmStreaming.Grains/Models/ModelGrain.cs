@@ -434,9 +434,10 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         {
             (events, job) = _core.Apply(record, Id);
         }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException)
+        catch (Exception e) when (ModelCore.IsRejection(e))
         {
-            // A record this model cannot apply (an external producer's batch of the wrong width): skipped once, reported.
+            // A record this model cannot apply (an external producer's batch of the wrong width): skipped once, reported. A
+            // refusal by the estimator part way through a batch does not come here: the core counts the rows it applied.
             _logger.LogWarning(e, "Model {Id} skipped record {Sequence} of producer {Producer}", Id, record.Sequence, record.ProducerId);
             _hub.Publish(new ModelEvent { ModelId = Id, Type = ModelEventType.Failed, Time = _time.GetUtcNow(), Observations = _core.Observations, Message = e.Message });
             return true;
