@@ -288,6 +288,23 @@ internal sealed partial class ModelCore
     /// <see cref="InvalidDataException"/>) or a batch that would make it numerically unusable (<see cref="InvalidOperationException"/>,
     /// <see cref="ArithmeticException"/>).
     /// </summary>
+    /// <summary>
+    /// Runs exactly the construction the grain runs when it activates (estimator, options, step-size schedule), so a
+    /// definition that passes <see cref="Definitions.ModelDefinitionValidator"/> but cannot be built is refused before it is
+    /// stored: <see cref="ModelValidationException"/> naming the cause.
+    /// </summary>
+    public static void EnsureBuildable(ModelDefinition definition)
+    {
+        try
+        {
+            _ = new ModelCore(definition, 0);
+        }
+        catch (Exception e) when (IsRejection(e))
+        {
+            throw new ModelValidationException("definition", $"the model cannot be built from this definition: {e.Message}");
+        }
+    }
+
     internal static bool IsRejection(Exception e) =>
         e is ArgumentException or InvalidDataException or InvalidOperationException or ArithmeticException;
 

@@ -183,21 +183,26 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
                 _stored = _windows.Clone();
             }
 
-            _core ??= new ModelCore(_entry.Definition, _entry.Generation);
+            var entry = _entry;
+            if (!TryBuild(() => _core ?? new ModelCore(entry.Definition, entry.Generation)))
+            {
+                Publish();
+                return;
+            }
+
             if (await _history.ListAsync(Id, cancellationToken) is [.., var latest])
             {
                 _lastSnapshotAt = latest.Timestamp;
                 _snapshotVersion = latest.Version;
             }
 
-            StartTimers();
             if (_state.RecordExists)
             {
                 // A stored state means a previous activation (maybe another process) may have left records in the log. Without
                 // one, the model was just created (its first state is written when it is) and nothing older can be pending.
                 await StartCatchUpAsync(cancellationToken);
             }
-            if (_core.ResumeRefit() is { } job)
+            if (_core!.ResumeRefit() is { } job)
             {
                 StartRefit(job, NextControlSequence());
             }
@@ -375,10 +380,14 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             _windows.ResetRows(); // rows counted applied were the old generation's; the service counts the new one's from 0
         }
 
-        _core = previous is not null && previous.Generation == entry.Generation
+        if (!TryBuild(() => previous is not null && previous.Generation == entry.Generation
             ? ModelCore.Restore(entry.Definition, previous.Save()) // same shape: new policies, same state
-            : new ModelCore(entry.Definition, entry.Generation);
-        StartTimers();
+            : new ModelCore(entry.Definition, entry.Generation)))
+        {
+            Publish();
+            return;
+        }
+
         await SnapshotAsync(SnapshotReason.Reset, CancellationToken.None);
         Publish();
     }
@@ -527,6 +536,27 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         {
             Fail($"its stored state does not fit its definition: {ex.Message}");
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Builds the model from its stored definition and starts its timers; false, with the model failed (a clear 503, still
+    /// deletable and redefinable), when the definition cannot be built (one stored by an older build with laxer checks).
+    /// </summary>
+    private bool TryBuild(Func<ModelCore> build)
+    {
+        try
+        {
+            _core = build();
+            StartTimers();
+            return true;
+        }
+        catch (Exception e) when (ModelCore.IsRejection(e))
+        {
+            _core = null;
+            StopTimers();
+            Fail($"its stored definition cannot be built: {e.Message}; redefine it (PUT) or delete it");
+            return false;
         }
     }
 

@@ -41,6 +41,7 @@ internal sealed class ModelService(
         ModelInput.EnsureId(id);
         ArgumentNullException.ThrowIfNull(definition);
         ModelDefinitionValidator.Validate(definition);
+        ModelCore.EnsureBuildable(definition);
         var (outcome, _) = await registry.PutAsync(id, definition, onlyIfAbsent: false, cancellationToken).ConfigureAwait(false);
         if (outcome != PutModelOutcome.Unchanged)
         {
