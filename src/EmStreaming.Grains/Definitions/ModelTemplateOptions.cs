@@ -45,6 +45,7 @@ public sealed class ModelTemplates
             try
             {
                 ModelDefinitionValidator.Validate(t.Definition);
+                Models.ModelCore.EnsureBuildable(t.Definition); // a template creates models on first append: refuse one that cannot be built at start
             }
             catch (ModelValidationException e)
             {
