@@ -16,8 +16,9 @@ public static class ModelDefinitionValidator
     public const int MaxRetain = 100_000;
 
     /// <summary>
-    /// Longest half-life, in observations. The step 1 − 2^(−1/h) rounds to 0 past about 1e16 (the model then failed to
-    /// activate on every call, after its definition was stored); 1e12 keeps it well clear of that and is still "never forget".
+    /// Longest half-life, in observations: "never forget" for any stream. The step 1 − 2^(−1/h) is computed exactly for any
+    /// h now (PreciseMath.ExpM1); before that it rounded to 0 past about 1e16 and such a model failed to activate. The bound
+    /// stays because a larger half-life means nothing a user could observe and keeps the steps far above a double's range.
     /// </summary>
     public const double MaxHalfLife = 1e12;
 

@@ -4,13 +4,13 @@ using EmStreaming.Grains.Tests.TestSupport;
 namespace EmStreaming.Grains.Tests.Models;
 
 /// <summary>
-/// A definition in the registry that cannot be built (stored by an older build whose validator let halfLife 1e308 through)
-/// fails that model loudly (a failure in its status, 503 on queries), not every call with a 500, and it stays redefinable
+/// A definition in the registry that cannot be built (here alpha 0.3, which the estimator refuses: one stored before the
+/// validator checked a field, or written to the store by hand) fails that model loudly (a failure in its status, 503 on queries), not every call with a 500, and it stays redefinable
 /// and deletable.
 /// </summary>
 public sealed class UnbuildableDefinitionTests
 {
-    private static ModelDefinition Unbuildable => ModelHarness.Gmm() with { HalfLife = 1e308 };
+    private static ModelDefinition Unbuildable => ModelHarness.Gmm() with { HalfLife = null, Alpha = 0.3 };
 
     [Fact]
     public void EnsureBuildable_UnbuildableDefinition_ThrowsValidationNamingTheCause()
