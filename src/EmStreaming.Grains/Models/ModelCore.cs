@@ -284,11 +284,6 @@ internal sealed partial class ModelCore
     }
 
     /// <summary>
-    /// An estimator's refusal of rows it leaves itself unchanged by: a bad row (<see cref="ArgumentException"/>,
-    /// <see cref="InvalidDataException"/>) or a batch that would make it numerically unusable (<see cref="InvalidOperationException"/>,
-    /// <see cref="ArithmeticException"/>).
-    /// </summary>
-    /// <summary>
     /// Runs exactly the construction the grain runs when it activates (estimator, options, step-size schedule), so a
     /// definition that passes <see cref="Definitions.ModelDefinitionValidator"/> but cannot be built is refused before it is
     /// stored: <see cref="ModelValidationException"/> naming the cause.
@@ -305,6 +300,11 @@ internal sealed partial class ModelCore
         }
     }
 
+    /// <summary>
+    /// An estimator's refusal of rows it leaves itself unchanged by: a bad row (<see cref="ArgumentException"/>,
+    /// <see cref="InvalidDataException"/>) or a batch that would make it numerically unusable (<see cref="InvalidOperationException"/>,
+    /// <see cref="ArithmeticException"/>).
+    /// </summary>
     internal static bool IsRejection(Exception e) =>
         e is ArgumentException or InvalidDataException or InvalidOperationException or ArithmeticException;
 
