@@ -65,8 +65,8 @@ internal sealed class CliContext
     }
 
     /// <summary>Reads a CSV file's selected columns, with a live row count on a terminal.</summary>
-    public CsvData LoadCsv(string path, IReadOnlyList<string>? columns, bool json) =>
-        WithProgress<CsvProgress, CsvData>($"Reading {Markup.Escape(path)}", json, p => p.Describe(), p => CsvLoader.Load(path, columns, p, Cancellation));
+    public CsvData LoadCsv(string path, IReadOnlyList<string>? columns, bool json, bool allowEmptyRows = false) =>
+        WithProgress<CsvProgress, CsvData>($"Reading {Markup.Escape(path)}", json, p => p.Describe(), p => CsvLoader.Load(path, columns, p, Cancellation, allowEmptyRows));
 
     /// <summary>Settles which columns a single pass over a CSV file reads (<see cref="CsvLoader.Plan"/>), with a live row count on a terminal while it scans.</summary>
     public CsvSchema PlanCsv(string path, IReadOnlyList<string>? columns, bool json) =>

@@ -49,11 +49,12 @@ internal static class CsvLoader
     private const int ReportEvery = 1 << 16;
     private static readonly System.Buffers.SearchValues<char> PlainNumber = System.Buffers.SearchValues.Create("0123456789+-.eE");
 
-    public static CsvData Load(string path, IReadOnlyList<string>? names, IProgress<CsvProgress>? progress, CancellationToken cancellationToken)
+    // allowEmptyRows: a row with nothing observed in the selected columns is kept (all NaN) instead of refused; imputation fills it.
+    public static CsvData Load(string path, IReadOnlyList<string>? names, IProgress<CsvProgress>? progress, CancellationToken cancellationToken, bool allowEmptyRows = false)
     {
         var separator = DetectSeparator(path);
         var scan = Scan(path, separator, names, untilDecided: false, progress, cancellationToken);
-        var data = Fill(new CsvSchema(path, scan.Header, scan.Columns, separator), scan.Rows, progress, cancellationToken);
+        var data = Fill(new CsvSchema(path, scan.Header, scan.Columns, separator), scan.Rows, progress, cancellationToken, allowEmptyRows);
         return new CsvData(data, scan.Header, scan.Columns, separator);
     }
 
@@ -76,7 +77,7 @@ internal static class CsvLoader
     /// number, an infinite value or a row with nothing observed is an error naming the row, its line and the column. Returns
     /// the number of data rows; a file without any is an error. <paramref name="progress"/> hears of every 65,536 rows.
     /// </summary>
-    public static long ReadRows(CsvSchema schema, CsvRowTarget target, Action<long>? progress, CancellationToken cancellationToken)
+    public static long ReadRows(CsvSchema schema, CsvRowTarget target, Action<long>? progress, CancellationToken cancellationToken, bool allowEmptyRows = false)
     {
         var (path, _, columns, separator) = schema;
         using var reader = OpenAfterHeader(path, separator, out var header);
@@ -123,7 +124,7 @@ internal static class CsvLoader
                 values[j] = value;
             }
 
-            if (observed == 0)
+            if (observed == 0 && !allowEmptyRows)
             {
                 throw new CliException(
                     $"{path}: row {r + 1} (line {row.LineNumberFrom}) has no observed value in the selected columns; such a row carries no information");
@@ -346,7 +347,7 @@ internal static class CsvLoader
         return new ScanResult(header, columns, (int)rows);
     }
 
-    private static DataMatrix Fill(CsvSchema schema, int rows, IProgress<CsvProgress>? progress, CancellationToken cancellationToken)
+    private static DataMatrix Fill(CsvSchema schema, int rows, IProgress<CsvProgress>? progress, CancellationToken cancellationToken, bool allowEmptyRows)
     {
         var d = schema.Columns.Length;
         var values = new double[(long)rows * d];
@@ -354,7 +355,8 @@ internal static class CsvLoader
             schema,
             r => r < rows ? values.AsSpan((int)r * d, d) : throw new CliException($"{schema.Path} changed while it was read"),
             progress is null ? null : r => progress.Report(new CsvProgress("loading", r, rows)),
-            cancellationToken);
+            cancellationToken,
+            allowEmptyRows);
         if (read != rows)
         {
             throw new CliException($"{schema.Path} changed while it was read");

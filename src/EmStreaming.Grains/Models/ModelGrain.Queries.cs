@@ -72,7 +72,7 @@ internal sealed partial class ModelGrain
 
     public Task<RowsView> ImputeAsync(RowsView rows)
     {
-        var (_, matrix, mixture) = Mixture(rows);
+        var (_, matrix, mixture) = Mixture(rows, allowEmptyRows: true);
         var imputed = mixture.Impute(matrix);
         return Task.FromResult(new RowsView(imputed.Values.ToArray(), imputed.Rows, imputed.Columns));
     }
@@ -88,12 +88,12 @@ internal sealed partial class ModelGrain
         return p.Entry is null ? throw new KeyNotFoundException($"model '{Id}' does not exist") : p;
     }
 
-    private (PublishedModel, DataMatrix, GaussianMixture) Mixture(RowsView rows)
+    private (PublishedModel, DataMatrix, GaussianMixture) Mixture(RowsView rows, bool allowEmptyRows = false)
     {
         ArgumentNullException.ThrowIfNull(rows);
         var p = Require();
         var matrix = new DataMatrix(rows.Values, rows.Rows, rows.Columns);
-        Observations.ModelInput.EnsureQueryRows(matrix, p.Entry!.Definition.Dimension);
+        Observations.ModelInput.EnsureQueryRows(matrix, p.Entry!.Definition.Dimension, allowEmptyRows);
         var mixture = ModelViews.PredictiveMixture(p.Gmm, p.Hmm, p.RegimeProbabilities)
             ?? throw new ModelWarmingUpException(Id, p.WarmUpRemaining);
         return (p, matrix, mixture);

@@ -135,7 +135,10 @@ public static class ModelInput
     /// Query rows (predict, filter, impute) are all-or-nothing: throws <see cref="ModelValidationException"/> naming
     /// <c>rows</c> or <c>rows[i]</c> for the first row that is not acceptable.
     /// </summary>
-    public static void EnsureQueryRows(DataMatrix rows, int dimension)
+    /// <param name="rows">The query's rows (NaN = missing).</param>
+    /// <param name="dimension">The model's dimension.</param>
+    /// <param name="allowEmptyRows">Whether a row with no observed value is acceptable (imputation fills it with the model's mean).</param>
+    public static void EnsureQueryRows(DataMatrix rows, int dimension, bool allowEmptyRows = false)
     {
         ArgumentNullException.ThrowIfNull(rows);
         if (rows.Columns != dimension)
@@ -145,7 +148,7 @@ public static class ModelInput
 
         for (var i = 0; i < rows.Rows; i++)
         {
-            if (Check(rows.Row(i)) is { } reason)
+            if (Check(rows.Row(i), allowEmptyRows) is { } reason)
             {
                 throw new ModelValidationException($"rows[{i}]", reason);
             }
@@ -161,7 +164,7 @@ public static class ModelInput
     public const double MaxMagnitude = 1e100;
 
     /// <summary>Null when the row is acceptable, else the reason.</summary>
-    public static string? Check(ReadOnlySpan<double> row)
+    public static string? Check(ReadOnlySpan<double> row, bool allowEmpty = false)
     {
         var observed = 0;
         for (var j = 0; j < row.Length; j++)
@@ -183,7 +186,7 @@ public static class ModelInput
             }
         }
 
-        return observed == 0 ? "row has no observed value (all missing)" : null;
+        return observed == 0 && !allowEmpty ? "row has no observed value (all missing)" : null;
     }
 
     private static string? IdProblem(string? key)

@@ -147,7 +147,7 @@ internal sealed class ModelService(
 
     public async Task<DataMatrix> ImputeAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default)
     {
-        var view = await QueryRowsAsync(id, rows, cancellationToken).ConfigureAwait(false);
+        var view = await QueryRowsAsync(id, rows, cancellationToken, allowEmptyRows: true).ConfigureAwait(false);
         var imputed = await CallAsync(id, g => g.ImputeAsync(view), cancellationToken).ConfigureAwait(false);
         return new DataMatrix(imputed.Values, imputed.Rows, imputed.Columns);
     }
@@ -467,7 +467,7 @@ internal sealed class ModelService(
         throw new ModelNotFoundException(id);
     }
 
-    private async Task<RowsView> QueryRowsAsync(string id, DataMatrix rows, CancellationToken cancellationToken, bool hmmOnly = false)
+    private async Task<RowsView> QueryRowsAsync(string id, DataMatrix rows, CancellationToken cancellationToken, bool hmmOnly = false, bool allowEmptyRows = false)
     {
         ArgumentNullException.ThrowIfNull(rows);
         var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
@@ -476,7 +476,7 @@ internal sealed class ModelService(
             throw new ModelValidationException("kind", $"model '{id}' is a gmm; regimes exist only for an hmm");
         }
 
-        ModelInput.EnsureQueryRows(rows, entry.Definition.Dimension);
+        ModelInput.EnsureQueryRows(rows, entry.Definition.Dimension, allowEmptyRows);
         return new RowsView(rows.Values.ToArray(), rows.Rows, rows.Columns);
     }
 

@@ -264,14 +264,105 @@ public sealed class GaussianMixture
         return new DataMatrix(values, n, d);
     }
 
-    /// <summary>A copy of <paramref name="data"/> with each missing entry replaced by E[x_m | x_o] = Σ_k p(k | x_o)·E[x_m | x_o, k]; observed entries are unchanged.</summary>
+    /// <summary>
+    /// A copy of <paramref name="data"/> with each missing entry replaced by E[x_m | x_o] = Σ_k p(k | x_o)·E[x_m | x_o, k];
+    /// observed entries are unchanged. A row with no observed value gets the same formula with nothing to condition on: the
+    /// mixture's mean Σ_k w_k μ_k (p(k | ∅) = w_k).
+    /// </summary>
     public DataMatrix Impute(DataMatrix data)
     {
         CheckData(data);
-        var values = new double[data.Rows * data.Columns];
-        using var ws = new GmmWorkspace(data, Components, CovarianceType);
-        ws.Impute(_p, values);
-        return new DataMatrix(values, data.Rows, data.Columns);
+        var n = data.Rows;
+        var d = data.Columns;
+        var values = new double[n * d];
+        var empty = new List<int>();
+        for (var i = 0; i < n; i++)
+        {
+            if (!HasObserved(data.Row(i)))
+            {
+                empty.Add(i);
+            }
+        }
+
+        if (empty.Count == 0)
+        {
+            using var ws = new GmmWorkspace(data, Components, CovarianceType);
+            ws.Impute(_p, values);
+            return new DataMatrix(values, n, d);
+        }
+
+        // The workspace conditions on observed entries and refuses a row without any: impute the others, then fill the empty rows.
+        if (empty.Count < n)
+        {
+            var kept = new double[(n - empty.Count) * d];
+            var rows = 0;
+            var next = 0;
+            for (var i = 0; i < n; i++)
+            {
+                if (next < empty.Count && empty[next] == i)
+                {
+                    next++;
+                    continue;
+                }
+
+                data.Row(i).CopyTo(kept.AsSpan(rows++ * d, d));
+            }
+
+            var partial = new double[kept.Length];
+            using (var ws = new GmmWorkspace(new DataMatrix(kept, rows, d), Components, CovarianceType))
+            {
+                ws.Impute(_p, partial);
+            }
+
+            rows = 0;
+            next = 0;
+            for (var i = 0; i < n; i++)
+            {
+                if (next < empty.Count && empty[next] == i)
+                {
+                    next++;
+                    continue;
+                }
+
+                partial.AsSpan(rows++ * d, d).CopyTo(values.AsSpan(i * d, d));
+            }
+        }
+
+        var mean = MixtureMean();
+        foreach (var i in empty)
+        {
+            mean.CopyTo(values.AsSpan(i * d, d));
+        }
+
+        return new DataMatrix(values, n, d);
+    }
+
+    /// <summary>The mixture's mean Σ_k w_k μ_k.</summary>
+    public double[] MixtureMean()
+    {
+        var d = Dimension;
+        var mean = new double[d];
+        var weights = _p.Weights;
+        var means = _p.Means;
+        for (var k = 0; k < Components; k++)
+        {
+            TensorPrimitives.MultiplyAdd(means.AsSpan(k * d, d), weights[k], mean, mean);
+        }
+
+        return mean;
+    }
+
+    private static bool HasObserved(ReadOnlySpan<double> row)
+    {
+        foreach (var v in row)
+        {
+            if (!double.IsNaN(v))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Bayesian information criterion −2·log L + p·ln n (lower is better).</summary>

@@ -78,6 +78,41 @@ public sealed class ImputeCommandTests
     }
 
     [Fact]
+    public void Impute_RowWithNothingObserved_IsWrittenBackWithTheMixtureMean_NotRefused()
+    {
+        // Two clusters; line 4 has both fields empty, line 7 both NA, and the label column is kept as text.
+        var text = "label,x,y\na,0,0\nb,0.2,0.1\nc,,\nd,10,10\ne,10.2,9.9\nf,NA,NA\ng,0.1,-0.1\nh,9.8,10.1\ni,,0.05\n";
+        using var input = new CliRunner.TempFile(content: text);
+        var (code, output, error) = CliRunner.Run("impute", input.Path, "--components", "2", "--seed", "1");
+        Assert.True(code == 0, error);
+        Assert.Contains("2 rows have no observed value", error);
+        var lines = output.Replace("\r\n", "\n").TrimEnd('\n').Split('\n');
+        Assert.Equal(10, lines.Length);
+        double Field(string line, int c) => double.Parse(line.Split(',')[c], CultureInfo.InvariantCulture);
+        // The mixture's mean: about half the rows in each cluster, so near (5, 5) in both columns.
+        foreach (var i in new[] { 3, 6 })
+        {
+            Assert.StartsWith(((char)('a' + i - 1)).ToString() + ",", lines[i]);
+            Assert.InRange(Field(lines[i], 1), 3.0, 7.0);
+            Assert.InRange(Field(lines[i], 2), 3.0, 7.0);
+            Assert.Equal(Field(lines[3], 1), Field(lines[6], 1));
+        }
+
+        // A row with one observed value is conditioned on it: y = 0.05 is the first cluster.
+        Assert.InRange(Field(lines[9], 1), -1.0, 1.0);
+        Assert.Equal("a,0,0", lines[1]);
+    }
+
+    [Fact]
+    public void Impute_NoRowObservedAtAll_IsAnInputError()
+    {
+        using var input = new CliRunner.TempFile(content: "x,y\n1,\n,\n");
+        var (code, _, error) = CliRunner.Run("impute", input.Path, "--columns", "y", "--components", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("nothing to fit", error);
+    }
+
+    [Fact]
     public void Impute_BadInput_LeavesNoOutputFile()
     {
         using var input = new CliRunner.TempFile(content: "a,b\n1,2\n3,x\n");

@@ -139,6 +139,18 @@ public sealed class ModelServiceTests
 
         var imputed = await h.Service.ImputeAsync("m", new DataMatrix([3, double.NaN], 1, 2));
         Assert.InRange(imputed[0, 1], 2.0, 4.0); // the x=3 cluster's mean of the second coordinate is 3 (unit noise)
+
+        // A row with nothing observed is imputed too (E[x] = Σ w_k μ_k), not refused; predict still refuses it.
+        var parameters = await h.Service.GetStateAsync("m");
+        var both = await h.Service.ImputeAsync("m", new DataMatrix([double.NaN, double.NaN, 3, double.NaN], 2, 2));
+        for (var j = 0; j < 2; j++)
+        {
+            var mean = Enumerable.Range(0, parameters.Weights!.Length).Sum(k => parameters.Weights[k] * parameters.Means![k][j]);
+            Assert.Equal(mean, both[0, j], 9);
+        }
+
+        Assert.Equal(imputed[0, 1], both[1, 1]);
+        await Assert.ThrowsAsync<ModelValidationException>(() => h.Service.PredictAsync("m", new DataMatrix([double.NaN, double.NaN], 1, 2)));
     }
 
     [Fact]

@@ -95,6 +95,37 @@ public sealed class MissingDataTests
     }
 
     [Fact]
+    public void Impute_RowWithNoObservedValue_GetsTheMixtureMean_OtherRowsAsWithoutIt()
+    {
+        var model = GaussianMixture.Create([0.25, 0.75], [0.0, 4.0, 8.0, -2.0], [1.0, 0.3, 0.3, 2.0, 1.5, -0.2, -0.2, 0.5], 2, 2, CovarianceType.Full);
+        var alone = model.Impute(new DataMatrix([double.NaN, 3.0, 7.5, double.NaN], 2, 2));
+
+        var imputed = model.Impute(new DataMatrix([double.NaN, double.NaN, double.NaN, 3.0, 7.5, double.NaN, double.NaN, double.NaN], 4, 2));
+
+        // E[x] with nothing to condition on: Σ w_k μ_k = (0.25·0 + 0.75·8, 0.25·4 + 0.75·(−2)) = (6, −0.5).
+        Assert.Equal(6.0, imputed[0, 0], 1e-12);
+        Assert.Equal(-0.5, imputed[0, 1], 1e-12);
+        Assert.Equal(6.0, imputed[3, 0], 1e-12);
+        Assert.Equal(-0.5, imputed[3, 1], 1e-12);
+        Assert.Equal(alone[0, 0], imputed[1, 0]);
+        Assert.Equal(3.0, imputed[1, 1]);
+        Assert.Equal(7.5, imputed[2, 0]);
+        Assert.Equal(alone[1, 1], imputed[2, 1]);
+        Assert.Equal(model.MixtureMean(), new[] { imputed[0, 0], imputed[0, 1] });
+    }
+
+    [Fact]
+    public void Impute_EveryRowEmpty_AllGetTheMixtureMean()
+    {
+        var model = GaussianMixture.Create([0.5, 0.5], [1.0, 2.0, 3.0, 4.0], [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0], 2, 2, CovarianceType.Full);
+
+        var imputed = model.Impute(new DataMatrix([double.NaN, double.NaN], 1, 2));
+
+        Assert.Equal(2.0, imputed[0, 0], 1e-12);
+        Assert.Equal(3.0, imputed[0, 1], 1e-12);
+    }
+
+    [Fact]
     public void Fit_RowWithNoObservedValue_ThrowsNamingTheRow()
     {
         var values = Synthetic.Random(20, 2, 1).Values.ToArray();
