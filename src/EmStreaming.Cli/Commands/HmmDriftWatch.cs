@@ -24,7 +24,9 @@ internal sealed class HmmDriftWatch
     public const int RefitRestarts = 2;
 
     private const string Magic = "EMSD";
-    private const int Version = 1;
+    // 2: the detector tests the rows' surprise instead of their raw loss; a version-1 detector learned the raw loss's level,
+    // so it is replaced by a fresh one on reading (the counts and collected rows are kept).
+    private const int Version = 2;
 
     private readonly ulong _seed;
     private PageHinkley _detector;
@@ -58,7 +60,8 @@ internal sealed class HmmDriftWatch
     {
         if (_collected is null)
         {
-            if (!_detector.Add(-logPredictive))
+            // The row's surprise, not its raw loss (see OnlineGaussianHmm.LastExpectedLoss): a wide regime that lasts is no drift.
+            if (!_detector.Add(-logPredictive - hmm.LastExpectedLoss))
             {
                 return false;
             }
@@ -165,13 +168,19 @@ internal sealed class HmmDriftWatch
         using var r = new BinaryReader(new MemoryStream(state, writable: false));
         r.ReadBytes(Magic.Length);
         var version = r.ReadInt32();
-        if (version != Version)
+        if (version is < 1 or > Version)
         {
-            throw new InvalidDataException($"unsupported version {version} of the stream state (this build reads {Version})");
+            throw new InvalidDataException($"unsupported version {version} of the stream state (this build reads 1 to {Version})");
         }
 
         var hmm = OnlineGaussianHmm.RestoreState(ReadPart(r, "estimator"));
-        var watch = new HmmDriftWatch(seed, PageHinkley.Restore(ReadPart(r, "drift detector")))
+        var detector = PageHinkley.Restore(ReadPart(r, "drift detector"));
+        if (version < 2)
+        {
+            detector.Reset();
+        }
+
+        var watch = new HmmDriftWatch(seed, detector)
         {
             Drifts = r.ReadInt64(),
             Refits = r.ReadInt64(),

@@ -6,7 +6,9 @@ namespace EmStreaming.Grains.Models;
 
 internal sealed partial class ModelCore
 {
-    private const byte StateVersion = 2;
+    // 3: the HMM drift detector tests the rows' surprise (loss minus its expectation), not the raw loss; a version-2 detector
+    // learned the raw loss's level, so it is dropped on reading and a fresh one learns the surprise.
+    private const byte StateVersion = 3;
 
     /// <summary>
     /// Everything the model's future depends on: counters, refit sequence numbers, the idempotency-key memory, the window
@@ -120,7 +122,7 @@ internal sealed partial class ModelCore
             core._refitFitEnd = r.ReadInt64();
             core._driftRefitWanted = r.ReadBoolean();
             var drift = r.ReadBytes(r.ReadInt32());
-            core._hmmDrift = drift.Length > 0 ? PageHinkley.Restore(drift) : null;
+            core._hmmDrift = drift.Length > 0 && version >= 3 ? PageHinkley.Restore(drift) : null;
             var gap = r.ReadDouble();
             core.RefitGap = double.IsNaN(gap) ? null : gap;
             var gapAt = r.ReadInt64();

@@ -230,7 +230,13 @@ internal sealed class GmmParameters
     /// marginalized. Allocation-free; <paramref name="scratch"/> needs <see cref="RowScratchLength"/> entries.
     /// Throws when no entry of <paramref name="x"/> is observed.
     /// </summary>
-    public void LogDensitiesRow(ReadOnlySpan<double> x, Span<double> logDensity, Span<double> scratch)
+    /// <remarks>
+    /// When <paramref name="normalizers"/> is not empty (K entries) it receives each component's log normalizer over the
+    /// observed entries, −½(|o|·ln 2π + ln|Σ_k,oo|): log N(x_o; μ_k,o, Σ_k,oo) = normalizer − ½·Mahalanobis², so
+    /// −normalizer + |o|/2 is the expected loss −log N of a row drawn from component k with that pattern (its differential
+    /// entropy). Free: the factors are the ones the densities use.
+    /// </remarks>
+    public void LogDensitiesRow(ReadOnlySpan<double> x, Span<double> logDensity, Span<double> scratch, Span<double> normalizers = default)
     {
         var d = Dimension;
         var observed = CountObserved(x);
@@ -242,6 +248,11 @@ internal sealed class GmmParameters
         if (observed == d)
         {
             LogDensitiesComplete(x, logDensity, scratch);
+            if (!normalizers.IsEmpty)
+            {
+                LogNormalizers.AsSpan(0, Components).CopyTo(normalizers);
+            }
+
             return;
         }
 
@@ -259,6 +270,10 @@ internal sealed class GmmParameters
             }
 
             logDensity[k] = MissingData.LogDensity(x, obs, Means.AsSpan(k * d, d), lo, logConst, work);
+            if (!normalizers.IsEmpty)
+            {
+                normalizers[k] = logConst;
+            }
         }
     }
 

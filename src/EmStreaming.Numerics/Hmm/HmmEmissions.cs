@@ -68,8 +68,9 @@ internal sealed class HmmEmissions
     }
 
     /// <summary>log g_k(x) for every state into <paramref name="destination"/> (K); missing entries marginalized.</summary>
-    public void LogDensity(ReadOnlySpan<double> x, Span<double> destination, Span<double> scratch)
-        => Parameters.LogDensitiesRow(x, destination, scratch);
+    /// <remarks>With <paramref name="normalizers"/> (K entries), also each state's log normalizer over the observed entries (<see cref="GmmParameters.LogDensitiesRow"/>).</remarks>
+    public void LogDensity(ReadOnlySpan<double> x, Span<double> destination, Span<double> scratch, Span<double> normalizers = default)
+        => Parameters.LogDensitiesRow(x, destination, scratch, normalizers);
 
     /// <summary>Log densities of rows [start, start+count) into <paramref name="destination"/> (count×K).</summary>
     public void LogDensities(DataMatrix data, int start, int count, Span<double> destination, Span<double> scratch)

@@ -46,6 +46,8 @@ public sealed partial class OnlineGaussianHmm
     private readonly double[] _statistics;
     private readonly double[] _psi;
     private readonly double[] _logEmission;
+    private readonly double[] _normalizers;
+    private readonly double[] _predicted;
     private readonly double[] _stepScratch;
     private readonly double[] _rowScratch;
     private readonly bool[] _degenerate;
@@ -57,6 +59,7 @@ public sealed partial class OnlineGaussianHmm
     // Per-dimension covariance floor: RelativeRegCovar × each column's within-cluster scale (buffer, initial model or adopted window).
     private double[] _floor;
     private OnlineHmmPhase _phase;
+    private double _lastExpectedLoss = double.NaN;
     private long _observations;
     private long _steps;
     private bool _sequenceStart = true;
@@ -114,6 +117,8 @@ public sealed partial class OnlineGaussianHmm
         _statistics = new double[len];
         _psi = new double[_k * p];
         _logEmission = new double[_k];
+        _normalizers = new double[_k];
+        _predicted = new double[_k];
         _stepScratch = new double[OnlineHmmRecursion.StepScratchLength(_k)];
         _rowScratch = new double[_emissions.ScratchLength];
         _degenerate = new bool[_k];
@@ -172,6 +177,17 @@ public sealed partial class OnlineGaussianHmm
 
     /// <summary>True once parameters exist (after the buffer fit, or from the start with an initial model).</summary>
     public bool HasModel => _phase != OnlineHmmPhase.Buffering;
+
+    /// <summary>
+    /// What the parameters expected the last absorbed row's loss −log p(x_n | x_1..n−1) to be, before seeing it: the
+    /// differential entropy of each state's Gaussian over the row's observed entries, ½(|o|·ln 2πe + ln|Σ_k,oo|), weighted
+    /// by the predicted regime probabilities p(z_n = k | x_1..n−1) (NaN while buffering). The loss minus this is the row's
+    /// surprise: under a well-specified model its mean is about 0 in every regime (exactly 0 when the regime is certain;
+    /// the mixing of uncertain predictions lowers the loss by at most the entropy of the prediction), whereas the loss itself
+    /// sits higher in a wide regime than in a narrow one. A drift test on the raw loss therefore alarms whenever a wide
+    /// regime lasts, on a stream that is not changing at all; on the surprise it does not.
+    /// </summary>
+    public double LastExpectedLoss => _lastExpectedLoss;
 
     /// <summary>
     /// While the buffer is full but its fit waits, the first column (0-based) with fewer than
@@ -337,7 +353,24 @@ public sealed partial class OnlineGaussianHmm
     private double Absorb(ReadOnlySpan<double> x, bool countPrequential)
     {
         var k = _k;
-        _emissions.LogDensity(x, _logEmission, _rowScratch);
+        _emissions.LogDensity(x, _logEmission, _rowScratch, _normalizers);
+        if (_sequenceStart)
+        {
+            _start.AsSpan(0, k).CopyTo(_predicted);
+        }
+        else
+        {
+            HmmForwardBackward.Predict(_phi, _transitions, k, _predicted);
+        }
+
+        var halfObserved = 0.5 * GmmParameters.CountObserved(x);
+        var expected = 0.0;
+        for (var j = 0; j < k; j++)
+        {
+            expected += _predicted[j] * (halfObserved - _normalizers[j]);
+        }
+
+        _lastExpectedLoss = expected;
         _emissions.Statistics(x, _psiBuffer!, _psi, _rowScratch);
         var gamma = _schedule.StepAt(_steps + 1);
         var logPredictive = OnlineHmmRecursion.Step(
