@@ -51,7 +51,11 @@ internal sealed record DecodedModelState(int FormatVersion, SnapshotReason Reaso
 /// home-made runtime stored as a snapshot: u8 reason then the model's bytes, no producer windows; it still reads.
 /// Version 3 is version 2 with, after each producer's bitmap, u16 count and that many (i64 from, i64 to) ranges of sequences
 /// that left the window unapplied (<see cref="ProducerWindows"/>); written only when some producer has such a range, so a
-/// state without any stays readable by builds that read version 2.
+/// state without any stays readable by builds that read version 2. Version 4 is version 3 with, after each producer's
+/// ranges, i64 <see cref="ProducerWindows.Window.ForgottenBelow"/>; written only when some producer forgot a range. A version-3
+/// state whose producer kept the full <see cref="ProducerWindows.MaxMissingRanges"/> ranges may have forgotten older ones
+/// (that build did not record it): it reads as forgotten below its oldest kept range, so a retry there is a 409 rather than a
+/// "seen" that may be wrong.
 /// </summary>
 internal static class ModelStateCodec
 {
@@ -59,22 +63,26 @@ internal static class ModelStateCodec
 
     /// <summary>The version written when some producer window keeps missing ranges.</summary>
     public const ushort MissingRangesVersion = 3;
+
+    /// <summary>The version written when some producer window forgot missing ranges.</summary>
+    public const ushort ForgottenRangesVersion = 4;
     private static ReadOnlySpan<byte> Magic => "EMGS"u8;
     private const int WindowWords = ProducerWindows.WindowBits / 64;
 
     public static byte[] Encode(SnapshotReason reason, long controlSequence, ProducerWindows windows, ReadOnlySpan<byte> core)
     {
         var size = 4 + 2 + 2 + 8 + 4 + 4 + core.Length;
-        var withMissing = windows.All.Any(w => w.Missing.Count > 0);
+        var withForgotten = windows.All.Any(w => w.ForgottenBelow > 0);
+        var withMissing = withForgotten || windows.All.Any(w => w.Missing.Count > 0);
         foreach (var w in windows.All)
         {
-            size += 2 + Encoding.UTF8.GetByteCount(w.ProducerId) + 8 + 8 + (8 * WindowWords) + (withMissing ? 2 + (16 * w.Missing.Count) : 0);
+            size += 2 + Encoding.UTF8.GetByteCount(w.ProducerId) + 8 + 8 + (8 * WindowWords) + (withMissing ? 2 + (16 * w.Missing.Count) : 0) + (withForgotten ? 8 : 0);
         }
 
         var buffer = new byte[size];
         var span = buffer.AsSpan();
         Magic.CopyTo(span);
-        BinaryPrimitives.WriteUInt16LittleEndian(span[4..], withMissing ? MissingRangesVersion : CurrentVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[4..], withForgotten ? ForgottenRangesVersion : withMissing ? MissingRangesVersion : CurrentVersion);
         span[6] = (byte)reason;
         span[7] = 0;
         BinaryPrimitives.WriteInt64LittleEndian(span[8..], controlSequence);
@@ -107,6 +115,12 @@ internal static class ModelStateCodec
                     offset += 16;
                 }
             }
+
+            if (withForgotten)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(span[offset..], w.ForgottenBelow);
+                offset += 8;
+            }
         }
 
         BinaryPrimitives.WriteInt32LittleEndian(span[offset..], core.Length);
@@ -120,9 +134,9 @@ internal static class ModelStateCodec
         if (data.Length >= 8 && data[..4].SequenceEqual(Magic))
         {
             var version = BinaryPrimitives.ReadUInt16LittleEndian(data[4..]);
-            return version is CurrentVersion or MissingRangesVersion
+            return version is CurrentVersion or MissingRangesVersion or ForgottenRangesVersion
                 ? DecodeV2(data, version)
-                : throw new InvalidDataException($"model state: format version {version} is not supported (this build reads 1, {CurrentVersion} and {MissingRangesVersion})");
+                : throw new InvalidDataException($"model state: format version {version} is not supported (this build reads 1 to {ForgottenRangesVersion})");
         }
 
         // Version 1 (the retired runtime's snapshot): a reason byte, then the model's bytes (which start with their own version 1).
@@ -164,7 +178,8 @@ internal static class ModelStateCodec
                 }
 
                 List<(long, long)>? missing = null;
-                if (version == MissingRangesVersion)
+                var forgotten = 0L;
+                if (version >= MissingRangesVersion)
                 {
                     int ranges = BinaryPrimitives.ReadUInt16LittleEndian(data[offset..]);
                     if (ranges > ProducerWindows.MaxMissingRanges)
@@ -179,9 +194,19 @@ internal static class ModelStateCodec
                         missing.Add((BinaryPrimitives.ReadInt64LittleEndian(data[offset..]), BinaryPrimitives.ReadInt64LittleEndian(data[(offset + 8)..])));
                         offset += 16;
                     }
+
+                    if (version >= ForgottenRangesVersion)
+                    {
+                        forgotten = BinaryPrimitives.ReadInt64LittleEndian(data[offset..]);
+                        offset += 8;
+                    }
+                    else if (ranges == ProducerWindows.MaxMissingRanges)
+                    {
+                        forgotten = missing[0].Item1 - 1; // the writer may have forgotten older ranges without saying (see above)
+                    }
                 }
 
-                windows.Restore(id, highest, rows, bitmap, missing);
+                windows.Restore(id, highest, rows, bitmap, missing, forgotten);
             }
 
             var coreLength = BinaryPrimitives.ReadInt32LittleEndian(data[offset..]);

@@ -4,7 +4,7 @@ namespace EmStreaming.Grains.Models;
 /// Per-producer anti-replay windows (IPsec style): the highest sequence applied and a 1,024-bit bitmap of the sequences
 /// just below it. A sequence above the highest slides the window; one inside it is new only if its bit is clear; one
 /// below the window is old (a duplicate) unless it left the window unapplied: such sequences are kept as ranges
-/// (<see cref="MaxMissingRanges"/> at most, the oldest forgotten), so a record delivered after more than a window of its
+/// (<see cref="MaxMissingRanges"/> at most; the oldest forgotten, and <see cref="Window.ForgottenBelow"/> remembers up to where), so a record delivered after more than a window of its
 /// producer's later ones (an Azure Queue message held by a killed silo until its visibility timeout) is still applied. Kept in the grain's persisted state, atomically with the model, so a record
 /// redelivered after a crash (streams are at-least-once and their sequence tokens restart with the reader) is skipped
 /// exactly when its effect is already in the saved model.
@@ -124,7 +124,11 @@ internal sealed class ProducerWindows
             return RetryVerdict.New;
         }
 
-        return w.Highest - sequence >= WindowBits && _windows.Count == MaxProducers ? RetryVerdict.Unknowable : RetryVerdict.Seen;
+        // Below the window and not kept as missing: applied, unless it lies where missing ranges were forgotten (more than
+        // MaxMissingRanges of them): then it may be a record that never arrived, and "seen" would answer a retry whose rows
+        // were never applied.
+        var below = w.Highest - sequence >= WindowBits;
+        return below && (sequence <= w.ForgottenBelow || _windows.Count == MaxProducers) ? RetryVerdict.Unknowable : RetryVerdict.Seen;
     }
 
     /// <summary>Whether a producer id can be kept in a window (and stored): not null, at most <see cref="MaxProducerIdLength"/> characters.</summary>
@@ -174,8 +178,15 @@ internal sealed class ProducerWindows
         w.Missing.Add((from, to));
         if (w.Missing.Count > MaxMissingRanges)
         {
-            w.Missing.RemoveAt(0);
+            Forget(w, 0);
         }
+    }
+
+    /// <summary>Drops a kept range (too many): its sequences' fate is no longer known (<see cref="Window.ForgottenBelow"/>).</summary>
+    private static void Forget(Window w, int index)
+    {
+        w.ForgottenBelow = Math.Max(w.ForgottenBelow, w.Missing[index].To);
+        w.Missing.RemoveAt(index);
     }
 
     private static int IndexOfMissing(Window w, long sequence)
@@ -214,7 +225,7 @@ internal sealed class ProducerWindows
             w.Missing.Insert(i + 1, (sequence + 1, to));
             if (w.Missing.Count > MaxMissingRanges)
             {
-                w.Missing.RemoveAt(0);
+                Forget(w, 0);
             }
         }
     }
@@ -239,7 +250,7 @@ internal sealed class ProducerWindows
         var copy = new ProducerWindows { _clock = _clock };
         foreach (var w in _windows)
         {
-            var c = new Window(w.ProducerId) { Highest = w.Highest, Rows = w.Rows, LastUsed = w.LastUsed };
+            var c = new Window(w.ProducerId) { Highest = w.Highest, Rows = w.Rows, LastUsed = w.LastUsed, ForgottenBelow = w.ForgottenBelow };
             w.Bitmap.CopyTo(c.Bitmap, 0);
             c.Missing.AddRange(w.Missing);
             copy._windows.Add(c);
@@ -248,9 +259,9 @@ internal sealed class ProducerWindows
         return copy;
     }
 
-    internal void Restore(string producerId, long highest, long rows, ReadOnlySpan<ulong> bitmap, IEnumerable<(long From, long To)>? missing = null)
+    internal void Restore(string producerId, long highest, long rows, ReadOnlySpan<ulong> bitmap, IEnumerable<(long From, long To)>? missing = null, long forgottenBelow = 0)
     {
-        var w = new Window(producerId) { Highest = highest, Rows = rows, LastUsed = ++_clock };
+        var w = new Window(producerId) { Highest = highest, Rows = rows, LastUsed = ++_clock, ForgottenBelow = forgottenBelow };
         bitmap.CopyTo(w.Bitmap);
         w.Missing.AddRange(missing ?? []);
         _windows.Add(w);
@@ -317,6 +328,12 @@ internal sealed class ProducerWindows
 
         /// <summary>Ranges (inclusive, ascending, disjoint) of sequences below the window that left it unapplied.</summary>
         public List<(long From, long To)> Missing { get; } = [];
+
+        /// <summary>
+        /// The highest sequence of a missing range that was forgotten (0: none): below the window, a sequence at or under it
+        /// that is not in <see cref="Missing"/> was either applied or never arrived, and which one is not known.
+        /// </summary>
+        public long ForgottenBelow { get; set; }
     }
 }
 

@@ -322,7 +322,8 @@ internal sealed class ModelService(
                 throw new ModelConflictException(
                     $"idempotency key '{key}' of model '{id}' was taken by a request that never recorded its answer, and model '{id}' can no "
                     + $"longer tell whether that batch was applied (it has seen {ProducerWindows.MaxProducers} producers since, the most it "
-                    + "remembers): appending it again could apply it twice. Check the model's observations before sending it under a new key");
+                    + $"remembers, or more than {ProducerWindows.MaxMissingRanges} gaps in that producer's later records): appending it again could apply it "
+                    + "twice. Check the model's observations before sending it under a new key");
             default:
                 return null;
         }

@@ -181,4 +181,61 @@ public sealed class ProducerWindowsTests
         Assert.Equal(RetryVerdict.Seen, w.Judge("svc", 1_990)); // inside the window the bit itself says so
         Assert.Equal(RetryVerdict.New, w.Judge("svc", 5));
     }
+
+    [Fact]
+    public void Judge_GapWhoseRangeWasForgotten_IsUnknowable_NotSeen_AlsoAfterAStoredRoundTrip()
+    {
+        // Sequence 5 never arrives; then 40 more gaps, each leaving the window unapplied: the window keeps the newest 32 ranges,
+        // so 5's range is forgotten. A retry of 5 (its first attempt reached the stream but the record was lost, or is still
+        // on its way) used to be judged "seen": a 200 for rows never applied. It is unknowable now: a 409.
+        var w = new ProducerWindows();
+        var gaps = new HashSet<long> { 5 };
+        for (var g = 1; g <= 40; g++)
+        {
+            gaps.Add(5 + (g * 10));
+        }
+
+        for (var s = 1; s <= 3_000; s++)
+        {
+            if (!gaps.Contains(s))
+            {
+                Assert.True(w.TryAccept("svc", s, 1));
+            }
+        }
+
+        var stored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9]));
+        Assert.Equal(ModelStateCodec.ForgottenRangesVersion, stored.FormatVersion);
+        foreach (var windows in new[] { w, stored.Windows })
+        {
+            Assert.Equal(RetryVerdict.Unknowable, windows.Judge("svc", 5));
+            Assert.Equal(RetryVerdict.Unknowable, windows.Judge("svc", 6)); // applied, but in the forgotten stretch: cannot tell
+            Assert.Equal(RetryVerdict.New, windows.Judge("svc", 5 + (40 * 10))); // a gap still kept
+            Assert.Equal(RetryVerdict.Seen, windows.Judge("svc", 5 + (40 * 10) + 1)); // above every forgotten range: applied
+            Assert.Equal(RetryVerdict.Seen, windows.Judge("svc", 2_990)); // inside the window
+        }
+    }
+
+    [Fact]
+    public void Decode_Version3WithTheFullNumberOfRanges_TreatsWhatLiesBelowThemAsForgotten()
+    {
+        // A build that did not record forgotten ranges wrote version 3; with all 32 ranges kept it may have dropped older ones.
+        var w = new ProducerWindows();
+        var gaps = Enumerable.Range(1, ProducerWindows.MaxMissingRanges).Select(g => 100L + (g * 10)).ToHashSet();
+        for (var s = 1; s <= 3_000; s++)
+        {
+            if (!gaps.Contains(s))
+            {
+                Assert.True(w.TryAccept("svc", s, 1));
+            }
+        }
+
+        var bytes = ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9]);
+        Assert.Equal(ModelStateCodec.MissingRangesVersion, ModelStateCodec.Decode(bytes).FormatVersion);
+        Assert.Equal(RetryVerdict.Seen, w.Judge("svc", 50)); // this build knows nothing was forgotten
+
+        var decoded = ModelStateCodec.Decode(bytes).Windows;
+        Assert.Equal(RetryVerdict.Unknowable, decoded.Judge("svc", 50));
+        Assert.Equal(RetryVerdict.New, decoded.Judge("svc", 110));
+        Assert.Equal(RetryVerdict.Seen, decoded.Judge("svc", 111));
+    }
 }
