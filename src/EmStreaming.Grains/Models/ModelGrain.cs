@@ -439,6 +439,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
         List<ModelEvent>? events;
         RefitJob? job;
+        var observationsBefore = _core.Observations;
         try
         {
             (events, job) = _core.Apply(record, Id);
@@ -453,11 +454,14 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
 
         _observer.Applied(Id, record);
-        if (record.RowCount > 0)
+        // The rows the model took: fewer than the record's when the estimator refused it part way (the rest are named in a
+        // Failed event), none for an older generation's inert record.
+        var applied = _core.Observations - observationsBefore;
+        if (applied > 0)
         {
-            _metrics.Observations.Add(record.RowCount);
+            _metrics.Observations.Add(applied);
             _metrics.BatchLatency.Record((_time.GetUtcNow() - record.Timestamp).TotalMilliseconds);
-            _sinceSnapshot += record.RowCount;
+            _sinceSnapshot += applied;
         }
 
         if (events is not null)

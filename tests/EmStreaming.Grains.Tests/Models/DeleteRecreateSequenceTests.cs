@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Service;
 using EmStreaming.Grains.Tests.TestSupport;
@@ -61,5 +62,48 @@ public sealed class DeleteRecreateSequenceTests
         // the rows it appended to the new generation (60), and 10 more would hide 10 pending rows while some are outstanding.
         var progress = await h.Grains.GetGrain<IModelControlGrain>("dr").GetProgressAsync(producer);
         Assert.Equal((60L, newGeneration), (progress.ProducerRows, progress.Generation));
+    }
+
+    /// <summary>
+    /// The grain counted a record's whole row count in its metrics and toward its next snapshot, also when the model took none
+    /// of it (an older generation's inert record) or only part (an estimator refusal part way): the applied-observations
+    /// metric then ran ahead of the model's own count.
+    /// </summary>
+    [Fact]
+    public async Task RecordOfTheOldGeneration_IsNotCountedInTheAppliedObservationsMetric()
+    {
+        await using var h = await ModelHarness.StartAsync();
+        var metrics = h.Services.GetRequiredService<ModelMetrics>();
+        long applied = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument, metrics.Observations))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => Interlocked.Add(ref applied, value));
+        listener.Start();
+
+        var producer = ((ModelService)h.Service).ProducerId;
+        await h.Service.PutModelAsync("dm", ModelHarness.Gmm());
+        await h.Service.AppendAsync("dm", ModelHarness.Rows(10, 2, 0));
+        await h.WaitForObservationsAsync("dm", 10);
+        var oldGeneration = (await h.Registry.GetAsync("dm", CancellationToken.None))!.Generation;
+        Assert.True(await h.Service.DeleteModelAsync("dm"));
+        await h.Service.PutModelAsync("dm", ModelHarness.Gmm());
+
+        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "dm"));
+        await stream.OnNextAsync(ModelStreamRecord.Observations(producer, 1_000, oldGeneration, ModelHarness.Rows(30, 2, 1), DateTimeOffset.UtcNow));
+        await Wait.UntilAsync(
+            () => h.Recorder.Applied.Any(a => a.Model == "dm" && a.Record.Generation == oldGeneration && a.Record.Sequence == 1_000),
+            "the old generation's record");
+        await h.Service.AppendAsync("dm", ModelHarness.Rows(7, 2, 2));
+        await h.WaitForObservationsAsync("dm", 7);
+
+        Assert.Equal(7, (await h.Service.GetStateAsync("dm")).Observations);
+        Assert.Equal(10 + 7, Interlocked.Read(ref applied));
     }
 }
