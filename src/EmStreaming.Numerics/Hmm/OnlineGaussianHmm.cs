@@ -22,6 +22,9 @@ public sealed partial class OnlineGaussianHmm
     /// <summary>Observed values each column needs among the buffered observations before the buffer fit runs: 2.</summary>
     public const int MinimumObservedPerColumn = WarmUpBuffer.MinimumObservedPerColumn;
 
+    // Rows the buffer allocates up front (it grows past them as observations arrive).
+    private const int InitialBufferRows = 4_096;
+
     private readonly int _k;
     private readonly int _d;
     private readonly CovarianceType _type;
@@ -104,7 +107,9 @@ public sealed partial class OnlineGaussianHmm
         _emissions = new HmmEmissions(_k, _d, _type);
         var p = _emissions.StatLength;
         var len = StatisticsLength;
-        _buffer = new WarmUpBuffer(_d, options.InitialModel is null ? _bufferSize : 0);
+        // Allocated up to a bounded size and grown as rows arrive: a service may set a buffer of a million rows, and an
+        // estimator built only to check a definition (or a model that never gets that many) must not reserve them all.
+        _buffer = new WarmUpBuffer(_d, options.InitialModel is null ? Math.Min(_bufferSize, InitialBufferRows) : 0);
         _start = new double[_k];
         _transitions = new double[_k * _k];
         _avgTransitions = new double[_k * _k];
@@ -314,6 +319,43 @@ public sealed partial class OnlineGaussianHmm
     public bool TryInitializeFromBuffer()
     {
         if (_phase != OnlineHmmPhase.Buffering || _buffer.Rows < Math.Max(2, _k) || _buffer.ShortColumn() >= 0)
+        {
+            return false;
+        }
+
+        InitializeFromBuffer();
+        return true;
+    }
+
+    /// <summary>Observations buffered for the first fit (0 once parameters exist).</summary>
+    public int WarmUpRows => HasModel ? 0 : _buffer.Rows;
+
+    /// <summary>
+    /// Fewest buffered observations <see cref="TryCompleteWarmUp"/> fits on: <see cref="OnlineHmmOptions.MinimumBufferSize"/>
+    /// (K × (d + 1)), or the buffer size when that is smaller.
+    /// </summary>
+    public int MinimumWarmUp => Math.Min(OnlineHmmOptions.MinimumBufferSize(_k, _d), _bufferSize);
+
+    /// <summary>
+    /// While buffering, the first column (0-based) with fewer than <see cref="MinimumObservedPerColumn"/> observed values among
+    /// the observations buffered so far, whatever their number; else −1. (<see cref="WaitingForColumn"/> reports it only once
+    /// the buffer is full.) <see cref="TryCompleteWarmUp"/> cannot fit while there is one.
+    /// </summary>
+    public int UnderObservedColumn => HasModel ? -1 : _buffer.ShortColumn();
+
+    /// <summary>
+    /// Ends buffering early, as a service's explicit request does: fits the parameters on the observations buffered so far
+    /// and replays them, exactly as a full buffer does (the same Baum–Welch fit and seed). Unlike the lenient
+    /// <see cref="TryInitializeFromBuffer"/> (end of a file: any max(2, K) observations), it needs <see cref="MinimumWarmUp"/>
+    /// observations, the bound a user-chosen buffer size is held to. Returns false, changing nothing, when not buffering,
+    /// when fewer are buffered, or when a column has fewer than <see cref="MinimumObservedPerColumn"/> observed values among
+    /// them (<see cref="UnderObservedColumn"/>). Deterministic; the state round-trips through <see cref="SaveState"/> as after any update.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The batch fit failed on these observations; nothing changed.</exception>
+    /// <exception cref="ArgumentException">The batch fit refused these observations; nothing changed.</exception>
+    public bool TryCompleteWarmUp()
+    {
+        if (HasModel || _buffer.Rows < MinimumWarmUp || _buffer.ShortColumn() >= 0)
         {
             return false;
         }

@@ -63,6 +63,14 @@ public sealed record OnlineHmmOptions
     /// <summary>Start from these parameters instead of fitting a buffer (they are frozen during <see cref="BurnIn"/>).</summary>
     public GaussianHmm? InitialModel { get; init; }
 
+    /// <summary>
+    /// Fewest buffered observations a first fit of <paramref name="states"/> states in <paramref name="dimension"/> columns
+    /// sensibly runs on: K × (d + 1) (d + 1 rows per state span d dimensions), the same bound as the mixture's
+    /// (<see cref="OnlineGmmOptions.MinimumWarmUp"/>). <see cref="OnlineGaussianHmm.TryCompleteWarmUp"/> needs this many
+    /// (or a full buffer when <see cref="BufferSize"/> is smaller); a service should not let a user set a smaller <see cref="BufferSize"/>.
+    /// </summary>
+    public static int MinimumBufferSize(int states, int dimension) => WarmUpBuffer.MinimumRows(states, dimension);
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
     {

@@ -149,6 +149,45 @@ public sealed partial class OnlineGaussianMixture
     /// </summary>
     public int WaitingForColumn => _warmUp is { } buffer && buffer.Rows >= _options.EffectiveWarmUp(_d) ? buffer.ShortColumn() : -1;
 
+    /// <summary>Warm-up rows held (0 once warm).</summary>
+    public int WarmUpRows => _warmUp?.Rows ?? 0;
+
+    /// <summary>
+    /// Fewest buffered rows <see cref="TryCompleteWarmUp"/> fits on: <see cref="OnlineGmmOptions.MinimumWarmUp"/> (K × (d + 1)),
+    /// or the warm-up size when that is smaller.
+    /// </summary>
+    public int MinimumWarmUp => Math.Min(OnlineGmmOptions.MinimumWarmUp(_k, _d), _options.EffectiveWarmUp(_d));
+
+    /// <summary>
+    /// While warming up, the first column (0-based) with fewer than <see cref="MinimumObservedPerColumn"/> observed values among
+    /// the rows buffered so far, whatever their number; else −1. (<see cref="WaitingForColumn"/> reports it only once the
+    /// buffer is full.) <see cref="TryCompleteWarmUp"/> cannot fit while there is one.
+    /// </summary>
+    public int UnderObservedColumn => _warmUp?.ShortColumn() ?? -1;
+
+    /// <summary>
+    /// Ends the warm-up early: runs the first fit now on the rows buffered so far, exactly as the batch that fills the
+    /// buffer would (the same batch EM, restarts and seed stream; the schedule position stays at <see cref="Observations"/>).
+    /// Use it when a stream is too small or too slow to fill <see cref="OnlineGmmOptions.WarmUpObservations"/>. Returns
+    /// false, changing nothing, when the estimator is not warming up, holds fewer than <see cref="MinimumWarmUp"/> rows, or
+    /// has a column with fewer than <see cref="MinimumObservedPerColumn"/> observed values among them (<see cref="UnderObservedColumn"/>).
+    /// Deterministic: the same rows and seed give the same parameters, and <see cref="SaveState"/> before and after
+    /// round-trips as after any update.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The batch fit failed on these rows; nothing changed.</exception>
+    /// <exception cref="ArgumentException">The batch fit refused these rows; nothing changed.</exception>
+    public bool TryCompleteWarmUp()
+    {
+        if (_warmUp is not { } buffer || buffer.Rows < MinimumWarmUp || buffer.ShortColumn() >= 0)
+        {
+            return false;
+        }
+
+        // Initialize commits only at its end, so a fit that throws leaves the warm-up buffer and the random stream as they were.
+        Initialize(buffer.Values.ToArray(), buffer.Rows);
+        return true;
+    }
+
     /// <summary>Prequential mean log-density per row of the last learned batch (NaN before the first one).</summary>
     public double LastBatchMeanLogLikelihood => _lastMeanLogLikelihood;
 

@@ -84,6 +84,13 @@ public sealed record OnlineGmmOptions
     /// <summary>Seed of the estimator's random stream (cold-start fits, re-seeding choices); default 0.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>
+    /// Fewest warm-up rows a first fit of <paramref name="components"/> components in <paramref name="dimension"/> columns
+    /// sensibly runs on: K × (d + 1) (d + 1 rows per component span d dimensions). <see cref="OnlineGaussianMixture.TryCompleteWarmUp"/>
+    /// needs this many buffered rows; a service should not let a user set a smaller <see cref="WarmUpObservations"/>.
+    /// </summary>
+    public static int MinimumWarmUp(int components, int dimension) => WarmUpBuffer.MinimumRows(components, dimension);
+
     /// <summary>The warm-up size in rows for <paramref name="dimension"/> columns, resolving 0 (automatic).</summary>
     public int EffectiveWarmUp(int dimension)
     {

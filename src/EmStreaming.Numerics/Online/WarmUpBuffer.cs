@@ -12,6 +12,15 @@ internal sealed class WarmUpBuffer
     /// <summary>Observed values each column needs among the buffered rows before the first fit: 2.</summary>
     public const int MinimumObservedPerColumn = 2;
 
+    /// <summary>
+    /// Fewest rows a first fit of <paramref name="components"/> components (or states) in <paramref name="dimension"/> columns
+    /// may run on: K × (d + 1), so that K-means++ and EM can give every component d + 1 rows, the fewest that span d
+    /// dimensions and make a full covariance non-singular without leaning on the floor. It exceeds K (every component gets a
+    /// distinct seed row) and is never more than the automatic GMM warm-up (10 × the free parameters).
+    /// </summary>
+    public static int MinimumRows(int components, int dimension) =>
+        (int)Math.Min(int.MaxValue, (long)components * ((long)dimension + 1));
+
     private readonly int _d;
     private readonly int[] _observed;
     private double[] _values;
