@@ -28,6 +28,15 @@ public sealed record ModelDefinition
     /// <summary>Exponent α ∈ (0.5, 1] of the decaying step (n + n0)^−α, with Polyak–Ruppert averaging. Exclusive with <see cref="HalfLife"/>.</summary>
     public double? Alpha { get; init; }
 
+    /// <summary>
+    /// Rows buffered before the first fit (batch EM on them, then online learning); null = automatic: a GMM waits for
+    /// max(500, 10 × its free parameters), an HMM for 1,000. At least K × (d + 1)
+    /// (<see cref="Definitions.ModelDefinitionValidator.MinimumWarmUp"/>), at most <see cref="Definitions.ModelDefinitionValidator.MaxWarmUp"/>.
+    /// A refit request while warming up fits on the rows buffered so far once there are K × (d + 1) of them.
+    /// Definitions stored before this field existed have none: automatic.
+    /// </summary>
+    public int? WarmUp { get; init; }
+
     /// <summary>Observations per online update (1..10,000).</summary>
     public int BatchSize { get; init; } = DefaultBatchSize;
 

@@ -16,6 +16,20 @@ public static class ModelDefinitionValidator
     public const int MaxRetain = 100_000;
 
     /// <summary>
+    /// Largest <c>warmUp</c>, in rows: as large as the largest refit window. The warm-up rows are held in memory and written
+    /// into every snapshot until the first fit, like the window; the automatic warm-up never exceeds it (at most 686,390 rows,
+    /// K = 32 full in 64 dimensions).
+    /// </summary>
+    public const int MaxWarmUp = MaxWindow;
+
+    /// <summary>
+    /// Smallest <c>warmUp</c> for <paramref name="components"/> components or states in <paramref name="dimension"/> columns:
+    /// K × (d + 1) rows, d + 1 per component, the fewest that span d dimensions (a non-singular start) and more than K (a
+    /// distinct seed row per component). A refit request ends a warm-up early once this many rows are buffered.
+    /// </summary>
+    public static int MinimumWarmUp(int components, int dimension) => Numerics.Online.OnlineGmmOptions.MinimumWarmUp(components, dimension);
+
+    /// <summary>
     /// Longest half-life, in observations: "never forget" for any stream. The step 1 − 2^(−1/h) is computed exactly for any
     /// h now (PreciseMath.ExpM1); before that it rounded to 0 past about 1e16 and such a model failed to activate. The bound
     /// stays because a larger half-life means nothing a user could observe and keeps the steps far above a double's range.
@@ -76,6 +90,18 @@ public static class ModelDefinitionValidator
         if (definition.BatchSize is < 1 or > MaxBatchSize)
         {
             throw new ModelValidationException("batchSize", $"batchSize must be between 1 and {MaxBatchSize}");
+        }
+
+        if (definition.WarmUp is { } warmUp)
+        {
+            var minimum = MinimumWarmUp(definition.Components, definition.Dimension);
+            if (warmUp < minimum || warmUp > MaxWarmUp)
+            {
+                throw new ModelValidationException(
+                    "warmUp",
+                    $"warmUp must be between {minimum} and {MaxWarmUp} rows (or absent for automatic); {definition.Components} {count} in "
+                    + $"{definition.Dimension} dimensions need at least {count} × (dimension + 1) = {minimum} rows for a first fit");
+            }
         }
 
         if (definition.AnomalyThreshold is { } t && !double.IsFinite(t))

@@ -44,8 +44,13 @@ internal static class RegistryRules
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
+    /// <summary>
+    /// Whether a replaced definition keeps the model's state (same generation, new policies) rather than starting a fresh
+    /// model. The warm-up size is part of the shape: the estimator holds it in its own state, so a replace that kept the
+    /// state would keep warming up to the old size while the definition showed the new one.
+    /// </summary>
     public static bool SameShape(ModelDefinition a, ModelDefinition b) =>
-        a.Kind == b.Kind && a.Dimension == b.Dimension && a.Components == b.Components && a.Covariance == b.Covariance;
+        a.Kind == b.Kind && a.Dimension == b.Dimension && a.Components == b.Components && a.Covariance == b.Covariance && a.WarmUp == b.WarmUp;
 }
 
 /// <summary>In-memory registry for tests and ephemeral silos.</summary>

@@ -38,6 +38,12 @@ public sealed record ModelDefinitionDto
     /// <summary>Observations per online update (default 64).</summary>
     public int? BatchSize { get; init; }
 
+    /// <summary>
+    /// Rows buffered before the first fit: at least components (or states) × (dimension + 1), at most 1,000,000; absent =
+    /// automatic (gmm: max(500, 10 × free parameters); hmm: 1,000). A change starts a fresh model.
+    /// </summary>
+    public int? WarmUp { get; init; }
+
     public RefitDto? Refit { get; init; }
 
     public SnapshotsDto? Snapshots { get; init; }
@@ -83,6 +89,7 @@ public sealed record ModelDefinitionDto
             HalfLife = HalfLife,
             Alpha = Alpha,
             BatchSize = BatchSize ?? ModelDefinition.DefaultBatchSize,
+            WarmUp = WarmUp,
             Refit = new RefitPolicy
             {
                 EveryObservations = Refit?.EveryObservations is { } n ? (n == 0 ? null : n) : refitDefaults.EveryObservations,
@@ -111,6 +118,7 @@ public sealed record ModelDefinitionDto
         HalfLife = d.HalfLife,
         Alpha = d.Alpha,
         BatchSize = d.BatchSize,
+        WarmUp = d.WarmUp,
         Refit = new RefitDto
         {
             EveryObservations = d.Refit.EveryObservations ?? 0,
