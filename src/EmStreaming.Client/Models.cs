@@ -35,6 +35,9 @@ public sealed record ModelDefinition
     /// <summary>Observations per online update (server default 64).</summary>
     public int? BatchSize { get; init; }
 
+    /// <summary>Rows before the first fit, at least components × (dimension + 1); null = automatic. A change starts a fresh model.</summary>
+    public int? WarmUp { get; init; }
+
     public RefitPolicy? Refit { get; init; }
 
     public SnapshotPolicy? Snapshots { get; init; }
@@ -84,6 +87,9 @@ public sealed record ModelStatus
 
     public bool WarmingUp { get; init; }
     public int WarmUpRemaining { get; init; }
+
+    /// <summary>While warming up: rows still needed before a refit request can end the warm-up early; 0 when it can now.</summary>
+    public int EarlyFitRemaining { get; init; }
     public double? RecentMeanLogLikelihood { get; init; }
     public DateTimeOffset? LastObservationAt { get; init; }
     public DateTimeOffset? LastRefitAt { get; init; }

@@ -69,6 +69,13 @@ public sealed record ModelStatus
 
     /// <summary>Live health of the model (refit gap, last drift, degenerate-state warnings, rate); null before the first row.</summary>
     [Id(13)] public ModelHealth? Health { get; init; }
+
+    /// <summary>
+    /// While warming up: rows still needed before a refit request (<c>POST /v1/models/{id}/refit</c>) can end the warm-up early
+    /// with a first fit on the rows buffered so far, which takes K × (d + 1) of them with every column observed at least twice
+    /// (at least 1 while a column is not); 0 when a refit request would fit now, and once warm.
+    /// </summary>
+    [Id(14)] public int EarlyFitRemaining { get; init; }
 }
 
 /// <summary>Whether a model is staying right: what its last refit and its change detector saw, and degenerate parts.</summary>

@@ -74,7 +74,17 @@ public interface IModelService
     /// <exception cref="ModelValidationException">No such version (field <c>version</c>), or it was taken under an earlier definition.</exception>
     Task<ModelStatus> RestoreSnapshotAsync(string id, long version, CancellationToken cancellationToken = default);
 
-    /// <summary>Schedules a refit now; completes when the refit was scheduled (its outcome arrives as an event).</summary>
+    /// <summary>
+    /// Schedules a refit now; completes when the request is durable on the model's stream. Every request is answered by one
+    /// event: <c>refitAdopted</c> or <c>refitRejected</c> for a refit that runs; <c>refitRejected</c> with the reason for one
+    /// that cannot start (a refit already running, whose own outcome follows; a window too small); and while the model is
+    /// warming up, <c>ready</c> when the request ended the warm-up with a first fit on the rows buffered so far.
+    /// </summary>
+    /// <exception cref="ModelNotFoundException">No such model.</exception>
+    /// <exception cref="ModelWarmingUpException">
+    /// The model is warming up and holds too few rows (counting those accepted and not yet applied) for a first fit:
+    /// <see cref="ModelWarmingUpException.Remaining"/> more are needed (<see cref="ModelStatus.EarlyFitRemaining"/>). Nothing is scheduled.
+    /// </exception>
     Task RefitAsync(string id, CancellationToken cancellationToken = default);
 
     /// <summary>Events of one model, or of all models when <paramref name="id"/> is null, from now on.</summary>
@@ -109,11 +119,18 @@ public sealed class ModelUnavailableException(string id, string reason) : Except
     public string Reason { get; } = reason;
 }
 
-/// <summary>The model has no parameters yet: it is still buffering rows for its first fit (crosses grain calls intact).</summary>
+/// <summary>
+/// The model has no parameters yet: it is still buffering rows for its first fit (crosses grain calls intact).
+/// <see cref="Remaining"/> is the number of rows still needed for what was asked.
+/// </summary>
 [GenerateSerializer]
-public sealed class ModelWarmingUpException(string id, int remaining)
-    : Exception($"model '{id}' is warming up: {remaining} more rows are needed before it has parameters")
+public sealed class ModelWarmingUpException(string id, int remaining, string message) : Exception(message)
 {
+    public ModelWarmingUpException(string id, int remaining)
+        : this(id, remaining, $"model '{id}' is warming up: {remaining} more rows are needed before it has parameters")
+    {
+    }
+
     [Id(0)]
     public string Id { get; private set; } = id;
 

@@ -76,6 +76,33 @@ internal sealed partial class ModelCore
 
     public int WarmUpRemaining => _gmm is not null ? _gmm.WarmUpRemaining : _hmm!.WarmUpRemaining;
 
+    /// <summary>Rows buffered for the first fit (0 once warm).</summary>
+    public int WarmUpRows => _gmm?.WarmUpRows ?? _hmm!.WarmUpRows;
+
+    /// <summary>Fewest buffered rows a refit request can end the warm-up on (K × (d + 1), or the warm-up size when smaller).</summary>
+    public int EarlyFitMinimum => _gmm?.MinimumWarmUp ?? _hmm!.MinimumWarmUp;
+
+    /// <summary>
+    /// While warming up, rows still needed before a refit request can end the warm-up (fit on the rows buffered so far): the
+    /// shortfall from <see cref="EarlyFitMinimum"/>, at least 1 while a column has fewer than two observed values among the
+    /// buffered rows; 0 when a request would fit now, and once warm.
+    /// </summary>
+    public int EarlyFitRemaining
+    {
+        get
+        {
+            if (!WarmingUp)
+            {
+                return 0;
+            }
+
+            var shortfall = Math.Max(0, EarlyFitMinimum - WarmUpRows);
+            return UnderObservedColumn >= 0 ? Math.Max(1, shortfall) : shortfall;
+        }
+    }
+
+    private int UnderObservedColumn => _gmm?.UnderObservedColumn ?? _hmm!.UnderObservedColumn;
+
     public OnlineGaussianMixture? Gmm => _gmm;
 
     public OnlineGaussianHmm? Hmm => _hmm;
@@ -95,7 +122,7 @@ internal sealed partial class ModelCore
         return record.Kind switch
         {
             ModelRecordKind.Observations => ApplyObservations(record.KeyHash, new DataMatrix(record.ReadValues() ?? [], record.RowCount, Math.Max(record.Columns, 1)), record.Timestamp, id),
-            ModelRecordKind.RefitRequest => (null, RequestRefit()),
+            ModelRecordKind.RefitRequest => ApplyRefitRequest(record.ProducerId != ModelGrain.ControlProducer, record.Timestamp, id),
             ModelRecordKind.RefitResult => (ApplyRefitResult(record.RefitSequence, record.Parameters ?? [], record.Timestamp, id), null),
             ModelRecordKind.CatchUpMarker => (null, null),
             _ => throw new InvalidDataException($"model record: unknown kind {(int)record.Kind}"),
@@ -310,9 +337,81 @@ internal sealed partial class ModelCore
     internal static bool IsRejection(Exception e) =>
         e is ArgumentException or InvalidDataException or InvalidOperationException or ArithmeticException;
 
+    /// <summary>
+    /// A refit request record. The grain's own requests (its refit timer) are made only when a refit can start and stay silent
+    /// when it no longer can by the time they apply. A user's request (<c>POST /refit</c>, any other producer) always gets
+    /// an answer event: while warming up it ends the warm-up (the first fit on the rows buffered so far, a <c>ready</c>
+    /// event) or is refused; otherwise it starts a refit (whose <c>refitAdopted</c> or <c>refitRejected</c> event follows)
+    /// or is refused with a <c>refitRejected</c> event saying why: a refit already running (its own outcome event follows,
+    /// this request adds nothing to it) or a window too small. The decision depends only on the state the log built, so a
+    /// replay makes the same one.
+    /// </summary>
+    private (List<ModelEvent>?, RefitJob?) ApplyRefitRequest(bool requested, DateTimeOffset timestamp, string id)
+    {
+        if (!requested)
+        {
+            return (null, RequestRefit());
+        }
+
+        if (WarmingUp)
+        {
+            return (CompleteWarmUp(timestamp, id), null);
+        }
+
+        var refusal = RefitInFlight
+            ? $"refit not started: refit {RefitRequested} is still running; its refitAdopted or refitRejected event answers this request too"
+            : _window.Count < MinimumRefitWindow
+                ? $"refit not started: the window holds {_window.Count} rows and a refit needs at least {MinimumRefitWindow}"
+                : null;
+        return refusal is null ? (null, RequestRefit()) : ([RefitRefused(refusal, timestamp, id)], null);
+    }
+
+    /// <summary>A user's refit request while warming up: the first fit now on the rows buffered so far, when they are enough.</summary>
+    private List<ModelEvent> CompleteWarmUp(DateTimeOffset timestamp, string id)
+    {
+        var rows = WarmUpRows;
+        string reason;
+        try
+        {
+            if (_gmm?.TryCompleteWarmUp() ?? _hmm!.TryCompleteWarmUp())
+            {
+                RefreshWarnings(force: true);
+                return
+                [
+                    new ModelEvent
+                    {
+                        ModelId = id, Type = ModelEventType.Ready, Time = timestamp, Observations = Observations,
+                        Message = $"first fit on the {rows} rows buffered so far: a refit was requested before the warm-up was complete",
+                    },
+                ];
+            }
+
+            var column = UnderObservedColumn;
+            reason = column < 0
+                ? $"refit not started: the model is warming up and holds {rows} rows; a refit ends the warm-up early once it holds {EarlyFitMinimum} "
+                    + $"({Definition.Components} × (dimension {Definition.Dimension} + 1)): {EarlyFitRemaining} more rows are needed ({WarmUpRemaining} for the automatic first fit)"
+                : $"refit not started: the model is warming up and column {column} has fewer than {OnlineGaussianMixture.MinimumObservedPerColumn} observed values "
+                    + $"among its {rows} buffered rows: the first fit cannot estimate that column yet";
+        }
+        catch (Exception e) when (IsRejection(e))
+        {
+            reason = $"refit not started: the first fit on the {rows} buffered rows failed, the model keeps warming up: {e.Message}";
+        }
+
+        return [RefitRefused(reason, timestamp, id)];
+    }
+
+    private ModelEvent RefitRefused(string reason, DateTimeOffset timestamp, string id) => new()
+    {
+        ModelId = id, Type = ModelEventType.RefitRejected, Time = timestamp, Observations = Observations, Message = reason,
+    };
+
+    /// <summary>Fewest window rows a refit runs on.</summary>
+    private int MinimumRefitWindow => Math.Max(2 * Definition.Components, 10);
+
     private RefitJob? RequestRefit()
     {
-        if (RefitInFlight || WarmingUp || _window.Count < Math.Max(2 * Definition.Components, 10))
+        if (RefitInFlight || WarmingUp || _window.Count < MinimumRefitWindow)
         {
             return null;
         }
@@ -460,6 +559,7 @@ internal sealed partial class ModelCore
     {
         Components = definition.Components,
         Covariance = definition.Covariance,
+        WarmUpObservations = definition.WarmUp ?? OnlineGmmOptions.DefaultWarmUpObservations,
         StepSize = Schedule(definition, StepSizeSchedule.Decaying()),
         Seed = definition.Seed,
     };
@@ -470,6 +570,11 @@ internal sealed partial class ModelCore
         return defaults with
         {
             Covariance = definition.Covariance,
+
+            // The parameters stay frozen for as many statistics steps as the buffer holds by default (1,000 of 1,000): a chosen
+            // warm-up keeps that pairing, so online learning starts right after the buffer is replayed, as it does by default.
+            BufferSize = definition.WarmUp ?? defaults.BufferSize,
+            BurnIn = definition.WarmUp ?? defaults.BurnIn,
             StepSize = Schedule(definition, defaults.StepSize),
             BufferFit = new HmmFitOptions { States = definition.Components, Covariance = definition.Covariance, Seed = definition.Seed },
         };

@@ -9,7 +9,7 @@ internal sealed record PublishedModel(
     RegistryEntryView? Entry, string? Failure, long Observations, bool WarmingUp, int WarmUpRemaining, double? RecentMeanLogLikelihood,
     DateTimeOffset? LastObservationAt, DateTimeOffset? LastRefitAt, long Refits, long Anomalies, DateTimeOffset? LastSnapshotAt, long? SnapshotVersion,
     GaussianMixture? Gmm, GaussianHmm? Hmm, double[]? RegimeProbabilities, int? Regime, long? RegimeRunLength, DateTimeOffset UpdatedAt,
-    RecentWindow? Recent, ModelHealth? Health = null)
+    RecentWindow? Recent, ModelHealth? Health = null, int EarlyFitRemaining = 0)
 {
     public static readonly PublishedModel Missing = new(
         null, null, 0, true, 0, null, null, null, 0, 0, null, null, null, null, null, null, null, DateTimeOffset.MinValue, null);
@@ -31,13 +31,14 @@ internal sealed partial class ModelGrain
     // Interleaved calls run on the activation's thread between turns' steps, so reading the windows here never races a turn.
     // Observations are read live too (not from the view published at the end of a turn): a call interleaved while a turn
     // awaits a snapshot write sees rows counted applied by the windows, and must see them in the observations as well, or
-    // pending could read 0 before the observations reach what was accepted.
+    // pending could read 0 before the observations reach what was accepted. The rows an early first fit still needs are read
+    // live for the same reason: a refit request subtracts pending rows from them.
     public Task<ModelProgress> GetProgressAsync(string producerId)
     {
         var status = Status(_published);
         if (status is not null && _core is not null && _failure is null)
         {
-            status = status with { Observations = _core.Observations };
+            status = status with { Observations = _core.Observations, EarlyFitRemaining = _core.EarlyFitRemaining };
         }
 
         return Task.FromResult(new ModelProgress(status, _windows.RowsOf(producerId), _catchUpNonce != 0, _outstanding.Excluding(producerId), _core?.Generation ?? 0));
@@ -110,7 +111,7 @@ internal sealed partial class ModelGrain
         {
             Observations = p.Observations, WarmingUp = p.WarmingUp, WarmUpRemaining = p.WarmUpRemaining, RecentMeanLogLikelihood = p.RecentMeanLogLikelihood,
             LastObservationAt = p.LastObservationAt, LastRefitAt = p.LastRefitAt, Refits = p.Refits, LastSnapshotAt = p.LastSnapshotAt,
-            SnapshotVersion = p.SnapshotVersion, Anomalies = p.Anomalies, Active = true, Health = p.Health,
+            SnapshotVersion = p.SnapshotVersion, Anomalies = p.Anomalies, Active = true, Health = p.Health, EarlyFitRemaining = p.EarlyFitRemaining,
         };
     }
 
@@ -134,7 +135,7 @@ internal sealed partial class ModelGrain
         _published = new PublishedModel(
             entry, null, core.Observations, core.WarmingUp, core.WarmUpRemaining, core.RecentMeanLogLikelihood, core.LastObservationAt, core.LastRefitAt, core.Refits,
             core.Anomalies, _lastSnapshotAt, _snapshotVersion, gmm, hmm, hmm is null ? null : core.Hmm!.RegimeProbabilities.ToArray(),
-            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, _time.GetUtcNow(), core.Window, core.Health);
+            hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, _time.GetUtcNow(), core.Window, core.Health, core.EarlyFitRemaining);
         _observer.Published(Id, core.Observations);
     }
 }

@@ -207,6 +207,24 @@ internal sealed class ModelService(
     public async Task RefitAsync(string id, CancellationToken cancellationToken = default)
     {
         var entry = await RequireAsync(id, createFromTemplate: false, cancellationToken).ConfigureAwait(false);
+        // A warming-up model fits early on a request only with enough rows: refused now rather than answered later by an event.
+        // Rows accepted and not yet applied come before this request in the stream, so they count; the model decides again
+        // when it applies the request (it may still refuse, with a refitRejected event: a row it did not take, a column unobserved).
+        var status = await StatusAsync(id, cancellationToken).ConfigureAwait(false);
+        if (status is { WarmingUp: true, Failure: null } && status.EarlyFitRemaining - status.PendingObservations is var remaining and > 0)
+        {
+            var d = entry.Definition;
+            var minimum = Math.Min(
+                ModelDefinitionValidator.MinimumWarmUp(d.Components, d.Dimension),
+                d.WarmUp ?? (d.Kind == ModelKind.Hmm ? Numerics.Hmm.OnlineHmmOptions.DefaultBufferSize : int.MaxValue));
+            throw new ModelWarmingUpException(
+                id,
+                (int)remaining,
+                $"model '{id}' is warming up: a refit ends the warm-up early with a first fit on the rows received so far once there are {minimum} "
+                + $"({(d.Kind == ModelKind.Hmm ? "states" : "components")} × (dimension + 1)) with every column observed at least twice; "
+                + $"{remaining} more rows are needed ({status.WarmUpRemaining} for the automatic first fit)");
+        }
+
         // Through the stream: the request is durable and ordered with the observations, so a replay makes the same decision.
         var counter = Counter(id);
         await Stream(id).OnNextAsync(new ModelStreamRecord
