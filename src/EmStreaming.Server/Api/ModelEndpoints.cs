@@ -94,7 +94,7 @@ internal static class ModelEndpoints
         models.MapPost("/{id}/snapshots/{version}/restore", (string id, string version) => BadVersion(id, version, 1)).RequireAuthorization(ApiScopes.Write).ExcludeFromDescription();
 
         models.MapPost("/{id}/refit", Refit).RequireAuthorization(ApiScopes.Write)
-            .WithName("Refit").WithSummary("Schedule a batch refit now; its outcome arrives as a refitAdopted or refitRejected event.")
+            .WithName("Refit").WithSummary("Schedule a batch refit now; its outcome arrives as a refitAdopted or refitRejected event. While warming up: the first fit on the rows so far (a ready event), or 409 with the rows still needed.")
             .Produces<RefitResponse>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
         models.MapGet("/{id}/events", EventStream.ModelEventsAsync).RequireAuthorization(ApiScopes.Read)
