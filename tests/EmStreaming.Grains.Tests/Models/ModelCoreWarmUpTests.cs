@@ -3,6 +3,7 @@ using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Registry;
 using EmStreaming.Grains.Tests.TestSupport;
 using EmStreaming.Numerics;
+using Microsoft.Extensions.Configuration;
 
 namespace EmStreaming.Grains.Tests.Models;
 
@@ -246,6 +247,26 @@ public sealed class ModelCoreWarmUpTests
         Assert.Contains("Models:Templates:0:Definition", e.Message);
         Assert.Contains("warmUp must be between 15", e.Message);
         Assert.Equal(40, new ModelTemplates(new ModelTemplateOptions { Templates = [new ModelTemplate { Prefix = "iris-", Definition = Iris(warmUp: 40) }] }).Match("iris-1")!.WarmUp);
+    }
+
+    [Fact]
+    public void Templates_WarmUpFromConfiguration_BoundIntoTheDefinition()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Models:Templates:0:Prefix"] = "iris-",
+            ["Models:Templates:0:Definition:Kind"] = "Gmm",
+            ["Models:Templates:0:Definition:Dimension"] = "4",
+            ["Models:Templates:0:Definition:Components"] = "3",
+            ["Models:Templates:0:Definition:WarmUp"] = "60",
+        }).Build();
+        var options = new ModelTemplateOptions();
+        ConfigurationBinder.Bind(configuration.GetSection(ModelTemplateOptions.SectionName), options);
+
+        var definition = new ModelTemplates(options).Match("iris-7")!;
+
+        Assert.Equal(60, definition.WarmUp);
+        Assert.Equal(60, new ModelCore(definition, 1).WarmUpRemaining);
     }
 
     [Fact]
