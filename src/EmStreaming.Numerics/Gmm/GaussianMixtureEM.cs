@@ -71,7 +71,10 @@ public static class GaussianMixtureEM
                     for (var run = 0; run < options.ShortRuns; run++)
                     {
                         ct.ThrowIfCancellationRequested();
-                        shortEngine.Initialize(options.Initialization, DeterministicRandom.DeriveSeed(DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart), (ulong)run));
+                        shortEngine.Initialize(
+                            options.Initialization,
+                            DeterministicRandom.DeriveSeed(DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart), (ulong)run),
+                            SeedingSpaces.OfStart((restart * options.ShortRuns) + run, options.DiverseSeeding));
                         for (var iteration = 0; iteration < options.ShortRunIterations; iteration++)
                         {
                             shortEngine.Iterate();
@@ -88,7 +91,7 @@ public static class GaussianMixtureEM
                 }
                 else
                 {
-                    engine.Initialize(options.Initialization, DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart));
+                    engine.Initialize(options.Initialization, DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart), SeedingSpaces.OfStart(restart, options.DiverseSeeding));
                 }
 
                 var trace = new List<double>(options.MaxIterations);

@@ -13,6 +13,8 @@ internal sealed class GmmEmEngine
     private readonly int[] _worstRows;
     private readonly double[] _rowScratch;
     private readonly double[] _rowLogDensity;
+    private readonly double[]?[] _seedingScale = new double[]?[3];
+    private readonly bool[] _seedingScaleReady = new bool[3];
 
     /// <param name="workspace">The data and buffers.</param>
     /// <param name="regCovar">Absolute covariance floor added to every diagonal.</param>
@@ -41,8 +43,8 @@ internal sealed class GmmEmEngine
     /// <summary>Number of components re-seeded by the last <see cref="Iterate"/>.</summary>
     public int Reseeded { get; private set; }
 
-    /// <summary>Initializes from k-means++ or random responsibilities, then runs the first E-step.</summary>
-    public void Initialize(GmmInitialization initialization, ulong seed)
+    /// <summary>Initializes from k-means++ (its distances measured in <paramref name="space"/>) or random responsibilities, then runs the first E-step.</summary>
+    public void Initialize(GmmInitialization initialization, ulong seed, SeedingSpace space = SeedingSpace.Raw)
     {
         var data = _workspace.Data;
         var k = _workspace.Components;
@@ -53,7 +55,7 @@ internal sealed class GmmEmEngine
             var centers = new double[k * d];
             var labels = new int[data.Rows];
             var rng = new DeterministicRandom(seed);
-            KMeansSeeding.Run(data, k, ref rng, KMeansSeeding.DefaultLloydIterations, centers, labels, _workspace.Runner);
+            KMeansSeeding.Run(data, k, ref rng, KMeansSeeding.DefaultLloydIterations, centers, labels, _workspace.Runner, SeedingScale(space));
             centers.CopyTo(provisional.Means, 0);
             _workspace.AccumulateLabels(provisional, labels, Statistics);
         }
@@ -64,6 +66,19 @@ internal sealed class GmmEmEngine
 
         MaximizeAndReseed(provisional, firstStep: true);
         LogLikelihood = _workspace.Expectation(Parameters, Statistics);
+    }
+
+    /// <summary>The column factors of <paramref name="space"/> over this engine's rows, computed once (they cost a sort per column).</summary>
+    private double[]? SeedingScale(SeedingSpace space)
+    {
+        var i = (int)space;
+        if (!_seedingScaleReady[i])
+        {
+            _seedingScale[i] = SeedingSpaces.ColumnScale(_workspace.Data.RawValues, _workspace.Dimension, space);
+            _seedingScaleReady[i] = true;
+        }
+
+        return _seedingScale[i];
     }
 
     /// <summary>Starts from given parameters, then runs the first E-step.</summary>

@@ -227,6 +227,16 @@ public sealed record GmmFitOptions
         }
     }
 
+    /// <summary>
+    /// Spread the k-means++ starts (every short run of every restart, counted together) over three distance spaces: the raw
+    /// columns, standardized columns and columns divided by their within-cluster spread (<see cref="CovarianceFloor.Scale"/>),
+    /// in turn, starting with raw (default true). The start with the best log-likelihood still wins. Raw k-means misses a
+    /// regime that separates only in a column whose unit makes its numbers small; standardizing every start made other real
+    /// fits worse (docs/models-stay-right.md, "Seeding spaces"). With one start, or one column, the fit is the same either
+    /// way. false: every start on raw columns (the behaviour before). Only used with <see cref="GmmInitialization.KMeansPlusPlus"/>.
+    /// </summary>
+    public bool DiverseSeeding { get; init; } = true;
+
     /// <summary>Seed from which every restart's seed is derived: same seed and data give a bit-identical result.</summary>
     public ulong Seed { get; init; }
 

@@ -30,14 +30,24 @@ internal static class KMeansSeeding
     /// <param name="centers">Destination, K×D.</param>
     /// <param name="labels">Destination, one label per row.</param>
     /// <param name="runner">Pool to run the passes on (e.g. the EM workspace's); null runs them on the calling thread.</param>
-    public static void Run(DataMatrix data, int k, ref DeterministicRandom rng, int lloydIterations, double[] centers, int[] labels, ChunkRunner? runner = null)
+    /// <param name="columnScale">
+    /// Null (distances in the data's own units), or one factor per column that every coordinate difference is multiplied by
+    /// before squaring (<see cref="SeedingSpaces.ColumnScale"/>): the seeding and the Lloyd assignments then work in scaled coordinates,
+    /// while the centres stay in the data's units (a centroid does not depend on the column weights).
+    /// </param>
+    public static void Run(DataMatrix data, int k, ref DeterministicRandom rng, int lloydIterations, double[] centers, int[] labels, ChunkRunner? runner = null, double[]? columnScale = null)
     {
         using var own = runner is null ? new ChunkRunner(1) : null;
         var pool = runner ?? own!;
         var n = data.Rows;
         var d = data.Columns;
         var x = data.RawValues;
-        var pass = new Passes(data, k, centers, labels, pool.WorkerCount);
+        if (columnScale is not null && columnScale.Length != d)
+        {
+            throw new ArgumentException($"columnScale has {columnScale.Length} entries; the data have {d} columns", nameof(columnScale));
+        }
+
+        var pass = new Passes(data, k, centers, labels, pool.WorkerCount, columnScale);
 
         var first = rng.NextInt(n);
         double[]? columnMeans = null;
@@ -128,7 +138,7 @@ internal static class KMeansSeeding
         }
     }
 
-    private static double Distance(double[] x, int row, int d, double[] centers, int c)
+    private static double Distance(double[] x, int row, int d, double[] centers, int c, double[]? scale)
     {
         double s = 0;
         var observed = 0;
@@ -140,6 +150,11 @@ internal static class KMeansSeeding
             if (!double.IsNaN(v))
             {
                 var diff = v - centers[co + j];
+                if (scale is not null)
+                {
+                    diff *= scale[j];
+                }
+
                 s += diff * diff;
                 observed++;
             }
@@ -156,6 +171,7 @@ internal static class KMeansSeeding
         private readonly int _d;
         private readonly int _k;
         private readonly double[] _centers;
+        private readonly double[]? _scale;
         private readonly int[] _labels;
         private readonly int _chunks;
         private readonly double[] _chunkPotential;
@@ -173,8 +189,9 @@ internal static class KMeansSeeding
         private readonly double[][] _tiles;
         private readonly double[][] _distances;
 
-        public Passes(DataMatrix data, int k, double[] centers, int[] labels, int workers)
+        public Passes(DataMatrix data, int k, double[] centers, int[] labels, int workers, double[]? scale)
         {
+            _scale = scale;
             _x = data.RawValues;
             _n = data.Rows;
             _d = data.Columns;
@@ -264,7 +281,7 @@ internal static class KMeansSeeding
                 double p = 0;
                 for (var i = start; i < end; i++)
                 {
-                    var dist = Math.Min(closest[i], Distance(_x, i, _d, _centers, _candidate));
+                    var dist = Math.Min(closest[i], Distance(_x, i, _d, _centers, _candidate, _scale));
                     target[i] = dist;
                     p += dist;
                 }
@@ -291,7 +308,7 @@ internal static class KMeansSeeding
                 var bestDist = double.PositiveInfinity;
                 for (var c = 0; c < _k; c++)
                 {
-                    var dist = Distance(_x, i, _d, _centers, c);
+                    var dist = Distance(_x, i, _d, _centers, c, _scale);
                     if (dist < bestDist)
                     {
                         bestDist = dist;
@@ -353,6 +370,11 @@ internal static class KMeansSeeding
                     for (var j = 0; j < d; j++)
                     {
                         TensorPrimitives.Subtract(xt.AsSpan(j * T, b), _centers[(c * d) + j], diff);
+                        if (_scale is not null)
+                        {
+                            TensorPrimitives.Multiply(diff, _scale[j], diff);
+                        }
+
                         TensorPrimitives.MultiplyAdd(diff, diff, acc, acc);
                     }
                 }

@@ -67,7 +67,14 @@ internal sealed class BaumWelch : IDisposable
         else
         {
             (start, transitions, emissions) = HmmInitializer.KMeans(
-                _sequences, _totalRows, k, options.Covariance, options.RegCovar, DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart));
+                _sequences,
+                _totalRows,
+                k,
+                options.Covariance,
+                options.RegCovar,
+                options.RelativeRegCovar,
+                DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart),
+                SeedingSpaces.OfStart(restart, options.DiverseSeeding));
         }
 
         var trace = new List<double>(options.MaxIterations + 1);

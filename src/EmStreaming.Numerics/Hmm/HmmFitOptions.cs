@@ -88,6 +88,13 @@ public sealed record HmmFitOptions
     /// <summary>Independent restarts with distinct seeds; the best final log-likelihood wins (≥ 1). Default 1.</summary>
     public int Restarts { get; init; } = 1;
 
+    /// <summary>
+    /// Spread the restarts' k-means starts over raw, standardized and within-cluster scaled (<see cref="Gmm.CovarianceFloor.Scale"/>) columns, in
+    /// turn, starting with raw (default true); the best final log-likelihood still wins. With one restart (the default) or one
+    /// column the fit is the same either way. false: every restart on raw columns (docs/models-stay-right.md, "Seeding spaces").
+    /// </summary>
+    public bool DiverseSeeding { get; init; } = true;
+
     /// <summary>Seed of every random choice (k-means++ seeding); a fit is reproducible for a given seed.</summary>
     public ulong Seed { get; init; }
 

@@ -7,14 +7,23 @@ namespace EmStreaming.Numerics.Hmm;
 /// ignored in distances and centroid means), then per-cluster Gaussian statistics through the mixture core, and
 /// transitions counted from the cluster label sequence (with one pseudo-count per entry). Counting transitions on
 /// the labels is what makes the start robust on short regime-switching series: a sticky label path gives sticky
-/// start transitions instead of an arbitrary default.
+/// start transitions instead of an arbitrary default. The k-means distances are measured in the restart's
+/// <see cref="SeedingSpace"/>, so restarts also try standardized columns and columns scaled by their within-cluster spread.
 /// </summary>
 internal static class HmmInitializer
 {
     private const int LloydIterations = 25;
 
+    /// <param name="sequences">The sequences.</param>
+    /// <param name="totalRows">Rows over all sequences.</param>
+    /// <param name="k">States.</param>
+    /// <param name="type">Emission covariance type.</param>
+    /// <param name="regCovar">Absolute floor added to every start variance.</param>
+    /// <param name="relativeFloor">Not used yet.</param>
+    /// <param name="seed">Seed of the k-means++ draws.</param>
+    /// <param name="space">Coordinates the k-means distances are measured in.</param>
     public static (double[] Start, double[] Transitions, HmmEmissions Emissions) KMeans(
-        IReadOnlyList<DataMatrix> sequences, int totalRows, int k, CovarianceType type, double regCovar, ulong seed)
+        IReadOnlyList<DataMatrix> sequences, int totalRows, int k, CovarianceType type, double regCovar, double relativeFloor, ulong seed, SeedingSpace space = SeedingSpace.Raw)
     {
         var d = sequences[0].Columns;
         var rows = new double[totalRows * d];
@@ -29,7 +38,7 @@ internal static class HmmInitializer
         var rng = new DeterministicRandom(seed);
         var centroids = new double[k * d];
         var labels = new int[totalRows];
-        KMeansSeeding.Run(new DataMatrix(rows, totalRows, d), k, ref rng, LloydIterations, centroids, labels);
+        KMeansSeeding.Run(new DataMatrix(rows, totalRows, d), k, ref rng, LloydIterations, centroids, labels, columnScale: SeedingSpaces.ColumnScale(rows, d, space));
 
         // Per-cluster statistics; a provisional model (centroids, pooled diagonal variance) supplies the conditional
         // expectations of missing entries.
@@ -67,6 +76,7 @@ internal static class HmmInitializer
             oneHot[labels[t]] = 0.0;
         }
 
+        _ = relativeFloor;
         emissions.MStep(stats, Math.Max(regCovar, 1e-6 * variance.Max()), default);
 
         var transitions = new double[k * k];
