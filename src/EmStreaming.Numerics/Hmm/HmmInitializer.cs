@@ -14,12 +14,19 @@ internal static class HmmInitializer
 {
     private const int LloydIterations = 25;
 
+    /// <summary>Least start floor, as a fraction of each column's own scale (<see cref="CovarianceFloor.Scale"/>): keeps a cluster of duplicates factorable even with the relative floor off.</summary>
+    internal const double StartRelativeFloor = 1e-6;
+
     /// <param name="sequences">The sequences.</param>
     /// <param name="totalRows">Rows over all sequences.</param>
     /// <param name="k">States.</param>
     /// <param name="type">Emission covariance type.</param>
     /// <param name="regCovar">Absolute floor added to every start variance.</param>
-    /// <param name="relativeFloor">Not used yet.</param>
+    /// <param name="relativeFloor">
+    /// Fraction of each column's own scale (<see cref="CovarianceFloor.Scale"/>) added to that column's start variances, as
+    /// every Baum–Welch M-step adds it (at least <see cref="StartRelativeFloor"/>). Per column: a floor taken from the largest
+    /// column's variance swamped a column in thousandths next to one in thousands.
+    /// </param>
     /// <param name="seed">Seed of the k-means++ draws.</param>
     /// <param name="space">Coordinates the k-means distances are measured in.</param>
     public static (double[] Start, double[] Transitions, HmmEmissions Emissions) KMeans(
@@ -76,8 +83,8 @@ internal static class HmmInitializer
             oneHot[labels[t]] = 0.0;
         }
 
-        _ = relativeFloor;
-        emissions.MStep(stats, Math.Max(regCovar, 1e-6 * variance.Max()), default);
+        var floor = CovarianceFloor.FromData(rows, d, Math.Max(relativeFloor, StartRelativeFloor));
+        emissions.MStep(stats, regCovar, floor, default);
 
         var transitions = new double[k * k];
         Array.Fill(transitions, 1.0);
