@@ -8,6 +8,7 @@ using EmStreaming.Benchmarks.Online;
 //   hmm-defaults            the experiment behind the online HMM's default schedule
 //   load [options]          end-to-end load through the Orleans silo (docs/benchmarks.md)
 //   newcomer [emstream.dll] time from `emstream serve --demo` to a live dashboard (every demo model warm)
+//   seeding [data-dir]      k-means++ starts on raw vs raw/standardized/robust columns (docs/models-stay-right.md)
 //   stay-right MODE         issue 11's experiments (stationary, restarts, drift, dax; docs/models-stay-right.md)
 //   azurite-ceiling [...]   queue put/get/delete ops/s of Azurite itself, plain Azure SDK (docs/benchmarks.md)
 //   azure-cluster [...]     three emstream silos on Azurite, end to end, next to that Azurite's ceiling
@@ -29,6 +30,8 @@ switch (args.FirstOrDefault())
     case "hmm-defaults":
         EmStreaming.Benchmarks.Hmm.OnlineHmmDefaultsExperiment.Run(Console.Out);
         return 0;
+    case "seeding":
+        return SeedingSpacesExperiment.Run(args[1..], Console.Out);
     case "stay-right":
         return ModelsStayRightExperiment.Run(args[1..], Console.Out);
     case "azure-cluster":
