@@ -46,11 +46,14 @@ internal static class RegistryRules
 
     /// <summary>
     /// Whether a replaced definition keeps the model's state (same generation, new policies) rather than starting a fresh
-    /// model. The warm-up size is part of the shape: the estimator holds it in its own state, so a replace that kept the
-    /// state would keep warming up to the old size while the definition showed the new one.
+    /// model. Policies the grain reads from its definition as it goes (refit, snapshots, anomaly threshold, batch size) are
+    /// replaced in place. What the estimator holds in its own state is part of the shape: the warm-up size, the step size
+    /// (<c>halfLife</c> or <c>alpha</c>) and the seed. A replace that kept the state would go on with the old ones while the
+    /// definition showed the new: a 200 for a change that did nothing.
     /// </summary>
     public static bool SameShape(ModelDefinition a, ModelDefinition b) =>
-        a.Kind == b.Kind && a.Dimension == b.Dimension && a.Components == b.Components && a.Covariance == b.Covariance && a.WarmUp == b.WarmUp;
+        a.Kind == b.Kind && a.Dimension == b.Dimension && a.Components == b.Components && a.Covariance == b.Covariance && a.WarmUp == b.WarmUp
+        && a.HalfLife == b.HalfLife && a.Alpha == b.Alpha && a.Seed == b.Seed;
 }
 
 /// <summary>In-memory registry for tests and ephemeral silos.</summary>

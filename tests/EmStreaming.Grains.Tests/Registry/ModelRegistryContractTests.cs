@@ -30,7 +30,7 @@ public abstract class ModelRegistryContractTests
 
         var (created, first) = await registry.PutAsync("m1", Gmm2, onlyIfAbsent: false, default);
         var (same, again) = await registry.PutAsync("m1", Gmm2, onlyIfAbsent: false, default);
-        var (policy, tuned) = await registry.PutAsync("m1", Gmm2 with { HalfLife = 500 }, onlyIfAbsent: false, default);
+        var (policy, tuned) = await registry.PutAsync("m1", Gmm2 with { AnomalyThreshold = 12 }, onlyIfAbsent: false, default);
         var (shape, reshaped) = await registry.PutAsync("m1", Gmm2 with { Dimension = 3 }, onlyIfAbsent: false, default);
 
         Assert.Equal(PutModelOutcome.Created, created);
@@ -38,7 +38,7 @@ public abstract class ModelRegistryContractTests
         Assert.Equal(first, again);
         Assert.Equal(PutModelOutcome.Replaced, policy);
         Assert.Equal(first.Generation, tuned.Generation);
-        Assert.Equal(500, tuned.Definition.HalfLife);
+        Assert.Equal(12, tuned.Definition.AnomalyThreshold);
         Assert.Equal(PutModelOutcome.Replaced, shape);
         Assert.True(reshaped.Generation > first.Generation);
         Assert.Equal(first.CreatedAt, reshaped.CreatedAt);

@@ -239,4 +239,27 @@ public sealed class ModelServiceTests
         await Wait.UntilAsync(async () => (await h.Service.GetModelAsync("m")).Status.PendingObservations == 0, "pending 0");
         Assert.Equal(1_000, (await h.Service.GetModelAsync("m")).Status.Observations);
     }
+
+    [Fact]
+    public async Task Replace_StepSizeOrSeedChanged_StartsAFreshModel_PolicyChangeKeepsTheState()
+    {
+        // A halfLife, alpha or seed change used to answer 200 and do nothing: the estimator keeps its own schedule and seed.
+        await using var h = await ModelHarness.StartAsync();
+        var definition = ModelHarness.Gmm();
+        await h.Service.PutModelAsync("m", definition);
+        await h.Service.AppendAsync("m", ModelHarness.Rows(100, 2, 1));
+        await h.WaitForObservationsAsync("m", 100);
+
+        await h.Service.PutModelAsync("m", definition with { Refit = definition.Refit with { Window = 300 }, BatchSize = 20 });
+        Assert.Equal(100, (await h.Service.GetStateAsync("m")).Observations);
+
+        var observations = 100;
+        foreach (var changed in new[] { definition with { HalfLife = 250 }, definition with { Alpha = 0.7 }, definition with { Seed = 8 } })
+        {
+            await h.Service.PutModelAsync("m", changed);
+            Assert.Equal(0, (await h.Service.GetStateAsync("m")).Observations);
+            await h.Service.AppendAsync("m", ModelHarness.Rows(observations, 2, 2));
+            await h.WaitForObservationsAsync("m", observations);
+        }
+    }
 }
