@@ -468,7 +468,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         {
             foreach (var e in events)
             {
-                if (e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected)
+                // Only a refit's result is a refit; a refit request the model refuses (warming up, one still running, a window
+                // too small) answers with a refitRejected event too, but no refit ran.
+                if (e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected && record.Kind == ModelRecordKind.RefitResult)
                 {
                     _metrics.Refits.Add(1, new KeyValuePair<string, object?>("adopted", e.Type == ModelEventType.RefitAdopted));
                 }
