@@ -46,7 +46,7 @@ internal static class ReplayCommand
                 throw new CliException("--rate must be a positive number of rows per second");
             }
 
-            var names = parse.GetValue(columns)?.SelectMany(c => c.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+            var names = Commands.GmmArguments.ParseColumns(parse.GetValue(columns));
             var json = parse.GetValue(client.Json);
             var server = client.Connect(parse);
             var csv = context.LoadCsv(path, names, json);

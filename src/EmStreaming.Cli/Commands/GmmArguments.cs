@@ -34,10 +34,44 @@ internal sealed class GmmArguments
     /// <summary>True when the user gave the option on the command line (an option with a default always has a result, marked implicit).</summary>
     public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 
-    public IReadOnlyList<string>? ColumnNames(ParseResult parse) =>
-        parse.GetValue(Columns) is { Length: > 0 } text
-            ? text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            : null;
+    public IReadOnlyList<string>? ColumnNames(ParseResult parse) => ParseColumns(parse.GetValue(Columns));
+
+    /// <summary>
+    /// The names of a <c>--columns</c> option (given once as a comma-separated list, or repeated), null when it is absent (every
+    /// numeric column). Names are trimmed and matched exactly (case-sensitive) against the header. An empty name (<c>a,,b</c>,
+    /// <c>,,,</c>, an empty value) is an error: dropped quietly, <c>--columns ,,,</c> used every column.
+    /// </summary>
+    public static string[]? ParseColumns(params string?[]? values)
+    {
+        if (values is null || values.All(v => v is null))
+        {
+            return null;
+        }
+
+        var names = new List<string>();
+        foreach (var value in values)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            var parts = value.Split(',', StringSplitOptions.TrimEntries);
+            for (var i = 0; i < parts.Length; i++)
+            {
+                if (parts[i].Length == 0)
+                {
+                    throw new CliException(value.Trim(',', ' ').Length == 0
+                        ? $"--columns: '{value}' names no column; give column names separated by commas, or leave the option out for every numeric column"
+                        : $"--columns: name {names.Count + 1} of '{value}' is empty; give column names separated by commas");
+                }
+
+                names.Add(parts[i]);
+            }
+        }
+
+        return [.. names];
+    }
 
     public static CovarianceType ParseCovariance(string text) => text.Trim().ToLowerInvariant() switch
     {

@@ -74,9 +74,7 @@ internal static class StreamCommand
             if (chunk < 1) throw new CliException("--chunk-rows must be at least 1");
             var schedule = Schedule(parse.GetValue(halfLife), parse.GetValue(alpha), kind);
             var cov = GmmArguments.ParseCovariance(parse.GetValue(covariance) ?? "full");
-            var names = parse.GetValue(columns) is { Length: > 0 } text
-                ? text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                : null;
+            var names = GmmArguments.ParseColumns(parse.GetValue(columns));
 
             // Every flag is checked before any file is read: a typo costs nothing, whatever the file's size.
             int? k = null;

@@ -65,6 +65,9 @@ public sealed class FitCommandTests
     [Theory]
     [InlineData("--covariance", "banana", "--covariance")]
     [InlineData("--columns", "nope", "'nope'")]
+    [InlineData("--columns", ",,,", "names no column")] // used every column
+    [InlineData("--columns", "", "names no column")]
+    [InlineData("--columns", "eruptions,,waiting", "name 2 of 'eruptions,,waiting' is empty")] // dropped the empty name
     [InlineData("--n-init", "0", "--n-init")]
     [InlineData("--select-k", "3..1", "--select-k")]
     public void Fit_BadOption_ExitsTwoNamingIt(string option, string value, string expected)
@@ -263,5 +266,16 @@ public sealed class FitCommandTests
         var (code, _, error) = CliRunner.Run("predict", model.Path, other.Path);
         Assert.Equal(2, code);
         Assert.Contains($"{other.Path}: column 'waiting' is not in the file; its columns are: eruptions", error);
+    }
+
+    [Theory]
+    [InlineData("stream", "--model", "gmm", "--components", "2")]
+    [InlineData("impute", "--components", "2")]
+    public void OtherCommands_EmptyColumnName_ExitTwoLikeFit(params string[] command)
+    {
+        var (code, output, error) = CliRunner.Run([command[0], CliRunner.DataFile("faithful.csv"), .. command[1..], "--columns", "eruptions,"]);
+        Assert.Equal(2, code);
+        Assert.Contains("is empty", error);
+        Assert.Equal(string.Empty, output);
     }
 }
