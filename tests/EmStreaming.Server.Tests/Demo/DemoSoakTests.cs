@@ -65,7 +65,10 @@ public sealed class DemoSoakTests(ITestOutputHelper output)
             output.WriteLine($"{feed.Id}: {core.Observations} rows, regime agreement {accuracy:P2} over {scored} ticks, refits adopted {refits}, rejected {rejected}, warnings [{string.Join("; ", core.Health.Warnings)}]");
             Assert.True(accuracy >= 0.90, $"{feed.Id}: regimes agree on {accuracy:P2}");
             Assert.True(refits + rejected >= 55, "a refit must have been judged every simulated minute");
-            var variances = core.Hmm!.CurrentModel!.Covariances.ToArray();
+            // The variances: the diagonal of each state's covariance. (The whole array held the off-diagonal covariances too,
+            // which are near 0 for the demo's independent return and volume, and failed the bound by chance.)
+            var fitted = core.Hmm!.CurrentModel!;
+            var variances = Enumerable.Range(0, fitted.States).SelectMany(k => Enumerable.Range(0, d).Select(j => fitted.FullCovariance(k)[(j * d) + j])).ToArray();
             Assert.All(variances, v => Assert.True(v > 1e-3, $"{feed.Id}: a regime collapsed to variance {v}"));
         }
     }
