@@ -23,9 +23,15 @@ internal static class ModelEndpoints
     public static IEndpointRouteBuilder MapModelApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1").RequireRateLimiting(SecurityRegistration.RateLimitPolicy).WithTags("models");
+        v1.AddEndpointFilter((context, next) =>
+        {
+            EnsureKnownQuery(context.HttpContext);
+            return next(context);
+        });
         var models = v1.MapGroup("/models");
 
         models.MapGet("/", ListModels).RequireAuthorization(ApiScopes.Read)
+            .WithMetadata(new AcceptedQuery("prefix", "cursor", "limit"))
             .WithName("ListModels").WithSummary("List models, ordered by id, paged, optionally filtered by id prefix.")
             .Produces<ModelListResponse>().ProducesProblem(400);
 
@@ -53,6 +59,7 @@ internal static class ModelEndpoints
             .Produces<StateResponse>().ProducesProblem(400).ProducesProblem(404);
 
         models.MapGet("/{id}/recent", GetRecent).RequireAuthorization(ApiScopes.Read)
+            .WithMetadata(new AcceptedQuery("limit"))
             .WithName("GetRecent").WithSummary("Recent applied rows with their most likely component (gmm) or filtered regime (hmm); what the dashboard draws.")
             .Produces<RecentResponse>().ProducesProblem(400).ProducesProblem(404);
 
@@ -80,6 +87,7 @@ internal static class ModelEndpoints
             .Produces<SnapshotResponse>().ProducesProblem(400).ProducesProblem(404);
 
         models.MapGet("/{id}/snapshots/at", GetSnapshotAt).RequireAuthorization(ApiScopes.Read)
+            .WithMetadata(new AcceptedQuery("time"))
             .WithName("GetSnapshotAt").WithSummary("The newest snapshot at or before ?time= (ISO 8601).")
             .Produces<SnapshotResponse>().ProducesProblem(400).ProducesProblem(404);
 
@@ -98,10 +106,12 @@ internal static class ModelEndpoints
             .Produces<RefitResponse>(StatusCodes.Status202Accepted).ProducesProblem(400).ProducesProblem(404).ProducesProblem(409);
 
         models.MapGet("/{id}/events", EventStream.ModelEventsAsync).RequireAuthorization(ApiScopes.Read)
+            .WithMetadata(new AcceptedQuery(ApiKeyAuthenticationHandler.QueryName))
             .WithName("ModelEvents").WithSummary("Server-sent events of one model (regime changes, anomalies, refits, snapshots).")
             .Produces(StatusCodes.Status200OK, contentType: EventStream.ContentType).ProducesProblem(400).ProducesProblem(404);
 
         v1.MapGet("/events", EventStream.AllEventsAsync).RequireAuthorization(ApiScopes.Read)
+            .WithMetadata(new AcceptedQuery(ApiKeyAuthenticationHandler.QueryName))
             .WithName("Events").WithSummary("Server-sent events of all models.")
             .Produces(StatusCodes.Status200OK, contentType: EventStream.ContentType);
 
@@ -343,6 +353,31 @@ internal static class ModelEndpoints
     }
 
     /// <summary>
+    /// Every query parameter must be one the endpoint takes (<see cref="AcceptedQuery"/>; none when it declares none): a typo
+    /// such as <c>?limt=10</c> used to fall back to the default without a word. A 400 naming the parameter and the accepted ones.
+    /// </summary>
+    private static void EnsureKnownQuery(HttpContext context)
+    {
+        var query = context.Request.Query;
+        if (query.Count == 0)
+        {
+            return;
+        }
+
+        var accepted = context.GetEndpoint()?.Metadata.GetMetadata<AcceptedQuery>()?.Names ?? [];
+        foreach (var name in query.Keys)
+        {
+            if (!accepted.Contains(name, StringComparer.Ordinal))
+            {
+                var shown = name.Length <= 40 ? name : name[..40] + "…";
+                var takes = accepted.Length == 0 ? "this endpoint takes no query parameters" : $"this endpoint takes {string.Join(", ", accepted)}";
+                var key = name == ApiKeyAuthenticationHandler.QueryName ? " (an API key goes in the X-Api-Key or Authorization header; ?api_key= is only for event streams)" : "";
+                throw new ApiValidationException(name, $"'{shown}' is not a query parameter of {context.Request.Method} {context.Request.Path}: {takes}{key}");
+            }
+        }
+    }
+
+    /// <summary>
     /// A query parameter given more than once is a 400 naming it: bound as one string, <c>?prefix=a&amp;prefix=b</c> became
     /// "a,b" and was refused for a comma the client never sent (or <c>?limit=10&amp;limit=20</c> as "'10,20' is not a whole number").
     /// </summary>
@@ -547,3 +582,6 @@ internal static class ModelEndpoints
         return type;
     }
 }
+
+/// <summary>The query parameters an endpoint takes (exact, case-sensitive names); see <c>ModelEndpoints.EnsureKnownQuery</c>.</summary>
+internal sealed record AcceptedQuery(params string[] Names);

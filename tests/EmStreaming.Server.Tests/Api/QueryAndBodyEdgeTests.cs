@@ -399,4 +399,36 @@ public sealed class QueryAndBodyEdgeTests(ApiFactory factory) : IClassFixture<Ap
         Assert.Equal(10, json.GetProperty("rows").GetArrayLength());
         Assert.False(json.TryGetProperty("labels", out _));
     }
+
+    [Theory]
+    [InlineData("GET", "/v1/models?limt=10", "limt")]
+    [InlineData("GET", "/v1/models/edge:q/recent?count=10", "count")]
+    [InlineData("GET", "/v1/models/edge:q?verbose=1", "verbose")]
+    [InlineData("GET", "/v1/models/edge:q/snapshots/at?t=2026-01-01T00:00:00Z", "t")]
+    [InlineData("GET", "/v1/models/edge:q/state?api_key=x", "api_key")]
+    [InlineData("POST", "/v1/models/edge:q/observations?dryRun=true", "dryRun")]
+    [InlineData("DELETE", "/v1/models/edge:q?force=1", "force")]
+    public async Task UnknownQueryParameter_Returns400NamingIt_AndChangesNothing(string method, string url, string name)
+    {
+        await Http.CreateAsync(_client, "edge:q");
+        using var request = new HttpRequestMessage(new HttpMethod(method), url);
+        if (method == "POST")
+        {
+            request.Content = Http.Json("""{"rows":[[1,2]]}""");
+        }
+
+        var problem = await (await _client.SendAsync(request)).AssertProblemAsync(400, name);
+
+        Assert.Contains($"'{name}' is not a query parameter", problem.GetProperty("detail").GetString());
+        Assert.Equal(0, await ObservationsAsync("edge:q"));
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/v1/models/edge:q")).StatusCode);
+    }
+
+    [Fact]
+    public async Task KnownQueryParameters_StillAccepted()
+    {
+        await Http.CreateAsync(_client, "edge:q-ok");
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/v1/models?prefix=edge:&cursor=a&limit=5")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/v1/models/edge:q-ok/recent?limit=5")).StatusCode);
+    }
 }
