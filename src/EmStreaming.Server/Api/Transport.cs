@@ -287,6 +287,63 @@ internal sealed class FiniteDoubleConverter : JsonConverter<double>
     }
 }
 
+/// <summary>
+/// Reads a whole-number field from a JSON number with an integral value, also written with a fraction or an exponent
+/// (<c>2.0</c>, <c>2e0</c>: what Python floats and JavaScript arithmetic send), if it is exactly that integer and in range.
+/// Anything else (<c>2.5</c>, <c>1e400</c>, a string, a boolean) fails as the default reader fails, so the API's message
+/// names the field and says what it takes.
+/// </summary>
+internal sealed class WholeNumberConverter<T> : JsonConverter<T>
+    where T : struct, System.Numerics.IBinaryInteger<T>, System.Numerics.IMinMaxValue<T>
+{
+    public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.Number)
+        {
+            throw new JsonException();
+        }
+
+        if (typeof(T) == typeof(int) && reader.TryGetInt32(out var i))
+        {
+            return T.CreateChecked(i);
+        }
+
+        if (typeof(T) == typeof(long) && reader.TryGetInt64(out var l))
+        {
+            return T.CreateChecked(l);
+        }
+
+        if (typeof(T) == typeof(ulong) && reader.TryGetUInt64(out var u))
+        {
+            return T.CreateChecked(u);
+        }
+
+        // Not written as a plain integer: exact when its decimal value is an integer in range. The text is parsed as a decimal
+        // (28 digits), not a double, so 9007199254740993.0 is not rounded to a neighbour; beyond decimal's range it is refused.
+        var text = System.Text.Encoding.UTF8.GetString(reader.HasValueSequence ? System.Buffers.BuffersExtensions.ToArray(reader.ValueSequence) : reader.ValueSpan);
+        if (decimal.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            && value == decimal.Truncate(value)
+            && value >= decimal.CreateTruncating(T.MinValue) && value <= decimal.CreateTruncating(T.MaxValue))
+        {
+            return T.CreateChecked(value);
+        }
+
+        throw new JsonException();
+    }
+
+    public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options)
+    {
+        if (typeof(T) == typeof(ulong))
+        {
+            writer.WriteNumberValue(ulong.CreateTruncating(value));
+        }
+        else
+        {
+            writer.WriteNumberValue(long.CreateTruncating(value));
+        }
+    }
+}
+
 /// <summary>Serializer settings of the API (camelCase, enums as camelCase strings, nulls omitted, numbers strictly numbers, unknown request fields rejected).</summary>
 internal static class ApiJson
 {
@@ -299,6 +356,9 @@ internal static class ApiJson
         options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         options.Converters.Add(new FiniteDoubleConverter());
+        options.Converters.Add(new WholeNumberConverter<int>());
+        options.Converters.Add(new WholeNumberConverter<long>());
+        options.Converters.Add(new WholeNumberConverter<ulong>());
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
         options.AllowDuplicateProperties = false;
     }

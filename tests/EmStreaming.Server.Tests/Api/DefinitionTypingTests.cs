@@ -54,7 +54,30 @@ public sealed class DefinitionTypingTests(ApiFactory factory) : IClassFixture<Ap
         { "{" + Base + ""","snapshots":{"everySeconds":"1"}}""", "snapshots.everySeconds", Number, "the string \"1\"" },
         { "{" + Base + ""","snapshots":{"retain":"5"}}""", "snapshots.retain", Whole, "the string \"5\"" },
         { "{" + Base + ""","snapshots":{"retain":5.5}}""", "snapshots.retain", Whole, "5.5" },
+        { "{" + Base + ""","batchSize":1e400}""", "batchSize", Whole, "1e400" },
+        { "{" + Base + ""","batchSize":3e9}""", "batchSize", Whole, "3e9" },
+        { "{" + Base + ""","seed":-1.0}""", "seed", Whole, "-1.0" },
+        { "{" + Base + ""","refit":{"window":1000.0000000000001}}""", "refit.window", Whole, "1000.0000000000001" },
     };
+
+    [Fact]
+    public async Task PutModel_WholeNumbersWrittenWithAFractionOrExponent_Accepted()
+    {
+        // Python floats and JavaScript arithmetic send 2.0 for 2: the value is a whole number, so it is one.
+        var response = await _client.PutAsync("/v1/models/type:floats", Http.Json("""
+            {"kind":"gmm","dimension":2.0,"components":3e0,"batchSize":6.4e1,"warmUp":90.00,
+             "refit":{"everyObservations":1e4,"window":2000.0,"restarts":2.0},"snapshots":{"retain":5.0},"seed":18446744073709551615.0}
+            """));
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var definition = (await response.ReadJsonAsync()).GetProperty("definition");
+        Assert.Equal(2, definition.GetProperty("dimension").GetInt32());
+        Assert.Equal(3, definition.GetProperty("components").GetInt32());
+        Assert.Equal(64, definition.GetProperty("batchSize").GetInt32());
+        Assert.Equal(90, definition.GetProperty("warmUp").GetInt32());
+        Assert.Equal(10_000, definition.GetProperty("refit").GetProperty("everyObservations").GetInt64());
+        Assert.Equal(ulong.MaxValue, definition.GetProperty("seed").GetUInt64());
+    }
 
     [Theory]
     [MemberData(nameof(WrongTypes))]
