@@ -43,7 +43,14 @@ internal static class OutputPath
     /// </summary>
     public static void Write(string flag, string path, Action<Stream> write)
     {
+        // A symbolic link is written through: its target gets the new content and the link stays (a rename over the link
+        // replaced it with a regular file, and the file it pointed to kept the old content).
         var full = Path.GetFullPath(path);
+        if (new FileInfo(full).LinkTarget is not null && new FileInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target)
+        {
+            full = target.FullName;
+        }
+
         var temporary = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
@@ -56,6 +63,7 @@ internal static class OutputPath
 
             KeepMode(full, temporary);
             File.Move(temporary, full, overwrite: true);
+            SyncDirectory(Path.GetDirectoryName(full));
         }
         // A write past the file-size limit (EFBIG) surfaces from the runtime as an ArgumentOutOfRangeException, not an IOException.
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
@@ -78,6 +86,45 @@ internal static class OutputPath
             using var writer = new StreamWriter(stream, leaveOpen: true);
             write(writer);
         });
+
+    /// <summary>
+    /// Flushes a directory, so the rename itself survives a power failure (the file's data was flushed before it). Linux and
+    /// macOS only; a file system that cannot flush a directory is left as it is: the data is safe, only the name may be old.
+    /// </summary>
+    private static void SyncDirectory(string? directory)
+    {
+        if (directory is null || OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        // .NET does not open directories as files, so through glibc: open(O_RDONLY), fsync, close. Failures are ignored (and
+        // elsewhere, without libc.so.6, nothing is done).
+        try
+        {
+            var fd = Native.open(directory, 0);
+            if (fd >= 0)
+            {
+                _ = Native.fsync(fd);
+                _ = Native.close(fd);
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
+    private static class Native
+    {
+        [System.Runtime.InteropServices.DllImport("libc.so.6", SetLastError = true)]
+        public static extern int open([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int flags);
+
+        [System.Runtime.InteropServices.DllImport("libc.so.6", SetLastError = true)]
+        public static extern int fsync(int fd);
+
+        [System.Runtime.InteropServices.DllImport("libc.so.6", SetLastError = true)]
+        public static extern int close(int fd);
+    }
 
     /// <summary>A file replaced keeps its permissions (a state file made private stays private).</summary>
     private static void KeepMode(string target, string temporary)

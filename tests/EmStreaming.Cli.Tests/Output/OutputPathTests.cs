@@ -81,4 +81,23 @@ public sealed class OutputPathTests : IDisposable
         _ = output.GetAwaiter().GetResult();
         return (process.ExitCode, error.GetAwaiter().GetResult());
     }
+
+    [Theory]
+    [MemberData(nameof(Writes))]
+    public void Write_ThroughASymbolicLink_UpdatesItsTarget_TheLinkStays(string flag, string command, string data, string[] rest)
+    {
+        // A rename over the link replaced it with a regular file: the file it pointed to kept the old content.
+        var real = Directory.CreateDirectory(Path.Combine(_directory, "real")).FullName;
+        var target = Path.Combine(real, "model.out");
+        File.WriteAllText(target, "old\n");
+        var link = Path.Combine(_directory, "link.out");
+        File.CreateSymbolicLink(link, target);
+
+        var (code, _, error) = CliRunner.Run([command, CliRunner.DataFile(data), .. rest, flag, link]);
+
+        Assert.True(code == 0, error);
+        Assert.Equal(target, new FileInfo(link).LinkTarget);
+        Assert.True(new FileInfo(target).Length > 1_000, "the link's target holds the new output");
+        Assert.Equal([target], Directory.GetFiles(real));
+    }
 }
