@@ -51,6 +51,14 @@ internal static class FitCommand
         OutputPath.Check("--save", savePath);
         var csv = context.LoadCsv(path, gmm.ColumnNames(parse), json);
         var data = csv.Data;
+
+        // Checked before any fitting: --select-k 1..10 on 4 rows fitted K = 1..4 and then failed with the estimator's words.
+        if ((range?.Max ?? k) is { } most && most > data.Rows)
+        {
+            var flag = range is { } given ? $"--select-k {given.Min}..{given.Max}" : $"--components {k}";
+            throw new CliException($"{path}: {data.Rows} rows, fewer than the {most} components {flag} asks for (a component needs at least one row)");
+        }
+
         var watch = Stopwatch.StartNew();
         GmmFitResult result;
         IReadOnlyList<(int K, double Bic, double Aic)>? byK = null;

@@ -278,4 +278,16 @@ public sealed class FitCommandTests
         Assert.Contains("is empty", error);
         Assert.Equal(string.Empty, output);
     }
+
+    [Theory]
+    [InlineData("--select-k", "1..10", "fewer than the 10 components --select-k 1..10 asks for")]
+    [InlineData("--components", "9", "fewer than the 9 components --components 9 asks for")]
+    public void Fit_MoreComponentsThanRows_ExitsTwoBeforeFittingNamingTheFile(string option, string value, string expected)
+    {
+        using var file = new CliRunner.TempFile(content: "a,b\n1,2\n2,3\n3,1\n4,4\n");
+        var (code, output, error) = CliRunner.Run("fit", file.Path, option, value, "--json");
+        Assert.Equal(2, code);
+        Assert.Contains($"{file.Path}: 4 rows, {expected}", error);
+        Assert.Equal(string.Empty, output);
+    }
 }
