@@ -60,8 +60,17 @@ internal static class ImputeCommand
                 // and BIC would pick a diagonal mixture that imputes little better than column means. What was chosen goes to
                 // stderr, away from the CSV.
                 string why;
-                (fit, why) = context.WithProgress<GmmProgress, (GmmFitResult, string)>("Choosing K and the covariance type for imputation", json: false, FitCommand.Describe, p =>
-                    gmm.ChooseForImputation(parse, data, p, context.Cancellation));
+                try
+                {
+                    (fit, why) = context.WithProgress<GmmProgress, (GmmFitResult, string)>("Choosing K and the covariance type for imputation", json: false, FitCommand.Describe, p =>
+                        gmm.ChooseForImputation(parse, data, p, context.Cancellation));
+                }
+                catch (ArgumentException e)
+                {
+                    // The choice hides observed entries and scores how well each candidate puts them back: a small file has too
+                    // few to hide. Said with the file and the way out, instead of the estimator's words alone.
+                    throw new CliException($"{path}: cannot choose the model for imputation ({e.Message.Split(" (Parameter", 2)[0]}); give --components (and --covariance)");
+                }
                 context.Error.WriteLine($"model choice: {why}");
             }
 

@@ -123,4 +123,15 @@ public sealed class ImputeCommandTests
         Assert.False(File.Exists(output));
         Assert.Empty(Directory.GetFiles(Path.GetTempPath(), $".{Path.GetFileName(output)}*"));
     }
+
+    [Fact]
+    public void Impute_TooFewEntriesToChooseTheModel_ExitsTwoNamingTheFileAndTheWayOut()
+    {
+        using var input = new CliRunner.TempFile(content: "a,b\n1,2\n1,\n1,1\n1,4\n,5\n");
+        var (code, output, error) = CliRunner.Run("impute", input.Path);
+        Assert.Equal(2, code);
+        Assert.Contains($"{input.Path}: cannot choose the model for imputation", error);
+        Assert.Contains("give --components", error);
+        Assert.Equal(string.Empty, output);
+    }
 }
