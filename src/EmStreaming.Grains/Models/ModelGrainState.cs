@@ -45,35 +45,55 @@ internal sealed class ModelGrainState : IBinaryGrainState<ModelGrainState>, ICor
 internal sealed record DecodedModelState(int FormatVersion, SnapshotReason Reason, long ControlSequence, ProducerWindows Windows, byte[] Core);
 
 /// <summary>
-/// The grain state format. Version 2 (current): ASCII <c>EMGS</c>, u16 version, u8 reason, u8 reserved, i64 control
+/// The grain state format. Version 4 (current): ASCII <c>EMGS</c>, u16 version, u8 reason, u8 reserved, i64 control
 /// sequence (the grain's own producer), i32 producer count, per producer (u16 UTF-8 length, id, i64 highest sequence,
-/// i64 rows, 16 × u64 window bitmap), i32 model length, the model's bytes; little-endian. Version 1 is what the retired
-/// home-made runtime stored as a snapshot: u8 reason then the model's bytes, no producer windows; it still reads.
-/// Version 3 is version 2 with, after each producer's bitmap, u16 count and that many (i64 from, i64 to) ranges of sequences
-/// that left the window unapplied (<see cref="ProducerWindows"/>); written only when some producer has such a range, so a
-/// state without any stays readable by builds that read version 2. Version 4 is version 3 with, after each producer's
-/// ranges, i64 <see cref="ProducerWindows.Window.ForgottenBelow"/>; written only when some producer forgot a range. A version-3
-/// state whose producer kept the full <see cref="ProducerWindows.MaxMissingRanges"/> ranges may have forgotten older ones
-/// (that build did not record it): it reads as forgotten below its oldest kept range, so a retry there is a 409 rather than a
-/// "seen" that may be wrong.
+/// i64 rows, 16 × u64 window bitmap, u16 count and that many (i64 from, i64 to) ranges of sequences that left the window
+/// unapplied, i64 <see cref="ProducerWindows.Window.ForgottenBelow"/>), i32 model length, the model's bytes; little-endian.
+/// Older versions still read: version 3 is version 4 without the forgotten mark, version 2 without the ranges either, and
+/// version 1 is what the retired home-made runtime stored as a snapshot (u8 reason then the model's bytes, no producer windows).
 /// </summary>
+/// <remarks>
+/// Version 4 is always written, also when no window keeps or forgot a range: a version-2 or version-3 state cannot say that
+/// nothing was forgotten. Builds that wrote them dropped a producer's oldest missing range silently once it had more than
+/// <see cref="ProducerWindows.MaxMissingRanges"/> (version 3), or every sequence that left the window unapplied (the builds
+/// before missing ranges, version 2), and then went on writing the same version, also once late records had emptied the
+/// ranges again. So a retry judged "seen" from such a state may be a 200 for rows that were never applied. They read
+/// conservatively: below a producer's oldest kept range, or below its window when it keeps none, a sequence not kept as
+/// missing is forgotten (a retry there is a 409 saying the model cannot tell, never a "seen" that may be wrong). Every range
+/// such a writer forgot lay below every range it kept then or added later, and below its window, so nothing forgotten is
+/// missed; the price is a 409 instead of a 200 for a retry of a batch older than that, from a producer of before the upgrade.
+/// A build older than version 4 cannot read what this one writes (rolling back means restoring a snapshot it wrote).
+/// </remarks>
 internal static class ModelStateCodec
 {
-    public const ushort CurrentVersion = 2;
+    /// <summary>The version written.</summary>
+    public const ushort CurrentVersion = ForgottenRangesVersion;
 
-    /// <summary>The version written when some producer window keeps missing ranges.</summary>
+    /// <summary>Producer windows without missing ranges (read conservatively: see the remarks).</summary>
+    public const ushort WindowsVersion = 2;
+
+    /// <summary>Producer windows with missing ranges but no forgotten mark (read conservatively: see the remarks).</summary>
     public const ushort MissingRangesVersion = 3;
 
-    /// <summary>The version written when some producer window forgot missing ranges.</summary>
+    /// <summary>Producer windows with missing ranges and the mark below which ranges were forgotten.</summary>
     public const ushort ForgottenRangesVersion = 4;
     private static ReadOnlySpan<byte> Magic => "EMGS"u8;
     private const int WindowWords = ProducerWindows.WindowBits / 64;
 
-    public static byte[] Encode(SnapshotReason reason, long controlSequence, ProducerWindows windows, ReadOnlySpan<byte> core)
+    public static byte[] Encode(SnapshotReason reason, long controlSequence, ProducerWindows windows, ReadOnlySpan<byte> core) =>
+        Encode(reason, controlSequence, windows, core, CurrentVersion);
+
+    /// <summary>
+    /// Encodes in <paramref name="version"/> (2 to 4): an older one drops what it has no room for (the tests write the states
+    /// older builds wrote with it; the grain writes only <see cref="CurrentVersion"/>).
+    /// </summary>
+    internal static byte[] Encode(SnapshotReason reason, long controlSequence, ProducerWindows windows, ReadOnlySpan<byte> core, ushort version)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(version, WindowsVersion);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(version, ForgottenRangesVersion);
         var size = 4 + 2 + 2 + 8 + 4 + 4 + core.Length;
-        var withForgotten = windows.All.Any(w => w.ForgottenBelow > 0);
-        var withMissing = withForgotten || windows.All.Any(w => w.Missing.Count > 0);
+        var withForgotten = version >= ForgottenRangesVersion;
+        var withMissing = version >= MissingRangesVersion;
         foreach (var w in windows.All)
         {
             size += 2 + Encoding.UTF8.GetByteCount(w.ProducerId) + 8 + 8 + (8 * WindowWords) + (withMissing ? 2 + (16 * w.Missing.Count) : 0) + (withForgotten ? 8 : 0);
@@ -82,7 +102,7 @@ internal static class ModelStateCodec
         var buffer = new byte[size];
         var span = buffer.AsSpan();
         Magic.CopyTo(span);
-        BinaryPrimitives.WriteUInt16LittleEndian(span[4..], withForgotten ? ForgottenRangesVersion : withMissing ? MissingRangesVersion : CurrentVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[4..], version);
         span[6] = (byte)reason;
         span[7] = 0;
         BinaryPrimitives.WriteInt64LittleEndian(span[8..], controlSequence);
@@ -134,7 +154,7 @@ internal static class ModelStateCodec
         if (data.Length >= 8 && data[..4].SequenceEqual(Magic))
         {
             var version = BinaryPrimitives.ReadUInt16LittleEndian(data[4..]);
-            return version is CurrentVersion or MissingRangesVersion or ForgottenRangesVersion
+            return version is WindowsVersion or MissingRangesVersion or ForgottenRangesVersion
                 ? DecodeV2(data, version)
                 : throw new InvalidDataException($"model state: format version {version} is not supported (this build reads 1 to {ForgottenRangesVersion})");
         }
@@ -178,7 +198,8 @@ internal static class ModelStateCodec
                 }
 
                 List<(long, long)>? missing = null;
-                var forgotten = 0L;
+                // Before version 4 nothing said whether ranges were forgotten: assume they were, below the window (see the remarks).
+                var forgotten = Math.Max(0, highest - ProducerWindows.WindowBits);
                 if (version >= MissingRangesVersion)
                 {
                     int ranges = BinaryPrimitives.ReadUInt16LittleEndian(data[offset..]);
@@ -200,9 +221,10 @@ internal static class ModelStateCodec
                         forgotten = BinaryPrimitives.ReadInt64LittleEndian(data[offset..]);
                         offset += 8;
                     }
-                    else if (ranges == ProducerWindows.MaxMissingRanges)
+                    else if (ranges > 0)
                     {
-                        forgotten = missing[0].Item1 - 1; // the writer may have forgotten older ranges without saying (see above)
+                        // Below the oldest kept range, not at the window: whatever a version-3 writer forgot lay below every range it kept.
+                        forgotten = missing[0].Item1 - 1;
                     }
                 }
 

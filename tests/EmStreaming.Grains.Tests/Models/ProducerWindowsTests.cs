@@ -99,7 +99,6 @@ public sealed class ProducerWindowsTests
         Assert.False(w.TryAccept("p", 2_500, 1));
         Assert.False(w.TryAccept("p", 4, 1)); // applied, and below the window: old
         var stored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w.Clone(), [9])).Windows;
-        Assert.Equal(ModelStateCodec.MissingRangesVersion, ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9])).FormatVersion);
         foreach (var windows in new[] { w, stored })
         {
             Assert.True(windows.WouldAccept("p", 6));
@@ -111,8 +110,6 @@ public sealed class ProducerWindowsTests
             Assert.Equal(3_000, windows.RowsOf("p"));
         }
 
-        // Nothing missing any more: the state is written in the version builds without missing ranges read.
-        Assert.Equal(ModelStateCodec.CurrentVersion, ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9])).FormatVersion);
     }
 
     [Fact]
@@ -229,7 +226,7 @@ public sealed class ProducerWindowsTests
             }
         }
 
-        var bytes = ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9]);
+        var bytes = ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9], ModelStateCodec.MissingRangesVersion);
         Assert.Equal(ModelStateCodec.MissingRangesVersion, ModelStateCodec.Decode(bytes).FormatVersion);
         Assert.Equal(RetryVerdict.Seen, w.Judge("svc", 50)); // this build knows nothing was forgotten
 
@@ -237,5 +234,71 @@ public sealed class ProducerWindowsTests
         Assert.Equal(RetryVerdict.Unknowable, decoded.Judge("svc", 50));
         Assert.Equal(RetryVerdict.New, decoded.Judge("svc", 110));
         Assert.Equal(RetryVerdict.Seen, decoded.Judge("svc", 111));
+    }
+
+    /// <summary>
+    /// The hole the "32 ranges kept" test above left: a version-3 writer forgot a range when it had 33, then a late record
+    /// filled one of the rest, so it wrote 31 ranges and no sign of what it forgot. Read as "nothing forgotten", a retry of the
+    /// forgotten gap was "seen": a 200 for rows never applied.
+    /// </summary>
+    [Fact]
+    public void Decode_Version3WithFewerRangesAfterOneWasForgotten_StillTreatsWhatLiesBelowThemAsForgotten()
+    {
+        var w = new ProducerWindows();
+        var gaps = Enumerable.Range(0, ProducerWindows.MaxMissingRanges + 1).Select(g => 100L + (g * 10)).ToHashSet();
+        for (var s = 1; s <= 3_000; s++)
+        {
+            if (!gaps.Contains(s))
+            {
+                Assert.True(w.TryAccept("svc", s, 1));
+            }
+        }
+
+        Assert.True(w.TryAccept("svc", 200, 1)); // a late record: one kept range less
+        var decoded = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9], ModelStateCodec.MissingRangesVersion)).Windows;
+
+        Assert.Equal(RetryVerdict.Unknowable, decoded.Judge("svc", 100)); // forgotten by the writer
+        Assert.Equal(RetryVerdict.New, decoded.Judge("svc", 110));
+        Assert.Equal(RetryVerdict.Seen, decoded.Judge("svc", 111));
+    }
+
+    /// <summary>
+    /// A version-2 state says nothing of sequences that left a window unapplied (written by builds that dropped them, and by
+    /// later builds whenever no range was kept at that moment): below the window nothing can be judged "seen".
+    /// </summary>
+    [Fact]
+    public void Decode_Version2_TreatsWhatLiesBelowTheWindowAsForgotten_InsideTheWindowTheBitsStillTell()
+    {
+        var w = new ProducerWindows();
+        for (var s = 1; s <= 3_000; s++)
+        {
+            if (s is not (50 or 2_900))
+            {
+                Assert.True(w.TryAccept("svc", s, 1));
+            }
+        }
+
+        var decoded = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9], ModelStateCodec.WindowsVersion)).Windows;
+
+        Assert.Equal(RetryVerdict.Unknowable, decoded.Judge("svc", 50));
+        Assert.Equal(RetryVerdict.Unknowable, decoded.Judge("svc", 51));
+        Assert.Equal(RetryVerdict.New, decoded.Judge("svc", 2_900));
+        Assert.Equal(RetryVerdict.Seen, decoded.Judge("svc", 2_901));
+    }
+
+    /// <summary>Every state is written in the current version, also with no range kept or forgotten: nothing of it reads as forgotten.</summary>
+    [Fact]
+    public void Encode_NothingMissing_WritesTheCurrentVersion_BelowTheWindowStaysSeen()
+    {
+        var w = new ProducerWindows();
+        for (var s = 1; s <= 3_000; s++)
+        {
+            Assert.True(w.TryAccept("svc", s, 1));
+        }
+
+        var stored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9]));
+
+        Assert.Equal(ModelStateCodec.ForgottenRangesVersion, stored.FormatVersion);
+        Assert.Equal(RetryVerdict.Seen, stored.Windows.Judge("svc", 50));
     }
 }

@@ -1,3 +1,4 @@
+using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Registry;
 using EmStreaming.Grains.Service;
 using EmStreaming.Grains.Tests.TestSupport;
@@ -103,6 +104,44 @@ public sealed class IdempotencyRetryTests
         await otherSilo.AppendAsync("ra", ModelHarness.Rows(3, 2, 7));
         await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "ra" && a.Record.RowCount == 3), "the fence append");
         Assert.Equal(later + 13, (await h.Service.GetStateAsync("ra")).Observations);
+    }
+
+    /// <summary>
+    /// The process dies right after taking the key (nothing appended: sequence 1 of its producer is a gap), and that producer's
+    /// later records leave more gaps than its window keeps (32 ranges) before they slide past it. The gap of the reserved
+    /// sequence is the oldest, so it is forgotten; the retry was then judged "seen": a 200 for rows that were never applied,
+    /// an acknowledged batch lost. The model cannot tell, so the retry is a 409 that says why, and nothing is applied.
+    /// </summary>
+    [Fact]
+    public async Task RetryAfterNothingWasAppended_ItsGapForgottenUnderLaterGaps_ConflictNotAnAnswerForRowsNeverApplied()
+    {
+        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Reserve));
+        await h.Service.PutModelAsync("rf", ModelHarness.Gmm(window: 2_000));
+        var batch = ModelHarness.Rows(10, 2, 1);
+        await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync("rf", batch, "first"));
+
+        // The same producer's later records, every other sequence (each one a gap), then one far above: they all leave the window.
+        var producer = ((ModelService)h.Service).ProducerId;
+        var generation = (await h.Registry.GetAsync("rf", CancellationToken.None))!.Generation;
+        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "rf"));
+        const int later = EmStreaming.Grains.Models.ProducerWindows.MaxMissingRanges + 4;
+        for (var i = 1; i <= later; i++)
+        {
+            await stream.OnNextAsync(ModelStreamRecord.Observations(producer, 2 * i, generation, ModelHarness.Rows(1, 2, 100 + i), DateTimeOffset.UtcNow));
+        }
+
+        await stream.OnNextAsync(ModelStreamRecord.Observations(producer, (2 * later) + ProducerWindowsWidth + 100, generation, ModelHarness.Rows(1, 2, 7), DateTimeOffset.UtcNow));
+        await h.WaitForObservationsAsync("rf", later + 1);
+
+        var otherSilo = ActivatorUtilities.CreateInstance<ModelService>(h.Services);
+        var conflict = await Assert.ThrowsAsync<ModelConflictException>(() => otherSilo.AppendAsync("rf", batch, "first"));
+        Assert.Contains("can no longer tell", conflict.Message);
+        Assert.Contains("gaps", conflict.Message);
+
+        await otherSilo.AppendAsync("rf", ModelHarness.Rows(3, 2, 7));
+        await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "rf" && a.Record.RowCount == 3), "the fence append");
+        Assert.Equal(later + 1 + 3, (await h.Service.GetStateAsync("rf")).Observations);
     }
 
     /// <summary>
