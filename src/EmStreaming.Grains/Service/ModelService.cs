@@ -29,9 +29,16 @@ internal sealed class ModelService(
     private readonly ConcurrentDictionary<(string, string), SemaphoreSlim> _keyLocks = new();
     private readonly ConcurrentDictionary<string, ProducerCounter> _counters = new(StringComparer.Ordinal);
     // (model, sequence) of this producer's keyed records appended and counted whose answer is not recorded yet: a retry in this
-    // process appends the same record again and must not count its rows twice.
+    // process appends the same record again and must not count its rows twice. Added only once the record is durable and its
+    // rows counted (an append that fails before leaves none: nothing was counted, a retry counts them); removed once no retry
+    // can append it again (its answer recorded, or the model's verdict on it final). It deliberately outlives a request that
+    // failed between the durable append and recording its answer: removing it then would count the rows of this process's
+    // retry a second time, and the pending count would never fall to 0 again.
     private readonly ConcurrentDictionary<(string, long), byte> _unanswered = new();
     private readonly IStreamProvider _streams = client.GetStreamProvider(streams.Value.ProviderName);
+
+    /// <summary>Keyed records of this producer whose rows are counted and whose answer is not recorded yet (for tests).</summary>
+    internal int UnansweredCount => _unanswered.Count;
 
     /// <summary>This process's producer id on every model stream.</summary>
     public string ProducerId { get; } = $"svc-{Guid.NewGuid():N}";
@@ -337,6 +344,10 @@ internal sealed class ModelService(
                 Answered(id, identity);
                 return answer with { Replayed = true };
             case RetryVerdict.Unknowable:
+                // Final: the windows never learn again what they forgot (the producer count only grows, the forgotten mark only
+                // rises), so every later retry under the key is this 409 and none appends: the "rows already counted" mark of a
+                // first attempt in this process would otherwise stay for the life of the process.
+                Answered(id, identity);
                 throw new ModelConflictException(
                     $"idempotency key '{key}' of model '{id}' was taken by a request that never recorded its answer, and model '{id}' can no "
                     + $"longer tell whether that batch was applied (it has seen {ProducerWindows.MaxProducers} producers since, the most it "

@@ -107,6 +107,34 @@ public sealed class IdempotencyRetryTests
     }
 
     /// <summary>
+    /// A request whose batch was appended and counted but whose answer was not recorded leaves a mark, so this process's retry
+    /// does not count the rows again. A retry the model can no longer judge (its producer forgotten) is a 409, and so is every
+    /// later one: none appends again, so the mark must go, or every such request leaves one behind for the process's life.
+    /// </summary>
+    [Fact]
+    public async Task RetryInTheSameProcess_ModelCanNoLongerTell_LeavesNoUnansweredMark()
+    {
+        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Save));
+        var service = (ModelService)h.Service;
+        await service.PutModelAsync("ru", ModelHarness.Gmm());
+        var batch = ModelHarness.Rows(10, 2, 1);
+        await Assert.ThrowsAsync<IOException>(() => service.AppendAsync("ru", batch, "first"));
+        Assert.Equal(1, service.UnansweredCount);
+
+        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "ru"));
+        for (var i = 0; i < ProducerWindows.MaxProducers; i++)
+        {
+            await stream.OnNextAsync(new ObservationBatch { ProducerId = $"gateway-{i}", Sequence = 1, Values = ModelHarness.Rows(1, 2, 50 + i).Values.ToArray(), Columns = 2 });
+        }
+
+        await h.WaitForObservationsAsync("ru", 10 + ProducerWindows.MaxProducers);
+        await Assert.ThrowsAsync<ModelConflictException>(() => service.AppendAsync("ru", batch, "first"));
+
+        Assert.Equal(0, service.UnansweredCount);
+    }
+
+    /// <summary>
     /// The process dies right after taking the key (nothing appended: sequence 1 of its producer is a gap), and that producer's
     /// later records leave more gaps than its window keeps (32 ranges) before they slide past it. The gap of the reserved
     /// sequence is the oldest, so it is forgotten; the retry was then judged "seen": a 200 for rows that were never applied,
