@@ -1,6 +1,9 @@
+using System.Diagnostics.Metrics;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Tests.TestSupport;
 using EmStreaming.Numerics;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Streams;
 
 namespace EmStreaming.Grains.Tests.Models;
 
@@ -37,5 +40,45 @@ public sealed class ApplyFailureTests
         Assert.Contains(events!, e => e.Type == ModelEventType.Failed && e.Message!.Contains("rows 1-2 of 2", StringComparison.Ordinal));
         Assert.Equal(1_005, core.Observations);
         Assert.Equal(core.Gmm!.Observations, core.Observations);
+    }
+
+    /// <summary>
+    /// A record the estimator refuses part way: the grain's applied-observations metric and its snapshot-every-N trigger count
+    /// the rows the model took (1 of 3), not the record's row count. Counted whole, the trigger fires at the first fence (1,004
+    /// rows counted against 1,003 applied) and the metric runs ahead of the model's own count.
+    /// </summary>
+    [Fact]
+    public async Task ApplyInTheGrain_RecordRefusedPartWay_MetricsAndSnapshotTriggerCountOnlyTheRowsApplied()
+    {
+        await using var h = await ModelHarness.StartAsync();
+        var metrics = h.Services.GetRequiredService<ModelMetrics>();
+        long applied = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument, metrics.Observations))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref applied, value));
+        listener.Start();
+
+        await h.Service.PutModelAsync("pf", ModelHarness.Gmm(snapshotEvery: 1_004) with { BatchSize = 1 });
+        await h.Service.AppendAsync("pf", ModelHarness.Rows(1_000, 2, 1));
+        await h.WaitForObservationsAsync("pf", 1_000);
+        var generation = (await h.Registry.GetAsync("pf", CancellationToken.None))!.Generation;
+        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "pf"));
+        // 1e160 squared overflows the statistics: the estimator takes the first row and refuses the other two.
+        await stream.OnNextAsync(ModelStreamRecord.Observations("ext", 1, generation, new DataMatrix([1, 2, 1e160, -1e160, 3, 4], 3, 2), DateTimeOffset.UtcNow));
+        // Two fences: the second is applied in a later turn than the first, whose snapshot (if due) is written by then.
+        await h.Service.AppendAsync("pf", ModelHarness.Rows(1, 2, 2));
+        await h.Service.AppendAsync("pf", ModelHarness.Rows(1, 2, 3));
+        await Wait.UntilAsync(() => h.Recorder.Applied.Count(a => a.Model == "pf" && a.Record.RowCount == 1) == 2, "the two fences");
+
+        Assert.Equal(1_003, (await h.Service.GetStateAsync("pf")).Observations);
+        Assert.Equal(1_003, Interlocked.Read(ref applied));
+        Assert.DoesNotContain(await h.Service.ListSnapshotsAsync("pf"), s => s.Reason == nameof(SnapshotReason.Policy));
     }
 }
