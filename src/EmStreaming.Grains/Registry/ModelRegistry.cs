@@ -7,13 +7,13 @@ namespace EmStreaming.Grains.Registry;
 internal sealed record RegistryEntry(string Id, ModelDefinition Definition, long Generation, DateTimeOffset CreatedAt);
 
 /// <summary>
-/// The answer recorded for an idempotency key, with a hash of the request it answered; a null result is a reservation: a
+/// The answer recorded for an idempotency key, with a fingerprint of the request it answered; a null result is a reservation: a
 /// request with that hash took the key and has not recorded its answer (it is still running, or its process died). A
 /// reservation names the stream identity its request appends under (<paramref name="ProducerId"/>, <paramref name="Sequence"/>),
 /// so a retry appends the very same record identity and the model's producer window applies the batch once, whichever copy
 /// arrives first; null for a reservation of a batch with no row to append (and for reservations written before it existed).
 /// </summary>
-internal sealed record StoredAnswer(ulong RequestHash, AppendResult? Result, string? ProducerId = null, long Sequence = 0);
+internal sealed record StoredAnswer(RequestFingerprint Request, AppendResult? Result, string? ProducerId = null, long Sequence = 0);
 
 /// <summary>Model definitions and idempotency answers (embedded: the silo's SQLite file; tests: memory).</summary>
 internal interface IModelRegistry

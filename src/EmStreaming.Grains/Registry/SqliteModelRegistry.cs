@@ -191,7 +191,7 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         cmd.Parameters.AddWithValue("$key", key);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-            ? ReadAnswer(unchecked((ulong)reader.GetInt64(0)), reader.GetString(1))
+            ? ReadAnswer(ReadFingerprint(reader), reader.GetString(1))
             : null;
     }
 
@@ -208,7 +208,7 @@ internal sealed class SqliteModelRegistry : IModelRegistry
             cmd.CommandText = "INSERT OR IGNORE INTO em_answers (id, key, request_hash, answer) VALUES ($id, $key, $h, $a); SELECT changes();";
             cmd.Parameters.AddWithValue("$id", id);
             cmd.Parameters.AddWithValue("$key", key);
-            cmd.Parameters.AddWithValue("$h", unchecked((long)reservation.RequestHash));
+            cmd.Parameters.AddWithValue("$h", reservation.Request.ToBytes());
             cmd.Parameters.AddWithValue(
                 "$a", reservation.ProducerId is { } producer ? string.Create(CultureInfo.InvariantCulture, $"{ReservationPrefix}{reservation.Sequence}:{producer}") : string.Empty);
             if (Convert.ToInt64(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false)) == 1)
@@ -224,8 +224,16 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         return await GetAnswerAsync(id, key, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The request_hash column: a 16-byte BLOB (<see cref="RequestFingerprint"/>), or the 64-bit INTEGER hash rows written
+    /// before fingerprints hold (the column's INTEGER affinity stores a BLOB as it is, so no migration is needed).
+    /// </summary>
+    private static RequestFingerprint ReadFingerprint(SqliteDataReader reader) => reader.GetValue(0) is byte[] bytes
+        ? RequestFingerprint.FromBytes(bytes)
+        : RequestFingerprint.FromLegacy(unchecked((ulong)reader.GetInt64(0)));
+
     /// <summary>An answer row: JSON of the result; a reservation is empty (no identity) or <c>reserved:{sequence}:{producer id}</c>.</summary>
-    private static StoredAnswer ReadAnswer(ulong requestHash, string answer)
+    private static StoredAnswer ReadAnswer(RequestFingerprint requestHash, string answer)
     {
         if (answer.Length == 0)
         {
@@ -262,7 +270,7 @@ internal sealed class SqliteModelRegistry : IModelRegistry
         cmd.CommandText = "INSERT OR REPLACE INTO em_answers (id, key, request_hash, answer) VALUES ($id, $key, $h, $a)";
         cmd.Parameters.AddWithValue("$id", id);
         cmd.Parameters.AddWithValue("$key", key);
-        cmd.Parameters.AddWithValue("$h", unchecked((long)answer.RequestHash));
+        cmd.Parameters.AddWithValue("$h", answer.Request.ToBytes());
         cmd.Parameters.AddWithValue("$a", JsonSerializer.Serialize(answer.Result, RegistryRules.Json));
         await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }

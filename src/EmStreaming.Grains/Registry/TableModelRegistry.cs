@@ -146,11 +146,19 @@ internal sealed class TableModelRegistry : IModelRegistry
 
         var entity = row.Value!;
         return new StoredAnswer(
-            unchecked((ulong)(entity.GetInt64("RequestHash") ?? 0)),
+            ReadFingerprint(entity),
             entity.GetString("Answer") is { Length: > 0 } answer ? JsonSerializer.Deserialize<AppendResult>(answer, RegistryRules.Json)! : null,
             entity.GetString("Producer"),
             entity.GetInt64("Sequence") ?? 0);
     }
+
+    /// <summary>
+    /// <c>RequestFingerprint</c> (16 bytes, <see cref="RequestFingerprint"/>), or the 64-bit <c>RequestHash</c> of a row written
+    /// before fingerprints (a build from before them reads a new row's missing hash as 0: a 409 for a retry, never a false match).
+    /// </summary>
+    private static RequestFingerprint ReadFingerprint(TableEntity entity) => entity.GetBinary("RequestFingerprint") is { } bytes
+        ? RequestFingerprint.FromBytes(bytes)
+        : RequestFingerprint.FromLegacy(unchecked((ulong)(entity.GetInt64("RequestHash") ?? 0)));
 
     public async ValueTask<StoredAnswer?> ReserveAnswerAsync(string id, string key, StoredAnswer reservation, CancellationToken cancellationToken)
     {
@@ -160,7 +168,7 @@ internal sealed class TableModelRegistry : IModelRegistry
         {
             // A reservation is a row without an answer, with the record identity its request appends under; adding fails (409)
             // when the key has a row, whichever silo wrote it.
-            var row = new TableEntity(AnswerPartitionPrefix + id, AnswerRow(key)) { ["RequestHash"] = unchecked((long)reservation.RequestHash) };
+            var row = new TableEntity(AnswerPartitionPrefix + id, AnswerRow(key)) { ["RequestFingerprint"] = reservation.Request.ToBytes() };
             if (reservation.ProducerId is { } producer)
             {
                 row["Producer"] = producer;
@@ -182,7 +190,7 @@ internal sealed class TableModelRegistry : IModelRegistry
         await EnsureTableAsync(cancellationToken).ConfigureAwait(false);
         await _table.UpsertEntityAsync(new TableEntity(AnswerPartitionPrefix + id, AnswerRow(key))
         {
-            ["RequestHash"] = unchecked((long)answer.RequestHash),
+            ["RequestFingerprint"] = answer.Request.ToBytes(),
             ["Answer"] = JsonSerializer.Serialize(answer.Result, RegistryRules.Json),
         }, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
     }

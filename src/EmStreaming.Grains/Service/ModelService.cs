@@ -275,7 +275,7 @@ internal sealed class ModelService(
         try
         {
             var validated = validate(target.Dimension, rows);
-            var requestHash = HashRows(validated);
+            var request = RequestFingerprint.Of(validated);
             var appends = validated.Accepted is { Rows: > 0 };
             // Refused before anything could be appended: the key is not taken, so the client may retry it with any batch.
             EnsureCanApply(id, target, appends);
@@ -286,11 +286,11 @@ internal sealed class ModelService(
             // The key is taken in the registry (shared by the silos) before the append: the per-key lock above holds only in
             // this process, and two silos that both found the key free would both append and answer, while the grain applies
             // only the first batch it reads under the key (a different batch under the same key was acknowledged, never applied).
-            var reservation = new StoredAnswer(requestHash, null, identity.Item1, identity.Item2);
+            var reservation = new StoredAnswer(request, null, identity.Item1, identity.Item2);
             if (await registry.ReserveAnswerAsync(id, idempotencyKey, reservation, cancellationToken).ConfigureAwait(false) is { } stored)
             {
                 counter.GiveBack(identity.Item2); // unused: no gap in this producer's numbering when nothing came in between
-                if (stored.RequestHash != requestHash)
+                if (!stored.Request.Matches(validated))
                 {
                     throw new ModelConflictException(
                         $"idempotency key '{idempotencyKey}' of model '{id}' was already used for a different batch (other rows, or rows rejected "
@@ -308,7 +308,7 @@ internal sealed class ModelService(
                 // (A reservation without an identity, written before they existed, falls back to a new one and the key hash.)
                 identity = stored.ProducerId is { } producer ? (producer, stored.Sequence) : appends ? (ProducerId, counter.Next()) : default;
                 if (stored.ProducerId is not null
-                    && await RetryAsync(id, idempotencyKey, validated, requestHash, identity, cancellationToken).ConfigureAwait(false) is { } known)
+                    && await RetryAsync(id, idempotencyKey, validated, request, identity, cancellationToken).ConfigureAwait(false) is { } known)
                 {
                     return known;
                 }
@@ -316,7 +316,7 @@ internal sealed class ModelService(
 
             var result = await AppendValidatedAsync(id, target, validated, ModelStreamRecord.HashKey(idempotencyKey), identity.Item1 is null ? null : identity, cancellationToken)
                 .ConfigureAwait(false);
-            await registry.SaveAnswerAsync(id, idempotencyKey, new StoredAnswer(requestHash, result), cancellationToken).ConfigureAwait(false);
+            await registry.SaveAnswerAsync(id, idempotencyKey, new StoredAnswer(request, result), cancellationToken).ConfigureAwait(false);
             Answered(id, identity);
             return result;
         }
@@ -333,14 +333,14 @@ internal sealed class ModelService(
     /// appending again could apply the batch twice). Null: never applied, append it again under the same identity.
     /// </summary>
     private async Task<AppendResult?> RetryAsync(
-        string id, string key, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated, ulong requestHash, (string Producer, long Sequence) identity,
+        string id, string key, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated, RequestFingerprint request, (string Producer, long Sequence) identity,
         CancellationToken cancellationToken)
     {
         switch (await Control(id).JudgeRetryAsync(identity.Producer, identity.Sequence).WaitAsync(cancellationToken).ConfigureAwait(false))
         {
             case RetryVerdict.Seen:
                 var answer = new AppendResult(validated.Accepted?.Rows ?? 0, validated.Rejected, identity.Sequence);
-                await registry.SaveAnswerAsync(id, key, new StoredAnswer(requestHash, answer), cancellationToken).ConfigureAwait(false);
+                await registry.SaveAnswerAsync(id, key, new StoredAnswer(request, answer), cancellationToken).ConfigureAwait(false);
                 Answered(id, identity);
                 return answer with { Replayed = true };
             case RetryVerdict.Unknowable:
@@ -543,26 +543,6 @@ internal sealed class ModelService(
     private ProducerCounter Counter(string id) => _counters.GetOrAdd(id, static _ => new ProducerCounter());
 
     private static SnapshotInfo Info(SnapshotVersion v) => new(v.Version, v.Timestamp, v.Observations, v.Size, v.Reason ?? "Unknown");
-
-    private static ulong HashRows((DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated)
-    {
-        var hash = 14695981039346656037UL;
-        foreach (var r in validated.Rejected)
-        {
-            hash = (hash ^ (ulong)r.Index) * 1099511628211UL;
-        }
-
-        if (validated.Accepted is { } rows)
-        {
-            hash = (hash ^ (ulong)rows.Columns) * 1099511628211UL;
-            foreach (var v in rows.Values)
-            {
-                hash = (hash ^ BitConverter.DoubleToUInt64Bits(v)) * 1099511628211UL;
-            }
-        }
-
-        return hash;
-    }
 
     /// <summary>
     /// This producer's numbering of one model's records, and the rows it appended to the model's newest definition generation

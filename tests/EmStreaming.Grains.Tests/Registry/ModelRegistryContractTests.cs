@@ -16,6 +16,24 @@ public abstract class ModelRegistryContractTests
     /// <summary>A fresh, empty registry (a second call in a test opens the same store, as another silo would).</summary>
     internal abstract IModelRegistry Create();
 
+    /// <summary>Stores, the way builds before request fingerprints did, a reservation without identity and its 64-bit request hash.</summary>
+    internal abstract Task WriteLegacyReservationAsync(string id, string key, ulong hash);
+
+    private static RequestFingerprint F(ulong n) => new((UInt128)n << 64 | n);
+
+    [Fact]
+    public async Task GetAnswerAsync_ReservationStoredBeforeFingerprints_ReadsItsLegacyHash()
+    {
+        var registry = Create();
+        await registry.PutAsync("m1", Gmm2, onlyIfAbsent: false, default);
+        await WriteLegacyReservationAsync("m1", "k1", ulong.MaxValue - 5);
+
+        var read = await Create().GetAnswerAsync("m1", "k1", default);
+
+        Assert.Equal(new StoredAnswer(RequestFingerprint.FromLegacy(ulong.MaxValue - 5), null), read);
+        Assert.Equal(read, await registry.ReserveAnswerAsync("m1", "k1", new StoredAnswer(F(3), null, "svc", 1), default));
+    }
+
     [Fact]
     public async Task GetAsync_Unknown_ReturnsNull()
     {
@@ -62,7 +80,7 @@ public abstract class ModelRegistryContractTests
     {
         var registry = Create();
         var (_, first) = await registry.PutAsync("m1", Gmm2, onlyIfAbsent: false, default);
-        await registry.SaveAnswerAsync("m1", "key-1", new StoredAnswer(7, new AppendResult(3, [])), default);
+        await registry.SaveAnswerAsync("m1", "key-1", new StoredAnswer(F(7), new AppendResult(3, [])), default);
 
         Assert.True(await registry.DeleteAsync("m1", default));
         Assert.False(await registry.DeleteAsync("m1", default));
@@ -94,18 +112,18 @@ public abstract class ModelRegistryContractTests
         var registry = Create();
         await registry.PutAsync("m1", Gmm2, onlyIfAbsent: false, default);
         const string key = "batch/7#?\\ é";
-        var answer = new StoredAnswer(ulong.MaxValue - 3, new AppendResult(2, [new RejectedRow(1, "row has no observed value")], 40, false));
+        var answer = new StoredAnswer(F(ulong.MaxValue - 3), new AppendResult(2, [new RejectedRow(1, "row has no observed value")], 40, false));
 
         await registry.SaveAnswerAsync("m1", key, answer, default);
         var read = await Create().GetAnswerAsync("m1", key, default);
 
         Assert.NotNull(read);
-        Assert.Equal(answer.RequestHash, read.RequestHash);
+        Assert.Equal(answer.Request, read.Request);
         Assert.Equal(answer.Result!.Accepted, read.Result!.Accepted);
         Assert.Equal(answer.Result!.Rejected, read.Result!.Rejected);
         Assert.Null(await registry.GetAnswerAsync("m1", "batch/7", default));
-        await registry.SaveAnswerAsync("m1", key, answer with { RequestHash = 1 }, default);
-        Assert.Equal(1UL, (await registry.GetAnswerAsync("m1", key, default))!.RequestHash);
+        await registry.SaveAnswerAsync("m1", key, answer with { Request = F(1) }, default);
+        Assert.Equal(F(1), (await registry.GetAnswerAsync("m1", key, default))!.Request);
     }
 
     [Fact]
@@ -127,19 +145,19 @@ public abstract class ModelRegistryContractTests
     {
         var registry = Create();
         await registry.PutAsync("m1", Gmm2, onlyIfAbsent: false, default);
-        Assert.Null(await registry.ReserveAnswerAsync("m1", "batch/1", new StoredAnswer(7, null, "svc-a:1", 42), default));
+        Assert.Null(await registry.ReserveAnswerAsync("m1", "batch/1", new StoredAnswer(F(7), null, "svc-a:1", 42), default));
         var other = Create(); // another silo's
         // The reservation names the record identity the first request appends under, so another silo's retry reuses it.
-        Assert.Equal(new StoredAnswer(7, null, "svc-a:1", 42), await other.ReserveAnswerAsync("m1", "batch/1", new StoredAnswer(8, null, "svc-b", 1), default));
-        Assert.Equal(new StoredAnswer(7, null, "svc-a:1", 42), await other.GetAnswerAsync("m1", "batch/1", default));
+        Assert.Equal(new StoredAnswer(F(7), null, "svc-a:1", 42), await other.ReserveAnswerAsync("m1", "batch/1", new StoredAnswer(F(8), null, "svc-b", 1), default));
+        Assert.Equal(new StoredAnswer(F(7), null, "svc-a:1", 42), await other.GetAnswerAsync("m1", "batch/1", default));
         // A batch with nothing to append reserves without an identity.
-        Assert.Null(await registry.ReserveAnswerAsync("m1", "batch/2", new StoredAnswer(9, null), default));
-        Assert.Equal(new StoredAnswer(9, null), await other.GetAnswerAsync("m1", "batch/2", default));
+        Assert.Null(await registry.ReserveAnswerAsync("m1", "batch/2", new StoredAnswer(F(9), null), default));
+        Assert.Equal(new StoredAnswer(F(9), null), await other.GetAnswerAsync("m1", "batch/2", default));
 
-        var answer = new StoredAnswer(7, new AppendResult(2, [], 1, false));
+        var answer = new StoredAnswer(F(7), new AppendResult(2, [], 1, false));
         await registry.SaveAnswerAsync("m1", "batch/1", answer, default);
-        var stored = await other.ReserveAnswerAsync("m1", "batch/1", new StoredAnswer(7, null, "svc-b", 2), default);
-        Assert.Equal(7UL, stored!.RequestHash);
+        var stored = await other.ReserveAnswerAsync("m1", "batch/1", new StoredAnswer(F(7), null, "svc-b", 2), default);
+        Assert.Equal(F(7), stored!.Request);
         Assert.Equal(2, stored.Result!.Accepted);
     }
 }
@@ -150,6 +168,9 @@ public sealed class InMemoryModelRegistryTests : ModelRegistryContractTests
 
     // One store per test: a second Create returns the same instance (there is nothing else to reopen).
     internal override IModelRegistry Create() => _registry ??= new InMemoryModelRegistry(Clock);
+
+    internal override Task WriteLegacyReservationAsync(string id, string key, ulong hash) =>
+        Create().SaveAnswerAsync(id, key, new StoredAnswer(RequestFingerprint.FromLegacy(hash), null), default).AsTask();
 }
 
 public sealed class SqliteModelRegistryTests : ModelRegistryContractTests, IDisposable
@@ -157,6 +178,19 @@ public sealed class SqliteModelRegistryTests : ModelRegistryContractTests, IDisp
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "emstream-registry-" + Guid.NewGuid().ToString("N"));
 
     internal override IModelRegistry Create() => new SqliteModelRegistry(Path.Combine(_directory, "emstreaming.db"), fullSync: false, Clock);
+
+    internal override Task WriteLegacyReservationAsync(string id, string key, ulong hash)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_directory, "emstreaming.db")};Pooling=false");
+        connection.Open();
+        using var insert = connection.CreateCommand();
+        insert.CommandText = "INSERT INTO em_answers (id, key, request_hash, answer) VALUES ($id, $key, $h, '')";
+        insert.Parameters.AddWithValue("$id", id);
+        insert.Parameters.AddWithValue("$key", key);
+        insert.Parameters.AddWithValue("$h", unchecked((long)hash));
+        Assert.Equal(1, insert.ExecuteNonQuery());
+        return Task.CompletedTask;
+    }
 
     public void Dispose()
     {
@@ -177,4 +211,10 @@ public sealed class TableModelRegistryTests(AzuriteFixture azurite) : ModelRegis
     private readonly string _table = "registry" + Guid.NewGuid().ToString("N")[..16];
 
     internal override IModelRegistry Create() => new TableModelRegistry(new TableClient(azurite.ConnectionString, _table), Clock);
+
+    internal override async Task WriteLegacyReservationAsync(string id, string key, ulong hash)
+    {
+        var row = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(key)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        await new TableClient(azurite.ConnectionString, _table).AddEntityAsync(new TableEntity("ans:" + id, row) { ["RequestHash"] = unchecked((long)hash) });
+    }
 }

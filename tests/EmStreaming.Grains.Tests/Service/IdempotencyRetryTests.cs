@@ -1,6 +1,7 @@
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Registry;
 using EmStreaming.Grains.Service;
+using EmStreaming.Numerics;
 using EmStreaming.Grains.Tests.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Streams;
@@ -104,6 +105,40 @@ public sealed class IdempotencyRetryTests
         await otherSilo.AppendAsync("ra", ModelHarness.Rows(3, 2, 7));
         await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "ra" && a.Record.RowCount == 3), "the fence append");
         Assert.Equal(later + 13, (await h.Service.GetStateAsync("ra")).Observations);
+    }
+
+    /// <summary>
+    /// The request hash was a word-wise FNV-1a: negating any two values of a batch gives the same hash (a sign flip xors the
+    /// top bit, which the multiplication carries unchanged to the end, so two cancel). A corrected batch sent again under the
+    /// same key was answered as the first one's retry: a 200 for rows that were never applied. It is a 409 now.
+    /// </summary>
+    [Fact]
+    public async Task SameKey_BatchWithTwoSignsFlipped_ConflictNotAReplay()
+    {
+        await using var h = await ModelHarness.StartAsync();
+        await h.Service.PutModelAsync("rs", ModelHarness.Gmm());
+        Assert.False((await h.Service.AppendAsync("rs", new DataMatrix([1.5, 2.5], 1, 2), "first")).Replayed);
+
+        var conflict = await Assert.ThrowsAsync<ModelConflictException>(() => h.Service.AppendAsync("rs", new DataMatrix([-1.5, -2.5], 1, 2), "first"));
+
+        Assert.Contains("different batch", conflict.Message);
+    }
+
+    /// <summary>An answer stored before request fingerprints (64-bit hash) still answers a retry of its batch, and only of it.</summary>
+    [Fact]
+    public async Task AnswerStoredWithTheLegacyHash_SameBatchReplayed_OtherBatchConflict()
+    {
+        await using var h = await ModelHarness.StartAsync();
+        await h.Service.PutModelAsync("rl", ModelHarness.Gmm());
+        var batch = ModelHarness.Rows(4, 2, 1);
+        var legacy = RequestFingerprint.FromLegacy(RequestFingerprint.LegacyHash(EmStreaming.Grains.Observations.ModelInput.Validate(batch, 2)));
+        await h.Registry.SaveAnswerAsync("rl", "old", new StoredAnswer(legacy, new AppendResult(4, [], 9)), CancellationToken.None);
+
+        var replay = await h.Service.AppendAsync("rl", batch, "old");
+
+        Assert.True(replay.Replayed);
+        Assert.Equal(9, replay.FirstPosition);
+        await Assert.ThrowsAsync<ModelConflictException>(() => h.Service.AppendAsync("rl", ModelHarness.Rows(4, 2, 2), "old"));
     }
 
     /// <summary>
