@@ -47,6 +47,9 @@ public sealed class HostileInputTests : IDisposable
     [InlineData("Cannot parse argument 'x' for option '--timeout' as a number", "watch", "--timeout", "x")]
     // The core's ArgumentException printed " (Parameter 'data')" after the sentence; the check before fitting names the file.
     [InlineData("{csv}: 3 rows, fewer than the 4 components --components 4 asks for (a component needs at least one row)", "fit", "{csv}", "-k", "4")]
+    // Sizes the options took without a bound: an OverflowException's and an OutOfMemoryException's stack traces (exit 1).
+    [InlineData("--chunk-rows must be between 1 and 1048576", "stream", "{csv}", "-k", "1", "--chunk-rows", "2147483647")]
+    [InlineData("--batch-size must be between 1 and 10000", "stream", "{csv}", "-k", "1", "--batch-size", "2147483647")]
     public void Command_ValueBeyondWhatItTakes_OneLineInTheUsersTerms(string expected, params string[] args)
     {
         var csv = Path.Combine(_directory, "data.csv");
@@ -59,5 +62,21 @@ public sealed class HostileInputTests : IDisposable
         Assert.DoesNotContain("(Parameter '", error);
         Assert.DoesNotContain("System.", error);
         Assert.DoesNotContain("Actual value", error);
+    }
+
+    [Theory]
+    [InlineData("fit", "{csv}", "-k", "1", "--max-iter", "2147483647")]
+    [InlineData("fit", "{csv}", "--model", "hmm", "--states", "1", "--max-iter", "2147483647")]
+    public void Fit_MaxIterAsLargeAsItGoes_IsABoundNotASize_FitsAndConverges(params string[] args)
+    {
+        // The iteration trace was allocated with MaxIterations as its capacity: an OutOfMemoryException (gmm) and an
+        // overflow of MaxIterations + 1 (hmm) before a single iteration.
+        var csv = Path.Combine(_directory, "data.csv");
+        File.WriteAllText(csv, "a,b\n1,2\n3,4\n5,7\n2,2\n4,5\n");
+
+        var (code, output, error) = CliRunner.Run([.. args.Select(a => a.Replace("{csv}", csv)), "--json"]);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("\"converged\":true", output.Replace(" ", ""));
     }
 }

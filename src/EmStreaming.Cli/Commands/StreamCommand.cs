@@ -24,6 +24,9 @@ internal static class StreamCommand
     /// <summary>Rows the CSV reader hands the learner at a time (default of the hidden --chunk-rows).</summary>
     public const int DefaultChunkRows = 8192;
 
+    /// <summary>Largest --chunk-rows: 1,048,576 rows (8 MiB per column of doubles).</summary>
+    public const int MaxChunkRows = 1 << 20;
+
     /// <summary>Chunks the reader may fill ahead of the learner: memory is this × chunk rows × columns × 8 bytes.</summary>
     private const int ChunkDepth = 4;
 
@@ -69,9 +72,15 @@ internal static class StreamCommand
             var every = parse.GetValue(reportEvery);
             if (every < 1) throw new CliException("--report-every must be at least 1");
             var m = parse.GetValue(batchSize);
-            if (m < 1) throw new CliException("--batch-size must be at least 1");
+            // The same bound as a model's batchSize on the server; a bigger batch is one huge buffer (2147483647 died of an OutOfMemoryException).
+            if (m is < 1 or > EmStreaming.Grains.Definitions.ModelDefinitionValidator.MaxBatchSize)
+            {
+                throw new CliException($"--batch-size must be between 1 and {EmStreaming.Grains.Definitions.ModelDefinitionValidator.MaxBatchSize}");
+            }
+
             var chunk = parse.GetValue(chunkRows);
-            if (chunk < 1) throw new CliException("--chunk-rows must be at least 1");
+            // A chunk is a buffer of rows × columns doubles: 2147483647 overflowed its size (an OverflowException's stack trace).
+            if (chunk is < 1 or > MaxChunkRows) throw new CliException($"--chunk-rows must be between 1 and {MaxChunkRows}");
             var schedule = Schedule(parse.GetValue(halfLife), parse.GetValue(alpha), kind);
             var cov = GmmArguments.ParseCovariance(parse.GetValue(covariance) ?? "full");
             var names = GmmArguments.ParseColumns(parse.GetValue(columns));

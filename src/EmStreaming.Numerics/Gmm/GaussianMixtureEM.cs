@@ -94,7 +94,8 @@ public static class GaussianMixtureEM
                     engine.Initialize(options.Initialization, DeterministicRandom.DeriveSeed(options.Seed, (ulong)restart), SeedingSpaces.OfStart(restart, options.DiverseSeeding));
                 }
 
-                var trace = new List<double>(options.MaxIterations);
+                // Capacity capped: MaxIterations is a bound, not a size (int.MaxValue allocated 16 GiB up front).
+                var trace = new List<double>(Math.Min(options.MaxIterations, 1_024));
                 var previous = engine.LogLikelihood / n;
                 var converged = false;
                 var iterations = 0;

@@ -77,7 +77,8 @@ internal sealed class BaumWelch : IDisposable
                 SeedingSpaces.OfStart(restart, options.DiverseSeeding));
         }
 
-        var trace = new List<double>(options.MaxIterations + 1);
+        // Capacity capped: MaxIterations is a bound, not a size (int.MaxValue + 1 overflowed).
+        var trace = new List<double>(Math.Min(options.MaxIterations, 1_024) + 1);
         var converged = false;
         var iterations = 0;
         var mean = double.NegativeInfinity;
