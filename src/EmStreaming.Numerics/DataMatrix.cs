@@ -59,6 +59,43 @@ public sealed class DataMatrix
     /// <summary>The entries of row <paramref name="i"/> (zero-based).</summary>
     public ReadOnlySpan<double> Row(int i) => new(_values, checked(i * Columns), Columns);
 
+    /// <summary>
+    /// The rows with at least one observed (non-NaN) entry, and the indices (ascending) of those with none; this matrix itself
+    /// when every row has one. Fits and conditional expectations need an observed entry; a row without any carries no information.
+    /// </summary>
+    public (DataMatrix Observed, int[] EmptyRows) SplitEmptyRows()
+    {
+        var empty = new List<int>();
+        for (var i = 0; i < Rows; i++)
+        {
+            if (Gmm.GmmParameters.CountObserved(Row(i)) == 0)
+            {
+                empty.Add(i);
+            }
+        }
+
+        if (empty.Count == 0)
+        {
+            return (this, []);
+        }
+
+        var values = new double[(long)(Rows - empty.Count) * Columns];
+        var r = 0;
+        var next = 0;
+        for (var i = 0; i < Rows; i++)
+        {
+            if (next < empty.Count && empty[next] == i)
+            {
+                next++;
+                continue;
+            }
+
+            Row(i).CopyTo(values.AsSpan(r++ * Columns, Columns));
+        }
+
+        return (new DataMatrix(values, Rows - empty.Count, Columns), [.. empty]);
+    }
+
     /// <summary>The entry at (<paramref name="row"/>, <paramref name="column"/>), NaN when missing.</summary>
     public double this[int row, int column]
     {

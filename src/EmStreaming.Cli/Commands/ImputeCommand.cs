@@ -36,7 +36,8 @@ internal static class ImputeCommand
             // Rows with nothing observed are kept: the fit cannot use them (they carry no information), but they are written back
             // filled with the fitted mixture's mean, Σ w_k μ_k, which is E[x] given nothing (said on stderr).
             var csv = context.LoadCsv(path, gmm.ColumnNames(parse), json: false, allowEmptyRows: true);
-            var (data, emptyRows) = WithoutEmptyRows(csv.Data);
+            var (data, empty) = csv.Data.SplitEmptyRows();
+            var emptyRows = empty.Length;
             if (data.Rows == 0)
             {
                 throw new CliException($"{path}: no row has an observed value in the selected columns, so there is nothing to fit");
@@ -93,45 +94,5 @@ internal static class ImputeCommand
             return ExitCodes.Success;
         });
         return command;
-    }
-
-    /// <summary>The rows with at least one observed value, and how many had none.</summary>
-    private static (EmStreaming.Numerics.DataMatrix Rows, int Empty) WithoutEmptyRows(EmStreaming.Numerics.DataMatrix data)
-    {
-        var d = data.Columns;
-        var keep = new List<int>(data.Rows);
-        for (var i = 0; i < data.Rows; i++)
-        {
-            if (HasObserved(data.Row(i)))
-            {
-                keep.Add(i);
-            }
-        }
-
-        if (keep.Count == data.Rows)
-        {
-            return (data, 0);
-        }
-
-        var values = new double[(long)keep.Count * d];
-        for (var r = 0; r < keep.Count; r++)
-        {
-            data.Row(keep[r]).CopyTo(values.AsSpan(r * d, d));
-        }
-
-        return (new EmStreaming.Numerics.DataMatrix(values, keep.Count, d), data.Rows - keep.Count);
-    }
-
-    private static bool HasObserved(ReadOnlySpan<double> row)
-    {
-        foreach (var v in row)
-        {
-            if (!double.IsNaN(v))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

@@ -275,56 +275,30 @@ public sealed class GaussianMixture
         var n = data.Rows;
         var d = data.Columns;
         var values = new double[n * d];
-        var empty = new List<int>();
-        for (var i = 0; i < n; i++)
+        var (observed, empty) = data.SplitEmptyRows();
+        if (observed.Rows > 0)
         {
-            if (!HasObserved(data.Row(i)))
+            // The workspace conditions on observed entries and refuses a row without any: impute the others, then fill the empty rows.
+            var imputed = empty.Length == 0 ? values : new double[observed.Rows * d];
+            using (var ws = new GmmWorkspace(observed, Components, CovarianceType))
             {
-                empty.Add(i);
+                ws.Impute(_p, imputed);
             }
-        }
 
-        if (empty.Count == 0)
-        {
-            using var ws = new GmmWorkspace(data, Components, CovarianceType);
-            ws.Impute(_p, values);
-            return new DataMatrix(values, n, d);
-        }
-
-        // The workspace conditions on observed entries and refuses a row without any: impute the others, then fill the empty rows.
-        if (empty.Count < n)
-        {
-            var kept = new double[(n - empty.Count) * d];
-            var rows = 0;
-            var next = 0;
-            for (var i = 0; i < n; i++)
+            if (empty.Length == 0)
             {
-                if (next < empty.Count && empty[next] == i)
+                return new DataMatrix(values, n, d);
+            }
+
+            for (int i = 0, r = 0, next = 0; i < n; i++)
+            {
+                if (next < empty.Length && empty[next] == i)
                 {
                     next++;
                     continue;
                 }
 
-                data.Row(i).CopyTo(kept.AsSpan(rows++ * d, d));
-            }
-
-            var partial = new double[kept.Length];
-            using (var ws = new GmmWorkspace(new DataMatrix(kept, rows, d), Components, CovarianceType))
-            {
-                ws.Impute(_p, partial);
-            }
-
-            rows = 0;
-            next = 0;
-            for (var i = 0; i < n; i++)
-            {
-                if (next < empty.Count && empty[next] == i)
-                {
-                    next++;
-                    continue;
-                }
-
-                partial.AsSpan(rows++ * d, d).CopyTo(values.AsSpan(i * d, d));
+                imputed.AsSpan(r++ * d, d).CopyTo(values.AsSpan(i * d, d));
             }
         }
 
@@ -350,19 +324,6 @@ public sealed class GaussianMixture
         }
 
         return mean;
-    }
-
-    private static bool HasObserved(ReadOnlySpan<double> row)
-    {
-        foreach (var v in row)
-        {
-            if (!double.IsNaN(v))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>Bayesian information criterion −2·log L + p·ln n (lower is better).</summary>
