@@ -50,7 +50,6 @@ public sealed partial class OnlineGaussianHmm
     private readonly double[] _psi;
     private readonly double[] _logEmission;
     private readonly double[] _normalizers;
-    private readonly double[] _predicted;
     private readonly double[] _stepScratch;
     private readonly double[] _rowScratch;
     private readonly bool[] _degenerate;
@@ -123,7 +122,6 @@ public sealed partial class OnlineGaussianHmm
         _psi = new double[_k * p];
         _logEmission = new double[_k];
         _normalizers = new double[_k];
-        _predicted = new double[_k];
         _stepScratch = new double[OnlineHmmRecursion.StepScratchLength(_k)];
         _rowScratch = new double[_emissions.ScratchLength];
         _degenerate = new bool[_k];
@@ -396,28 +394,23 @@ public sealed partial class OnlineGaussianHmm
     {
         var k = _k;
         _emissions.LogDensity(x, _logEmission, _rowScratch, _normalizers);
-        if (_sequenceStart)
-        {
-            _start.AsSpan(0, k).CopyTo(_predicted);
-        }
-        else
-        {
-            HmmForwardBackward.Predict(_phi, _transitions, k, _predicted);
-        }
-
-        var halfObserved = 0.5 * GmmParameters.CountObserved(x);
-        var expected = 0.0;
-        for (var j = 0; j < k; j++)
-        {
-            expected += _predicted[j] * (halfObserved - _normalizers[j]);
-        }
-
-        _lastExpectedLoss = expected;
         _emissions.Statistics(x, _psiBuffer!, _psi, _rowScratch);
         var gamma = _schedule.StepAt(_steps + 1);
         var logPredictive = OnlineHmmRecursion.Step(
             _logEmission, _psi, _start, _transitions, _sequenceStart, accumulate: true, gamma,
             _phi, _rho, _rhoScratch, _statistics, _stepScratch, k, _d, _emissions.S2Length);
+
+        // The expected loss under the predicted regimes, which the step left in its scratch (it computed them from φ before
+        // updating it): no second prediction.
+        var predicted = _stepScratch.AsSpan(0, k);
+        var halfObserved = 0.5 * GmmParameters.CountObserved(x);
+        var expected = 0.0;
+        for (var j = 0; j < k; j++)
+        {
+            expected += predicted[j] * (halfObserved - _normalizers[j]);
+        }
+
+        _lastExpectedLoss = expected;
         _sequenceStart = false;
         _steps++;
         _lastStepSize = gamma;

@@ -139,7 +139,8 @@ internal static class OnlineHmmRecursion
     /// <summary>
     /// One observation of the online recursion: filter update φ, and (when <paramref name="accumulate"/>) the
     /// statistics ρ and S = Σ_k φ(k) ρ(·|k). ρ is updated through <paramref name="rhoScratch"/> and copied back.
-    /// Returns the log predictive density log p(x_n | x_1..n−1).
+    /// Returns the log predictive density log p(x_n | x_1..n−1), and leaves the predicted regime probabilities
+    /// p(z_n | x_1..n−1) in <c>scratch[..k]</c> (the drift test's expected loss reads them there).
     /// </summary>
     /// <remarks><c>logEmission</c>: log g_k(x_n) for each state (K).</remarks>
     /// <remarks><c>psi</c>: K·P emission statistics of x_n under each state (s0 | s1 | s2 layout, P = 1 + d + s2); unused when not accumulating.</remarks>
