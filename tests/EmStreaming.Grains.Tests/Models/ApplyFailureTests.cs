@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Tests.TestSupport;
 using EmStreaming.Numerics;
@@ -51,18 +50,7 @@ public sealed class ApplyFailureTests
     public async Task ApplyInTheGrain_RecordRefusedPartWay_MetricsAndSnapshotTriggerCountOnlyTheRowsApplied()
     {
         await using var h = await ModelHarness.StartAsync();
-        var metrics = h.Services.GetRequiredService<ModelMetrics>();
-        long applied = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument, metrics.Observations))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref applied, value));
-        listener.Start();
+        using var applied = new AppliedObservationsMeter(h);
 
         await h.Service.PutModelAsync("pf", ModelHarness.Gmm(snapshotEvery: 1_004) with { BatchSize = 1 });
         await h.Service.AppendAsync("pf", ModelHarness.Rows(1_000, 2, 1));
@@ -78,7 +66,7 @@ public sealed class ApplyFailureTests
         await Wait.UntilAsync(() => h.Recorder.Applied.Count(a => a.Model == "pf" && a.Record.RowCount == 1) == 2, "the two fences");
 
         Assert.Equal(1_003, (await h.Service.GetStateAsync("pf")).Observations);
-        Assert.Equal(1_003, Interlocked.Read(ref applied));
+        Assert.Equal(1_003, applied.Total);
         Assert.DoesNotContain(await h.Service.ListSnapshotsAsync("pf"), s => s.Reason == nameof(SnapshotReason.Policy));
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Service;
 using EmStreaming.Grains.Tests.TestSupport;
@@ -73,18 +72,7 @@ public sealed class DeleteRecreateSequenceTests
     public async Task RecordOfTheOldGeneration_IsNotCountedInTheAppliedObservationsMetric()
     {
         await using var h = await ModelHarness.StartAsync();
-        var metrics = h.Services.GetRequiredService<ModelMetrics>();
-        long applied = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (ReferenceEquals(instrument, metrics.Observations))
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => Interlocked.Add(ref applied, value));
-        listener.Start();
+        using var applied = new AppliedObservationsMeter(h);
 
         var producer = ((ModelService)h.Service).ProducerId;
         await h.Service.PutModelAsync("dm", ModelHarness.Gmm());
@@ -104,6 +92,6 @@ public sealed class DeleteRecreateSequenceTests
         await h.WaitForObservationsAsync("dm", 7);
 
         Assert.Equal(7, (await h.Service.GetStateAsync("dm")).Observations);
-        Assert.Equal(10 + 7, Interlocked.Read(ref applied));
+        Assert.Equal(10 + 7, applied.Total);
     }
 }
