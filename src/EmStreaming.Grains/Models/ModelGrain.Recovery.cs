@@ -39,11 +39,7 @@ internal sealed partial class ModelGrain
         if (recovering)
         {
             _controlSequence = stored.ControlSequence;
-            _windows.Clear();
-            foreach (var w in stored.Windows.All)
-            {
-                _windows.Restore(w.ProducerId, w.Highest, w.Rows, w.Bitmap, w.Missing);
-            }
+            _windows.ReplaceWith(stored.Windows);
 
             _outstanding.Clear();
         }

@@ -175,11 +175,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
             if (stored is not null && _core is not null)
             {
                 _controlSequence = stored.ControlSequence;
-                foreach (var w in stored.Windows.All)
-                {
-                    _windows.Restore(w.ProducerId, w.Highest, w.Rows, w.Bitmap, w.Missing);
-                }
-
+                _windows.ReplaceWith(stored.Windows);
                 _stored = _windows.Clone();
             }
 
@@ -421,7 +417,16 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
         // Rows count toward the producer's applied rows only for the current generation: a record of a deleted or reset model
         // is inert, and its rows were never pending for the model the service now counts for (ModelProgress.Generation).
-        if (!_windows.TryAccept(record.ProducerId, record.Sequence, IsCurrent(record) ? record.RowCount : 0))
+        var activeEvictions = _windows.ActiveEvictions;
+        var accepted = _windows.TryAccept(record.ProducerId, record.Sequence, IsCurrent(record) ? record.RowCount : 0, _time.GetUtcNow().UtcTicks);
+        if (_windows.ActiveEvictions != activeEvictions)
+        {
+            _logger.LogWarning(
+                "Model {Id} has {Max} producers that sent records within {Horizon}, the most it keeps: it forgot the least recently used one, whose "
+                + "redelivered or late records can no longer be told from new ones", Id, ProducerWindows.MaxProducers, ProducerWindows.IdleHorizon);
+        }
+
+        if (!accepted)
         {
             // A redelivery: its effect is already in this state. With nothing unsaved, the stored state covers it too, so say so:
             // a grain that only skips redeliveries after a restart never writes, and would otherwise hold its queue's trimming back.

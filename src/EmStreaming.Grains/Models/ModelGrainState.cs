@@ -45,15 +45,18 @@ internal sealed class ModelGrainState : IBinaryGrainState<ModelGrainState>, ICor
 internal sealed record DecodedModelState(int FormatVersion, SnapshotReason Reason, long ControlSequence, ProducerWindows Windows, byte[] Core);
 
 /// <summary>
-/// The grain state format. Version 4 (current): ASCII <c>EMGS</c>, u16 version, u8 reason, u8 reserved, i64 control
-/// sequence (the grain's own producer), i32 producer count, per producer (u16 UTF-8 length, id, i64 highest sequence,
-/// i64 rows, 16 × u64 window bitmap, u16 count and that many (i64 from, i64 to) ranges of sequences that left the window
-/// unapplied, i64 <see cref="ProducerWindows.Window.ForgottenBelow"/>), i32 model length, the model's bytes; little-endian.
-/// Older versions still read: version 3 is version 4 without the forgotten mark, version 2 without the ranges either, and
-/// version 1 is what the retired home-made runtime stored as a snapshot (u8 reason then the model's bytes, no producer windows).
+/// The grain state format. Version 5 (current): ASCII <c>EMGS</c>, u16 version, u8 reason, u8 flags (bit 0:
+/// <see cref="ProducerWindows.Evicted"/>), i64 control sequence (the grain's own producer), i32 producer count, per producer
+/// (u16 UTF-8 length, id, i64 highest sequence, i64 rows, 16 × u64 window bitmap, u16 count and that many (i64 from, i64 to)
+/// ranges of sequences that left the window unapplied, i64 <see cref="ProducerWindows.Window.ForgottenBelow"/>, i64
+/// <see cref="ProducerWindows.Window.LastRecordAt"/>), i32 model length, the model's bytes; little-endian.
+/// Older versions still read: version 4 is version 5 with a flags byte of 0 and no record time (at most 32 windows, and a
+/// full 32 may have evicted one, so that reads as evicted; no time reads as idle), version 3 is version 4 without the
+/// forgotten mark, version 2 without the ranges either, and version 1 is what the retired home-made runtime stored as a
+/// snapshot (u8 reason then the model's bytes, no producer windows).
 /// </summary>
 /// <remarks>
-/// Version 4 is always written, also when no window keeps or forgot a range: a version-2 or version-3 state cannot say that
+/// Version 4 or later is always written, also when no window keeps or forgot a range: a version-2 or version-3 state cannot say that
 /// nothing was forgotten. Builds that wrote them dropped a producer's oldest missing range silently once it had more than
 /// <see cref="ProducerWindows.MaxMissingRanges"/> (version 3), or every sequence that left the window unapplied (the builds
 /// before missing ranges, version 2), and then went on writing the same version, also once late records had emptied the
@@ -62,12 +65,12 @@ internal sealed record DecodedModelState(int FormatVersion, SnapshotReason Reaso
 /// missing is forgotten (a retry there is a 409 saying the model cannot tell, never a "seen" that may be wrong). Every range
 /// such a writer forgot lay below every range it kept then or added later, and below its window, so nothing forgotten is
 /// missed; the price is a 409 instead of a 200 for a retry of a batch older than that, from a producer of before the upgrade.
-/// A build older than version 4 cannot read what this one writes (rolling back means restoring a snapshot it wrote).
+/// A build older than version 5 cannot read what this one writes (rolling back means restoring a snapshot it wrote).
 /// </remarks>
 internal static class ModelStateCodec
 {
     /// <summary>The version written.</summary>
-    public const ushort CurrentVersion = ForgottenRangesVersion;
+    public const ushort CurrentVersion = ProducerAgesVersion;
 
     /// <summary>Producer windows without missing ranges (read conservatively: see the remarks).</summary>
     public const ushort WindowsVersion = 2;
@@ -77,6 +80,12 @@ internal static class ModelStateCodec
 
     /// <summary>Producer windows with missing ranges and the mark below which ranges were forgotten.</summary>
     public const ushort ForgottenRangesVersion = 4;
+
+    /// <summary>Windows dated by their last record, more than 32 of them, and the mark that one was evicted.</summary>
+    public const ushort ProducerAgesVersion = 5;
+
+    /// <summary>How many windows a build before <see cref="ProducerAgesVersion"/> kept at most (it evicted at that many).</summary>
+    private const int OldMaxProducers = 32;
     private static ReadOnlySpan<byte> Magic => "EMGS"u8;
     private const int WindowWords = ProducerWindows.WindowBits / 64;
 
@@ -84,19 +93,20 @@ internal static class ModelStateCodec
         Encode(reason, controlSequence, windows, core, CurrentVersion);
 
     /// <summary>
-    /// Encodes in <paramref name="version"/> (2 to 4): an older one drops what it has no room for (the tests write the states
+    /// Encodes in <paramref name="version"/> (2 to 5): an older one drops what it has no room for (the tests write the states
     /// older builds wrote with it; the grain writes only <see cref="CurrentVersion"/>).
     /// </summary>
     internal static byte[] Encode(SnapshotReason reason, long controlSequence, ProducerWindows windows, ReadOnlySpan<byte> core, ushort version)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(version, WindowsVersion);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(version, ForgottenRangesVersion);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(version, ProducerAgesVersion);
         var size = 4 + 2 + 2 + 8 + 4 + 4 + core.Length;
+        var withAges = version >= ProducerAgesVersion;
         var withForgotten = version >= ForgottenRangesVersion;
         var withMissing = version >= MissingRangesVersion;
         foreach (var w in windows.All)
         {
-            size += 2 + Encoding.UTF8.GetByteCount(w.ProducerId) + 8 + 8 + (8 * WindowWords) + (withMissing ? 2 + (16 * w.Missing.Count) : 0) + (withForgotten ? 8 : 0);
+            size += 2 + Encoding.UTF8.GetByteCount(w.ProducerId) + 8 + 8 + (8 * WindowWords) + (withMissing ? 2 + (16 * w.Missing.Count) : 0) + (withForgotten ? 8 : 0) + (withAges ? 8 : 0);
         }
 
         var buffer = new byte[size];
@@ -104,7 +114,7 @@ internal static class ModelStateCodec
         Magic.CopyTo(span);
         BinaryPrimitives.WriteUInt16LittleEndian(span[4..], version);
         span[6] = (byte)reason;
-        span[7] = 0;
+        span[7] = withAges && windows.Evicted ? (byte)1 : (byte)0;
         BinaryPrimitives.WriteInt64LittleEndian(span[8..], controlSequence);
         BinaryPrimitives.WriteInt32LittleEndian(span[16..], windows.Count);
         var offset = 20;
@@ -141,6 +151,12 @@ internal static class ModelStateCodec
                 BinaryPrimitives.WriteInt64LittleEndian(span[offset..], w.ForgottenBelow);
                 offset += 8;
             }
+
+            if (withAges)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(span[offset..], w.LastRecordAt);
+                offset += 8;
+            }
         }
 
         BinaryPrimitives.WriteInt32LittleEndian(span[offset..], core.Length);
@@ -154,9 +170,9 @@ internal static class ModelStateCodec
         if (data.Length >= 8 && data[..4].SequenceEqual(Magic))
         {
             var version = BinaryPrimitives.ReadUInt16LittleEndian(data[4..]);
-            return version is WindowsVersion or MissingRangesVersion or ForgottenRangesVersion
+            return version is >= WindowsVersion and <= ProducerAgesVersion
                 ? DecodeV2(data, version)
-                : throw new InvalidDataException($"model state: format version {version} is not supported (this build reads 1 to {ForgottenRangesVersion})");
+                : throw new InvalidDataException($"model state: format version {version} is not supported (this build reads 1 to {ProducerAgesVersion})");
         }
 
         // Version 1 (the retired runtime's snapshot): a reason byte, then the model's bytes (which start with their own version 1).
@@ -175,12 +191,20 @@ internal static class ModelStateCodec
             var reason = (SnapshotReason)data[6];
             var control = BinaryPrimitives.ReadInt64LittleEndian(data[8..]);
             var count = BinaryPrimitives.ReadInt32LittleEndian(data[16..]);
-            if (count is < 0 or > ProducerWindows.MaxProducers)
+            var maxProducers = version >= ProducerAgesVersion ? ProducerWindows.MaxProducers : OldMaxProducers;
+            if (count is < 0 || count > maxProducers)
             {
-                throw new InvalidDataException($"model state: {count} producer windows (at most {ProducerWindows.MaxProducers})");
+                throw new InvalidDataException($"model state: {count} producer windows (at most {maxProducers})");
+            }
+
+            var flags = data[7];
+            if (version >= ProducerAgesVersion && flags > 1)
+            {
+                throw new InvalidDataException($"model state: unknown flags {flags}");
             }
 
             var windows = new ProducerWindows();
+            windows.RestoreEvicted(version >= ProducerAgesVersion ? (flags & 1) != 0 : count == OldMaxProducers);
             var offset = 20;
             Span<ulong> bitmap = stackalloc ulong[WindowWords];
             for (var i = 0; i < count; i++)
@@ -228,7 +252,17 @@ internal static class ModelStateCodec
                     }
                 }
 
-                windows.Restore(id, highest, rows, bitmap, missing, forgotten);
+                var lastRecordAt = 0L;
+                if (version >= ProducerAgesVersion)
+                {
+                    lastRecordAt = BinaryPrimitives.ReadInt64LittleEndian(data[offset..]);
+                    offset += 8;
+                }
+
+                if (!windows.TryRestore(id, highest, rows, bitmap, missing, forgotten, lastRecordAt))
+                {
+                    throw new InvalidDataException($"model state: producer '{id}' has two windows");
+                }
             }
 
             var coreLength = BinaryPrimitives.ReadInt32LittleEndian(data[offset..]);

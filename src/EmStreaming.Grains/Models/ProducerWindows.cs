@@ -10,14 +10,30 @@ namespace EmStreaming.Grains.Models;
 /// exactly when its effect is already in the saved model.
 /// </summary>
 /// <remarks>
-/// Also counts, per producer, the rows of the observation records it accepted: the service subtracts that from the rows
-/// it appended to get the rows still pending. At most <see cref="MaxProducers"/> producers are remembered (least
-/// recently used evicted): a model sees one producer per server process run plus external producers.
+/// <para>Also counts, per producer, the rows of the observation records it accepted: the service subtracts that from the rows
+/// it appended to get the rows still pending.</para>
+/// <para>A model sees one producer per server process run (every silo of a cluster, and again after each restart) plus
+/// external producers. Forgetting a producer's window is safe only once none of its records can arrive any more: a record
+/// of a forgotten producer would start a new window (applied twice if it was a redelivery) or fall below one that
+/// restarted (skipped, if it was late). So beyond <see cref="RecentProducers"/> windows a new producer replaces the least
+/// recently used window that has accepted nothing for <see cref="IdleHorizon"/> (Azure Queue's default message
+/// time-to-live: a queue holds no message of such a producer); while every window is younger, the windows grow, up to
+/// <see cref="MaxProducers"/> (a cluster of that many silos appending to one model). Only past that is a window still in
+/// use evicted (<see cref="ActiveEvictions"/>, logged by the grain). Once any window was forgotten,
+/// <see cref="Judge"/> answers <see cref="RetryVerdict.Unknowable"/> where a forgotten window could have answered.</para>
 /// </remarks>
 internal sealed class ProducerWindows
 {
     public const int WindowBits = 1_024;
-    public const int MaxProducers = 32;
+
+    /// <summary>Windows kept whatever their age; beyond this many, a new producer replaces one idle for <see cref="IdleHorizon"/>.</summary>
+    public const int RecentProducers = 32;
+
+    /// <summary>Most windows kept: past this many, the least recently used is evicted even if its producer may still deliver.</summary>
+    public const int MaxProducers = 1_024;
+
+    /// <summary>How long a window must have accepted nothing before a new producer may replace it (Azure Queue's default message time-to-live).</summary>
+    public static readonly TimeSpan IdleHorizon = TimeSpan.FromDays(7);
 
     /// <summary>
     /// Longest producer id kept (characters): the stored state writes an id's UTF-8 length in 16 bits. A record whose producer
@@ -30,17 +46,28 @@ internal sealed class ProducerWindows
     private const int Words = WindowBits / 64;
 
     private readonly List<Window> _windows = [];
+    private readonly Dictionary<string, Window> _byId = new(StringComparer.Ordinal);
     private long _clock;
 
     public int Count => _windows.Count;
+
+    /// <summary>
+    /// Whether a window was ever forgotten (evicted). Stored: a forgotten producer's records, or its records below a window
+    /// it restarted, can no longer be told apart from new ones, so <see cref="Judge"/> answers "unknowable" there.
+    /// </summary>
+    public bool Evicted { get; private set; }
+
+    /// <summary>Windows evicted while their producer may still deliver (past <see cref="MaxProducers"/>), since this object was made; not stored.</summary>
+    public int ActiveEvictions { get; private set; }
 
     public IEnumerable<Window> All => _windows;
 
     /// <summary>
     /// True when (<paramref name="producerId"/>, <paramref name="sequence"/>) was not seen: marks it seen and counts
-    /// <paramref name="rows"/>. False for a duplicate (or a sequence below 1, or no valid producer id).
+    /// <paramref name="rows"/>. False for a duplicate (or a sequence below 1, or no valid producer id). <paramref name="now"/>
+    /// (UTC ticks, the consumer's clock) dates the producer's window for <see cref="IdleHorizon"/>.
     /// </summary>
-    public bool TryAccept(string producerId, long sequence, int rows)
+    public bool TryAccept(string producerId, long sequence, int rows, long now)
     {
         if (sequence < 1 || !IsIdentity(producerId))
         {
@@ -51,6 +78,7 @@ internal sealed class ProducerWindows
         if (w is not null)
         {
             w.LastUsed = ++_clock;
+            w.LastRecordAt = Math.Max(w.LastRecordAt, now); // a duplicate too: the producer's records still arrive
         }
 
         if (!IsNew(w, sequence))
@@ -60,14 +88,11 @@ internal sealed class ProducerWindows
 
         if (w is null)
         {
-            w = new Window(producerId) { LastUsed = ++_clock };
-            if (_windows.Count == MaxProducers)
-            {
-                _windows.RemoveAt(IndexOfLeastRecent());
-            }
-
-            _windows.Add(w);
+            w = new Window(producerId) { LastUsed = ++_clock, LastRecordAt = now };
+            MakeRoom(now);
+            Add(w);
         }
+
 
         if (w.Highest == 0)
         {
@@ -116,7 +141,7 @@ internal sealed class ProducerWindows
         var w = Find(producerId);
         if (w is null || sequence > w.Highest)
         {
-            return w is null && _windows.Count == MaxProducers ? RetryVerdict.Unknowable : RetryVerdict.New;
+            return w is null && Evicted ? RetryVerdict.Unknowable : RetryVerdict.New;
         }
 
         if (IsNew(w, sequence))
@@ -128,7 +153,7 @@ internal sealed class ProducerWindows
         // MaxMissingRanges of them): then it may be a record that never arrived, and "seen" would answer a retry whose rows
         // were never applied.
         var below = w.Highest - sequence >= WindowBits;
-        return below && (sequence <= w.ForgottenBelow || _windows.Count == MaxProducers) ? RetryVerdict.Unknowable : RetryVerdict.Seen;
+        return below && (sequence <= w.ForgottenBelow || Evicted) ? RetryVerdict.Unknowable : RetryVerdict.Seen;
     }
 
     /// <summary>Whether a producer id can be kept in a window (and stored): not null, at most <see cref="MaxProducerIdLength"/> characters.</summary>
@@ -233,7 +258,12 @@ internal sealed class ProducerWindows
     /// <summary>Rows accepted from <paramref name="producerId"/> (0 when unknown).</summary>
     public long RowsOf(string producerId) => Find(producerId)?.Rows ?? 0;
 
-    public void Clear() => _windows.Clear();
+    public void Clear()
+    {
+        _windows.Clear();
+        _byId.Clear();
+        Evicted = false;
+    }
 
     /// <summary>The model was reset to a new generation: the rows counted so far belong to the old one (the sequences stay seen).</summary>
     public void ResetRows()
@@ -247,45 +277,86 @@ internal sealed class ProducerWindows
     /// <summary>An independent copy (the windows a state write stores, read by other calls while this one changes).</summary>
     public ProducerWindows Clone()
     {
-        var copy = new ProducerWindows { _clock = _clock };
-        foreach (var w in _windows)
-        {
-            var c = new Window(w.ProducerId) { Highest = w.Highest, Rows = w.Rows, LastUsed = w.LastUsed, ForgottenBelow = w.ForgottenBelow };
-            w.Bitmap.CopyTo(c.Bitmap, 0);
-            c.Missing.AddRange(w.Missing);
-            copy._windows.Add(c);
-        }
-
+        var copy = new ProducerWindows();
+        copy.ReplaceWith(this);
         return copy;
     }
 
-    internal void Restore(string producerId, long highest, long rows, ReadOnlySpan<ulong> bitmap, IEnumerable<(long From, long To)>? missing = null, long forgottenBelow = 0)
+    /// <summary>Makes these windows an independent copy of <paramref name="source"/>'s, every field of them (a restore from a stored state).</summary>
+    public void ReplaceWith(ProducerWindows source)
     {
-        var w = new Window(producerId) { Highest = highest, Rows = rows, LastUsed = ++_clock, ForgottenBelow = forgottenBelow };
-        bitmap.CopyTo(w.Bitmap);
-        w.Missing.AddRange(missing ?? []);
-        _windows.Add(w);
+        _windows.Clear();
+        _byId.Clear();
+        _clock = source._clock;
+        Evicted = source.Evicted;
+        foreach (var w in source._windows)
+        {
+            var c = new Window(w.ProducerId) { Highest = w.Highest, Rows = w.Rows, LastUsed = w.LastUsed, ForgottenBelow = w.ForgottenBelow, LastRecordAt = w.LastRecordAt };
+            w.Bitmap.CopyTo(c.Bitmap, 0);
+            c.Missing.AddRange(w.Missing);
+            Add(c);
+        }
     }
 
-    private Window? Find(string producerId)
+    /// <summary>Adds a stored window (false, nothing added: this producer has one already).</summary>
+    internal bool TryRestore(
+        string producerId, long highest, long rows, ReadOnlySpan<ulong> bitmap, IEnumerable<(long From, long To)>? missing = null, long forgottenBelow = 0, long lastRecordAt = 0)
     {
-        foreach (var w in _windows)
+        if (_byId.ContainsKey(producerId))
         {
-            if (w.ProducerId == producerId)
-            {
-                return w;
-            }
+            return false;
         }
 
-        return null;
+        var w = new Window(producerId) { Highest = highest, Rows = rows, LastUsed = ++_clock, ForgottenBelow = forgottenBelow, LastRecordAt = lastRecordAt };
+        bitmap.CopyTo(w.Bitmap);
+        w.Missing.AddRange(missing ?? []);
+        Add(w);
+        return true;
     }
 
-    private int IndexOfLeastRecent()
+    /// <summary>Restores the stored mark that some window was forgotten.</summary>
+    internal void RestoreEvicted(bool evicted) => Evicted = evicted;
+
+    private Window? Find(string producerId) => _byId.GetValueOrDefault(producerId);
+
+    private void Add(Window w)
     {
-        var index = 0;
-        for (var i = 1; i < _windows.Count; i++)
+        _windows.Add(w);
+        _byId.Add(w.ProducerId, w);
+    }
+
+    /// <summary>Before a new producer's window is added: evicts one if there are too many (see the remarks).</summary>
+    private void MakeRoom(long now)
+    {
+        if (_windows.Count < RecentProducers)
         {
-            if (_windows[i].LastUsed < _windows[index].LastUsed)
+            return;
+        }
+
+        var idleBefore = now - IdleHorizon.Ticks;
+        var index = IndexOfLeastRecent(w => w.LastRecordAt < idleBefore);
+        if (index < 0 && _windows.Count < MaxProducers)
+        {
+            return; // every window may still see records: keep them all
+        }
+
+        if (index < 0)
+        {
+            index = IndexOfLeastRecent(_ => true);
+            ActiveEvictions++;
+        }
+
+        _byId.Remove(_windows[index].ProducerId);
+        _windows.RemoveAt(index);
+        Evicted = true;
+    }
+
+    private int IndexOfLeastRecent(Func<Window, bool> eligible)
+    {
+        var index = -1;
+        for (var i = 0; i < _windows.Count; i++)
+        {
+            if (eligible(_windows[i]) && (index < 0 || _windows[i].LastUsed < _windows[index].LastUsed))
             {
                 index = i;
             }
@@ -334,6 +405,9 @@ internal sealed class ProducerWindows
         /// that is not in <see cref="Missing"/> was either applied or never arrived, and which one is not known.
         /// </summary>
         public long ForgottenBelow { get; set; }
+
+        /// <summary>When a record of this producer last arrived (UTC ticks, the consumer's clock; 0: not known, as in states stored before it was kept).</summary>
+        public long LastRecordAt { get; set; }
     }
 }
 

@@ -344,14 +344,13 @@ internal sealed class ModelService(
                 Answered(id, identity);
                 return answer with { Replayed = true };
             case RetryVerdict.Unknowable:
-                // Final: the windows never learn again what they forgot (the producer count only grows, the forgotten mark only
-                // rises), so every later retry under the key is this 409 and none appends: the "rows already counted" mark of a
+                // Final: the windows never learn again what they forgot (the evicted mark stays, the forgotten mark only rises), so every later retry under the key is this 409 and none appends: the "rows already counted" mark of a
                 // first attempt in this process would otherwise stay for the life of the process.
                 Answered(id, identity);
                 throw new ModelConflictException(
                     $"idempotency key '{key}' of model '{id}' was taken by a request that never recorded its answer, and model '{id}' can no "
-                    + $"longer tell whether that batch was applied (it has seen {ProducerWindows.MaxProducers} producers since, the most it "
-                    + $"remembers, or more than {ProducerWindows.MaxMissingRanges} gaps in that producer's later records): appending it again could apply it "
+                    + $"longer tell whether that batch was applied (it has forgotten a producer, as it does with more than "
+                    + $"{ProducerWindows.RecentProducers} of them, or more than {ProducerWindows.MaxMissingRanges} gaps in that producer's later records): appending it again could apply it "
                     + "twice. Check the model's observations before sending it under a new key");
             default:
                 return null;

@@ -6,6 +6,9 @@ namespace EmStreaming.Grains.Tests.Models;
 
 public sealed class ProducerWindowsTests
 {
+    /// <summary>The clock the tests' records arrive by (unless a test moves it).</summary>
+    internal static readonly long T0 = new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
+
     [Fact]
     public void TryAccept_InOrderThenEveryRedelivery_EachSequenceAcceptedOnce()
     {
@@ -70,18 +73,92 @@ public sealed class ProducerWindowsTests
         }).QuickCheckThrowOnFailure();
     }
 
+    /// <summary>
+    /// A cluster of 40 silos appends to one model round-robin: 40 producers, all sending. With the windows capped at 32 (least
+    /// recently used evicted) they took turns evicting each other, so a redelivered record started a new window and was applied
+    /// twice, and a record that arrived after a later one of its producer fell below that new window and was skipped.
+    /// </summary>
     [Fact]
-    public void TryAccept_MoreProducersThanKept_LeastRecentlyUsedForgotten()
+    public void TryAccept_FortyProducersAllSending_EveryRedeliveryAndLateRecordAppliedExactlyOnce()
+    {
+        var w = new ProducerWindows();
+        const int producers = 40;
+        for (var round = 1; round <= 3; round++)
+        {
+            for (var p = 0; p < producers; p++)
+            {
+                Assert.True(w.TryAccept($"svc-{p}", 2 * round, 1)); // the odd sequences arrive late
+            }
+        }
+
+        for (var p = 0; p < producers; p++)
+        {
+            Assert.False(w.TryAccept($"svc-{p}", 2, 1)); // redelivered
+            Assert.True(w.TryAccept($"svc-{p}", 1, 1)); // late
+            Assert.True(w.TryAccept($"svc-{p}", 5, 1));
+        }
+
+        Assert.Equal(producers, w.Count);
+        Assert.All(Enumerable.Range(0, producers), p => Assert.Equal(5, w.RowsOf($"svc-{p}")));
+        Assert.False(w.Evicted);
+        Assert.Equal(RetryVerdict.New, w.Judge("never-seen", 1)); // nothing was forgotten
+        var stored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9])).Windows;
+        Assert.Equal(producers, stored.Count);
+        Assert.False(stored.TryAccept("svc-0", 5, 1));
+    }
+
+    /// <summary>Beyond 32 windows, a new producer replaces the least recently used window that has seen no record for the idle horizon (7 days).</summary>
+    [Fact]
+    public void TryAccept_ANewProducerBeyondTheRecentOnes_ReplacesTheLeastRecentlyUsedIdleWindow()
+    {
+        var w = new ProducerWindows();
+        var later = T0 + ProducerWindows.IdleHorizon.Ticks + 1;
+        for (var p = 0; p < ProducerWindows.RecentProducers; p++)
+        {
+            Assert.True(w.TryAccept($"old-{p}", 1, 1, T0));
+        }
+
+        Assert.True(w.TryAccept("old-0", 2, 1, later)); // still sending: the least recently used idle one is old-1
+        Assert.True(w.TryAccept("new", 1, 1, later));
+
+        Assert.Equal(ProducerWindows.RecentProducers, w.Count);
+        Assert.Equal(0, w.RowsOf("old-1"));
+        Assert.Equal(2, w.RowsOf("old-0"));
+        Assert.True(w.Evicted);
+        Assert.Equal(0, w.ActiveEvictions);
+        Assert.Equal(RetryVerdict.Unknowable, w.Judge("old-1", 1)); // forgotten: it cannot tell
+        Assert.Equal(RetryVerdict.Seen, w.Judge("old-2", 1)); // inside a window its bit still tells
+
+        // No window idle long enough: the windows grow instead.
+        Assert.True(w.TryAccept("newer", 1, 1, later + 1));
+        Assert.Equal(ProducerWindows.RecentProducers, w.Count); // old-2, idle since T0, went
+
+        for (var p = 0; p < ProducerWindows.RecentProducers; p++)
+        {
+            w.TryAccept($"recent-{p}", 1, 1, later + 2);
+        }
+
+        Assert.True(w.Count > ProducerWindows.RecentProducers, $"{w.Count} windows");
+    }
+
+    /// <summary>Past <see cref="ProducerWindows.MaxProducers"/> producers that all sent recently, the least recently used is evicted anyway, and counted.</summary>
+    [Fact]
+    public void TryAccept_MoreRecentProducersThanTheMost_LeastRecentlyUsedEvicted_Counted()
     {
         var w = new ProducerWindows();
         for (var p = 0; p <= ProducerWindows.MaxProducers; p++)
         {
-            w.TryAccept($"p{p}", 1, 1);
+            Assert.True(w.TryAccept($"p{p}", 1, 1));
         }
 
         Assert.Equal(ProducerWindows.MaxProducers, w.Count);
         Assert.Equal(0, w.RowsOf("p0"));
         Assert.Equal(1, w.RowsOf($"p{ProducerWindows.MaxProducers}"));
+        Assert.Equal(1, w.ActiveEvictions);
+        Assert.True(w.Evicted);
+        var stored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9])).Windows;
+        Assert.True(stored.Evicted);
+        Assert.Equal(ProducerWindows.MaxProducers, stored.Count);
     }
 
     [Fact]
@@ -128,20 +205,22 @@ public sealed class ProducerWindowsTests
     public void StoredAndRestored_MoreProducersThanKept_TheLeastRecentlyUsedIsForgotten_NotTheFirstSeen()
     {
         // A long-lived producer (an external gateway) first, then a service producer per process run of each silo.
+        // Eight days later only the gateway still sends.
         var w = new ProducerWindows();
+        var later = T0 + TimeSpan.FromDays(8).Ticks;
         Assert.True(w.TryAccept("gateway", 1, 1));
-        for (var p = 1; p < ProducerWindows.MaxProducers; p++)
+        for (var p = 1; p < ProducerWindows.RecentProducers; p++)
         {
             Assert.True(w.TryAccept($"svc-{p}", 1, 1));
         }
 
-        Assert.True(w.TryAccept("gateway", 2, 1)); // still in use: the most recently used
+        Assert.True(w.TryAccept("gateway", 2, 1, later)); // still in use: the most recently used
 
         // The grain reactivates (its state is read back); then another process run appends.
         var restored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9])).Windows;
         foreach (var windows in new[] { w, restored })
         {
-            Assert.True(windows.TryAccept("svc-new", 1, 1));
+            Assert.True(windows.TryAccept("svc-new", 1, 1, later));
             Assert.Equal(0, windows.RowsOf("svc-1")); // the least recently used is forgotten
             Assert.False(windows.WouldAccept("gateway", 2)); // the gateway's window is kept: a redelivery is still skipped
             Assert.Equal(2, windows.RowsOf("gateway"));
@@ -164,15 +243,19 @@ public sealed class ProducerWindowsTests
         Assert.Equal(RetryVerdict.Seen, w.Judge("svc", 6)); // below the window, not missing: applied
         Assert.Equal(RetryVerdict.New, w.Judge("svc", 5)); // the gap, kept as a missing range
         Assert.Equal(RetryVerdict.New, w.Judge("svc", 2_001));
-        Assert.Equal(RetryVerdict.New, w.Judge("never-seen", 1)); // fewer than MaxProducers: nothing was forgotten
+        Assert.Equal(RetryVerdict.New, w.Judge("never-seen", 1)); // nothing was forgotten
         Assert.Equal(RetryVerdict.Unknowable, w.Judge(null!, 1));
 
-        for (var p = 1; p < ProducerWindows.MaxProducers; p++)
+        for (var p = 1; p <= ProducerWindows.RecentProducers; p++)
         {
             Assert.True(w.TryAccept($"other-{p}", 1, 1));
         }
 
-        // Full: an unknown producer may be a forgotten one, and a known one's window may have restarted above an old sequence.
+        Assert.Equal(RetryVerdict.New, w.Judge("never-seen", 1)); // more windows than the recent ones, all sending: none forgotten
+        Assert.False(w.TryAccept("svc", 2_000, 1, T0 + TimeSpan.FromDays(8).Ticks)); // a redelivery of svc's: it is the most recently used now
+        Assert.True(w.TryAccept("late", 1, 1, T0 + TimeSpan.FromDays(8).Ticks)); // replaces other-1, idle for 8 days
+
+        // One was forgotten: an unknown producer may be a forgotten one, and a known one's window may have restarted above an old sequence.
         Assert.Equal(RetryVerdict.Unknowable, w.Judge("never-seen", 1));
         Assert.Equal(RetryVerdict.Unknowable, w.Judge("svc", 6));
         Assert.Equal(RetryVerdict.Seen, w.Judge("svc", 1_990)); // inside the window the bit itself says so
@@ -201,7 +284,7 @@ public sealed class ProducerWindowsTests
         }
 
         var stored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9]));
-        Assert.Equal(ModelStateCodec.ForgottenRangesVersion, stored.FormatVersion);
+        Assert.Equal(ModelStateCodec.CurrentVersion, stored.FormatVersion);
         foreach (var windows in new[] { w, stored.Windows })
         {
             Assert.Equal(RetryVerdict.Unknowable, windows.Judge("svc", 5));
@@ -286,6 +369,66 @@ public sealed class ProducerWindowsTests
         Assert.Equal(RetryVerdict.Seen, decoded.Judge("svc", 2_901));
     }
 
+    /// <summary>
+    /// A version-4 state kept at most 32 windows and evicted one whenever a 33rd producer came: with 32 it may have forgotten one
+    /// (read as evicted, so retries an evicted window could have answered are unknowable), with fewer it forgot none. It stored
+    /// no record times: its windows read as idle, replaceable first, as that build would have replaced them.
+    /// </summary>
+    [Fact]
+    public void Decode_Version4_FullReadsAsEvicted_ItsWindowsIdle()
+    {
+        foreach (var producers in new[] { 31, 32 })
+        {
+            var w = new ProducerWindows();
+            for (var p = 0; p < producers; p++)
+            {
+                Assert.True(w.TryAccept($"svc-{p}", 1, 1));
+            }
+
+            var decoded = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9], ModelStateCodec.ForgottenRangesVersion));
+            Assert.Equal(ModelStateCodec.ForgottenRangesVersion, decoded.FormatVersion);
+            Assert.Equal(producers == 32, decoded.Windows.Evicted);
+            Assert.Equal(producers == 32 ? RetryVerdict.Unknowable : RetryVerdict.New, decoded.Windows.Judge("never-seen", 1));
+            Assert.All(decoded.Windows.All, x => Assert.Equal(0, x.LastRecordAt));
+        }
+    }
+
+    /// <summary>The current version keeps each window's last record time and the evicted mark; a state naming one producer twice, or with unknown flags, is refused.</summary>
+    [Fact]
+    public void EncodeDecode_CurrentVersion_KeepsRecordTimesAndTheEvictedMark_RefusesDuplicatesAndUnknownFlags()
+    {
+        var w = new ProducerWindows();
+        var later = T0 + TimeSpan.FromDays(8).Ticks;
+        for (var p = 0; p < ProducerWindows.RecentProducers; p++)
+        {
+            Assert.True(w.TryAccept($"svc-{p}", 1, 1));
+        }
+
+        Assert.True(w.TryAccept("svc-1", 2, 1, later));
+        Assert.True(w.TryAccept("svc-new", 1, 1, later)); // replaces svc-0
+
+        var bytes = ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9]);
+        var decoded = ModelStateCodec.Decode(bytes).Windows;
+        Assert.True(decoded.Evicted);
+        Assert.Equal(
+            w.All.ToDictionary(x => x.ProducerId, x => x.LastRecordAt),
+            decoded.All.ToDictionary(x => x.ProducerId, x => x.LastRecordAt));
+        Assert.Equal(later, decoded.All.Single(x => x.ProducerId == "svc-1").LastRecordAt);
+
+        var flagged = (byte[])bytes.Clone();
+        flagged[7] = 2;
+        Assert.Contains("flags", Assert.Throws<InvalidDataException>(() => ModelStateCodec.Decode(flagged)).Message);
+
+        var twice = new ProducerWindows();
+        Assert.True(twice.TryAccept("svc-a", 1, 1));
+        Assert.True(twice.TryAccept("svc-b", 1, 1));
+        var duplicated = ModelStateCodec.Encode(SnapshotReason.Policy, 0, twice, [9]);
+        var b = System.Text.Encoding.UTF8.GetBytes("svc-b");
+        var at = duplicated.AsSpan().LastIndexOf(b);
+        System.Text.Encoding.UTF8.GetBytes("svc-a").CopyTo(duplicated, at);
+        Assert.Contains("two windows", Assert.Throws<InvalidDataException>(() => ModelStateCodec.Decode(duplicated)).Message);
+    }
+
     /// <summary>Every state is written in the current version, also with no range kept or forgotten: nothing of it reads as forgotten.</summary>
     [Fact]
     public void Encode_NothingMissing_WritesTheCurrentVersion_BelowTheWindowStaysSeen()
@@ -298,7 +441,14 @@ public sealed class ProducerWindowsTests
 
         var stored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9]));
 
-        Assert.Equal(ModelStateCodec.ForgottenRangesVersion, stored.FormatVersion);
+        Assert.Equal(ModelStateCodec.CurrentVersion, stored.FormatVersion);
         Assert.Equal(RetryVerdict.Seen, stored.Windows.Judge("svc", 50));
     }
+}
+
+/// <summary>Records that arrive at <see cref="ProducerWindowsTests.T0"/>, for tests where time plays no part.</summary>
+internal static class ProducerWindowsTestClock
+{
+    public static bool TryAccept(this ProducerWindows windows, string producerId, long sequence, int rows) =>
+        windows.TryAccept(producerId, sequence, rows, ProducerWindowsTests.T0);
 }

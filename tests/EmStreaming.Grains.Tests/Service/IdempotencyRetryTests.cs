@@ -44,27 +44,28 @@ public sealed class IdempotencyRetryTests
     }
 
     /// <summary>
-    /// The first attempt's batch is applied but its answer never recorded, and then more producers than the model remembers
-    /// (32) append to it: the first attempt's producer window is evicted. A retry appended under its identity would start a new
-    /// window and be applied twice; the model says it can no longer tell, and the retry is a 409 that says so. Nothing more
-    /// is applied.
+    /// The first attempt's batch is applied but its answer never recorded; eight days later more producers than the model keeps
+    /// whatever their age (32) append to it: the first attempt's producer window, idle that long, is evicted. A retry appended
+    /// under its identity would start a new window and be applied twice; the model says it can no longer tell, and the retry
+    /// is a 409 that says so. Nothing more is applied.
     /// </summary>
     [Fact]
     public async Task RetryAfterUnrecordedAnswer_AfterTheProducerWasForgotten_ConflictNotAppliedTwice()
     {
-        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Save));
+        var clock = new ShiftedClock();
+        await using var h = await ModelHarness.StartAsync(services: s =>
+        {
+            DyingAnswerRegistry.Decorate(s, "first", DiesAt.Save);
+            ShiftedClock.Use(s, clock);
+        });
         await h.Service.PutModelAsync("rg", ModelHarness.Gmm());
         var batch = ModelHarness.Rows(10, 2, 1);
         await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync("rg", batch, "first"));
+        await h.WaitForObservationsAsync("rg", 10);
 
-        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
-            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "rg"));
-        const int gateways = EmStreaming.Grains.Models.ProducerWindows.MaxProducers;
-        for (var i = 0; i < gateways; i++)
-        {
-            await stream.OnNextAsync(new ObservationBatch { ProducerId = $"gateway-{i}", Sequence = 1, Values = ModelHarness.Rows(1, 2, 50 + i).Values.ToArray(), Columns = 2 });
-        }
-
+        clock.Offset = TimeSpan.FromDays(8);
+        const int gateways = ProducerWindows.RecentProducers;
+        await AppendFromGatewaysAsync(h, "rg", gateways);
         await h.WaitForObservationsAsync("rg", 10 + gateways);
         var otherSilo = ActivatorUtilities.CreateInstance<ModelService>(h.Services);
         var conflict = await Assert.ThrowsAsync<ModelConflictException>(() => otherSilo.AppendAsync("rg", batch, "first"));
@@ -73,6 +74,42 @@ public sealed class IdempotencyRetryTests
         await otherSilo.AppendAsync("rg", ModelHarness.Rows(3, 2, 7));
         await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "rg" && a.Record.RowCount == 3), "the fence append");
         Assert.Equal(10 + gateways + 3, (await h.Service.GetStateAsync("rg")).Observations);
+    }
+
+    /// <summary>
+    /// As above, but the other producers append while the first attempt's producer is recent (a cluster of more silos than 32
+    /// appending to one model): every window is kept, so the model still knows the batch was applied, and the retry is
+    /// answered as applied, once. With the windows capped at 32 this was a 409 (or, for a stream redelivery, a second apply).
+    /// </summary>
+    [Fact]
+    public async Task RetryAfterUnrecordedAnswer_MoreRecentProducersThan32_AnsweredAsApplied_AppliedOnce()
+    {
+        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Save));
+        await h.Service.PutModelAsync("rm", ModelHarness.Gmm());
+        var batch = ModelHarness.Rows(10, 2, 1);
+        await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync("rm", batch, "first"));
+
+        const int gateways = ProducerWindows.RecentProducers + 8;
+        await AppendFromGatewaysAsync(h, "rm", gateways);
+        await h.WaitForObservationsAsync("rm", 10 + gateways);
+        var otherSilo = ActivatorUtilities.CreateInstance<ModelService>(h.Services);
+        var retry = await otherSilo.AppendAsync("rm", batch, "first");
+        Assert.True(retry.Replayed);
+        Assert.Equal(10, retry.Accepted);
+
+        await otherSilo.AppendAsync("rm", ModelHarness.Rows(3, 2, 7));
+        await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "rm" && a.Record.RowCount == 3), "the fence append");
+        Assert.Equal(10 + gateways + 3, (await h.Service.GetStateAsync("rm")).Observations);
+    }
+
+    private static async Task AppendFromGatewaysAsync(ModelHarness h, string model, int gateways)
+    {
+        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, model));
+        for (var i = 0; i < gateways; i++)
+        {
+            await stream.OnNextAsync(new ObservationBatch { ProducerId = $"gateway-{i}", Sequence = 1, Values = ModelHarness.Rows(1, 2, 50 + i).Values.ToArray(), Columns = 2 });
+        }
     }
 
     /// <summary>
@@ -149,21 +186,22 @@ public sealed class IdempotencyRetryTests
     [Fact]
     public async Task RetryInTheSameProcess_ModelCanNoLongerTell_LeavesNoUnansweredMark()
     {
-        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Save));
+        var clock = new ShiftedClock();
+        await using var h = await ModelHarness.StartAsync(services: s =>
+        {
+            DyingAnswerRegistry.Decorate(s, "first", DiesAt.Save);
+            ShiftedClock.Use(s, clock);
+        });
         var service = (ModelService)h.Service;
         await service.PutModelAsync("ru", ModelHarness.Gmm());
         var batch = ModelHarness.Rows(10, 2, 1);
         await Assert.ThrowsAsync<IOException>(() => service.AppendAsync("ru", batch, "first"));
         Assert.Equal(1, service.UnansweredCount);
+        await h.WaitForObservationsAsync("ru", 10);
 
-        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
-            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "ru"));
-        for (var i = 0; i < ProducerWindows.MaxProducers; i++)
-        {
-            await stream.OnNextAsync(new ObservationBatch { ProducerId = $"gateway-{i}", Sequence = 1, Values = ModelHarness.Rows(1, 2, 50 + i).Values.ToArray(), Columns = 2 });
-        }
-
-        await h.WaitForObservationsAsync("ru", 10 + ProducerWindows.MaxProducers);
+        clock.Offset = TimeSpan.FromDays(8);
+        await AppendFromGatewaysAsync(h, "ru", ProducerWindows.RecentProducers);
+        await h.WaitForObservationsAsync("ru", 10 + ProducerWindows.RecentProducers);
         await Assert.ThrowsAsync<ModelConflictException>(() => service.AppendAsync("ru", batch, "first"));
 
         Assert.Equal(0, service.UnansweredCount);
@@ -205,6 +243,45 @@ public sealed class IdempotencyRetryTests
         await otherSilo.AppendAsync("rf", ModelHarness.Rows(3, 2, 7));
         await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "rf" && a.Record.RowCount == 3), "the fence append");
         Assert.Equal(later + 1 + 3, (await h.Service.GetStateAsync("rf")).Observations);
+    }
+
+    /// <summary>
+    /// As above, but the model is deactivated (idle collection, a silo restart) between the forgotten gap and the retry. The
+    /// stored state keeps the mark below which gaps were forgotten; an activation that restored the windows without it judged
+    /// the retry "seen" again: a 200 for rows that were never applied.
+    /// </summary>
+    [Fact]
+    public async Task RetryAfterNothingWasAppended_ItsGapForgotten_ModelReactivatedBeforeTheRetry_StillAConflict()
+    {
+        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Reserve));
+        await h.Service.PutModelAsync("rv", ModelHarness.Gmm(window: 2_000));
+        var batch = ModelHarness.Rows(10, 2, 1);
+        await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync("rv", batch, "first"));
+
+        var producer = ((ModelService)h.Service).ProducerId;
+        var generation = (await h.Registry.GetAsync("rv", CancellationToken.None))!.Generation;
+        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "rv"));
+        const int later = EmStreaming.Grains.Models.ProducerWindows.MaxMissingRanges + 4;
+        for (var i = 1; i <= later; i++)
+        {
+            await stream.OnNextAsync(ModelStreamRecord.Observations(producer, 2 * i, generation, ModelHarness.Rows(1, 2, 100 + i), DateTimeOffset.UtcNow));
+        }
+
+        await stream.OnNextAsync(ModelStreamRecord.Observations(producer, (2 * later) + ProducerWindowsWidth + 100, generation, ModelHarness.Rows(1, 2, 7), DateTimeOffset.UtcNow));
+        await h.WaitForObservationsAsync("rv", later + 1);
+        var snapshots = (await h.Service.ListSnapshotsAsync("rv")).Count;
+        await Task.Delay(50);
+        await h.CollectIdleAsync(TimeSpan.FromMilliseconds(10));
+        await Wait.UntilAsync(async () => (await h.Service.ListSnapshotsAsync("rv")).Count > snapshots, "the deactivation snapshot");
+
+        var otherSilo = ActivatorUtilities.CreateInstance<ModelService>(h.Services);
+        var conflict = await Assert.ThrowsAsync<ModelConflictException>(() => otherSilo.AppendAsync("rv", batch, "first"));
+        Assert.Contains("can no longer tell", conflict.Message);
+
+        await otherSilo.AppendAsync("rv", ModelHarness.Rows(3, 2, 7));
+        await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "rv" && a.Record.RowCount == 3), "the fence append");
+        Assert.Equal(later + 1 + 3, (await h.Service.GetStateAsync("rv")).Observations);
     }
 
     /// <summary>
