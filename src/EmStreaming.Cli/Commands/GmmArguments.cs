@@ -14,7 +14,11 @@ internal sealed class GmmArguments
     public Option<int> NInit { get; } = new("--n-init") { Description = "Number of restarts with distinct seeds; the best log-likelihood is kept.", DefaultValueFactory = _ => 1 };
     public Option<int> MaxIter { get; } = new("--max-iter") { Description = "Maximum EM iterations per restart.", DefaultValueFactory = _ => 100 };
     public Option<double> Tol { get; } = new("--tol") { Description = "Convergence threshold on the change of mean log-likelihood per sample. Default: 1e-5 per sample or 1e-2 on the total, whichever comes first.", DefaultValueFactory = _ => GmmFitOptions.DefaultTolerance };
-    public Option<double> RegCovar { get; } = new("--reg-covar") { Description = "Non-negative value added to covariance diagonals.", DefaultValueFactory = _ => 1e-6 };
+    public Option<double> RegCovar { get; } = new("--reg-covar")
+    {
+        Description = "Non-negative amount added to covariance diagonals, on top of a floor of 1e-4 of each column's own scale (1e-6 for a constant column).",
+        DefaultValueFactory = _ => GmmFitOptions.DefaultRegCovar,
+    };
     public Option<string?> Columns { get; } = new("--columns") { Description = "Comma-separated column names to use (default: every numeric column)." };
     public Option<string?> SelectK { get; } = new("--select-k") { Description = "Range MIN..MAX: fit each K and keep the lowest BIC." };
 

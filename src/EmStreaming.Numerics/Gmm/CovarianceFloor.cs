@@ -20,6 +20,14 @@ public static class CovarianceFloor
     /// </summary>
     public const double DefaultRelative = 1e-4;
 
+    /// <summary>
+    /// The floor of a column without spread (constant, or fewer than two observed entries) while the relative floor is on: it
+    /// has no scale to be relative to, so it gets scikit-learn's absolute <c>reg_covar</c>, 1e-6, and stays fittable. Columns
+    /// with a spread get no absolute floor by default: 1e-6 is as large as the variance of one-minute returns (≈ 1e-7 to 1e-6),
+    /// and added to every regime it made calm and volatile markets look alike.
+    /// </summary>
+    public const double NoSpreadFloor = 1e-6;
+
     // The spread is measured on the densest quarter of a column's distinct values; a normal's shortest interval holding a
     // quarter of its mass is 2·Φ⁻¹(0.625)·σ wide.
     private const double Quarter = 0.25;
@@ -31,7 +39,7 @@ public static class CovarianceFloor
     /// <summary>
     /// Writes <paramref name="relative"/> × <see cref="Scale"/> of each column's observed entries into <paramref name="floor"/>
     /// (one entry per column). A column with fewer than two observed entries or no spread at all has no scale to be relative
-    /// to: its floor is 0 and the absolute reg_covar alone applies, as in scikit-learn.
+    /// to: its floor is <see cref="NoSpreadFloor"/> (0 when <paramref name="relative"/> is 0: no floor but the absolute one).
     /// </summary>
     /// <param name="rows">Row-major rows of <paramref name="columns"/> values; NaN = missing.</param>
     /// <param name="columns">Columns per row (≥ 1).</param>
@@ -54,9 +62,12 @@ public static class CovarianceFloor
         Scale(rows, columns, floor);
         for (var j = 0; j < columns; j++)
         {
-            floor[j] *= relative;
+            floor[j] = Of(floor[j], relative);
         }
     }
+
+    /// <summary>The floor of a column of scale <paramref name="scale"/> (a variance; 0: no spread): <paramref name="relative"/> × it, or <see cref="NoSpreadFloor"/> for no spread.</summary>
+    public static double Of(double scale, double relative) => relative == 0 ? 0.0 : scale > 0 ? relative * scale : NoSpreadFloor;
 
     /// <summary>Allocating convenience of <see cref="FromData(ReadOnlySpan{double}, int, double, Span{double})"/>.</summary>
     public static double[] FromData(ReadOnlySpan<double> rows, int columns, double relative)

@@ -15,8 +15,11 @@ public sealed record GmmFitOptions
     /// <summary>Default <see cref="MaxIterations"/>: 100.</summary>
     public const int DefaultMaxIterations = 100;
 
-    /// <summary>Default <see cref="RegCovar"/>: 1e-6 added to covariance diagonals.</summary>
-    public const double DefaultRegCovar = 1e-6;
+    /// <summary>
+    /// Default <see cref="RegCovar"/>: 0. The relative floor (<see cref="RelativeRegCovar"/>) keeps every variance positive in
+    /// the data's own unit, and a column without spread gets <see cref="CovarianceFloor.NoSpreadFloor"/> (scikit-learn's 1e-6).
+    /// </summary>
+    public const double DefaultRegCovar = 0;
 
     /// <summary>Number of components K (≥ 1). Required.</summary>
     public required int Components
@@ -102,7 +105,7 @@ public sealed record GmmFitOptions
 
     = DefaultMaxIterations;
 
-    /// <summary>Added to the diagonal of every covariance (≥ 0, default 1e-6): keeps a constant column fittable.</summary>
+    /// <summary>An absolute amount added to the diagonal of every covariance, on top of the relative floor (≥ 0, default 0: see <see cref="DefaultRegCovar"/>).</summary>
     public double RegCovar
     {
         get;

@@ -24,7 +24,7 @@ public sealed record HmmFitOptions
     public const int DefaultMaxIterations = 1000;
 
     /// <summary>Default covariance floor added to every variance after each M-step.</summary>
-    public const double DefaultRegCovar = 1e-6;
+    public const double DefaultRegCovar = Gmm.GmmFitOptions.DefaultRegCovar;
 
     /// <summary>Default Dirichlet pseudo-count added to every expected transition and start count.</summary>
     public const double DefaultTransitionPseudoCount = 1e-2;
@@ -68,7 +68,7 @@ public sealed record HmmFitOptions
     /// <summary>Maximum Baum–Welch iterations per restart (≥ 1). Default 1,000.</summary>
     public int MaxIterations { get; init; } = DefaultMaxIterations;
 
-    /// <summary>Covariance floor added to the diagonal after every M-step (≥ 0). Default 1e-6.</summary>
+    /// <summary>An absolute amount added to the diagonal after every M-step, on top of the relative floor (≥ 0). Default 0 (<see cref="Gmm.GmmFitOptions.DefaultRegCovar"/>).</summary>
     public double RegCovar { get; init; } = DefaultRegCovar;
 
     /// <summary>

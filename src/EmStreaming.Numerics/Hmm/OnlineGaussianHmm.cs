@@ -605,7 +605,7 @@ public sealed partial class OnlineGaussianHmm
             }
 
             var variance = Math.Min(second - (mean * mean), within);
-            floor[i] = relative * (variance > 0 && double.IsFinite(variance) ? variance : 1.0);
+            floor[i] = CovarianceFloor.Of(double.IsFinite(variance) ? variance : 0.0, relative);
         }
 
         return floor;

@@ -44,7 +44,7 @@ public sealed record OnlineHmmOptions
     /// </summary>
     public long BurnIn { get; init; } = DefaultBufferSize;
 
-    /// <summary>Covariance floor added after every M-step (≥ 0). Default 1e-6.</summary>
+    /// <summary>An absolute amount added to every covariance diagonal after each M-step, on top of the relative floor (≥ 0). Default 0 (<see cref="Gmm.GmmFitOptions.DefaultRegCovar"/>).</summary>
     public double RegCovar { get; init; } = HmmFitOptions.DefaultRegCovar;
 
     /// <summary>

@@ -12,7 +12,8 @@ public sealed partial class OnlineGaussianMixture
     /// </summary>
     /// <remarks>
     /// Kept as they were: the observation and mini-batch counters (so the step size continues where it was), the random
-    /// state, the re-seeding ring of recent rows and the last mean log-likelihood. Rows of <paramref name="window"/> may
+    /// state, the re-seeding ring of recent rows and the last mean log-likelihood. The covariance floor is taken from
+    /// <paramref name="window"/>, as the refit's own. Rows of <paramref name="window"/> may
     /// hold NaN (missing entries, replaced by their conditional expectation under <paramref name="model"/>). Everything
     /// is computed before anything is replaced: when this throws, the estimator is unchanged. Deterministic: the same
     /// state, model and window give the same bits.
@@ -85,8 +86,11 @@ public sealed partial class OnlineGaussianMixture
             stats.AccumulateRow(x, resp, theta, scratch, weight);
         }
 
+        // The covariance floor follows the window, as the refit's own did: data that drifted to another scale keep a floor in
+        // their own unit (one from the warm-up rows could be far larger than the new variances, or far smaller).
+        var floor = CovarianceFloor.FromData(window, _d, _options.RelativeRegCovar);
         var next = new GmmParameters(_k, _d, _type);
-        stats.MaximizeInto(next, _options.RegCovar, _floor, default);
+        stats.MaximizeInto(next, _options.RegCovar, floor, default);
         if (!next.TryRefreshFactors(out failed))
         {
             throw new InvalidOperationException($"component {failed} is not positive definite after adoption");
@@ -95,6 +99,7 @@ public sealed partial class OnlineGaussianMixture
         // Swap in: nothing above touched the estimator.
         _stats = stats;
         _params = next;
+        floor.CopyTo(_floor, 0);
         _recentShare = []; // the components' recent shares restart from the adopted weights
         if (_averaging)
         {

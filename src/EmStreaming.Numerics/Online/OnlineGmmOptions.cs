@@ -22,7 +22,7 @@ public sealed record OnlineGmmOptions
     public const int DefaultWarmUpRestarts = 5;
 
     /// <summary>Default <see cref="RegCovar"/> (scikit-learn's reg_covar).</summary>
-    public const double DefaultRegCovar = 1e-6;
+    public const double DefaultRegCovar = GmmFitOptions.DefaultRegCovar;
 
     /// <summary>Default <see cref="ReseedWeight"/>.</summary>
     public const double DefaultReseedWeight = 1e-3;
@@ -54,7 +54,7 @@ public sealed record OnlineGmmOptions
     /// </summary>
     public int WarmUpRestarts { get; init; } = DefaultWarmUpRestarts;
 
-    /// <summary>Non-negative regularization added to every covariance diagonal in each M-step; default 1e-6.</summary>
+    /// <summary>An absolute amount added to every covariance diagonal in each M-step, on top of the relative floor (≥ 0); default 0 (<see cref="GmmFitOptions.DefaultRegCovar"/>).</summary>
     public double RegCovar { get; init; } = DefaultRegCovar;
 
     /// <summary>

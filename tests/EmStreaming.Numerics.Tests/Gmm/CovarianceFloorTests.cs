@@ -31,14 +31,15 @@ public sealed class CovarianceFloorTests
     private static double Noise(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 
     [Fact]
-    public void FromData_KnownColumns_FractionOfEachVariance_AndZeroForAConstantColumn()
+    public void FromData_KnownColumns_FractionOfEachVariance_AndTheNoSpreadFloorForAConstantColumn()
     {
         // Column 0: 1, 2, 3, 4 (population variance 1.25); column 1 constant; column 2 has a missing entry (variance of 10, 30, 50 = 800/3).
         double[] rows = [1, 7, 10, 2, 7, double.NaN, 3, 7, 30, 4, 7, 50];
         var floor = CovarianceFloor.FromData(rows, 3, 1e-4);
         Assert.Equal(1.25e-4, floor[0], 1e-15);
-        Assert.Equal(0.0, floor[1]);
+        Assert.Equal(CovarianceFloor.NoSpreadFloor, floor[1]);
         Assert.Equal(800.0 / 3 * 1e-4, floor[2], 1e-12);
+        Assert.All(CovarianceFloor.FromData(rows, 3, 0), f => Assert.Equal(0.0, f)); // off: no floor at all, also for the constant column
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed class RobustnessTests
 
     [Theory]
     [MemberData(nameof(Types))]
-    public void Fit_ConstantColumn_VarianceIsRegCovar(CovarianceType type)
+    public void Fit_ConstantColumn_VarianceIsTheNoSpreadFloor(CovarianceType type)
     {
         var data = Synthetic.Random(300, 3, 4);
         var values = data.Values.ToArray();
@@ -42,7 +42,7 @@ public sealed class RobustnessTests
             for (var k = 0; k < 2; k++)
             {
                 Assert.Equal(7.25, fit.Model.Means[(k * 3) + 1], 1e-9);
-                Assert.Equal(GmmFitOptions.DefaultRegCovar, fit.Model.FullCovariance(k)[4], 1e-9);
+                Assert.Equal(GmmFitOptions.DefaultRegCovar + CovarianceFloor.NoSpreadFloor, fit.Model.FullCovariance(k)[4], 1e-9);
             }
         }
     }
@@ -121,7 +121,8 @@ public sealed class RobustnessTests
     public void Fit_OneComponentFull_EqualsSampleMeanAndCovariance()
     {
         var data = TestData.Iris();
-        // The exact sample covariance is the M-step without the relative floor (which adds 1e-4 × each column's variance).
+        // The exact sample covariance is the M-step without the relative floor (which adds 1e-4 × each column's variance) and,
+        // by default, without an absolute one.
         var fit = GaussianMixtureEM.Fit(data, new GmmFitOptions { Components = 1, RelativeRegCovar = 0 });
         var n = data.Rows;
         var d = data.Columns;
@@ -133,7 +134,7 @@ public sealed class RobustnessTests
             for (var j = 0; j < d; j++)
             {
                 var cov = Enumerable.Range(0, n).Sum(r => (data[r, i] - mean[i]) * (data[r, j] - mean[j])) / n;
-                Assert.Equal(cov + (i == j ? 1e-6 : 0), fit.Model.FullCovariance(0)[(i * d) + j], 1e-12);
+                Assert.Equal(cov, fit.Model.FullCovariance(0)[(i * d) + j], 1e-12);
             }
         }
     }
@@ -204,7 +205,10 @@ public sealed class RobustnessTests
         Assert.Equal(1e-2, options.AbsoluteTolerance);
         Assert.Equal(0, (options with { Tolerance = 1e-3 }).AbsoluteTolerance);
         Assert.Equal(100, options.MaxIterations);
-        Assert.Equal(1e-6, options.RegCovar);
+        // Deliberate departure: no absolute reg_covar (scikit-learn's 1e-6) on columns with a spread; the relative floor keeps
+        // variances positive in the data's unit (ScaleEquivarianceTests), a constant column gets 1e-6.
+        Assert.Equal(0, options.RegCovar);
+        Assert.Equal(CovarianceFloor.DefaultRelative, options.RelativeRegCovar);
         Assert.Equal(1, options.Restarts);
         Assert.Equal(CovarianceType.Full, options.Covariance);
         Assert.Equal(GmmInitialization.KMeansPlusPlus, options.Initialization);
