@@ -94,8 +94,12 @@ public sealed partial class OnlineGaussianMixture
         return alarmed;
     }
 
-    /// <summary>Rows collected after a drift alarm before the refit: the warm-up size (enough for the parameter count).</summary>
-    private int DriftRows => _options.EffectiveWarmUp(_d);
+    /// <summary>
+    /// Rows collected after a drift alarm before the refit: the warm-up size, and at least 10 per free parameter (the automatic
+    /// warm-up's rule). A warm-up set smaller (a fast first fit, down to K × (d + 1) rows) gave refits of a handful of rows,
+    /// refused as degenerate or adopted while far off, and the model stayed 0.07 to 1.3 nats/row from the new truth.
+    /// </summary>
+    private int DriftRows => (int)Math.Min(int.MaxValue, Math.Max(_options.EffectiveWarmUp(_d), 10L * GmmParameters.FreeParameters(_type, _k, _d)));
 
     /// <summary>
     /// Updates each component's recent share of the responsibilities with this batch; true when, under a constant step, one
