@@ -109,6 +109,58 @@ public sealed class DataMatrix
 
     internal double[] RawValues => _values;
 
+    /// <summary>
+    /// A centre for sufficient statistics (<see cref="Gmm.GmmSufficientStatistics"/>'s origin): per column, the median of its
+    /// observed entries, taken over at most <see cref="OriginSample"/> of them spread evenly over the rows (0 for a column with
+    /// none). Not the mean: moments about an origin lose their digits to the origin's distance from the rows, and one glitch
+    /// reading (1e12 among values near 0, a −9999 sentinel) drags the mean far from every other row; the median stays among
+    /// them. Deterministic, O(rows) plus a sort of the sample.
+    /// </summary>
+    internal static double[] ObservedColumnCentres(ReadOnlySpan<double> values, int columns)
+    {
+        var centres = new double[columns];
+        var rows = values.Length / columns;
+        var step = Math.Max(1, rows / OriginSample);
+        var sample = new double[Math.Min(rows, OriginSample + 1)];
+        for (var j = 0; j < columns; j++)
+        {
+            var n = 0;
+            for (var i = 0; i < rows && n < sample.Length; i += step)
+            {
+                var v = values[(i * columns) + j];
+                if (!double.IsNaN(v))
+                {
+                    sample[n++] = v;
+                }
+            }
+
+            if (n == 0)
+            {
+                // Sparse column: look at every row.
+                for (var i = 0; i < rows && n < sample.Length; i++)
+                {
+                    var v = values[(i * columns) + j];
+                    if (!double.IsNaN(v))
+                    {
+                        sample[n++] = v;
+                    }
+                }
+            }
+
+            if (n > 0)
+            {
+                var observed = sample.AsSpan(0, n);
+                observed.Sort();
+                centres[j] = observed[n / 2];
+            }
+        }
+
+        return centres;
+    }
+
+    /// <summary>Most observed entries per column <see cref="ObservedColumnCentres"/> takes its median over.</summary>
+    internal const int OriginSample = 4_096;
+
     /// <summary>A new array with the means of the observed entries of each column (see the span overload).</summary>
     internal static double[] ObservedColumnMeans(ReadOnlySpan<double> values, int columns)
     {

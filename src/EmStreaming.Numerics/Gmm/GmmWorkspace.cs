@@ -60,7 +60,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
     /// <param name="components">K.</param>
     /// <param name="type">Covariance type of the models and statistics used with this workspace.</param>
     /// <param name="maxDegreeOfParallelism">-1 for all processors.</param>
-    /// <param name="origin">Origin of the statistics (D entries); default: the column means of the observed entries.</param>
+    /// <param name="origin">Origin of the statistics (D entries); default: the column medians of the observed entries (<see cref="DataMatrix.ObservedColumnCentres"/>).</param>
     /// <exception cref="ArgumentException">A row has no observed value (the message names the row).</exception>
     public GmmWorkspace(DataMatrix data, int components, CovarianceType type, int maxDegreeOfParallelism = -1, ReadOnlySpan<double> origin = default)
     {
@@ -71,7 +71,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
         _k = components;
         _d = data.Columns;
         _type = type;
-        _origin = origin.IsEmpty ? DataMatrix.ObservedColumnMeans(data.Values, data.Columns) : origin.ToArray();
+        _origin = origin.IsEmpty ? DataMatrix.ObservedColumnCentres(data.Values, data.Columns) : origin.ToArray();
         if (_origin.Length != _d)
         {
             throw new ArgumentException($"origin has {_origin.Length} entries, expected {_d}", nameof(origin));

@@ -73,7 +73,7 @@ internal static class HmmInitializer
             throw new InvalidOperationException("the data have no variance in some dimension; an HMM cannot be initialized.");
         }
 
-        var stats = new GmmSufficientStatistics(k, d, type, mean);
+        var stats = new GmmSufficientStatistics(k, d, type, DataMatrix.ObservedColumnCentres(rows, d));
         var scratch = new double[emissions.ScratchLength];
         var oneHot = new double[k];
         for (var t = 0; t < totalRows; t++)

@@ -367,7 +367,7 @@ public sealed partial class OnlineGaussianHmm
         var count = _buffer.Rows;
         var data = new DataMatrix(_buffer.Values.ToArray(), count, _d);
         var fit = GaussianHmmEM.Fit(data, _bufferFit);
-        SetModel(fit.Model, DataMatrix.ObservedColumnMeans(data.Values, _d));
+        SetModel(fit.Model, DataMatrix.ObservedColumnCentres(data.Values, _d));
         _floor = CovarianceFloor.FromData(data.Values, _d, _relativeRegCovar);
 
         // Replay the buffer with the fitted parameters: it warms the statistics (and the filter) up on data that
@@ -541,7 +541,7 @@ public sealed partial class OnlineGaussianHmm
         // Commit: nothing below throws.
         var steps = _steps;
         var phase = _phase;
-        SetModel(model, DataMatrix.ObservedColumnMeans(window.Values, _d));
+        SetModel(model, DataMatrix.ObservedColumnCentres(window.Values, _d));
         _floor = CovarianceFloor.FromData(window.Values, _d, _relativeRegCovar);
         Array.Clear(_rho);
         Array.Clear(_statistics);

@@ -41,8 +41,7 @@ public sealed partial class OnlineGaussianMixture
     /// <summary>Cold start: batch EM with restarts on the buffered rows, then S = mean statistic of those rows under the fit.</summary>
     private void Initialize(double[] all, int n)
     {
-        var origin = new double[_d];
-        _ = DataMatrix.ObservedColumnMeans(all.AsSpan(0, n * _d), _d, origin);
+        var origin = DataMatrix.ObservedColumnCentres(all.AsSpan(0, n * _d), _d);
 
         var rng = _rng;
         CovarianceFloor.FromData(all.AsSpan(0, n * _d), _d, _options.RelativeRegCovar, _floor);

@@ -1,0 +1,87 @@
+using EmStreaming.Numerics.Gmm;
+using EmStreaming.Numerics.Hmm;
+using EmStreaming.Numerics.Online;
+
+namespace EmStreaming.Numerics.Tests.Gmm;
+
+/// <summary>
+/// One glitch reading far from the rest (a counter that overflowed, a bit flip: 1e12 among values near 0). The sufficient
+/// statistics were taken about the column means, which that one row drags 3e8 away from every other: the moments of the
+/// other rows then lost their digits (variances about 1e17 minus 1e17), and the fits came out wrong (a GMM with every
+/// weight on one component and variances of 1e-4 for data of variance 1; an HMM state of variance 32 for data of variance 1).
+/// They are taken about the column medians now.
+/// </summary>
+public sealed class GlitchReadingTests
+{
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Diag)]
+    public void GmmFit_OneReadingOf1e12_TheOtherRowsFitAsWithoutIt(CovarianceType type)
+    {
+        var (clean, glitched) = Data(3_000, seed: 1);
+        var options = new GmmFitOptions { Components = 3, Covariance = type, Seed = 1, Restarts = 2 };
+
+        var fit = GaussianMixtureEM.Fit(glitched, options).Model;
+
+        var glitch = Enumerable.Range(0, 3).MaxBy(k => fit.Means[k * 2]);
+        Assert.Equal(1e12, fit.Means[glitch * 2], 1.0);
+        Assert.InRange(fit.Weights[glitch], 0.5 / 3_000, 2.0 / 3_000);
+        var reference = GaussianMixtureEM.Fit(clean, options with { Components = 2 }).Model;
+        var bulk = Enumerable.Range(0, 3).Where(k => k != glitch).OrderBy(k => fit.Means[k * 2]).ToArray();
+        var expected = Enumerable.Range(0, 2).OrderBy(k => reference.Means[k * 2]).ToArray();
+        for (var i = 0; i < 2; i++)
+        {
+            for (var j = 0; j < 2; j++)
+            {
+                Assert.Equal(reference.Means[(expected[i] * 2) + j], fit.Means[(bulk[i] * 2) + j], 0.05);
+                var v = reference.FullCovariance(expected[i])[(j * 2) + j];
+                Assert.InRange(fit.FullCovariance(bulk[i])[(j * 2) + j], 0.9 * v, 1.1 * v);
+            }
+        }
+    }
+
+    [Fact]
+    public void HmmFit_OneReadingOf1e12_TheOtherStateFitsTheRest()
+    {
+        var (_, glitched) = Data(3_000, seed: 2);
+        var fit = GaussianHmmEM.Fit(glitched, new HmmFitOptions { States = 2, Covariance = CovarianceType.Diag, Seed = 0 }).Model;
+
+        var bulk = fit.Means[0] < fit.Means[2] ? 0 : 1;
+        var variance = fit.FullCovariance(bulk);
+        Assert.InRange(variance[0], 9.0, 11.0); // two modes at ∓3 of variance 1 in column 0: 9 + 1
+        Assert.InRange(variance[3], 3.6, 4.4); // column 1: variance 4
+    }
+
+    [Fact]
+    public void OnlineGmm_GlitchInTheWarmUp_TheOtherRowsFitAsWithoutIt()
+    {
+        var (clean, glitched) = Data(3_000, seed: 3);
+        var options = new OnlineGmmOptions { Components = 3, Covariance = CovarianceType.Diag, Seed = 3 };
+        var online = OnlineGaussianMixture.Create(options, 2);
+        online.Update(glitched.Values);
+
+        var model = online.Model;
+        var bulk = Enumerable.Range(0, 3).Where(k => model.Means[k * 2] < 1e6).ToArray();
+        Assert.Equal(2, bulk.Length);
+        Assert.All(bulk, k => Assert.InRange(model.FullCovariance(k)[0], 0.5, 2.0));
+        Assert.All(bulk, k => Assert.InRange(model.FullCovariance(k)[3], 2.0, 8.0));
+        Assert.True(model.Score(clean) > -4.5, $"the clean rows score {model.Score(clean):F3} nats/row");
+    }
+
+    /// <summary>Two modes (−3, 0) and (3, 0) in x, variance 1 and 4; the glitched copy has 1e12 in row 100.</summary>
+    private static (DataMatrix Clean, DataMatrix Glitched) Data(int n, int seed)
+    {
+        var rng = new DeterministicRandom((ulong)seed);
+        var values = new double[n * 2];
+        for (var i = 0; i < n; i++)
+        {
+            values[2 * i] = (i % 2 == 0 ? -3.0 : 3.0) + rng.NextGaussian();
+            values[(2 * i) + 1] = 2.0 * rng.NextGaussian();
+        }
+
+        var clean = new DataMatrix(values.ToArray(), n, 2);
+        values[200] = 1e12;
+        values[201] = -1e12;
+        return (clean, new DataMatrix(values, n, 2));
+    }
+}
