@@ -120,33 +120,12 @@ public sealed class DataMatrix
     {
         var centres = new double[columns];
         var rows = values.Length / columns;
-        var step = Math.Max(1, rows / OriginSample);
         var sample = new double[Math.Min(rows, OriginSample + 1)];
         for (var j = 0; j < columns; j++)
         {
-            var n = 0;
-            for (var i = 0; i < rows && n < sample.Length; i += step)
-            {
-                var v = values[(i * columns) + j];
-                if (!double.IsNaN(v))
-                {
-                    sample[n++] = v;
-                }
-            }
-
-            if (n == 0)
-            {
-                // Sparse column: look at every row.
-                for (var i = 0; i < rows && n < sample.Length; i++)
-                {
-                    var v = values[(i * columns) + j];
-                    if (!double.IsNaN(v))
-                    {
-                        sample[n++] = v;
-                    }
-                }
-            }
-
+            // Rows spread evenly first; a sparse column that gave nothing that way is looked at row by row.
+            var n = Collect(values, columns, j, Math.Max(1, rows / OriginSample), sample);
+            n = n > 0 ? n : Collect(values, columns, j, 1, sample);
             if (n > 0)
             {
                 var observed = sample.AsSpan(0, n);
@@ -156,6 +135,20 @@ public sealed class DataMatrix
         }
 
         return centres;
+
+        static int Collect(ReadOnlySpan<double> values, int columns, int j, int step, double[] sample)
+        {
+            var n = 0;
+            for (var i = j; i < values.Length && n < sample.Length; i += step * columns)
+            {
+                if (!double.IsNaN(values[i]))
+                {
+                    sample[n++] = values[i];
+                }
+            }
+
+            return n;
+        }
     }
 
     /// <summary>Most observed entries per column <see cref="ObservedColumnCentres"/> takes its median over.</summary>

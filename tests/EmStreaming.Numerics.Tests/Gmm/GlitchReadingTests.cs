@@ -68,6 +68,26 @@ public sealed class GlitchReadingTests
         Assert.True(model.Score(clean) > -4.5, $"the clean rows score {model.Score(clean):F3} nats/row");
     }
 
+    /// <summary>The origin: each column's median (of an even spread of at most 4,096 observed entries), sparse and empty columns too.</summary>
+    [Fact]
+    public void ObservedColumnCentres_Medians_SparseColumnsLookedAtRowByRow_EmptyIsZero()
+    {
+        const int rows = 100_000;
+        var values = new double[rows * 3];
+        for (var i = 0; i < rows; i++)
+        {
+            values[3 * i] = i % 1_000 == 0 ? 1e12 : i % 7; // 0..6 evenly, a glitch every 1,000 rows
+            values[(3 * i) + 1] = i == 12_345 ? 42.0 : double.NaN; // one observed entry, between the sampled rows
+            values[(3 * i) + 2] = double.NaN;
+        }
+
+        var centres = DataMatrix.ObservedColumnCentres(values, 3);
+
+        Assert.Equal(3.0, centres[0]);
+        Assert.Equal(42.0, centres[1]);
+        Assert.Equal(0.0, centres[2]);
+    }
+
     /// <summary>Two modes (−3, 0) and (3, 0) in x, variance 1 and 4; the glitched copy has 1e12 in row 100.</summary>
     private static (DataMatrix Clean, DataMatrix Glitched) Data(int n, int seed)
     {
