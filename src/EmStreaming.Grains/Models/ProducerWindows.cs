@@ -16,7 +16,7 @@ namespace EmStreaming.Grains.Models;
 /// external producers. Forgetting a producer's window is safe only once none of its records can arrive any more: a record
 /// of a forgotten producer would start a new window (applied twice if it was a redelivery) or fall below one that
 /// restarted (skipped, if it was late). So beyond <see cref="RecentProducers"/> windows a new producer replaces the least
-/// recently used window that has accepted nothing for <see cref="IdleHorizon"/> (Azure Queue's default message
+/// recently used window that has seen no record for <see cref="IdleHorizon"/> (Azure Queue's default message
 /// time-to-live: a queue holds no message of such a producer); while every window is younger, the windows grow, up to
 /// <see cref="MaxProducers"/> (a cluster of that many silos appending to one model). Only past that is a window still in
 /// use evicted (<see cref="ActiveEvictions"/>, logged by the grain). Once any window was forgotten,
@@ -32,7 +32,7 @@ internal sealed class ProducerWindows
     /// <summary>Most windows kept: past this many, the least recently used is evicted even if its producer may still deliver.</summary>
     public const int MaxProducers = 1_024;
 
-    /// <summary>How long a window must have accepted nothing before a new producer may replace it (Azure Queue's default message time-to-live).</summary>
+    /// <summary>How long a window must have seen no record before a new producer may replace it (Azure Queue's default message time-to-live).</summary>
     public static readonly TimeSpan IdleHorizon = TimeSpan.FromDays(7);
 
     /// <summary>
@@ -92,7 +92,6 @@ internal sealed class ProducerWindows
             MakeRoom(now);
             Add(w);
         }
-
 
         if (w.Highest == 0)
         {
