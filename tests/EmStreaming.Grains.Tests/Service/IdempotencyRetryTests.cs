@@ -102,6 +102,33 @@ public sealed class IdempotencyRetryTests
         Assert.Equal(10 + gateways + 3, (await h.Service.GetStateAsync("rm")).Observations);
     }
 
+    /// <summary>
+    /// Creates <paramref name="model"/>; its keyed append of the returned batch dies right after taking the key "first" (nothing
+    /// appended: sequence 1 of the service's producer is a gap). Then that producer's later records, every other sequence (each
+    /// one a gap), and one far above: they all leave the window, which keeps the newest 32 gaps, so the reserved one is
+    /// forgotten. Returns the batch and how many later records were applied (one row each) besides the last.
+    /// </summary>
+    private static async Task<(DataMatrix Batch, int Later)> ForgetTheReservedGapAsync(ModelHarness h, string model)
+    {
+        await h.Service.PutModelAsync(model, ModelHarness.Gmm(window: 2_000));
+        var batch = ModelHarness.Rows(10, 2, 1);
+        await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync(model, batch, "first"));
+
+        var producer = ((ModelService)h.Service).ProducerId;
+        var generation = (await h.Registry.GetAsync(model, CancellationToken.None))!.Generation;
+        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, model));
+        const int later = ProducerWindows.MaxMissingRanges + 4;
+        for (var i = 1; i <= later; i++)
+        {
+            await stream.OnNextAsync(ModelStreamRecord.Observations(producer, 2 * i, generation, ModelHarness.Rows(1, 2, 100 + i), DateTimeOffset.UtcNow));
+        }
+
+        await stream.OnNextAsync(ModelStreamRecord.Observations(producer, (2 * later) + ProducerWindowsWidth + 100, generation, ModelHarness.Rows(1, 2, 7), DateTimeOffset.UtcNow));
+        await h.WaitForObservationsAsync(model, later + 1);
+        return (batch, later);
+    }
+
     private static async Task AppendFromGatewaysAsync(ModelHarness h, string model, int gateways)
     {
         var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
@@ -217,23 +244,7 @@ public sealed class IdempotencyRetryTests
     public async Task RetryAfterNothingWasAppended_ItsGapForgottenUnderLaterGaps_ConflictNotAnAnswerForRowsNeverApplied()
     {
         await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Reserve));
-        await h.Service.PutModelAsync("rf", ModelHarness.Gmm(window: 2_000));
-        var batch = ModelHarness.Rows(10, 2, 1);
-        await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync("rf", batch, "first"));
-
-        // The same producer's later records, every other sequence (each one a gap), then one far above: they all leave the window.
-        var producer = ((ModelService)h.Service).ProducerId;
-        var generation = (await h.Registry.GetAsync("rf", CancellationToken.None))!.Generation;
-        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
-            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "rf"));
-        const int later = EmStreaming.Grains.Models.ProducerWindows.MaxMissingRanges + 4;
-        for (var i = 1; i <= later; i++)
-        {
-            await stream.OnNextAsync(ModelStreamRecord.Observations(producer, 2 * i, generation, ModelHarness.Rows(1, 2, 100 + i), DateTimeOffset.UtcNow));
-        }
-
-        await stream.OnNextAsync(ModelStreamRecord.Observations(producer, (2 * later) + ProducerWindowsWidth + 100, generation, ModelHarness.Rows(1, 2, 7), DateTimeOffset.UtcNow));
-        await h.WaitForObservationsAsync("rf", later + 1);
+        var (batch, later) = await ForgetTheReservedGapAsync(h, "rf");
 
         var otherSilo = ActivatorUtilities.CreateInstance<ModelService>(h.Services);
         var conflict = await Assert.ThrowsAsync<ModelConflictException>(() => otherSilo.AppendAsync("rf", batch, "first"));
@@ -254,22 +265,7 @@ public sealed class IdempotencyRetryTests
     public async Task RetryAfterNothingWasAppended_ItsGapForgotten_ModelReactivatedBeforeTheRetry_StillAConflict()
     {
         await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "first", DiesAt.Reserve));
-        await h.Service.PutModelAsync("rv", ModelHarness.Gmm(window: 2_000));
-        var batch = ModelHarness.Rows(10, 2, 1);
-        await Assert.ThrowsAsync<IOException>(() => h.Service.AppendAsync("rv", batch, "first"));
-
-        var producer = ((ModelService)h.Service).ProducerId;
-        var generation = (await h.Registry.GetAsync("rv", CancellationToken.None))!.Generation;
-        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
-            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "rv"));
-        const int later = EmStreaming.Grains.Models.ProducerWindows.MaxMissingRanges + 4;
-        for (var i = 1; i <= later; i++)
-        {
-            await stream.OnNextAsync(ModelStreamRecord.Observations(producer, 2 * i, generation, ModelHarness.Rows(1, 2, 100 + i), DateTimeOffset.UtcNow));
-        }
-
-        await stream.OnNextAsync(ModelStreamRecord.Observations(producer, (2 * later) + ProducerWindowsWidth + 100, generation, ModelHarness.Rows(1, 2, 7), DateTimeOffset.UtcNow));
-        await h.WaitForObservationsAsync("rv", later + 1);
+        var (batch, later) = await ForgetTheReservedGapAsync(h, "rv");
         var snapshots = (await h.Service.ListSnapshotsAsync("rv")).Count;
         await Task.Delay(50);
         await h.CollectIdleAsync(TimeSpan.FromMilliseconds(10));
