@@ -21,7 +21,7 @@ public sealed record OnlineGmmOptions
     /// </summary>
     public const int DefaultWarmUpRestarts = 5;
 
-    /// <summary>Default <see cref="RegCovar"/> (scikit-learn's reg_covar).</summary>
+    /// <summary>Default <see cref="RegCovar"/>: the batch fit's, 0 (<see cref="GmmFitOptions.DefaultRegCovar"/>).</summary>
     public const double DefaultRegCovar = GmmFitOptions.DefaultRegCovar;
 
     /// <summary>Default <see cref="ReseedWeight"/>.</summary>
