@@ -45,6 +45,9 @@ public sealed record ModelDefinition
     /// <summary>Anomaly score (negative log-density) above which an anomaly event is emitted.</summary>
     public double? AnomalyThreshold { get; init; }
 
+    /// <summary>Tail probability (0 to 1, exclusive; scale-free) below which an anomaly event is emitted, for example 1e-4.</summary>
+    public double? AnomalyTailProbability { get; init; }
+
     public ulong? Seed { get; init; }
 }
 
@@ -138,8 +141,11 @@ public sealed record ModelState
 /// <summary>Recent applied rows (NaN = missing) with their component or regime and its probabilities when the model has parameters.</summary>
 public sealed record RecentRows(long FirstObservation, int Dimension, double[][] Rows, int[]? Labels, double[][]? Probabilities);
 
-/// <summary>Most likely component, responsibilities, log-density and anomaly score of each row.</summary>
-public sealed record Prediction(int[] Labels, double[][] Probabilities, double[] LogDensity, double[] AnomalyScore);
+/// <summary>
+/// Most likely component, responsibilities, log-density, anomaly score (negative log-density) and tail probability (scale-free:
+/// about uniform on (0, 1) for rows the model explains, small = anomalous; null from a server older than this field) of each row.
+/// </summary>
+public sealed record Prediction(int[] Labels, double[][] Probabilities, double[] LogDensity, double[] AnomalyScore, double[]? TailProbability = null);
 
 /// <summary>Filtered regimes of a sequence of rows (hmm).</summary>
 public sealed record RegimeFilter(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood);

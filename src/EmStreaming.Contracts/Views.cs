@@ -120,7 +120,8 @@ public sealed record RecentRowsView([property: Id(0)] RowsView Rows, [property: 
 /// <summary>Predictions for given rows under the current parameters.</summary>
 [GenerateSerializer, Immutable]
 public sealed record PredictResult(
-    [property: Id(0)] int[] Labels, [property: Id(1)] double[][] Probabilities, [property: Id(2)] double[] LogDensity, [property: Id(3)] double[] AnomalyScore);
+    [property: Id(0)] int[] Labels, [property: Id(1)] double[][] Probabilities, [property: Id(2)] double[] LogDensity, [property: Id(3)] double[] AnomalyScore,
+    [property: Id(4)] double[] TailProbability);
 
 /// <summary>Filtered regimes for a given sequence (hmm): per row, p(state | rows up to it) and the most likely state.</summary>
 [GenerateSerializer, Immutable]

@@ -44,6 +44,8 @@ public sealed class EmStreamingClientTests(ServerFixture server) : IClassFixture
         Assert.True(created.Created);
         Assert.Equal(2, created.Model.Definition.Dimension);
         Assert.False((await _client.PutModelAsync("cli:life", Gmm() with { AnomalyThreshold = 50 })).Created);
+        var tuned = await _client.PutModelAsync("cli:life", Gmm() with { AnomalyThreshold = 50, AnomalyTailProbability = 1e-4 });
+        Assert.Equal(1e-4, tuned.Model.Definition.AnomalyTailProbability);
 
         var rows = Clusters(600);
         rows[3] = [double.NaN, 0.1];
@@ -62,9 +64,13 @@ public sealed class EmStreamingClientTests(ServerFixture server) : IClassFixture
         Assert.Equal(10, recent.Rows.Length);
         Assert.Equal(10, recent.Labels!.Length);
 
-        var prediction = await _client.PredictAsync("cli:life", [[0, 0], [8, 8]]);
+        var prediction = await _client.PredictAsync("cli:life", [[0, 0], [8, 8], [4, 4], [4, double.NaN]]);
         Assert.NotEqual(prediction.Labels[0], prediction.Labels[1]);
         Assert.All(prediction.Probabilities, p => Assert.Equal(1.0, p.Sum(), 6));
+        // The clusters are 1 wide: (4, 4) is far from both, and so is 4 alone in the first column.
+        var tail = prediction.TailProbability!;
+        Assert.True(tail[0] > 0.01 && tail[1] > 0.01, $"cluster centres: {tail[0]}, {tail[1]}");
+        Assert.True(tail[2] < 1e-9 && tail[3] < 1e-4, $"between the clusters: {tail[2]}, {tail[3]}");
 
         var imputed = await _client.ImputeAsync("cli:life", [[8, double.NaN]]);
         Assert.InRange(imputed[0][1], 6.0, 10.0);

@@ -5,14 +5,14 @@ using EmStreaming.Cli.Output;
 
 namespace EmStreaming.Cli.Commands;
 
-/// <summary><c>emstream predict model.json file.csv</c>: cluster labels, responsibilities and log-densities.</summary>
+/// <summary><c>emstream predict model.json file.csv</c>: cluster labels, responsibilities, log-densities and tail probabilities (scale-free anomaly measure).</summary>
 internal static class PredictCommand
 {
     public static Command Create(CliContext context)
     {
         var modelFile = new Argument<string>("model") { Description = "Model file written by 'emstream fit --save'." };
         var file = new Argument<string>("file") { Description = "CSV file holding (at least) the model's columns." };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object {labels, probabilities, logDensity} instead of CSV." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object {labels, probabilities, logDensity, tailProbability} instead of CSV." };
         var command = new Command("predict", "Assign rows of a CSV file to the components of a saved Gaussian mixture.");
         command.Arguments.Add(modelFile);
         command.Arguments.Add(file);
@@ -27,9 +27,11 @@ internal static class PredictCommand
             var probabilities = new double[n * k];
             var labels = new int[n];
             var logDensity = new double[n];
+            var tail = new double[n];
             model.PredictProba(data, probabilities);
             model.Predict(data, labels);
             model.ScoreSamples(data, logDensity);
+            model.TailProbabilities(data, tail);
 
             if (parse.GetValue(json))
             {
@@ -45,6 +47,7 @@ internal static class PredictCommand
                     w.WriteEndArray();
                     w.Matrix("probabilities", probabilities, n, k);
                     w.Vector("logDensity", logDensity);
+                    w.Vector("tailProbability", tail);
                     w.WriteEndObject();
                 }));
                 return ExitCodes.Success;
@@ -53,6 +56,7 @@ internal static class PredictCommand
             var header = new List<string> { "label" };
             header.AddRange(Enumerable.Range(0, k).Select(c => $"p{c}"));
             header.Add("logDensity");
+            header.Add("tailProbability");
             context.Out.WriteLine(string.Join(',', header));
             var line = new System.Text.StringBuilder();
             for (var i = 0; i < n; i++)
@@ -64,6 +68,7 @@ internal static class PredictCommand
                 }
 
                 line.Append(',').Append(logDensity[i].ToString("R", CultureInfo.InvariantCulture));
+                line.Append(',').Append(tail[i].ToString("R", CultureInfo.InvariantCulture));
                 context.Out.WriteLine(line);
             }
 

@@ -47,6 +47,13 @@ public sealed record ModelDefinition
     /// <summary>Anomaly score (negative log-density) above which an anomaly event is emitted; null = no events.</summary>
     public double? AnomalyThreshold { get; init; }
 
+    /// <summary>
+    /// Tail probability below which an anomaly event is emitted (0 &lt; p &lt; 1; null = not by tail): the scale-free
+    /// criterion (<see cref="Numerics.Gmm.GaussianMixture.TailProbabilities"/>), about p of the rows the model explains,
+    /// whatever the data's unit and the values missing. With <see cref="AnomalyThreshold"/> too, either one flags a row.
+    /// </summary>
+    public double? AnomalyTailProbability { get; init; }
+
     /// <summary>Seed of every random choice the model makes (initialization, restarts, re-seeding).</summary>
     public ulong Seed { get; init; }
 }

@@ -31,6 +31,9 @@ public sealed record ModelEvent
     public int? FromRegime { get; init; }
     public int? ToRegime { get; init; }
     public double? Score { get; init; }
+
+    /// <summary>Anomaly: the row's tail probability, when the model's definition has an anomalyTailProbability.</summary>
+    public double? TailProbability { get; init; }
     public double[]? Row { get; init; }
     public double? Before { get; init; }
     public double? After { get; init; }

@@ -109,6 +109,12 @@ public static class ModelDefinitionValidator
             throw new ModelValidationException("anomalyThreshold", "anomalyThreshold must be a finite number");
         }
 
+        if (definition.AnomalyTailProbability is { } p && !(p > 0 && p < 1))
+        {
+            throw new ModelValidationException(
+                "anomalyTailProbability", $"anomalyTailProbability must be between 0 and 1, exclusive (for example 1e-4: about one row in 10,000 the model explains), not {p}");
+        }
+
         var refit = definition.Refit ?? throw new ModelValidationException("refit", "refit must not be null");
         if (refit.EveryObservations is < 1)
         {

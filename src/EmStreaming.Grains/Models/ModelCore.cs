@@ -18,6 +18,7 @@ internal sealed partial class ModelCore
     public const int KeyMemory = 64;
 
     private readonly double[] _anomalyScratch;
+    private readonly double[] _tailScratch;
     private OnlineGaussianMixture? _gmm;
     private OnlineGaussianHmm? _hmm;
     private readonly RecentWindow _window;
@@ -36,6 +37,7 @@ internal sealed partial class ModelCore
         Generation = generation;
         _window = new RecentWindow(definition.Dimension, definition.Refit.Window);
         _anomalyScratch = new double[Math.Max(definition.BatchSize, 1)];
+        _tailScratch = new double[Math.Max(definition.BatchSize, 1)];
         CreateEstimator();
     }
 
@@ -160,6 +162,7 @@ internal sealed partial class ModelCore
         var applied = 0;
         Exception? rejection = null;
         var threshold = Definition.AnomalyThreshold;
+        var tailThreshold = Definition.AnomalyTailProbability;
         var d = Definition.Dimension;
         if (_gmm is not null)
         {
@@ -170,7 +173,22 @@ internal sealed partial class ModelCore
             {
                 var count = Math.Min(Definition.BatchSize, rows.Rows - start);
                 var scores = _anomalyScratch.AsSpan(0, count);
+                var tails = _tailScratch.AsSpan(0, count);
                 var warmBefore = _gmm.IsWarmingUp;
+                if (tailThreshold is not null && !warmBefore && _gmm.TryGetModel(out var before))
+                {
+                    // Prequential, like the scores: each row judged by the parameters before its mini-batch was learned.
+                    var tail = MixtureTail.Of(before);
+                    for (var i = 0; i < count; i++)
+                    {
+                        tails[i] = tail.Probability(values.Slice((start + i) * d, d), before.Weights);
+                    }
+                }
+                else
+                {
+                    tails.Fill(double.NaN);
+                }
+
                 OnlineBatchResult result;
                 try
                 {
@@ -192,17 +210,17 @@ internal sealed partial class ModelCore
                 {
                     sum += result.MeanLogLikelihood * count;
                     scored += count;
-                    if (threshold is { } t)
+                    if (threshold is not null || tailThreshold is not null)
                     {
                         for (var i = 0; i < count; i++)
                         {
-                            if (scores[i] > t)
+                            if (IsAnomaly(scores[i], tails[i], threshold, tailThreshold))
                             {
                                 Anomalies++;
                                 (events ??= []).Add(new ModelEvent
                                 {
                                     ModelId = id, Type = ModelEventType.Anomaly, Time = timestamp, Observations = Observations + start + i + 1,
-                                    Score = scores[i], Row = rows.Row(start + i).ToArray(),
+                                    Score = scores[i], TailProbability = TailOrNull(tails[i]), Row = rows.Row(start + i).ToArray(),
                                 });
                             }
                         }
@@ -219,8 +237,19 @@ internal sealed partial class ModelCore
         {
             var sum = 0.0;
             var scored = 0;
+            // The emissions at the start of this delivery (refactored per row would cost K·d³ a row); each row's weights are
+            // its own predicted regimes, p(state_t | rows before it) = φ_(t−1)·A.
+            var hmmTail = tailThreshold is not null && _hmm!.CurrentModel is { } current ? (Model: current, Tail: MixtureTail.Of(HmmEmissionMixture(current))) : default;
+            var predicted = hmmTail.Tail is null ? null : new double[Definition.Components];
             for (var i = 0; i < rows.Rows; i++)
             {
+                var tailProbability = double.NaN;
+                if (predicted is not null && _hmm!.HasModel)
+                {
+                    PredictedRegimes(_hmm.RegimeProbabilities, hmmTail.Model.Transitions, predicted);
+                    tailProbability = hmmTail.Tail!.Probability(rows.Row(i), predicted);
+                }
+
                 double logDensity;
                 try
                 {
@@ -249,12 +278,13 @@ internal sealed partial class ModelCore
                     _driftRefitWanted = true;
                 }
 
-                if (threshold is { } t && -logDensity > t)
+                if (IsAnomaly(-logDensity, tailProbability, threshold, tailThreshold))
                 {
                     Anomalies++;
                     (events ??= []).Add(new ModelEvent
                     {
-                        ModelId = id, Type = ModelEventType.Anomaly, Time = timestamp, Observations = Observations + i + 1, Score = -logDensity, Row = rows.Row(i).ToArray(),
+                        ModelId = id, Type = ModelEventType.Anomaly, Time = timestamp, Observations = Observations + i + 1, Score = -logDensity,
+                        TailProbability = TailOrNull(tailProbability), Row = rows.Row(i).ToArray(),
                     });
                 }
 
@@ -310,6 +340,46 @@ internal sealed partial class ModelCore
         }
 
         return (events, job);
+    }
+
+    /// <summary>A row is an anomaly when its score exceeds the threshold or its tail probability is below the tail threshold (either one set).</summary>
+    private static bool IsAnomaly(double score, double tail, double? threshold, double? tailThreshold) =>
+        (threshold is { } t && score > t) || (tailThreshold is { } p && tail < p);
+
+    private static double? TailOrNull(double tail) => double.IsNaN(tail) ? null : tail;
+
+    /// <summary>p(state_t | rows before t) = Σ_i φ_i A_ij, normalized.</summary>
+    private static void PredictedRegimes(ReadOnlySpan<double> phi, ReadOnlySpan<double> transitions, Span<double> predicted)
+    {
+        var k = predicted.Length;
+        predicted.Clear();
+        for (var i = 0; i < k; i++)
+        {
+            for (var j = 0; j < k; j++)
+            {
+                predicted[j] += phi[i] * transitions[(i * k) + j];
+            }
+        }
+
+        var total = 0.0;
+        foreach (var p in predicted)
+        {
+            total += p;
+        }
+
+        for (var j = 0; j < k; j++)
+        {
+            predicted[j] = total > 0 ? predicted[j] / total : 1.0 / k;
+        }
+    }
+
+    /// <summary>An HMM's emissions as a mixture's components (the weights are supplied per row).</summary>
+    private static GaussianMixture HmmEmissionMixture(GaussianHmm hmm)
+    {
+        var k = hmm.States;
+        var weights = new double[k];
+        Array.Fill(weights, 1.0 / k);
+        return GaussianMixture.Create(weights, hmm.Means, hmm.Covariances, k, hmm.Dimension, hmm.CovarianceType);
     }
 
     /// <summary>

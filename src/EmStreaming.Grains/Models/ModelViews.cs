@@ -76,6 +76,8 @@ internal static class ModelViews
         int n = rows.Rows, k = mixture.Components;
         var logDensity = new double[n];
         mixture.ScoreSamples(rows, logDensity);
+        var tail = new double[n];
+        mixture.TailProbabilities(rows, tail);
         var resp = new double[n * k];
         if (hmm is not null)
         {
@@ -96,7 +98,7 @@ internal static class ModelViews
             anomaly[i] = -logDensity[i];
         }
 
-        return new PredictResult(labels, probabilities, logDensity, anomaly);
+        return new PredictResult(labels, probabilities, logDensity, anomaly, tail);
     }
 
     public static RegimeResult Filter(GaussianHmm hmm, DataMatrix rows)

@@ -140,6 +140,24 @@ public sealed class GaussianMixture
         }
     }
 
+    /// <summary>
+    /// Writes each row's tail probability (n entries in [0, 1]): Σ_k r_k(x)·P(χ²_|o| ≥ D²_k(x)), the posterior-weighted
+    /// chance that a draw of the component lies farther out (Mahalanobis distance on the row's observed coordinates |o|)
+    /// than the row. About uniform on (0, 1) for rows the model explains, whatever the unit or the number of missing
+    /// values: a scale-free anomaly measure, small = anomalous. A row with no observed value gets 1 (nothing to judge).
+    /// </summary>
+    /// <exception cref="ArgumentException">Wrong column count or destination length.</exception>
+    public void TailProbabilities(DataMatrix data, Span<double> tail)
+    {
+        CheckData(data);
+        CheckLength(tail, data.Rows, nameof(tail));
+        var tails = MixtureTail.Of(this);
+        for (var i = 0; i < data.Rows; i++)
+        {
+            tail[i] = tails.Probability(data.Row(i), Weights);
+        }
+    }
+
     /// <summary>Mean log-likelihood per sample, log p(x) averaged over rows.</summary>
     public double Score(DataMatrix data)
     {

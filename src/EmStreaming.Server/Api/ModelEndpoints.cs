@@ -250,7 +250,7 @@ internal static class ModelEndpoints
     {
         var matrix = await ReadQueryRowsAsync(id, request, options.Value, cancellationToken).ConfigureAwait(false);
         var r = await service.PredictAsync(id, matrix, cancellationToken).ConfigureAwait(false);
-        return new PredictResponse(r.Labels, r.Probabilities, r.LogDensity, r.AnomalyScore);
+        return new PredictResponse(r.Labels, r.Probabilities, r.LogDensity, r.AnomalyScore, r.TailProbability);
     }
 
     private static async Task<FilterResponse> Filter(string id, HttpRequest request, IModelService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)

@@ -51,6 +51,9 @@ public sealed record ModelDefinitionDto
     /// <summary>Anomaly score (negative log-density) above which an anomaly event is emitted.</summary>
     public double? AnomalyThreshold { get; init; }
 
+    /// <summary>Tail probability (0 to 1, exclusive) below which an anomaly event is emitted: scale-free, about that share of the rows the model explains.</summary>
+    public double? AnomalyTailProbability { get; init; }
+
     public ulong? Seed { get; init; }
 
     internal ModelDefinition ToDefinition()
@@ -104,6 +107,7 @@ public sealed record ModelDefinitionDto
                 Retain = Snapshots?.Retain,
             },
             AnomalyThreshold = AnomalyThreshold,
+            AnomalyTailProbability = AnomalyTailProbability,
             Seed = Seed ?? 0,
         };
     }
@@ -133,6 +137,7 @@ public sealed record ModelDefinitionDto
             Retain = d.Snapshots.Retain,
         },
         AnomalyThreshold = d.AnomalyThreshold,
+        AnomalyTailProbability = d.AnomalyTailProbability,
         Seed = d.Seed,
     };
 
@@ -236,7 +241,7 @@ public sealed record StateResponse
 public sealed record RowsRequest(double?[][] Rows);
 
 /// <summary>Answer of <c>POST /v1/models/{id}/predict</c>; non-finite numbers are null.</summary>
-public sealed record PredictResponse(int[] Labels, double[][] Probabilities, double[] LogDensity, double[] AnomalyScore);
+public sealed record PredictResponse(int[] Labels, double[][] Probabilities, double[] LogDensity, double[] AnomalyScore, double[] TailProbability);
 
 /// <summary>Answer of <c>POST /v1/models/{id}/filter</c>.</summary>
 public sealed record FilterResponse(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood);

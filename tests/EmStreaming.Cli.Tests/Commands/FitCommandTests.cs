@@ -141,6 +141,13 @@ public sealed class FitCommandTests
 
         // Two clusters of eruptions: short (about 2 min) and long (about 4.3 min).
         Assert.Equal(2, labels.Distinct().Count());
+
+        // The model's own rows: tail probabilities spread over (0, 1], few of them small (at most about α below α).
+        var tail = doc.RootElement.GetProperty("tailProbability").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.Equal(272, tail.Length);
+        Assert.All(tail, t => Assert.InRange(t, 0.0, 1.0));
+        Assert.InRange(tail.Count(t => t < 0.01), 0, 8);
+        Assert.InRange(tail.Average(), 0.4, 0.7);
     }
 
     [Fact]
@@ -151,7 +158,7 @@ public sealed class FitCommandTests
         var (code, output, _) = CliRunner.Run("predict", model.Path, CliRunner.DataFile("faithful.csv"));
         Assert.Equal(0, code);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal("label,p0,p1,logDensity", lines[0].Trim());
+        Assert.Equal("label,p0,p1,logDensity,tailProbability", lines[0].Trim());
         Assert.Equal(273, lines.Length);
     }
 

@@ -39,6 +39,7 @@ public sealed class DefinitionTypingTests(ApiFactory factory) : IClassFixture<Ap
         { "{" + Base + ""","batchSize":64.5}""", "batchSize", Whole, "64.5" },
         { "{" + Base + ""","anomalyThreshold":"10"}""", "anomalyThreshold", Number, "the string \"10\"" },
         { "{" + Base + ""","anomalyThreshold":false}""", "anomalyThreshold", Number, "false" },
+        { "{" + Base + ""","anomalyTailProbability":"1e-4"}""", "anomalyTailProbability", Number, "the string \"1e-4\"" },
         { "{" + Base + ""","seed":"7"}""", "seed", Whole, "the string \"7\"" },
         { "{" + Base + ""","seed":7.5}""", "seed", Whole, "7.5" },
         { "{" + Base + ""","refit":"often"}""", "refit", Object, "the string \"often\"" },
@@ -109,11 +110,12 @@ public sealed class DefinitionTypingTests(ApiFactory factory) : IClassFixture<Ap
         var response = await _client.PutAsync("/v1/models/type:full", Http.Json("""
             {"kind":"gmm","dimension":2,"components":2,"covariance":"diag","halfLife":500.5,"batchSize":32,
              "refit":{"everyObservations":1000,"everySeconds":60.5,"window":2000,"restarts":2},
-             "snapshots":{"everyObservations":500,"everySeconds":30,"retain":5},"anomalyThreshold":12.5,"seed":18446744073709551615}
+             "snapshots":{"everyObservations":500,"everySeconds":30,"retain":5},"anomalyThreshold":12.5,"anomalyTailProbability":1e-4,"seed":18446744073709551615}
             """));
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
         var definition = (await response.ReadJsonAsync()).GetProperty("definition");
         Assert.Equal(18446744073709551615UL, definition.GetProperty("seed").GetUInt64());
         Assert.Equal(60.5, definition.GetProperty("refit").GetProperty("everySeconds").GetDouble());
+        Assert.Equal(1e-4, definition.GetProperty("anomalyTailProbability").GetDouble());
     }
 }

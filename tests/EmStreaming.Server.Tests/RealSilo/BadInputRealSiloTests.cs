@@ -163,6 +163,19 @@ public sealed class BadInputRealSiloTests(RealSiloFactory factory) : IClassFixtu
         await (await _client.GetAsync("/v1/models/real:forever")).AssertProblemAsync(404, "id");
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1")]
+    [InlineData("-1e-4")]
+    [InlineData("1.5")]
+    public async Task Put_TailProbabilityOutsideZeroToOne_Returns400AndCreatesNothing(string p)
+    {
+        var response = await _client.PutAsync("/v1/models/real:tail", Http.Json($$"""{"kind":"gmm","dimension":2,"components":2,"anomalyTailProbability":{{p}}}"""));
+        var problem = await response.AssertProblemAsync(400, "anomalyTailProbability");
+        Assert.Contains("between 0 and 1", problem.GetProperty("detail").GetString());
+        await (await _client.GetAsync("/v1/models/real:tail")).AssertProblemAsync(404, "id");
+    }
+
     [Fact]
     public async Task Put_LongestHalfLife_CreatesAModelThatLearns()
     {

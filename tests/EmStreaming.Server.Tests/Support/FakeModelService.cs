@@ -239,8 +239,10 @@ internal sealed class FakeModelService : IModelService
         gmm.PredictProba(rows, p);
         gmm.Predict(rows, labels);
         gmm.ScoreSamples(rows, logDensity);
+        var tail = new double[rows.Rows];
+        gmm.TailProbabilities(rows, tail);
         var probabilities = Enumerable.Range(0, rows.Rows).Select(i => p.AsSpan(i * k, k).ToArray()).ToArray();
-        return Task.FromResult(new PredictResult(labels, probabilities, logDensity, [.. logDensity.Select(l => -l)]));
+        return Task.FromResult(new PredictResult(labels, probabilities, logDensity, [.. logDensity.Select(l => -l)], tail));
     }
 
     public Task<RegimeResult> FilterAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default)

@@ -465,7 +465,7 @@
     const f = (v, digits = 2) => v == null ? "?" : Number(v).toFixed(digits);
     switch (e.type) {
       case "regimeChanged": return `regime ${e.fromRegime ?? "?"} → ${e.toRegime ?? "?"}`;
-      case "anomaly": return `anomaly score ${f(e.score, 1)}${e.row ? ` at [${e.row.map((v) => f(v)).join(", ")}]` : ""}`;
+      case "anomaly": return `anomaly score ${f(e.score, 1)}${e.tailProbability != null ? `, tail ${e.tailProbability.toExponential(1)}` : ""}${e.row ? ` at [${e.row.map((v) => f(v)).join(", ")}]` : ""}`;
       case "refitAdopted": return `refit adopted: window log-lik ${f(e.before)} → ${f(e.after)}`;
       case "refitRejected": return `refit refused: ${e.message || `${f(e.before)} ≥ ${f(e.after)}`}`;
       case "drift": return `drift detected: ${e.message || "the data changed"}`;

@@ -1,0 +1,235 @@
+using EmStreaming.Numerics.Linear;
+
+namespace EmStreaming.Numerics.Gmm;
+
+/// <summary>
+/// A scale-free anomaly measure for Gaussian mixtures (and an HMM's emissions, weighted by its predicted regimes): the tail
+/// probability of a row x with observed coordinates o, an upper bound on P(p(X) ≤ p(x)), the chance that a draw X of the
+/// model is at most as likely as x (on the same coordinates):
+/// <code>tail(x) = Σ_k w_k · P(χ²_|o| ≥ max(0, D²_k(x) + 2 ln r_k(x))),</code>
+/// with D²_k(x) = (x_o − μ_k,o)ᵀ Σ_k,oo⁻¹ (x_o − μ_k,o) and r_k(x) the posterior of component k. Term k is the mass of
+/// component k outside the ellipsoid where its own weighted density w_k N_k falls to p(x); since p ≥ w_k N_k, that
+/// contains the component's share of {p(X) ≤ p(x)}, so the sum is an upper bound, exact when the components do not
+/// overlap (and for one component). Hence at most α of the rows the model explains score below α, whatever the data's
+/// unit and however many values are missing: a threshold of 1e-4 flags at most about one such row in 10,000. The
+/// negative log-density, the other anomaly score, depends on the unit and on how many values a row has.
+/// </summary>
+/// <remarks>
+/// Factors Σ_k,oo once per missingness pattern and keeps up to <see cref="MaxPatterns"/> patterns (then starts over),
+/// so a stream of complete rows costs K triangular solves and one incomplete-gamma evaluation per row. Not thread-safe:
+/// one instance per caller.
+/// </remarks>
+internal sealed class MixtureTail
+{
+    /// <summary>Missingness patterns whose factors are kept.</summary>
+    public const int MaxPatterns = 256;
+
+    private readonly int _k;
+    private readonly int _d;
+    private readonly double[] _means;
+    private readonly double[] _covariances;
+    private readonly Dictionary<string, Pattern> _patterns = new(StringComparer.Ordinal);
+    private readonly double[] _logGammaHalf;
+    private readonly double[] _z;
+    private readonly double[] _logJoint;
+    private readonly double[] _maha;
+    private readonly char[] _key;
+    private Pattern? _complete;
+
+    /// <summary>Components from K×d means and K full d×d covariances (row-major), both copied.</summary>
+    /// <exception cref="ArgumentException">A length does not match, or a covariance is not positive definite.</exception>
+    public MixtureTail(ReadOnlySpan<double> means, ReadOnlySpan<double> covariances, int components, int dimension)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        if (means.Length != components * dimension || covariances.Length != components * dimension * dimension)
+        {
+            throw new ArgumentException($"expected {components}×{dimension} means and {components} covariances of {dimension}×{dimension}");
+        }
+
+        (_k, _d) = (components, dimension);
+        _means = means.ToArray();
+        _covariances = covariances.ToArray();
+        _logGammaHalf = new double[dimension + 1];
+        for (var v = 1; v <= dimension; v++)
+        {
+            _logGammaHalf[v] = ChiSquare.LogGammaHalf(v);
+        }
+
+        _z = new double[dimension];
+        _logJoint = new double[components];
+        _maha = new double[components];
+        _key = new char[dimension];
+        _complete = Factor(Enumerable.Range(0, dimension).ToArray())
+            ?? throw new ArgumentException("a covariance is not positive definite", nameof(covariances));
+    }
+
+    /// <summary>The tail of a mixture's components.</summary>
+    public static MixtureTail Of(GaussianMixture mixture)
+    {
+        int k = mixture.Components, d = mixture.Dimension;
+        var covariances = new double[k * d * d];
+        for (var c = 0; c < k; c++)
+        {
+            mixture.FullCovariance(c).CopyTo(covariances.AsSpan(c * d * d));
+        }
+
+        return new MixtureTail(mixture.Means, covariances, k, d);
+    }
+
+    /// <summary>Number of components.</summary>
+    public int Components => _k;
+
+    /// <summary>
+    /// tail(x) under component weights <paramref name="weights"/> (K entries, summing to 1: the mixture's weights, or an
+    /// HMM's predicted regime probabilities). NaN entries of <paramref name="x"/> are missing; a row with none observed has
+    /// nothing to judge and gets 1. In [0, 1]; 0 when the row is so far out that every density underflows.
+    /// </summary>
+    public double Probability(ReadOnlySpan<double> x, ReadOnlySpan<double> weights)
+    {
+        if (x.Length != _d || weights.Length != _k)
+        {
+            throw new ArgumentException($"expected a row of {_d} values and {_k} weights");
+        }
+
+        var pattern = PatternOf(x);
+        if (pattern is null)
+        {
+            return 1.0;
+        }
+
+        var obs = pattern.Observed;
+        var o = obs.Length;
+        var best = double.NegativeInfinity;
+        for (var c = 0; c < _k; c++)
+        {
+            var lo = pattern.Factors[c];
+            if (lo is null || !(weights[c] > 0))
+            {
+                _logJoint[c] = double.NegativeInfinity;
+                _maha[c] = double.PositiveInfinity;
+                continue;
+            }
+
+            var mu = _means.AsSpan(c * _d, _d);
+            var z = _z.AsSpan(0, o);
+            for (var j = 0; j < o; j++)
+            {
+                z[j] = x[obs[j]] - mu[obs[j]];
+            }
+
+            Cholesky.ForwardSubstitute(lo, o, z);
+            var maha = 0.0;
+            for (var j = 0; j < o; j++)
+            {
+                maha += z[j] * z[j];
+            }
+
+            _maha[c] = maha;
+            _logJoint[c] = Math.Log(weights[c]) + pattern.LogConstants[c] - (0.5 * maha);
+            best = Math.Max(best, _logJoint[c]);
+        }
+
+        if (double.IsNegativeInfinity(best) || double.IsNaN(best))
+        {
+            return 0.0;
+        }
+
+        var sum = 0.0;
+        for (var c = 0; c < _k; c++)
+        {
+            sum += Math.Exp(_logJoint[c] - best);
+        }
+
+        var logDensity = best + Math.Log(sum);
+        var tail = 0.0;
+        for (var c = 0; c < _k; c++)
+        {
+            if (double.IsNegativeInfinity(_logJoint[c]))
+            {
+                continue;
+            }
+
+            // D*²_k = D²_k + 2 ln r_k: the distance at which component k's own weighted density falls to p(x).
+            var radius = Math.Max(0.0, _maha[c] - (2.0 * (logDensity - _logJoint[c])));
+            tail += weights[c] * (radius == 0 ? 1.0 : ChiSquare.UpperRegularizedGamma(0.5 * o, 0.5 * radius, _logGammaHalf[o]));
+        }
+
+        return Math.Clamp(tail, 0.0, 1.0);
+    }
+
+    private Pattern? PatternOf(ReadOnlySpan<double> x)
+    {
+        var observed = 0;
+        for (var j = 0; j < _d; j++)
+        {
+            var missing = double.IsNaN(x[j]);
+            _key[j] = missing ? '0' : '1';
+            observed += missing ? 0 : 1;
+        }
+
+        if (observed == _d)
+        {
+            return _complete;
+        }
+
+        if (observed == 0)
+        {
+            return null;
+        }
+
+        var key = new string(_key);
+        if (_patterns.TryGetValue(key, out var pattern))
+        {
+            return pattern;
+        }
+
+        if (_patterns.Count >= MaxPatterns)
+        {
+            _patterns.Clear();
+        }
+
+        var obs = new int[observed];
+        for (int j = 0, i = 0; j < _d; j++)
+        {
+            if (!double.IsNaN(x[j]))
+            {
+                obs[i++] = j;
+            }
+        }
+
+        pattern = Factor(obs);
+        if (pattern is not null)
+        {
+            _patterns[key] = pattern;
+        }
+
+        return pattern;
+    }
+
+    /// <summary>Cholesky factors of every Σ_k,oo; null when the complete pattern's are not positive definite.</summary>
+    private Pattern? Factor(int[] obs)
+    {
+        var o = obs.Length;
+        var factors = new double[]?[_k];
+        var logConstants = new double[_k];
+        var work = new double[_d];
+        var any = false;
+        for (var c = 0; c < _k; c++)
+        {
+            var lo = new double[o * o];
+            if (MissingData.TryFactorPattern(_covariances.AsSpan(c * _d * _d, _d * _d), _d, obs, [], lo, [], [], work, out var logConst))
+            {
+                (factors[c], logConstants[c], any) = (lo, logConst, true);
+            }
+            else if (o == _d)
+            {
+                return null;
+            }
+        }
+
+        return any ? new Pattern(obs, factors, logConstants) : null;
+    }
+
+    private sealed record Pattern(int[] Observed, double[]?[] Factors, double[] LogConstants);
+}
