@@ -137,8 +137,8 @@ public sealed class TailProbabilityTests
     {
         // Unequal weights and a thin component. Two simpler measures miss here: Σ_k w_k·P(χ² ≥ D²_k), each component's
         // tail at the row's own distance, flagged 1.5–3.0 α (about K·α when components are apart: a row at the centre of
-        // a 10 % component scores 0.1); the posterior-weighted Σ_k r_k·P(χ² ≥ D²_k) flagged as few as 0.45 α, and it did not
-        // flag a 7-calm-sd move in a calm stretch that the regime filter gives a chance of about 1e-3 (its HMM probe).
+        // a 10 % component scores 0.1); the posterior-weighted Σ_k r_k·P(χ² ≥ D²_k) flagged as few as 0.45 α, and it scores a
+        // 10-calm-sd move in a calm stretch 0.0115 (the bound: 3.2e-4) when only a rare regime explains it (AnomalyTailTests).
         var s = separation;
         var model = GaussianMixture.Create(
             [0.6, 0.3, 0.1],
