@@ -237,17 +237,26 @@ internal sealed partial class ModelCore
         {
             var sum = 0.0;
             var scored = 0;
-            // The emissions at the start of this delivery (refactored per row would cost K·d³ a row); each row's weights are
-            // its own predicted regimes, p(state_t | rows before it) = φ_(t−1)·A.
-            var hmmTail = tailThreshold is not null && _hmm!.CurrentModel is { } current ? (Model: current, Tail: MixtureTail.Of(HmmEmissionMixture(current))) : default;
-            var predicted = hmmTail.Tail is null ? null : new double[Definition.Components];
+            // Tails use the emissions as of the row where they were last factored, at most TailRefreshRows rows back (factoring
+            // per row would cost K·d³ a row), from the first row after the warm-up on; each row's weights are its own predicted
+            // regimes, p(state_t | rows before it) = φ_(t−1)·A.
+            (GaussianHmm Model, MixtureTail Tail, int At)? hmmTail = null;
+            var predicted = tailThreshold is null ? null : new double[Definition.Components];
             for (var i = 0; i < rows.Rows; i++)
             {
                 var tailProbability = double.NaN;
                 if (predicted is not null && _hmm!.HasModel)
                 {
-                    PredictedRegimes(_hmm.RegimeProbabilities, hmmTail.Model.Transitions, predicted);
-                    tailProbability = hmmTail.Tail!.Probability(rows.Row(i), predicted);
+                    if ((hmmTail is null || i - hmmTail.Value.At >= TailRefreshRows) && _hmm.CurrentModel is { } current)
+                    {
+                        hmmTail = (current, MixtureTail.Of(HmmEmissionMixture(current)), i);
+                    }
+
+                    if (hmmTail is { } cached)
+                    {
+                        PredictedRegimes(_hmm.RegimeProbabilities, cached.Model.Transitions, predicted);
+                        tailProbability = cached.Tail.Probability(rows.Row(i), predicted);
+                    }
                 }
 
                 double logDensity;
@@ -341,6 +350,9 @@ internal sealed partial class ModelCore
 
         return (events, job);
     }
+
+    /// <summary>Rows of one delivery an HMM's tail probabilities may use the same factored emissions for.</summary>
+    private const int TailRefreshRows = 256;
 
     /// <summary>A row is an anomaly when its score exceeds the threshold or its tail probability is below the tail threshold (either one set).</summary>
     private static bool IsAnomaly(double score, double tail, double? threshold, double? tailThreshold) =>

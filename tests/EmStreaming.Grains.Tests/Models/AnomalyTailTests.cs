@@ -42,15 +42,15 @@ public sealed class AnomalyTailTests
         Kind = ModelRecordKind.Observations, ProducerId = "p", Sequence = sequence, Generation = 1, Timestamp = T0, Values = values, Columns = columns,
     };
 
-    /// <summary>Feeds <paramref name="values"/> in records of 500 rows; returns the anomaly events of the rows after the first <paramref name="skipRows"/>.</summary>
-    private static List<ModelEvent> Feed(ModelCore core, double[] values, int columns, int skipRows)
+    /// <summary>Feeds <paramref name="values"/> in records of <paramref name="recordRows"/> rows; returns the anomaly events of the rows after the first <paramref name="skipRows"/>.</summary>
+    private static List<ModelEvent> Feed(ModelCore core, double[] values, int columns, int skipRows, int recordRows = 500)
     {
         var anomalies = new List<ModelEvent>();
         var rows = values.Length / columns;
         long sequence = 0;
-        for (var start = 0; start < rows; start += 500)
+        for (var start = 0; start < rows; start += recordRows)
         {
-            var count = Math.Min(500, rows - start);
+            var count = Math.Min(recordRows, rows - start);
             var (events, _) = core.Apply(Obs(++sequence, values[(start * columns)..((start + count) * columns)], columns), "m");
             anomalies.AddRange((events ?? []).Where(e => e.Type == ModelEventType.Anomaly && e.Observations > skipRows));
         }
@@ -59,11 +59,11 @@ public sealed class AnomalyTailTests
     }
 
     [Theory]
-    [InlineData(1e-4, 0.0)]
-    [InlineData(1.0, 0.0)]
-    [InlineData(300.0, 0.3)]
-    [InlineData(1e-4, 0.3)]
-    public void Gmm_OwnRowsInAnyUnit_AtMostAlphaFlagged_AndAnOutlierFlagged(double scale, double missing)
+    [InlineData(1e-4, 0.0, 500)]
+    [InlineData(1.0, 0.0, 500)]
+    [InlineData(300.0, 0.3, 500)]
+    [InlineData(1e-4, 0.3, 50_000)] // one record: the warm-up ends inside it
+    public void Gmm_OwnRowsInAnyUnit_AtMostAlphaFlagged_AndAnOutlierFlagged(double scale, double missing, int recordRows)
     {
         var definition = new ModelDefinition
         {
@@ -76,7 +76,7 @@ public sealed class AnomalyTailTests
         // Row Learn + 20,000: 9 standard deviations out along the first cluster's thin direction (inside its x range).
         var outlier = Learn + 20_000;
         (values[2 * outlier], values[(2 * outlier) + 1]) = (scale * 5, scale * (1 + (0.6 * 9)));
-        var anomalies = Feed(core, values, 2, Learn);
+        var anomalies = Feed(core, values, 2, Learn, recordRows);
 
         Assert.Contains(anomalies, e => e.Observations == outlier + 1 && e.TailProbability < 1e-9);
         var own = anomalies.Count(e => e.Observations != outlier + 1);
@@ -86,9 +86,10 @@ public sealed class AnomalyTailTests
     }
 
     [Theory]
-    [InlineData(1e-4)]
-    [InlineData(10.0)]
-    public void Hmm_OwnRowsInAnyUnit_AtMostAlphaFlagged_AndAMoveOutOfTheCalmRegimeFlagged(double scale)
+    [InlineData(1e-4, 500)]
+    [InlineData(10.0, 500)]
+    [InlineData(1e-4, 50_000)] // one record: the warm-up ends inside it, and the tails start there
+    public void Hmm_OwnRowsInAnyUnit_AtMostAlphaFlagged_AndAMoveOutOfTheCalmRegimeFlagged(double scale, int recordRows)
     {
         var definition = new ModelDefinition
         {
@@ -120,7 +121,7 @@ public sealed class AnomalyTailTests
             }
         }
 
-        var anomalies = Feed(core, values, 1, Learn);
+        var anomalies = Feed(core, values, 1, Learn, recordRows);
 
         Assert.Contains(anomalies, e => e.Observations == jump + 1);
         var own = anomalies.Count(e => e.Observations != jump + 1);
