@@ -58,7 +58,7 @@ internal sealed record DecodedModelState(int FormatVersion, SnapshotReason Reaso
 /// <remarks>
 /// Version 4 or later is always written, also when no window keeps or forgot a range: a version-2 or version-3 state cannot say that
 /// nothing was forgotten. Builds that wrote them dropped a producer's oldest missing range silently once it had more than
-/// <see cref="ProducerWindows.MaxMissingRanges"/> (version 3), or every sequence that left the window unapplied (the builds
+/// 32 (version 3; <see cref="ProducerWindows.MaxMissingRanges"/> is larger now), or every sequence that left the window unapplied (the builds
 /// before missing ranges, version 2), and then went on writing the same version, also once late records had emptied the
 /// ranges again. So a retry judged "seen" from such a state may be a 200 for rows that were never applied. They read
 /// conservatively: below a producer's oldest kept range, or below its window when it keeps none, a sequence not kept as

@@ -41,8 +41,13 @@ internal sealed class ProducerWindows
     /// </summary>
     public const int MaxProducerIdLength = 1_024;
 
-    /// <summary>Ranges of sequences that left a window unapplied, kept per producer (the oldest forgotten: then old, as below the window).</summary>
-    public const int MaxMissingRanges = 32;
+    /// <summary>
+    /// Ranges of sequences that left a window unapplied, kept per producer (the oldest forgotten: then old, as below the window).
+    /// 16 bytes each in the stored state, only while they are open: 256 keep a record late by more than a window in each of
+    /// 256 separate gaps of one producer (Azure Queue redelivers a dead silo's messages after its visibility timeout, in no
+    /// order), while a model's state stays bounded (4 MB for the most windows, <see cref="MaxProducers"/>, all full).
+    /// </summary>
+    public const int MaxMissingRanges = 256;
     private const int Words = WindowBits / 64;
 
     private readonly List<Window> _windows = [];

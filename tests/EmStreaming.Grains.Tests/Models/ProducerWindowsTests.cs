@@ -263,19 +263,48 @@ public sealed class ProducerWindowsTests
     }
 
     [Fact]
+    public void TryAccept_HundredLateRecordsInSeparateGapsBelowTheWindow_EachAppliedOnce_AlsoAfterAStoredRoundTrip()
+    {
+        // A dead silo's messages come back after the visibility timeout in no order, past a window of later records: 100
+        // separate gaps. With 32 ranges kept, the 68 oldest late records were skipped: acknowledged rows lost.
+        var gaps = Enumerable.Range(1, 100).Select(g => 37L * g).ToHashSet();
+        var w = new ProducerWindows();
+        for (var s = 1L; s <= gaps.Max() + 2_000; s++)
+        {
+            if (!gaps.Contains(s))
+            {
+                Assert.True(w.TryAccept("svc", s, 1));
+            }
+        }
+
+        var stored = ModelStateCodec.Decode(ModelStateCodec.Encode(SnapshotReason.Policy, 0, w, [9])).Windows;
+        foreach (var windows in new[] { w, stored })
+        {
+            foreach (var late in gaps.Reverse())
+            {
+                Assert.True(windows.TryAccept("svc", late, 1), $"late record {late}");
+                Assert.False(windows.TryAccept("svc", late, 1), $"its redelivery {late}");
+            }
+        }
+    }
+
+    [Fact]
     public void Judge_GapWhoseRangeWasForgotten_IsUnknowable_NotSeen_AlsoAfterAStoredRoundTrip()
     {
-        // Sequence 5 never arrives; then 40 more gaps, each leaving the window unapplied: the window keeps the newest 32 ranges,
-        // so 5's range is forgotten. A retry of 5 (its first attempt reached the stream but the record was lost, or is still
-        // on its way) used to be judged "seen": a 200 for rows never applied. It is unknowable now: a 409.
+        // Sequence 5 never arrives; then MaxMissingRanges + 8 more gaps, each leaving the window unapplied: the window keeps
+        // the newest MaxMissingRanges ranges, so 5's range is forgotten. A retry of 5 (its first attempt reached the stream but
+        // the record was lost, or is still on its way) used to be judged "seen": a 200 for rows never applied. It is
+        // unknowable now: a 409.
+        const int More = ProducerWindows.MaxMissingRanges + 8;
+        const long Last = 5 + (More * 10) + 2_000;
         var w = new ProducerWindows();
         var gaps = new HashSet<long> { 5 };
-        for (var g = 1; g <= 40; g++)
+        for (var g = 1; g <= More; g++)
         {
             gaps.Add(5 + (g * 10));
         }
 
-        for (var s = 1; s <= 3_000; s++)
+        for (var s = 1L; s <= Last; s++)
         {
             if (!gaps.Contains(s))
             {
@@ -289,9 +318,9 @@ public sealed class ProducerWindowsTests
         {
             Assert.Equal(RetryVerdict.Unknowable, windows.Judge("svc", 5));
             Assert.Equal(RetryVerdict.Unknowable, windows.Judge("svc", 6)); // applied, but in the forgotten stretch: cannot tell
-            Assert.Equal(RetryVerdict.New, windows.Judge("svc", 5 + (40 * 10))); // a gap still kept
-            Assert.Equal(RetryVerdict.Seen, windows.Judge("svc", 5 + (40 * 10) + 1)); // above every forgotten range: applied
-            Assert.Equal(RetryVerdict.Seen, windows.Judge("svc", 2_990)); // inside the window
+            Assert.Equal(RetryVerdict.New, windows.Judge("svc", 5 + (More * 10))); // a gap still kept
+            Assert.Equal(RetryVerdict.Seen, windows.Judge("svc", 5 + (More * 10) + 1)); // above every forgotten range: applied
+            Assert.Equal(RetryVerdict.Seen, windows.Judge("svc", Last - 10)); // inside the window
         }
     }
 
@@ -328,8 +357,9 @@ public sealed class ProducerWindowsTests
     public void Decode_Version3WithFewerRangesAfterOneWasForgotten_StillTreatsWhatLiesBelowThemAsForgotten()
     {
         var w = new ProducerWindows();
+        // Every gap leaves the window (sequences run 2,000 past the last one), one more than are kept.
         var gaps = Enumerable.Range(0, ProducerWindows.MaxMissingRanges + 1).Select(g => 100L + (g * 10)).ToHashSet();
-        for (var s = 1; s <= 3_000; s++)
+        for (var s = 1L; s <= gaps.Max() + 2_000; s++)
         {
             if (!gaps.Contains(s))
             {

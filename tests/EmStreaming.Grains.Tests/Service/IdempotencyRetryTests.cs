@@ -105,7 +105,7 @@ public sealed class IdempotencyRetryTests
     /// <summary>
     /// Creates <paramref name="model"/>; its keyed append of the returned batch dies right after taking the key "first" (nothing
     /// appended: sequence 1 of the service's producer is a gap). Then that producer's later records, every other sequence (each
-    /// one a gap), and one far above: they all leave the window, which keeps the newest 32 gaps, so the reserved one is
+    /// one a gap), and one far above: they all leave the window, which keeps the newest MaxMissingRanges (256) gaps, so the reserved one is
     /// forgotten. Returns the batch and how many later records were applied (one row each) besides the last.
     /// </summary>
     private static async Task<(DataMatrix Batch, int Later)> ForgetTheReservedGapAsync(ModelHarness h, string model)
@@ -236,7 +236,7 @@ public sealed class IdempotencyRetryTests
 
     /// <summary>
     /// The process dies right after taking the key (nothing appended: sequence 1 of its producer is a gap), and that producer's
-    /// later records leave more gaps than its window keeps (32 ranges) before they slide past it. The gap of the reserved
+    /// later records leave more gaps than its window keeps (MaxMissingRanges, 256 ranges) before they slide past it. The gap of the reserved
     /// sequence is the oldest, so it is forgotten; the retry was then judged "seen": a 200 for rows that were never applied,
     /// an acknowledged batch lost. The model cannot tell, so the retry is a 409 that says why, and nothing is applied.
     /// </summary>
