@@ -51,7 +51,10 @@ public sealed partial class OnlineGaussianMixture
 
         // E-step of the window under θ, each row weighted 1/n: the statistics the recursion would hold at θ's fixed point.
         var rows = window.Length / _d;
-        var stats = _stats!.CreateEmpty();
+        // About the window's own centre, not the warm-up's: after a jump of many standard deviations (a sensor re-zeroed, a
+        // price 1e8 of its noise away) second moments about the old origin would cancel to nothing (gap 1.9 nats/row at 1e8,
+        // a covariance of 6e16 at 1e9, measured).
+        var stats = new GmmSufficientStatistics(_k, _d, _type, DataMatrix.ObservedColumnCentres(window, _d));
         var scratch = new double[GmmParameters.RowScratchLength(_d)];
         var resp = new double[_k];
         var weight = 1.0 / rows;
@@ -98,6 +101,8 @@ public sealed partial class OnlineGaussianMixture
 
         // Swap in: nothing above touched the estimator.
         _stats = stats;
+        _spareStats = stats.CreateEmpty();
+        _batchStats = stats.CreateEmpty();
         _params = next;
         floor.CopyTo(_floor, 0);
         _recentShare = []; // the components' recent shares restart from the adopted weights

@@ -52,6 +52,32 @@ public sealed class OnlineDriftTests
     }
 
     /// <summary>
+    /// A jump of 1e8 or 1e9 standard deviations (a sensor re-zeroed, a reading in another offset): the statistics of the adopted
+    /// refit used to be taken about the warm-up's origin, and their second moments cancelled to nothing (gap 1.9 nats/row at
+    /// 1e8; at 1e9 the adoption failed and a covariance of 6e16 stayed). They are taken about the window's centre now.
+    /// </summary>
+    [Theory]
+    [InlineData(1e8)]
+    [InlineData(1e9)]
+    [InlineData(-3e10)]
+    public void Update_JumpOfManyStandardDeviations_Within005NatsOfTruthWithin5000Rows(double shift)
+    {
+        var before = SyntheticMixture.ThreeComponents2D();
+        var after = before.Shifted([shift, -shift]);
+        var rows = before.Sample(Jump, 1).Concat(after.Sample(After, 101)).ToArray();
+        var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 3, StepSize = StepSizeSchedule.FromHalfLife(HalfLife), Seed = 1 }, 2);
+        for (var i = 0; i < rows.Length / 2; i += 64)
+        {
+            model.Update(rows.AsSpan(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
+        }
+
+        var held = new DataMatrix(after.Sample(20_000, 201), 20_000, 2);
+        var gap = after.ToModel().Score(held) - model.Model.Score(held);
+        Assert.True(gap < 0.05, $"shift {shift}: gap {gap:F4} nats/row (drifts {model.DriftsDetected}, refits {model.DriftRefits})");
+        Assert.Equal(1, model.DriftRefits);
+    }
+
+    /// <summary>
     /// The same bar with a warm-up set far below the automatic one (the least a definition allows, K × (d + 1) = 9 rows, and
     /// 20): the refit after the alarm used to collect only that many post-change rows, was refused as degenerate or adopted
     /// while far off, and the model stayed 0.07 to 1.3 nats/row from the new truth. It now collects at least 10 rows per
