@@ -147,8 +147,11 @@ public sealed record RecentRows(long FirstObservation, int Dimension, double[][]
 /// </summary>
 public sealed record Prediction(int[] Labels, double[][] Probabilities, double[] LogDensity, double[] AnomalyScore, double[]? TailProbability = null);
 
-/// <summary>Filtered regimes of a sequence of rows (hmm).</summary>
-public sealed record RegimeFilter(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood);
+/// <summary>
+/// Filtered regimes of a sequence of rows (hmm), and each row's tail probability under its one-step-ahead prediction (null from
+/// a server older than this field).
+/// </summary>
+public sealed record RegimeFilter(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood, double[]? TailProbability = null);
 
 /// <summary>An entry of a model's snapshot history.</summary>
 public sealed record SnapshotInfo(long Version, DateTimeOffset CreatedAt, long Observations, int SizeBytes, string Reason);

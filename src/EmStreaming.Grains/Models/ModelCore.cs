@@ -249,12 +249,12 @@ internal sealed partial class ModelCore
                 {
                     if ((hmmTail is null || i - hmmTail.Value.At >= TailRefreshRows) && _hmm.CurrentModel is { } current)
                     {
-                        hmmTail = (current, MixtureTail.Of(HmmEmissionMixture(current)), i);
+                        hmmTail = (current, MixtureTail.Of(current), i);
                     }
 
                     if (hmmTail is { } cached)
                     {
-                        PredictedRegimes(_hmm.RegimeProbabilities, cached.Model.Transitions, predicted);
+                        HmmForwardBackward.Predict(_hmm.RegimeProbabilities, cached.Model.Transitions, predicted.Length, predicted);
                         tailProbability = cached.Tail.Probability(rows.Row(i), predicted);
                     }
                 }
@@ -359,40 +359,6 @@ internal sealed partial class ModelCore
         (threshold is { } t && score > t) || (tailThreshold is { } p && tail < p);
 
     private static double? TailOrNull(double tail) => double.IsNaN(tail) ? null : tail;
-
-    /// <summary>p(state_t | rows before t) = Σ_i φ_i A_ij, normalized.</summary>
-    private static void PredictedRegimes(ReadOnlySpan<double> phi, ReadOnlySpan<double> transitions, Span<double> predicted)
-    {
-        var k = predicted.Length;
-        predicted.Clear();
-        for (var i = 0; i < k; i++)
-        {
-            for (var j = 0; j < k; j++)
-            {
-                predicted[j] += phi[i] * transitions[(i * k) + j];
-            }
-        }
-
-        var total = 0.0;
-        foreach (var p in predicted)
-        {
-            total += p;
-        }
-
-        for (var j = 0; j < k; j++)
-        {
-            predicted[j] = total > 0 ? predicted[j] / total : 1.0 / k;
-        }
-    }
-
-    /// <summary>An HMM's emissions as a mixture's components (the weights are supplied per row).</summary>
-    private static GaussianMixture HmmEmissionMixture(GaussianHmm hmm)
-    {
-        var k = hmm.States;
-        var weights = new double[k];
-        Array.Fill(weights, 1.0 / k);
-        return GaussianMixture.Create(weights, hmm.Means, hmm.Covariances, k, hmm.Dimension, hmm.CovarianceType);
-    }
 
     /// <summary>
     /// Runs exactly the construction the grain runs when it activates (estimator, options, step-size schedule), so a

@@ -114,7 +114,9 @@ internal static class ModelViews
             regimes[i] = ArgMax(result[i]);
         }
 
-        return new RegimeResult(regimes, result, n == 0 ? 0 : logLikelihood / n);
+        var tail = new double[n];
+        hmm.TailProbabilities(rows, tail);
+        return new RegimeResult(regimes, result, n == 0 ? 0 : logLikelihood / n, tail);
     }
 
     private static double[][] Nest(ReadOnlySpan<double> flat, int rows, int columns)

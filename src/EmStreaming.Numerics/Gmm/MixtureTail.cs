@@ -77,6 +77,19 @@ internal sealed class MixtureTail
         return new MixtureTail(mixture.Means, covariances, k, d);
     }
 
+    /// <summary>The tail of an HMM's emissions (the weights, its predicted regimes, are given per row).</summary>
+    public static MixtureTail Of(Hmm.GaussianHmm hmm)
+    {
+        int k = hmm.States, d = hmm.Dimension;
+        var covariances = new double[k * d * d];
+        for (var c = 0; c < k; c++)
+        {
+            hmm.FullCovariance(c).CopyTo(covariances.AsSpan(c * d * d));
+        }
+
+        return new MixtureTail(hmm.Means, covariances, k, d);
+    }
+
     /// <summary>Number of components.</summary>
     public int Components => _k;
 

@@ -1,3 +1,5 @@
+using EmStreaming.Numerics.Gmm;
+
 namespace EmStreaming.Numerics.Hmm;
 
 /// <summary>
@@ -194,6 +196,40 @@ public sealed class GaussianHmm
         var ll = ws.Forward(this, sequence);
         ws.Alpha.AsSpan(0, sequence.Rows * States).CopyTo(probabilities);
         return ll;
+    }
+
+    /// <summary>
+    /// Tail probability of each row of a sequence (n entries in [0, 1]; see <see cref="GaussianMixture.TailProbabilities"/>)
+    /// under its one-step-ahead prediction: the emissions weighted by p(z_t | x_1..t−1), the start probabilities for the first
+    /// row. Small = a row the model, knowing the rows before it, finds rare, whatever the unit and the values missing.
+    /// </summary>
+    public void TailProbabilities(DataMatrix sequence, Span<double> tail)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
+        CheckDestination(tail.Length, sequence.Rows, nameof(tail));
+        int n = sequence.Rows, k = States;
+        if (n == 0)
+        {
+            return;
+        }
+
+        var filtered = new double[n * k];
+        Filter(sequence, filtered);
+        var tails = MixtureTail.Of(this);
+        var predicted = new double[k];
+        for (var t = 0; t < n; t++)
+        {
+            if (t == 0)
+            {
+                _start.CopyTo(predicted, 0);
+            }
+            else
+            {
+                HmmForwardBackward.Predict(filtered.AsSpan((t - 1) * k, k), _transitions, k, predicted);
+            }
+
+            tail[t] = tails.Probability(sequence.Row(t), predicted);
+        }
     }
 
     /// <summary>

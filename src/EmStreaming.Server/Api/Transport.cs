@@ -244,7 +244,7 @@ public sealed record RowsRequest(double?[][] Rows);
 public sealed record PredictResponse(int[] Labels, double[][] Probabilities, double[] LogDensity, double[] AnomalyScore, double[] TailProbability);
 
 /// <summary>Answer of <c>POST /v1/models/{id}/filter</c>.</summary>
-public sealed record FilterResponse(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood);
+public sealed record FilterResponse(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood, double[] TailProbability);
 
 /// <summary>Answer of <c>POST /v1/models/{id}/impute</c>: the rows with their missing entries filled in.</summary>
 public sealed record ImputeResponse(double[][] Rows);

@@ -1,4 +1,5 @@
 using EmStreaming.Numerics.Gmm;
+using EmStreaming.Numerics.Hmm;
 
 namespace EmStreaming.Numerics.Tests.Gmm;
 
@@ -153,6 +154,44 @@ public sealed class TailProbabilityTests
         foreach (var alpha in new[] { 1e-4, 1e-3, 1e-2, 0.1 })
         {
             Assert.InRange(Share(tails, alpha), 0.35 * alpha, 1.15 * alpha);
+        }
+    }
+
+    /// <summary>A calm/volatile market (sd 1 and 4, 1 % switches a row) in 2-D, at <paramref name="scale"/>.</summary>
+    private static GaussianHmm Market(double scale) => GaussianHmm.Create(
+        [0.5, 0.5], [0.99, 0.01, 0.01, 0.99], [0, 0, 0, 0],
+        [scale * scale, 0.3 * scale * scale, 0.3 * scale * scale, scale * scale, 16 * scale * scale, 0, 0, 16 * scale * scale],
+        2, 2, CovarianceType.Full);
+
+    [Theory]
+    [InlineData(1.0, 0.0)]
+    [InlineData(1e-4, 0.3)]
+    public void HmmTailProbabilities_ItsOwnSequence_AtMostAboutAlphaFlagged_AndAMoveInACalmStretchFlagged(double scale, double missing)
+    {
+        var hmm = Market(scale);
+        var states = new int[300_000];
+        var rows = hmm.Sample(states.Length, 9, states);
+        var values = rows.Values.ToArray();
+        var rng = new Random(4);
+        for (var i = 0; i < states.Length; i++)
+        {
+            if (rng.NextDouble() < missing)
+            {
+                values[(2 * i) + rng.Next(2)] = double.NaN;
+            }
+        }
+
+        // A row becomes (8, 8) calm sds after 50 calm rows: 2 volatile sds in each column, yet a switch is rare (1 %), so the row is.
+        var move = Enumerable.Range(150_000, 100_000).First(t => Enumerable.Range(t - 50, 51).All(u => states[u] == 0));
+        (values[2 * move], values[(2 * move) + 1]) = (8 * scale, 8 * scale);
+        var tail = new double[states.Length];
+        hmm.TailProbabilities(new DataMatrix(values, states.Length, 2), tail);
+
+        Assert.True(tail[move] < 1e-3, $"the move: {tail[move]}");
+        tail[move] = 1;
+        foreach (var alpha in new[] { 1e-3, 1e-2, 0.1 })
+        {
+            Assert.InRange(Share(tail, alpha), 0.35 * alpha, 1.15 * alpha);
         }
     }
 

@@ -261,7 +261,9 @@ internal sealed class FakeModelService : IModelService
         var logLikelihood = hmm.Filter(rows, p);
         var probabilities = Enumerable.Range(0, rows.Rows).Select(i => p.AsSpan(i * k, k).ToArray()).ToArray();
         var regimes = probabilities.Select(row => Array.IndexOf(row, row.Max())).ToArray();
-        return Task.FromResult(new RegimeResult(regimes, probabilities, logLikelihood / rows.Rows));
+        var tail = new double[rows.Rows];
+        hmm.TailProbabilities(rows, tail);
+        return Task.FromResult(new RegimeResult(regimes, probabilities, logLikelihood / rows.Rows, tail));
     }
 
     public Task<DataMatrix> ImputeAsync(string id, DataMatrix rows, CancellationToken cancellationToken = default)
