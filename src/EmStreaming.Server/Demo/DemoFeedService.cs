@@ -89,6 +89,8 @@ internal sealed class DemoFeedService(
                 BatchSize = 16,
                 Refit = new RefitPolicy { EveryObservations = 10_000, Every = TimeSpan.FromMinutes(1), Window = 3_000, Restarts = 1 },
                 Snapshots = new SnapshotPolicy { EveryObservations = 5_000, Every = TimeSpan.FromSeconds(20), Retain = 50 },
+                // Returns have no natural unit for a log-density threshold: flag a move the regimes make rarer than 1 in 10,000.
+                AnomalyTailProbability = 1e-4,
                 Seed = (ulong)(options.Seed + 1_000 + i),
             };
             feeds.Add(new DemoFeed(id, definition, options.MarketRowsPerTick, simulator.Next));

@@ -62,7 +62,10 @@ public sealed class DemoSoakTests(ITestOutputHelper output)
             }
 
             var accuracy = agree / (double)scored;
-            output.WriteLine($"{feed.Id}: {core.Observations} rows, regime agreement {accuracy:P2} over {scored} ticks, refits adopted {refits}, rejected {rejected}, warnings [{string.Join("; ", core.Health.Warnings)}]");
+            output.WriteLine($"{feed.Id}: {core.Observations} rows, regime agreement {accuracy:P2} over {scored} ticks, refits adopted {refits}, rejected {rejected}, anomalies {core.Anomalies}, warnings [{string.Join("; ", core.Health.Warnings)}]");
+            // The simulator's returns are Gaussian within each regime: a tail-probability setting of 1e-4 flags at most about
+            // that share of them (the bound), whatever the returns' unit.
+            Assert.InRange(core.Anomalies, 0, (long)(2 * feed.Definition.AnomalyTailProbability!.Value * core.Observations) + 3);
             Assert.True(accuracy >= 0.90, $"{feed.Id}: regimes agree on {accuracy:P2}");
             Assert.True(refits + rejected >= 55, "a refit must have been judged every simulated minute");
             // The variances: the diagonal of each state's covariance. (The whole array held the off-diagonal covariances too,
