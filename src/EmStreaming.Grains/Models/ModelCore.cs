@@ -177,11 +177,12 @@ internal sealed partial class ModelCore
                 var warmBefore = _gmm.IsWarmingUp;
                 if (tailThreshold is not null && !warmBefore && _gmm.TryGetModel(out var before))
                 {
-                    // Prequential, like the scores: each row judged by the parameters before its mini-batch was learned.
+                    // Prequential, like the scores: each row judged by the parameters before its mini-batch was learned. Summed
+                    // only until the threshold is passed: a row below it (an anomaly) gets its whole tail.
                     var tail = MixtureTail.Of(before);
                     for (var i = 0; i < count; i++)
                     {
-                        tails[i] = tail.Probability(values.Slice((start + i) * d, d), before.Weights);
+                        tails[i] = tail.Probability(values.Slice((start + i) * d, d), before.Weights, tailThreshold.Value);
                     }
                 }
                 else
@@ -255,7 +256,7 @@ internal sealed partial class ModelCore
                     if (hmmTail is { } cached)
                     {
                         HmmForwardBackward.Predict(_hmm.RegimeProbabilities, cached.Model.Transitions, predicted.Length, predicted);
-                        tailProbability = cached.Tail.Probability(rows.Row(i), predicted);
+                        tailProbability = cached.Tail.Probability(rows.Row(i), predicted, tailThreshold!.Value);
                     }
                 }
 

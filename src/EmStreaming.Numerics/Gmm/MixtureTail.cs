@@ -98,7 +98,14 @@ internal sealed class MixtureTail
     /// HMM's predicted regime probabilities). NaN entries of <paramref name="x"/> are missing; a row with none observed has
     /// nothing to judge and gets 1. In [0, 1]; 0 when the row is so far out that every density underflows.
     /// </summary>
-    public double Probability(ReadOnlySpan<double> x, ReadOnlySpan<double> weights)
+    public double Probability(ReadOnlySpan<double> x, ReadOnlySpan<double> weights) => Probability(x, weights, double.PositiveInfinity);
+
+    /// <summary>
+    /// As <see cref="Probability(ReadOnlySpan{double}, ReadOnlySpan{double})"/>, but once the sum reaches
+    /// <paramref name="stopAt"/> it returns what it has (a value ≥ <paramref name="stopAt"/>, not the tail): enough to tell
+    /// whether a row is below an anomaly threshold, usually after one incomplete-gamma evaluation instead of K.
+    /// </summary>
+    public double Probability(ReadOnlySpan<double> x, ReadOnlySpan<double> weights, double stopAt)
     {
         if (x.Length != _d || weights.Length != _k)
         {
@@ -155,20 +162,25 @@ internal sealed class MixtureTail
         }
 
         var logDensity = best + Math.Log(sum);
-        var tail = 0.0;
-        for (var c = 0; c < _k; c++)
+        // The most probable component first: its term is usually the largest, so a threshold is passed soonest.
+        var first = _logJoint.AsSpan(0, _k).IndexOf(best);
+        var tail = Term(first, o, logDensity, weights);
+        for (var c = 0; c < _k && tail < stopAt; c++)
         {
-            if (double.IsNegativeInfinity(_logJoint[c]))
+            if (c != first && !double.IsNegativeInfinity(_logJoint[c]))
             {
-                continue;
+                tail += Term(c, o, logDensity, weights);
             }
-
-            // D*²_k = D²_k + 2 ln r_k: the distance at which component k's own weighted density falls to p(x).
-            var radius = Math.Max(0.0, _maha[c] - (2.0 * (logDensity - _logJoint[c])));
-            tail += weights[c] * (radius == 0 ? 1.0 : ChiSquare.UpperRegularizedGamma(0.5 * o, 0.5 * radius, _logGammaHalf[o]));
         }
 
         return Math.Clamp(tail, 0.0, 1.0);
+    }
+
+    /// <summary>w_k·P(χ²_o ≥ D*²_k), D*²_k = max(0, D²_k + 2 ln r_k): the distance at which component k's own weighted density falls to p(x).</summary>
+    private double Term(int c, int o, double logDensity, ReadOnlySpan<double> weights)
+    {
+        var radius = Math.Max(0.0, _maha[c] - (2.0 * (logDensity - _logJoint[c])));
+        return weights[c] * (radius == 0 ? 1.0 : ChiSquare.UpperRegularizedGamma(0.5 * o, 0.5 * radius, _logGammaHalf[o]));
     }
 
     private Pattern? PatternOf(ReadOnlySpan<double> x)

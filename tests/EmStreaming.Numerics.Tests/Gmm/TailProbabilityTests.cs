@@ -157,6 +157,34 @@ public sealed class TailProbabilityTests
         }
     }
 
+    [Fact]
+    public void Probability_StoppingAtAThreshold_ExactBelowIt_AtLeastItAbove()
+    {
+        var model = GaussianMixture.Create([0.5, 0.3, 0.2], [0, 0, 3, 0, 0, 3], [1, 0.5, 0.5, 1, 2, -0.4, -0.4, 0.5, 0.3, 0, 0, 3], 3, 2, CovarianceType.Full);
+        var rows = Draw(model, 20_000, 0.2, 8);
+        var tail = MixtureTail.Of(model);
+        var below = 0;
+        for (var i = 0; i < rows.Rows; i++)
+        {
+            var exact = tail.Probability(rows.Row(i), model.Weights);
+            foreach (var stopAt in new[] { 1e-3, 0.05, 0.5 })
+            {
+                var stopped = tail.Probability(rows.Row(i), model.Weights, stopAt);
+                if (exact < stopAt)
+                {
+                    Assert.Equal(exact, stopped);
+                    below++;
+                }
+                else
+                {
+                    Assert.True(stopped >= stopAt && stopped <= exact + 1e-15, $"row {i}: {stopped} against {exact}, stop at {stopAt}");
+                }
+            }
+        }
+
+        Assert.True(below > 2_000, $"the check must see rows on both sides: {below} below");
+    }
+
     /// <summary>A calm/volatile market (sd 1 and 4, 1 % switches a row) in 2-D, at <paramref name="scale"/>.</summary>
     private static GaussianHmm Market(double scale) => GaussianHmm.Create(
         [0.5, 0.5], [0.99, 0.01, 0.01, 0.99], [0, 0, 0, 0],
