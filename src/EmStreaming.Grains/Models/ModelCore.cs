@@ -18,7 +18,7 @@ internal sealed partial class ModelCore
     public const int KeyMemory = 64;
 
     private readonly double[] _anomalyScratch;
-    private readonly double[] _tailScratch;
+    private double[]? _tailScratch; // only for a definition with a tail threshold: a service holds thousands of models
     private OnlineGaussianMixture? _gmm;
     private OnlineGaussianHmm? _hmm;
     private readonly RecentWindow _window;
@@ -37,7 +37,6 @@ internal sealed partial class ModelCore
         Generation = generation;
         _window = new RecentWindow(definition.Dimension, definition.Refit.Window);
         _anomalyScratch = new double[Math.Max(definition.BatchSize, 1)];
-        _tailScratch = new double[Math.Max(definition.BatchSize, 1)];
         CreateEstimator();
     }
 
@@ -173,7 +172,7 @@ internal sealed partial class ModelCore
             {
                 var count = Math.Min(Definition.BatchSize, rows.Rows - start);
                 var scores = _anomalyScratch.AsSpan(0, count);
-                var tails = _tailScratch.AsSpan(0, count);
+                var tails = tailThreshold is null ? [] : (_tailScratch ??= new double[Math.Max(Definition.BatchSize, 1)]).AsSpan(0, count);
                 var warmBefore = _gmm.IsWarmingUp;
                 if (tailThreshold is not null && !warmBefore && _gmm.TryGetModel(out var before))
                 {
@@ -187,7 +186,7 @@ internal sealed partial class ModelCore
                 }
                 else
                 {
-                    tails.Fill(double.NaN);
+                    tails.Fill(double.NaN); // (empty without a tail threshold)
                 }
 
                 OnlineBatchResult result;
@@ -215,13 +214,14 @@ internal sealed partial class ModelCore
                     {
                         for (var i = 0; i < count; i++)
                         {
-                            if (IsAnomaly(scores[i], tails[i], threshold, tailThreshold))
+                            var tailProbability = tails.IsEmpty ? double.NaN : tails[i];
+                            if (IsAnomaly(scores[i], tailProbability, threshold, tailThreshold))
                             {
                                 Anomalies++;
                                 (events ??= []).Add(new ModelEvent
                                 {
                                     ModelId = id, Type = ModelEventType.Anomaly, Time = timestamp, Observations = Observations + start + i + 1,
-                                    Score = scores[i], TailProbability = TailOrNull(tails[i]), Row = rows.Row(start + i).ToArray(),
+                                    Score = scores[i], TailProbability = TailOrNull(tailProbability), Row = rows.Row(start + i).ToArray(),
                                 });
                             }
                         }
