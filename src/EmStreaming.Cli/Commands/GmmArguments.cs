@@ -88,6 +88,19 @@ internal sealed class GmmArguments
 
     public static string Name(CovarianceType type) => type.ToString().ToLowerInvariant();
 
+    /// <summary>Most restarts <c>--n-init</c> takes: past this a typo (an extra zero or three) would only run for hours.</summary>
+    public const int MaxRestarts = 1_000;
+
+    /// <summary>Most iterations per restart <c>--max-iter</c> takes.</summary>
+    public const int MaxIterations = 1_000_000;
+
+    /// <summary>Checks <c>--n-init</c> and <c>--max-iter</c> (shared with the HMM fit).</summary>
+    public static void CheckBudget(int nInit, int maxIter)
+    {
+        if (nInit is < 1 or > MaxRestarts) throw new CliException(string.Create(CultureInfo.InvariantCulture, $"--n-init must be between 1 and {MaxRestarts:N0}, not {nInit}"));
+        if (maxIter is < 1 or > MaxIterations) throw new CliException(string.Create(CultureInfo.InvariantCulture, $"--max-iter must be between 1 and {MaxIterations:N0}, not {maxIter}"));
+    }
+
     /// <summary>Reads and checks the options; each bad value is reported with the flag that carries it.</summary>
     public GmmFitOptions ToOptions(ParseResult parse, int components)
     {
@@ -96,8 +109,7 @@ internal sealed class GmmArguments
         var tol = parse.GetValue(Tol);
         var reg = parse.GetValue(RegCovar);
         if (components < 1) throw new CliException("--components must be at least 1");
-        if (nInit < 1) throw new CliException("--n-init must be at least 1");
-        if (maxIter < 1) throw new CliException("--max-iter must be at least 1");
+        CheckBudget(nInit, maxIter);
         if (!(tol >= 0) || double.IsInfinity(tol)) throw new CliException("--tol must be a finite number >= 0");
         if (!(reg >= 0) || double.IsInfinity(reg)) throw new CliException("--reg-covar must be a finite number >= 0");
         return new GmmFitOptions

@@ -123,8 +123,7 @@ internal static class HmmFit
 
         var nInit = parse.GetValue(common.NInit);
         var maxIter = !GmmArguments.Given(parse, common.MaxIter) ? HmmFitOptions.DefaultMaxIterations : parse.GetValue(common.MaxIter);
-        if (nInit < 1) throw new CliException("--n-init must be at least 1");
-        if (maxIter < 1) throw new CliException("--max-iter must be at least 1");
+        GmmArguments.CheckBudget(nInit, maxIter);
 
         // The HMM's own defaults apply unless the flags were given: a tolerance of 1e-2 on the total log-likelihood (as hmmlearn)
         // and up to 1,000 iterations; --tol gives a per-observation tolerance instead, which then decides alone.
