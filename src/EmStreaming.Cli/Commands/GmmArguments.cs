@@ -91,14 +91,14 @@ internal sealed class GmmArguments
     /// <summary>Most restarts <c>--n-init</c> takes: past this a typo (an extra zero or three) would only run for hours.</summary>
     public const int MaxRestarts = 1_000;
 
-    /// <summary>Most iterations per restart <c>--max-iter</c> takes.</summary>
-    public const int MaxIterations = 1_000_000;
-
-    /// <summary>Checks <c>--n-init</c> and <c>--max-iter</c> (shared with the HMM fit).</summary>
+    /// <summary>
+    /// Checks <c>--n-init</c> and <c>--max-iter</c> (shared with the HMM fit). <c>--max-iter</c> has no upper bound: it is a bound
+    /// itself (a fit stops when it converges), while every restart runs a whole fit.
+    /// </summary>
     public static void CheckBudget(int nInit, int maxIter)
     {
         if (nInit is < 1 or > MaxRestarts) throw new CliException(string.Create(CultureInfo.InvariantCulture, $"--n-init must be between 1 and {MaxRestarts:N0}, not {nInit}"));
-        if (maxIter is < 1 or > MaxIterations) throw new CliException(string.Create(CultureInfo.InvariantCulture, $"--max-iter must be between 1 and {MaxIterations:N0}, not {maxIter}"));
+        if (maxIter < 1) throw new CliException("--max-iter must be at least 1");
     }
 
     /// <summary>Reads and checks the options; each bad value is reported with the flag that carries it.</summary>
