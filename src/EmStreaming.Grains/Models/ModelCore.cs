@@ -174,14 +174,15 @@ internal sealed partial class ModelCore
                 var scores = _anomalyScratch.AsSpan(0, count);
                 var tails = tailThreshold is null ? [] : (_tailScratch ??= new double[Math.Max(Definition.BatchSize, 1)]).AsSpan(0, count);
                 var warmBefore = _gmm.IsWarmingUp;
+                (GaussianMixture Model, MixtureTail Tail)? batchTail = null;
                 if (tailThreshold is not null && !warmBefore && _gmm.TryGetModel(out var before))
                 {
                     // Prequential, like the scores: each row judged by the parameters before its mini-batch was learned. Summed
                     // only until the threshold is passed: a row below it (an anomaly) gets its whole tail.
-                    var tail = MixtureTail.Of(before);
+                    batchTail = (before, MixtureTail.Of(before));
                     for (var i = 0; i < count; i++)
                     {
-                        tails[i] = tail.Probability(values.Slice((start + i) * d, d), before.Weights, tailThreshold.Value);
+                        tails[i] = batchTail.Value.Tail.Probability(values.Slice((start + i) * d, d), before.Weights, tailThreshold.Value);
                     }
                 }
                 else
@@ -217,6 +218,12 @@ internal sealed partial class ModelCore
                             var tailProbability = tails.IsEmpty ? double.NaN : tails[i];
                             if (IsAnomaly(scores[i], tailProbability, threshold, tailThreshold))
                             {
+                                if (tailProbability >= tailThreshold && batchTail is { } b)
+                                {
+                                    // Flagged by the score while the tail's sum stopped at the threshold: the event reports the whole tail.
+                                    tailProbability = b.Tail.Probability(rows.Row(start + i), b.Model.Weights);
+                                }
+
                                 Anomalies++;
                                 (events ??= []).Add(new ModelEvent
                                 {
@@ -290,6 +297,12 @@ internal sealed partial class ModelCore
 
                 if (IsAnomaly(-logDensity, tailProbability, threshold, tailThreshold))
                 {
+                    if (tailProbability >= tailThreshold && hmmTail is { } cachedTail)
+                    {
+                        // Flagged by the score while the tail's sum stopped at the threshold: the event reports the whole tail.
+                        tailProbability = cachedTail.Tail.Probability(rows.Row(i), predicted);
+                    }
+
                     Anomalies++;
                     (events ??= []).Add(new ModelEvent
                     {

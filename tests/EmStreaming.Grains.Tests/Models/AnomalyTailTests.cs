@@ -128,6 +128,27 @@ public sealed class AnomalyTailTests
         Assert.InRange(own, (int)(0.3 * Alpha * Judge), (int)(1.3 * Alpha * Judge));
     }
 
+    [Theory]
+    [InlineData(ModelKind.Gmm)]
+    [InlineData(ModelKind.Hmm)]
+    public void BothSettings_ARowFlaggedByItsScore_ItsEventReportsTheWholeTail(ModelKind kind)
+    {
+        // The tail's sum stops once it passes the tail threshold; a row the score threshold flags must still report its
+        // whole tail, the same as under a tail threshold the sum never passes (learning does not depend on either setting).
+        var definition = new ModelDefinition
+        {
+            Kind = kind, Dimension = 2, Components = 2, Seed = 3, AnomalyThreshold = kind == ModelKind.Gmm ? 4.5 : 5.5,
+            Covariance = kind == ModelKind.Hmm ? CovarianceType.Diag : CovarianceType.Full,
+        };
+        var values = MixtureRows(20_000, 1, 0, new Random(6));
+        var stopping = Feed(new ModelCore(definition with { AnomalyTailProbability = 1e-9 }, 1), values, 2, 0);
+        var whole = Feed(new ModelCore(definition with { AnomalyTailProbability = 1 - 1e-12 }, 1), values, 2, 0).ToDictionary(e => e.Observations);
+
+        var byScore = stopping.Where(e => e.TailProbability >= 1e-9).ToList();
+        Assert.True(byScore.Count > 20, $"rows flagged by their score alone: {byScore.Count}");
+        Assert.All(byScore, e => Assert.Equal(whole[e.Observations].TailProbability!.Value, e.TailProbability!.Value, 1e-12));
+    }
+
     [Fact]
     public void Gmm_NoTailSetting_NoTailInEvents_TheScoreThresholdAloneFlags()
     {
