@@ -29,6 +29,7 @@ internal sealed class MixtureTail
     private readonly double[] _means;
     private readonly double[] _covariances;
     private readonly Dictionary<string, Pattern> _patterns = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Pattern>.AlternateLookup<ReadOnlySpan<char>> _patternsBySpan;
     private readonly double[] _logGammaHalf;
     private readonly double[] _z;
     private readonly double[] _logJoint;
@@ -60,6 +61,7 @@ internal sealed class MixtureTail
         _logJoint = new double[components];
         _maha = new double[components];
         _key = new char[dimension];
+        _patternsBySpan = _patterns.GetAlternateLookup<ReadOnlySpan<char>>(); // a pattern seen before costs no string
         _complete = Factor(Enumerable.Range(0, dimension).ToArray())
             ?? throw new ArgumentException("a covariance is not positive definite", nameof(covariances));
     }
@@ -203,8 +205,7 @@ internal sealed class MixtureTail
             return null;
         }
 
-        var key = new string(_key);
-        if (_patterns.TryGetValue(key, out var pattern))
+        if (_patternsBySpan.TryGetValue(_key, out var pattern))
         {
             return pattern;
         }
@@ -226,7 +227,7 @@ internal sealed class MixtureTail
         pattern = Factor(obs);
         if (pattern is not null)
         {
-            _patterns[key] = pattern;
+            _patterns[new string(_key)] = pattern;
         }
 
         return pattern;
