@@ -1,5 +1,3 @@
-using EmStreaming.Numerics.Linear;
-
 namespace EmStreaming.Numerics.Gmm;
 
 /// <summary>
@@ -31,9 +29,8 @@ internal sealed class MixtureTail
     private readonly Dictionary<string, Pattern> _patterns = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Pattern>.AlternateLookup<ReadOnlySpan<char>> _patternsBySpan;
     private readonly double[] _logGammaHalf;
-    private readonly double[] _z;
+    private readonly double[] _work;
     private readonly double[] _logJoint;
-    private readonly double[] _maha;
     private readonly char[] _key;
     private Pattern? _complete;
 
@@ -57,9 +54,8 @@ internal sealed class MixtureTail
             _logGammaHalf[v] = ChiSquare.LogGammaHalf(v);
         }
 
-        _z = new double[dimension];
+        _work = new double[dimension];
         _logJoint = new double[components];
-        _maha = new double[components];
         _key = new char[dimension];
         _patternsBySpan = _patterns.GetAlternateLookup<ReadOnlySpan<char>>(); // a pattern seen before costs no string
         _complete = Factor(Enumerable.Range(0, dimension).ToArray())
@@ -67,29 +63,20 @@ internal sealed class MixtureTail
     }
 
     /// <summary>The tail of a mixture's components.</summary>
-    public static MixtureTail Of(GaussianMixture mixture)
-    {
-        int k = mixture.Components, d = mixture.Dimension;
-        var covariances = new double[k * d * d];
-        for (var c = 0; c < k; c++)
-        {
-            mixture.FullCovariance(c).CopyTo(covariances.AsSpan(c * d * d));
-        }
-
-        return new MixtureTail(mixture.Means, covariances, k, d);
-    }
+    public static MixtureTail Of(GaussianMixture mixture) => Of(mixture.Means, mixture.Components, mixture.Dimension, mixture.FullCovariance);
 
     /// <summary>The tail of an HMM's emissions (the weights, its predicted regimes, are given per row).</summary>
-    public static MixtureTail Of(Hmm.GaussianHmm hmm)
+    public static MixtureTail Of(Hmm.GaussianHmm hmm) => Of(hmm.Means, hmm.States, hmm.Dimension, hmm.FullCovariance);
+
+    private static MixtureTail Of(ReadOnlySpan<double> means, int k, int d, Func<int, double[]> fullCovariance)
     {
-        int k = hmm.States, d = hmm.Dimension;
         var covariances = new double[k * d * d];
         for (var c = 0; c < k; c++)
         {
-            hmm.FullCovariance(c).CopyTo(covariances.AsSpan(c * d * d));
+            fullCovariance(c).CopyTo(covariances.AsSpan(c * d * d));
         }
 
-        return new MixtureTail(hmm.Means, covariances, k, d);
+        return new MixtureTail(means, covariances, k, d);
     }
 
     /// <summary>Number of components.</summary>
@@ -120,35 +107,14 @@ internal sealed class MixtureTail
             return 1.0;
         }
 
-        var obs = pattern.Observed;
-        var o = obs.Length;
+        var o = pattern.Observed.Length;
         var best = double.NegativeInfinity;
         for (var c = 0; c < _k; c++)
         {
             var lo = pattern.Factors[c];
-            if (lo is null || !(weights[c] > 0))
-            {
-                _logJoint[c] = double.NegativeInfinity;
-                _maha[c] = double.PositiveInfinity;
-                continue;
-            }
-
-            var mu = _means.AsSpan(c * _d, _d);
-            var z = _z.AsSpan(0, o);
-            for (var j = 0; j < o; j++)
-            {
-                z[j] = x[obs[j]] - mu[obs[j]];
-            }
-
-            Cholesky.ForwardSubstitute(lo, o, z);
-            var maha = 0.0;
-            for (var j = 0; j < o; j++)
-            {
-                maha += z[j] * z[j];
-            }
-
-            _maha[c] = maha;
-            _logJoint[c] = Math.Log(weights[c]) + pattern.LogConstants[c] - (0.5 * maha);
+            _logJoint[c] = lo is null || !(weights[c] > 0)
+                ? double.NegativeInfinity
+                : Math.Log(weights[c]) + MissingData.LogDensity(x, pattern.Observed, _means.AsSpan(c * _d, _d), lo, pattern.LogConstants[c], _work);
             best = Math.Max(best, _logJoint[c]);
         }
 
@@ -166,22 +132,25 @@ internal sealed class MixtureTail
         var logDensity = best + Math.Log(sum);
         // The most probable component first: its term is usually the largest, so a threshold is passed soonest.
         var first = _logJoint.AsSpan(0, _k).IndexOf(best);
-        var tail = Term(first, o, logDensity, weights);
+        var tail = Term(first, o, logDensity, weights, pattern);
         for (var c = 0; c < _k && tail < stopAt; c++)
         {
             if (c != first && !double.IsNegativeInfinity(_logJoint[c]))
             {
-                tail += Term(c, o, logDensity, weights);
+                tail += Term(c, o, logDensity, weights, pattern);
             }
         }
 
         return Math.Clamp(tail, 0.0, 1.0);
     }
 
-    /// <summary>w_k·P(χ²_o ≥ D*²_k), D*²_k = max(0, D²_k + 2 ln r_k): the distance at which component k's own weighted density falls to p(x).</summary>
-    private double Term(int c, int o, double logDensity, ReadOnlySpan<double> weights)
+    /// <summary>
+    /// w_k·P(χ²_o ≥ D*²_k), D*²_k = max(0, D²_k + 2 ln r_k) = max(0, 2 (ln w_k + ln c_k − ln p(x))), c_k the component's
+    /// normalizing constant on these coordinates: the distance at which component k's own weighted density falls to p(x).
+    /// </summary>
+    private double Term(int c, int o, double logDensity, ReadOnlySpan<double> weights, Pattern pattern)
     {
-        var radius = Math.Max(0.0, _maha[c] - (2.0 * (logDensity - _logJoint[c])));
+        var radius = Math.Max(0.0, 2.0 * (Math.Log(weights[c]) + pattern.LogConstants[c] - logDensity));
         return weights[c] * (radius == 0 ? 1.0 : ChiSquare.UpperRegularizedGamma(0.5 * o, 0.5 * radius, _logGammaHalf[o]));
     }
 
