@@ -100,9 +100,7 @@ public sealed partial class OnlineGaussianMixture
         }
 
         // Swap in: nothing above touched the estimator.
-        _stats = stats;
-        _spareStats = stats.CreateEmpty();
-        _batchStats = stats.CreateEmpty();
+        UseStatistics(stats);
         _params = next;
         floor.CopyTo(_floor, 0);
         _recentShare = []; // the components' recent shares restart from the adopted weights

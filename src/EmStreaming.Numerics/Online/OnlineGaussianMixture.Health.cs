@@ -38,6 +38,14 @@ public sealed partial class OnlineGaussianMixture
         return new OnlineBatchResult(m, _observations, double.NaN, !ready, 0);
     }
 
+    /// <summary>Makes <paramref name="stats"/> the running statistics, with spare and batch buffers about the same origin (the recursion mixes all three).</summary>
+    private void UseStatistics(GmmSufficientStatistics stats)
+    {
+        _stats = stats;
+        _spareStats = stats.CreateEmpty();
+        _batchStats = stats.CreateEmpty();
+    }
+
     /// <summary>Cold start: batch EM with restarts on the buffered rows, then S = mean statistic of those rows under the fit.</summary>
     private void Initialize(double[] all, int n)
     {
@@ -61,9 +69,7 @@ public sealed partial class OnlineGaussianMixture
         stats.MaximizeInto(p, _options.RegCovar, _floor, _degenerate);
 
         // Commit.
-        _stats = stats;
-        _spareStats = stats.CreateEmpty();
-        _batchStats = stats.CreateEmpty();
+        UseStatistics(stats);
         _params = p;
         _spareParams = new GmmParameters(_k, _d, _type);
         _rng = rng;

@@ -140,9 +140,7 @@ public sealed partial class OnlineGaussianMixture
         r.ReadDoubles("s0", k).CopyTo(stats.S0);
         r.ReadDoubles("s1", k * d).CopyTo(stats.S1);
         r.ReadDoubles("s2", GmmSufficientStatistics.S2Length(type, k, d)).CopyTo(stats.S2);
-        g._stats = stats;
-        g._spareStats = stats.CreateEmpty();
-        g._batchStats = stats.CreateEmpty();
+        g.UseStatistics(stats);
         g._params = ReadParameters(ref r, k, d, type, "parameters");
         g._spareParams = new GmmParameters(k, d, type);
         g._averaging = r.ReadBoolean("averaging");
