@@ -1,6 +1,7 @@
 using EmStreaming.Grains.Service;
 using EmStreaming.Grains.Tests.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
 
 namespace EmStreaming.Grains.Tests.Models;
 
@@ -45,12 +46,15 @@ public sealed class PendingAfterDeleteTests : IDisposable
     /// stored state (a restart): they are inert for the new model (applied to nothing), so they are not pending either.
     /// Counted from the log without looking at their generation, they were reported pending for the new model until the
     /// replay reached them, with 0 rows acknowledged for it.
+    /// The first silo's pulling agents never start, so none of those records is applied (and covered by a state write)
+    /// before the kill: whether the grain caught up with them first used to be a race, and when it did the test was vacuous.
     /// </summary>
     [Fact]
     public async Task RestartAfterDeleteAndRecreate_OldGenerationRowsInTheLog_NotPending()
     {
         const int batches = 20, rows = 50;
-        var first = await ModelHarness.StartAsync(_directory.Path);
+        var first = await ModelHarness.StartAsync(_directory.Path, services: s =>
+            s.Configure<StreamLifecycleOptions>(ModelStreams.DefaultProviderName, o => o.StartupState = StreamLifecycleOptions.RunState.AgentsStopped));
         await first.Service.PutModelAsync("pr", ModelHarness.Gmm(snapshotEvery: null));
         var oldGeneration = (await first.Registry.GetAsync("pr", CancellationToken.None))!.Generation;
         for (var b = 0; b < batches; b++)
@@ -60,6 +64,7 @@ public sealed class PendingAfterDeleteTests : IDisposable
 
         Assert.True(await first.Service.DeleteModelAsync("pr"));
         await first.Service.PutModelAsync("pr", ModelHarness.Gmm(snapshotEvery: null));
+        Assert.DoesNotContain(first.Recorder.Applied, a => a.Model == "pr"); // the agents are stopped: all of it is still in the log
         await first.KillAsync();
 
         await using var restarted = await ModelHarness.StartAsync(_directory.Path);
