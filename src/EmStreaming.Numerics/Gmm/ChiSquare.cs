@@ -5,6 +5,7 @@ namespace EmStreaming.Numerics.Gmm;
 /// for the degrees of freedom a Mahalanobis distance has (ν = 1, 2, 3, …: the observed coordinates of a row).
 /// </summary>
 /// <remarks>
+/// Up to 64 degrees of freedom and x = 1,400, Q is a finite sum (<see cref="UpperRegularizedGammaHalf"/>). Elsewhere
 /// Q(a, x) is evaluated as in Numerical Recipes' <c>gammq</c>: the series of P = 1 − Q below x = a + 1, and Lentz's
 /// continued fraction for Q itself above it, so a small tail keeps its relative precision (1e-300 is still 1e-300, not
 /// 1 − (1 − 1e-300) = 0). ln Γ(a) is exact for the half-integers ν/2 (a sum of logarithms), not an approximation.
@@ -21,7 +22,62 @@ internal static class ChiSquare
     public static double Survival(int degreesOfFreedom, double x)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(degreesOfFreedom, 1);
-        return UpperRegularizedGamma(0.5 * degreesOfFreedom, 0.5 * x, LogGammaHalf(degreesOfFreedom));
+        return UpperRegularizedGammaHalf(degreesOfFreedom, 0.5 * x, LogGammaHalf(degreesOfFreedom));
+    }
+
+    /// <summary>Largest ν the closed forms take (ν/2 terms at most); above it, the expansions.</summary>
+    internal const int ClosedFormMaxDegrees = 64;
+
+    /// <summary>
+    /// Largest y the closed forms take: e^(−y) is still a normal double there (e^(−700) ≈ 1e-304), so it keeps its relative
+    /// precision; beyond it the expansions, which work in logarithms.
+    /// </summary>
+    internal const double ClosedFormMaxArgument = 700;
+
+    private static readonly double TwoOverSqrtPi = 2.0 / Math.Sqrt(Math.PI);
+
+    /// <summary>
+    /// Q(ν/2, <paramref name="y"/>) = P(χ²_ν ≥ 2y), given ln Γ(ν/2). For ν ≤ <see cref="ClosedFormMaxDegrees"/> and
+    /// y ≤ <see cref="ClosedFormMaxArgument"/> in closed form, from Q(a + 1, y) = Q(a, y) + e^(−y) y^a / Γ(a + 1):
+    /// e^(−y) Σ_{j &lt; ν/2} y^j / j! for even ν, and erfc(√y) + e^(−y) Σ_{j &lt; (ν−1)/2} y^(j+½) / Γ(j + 3/2) for odd ν:
+    /// at most 32 terms, all positive (no cancellation, so a small tail keeps its relative precision), instead of an
+    /// expansion of tens of iterations with a division each. Elsewhere <see cref="UpperRegularizedGamma"/>.
+    /// </summary>
+    internal static double UpperRegularizedGammaHalf(int degreesOfFreedom, double y, double logGammaHalf)
+    {
+        if (!(y > 0) || degreesOfFreedom > ClosedFormMaxDegrees || y > ClosedFormMaxArgument)
+        {
+            return UpperRegularizedGamma(0.5 * degreesOfFreedom, y, logGammaHalf);
+        }
+
+        var half = degreesOfFreedom >> 1;
+        if ((degreesOfFreedom & 1) == 0)
+        {
+            double term = 1.0, sum = 1.0;
+            for (var j = 1; j < half; j++)
+            {
+                term *= y / j;
+                sum += term;
+            }
+
+            return Math.Min(1.0, Math.Exp(-y) * sum);
+        }
+
+        var root = Math.Sqrt(y);
+        var complement = MathNet.Numerics.SpecialFunctions.Erfc(root);
+        if (half == 0)
+        {
+            return complement;
+        }
+
+        double t = TwoOverSqrtPi * root, s = t; // y^½ / Γ(3/2)
+        for (var j = 1; j < half; j++)
+        {
+            t *= y / (j + 0.5);
+            s += t;
+        }
+
+        return Math.Min(1.0, complement + (Math.Exp(-y) * s));
     }
 
     /// <summary>ln Γ(ν/2), exactly: ln((ν/2 − 1)!) for even ν, ln(√π · (ν − 2)!! / 2^((ν−1)/2)) for odd ν.</summary>

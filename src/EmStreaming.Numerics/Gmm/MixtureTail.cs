@@ -31,6 +31,7 @@ internal sealed class MixtureTail
     private readonly double[] _logGammaHalf;
     private readonly double[] _work;
     private readonly double[] _logJoint;
+    private readonly double[] _logWeights;
     private readonly char[] _key;
     private Pattern? _complete;
 
@@ -56,6 +57,7 @@ internal sealed class MixtureTail
 
         _work = new double[dimension];
         _logJoint = new double[components];
+        _logWeights = new double[components];
         _key = new char[dimension];
         _patternsBySpan = _patterns.GetAlternateLookup<ReadOnlySpan<char>>(); // a pattern seen before costs no string
         _complete = Factor(Enumerable.Range(0, dimension).ToArray())
@@ -112,9 +114,10 @@ internal sealed class MixtureTail
         for (var c = 0; c < _k; c++)
         {
             var lo = pattern.Factors[c];
+            _logWeights[c] = Math.Log(weights[c]);
             _logJoint[c] = lo is null || !(weights[c] > 0)
                 ? double.NegativeInfinity
-                : Math.Log(weights[c]) + MissingData.LogDensity(x, pattern.Observed, _means.AsSpan(c * _d, _d), lo, pattern.LogConstants[c], _work);
+                : _logWeights[c] + MissingData.LogDensity(x, pattern.Observed, _means.AsSpan(c * _d, _d), lo, pattern.LogConstants[c], _work);
             best = Math.Max(best, _logJoint[c]);
         }
 
@@ -150,8 +153,8 @@ internal sealed class MixtureTail
     /// </summary>
     private double Term(int c, int o, double logDensity, ReadOnlySpan<double> weights, Pattern pattern)
     {
-        var radius = Math.Max(0.0, 2.0 * (Math.Log(weights[c]) + pattern.LogConstants[c] - logDensity));
-        return weights[c] * (radius == 0 ? 1.0 : ChiSquare.UpperRegularizedGamma(0.5 * o, 0.5 * radius, _logGammaHalf[o]));
+        var radius = Math.Max(0.0, 2.0 * (_logWeights[c] + pattern.LogConstants[c] - logDensity));
+        return weights[c] * (radius == 0 ? 1.0 : ChiSquare.UpperRegularizedGammaHalf(o, 0.5 * radius, _logGammaHalf[o]));
     }
 
     private Pattern? PatternOf(ReadOnlySpan<double> x)

@@ -56,6 +56,29 @@ public sealed class TailProbabilityTests
         Assert.Equal(expected, ChiSquare.Survival(nu, x), 1e-9);
     }
 
+    /// <summary>
+    /// The closed forms (finite sums from Q(1, y) = e^(−y) and Q(½, y) = erfc(√y)) against the expansions they replace,
+    /// for every ν they take, from y = 1e-12 to their limit and just past it, where the expansions take over: the same
+    /// values to 1e-12 relative, down to tails of 1e-300.
+    /// </summary>
+    [Fact]
+    public void UpperRegularizedGammaHalf_ClosedForms_MatchTheExpansions_ForEveryDegreeTheyTake()
+    {
+        var ys = new List<double> { 1e-12, 1e-6, 0.001, 0.1, 0.25, 0.5, 0.9, 1, 1.5, 2, 3.3, 5, 8, 12.5, 20, 31, 47, 64, 100, 180, 333, 512, 699.9, 700, 700.1, 750 };
+        for (var nu = 1; nu <= ChiSquare.ClosedFormMaxDegrees + 1; nu++)
+        {
+            var logGamma = ChiSquare.LogGammaHalf(nu);
+            foreach (var y in ys.Concat([(nu / 2.0) - 0.5, nu / 2.0, (nu / 2.0) + 1, nu, 2.0 * nu]))
+            {
+                var expected = ChiSquare.UpperRegularizedGamma(0.5 * nu, y, logGamma);
+                var actual = ChiSquare.UpperRegularizedGammaHalf(nu, y, logGamma);
+                Assert.True(
+                    Math.Abs(actual - expected) <= (1e-12 * expected) + 1e-300,
+                    $"ν={nu}, y={y}: closed form {actual:R} against the expansion {expected:R}");
+            }
+        }
+    }
+
     [Fact]
     public void Survival_Edges_OneAtZero_ZeroAtInfinity_NaNForNaN()
     {
