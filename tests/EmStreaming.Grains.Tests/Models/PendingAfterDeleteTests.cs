@@ -1,7 +1,6 @@
 using EmStreaming.Grains.Service;
 using EmStreaming.Grains.Tests.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Configuration;
 
 namespace EmStreaming.Grains.Tests.Models;
 
@@ -53,8 +52,7 @@ public sealed class PendingAfterDeleteTests : IDisposable
     public async Task RestartAfterDeleteAndRecreate_OldGenerationRowsInTheLog_NotPending()
     {
         const int batches = 20, rows = 50;
-        var first = await ModelHarness.StartAsync(_directory.Path, services: s =>
-            s.Configure<StreamLifecycleOptions>(ModelStreams.DefaultProviderName, o => o.StartupState = StreamLifecycleOptions.RunState.AgentsStopped));
+        var first = await ModelHarness.StartAsync(_directory.Path, services: ModelHarness.StreamAgentsStopped);
         await first.Service.PutModelAsync("pr", ModelHarness.Gmm(snapshotEvery: null));
         var oldGeneration = (await first.Registry.GetAsync("pr", CancellationToken.None))!.Generation;
         for (var b = 0; b < batches; b++)

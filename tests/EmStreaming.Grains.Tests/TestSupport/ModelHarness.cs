@@ -65,6 +65,19 @@ internal sealed class ModelHarness : IAsyncDisposable
         return new ModelHarness(host, recorder);
     }
 
+    /// <summary>
+    /// Silo services whose stream pulling agents do not start (<see cref="StartStreamAgentsAsync"/> starts them): nothing in the
+    /// log is delivered, so a test can hold records in it, unapplied, across a kill or read a status before any replay.
+    /// </summary>
+    public static void StreamAgentsStopped(IServiceCollection services) =>
+        services.Configure<Orleans.Configuration.StreamLifecycleOptions>(
+            ModelStreams.DefaultProviderName, o => o.StartupState = Orleans.Configuration.StreamLifecycleOptions.RunState.AgentsStopped);
+
+    /// <summary>Starts the pulling agents of a silo started with <see cref="StreamAgentsStopped"/>.</summary>
+    public Task StartStreamAgentsAsync() =>
+        Grains.GetGrain<IManagementGrain>(0).SendControlCommandToProvider<Orleans.Providers.Streams.Common.PersistentStreamProvider>(
+            ModelStreams.DefaultProviderName, (int)Orleans.Providers.Streams.Common.PersistentStreamProviderCommand.StartAgents);
+
     /// <summary>Deactivates every model idle for at least <paramref name="idle"/> (what idle collection does after <c>Orleans:CollectionAge</c>).</summary>
     public Task CollectIdleAsync(TimeSpan idle) => Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(idle);
 
