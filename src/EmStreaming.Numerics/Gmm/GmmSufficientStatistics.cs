@@ -172,11 +172,35 @@ internal sealed class GmmSufficientStatistics
         var c = scratch.Slice(3 * d * d, m * m);
         var work = scratch.Slice(4 * d * d, 2 * d);
         var xhat = scratch.Slice((4 * d * d) + (2 * d), d);
+        var byPrecision = GmmParameters.RowByPrecision(o, m, densityOnly: false);
         for (var k = 0; k < Components; k++)
         {
             var r = weight * responsibilities[k];
             if (r == 0)
             {
+                continue;
+            }
+
+            // Through the precision (no factorization of Σ_oo; see MissingData.ConditionalByPrecision): z and δ where the
+            // factored way keeps L_oo, P_mm's factor where it keeps B, the inverse's work where it expands Σ.
+            var mu = model.Means.AsSpan(k * d, d);
+            var pmm = scratch.Slice(2 * d * d, m * m);
+            if (byPrecision && MissingData.ConditionalByPrecision(
+                x, obs, mis, mu, model.Precision(k), d, scratch.Slice(d * d, d), pmm, scratch.Slice((d * d) + d, m)))
+            {
+                var delta = scratch.Slice((d * d) + d, m);
+                foreach (var j in obs)
+                {
+                    xhat[j] = x[j];
+                }
+
+                for (var a = 0; a < m; a++)
+                {
+                    xhat[mis[a]] = mu[mis[a]] + delta[a];
+                }
+
+                MissingData.ConditionalCovarianceByPrecision(pmm, m, c, sigma);
+                AddPoint(k, r, xhat, mis, c);
                 continue;
             }
 

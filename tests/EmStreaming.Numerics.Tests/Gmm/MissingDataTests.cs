@@ -288,6 +288,52 @@ public sealed class MissingDataTests
         AssertClose(imputedF, imputedD, tolerance);
     }
 
+    /// <summary>
+    /// The row-by-row kernels the online estimators use (log densities with their normalizers, and statistics) take the
+    /// precision for rows missing few of many values: they equal the factored patterns of a workspace, for every
+    /// covariance type.
+    /// </summary>
+    [Theory]
+    [InlineData(CovarianceType.Full)]
+    [InlineData(CovarianceType.Diag)]
+    [InlineData(CovarianceType.Spherical)]
+    [InlineData(CovarianceType.Tied)]
+    public void RowKernels_ThroughThePrecision_EqualTheFactoredPatterns(CovarianceType type)
+    {
+        const int n = 300, d = 20, k = 2;
+        var truth = Synthetic.Truth(k, d);
+        var data = Synthetic.RemoveAtRandom(truth.Sample(n, seed: 51), 0.1, seed: 52);
+        Assert.True(GmmParameters.RowByPrecision(18, 2, densityOnly: true) && GmmParameters.RowByPrecision(18, 2, densityOnly: false));
+        var model = GaussianMixtureEM.Fit(data, new GmmFitOptions { Components = k, Covariance = type, MaxIterations = 3, Seed = 1 }).Model.Parameters;
+        using var factored = new GmmWorkspace(data, k, type, maxDegreeOfParallelism: 1, byPrecision: false);
+        var expected = new double[n * k];
+        factored.LogDensities(model, expected);
+
+        var scratch = new double[GmmParameters.RowScratchLength(d)];
+        var row = new double[k];
+        var normalizers = new double[k];
+        var resp = new double[n * k];
+        var rowByRow = factored.CreateStatistics();
+        for (var i = 0; i < n; i++)
+        {
+            model.LogDensitiesRow(data.Row(i), row, scratch, normalizers);
+            for (var c = 0; c < k; c++)
+            {
+                Assert.Equal(expected[(i * k) + c], row[c], 1e-10 * Math.Max(1, Math.Abs(row[c])));
+            }
+
+            resp[i * k] = 0.3 + (0.4 * (i % 2));
+            resp[(i * k) + 1] = 1 - resp[i * k];
+            rowByRow.AccumulateRow(data.Row(i), resp.AsSpan(i * k, k), model, scratch);
+        }
+
+        var chunked = factored.CreateStatistics();
+        factored.Accumulate(model, resp, chunked);
+        AssertClose(chunked.S0, rowByRow.S0, 1e-10);
+        AssertClose(chunked.S1, rowByRow.S1, 1e-10);
+        AssertClose(chunked.S2, rowByRow.S2, 1e-10);
+    }
+
     /// <summary>The choice: a pattern of its own among many columns goes through the precision; a common one, or few columns, is factored.</summary>
     [Fact]
     public void ByPrecision_RarePatternsOfManyColumns_CommonOrNarrowOnesFactored()
