@@ -32,6 +32,14 @@ internal sealed class MixtureTail
     private readonly double[] _work;
     private readonly double[] _logJoint;
     private readonly double[] _logWeights;
+    private readonly double[] _rowLogConstants;
+    private double[]? _fullFactors;   // K × d×d: chol(Σ_k), for rows through the precision (made for the first such row)
+    private double[]? _precisions;    // K × d×d: Σ_k⁻¹
+    private double[]? _logDets;       // K: ln|Σ_k|
+    private readonly double[] _y;
+    private readonly double[] _delta;
+    private readonly double[] _pmm;
+    private readonly int[] _indices;
     private readonly char[] _key;
     private Pattern? _complete;
 
@@ -58,6 +66,11 @@ internal sealed class MixtureTail
         _work = new double[dimension];
         _logJoint = new double[components];
         _logWeights = new double[components];
+        _rowLogConstants = new double[components];
+        _y = new double[dimension];
+        _delta = new double[dimension];
+        _pmm = new double[dimension * dimension];
+        _indices = new int[dimension];
         _key = new char[dimension];
         _patternsBySpan = _patterns.GetAlternateLookup<ReadOnlySpan<char>>(); // a pattern seen before costs no string
         _complete = Factor(Enumerable.Range(0, dimension).ToArray())
@@ -103,22 +116,39 @@ internal sealed class MixtureTail
             throw new ArgumentException($"expected a row of {_d} values and {_k} weights");
         }
 
-        var pattern = PatternOf(x);
-        if (pattern is null)
+        var pattern = PatternOf(x, out var observed);
+        if (observed == 0)
         {
             return 1.0;
         }
 
-        var o = pattern.Observed.Length;
+        var o = observed;
         var best = double.NegativeInfinity;
-        for (var c = 0; c < _k; c++)
+        if (pattern is null)
         {
-            var lo = pattern.Factors[c];
-            _logWeights[c] = Math.Log(weights[c]);
-            _logJoint[c] = lo is null || !(weights[c] > 0)
-                ? double.NegativeInfinity
-                : _logWeights[c] + MissingData.LogDensity(x, pattern.Observed, _means.AsSpan(c * _d, _d), lo, pattern.LogConstants[c], _work);
-            best = Math.Max(best, _logJoint[c]);
+            // A pattern not seen before, missing few of many values: through the precision, nothing factored or kept.
+            MissingData.SplitIndices(x, _indices, out var obs, out var mis);
+            for (var c = 0; c < _k; c++)
+            {
+                _logWeights[c] = Math.Log(weights[c]);
+                _logJoint[c] = weights[c] > 0 && DirectLogDensity(x, obs, mis, c, out _rowLogConstants[c]) is var rowLogDensity
+                    ? _logWeights[c] + rowLogDensity
+                    : double.NegativeInfinity;
+                best = Math.Max(best, _logJoint[c]);
+            }
+        }
+        else
+        {
+            for (var c = 0; c < _k; c++)
+            {
+                var lo = pattern.Factors[c];
+                _logWeights[c] = Math.Log(weights[c]);
+                _rowLogConstants[c] = pattern.LogConstants[c];
+                _logJoint[c] = lo is null || !(weights[c] > 0)
+                    ? double.NegativeInfinity
+                    : _logWeights[c] + MissingData.LogDensity(x, pattern.Observed, _means.AsSpan(c * _d, _d), lo, pattern.LogConstants[c], _work);
+                best = Math.Max(best, _logJoint[c]);
+            }
         }
 
         if (double.IsNegativeInfinity(best) || double.IsNaN(best))
@@ -135,12 +165,12 @@ internal sealed class MixtureTail
         var logDensity = best + Math.Log(sum);
         // The most probable component first: its term is usually the largest, so a threshold is passed soonest.
         var first = _logJoint.AsSpan(0, _k).IndexOf(best);
-        var tail = Term(first, o, logDensity, weights, pattern);
+        var tail = Term(first, o, logDensity, weights);
         for (var c = 0; c < _k && tail < stopAt; c++)
         {
             if (c != first && !double.IsNegativeInfinity(_logJoint[c]))
             {
-                tail += Term(c, o, logDensity, weights, pattern);
+                tail += Term(c, o, logDensity, weights);
             }
         }
 
@@ -151,15 +181,53 @@ internal sealed class MixtureTail
     /// w_k·P(χ²_o ≥ D*²_k), D*²_k = max(0, D²_k + 2 ln r_k) = max(0, 2 (ln w_k + ln c_k − ln p(x))), c_k the component's
     /// normalizing constant on these coordinates: the distance at which component k's own weighted density falls to p(x).
     /// </summary>
-    private double Term(int c, int o, double logDensity, ReadOnlySpan<double> weights, Pattern pattern)
+    private double Term(int c, int o, double logDensity, ReadOnlySpan<double> weights)
     {
-        var radius = Math.Max(0.0, 2.0 * (_logWeights[c] + pattern.LogConstants[c] - logDensity));
+        var radius = Math.Max(0.0, 2.0 * (_logWeights[c] + _rowLogConstants[c] - logDensity));
         return weights[c] * (radius == 0 ? 1.0 : ChiSquare.UpperRegularizedGammaHalf(o, 0.5 * radius, _logGammaHalf[o]));
     }
 
-    private Pattern? PatternOf(ReadOnlySpan<double> x)
+    /// <summary>
+    /// log N(x_o; μ_c,o, Σ_c,oo) through the precision (<see cref="MissingData.ConditionalByPrecision"/>), with the log
+    /// normalizer over the observed coordinates; −∞ when P_mm is numerically not positive definite (a covariance that nearly
+    /// determines the missing values from the observed ones: the component is left out of this row's sum, as a pattern
+    /// whose Σ_oo cannot be factored is).
+    /// </summary>
+    private double DirectLogDensity(ReadOnlySpan<double> x, ReadOnlySpan<int> obs, ReadOnlySpan<int> mis, int c, out double logConstant)
     {
-        var observed = 0;
+        var dd = _d * _d;
+        if (_logDets is null)
+        {
+            var (factors, precisions, logDets, square) = (new double[_k * dd], new double[_k * dd], new double[_k], new double[dd]);
+            for (var k = 0; k < _k; k++)
+            {
+                // Positive definite: the complete pattern factored in the constructor.
+                MissingData.TryPrepareByPrecision(_covariances.AsSpan(k * dd, dd), _d, factors.AsSpan(k * dd, dd), precisions.AsSpan(k * dd, dd), square, out logDets[k]);
+            }
+
+            (_fullFactors, _precisions, _logDets) = (factors, precisions, logDets);
+        }
+
+        if (!MissingData.ConditionalByPrecision(x, obs, mis, _means.AsSpan(c * _d, _d), _precisions.AsSpan(c * dd, dd), _d, _y, _pmm, _delta))
+        {
+            logConstant = 0;
+            return double.NegativeInfinity;
+        }
+
+        var logDensity = MissingData.LogDensityByPrecision(mis, _fullFactors.AsSpan(c * dd, dd), _logDets[c], _d, _pmm, _delta, _y);
+        // −½(o ln 2π + ln|Σ_oo|), with ln|Σ_oo| = ln|Σ| + ln|P_mm| (_pmm still holds P_mm's factor).
+        logConstant = -0.5 * ((obs.Length * Math.Log(2.0 * Math.PI)) + _logDets[c] + Linear.Cholesky.LogDeterminant(_pmm, mis.Length));
+        return logDensity;
+    }
+
+    /// <summary>
+    /// The cached factors of the row's pattern (factored now if new and worth keeping), or null: none observed
+    /// (<paramref name="observed"/> 0), or a new pattern missing few of many values, cheaper through the precision than
+    /// factored for one row (<see cref="GmmParameters.RowByPrecision"/>).
+    /// </summary>
+    private Pattern? PatternOf(ReadOnlySpan<double> x, out int observed)
+    {
+        observed = 0;
         for (var j = 0; j < _d; j++)
         {
             var missing = double.IsNaN(x[j]);
@@ -180,6 +248,11 @@ internal sealed class MixtureTail
         if (_patternsBySpan.TryGetValue(_key, out var pattern))
         {
             return pattern;
+        }
+
+        if (GmmParameters.RowByPrecision(observed, _d - observed, densityOnly: true))
+        {
+            return null;
         }
 
         if (_patterns.Count >= MaxPatterns)

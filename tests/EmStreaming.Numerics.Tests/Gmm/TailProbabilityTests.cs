@@ -209,6 +209,82 @@ public sealed class TailProbabilityTests
     }
 
     /// <summary>A calm/volatile market (sd 1 and 4, 1 % switches a row) in 2-D, at <paramref name="scale"/>.</summary>
+    /// <summary>
+    /// A row missing few of many values takes the precision (no factor of its own pattern is made or kept): its tail equals
+    /// that of the complete sub-row under the mixture's marginal on the observed coordinates (the tail's definition).
+    /// </summary>
+    [Fact]
+    public void Probability_RowsMissingFewOfManyValues_EqualTheMarginalMixturesTailOfTheirObservedPart()
+    {
+        const int k = 3, d = 14;
+        var rng = new DeterministicRandom(61);
+        var means = new double[k * d];
+        var covariances = new double[k * d * d];
+        for (var c = 0; c < k; c++)
+        {
+            // Σ = A·Aᵀ + I: correlated columns, positive definite.
+            var a = new double[d * d];
+            for (var i = 0; i < a.Length; i++)
+            {
+                a[i] = 0.4 * rng.NextGaussian();
+            }
+
+            for (var i = 0; i < d; i++)
+            {
+                means[(c * d) + i] = 3.0 * c + rng.NextGaussian();
+                for (var j = 0; j < d; j++)
+                {
+                    var v = i == j ? 1.0 : 0.0;
+                    for (var r = 0; r < d; r++)
+                    {
+                        v += a[(i * d) + r] * a[(j * d) + r];
+                    }
+
+                    covariances[(c * d * d) + (i * d) + j] = v;
+                }
+            }
+        }
+
+        double[] weights = [0.5, 0.3, 0.2];
+        Assert.True(GmmParameters.RowByPrecision(d - 2, 2, densityOnly: true));
+        var tail = new MixtureTail(means, covariances, k, d);
+        for (var trial = 0; trial < 200; trial++)
+        {
+            var x = new double[d];
+            var c0 = rng.NextInt(k);
+            for (var j = 0; j < d; j++)
+            {
+                x[j] = means[(c0 * d) + j] + (2.0 * rng.NextGaussian());
+            }
+
+            var missing = 1 + rng.NextInt(2);
+            for (var a = 0; a < missing; a++)
+            {
+                x[rng.NextInt(d)] = double.NaN;
+            }
+
+            var obs = Enumerable.Range(0, d).Where(j => !double.IsNaN(x[j])).ToArray();
+            var o = obs.Length;
+            var subMeans = new double[k * o];
+            var subCovariances = new double[k * o * o];
+            for (var c = 0; c < k; c++)
+            {
+                for (var i = 0; i < o; i++)
+                {
+                    subMeans[(c * o) + i] = means[(c * d) + obs[i]];
+                    for (var j = 0; j < o; j++)
+                    {
+                        subCovariances[(c * o * o) + (i * o) + j] = covariances[(c * d * d) + (obs[i] * d) + obs[j]];
+                    }
+                }
+            }
+
+            var expected = new MixtureTail(subMeans, subCovariances, k, o).Probability(obs.Select(j => x[j]).ToArray(), weights);
+            var actual = tail.Probability(x, weights);
+            Assert.True(Math.Abs(actual - expected) <= (1e-9 * expected) + 1e-300, $"trial {trial}: {actual:R} against {expected:R}");
+        }
+    }
+
     private static GaussianHmm Market(double scale) => GaussianHmm.Create(
         [0.5, 0.5], [0.99, 0.01, 0.01, 0.99], [0, 0, 0, 0],
         [scale * scale, 0.3 * scale * scale, 0.3 * scale * scale, scale * scale, 16 * scale * scale, 0, 0, 16 * scale * scale],
