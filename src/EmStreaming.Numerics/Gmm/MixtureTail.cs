@@ -28,6 +28,8 @@ internal sealed class MixtureTail
     private readonly double[] _covariances;
     private readonly Dictionary<string, Pattern> _patterns = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Pattern>.AlternateLookup<ReadOnlySpan<char>> _patternsBySpan;
+    private readonly HashSet<string> _seenOnce = new(StringComparer.Ordinal);
+    private readonly HashSet<string>.AlternateLookup<ReadOnlySpan<char>> _seenOnceBySpan;
     private readonly double[] _logGammaHalf;
     private readonly double[] _work;
     private readonly double[] _logJoint;
@@ -36,10 +38,10 @@ internal sealed class MixtureTail
     private double[]? _fullFactors;   // K × d×d: chol(Σ_k), for rows through the precision (made for the first such row)
     private double[]? _precisions;    // K × d×d: Σ_k⁻¹
     private double[]? _logDets;       // K: ln|Σ_k|
-    private readonly double[] _y;
-    private readonly double[] _delta;
-    private readonly double[] _pmm;
-    private readonly int[] _indices;
+    private double[] _y = [];         // the precision path's row buffers, made with its factors
+    private double[] _delta = [];
+    private double[] _pmm = [];
+    private int[] _indices = [];
     private readonly char[] _key;
     private Pattern? _complete;
 
@@ -67,12 +69,9 @@ internal sealed class MixtureTail
         _logJoint = new double[components];
         _logWeights = new double[components];
         _rowLogConstants = new double[components];
-        _y = new double[dimension];
-        _delta = new double[dimension];
-        _pmm = new double[dimension * dimension];
-        _indices = new int[dimension];
         _key = new char[dimension];
         _patternsBySpan = _patterns.GetAlternateLookup<ReadOnlySpan<char>>(); // a pattern seen before costs no string
+        _seenOnceBySpan = _seenOnce.GetAlternateLookup<ReadOnlySpan<char>>();
         _complete = Factor(Enumerable.Range(0, dimension).ToArray())
             ?? throw new ArgumentException("a covariance is not positive definite", nameof(covariances));
     }
@@ -127,6 +126,7 @@ internal sealed class MixtureTail
         if (pattern is null)
         {
             // A pattern not seen before, missing few of many values: through the precision, nothing factored or kept.
+            PreparePrecision();
             MissingData.SplitIndices(x, _indices, out var obs, out var mis);
             for (var c = 0; c < _k; c++)
             {
@@ -187,6 +187,26 @@ internal sealed class MixtureTail
         return weights[c] * (radius == 0 ? 1.0 : ChiSquare.UpperRegularizedGammaHalf(o, 0.5 * radius, _logGammaHalf[o]));
     }
 
+    /// <summary>The precision path's factors and buffers, made for its first row.</summary>
+    private void PreparePrecision()
+    {
+        if (_logDets is not null)
+        {
+            return;
+        }
+
+        var dd = _d * _d;
+        var (factors, precisions, logDets, square) = (new double[_k * dd], new double[_k * dd], new double[_k], new double[dd]);
+        for (var k = 0; k < _k; k++)
+        {
+            // Positive definite: the complete pattern was factored in the constructor.
+            MissingData.TryPrepareByPrecision(_covariances.AsSpan(k * dd, dd), _d, factors.AsSpan(k * dd, dd), precisions.AsSpan(k * dd, dd), square, out logDets[k]);
+        }
+
+        (_fullFactors, _precisions, _logDets) = (factors, precisions, logDets);
+        (_y, _delta, _pmm, _indices) = (new double[_d], new double[_d], new double[dd], new int[_d]);
+    }
+
     /// <summary>
     /// log N(x_o; μ_c,o, Σ_c,oo) through the precision (<see cref="MissingData.ConditionalByPrecision"/>), with the log
     /// normalizer over the observed coordinates; −∞ when P_mm is numerically not positive definite (a covariance that nearly
@@ -196,34 +216,23 @@ internal sealed class MixtureTail
     private double DirectLogDensity(ReadOnlySpan<double> x, ReadOnlySpan<int> obs, ReadOnlySpan<int> mis, int c, out double logConstant)
     {
         var dd = _d * _d;
-        if (_logDets is null)
-        {
-            var (factors, precisions, logDets, square) = (new double[_k * dd], new double[_k * dd], new double[_k], new double[dd]);
-            for (var k = 0; k < _k; k++)
-            {
-                // Positive definite: the complete pattern factored in the constructor.
-                MissingData.TryPrepareByPrecision(_covariances.AsSpan(k * dd, dd), _d, factors.AsSpan(k * dd, dd), precisions.AsSpan(k * dd, dd), square, out logDets[k]);
-            }
-
-            (_fullFactors, _precisions, _logDets) = (factors, precisions, logDets);
-        }
-
         if (!MissingData.ConditionalByPrecision(x, obs, mis, _means.AsSpan(c * _d, _d), _precisions.AsSpan(c * dd, dd), _d, _y, _pmm, _delta))
         {
             logConstant = 0;
             return double.NegativeInfinity;
         }
 
-        var logDensity = MissingData.LogDensityByPrecision(mis, _fullFactors.AsSpan(c * dd, dd), _logDets[c], _d, _pmm, _delta, _y);
+        var logDet = _logDets![c];
+        var logDensity = MissingData.LogDensityByPrecision(mis, _fullFactors.AsSpan(c * dd, dd), logDet, _d, _pmm, _delta, _y);
         // −½(o ln 2π + ln|Σ_oo|), with ln|Σ_oo| = ln|Σ| + ln|P_mm| (_pmm still holds P_mm's factor).
-        logConstant = -0.5 * ((obs.Length * Math.Log(2.0 * Math.PI)) + _logDets[c] + Linear.Cholesky.LogDeterminant(_pmm, mis.Length));
+        logConstant = -0.5 * ((obs.Length * Math.Log(2.0 * Math.PI)) + logDet + Linear.Cholesky.LogDeterminant(_pmm, mis.Length));
         return logDensity;
     }
 
     /// <summary>
     /// The cached factors of the row's pattern (factored now if new and worth keeping), or null: none observed
-    /// (<paramref name="observed"/> 0), or a new pattern missing few of many values, cheaper through the precision than
-    /// factored for one row (<see cref="GmmParameters.RowByPrecision"/>).
+    /// (<paramref name="observed"/> 0), or a pattern seen for the first time that misses few of many values, cheaper
+    /// through the precision than factored for one row (<see cref="GmmParameters.RowByPrecision"/>).
     /// </summary>
     private Pattern? PatternOf(ReadOnlySpan<double> x, out int observed)
     {
@@ -250,8 +259,16 @@ internal sealed class MixtureTail
             return pattern;
         }
 
-        if (GmmParameters.RowByPrecision(observed, _d - observed, densityOnly: true))
+        // A pattern seen for the first time, missing few of many values, goes through the precision (cheaper for one row);
+        // one that comes back is factored and kept (cheaper from then on: o²/2 per row).
+        if (GmmParameters.RowByPrecision(observed, _d - observed, densityOnly: true) && !_seenOnceBySpan.Contains(_key))
         {
+            if (_seenOnce.Count >= 4 * MaxPatterns)
+            {
+                _seenOnce.Clear();
+            }
+
+            _seenOnceBySpan.Add(_key);
             return null;
         }
 
