@@ -256,26 +256,8 @@ internal sealed class GmmParameters
                 {
                     case CovarianceType.Full:
                     case CovarianceType.Tied:
-                        {
-                            // P = L⁻ᵀL⁻¹: P_ij = Σ_{r ≥ max(i, j)} M_ri M_rj, M = L⁻¹ lower.
-                            var m = InverseCholesky.AsSpan(k * dd, dd);
-                            for (var i = 0; i < d; i++)
-                            {
-                                for (var j = 0; j <= i; j++)
-                                {
-                                    var v = 0.0;
-                                    for (var r = i; r < d; r++)
-                                    {
-                                        v += m[(r * d) + i] * m[(r * d) + j];
-                                    }
-
-                                    p[(i * d) + j] = v;
-                                    p[(j * d) + i] = v;
-                                }
-                            }
-
-                            break;
-                        }
+                        MissingData.InverseFromInverseFactor(InverseCholesky.AsSpan(k * dd, dd), d, p);
+                        break;
 
                     case CovarianceType.Diag:
                         for (var i = 0; i < d; i++)
@@ -407,16 +389,7 @@ internal sealed class GmmParameters
             return false;
         }
 
-        foreach (var j in obs)
-        {
-            xhat[j] = x[j];
-        }
-
-        for (var a = 0; a < m; a++)
-        {
-            xhat[mis[a]] = mu[mis[a]] + delta[a];
-        }
-
+        MissingData.Complete(x, obs, mis, mu, delta, xhat);
         normalizer = LogNormalizers[k] + (0.5 * ((m * Log2Pi) - Linear.Cholesky.LogDeterminant(pmm, m)));
         logDensity = normalizer - (0.5 * Mahalanobis(k, xhat, mu));
         return true;

@@ -188,17 +188,7 @@ internal sealed class GmmSufficientStatistics
             if (byPrecision && MissingData.ConditionalByPrecision(
                 x, obs, mis, mu, model.Precision(k), d, scratch.Slice(d * d, d), pmm, scratch.Slice((d * d) + d, m)))
             {
-                var delta = scratch.Slice((d * d) + d, m);
-                foreach (var j in obs)
-                {
-                    xhat[j] = x[j];
-                }
-
-                for (var a = 0; a < m; a++)
-                {
-                    xhat[mis[a]] = mu[mis[a]] + delta[a];
-                }
-
+                MissingData.Complete(x, obs, mis, mu, scratch.Slice((d * d) + d, m), xhat);
                 MissingData.ConditionalCovarianceByPrecision(pmm, m, c, sigma);
                 AddPoint(k, r, xhat, mis, c);
                 continue;

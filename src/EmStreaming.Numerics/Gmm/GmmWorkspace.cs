@@ -670,16 +670,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
             return FactoredRow(x, pattern, model, k, s, out _);
         }
 
-        foreach (var j in pattern.Observed)
-        {
-            xhat[j] = x[j];
-        }
-
-        for (var a = 0; a < m; a++)
-        {
-            xhat[pattern.Missing[a]] = mu[pattern.Missing[a]] + s.Delta[a];
-        }
-
+        MissingData.Complete(x, pattern.Observed, pattern.Missing, mu, s.Delta, xhat);
         if (withCovariance)
         {
             MissingData.ConditionalCovarianceByPrecision(s.Pmm, m, c, s.Square);

@@ -174,23 +174,41 @@ internal static class MissingData
         logDet = Cholesky.LogDeterminant(l, d);
         var inverse = work.Slice(0, d * d);
         Cholesky.InvertLower(l, d, inverse);
-        // P_ij = Σ_r (L⁻¹)_ri (L⁻¹)_rj over r ≥ max(i, j) (L⁻¹ lower), written to both triangles.
-        for (var i = 0; i < d; i++)
+        InverseFromInverseFactor(inverse, d, precision);
+        return true;
+    }
+
+    /// <summary>A = L·Lᵀ's inverse from M = L⁻¹ (lower, n×n): A⁻¹ = MᵀM, (A⁻¹)_ij = Σ_{r ≥ max(i, j)} M_ri M_rj, both triangles.</summary>
+    public static void InverseFromInverseFactor(ReadOnlySpan<double> inverseFactor, int n, Span<double> inverse)
+    {
+        for (var i = 0; i < n; i++)
         {
             for (var j = 0; j <= i; j++)
             {
                 var v = 0.0;
-                for (var r = i; r < d; r++)
+                for (var r = i; r < n; r++)
                 {
-                    v += inverse[(r * d) + i] * inverse[(r * d) + j];
+                    v += inverseFactor[(r * n) + i] * inverseFactor[(r * n) + j];
                 }
 
-                precision[(i * d) + j] = v;
-                precision[(j * d) + i] = v;
+                inverse[(i * n) + j] = v;
+                inverse[(j * n) + i] = v;
             }
         }
+    }
 
-        return true;
+    /// <summary>x̂ = the row completed by its conditional mean: x on the observed entries, μ_m + δ on the missing ones.</summary>
+    public static void Complete(ReadOnlySpan<double> x, ReadOnlySpan<int> obs, ReadOnlySpan<int> mis, ReadOnlySpan<double> mu, ReadOnlySpan<double> delta, Span<double> xhat)
+    {
+        foreach (var j in obs)
+        {
+            xhat[j] = x[j];
+        }
+
+        for (var a = 0; a < mis.Length; a++)
+        {
+            xhat[mis[a]] = mu[mis[a]] + delta[a];
+        }
     }
 
     /// <summary>
@@ -266,19 +284,6 @@ internal static class MissingData
     {
         var inverse = work.Slice(0, m * m);
         Cholesky.InvertLower(pmm, m, inverse);
-        for (var a = 0; a < m; a++)
-        {
-            for (var e = 0; e <= a; e++)
-            {
-                var v = 0.0;
-                for (var r = a; r < m; r++)
-                {
-                    v += inverse[(r * m) + a] * inverse[(r * m) + e];
-                }
-
-                c[(a * m) + e] = v;
-                c[(e * m) + a] = v;
-            }
-        }
+        InverseFromInverseFactor(inverse, m, c);
     }
 }
