@@ -223,6 +223,35 @@ internal sealed class GmmParameters
         _precisionValid = false;
     }
 
+    /// <summary>Diag or Spherical: a row's missing entries are simply left out (no factor, no precision).</summary>
+    internal bool IsDiagonal => Type is CovarianceType.Diag or CovarianceType.Spherical;
+
+    /// <summary>The variance of entry <paramref name="j"/> of component <paramref name="k"/> (Diag, Spherical).</summary>
+    internal double DiagonalVariance(int k, int j) => Covariances[Type == CovarianceType.Diag ? (k * Dimension) + j : k];
+
+    /// <summary>
+    /// log N(x_o; μ_k,o, Σ_k,oo) for a diagonal covariance, a sum over the observed entries, with its log normalizer
+    /// −½(o ln 2π + ln|Σ_oo|): the complete normalizer plus ½(ln 2π + ln σ²_j) for each missing j.
+    /// </summary>
+    internal double LogDensityDiagonal(ReadOnlySpan<double> x, ReadOnlySpan<int> obs, ReadOnlySpan<int> mis, int k, out double normalizer)
+    {
+        var d = Dimension;
+        normalizer = LogNormalizers[k];
+        foreach (var j in mis)
+        {
+            normalizer += 0.5 * (Log2Pi + Math.Log(DiagonalVariance(k, j)));
+        }
+
+        var maha = 0.0;
+        foreach (var j in obs)
+        {
+            var y = (x[j] - Means[(k * d) + j]) * InverseCholesky[Type == CovarianceType.Diag ? (k * d) + j : k];
+            maha += y * y;
+        }
+
+        return normalizer - (0.5 * maha);
+    }
+
     /// <summary>Σ_k⁻¹ (d×d, row-major) from the current factors.</summary>
     internal ReadOnlySpan<double> Precision(int k)
     {
@@ -343,6 +372,17 @@ internal sealed class GmmParameters
         var byPrecision = RowByPrecision(obs.Length, mis.Length, densityOnly: true);
         for (var k = 0; k < Components; k++)
         {
+            if (IsDiagonal)
+            {
+                logDensity[k] = LogDensityDiagonal(x, obs, mis, k, out var diagonalNormalizer);
+                if (!normalizers.IsEmpty)
+                {
+                    normalizers[k] = diagonalNormalizer;
+                }
+
+                continue;
+            }
+
             if (byPrecision && TryLogDensityByPrecision(x, obs, mis, k, scratch, out var logDensityK, out var normalizer))
             {
                 logDensity[k] = logDensityK;

@@ -181,6 +181,20 @@ internal sealed class GmmSufficientStatistics
                 continue;
             }
 
+            if (model.IsDiagonal)
+            {
+                // The missing entries are independent of the observed ones: x̂_m = μ_m, C = diag(σ²_m).
+                MissingData.Complete(x, obs, mis, model.Means.AsSpan(k * d, d), default, xhat);
+                c.Clear();
+                for (var a = 0; a < m; a++)
+                {
+                    c[(a * m) + a] = model.DiagonalVariance(k, mis[a]);
+                }
+
+                AddPoint(k, r, xhat, mis, c);
+                continue;
+            }
+
             // Through the precision (no factorization of Σ_oo; see MissingData.ConditionalByPrecision): z and δ where the
             // factored way keeps L_oo, P_mm's factor where it keeps B, the inverse's work where it expands Σ.
             var mu = model.Means.AsSpan(k * d, d);

@@ -42,6 +42,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
     private readonly double[]? _fullFactors;   // K × d×d: chol(Σ_k), for the patterns on the precision path
     private readonly double[]? _precisions;    // K × d×d: Σ_k⁻¹
     private readonly double[]? _fullLogDet;    // K: ln det Σ_k
+    private readonly bool _diagonal;           // Diag or Spherical: patterns on the precision path just leave entries out
     private readonly int _completeChunks;
     private readonly int _chunkCount;
     private readonly GmmSufficientStatistics?[] _chunkStats;
@@ -90,15 +91,17 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
 
         var factorLength = 0;
         var anyDirect = false;
+        // A diagonal covariance needs neither factor nor precision: its rows' missing entries are left out.
+        _diagonal = type is CovarianceType.Diag or CovarianceType.Spherical;
         foreach (var p in _patterns)
         {
-            p.Direct = byPrecision ?? ByPrecision(p.Observed.Length, p.Missing.Length, p.Rows);
+            p.Direct = byPrecision ?? (_diagonal || ByPrecision(p.Observed.Length, p.Missing.Length, p.Rows));
             anyDirect |= p.Direct;
             p.FactorOffset = factorLength;
             factorLength += _k * p.FactorStride;
         }
 
-        if (anyDirect)
+        if (anyDirect && !_diagonal)
         {
             _fullFactors = new double[_k * _d * _d];
             _precisions = new double[_k * _d * _d];
@@ -665,6 +668,22 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
         }
 
         var c = s.Cond.AsSpan(0, m * m);
+        if (_diagonal)
+        {
+            // x̂_m = μ_m, C = diag(σ²_m): the missing entries are independent of the observed ones.
+            MissingData.Complete(x, pattern.Observed, pattern.Missing, mu, default, xhat);
+            if (withCovariance)
+            {
+                c.Clear();
+                for (var a = 0; a < m; a++)
+                {
+                    c[(a * m) + a] = model.DiagonalVariance(k, pattern.Missing[a]);
+                }
+            }
+
+            return c;
+        }
+
         if (!MissingData.ConditionalByPrecision(x, pattern.Observed, pattern.Missing, mu, Precision(k), d, s.Y, s.Pmm, s.Delta))
         {
             return FactoredRow(x, pattern, model, k, s, out _);
@@ -683,6 +702,11 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
     private double DirectLogDensity(ReadOnlySpan<double> x, Pattern pattern, GmmParameters model, int k, Scratch s)
     {
         var d = _d;
+        if (_diagonal)
+        {
+            return model.LogDensityDiagonal(x, pattern.Observed, pattern.Missing, k, out _);
+        }
+
         if (!MissingData.ConditionalByPrecision(x, pattern.Observed, pattern.Missing, model.Means.AsSpan(k * d, d), Precision(k), d, s.Y, s.Pmm, s.Delta))
         {
             FactoredRow(x, pattern, model, k, s, out var logDensity);

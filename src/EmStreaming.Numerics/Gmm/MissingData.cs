@@ -197,7 +197,7 @@ internal static class MissingData
         }
     }
 
-    /// <summary>x̂ = the row completed by its conditional mean: x on the observed entries, μ_m + δ on the missing ones.</summary>
+    /// <summary>x̂ = the row completed by its conditional mean: x on the observed entries, μ_m + δ on the missing ones (μ_m for an empty δ).</summary>
     public static void Complete(ReadOnlySpan<double> x, ReadOnlySpan<int> obs, ReadOnlySpan<int> mis, ReadOnlySpan<double> mu, ReadOnlySpan<double> delta, Span<double> xhat)
     {
         foreach (var j in obs)
@@ -207,7 +207,7 @@ internal static class MissingData
 
         for (var a = 0; a < mis.Length; a++)
         {
-            xhat[mis[a]] = mu[mis[a]] + delta[a];
+            xhat[mis[a]] = mu[mis[a]] + (delta.IsEmpty ? 0.0 : delta[a]);
         }
     }
 
