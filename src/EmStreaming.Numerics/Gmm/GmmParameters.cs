@@ -323,6 +323,82 @@ internal sealed class GmmParameters
             : (2.0 * md * od) + (4.0 * md * md * md / 3.0) < (od * od * od / 3.0) + (md * od * od) + (md * md * od);
     }
 
+    /// <summary>
+    /// log N(x_o; μ_k,o, Σ_k,oo) of a row with missing entries and its log normalizer −½(o ln 2π + ln|Σ_oo|), without
+    /// factoring Σ_oo: a diagonal covariance leaves the missing entries out; Full and Tied go through the precision
+    /// (<see cref="MissingData.ConditionalByPrecision"/>, ln|Σ_oo| = ln|Σ| + ln|P_mm|). <paramref name="y"/> needs d
+    /// entries, <paramref name="pmm"/> m×m, <paramref name="delta"/> m. False when P_mm is numerically not positive definite
+    /// (the caller factors Σ_oo instead).
+    /// </summary>
+    internal bool TryLogDensityMissing(
+        ReadOnlySpan<double> x, ReadOnlySpan<int> obs, ReadOnlySpan<int> mis, int k, Span<double> y, Span<double> pmm, Span<double> delta,
+        out double logDensity, out double normalizer)
+    {
+        if (IsDiagonal)
+        {
+            logDensity = LogDensityDiagonal(x, obs, mis, k, out normalizer);
+            return true;
+        }
+
+        var d = Dimension;
+        var m = mis.Length;
+        if (!MissingData.ConditionalByPrecision(x, obs, mis, Means.AsSpan(k * d, d), Precision(k), d, y, pmm, delta))
+        {
+            (logDensity, normalizer) = (0, 0);
+            return false;
+        }
+
+        var logDetPmm = Linear.Cholesky.LogDeterminant(pmm, m);
+        normalizer = LogNormalizers[k] + (0.5 * ((m * Log2Pi) - logDetPmm));
+        // ln|Σ| from the normalizer: LogNormalizers[k] = −½(d ln 2π + ln|Σ|).
+        var logDet = (-2.0 * LogNormalizers[k]) - (d * Log2Pi);
+        logDensity = MissingData.LogDensityByPrecision(mis, Cholesky.AsSpan(Type == CovarianceType.Tied ? 0 : k * d * d, d * d), logDet, d, pmm, delta, y);
+        return true;
+    }
+
+    /// <summary>
+    /// The row completed by component k's conditional mean into <paramref name="xhat"/> and, when <paramref name="c"/> is
+    /// not empty, the conditional covariance of the missing entries (m×m; <paramref name="work"/> m×m), without factoring
+    /// Σ_oo: for a diagonal covariance μ_m and diag(σ²_m); for Full and Tied through the precision. Buffers as in
+    /// <see cref="TryLogDensityMissing"/>. False when P_mm is numerically not positive definite.
+    /// </summary>
+    internal bool TryConditionalMissing(
+        ReadOnlySpan<double> x, ReadOnlySpan<int> obs, ReadOnlySpan<int> mis, int k, Span<double> y, Span<double> pmm, Span<double> delta,
+        Span<double> xhat, Span<double> c, Span<double> work)
+    {
+        var d = Dimension;
+        var m = mis.Length;
+        var mu = Means.AsSpan(k * d, d);
+        if (IsDiagonal)
+        {
+            // The missing entries are independent of the observed ones.
+            MissingData.Complete(x, obs, mis, mu, default, xhat);
+            if (!c.IsEmpty)
+            {
+                c.Slice(0, m * m).Clear();
+                for (var a = 0; a < m; a++)
+                {
+                    c[(a * m) + a] = DiagonalVariance(k, mis[a]);
+                }
+            }
+
+            return true;
+        }
+
+        if (!MissingData.ConditionalByPrecision(x, obs, mis, mu, Precision(k), d, y, pmm, delta))
+        {
+            return false;
+        }
+
+        MissingData.Complete(x, obs, mis, mu, delta, xhat);
+        if (!c.IsEmpty)
+        {
+            MissingData.ConditionalCovarianceByPrecision(pmm, m, c, work);
+        }
+
+        return true;
+    }
+
     public GmmParameters Clone()
     {
         var copy = new GmmParameters(Components, Dimension, Type);
@@ -369,21 +445,13 @@ internal sealed class GmmParameters
         var sigma = scratch.Slice(0, d * d);
         var lo = scratch.Slice(d * d, d * d);
         var work = scratch.Slice(4 * d * d, 4 * d);
-        var byPrecision = RowByPrecision(obs.Length, mis.Length, densityOnly: true);
+        var byPrecision = IsDiagonal || RowByPrecision(obs.Length, mis.Length, densityOnly: true);
         for (var k = 0; k < Components; k++)
         {
-            if (IsDiagonal)
-            {
-                logDensity[k] = LogDensityDiagonal(x, obs, mis, k, out var diagonalNormalizer);
-                if (!normalizers.IsEmpty)
-                {
-                    normalizers[k] = diagonalNormalizer;
-                }
-
-                continue;
-            }
-
-            if (byPrecision && TryLogDensityByPrecision(x, obs, mis, k, scratch, out var logDensityK, out var normalizer))
+            // Without a factor of Σ_oo: P_mm's factor in [3d², 4d²), y and δ after 4d² (the factored way uses [0, 2d²) and 4d²+).
+            if (byPrecision && TryLogDensityMissing(
+                x, obs, mis, k, scratch.Slice(4 * d * d, d), scratch.Slice(3 * d * d, mis.Length * mis.Length), scratch.Slice((4 * d * d) + d, d),
+                out var logDensityK, out var normalizer))
             {
                 logDensity[k] = logDensityK;
                 if (!normalizers.IsEmpty)
@@ -408,47 +476,13 @@ internal sealed class GmmParameters
         }
     }
 
-    /// <summary>
-    /// log N(x_o; μ_k,o, Σ_k,oo) through the precision: the row completed by its conditional mean x̂ (in the scratch from
-    /// 4d², with P_mm's factor in [3d², 4d²); the factored way uses [0, 2d²) and its work from 4d² after this) has (x̂ − μ)ᵀΣ⁻¹(x̂ − μ) = the marginal Mahalanobis distance, and
-    /// ln|Σ_oo| = ln|Σ| + ln|P_mm|. False when P_mm is numerically not positive definite (the caller factors Σ_oo instead).
-    /// </summary>
-    private bool TryLogDensityByPrecision(
-        ReadOnlySpan<double> x, ReadOnlySpan<int> obs, ReadOnlySpan<int> mis, int k, Span<double> scratch, out double logDensity, out double normalizer)
-    {
-        var d = Dimension;
-        var m = mis.Length;
-        var mu = Means.AsSpan(k * d, d);
-        var pmm = scratch.Slice(3 * d * d, m * m);
-        var xhat = scratch.Slice(4 * d * d, d);
-        var y = scratch.Slice((4 * d * d) + d, d);
-        var delta = scratch.Slice((4 * d * d) + (2 * d), d);
-        if (!MissingData.ConditionalByPrecision(x, obs, mis, mu, Precision(k), d, y, pmm, delta))
-        {
-            (logDensity, normalizer) = (0, 0);
-            return false;
-        }
-
-        MissingData.Complete(x, obs, mis, mu, delta, xhat);
-        normalizer = LogNormalizers[k] + (0.5 * ((m * Log2Pi) - Linear.Cholesky.LogDeterminant(pmm, m)));
-        logDensity = normalizer - (0.5 * Mahalanobis(k, xhat, mu));
-        return true;
-    }
-
     private void LogDensitiesComplete(ReadOnlySpan<double> x, Span<double> logDensity, Span<double> scratch)
     {
+        var d = Dimension;
         _ = scratch;
         for (var k = 0; k < Components; k++)
         {
-            logDensity[k] = LogNormalizers[k] - (0.5 * Mahalanobis(k, x, Means.AsSpan(k * Dimension, Dimension)));
-        }
-    }
-
-    /// <summary>(x − μ)ᵀΣ_k⁻¹(x − μ) through the inverse factor, for a complete (or completed) row.</summary>
-    private double Mahalanobis(int k, ReadOnlySpan<double> x, ReadOnlySpan<double> mu)
-    {
-        var d = Dimension;
-        {
+            var mu = Means.AsSpan(k * d, d);
             double maha = 0;
             switch (Type)
             {
@@ -488,7 +522,7 @@ internal sealed class GmmParameters
                     break;
             }
 
-            return maha;
+            logDensity[k] = LogNormalizers[k] - (0.5 * maha);
         }
     }
 

@@ -172,7 +172,7 @@ internal sealed class GmmSufficientStatistics
         var c = scratch.Slice(3 * d * d, m * m);
         var work = scratch.Slice(4 * d * d, 2 * d);
         var xhat = scratch.Slice((4 * d * d) + (2 * d), d);
-        var byPrecision = GmmParameters.RowByPrecision(o, m, densityOnly: false);
+        var byPrecision = model.IsDiagonal || GmmParameters.RowByPrecision(o, m, densityOnly: false);
         for (var k = 0; k < Components; k++)
         {
             var r = weight * responsibilities[k];
@@ -181,29 +181,11 @@ internal sealed class GmmSufficientStatistics
                 continue;
             }
 
-            if (model.IsDiagonal)
+            // Without a factor of Σ_oo (diagonal, or through the precision): y and δ where the factored way keeps L_oo, P_mm's
+            // factor where it keeps B, the inverse's work where it expands Σ.
+            if (byPrecision && model.TryConditionalMissing(
+                x, obs, mis, k, scratch.Slice(d * d, d), scratch.Slice(2 * d * d, m * m), scratch.Slice((d * d) + d, m), xhat, c, sigma))
             {
-                // The missing entries are independent of the observed ones: x̂_m = μ_m, C = diag(σ²_m).
-                MissingData.Complete(x, obs, mis, model.Means.AsSpan(k * d, d), default, xhat);
-                c.Clear();
-                for (var a = 0; a < m; a++)
-                {
-                    c[(a * m) + a] = model.DiagonalVariance(k, mis[a]);
-                }
-
-                AddPoint(k, r, xhat, mis, c);
-                continue;
-            }
-
-            // Through the precision (no factorization of Σ_oo; see MissingData.ConditionalByPrecision): z and δ where the
-            // factored way keeps L_oo, P_mm's factor where it keeps B, the inverse's work where it expands Σ.
-            var mu = model.Means.AsSpan(k * d, d);
-            var pmm = scratch.Slice(2 * d * d, m * m);
-            if (byPrecision && MissingData.ConditionalByPrecision(
-                x, obs, mis, mu, model.Precision(k), d, scratch.Slice(d * d, d), pmm, scratch.Slice((d * d) + d, m)))
-            {
-                MissingData.Complete(x, obs, mis, mu, scratch.Slice((d * d) + d, m), xhat);
-                MissingData.ConditionalCovarianceByPrecision(pmm, m, c, sigma);
                 AddPoint(k, r, xhat, mis, c);
                 continue;
             }

@@ -39,10 +39,6 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
     private readonly Pattern[] _patterns;
     private readonly double[] _patternFactors;
     private readonly double[] _patternLogConst;
-    private readonly double[]? _fullFactors;   // K × d×d: chol(Σ_k), for the patterns on the precision path
-    private readonly double[]? _precisions;    // K × d×d: Σ_k⁻¹
-    private readonly double[]? _fullLogDet;    // K: ln det Σ_k
-    private readonly bool _diagonal;           // Diag or Spherical: patterns on the precision path just leave entries out
     private readonly int _completeChunks;
     private readonly int _chunkCount;
     private readonly GmmSufficientStatistics?[] _chunkStats;
@@ -92,20 +88,13 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
         var factorLength = 0;
         var anyDirect = false;
         // A diagonal covariance needs neither factor nor precision: its rows' missing entries are left out.
-        _diagonal = type is CovarianceType.Diag or CovarianceType.Spherical;
+        var diagonal = type is CovarianceType.Diag or CovarianceType.Spherical;
         foreach (var p in _patterns)
         {
-            p.Direct = byPrecision ?? (_diagonal || ByPrecision(p.Observed.Length, p.Missing.Length, p.Rows));
+            p.Direct = byPrecision ?? (diagonal || ByPrecision(p.Observed.Length, p.Missing.Length, p.Rows));
             anyDirect |= p.Direct;
             p.FactorOffset = factorLength;
             factorLength += _k * p.FactorStride;
-        }
-
-        if (anyDirect && !_diagonal)
-        {
-            _fullFactors = new double[_k * _d * _d];
-            _precisions = new double[_k * _d * _d];
-            _fullLogDet = new double[_k];
         }
 
         _patternFactors = new double[factorLength];
@@ -356,13 +345,6 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
         for (var k = 0; k < _k; k++)
         {
             model.ExpandCovariance(k, sigma);
-            if (_precisions is not null
-                && !MissingData.TryPrepareByPrecision(
-                    sigma, _d, _fullFactors.AsSpan(k * _d * _d, _d * _d), _precisions.AsSpan(k * _d * _d, _d * _d), _scratch[0].Square, out _fullLogDet![k]))
-            {
-                throw new InvalidOperationException($"the covariance of component {k} is not positive definite");
-            }
-
             for (var p = 0; p < _patterns.Length; p++)
             {
                 var pattern = _patterns[p];
@@ -668,31 +650,9 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
         }
 
         var c = s.Cond.AsSpan(0, m * m);
-        if (_diagonal)
-        {
-            // x̂_m = μ_m, C = diag(σ²_m): the missing entries are independent of the observed ones.
-            MissingData.Complete(x, pattern.Observed, pattern.Missing, mu, default, xhat);
-            if (withCovariance)
-            {
-                c.Clear();
-                for (var a = 0; a < m; a++)
-                {
-                    c[(a * m) + a] = model.DiagonalVariance(k, pattern.Missing[a]);
-                }
-            }
-
-            return c;
-        }
-
-        if (!MissingData.ConditionalByPrecision(x, pattern.Observed, pattern.Missing, mu, Precision(k), d, s.Y, s.Pmm, s.Delta))
+        if (!model.TryConditionalMissing(x, pattern.Observed, pattern.Missing, k, s.Y, s.Pmm, s.Delta, xhat, withCovariance ? c : default, s.Square))
         {
             return FactoredRow(x, pattern, model, k, s, out _);
-        }
-
-        MissingData.Complete(x, pattern.Observed, pattern.Missing, mu, s.Delta, xhat);
-        if (withCovariance)
-        {
-            MissingData.ConditionalCovarianceByPrecision(s.Pmm, m, c, s.Square);
         }
 
         return c;
@@ -701,22 +661,13 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
     /// <summary>log N(x_o; μ_k,o, Σ_k,oo) of a row whose pattern is on the precision path.</summary>
     private double DirectLogDensity(ReadOnlySpan<double> x, Pattern pattern, GmmParameters model, int k, Scratch s)
     {
-        var d = _d;
-        if (_diagonal)
+        if (!model.TryLogDensityMissing(x, pattern.Observed, pattern.Missing, k, s.Y, s.Pmm, s.Delta, out var logDensity, out _))
         {
-            return model.LogDensityDiagonal(x, pattern.Observed, pattern.Missing, k, out _);
+            FactoredRow(x, pattern, model, k, s, out logDensity);
         }
 
-        if (!MissingData.ConditionalByPrecision(x, pattern.Observed, pattern.Missing, model.Means.AsSpan(k * d, d), Precision(k), d, s.Y, s.Pmm, s.Delta))
-        {
-            FactoredRow(x, pattern, model, k, s, out var logDensity);
-            return logDensity;
-        }
-
-        return MissingData.LogDensityByPrecision(pattern.Missing, _fullFactors.AsSpan(k * d * d, d * d), _fullLogDet![k], d, s.Pmm, s.Delta, s.Y);
+        return logDensity;
     }
-
-    private ReadOnlySpan<double> Precision(int k) => _precisions.AsSpan(k * _d * _d, _d * _d);
 
     /// <summary>
     /// The row's own factorization of Σ_oo, when P_mm is numerically not positive definite (Σ nearly singular): its conditional
@@ -847,7 +798,8 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
 
     private sealed class Scratch(int k, int d, bool direct)
     {
-        // The precision path's per-row buffers (empty without it); the row factors only if P_mm ever fails.
+        // The precision path's per-row buffers (empty without it; Square is the work of its conditional covariance); the
+        // row factors only if P_mm ever fails.
         private double[]? _rowSigma;
         private double[]? _rowFactor;
 
