@@ -229,6 +229,14 @@ internal sealed class GmmParameters
     /// <summary>The variance of entry <paramref name="j"/> of component <paramref name="k"/> (Diag, Spherical).</summary>
     internal double DiagonalVariance(int k, int j) => Covariances[Type == CovarianceType.Diag ? (k * Dimension) + j : k];
 
+    /// <summary>The variance of entry <paramref name="j"/> of component <paramref name="k"/>, any covariance type.</summary>
+    internal double Variance(int k, int j) => Type switch
+    {
+        CovarianceType.Full => Covariances[(k * Dimension * Dimension) + (j * Dimension) + j],
+        CovarianceType.Tied => Covariances[(j * Dimension) + j],
+        _ => DiagonalVariance(k, j),
+    };
+
     /// <summary>
     /// log N(x_o; μ_k,o, Σ_k,oo) for a diagonal covariance, a sum over the observed entries, with its log normalizer
     /// −½(o ln 2π + ln|Σ_oo|): the complete normalizer plus ½(ln 2π + ln σ²_j) for each missing j.

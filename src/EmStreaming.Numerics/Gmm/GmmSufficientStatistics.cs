@@ -4,8 +4,8 @@ namespace EmStreaming.Numerics.Gmm;
 
 /// <summary>
 /// Expected complete-data sufficient statistics of a Gaussian mixture: s0_k = Σ r_k, s1_k = Σ r_k·x, and s2 = Σ r_k·x·xᵀ
-/// in the layout of the covariance type, all taken about a fixed <see cref="Origin"/> (x − origin) so that the M-step
-/// does not lose digits when the data sit far from zero.
+/// in the layout of the covariance type, each component's taken about its own centre c_k (<see cref="ComponentOrigins"/>;
+/// x − c_k) so that the M-step does not lose digits when the data sit far from zero or the components far from each other.
 /// </summary>
 /// <remarks>
 /// <para>Layouts: S0 K; S1 K×D; S2 Full K×D×D, Diag K×D (diagonals), Spherical K (Σ r_k‖x‖²), Tied D×D pooled over
@@ -16,7 +16,13 @@ namespace EmStreaming.Numerics.Gmm;
 /// then <see cref="MaximizeInto(GmmParameters, double, ReadOnlySpan{double}, Span{bool})"/> maps the statistics to parameters. Missing entries enter through the conditional mean
 /// x̂ = E[x_m | x_o, k] and add the conditional covariance to the missing block of s2, so the model whose posterior
 /// produced the responsibilities must be passed for rows with NaN. Statistics combine only with statistics of the same
-/// shape and origin.</para>
+/// shape and origins.</para>
+/// <para>Why a centre per component: with one origin for all, s2_k ≈ s0_k·(Δ² + σ²) for a component Δ away from it, and
+/// Σ = s2/s0 − μμᵀ keeps only ε·Δ²/σ² of the variance (a variance of 1 came out 0.97 at Δ = 1e7 σ and 0 at 1e8 before).
+/// About a centre near its mean the subtraction loses nothing. <see cref="Origin"/> stays one point for all components:
+/// it is what a tile of rows is shifted by (<see cref="GmmTileKernel"/>); <see cref="ResetOrigins"/> picks the centres of
+/// fresh statistics (batch EM: the means the E-step runs under), <see cref="Recentre"/> moves one component's centre
+/// exactly (the online estimators, when a mean has moved away from it).</para>
 /// </remarks>
 internal sealed class GmmSufficientStatistics
 {
@@ -27,11 +33,12 @@ internal sealed class GmmSufficientStatistics
     private readonly double[] _s1;
     private readonly double[] _s2;
     private readonly double[] _origin;
+    private readonly double[] _centres;
 
     /// <param name="components">K ≥ 1.</param>
     /// <param name="dimension">D ≥ 1.</param>
     /// <param name="type">Covariance type (fixes the layout of S2).</param>
-    /// <param name="origin">Centre of the statistics (D entries, default zero); pick it close to the data, e.g. a first batch's mean.</param>
+    /// <param name="origin">Centre of the statistics (D entries, default zero), every component's until <see cref="ResetOrigins"/>; pick it close to the data, e.g. a first batch's mean.</param>
     public GmmSufficientStatistics(int components, int dimension, CovarianceType type, ReadOnlySpan<double> origin = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
@@ -48,6 +55,11 @@ internal sealed class GmmSufficientStatistics
         _s1 = new double[components * dimension];
         _s2 = new double[S2Length(type, components, dimension)];
         _origin = origin.IsEmpty ? new double[dimension] : origin.ToArray();
+        _centres = new double[components * dimension];
+        for (var k = 0; k < components; k++)
+        {
+            _origin.CopyTo(_centres, k * dimension);
+        }
     }
 
     public int Components { get; }
@@ -56,15 +68,19 @@ internal sealed class GmmSufficientStatistics
 
     public CovarianceType Type { get; }
 
+    /// <summary>The point rows are shifted by before a tile kernel reads them (D); components' statistics are about <see cref="ComponentOrigins"/>.</summary>
     public ReadOnlySpan<double> Origin => _origin;
+
+    /// <summary>c_k, the centre component k's statistics are taken about (K×D).</summary>
+    public ReadOnlySpan<double> ComponentOrigins => _centres;
 
     /// <summary>s0 (K).</summary>
     public Span<double> S0 => _s0;
 
-    /// <summary>s1 about the origin (K×D).</summary>
+    /// <summary>s1 about each component's centre (K×D).</summary>
     public Span<double> S1 => _s1;
 
-    /// <summary>s2 about the origin (layout per type, see the class remarks).</summary>
+    /// <summary>s2 about each component's centre (layout per type, see the class remarks; Tied: the sum of the components' own).</summary>
     public Span<double> S2 => _s2;
 
     /// <summary>Σ_k s0_k: the total weight accumulated.</summary>
@@ -73,8 +89,105 @@ internal sealed class GmmSufficientStatistics
     /// <summary>Length of S2: the layout of the covariances themselves (<see cref="GmmParameters.CovarianceLength"/>).</summary>
     public static int S2Length(CovarianceType type, int components, int dimension) => GmmParameters.CovarianceLength(type, components, dimension);
 
-    /// <summary>Same shape and origin, zero statistics.</summary>
-    public GmmSufficientStatistics CreateEmpty() => new(Components, Dimension, Type, _origin);
+    /// <summary>Same shape and origins, zero statistics.</summary>
+    public GmmSufficientStatistics CreateEmpty()
+    {
+        var empty = new GmmSufficientStatistics(Components, Dimension, Type, _origin);
+        _centres.CopyTo(empty._centres, 0);
+        return empty;
+    }
+
+    /// <summary>Clears the statistics and makes <paramref name="centres"/> (K×D, finite) the components' centres.</summary>
+    public void ResetOrigins(ReadOnlySpan<double> centres)
+    {
+        if (centres.Length != _centres.Length)
+        {
+            throw new ArgumentException($"centres have {centres.Length} entries, expected {_centres.Length}", nameof(centres));
+        }
+
+        if (!TensorPrimitives.IsFiniteAll(centres))
+        {
+            throw new ArgumentException("centres must be finite", nameof(centres));
+        }
+
+        centres.CopyTo(_centres);
+        Clear();
+    }
+
+    /// <summary>Takes <paramref name="other"/>'s centres (same shape and <see cref="Origin"/>) and clears the statistics.</summary>
+    public void CopyOriginsFrom(GmmSufficientStatistics other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other.Components != Components || other.Dimension != Dimension || other.Type != Type || !other._origin.AsSpan().SequenceEqual(_origin))
+        {
+            throw new ArgumentException("statistics differ in shape, covariance type or origin", nameof(other));
+        }
+
+        ResetOrigins(other._centres);
+    }
+
+    /// <summary>
+    /// Re-expresses component k's statistics about <paramref name="centre"/> (D, finite): exact algebra (s1 − s0·δ, s2 − δs1ᵀ
+    /// − s1δᵀ + s0·δδᵀ with δ = centre − c_k), which loses nothing when the new centre is near the component's mean (s1 ≈ s0·δ).
+    /// </summary>
+    public void Recentre(int k, ReadOnlySpan<double> centre)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(k, Components);
+        var d = Dimension;
+        if (centre.Length != d || !TensorPrimitives.IsFiniteAll(centre))
+        {
+            throw new ArgumentException($"the centre must hold {d} finite values", nameof(centre));
+        }
+
+        var c = _centres.AsSpan(k * d, d);
+        Span<double> delta = d <= 256 ? stackalloc double[d] : new double[d];
+        TensorPrimitives.Subtract(centre, c, delta);
+        var block = Type switch
+        {
+            CovarianceType.Full => _s2.AsSpan(k * d * d, d * d),
+            CovarianceType.Tied => _s2.AsSpan(0, d * d),
+            CovarianceType.Diag => _s2.AsSpan(k * d, d),
+            _ => _s2.AsSpan(k, 1),
+        };
+        Shift(Type, _s0[k], _s1.AsSpan(k * d, d), block, delta);
+        centre.CopyTo(c);
+    }
+
+    /// <summary>
+    /// Moves one component's statistics (s0, s1 and its s2 block in the layout of <paramref name="type"/>) to a centre
+    /// <paramref name="delta"/> further: s2 ← s2 − δs1ᵀ − s1δᵀ + s0·δδᵀ (upper triangle), s1 ← s1 − s0·δ.
+    /// </summary>
+    internal static void Shift(CovarianceType type, double s0, Span<double> s1, Span<double> s2, ReadOnlySpan<double> delta)
+    {
+        var d = s1.Length;
+        switch (type)
+        {
+            case CovarianceType.Full:
+            case CovarianceType.Tied:
+                for (var i = 0; i < d; i++)
+                {
+                    for (var j = i; j < d; j++)
+                    {
+                        s2[(i * d) + j] += (s0 * delta[i] * delta[j]) - (delta[i] * s1[j]) - (s1[i] * delta[j]);
+                    }
+                }
+
+                break;
+            case CovarianceType.Diag:
+                for (var i = 0; i < d; i++)
+                {
+                    s2[i] += (s0 * delta[i] * delta[i]) - (2 * delta[i] * s1[i]);
+                }
+
+                break;
+            default:
+                s2[0] += (s0 * TensorPrimitives.Dot(delta, delta)) - (2 * TensorPrimitives.Dot(delta, (ReadOnlySpan<double>)s1));
+                break;
+        }
+
+        TensorPrimitives.MultiplyAdd(delta, -s0, s1, s1);
+    }
 
     public void Clear()
     {
@@ -202,7 +315,7 @@ internal sealed class GmmSufficientStatistics
     }
 
     /// <summary>
-    /// Adds r·(x̂ − origin) to component k, plus r·C on the missing block of s2 when <paramref name="missing"/> is not empty.
+    /// Adds r·(x̂ − c_k) to component k, plus r·C on the missing block of s2 when <paramref name="missing"/> is not empty.
     /// </summary>
     internal void AddPoint(int k, double r, ReadOnlySpan<double> xhat, ReadOnlySpan<int> missing, ReadOnlySpan<double> conditionalCovariance)
     {
@@ -213,10 +326,7 @@ internal sealed class GmmSufficientStatistics
 
         var d = Dimension;
         Span<double> y = d <= 256 ? stackalloc double[d] : new double[d];
-        for (var i = 0; i < d; i++)
-        {
-            y[i] = xhat[i] - _origin[i];
-        }
+        TensorPrimitives.Subtract(xhat, _centres.AsSpan(k * d, d), y);
 
         _s0[k] += r;
         var s1 = _s1.AsSpan(k * d, d);
@@ -350,7 +460,7 @@ internal sealed class GmmSufficientStatistics
                 var inv = 1.0 / _s0[k];
                 for (var i = 0; i < d; i++)
                 {
-                    mu[i] = (_s1[(k * d) + i] * inv) + _origin[i];
+                    mu[i] = (_s1[(k * d) + i] * inv) + _centres[(k * d) + i];
                 }
             }
         }
@@ -558,6 +668,7 @@ internal sealed class GmmSufficientStatistics
         }
     }
 
+    /// <summary>The mean of all statistics: Σ_k (s1_k + s0_k·c_k) / total.</summary>
     private void WritePooledMean(Span<double> mu, double total)
     {
         var d = Dimension;
@@ -566,56 +677,65 @@ internal sealed class GmmSufficientStatistics
             double s = 0;
             for (var k = 0; k < Components; k++)
             {
-                s += _s1[(k * d) + i];
+                s += _s1[(k * d) + i] + (_s0[k] * _centres[(k * d) + i]);
             }
 
-            mu[i] = (s / total) + _origin[i];
+            mu[i] = s / total;
         }
     }
 
+    /// <summary>The covariance of all statistics (Full only): every component's second moments moved to the pooled mean, summed, / total.</summary>
     private void WritePooledDense(Span<double> dest, double total, ReadOnlySpan<double> reg)
     {
         var d = Dimension;
         var dd = d * d;
         Span<double> s2 = dd <= 4096 ? stackalloc double[dd] : new double[dd];
         Span<double> s1 = d <= 256 ? stackalloc double[d] : new double[d];
+        Span<double> mean = d <= 256 ? stackalloc double[d] : new double[d];
+        Span<double> delta = d <= 256 ? stackalloc double[d] : new double[d];
         s2.Clear();
-        s1.Clear();
+        WritePooledMean(mean, total);
+
         // Only reached for Full: a tied covariance is shared, so a degenerate tied component only needs a new mean.
         for (var k = 0; k < Components; k++)
         {
-            TensorPrimitives.Add(s1, _s1.AsSpan(k * d, d), s1);
-            TensorPrimitives.Add(s2, _s2.AsSpan(k * dd, dd), s2);
+            _s1.AsSpan(k * d, d).CopyTo(s1);
+            var block = _s2.AsSpan(k * dd, dd).ToArray();
+            TensorPrimitives.Subtract(mean, _centres.AsSpan(k * d, d), delta);
+            Shift(CovarianceType.Full, _s0[k], s1, block, delta);
+            TensorPrimitives.Add(s2, block, s2);
         }
 
+        s1.Clear();
         WriteDense(s2, total, s1, total, reg, dest);
     }
 
+    /// <summary>The diagonal of the covariance of all statistics, plus <paramref name="reg"/> (may be empty).</summary>
     private void WritePooledDiagonal(Span<double> dest, double total, ReadOnlySpan<double> reg)
     {
         var d = Dimension;
+        Span<double> mean = d <= 256 ? stackalloc double[d] : new double[d];
+        WritePooledMean(mean, total);
         for (var i = 0; i < d; i++)
         {
-            double s1 = 0;
-            double s2 = 0;
+            // Σ_k Σ r (x_i − m_i)² = Σ_k [s2_k,ii + 2·δ_ki·s1_ki + s0_k·δ_ki²] with δ_k = c_k − m (a spherical s2_k split evenly).
+            double s2 = Type == CovarianceType.Tied ? _s2[(i * d) + i] : 0.0;
             for (var k = 0; k < Components; k++)
             {
-                s1 += _s1[(k * d) + i];
+                var delta = _centres[(k * d) + i] - mean[i];
+                s2 += (2 * delta * _s1[(k * d) + i]) + (_s0[k] * delta * delta);
                 s2 += Type switch
                 {
                     CovarianceType.Full => _s2[(k * d * d) + (i * d) + i],
                     CovarianceType.Diag => _s2[(k * d) + i],
-                    CovarianceType.Tied => k == 0 ? _s2[(i * d) + i] : 0,
-                    _ => k == 0 ? TotalSpherical() / d : 0,
+                    CovarianceType.Tied => 0.0,
+                    _ => _s2[k] / d,
                 };
             }
 
-            var mu = s1 / total;
-            dest[i] = Math.Max((s2 / total) - (mu * mu), 0) + (reg.IsEmpty ? 0.0 : reg[i]);
+            dest[i] = Math.Max(s2 / total, 0) + (reg.IsEmpty ? 0.0 : reg[i]);
         }
     }
-
-    private double TotalSpherical() => TensorPrimitives.Sum<double>(_s2);
 
     /// <summary>dest = s2/s0 − (s1/n1)(s1/n1)ᵀ + reg·I from the upper triangle of s2, symmetric output.</summary>
     private void WriteDense(ReadOnlySpan<double> s2, double s0, ReadOnlySpan<double> s1, double n1, ReadOnlySpan<double> reg, Span<double> dest)
@@ -640,9 +760,10 @@ internal sealed class GmmSufficientStatistics
     private void CheckCompatible(GmmSufficientStatistics other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        if (other.Components != Components || other.Dimension != Dimension || other.Type != Type || !other._origin.AsSpan().SequenceEqual(_origin))
+        if (other.Components != Components || other.Dimension != Dimension || other.Type != Type
+            || !other._origin.AsSpan().SequenceEqual(_origin) || !other._centres.AsSpan().SequenceEqual(_centres))
         {
-            throw new ArgumentException("statistics differ in shape, covariance type or origin", nameof(other));
+            throw new ArgumentException("statistics differ in shape, covariance type or origins", nameof(other));
         }
     }
 

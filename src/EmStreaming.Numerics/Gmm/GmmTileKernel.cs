@@ -208,8 +208,11 @@ internal static class GmmTileKernel
     }
 
     /// <summary>
-    /// Adds the tile with responsibilities <paramref name="responsibilities"/> (K × stride) to <paramref name="stats"/>,
-    /// whose origin must be the tile's.
+    /// Adds the tile with responsibilities <paramref name="responsibilities"/> (K × stride) to <paramref name="stats"/>: the
+    /// tile is shifted by the statistics' <see cref="GmmSufficientStatistics.Origin"/>, and each component's sums are taken
+    /// about its own centre a_k = c_k − origin in the tile's coordinates. With w = r·(x_i − a_i) (one fused operation, as
+    /// r·x_i was), Σ r(x_i − a_i)(x_j − a_j) = w·x_j − a_j·Σw: no more vector operations than sums about the origin, and a
+    /// component Δ from the origin loses ε·Δ/σ of its variance instead of ε·Δ²/σ².
     /// </summary>
     /// <param name="stats">Statistics to add to.</param>
     /// <param name="xt">The tile (d × stride, shifted by the statistics' origin).</param>
@@ -224,90 +227,64 @@ internal static class GmmTileKernel
         var s0 = stats.S0;
         var s1 = stats.S1;
         var s2 = stats.S2;
+        var origin = stats.Origin;
+        var centres = stats.ComponentOrigins;
         var w = work.Slice(0, b);
-        var rs = work.Slice(stride, b);
+        Span<double> a = d <= 256 ? stackalloc double[d] : new double[d];
         for (var k = 0; k < kCount; k++)
         {
             var r = responsibilities.Slice(k * stride, b);
             s0[k] += TensorPrimitives.Sum<double>(r);
-            for (var i = 0; i < d; i++)
+            TensorPrimitives.Subtract(centres.Slice(k * d, d), origin, a);
+            var s1k = s1.Slice(k * d, d);
+            switch (stats.Type)
             {
-                s1[(k * d) + i] += TensorPrimitives.Dot<double>(r, xt.Slice(i * stride, b));
-            }
-        }
-
-        switch (stats.Type)
-        {
-            case CovarianceType.Full:
-                for (var k = 0; k < kCount; k++)
-                {
-                    AddSecondMoments(responsibilities.Slice(k * stride, b), xt, stride, d, s2.Slice(k * d * d, d * d), w);
-                }
-
-                break;
-            case CovarianceType.Tied:
-                {
-                    responsibilities.Slice(0, b).CopyTo(rs);
-                    for (var k = 1; k < kCount; k++)
+                case CovarianceType.Full:
+                case CovarianceType.Tied:
                     {
-                        TensorPrimitives.Add(rs, responsibilities.Slice(k * stride, b), rs);
-                    }
-
-                    AddSecondMoments(rs, xt, stride, d, s2.Slice(0, d * d), w);
-                    break;
-                }
-
-            case CovarianceType.Diag:
-                {
-                    var squares = work.Slice(2 * stride, d * stride);
-                    for (var i = 0; i < d; i++)
-                    {
-                        var xi = xt.Slice(i * stride, b);
-                        TensorPrimitives.Multiply(xi, xi, squares.Slice(i * stride, b));
-                    }
-
-                    for (var k = 0; k < kCount; k++)
-                    {
-                        var r = responsibilities.Slice(k * stride, b);
+                        var block = stats.Type == CovarianceType.Full ? s2.Slice(k * d * d, d * d) : s2.Slice(0, d * d);
                         for (var i = 0; i < d; i++)
                         {
-                            s2[(k * d) + i] += TensorPrimitives.Dot<double>(r, squares.Slice(i * stride, b));
+                            TensorPrimitives.AddMultiply(xt.Slice(i * stride, b), -a[i], r, w);
+                            var sw = TensorPrimitives.Sum<double>(w);
+                            s1k[i] += sw;
+                            for (var j = i; j < d; j++)
+                            {
+                                block[(i * d) + j] += TensorPrimitives.Dot<double>(w, xt.Slice(j * stride, b)) - (a[j] * sw);
+                            }
                         }
+
+                        break;
                     }
 
-                    break;
-                }
-
-            default:
-                {
-                    var norm = rs;
-                    norm.Clear();
-                    for (var i = 0; i < d; i++)
+                default:
                     {
-                        var xi = xt.Slice(i * stride, b);
-                        TensorPrimitives.MultiplyAdd(xi, xi, norm, norm);
+                        // Diag: one entry per column; Spherical: their sum.
+                        double total = 0;
+                        for (var i = 0; i < d; i++)
+                        {
+                            var xi = xt.Slice(i * stride, b);
+                            TensorPrimitives.AddMultiply(xi, -a[i], r, w);
+                            var sw = TensorPrimitives.Sum<double>(w);
+                            s1k[i] += sw;
+                            var sq = TensorPrimitives.Dot<double>(w, xi) - (a[i] * sw);
+                            if (stats.Type == CovarianceType.Diag)
+                            {
+                                s2[(k * d) + i] += sq;
+                            }
+                            else
+                            {
+                                total += sq;
+                            }
+                        }
+
+                        if (stats.Type == CovarianceType.Spherical)
+                        {
+                            s2[k] += total;
+                        }
+
+                        break;
                     }
-
-                    for (var k = 0; k < kCount; k++)
-                    {
-                        s2[k] += TensorPrimitives.Dot<double>(responsibilities.Slice(k * stride, b), norm);
-                    }
-
-                    break;
-                }
-        }
-    }
-
-    /// <summary>Upper triangle of block += Σ_t r_t·x_t·x_tᵀ over the b = r.Length rows of the tile; w is scratch (b).</summary>
-    private static void AddSecondMoments(ReadOnlySpan<double> r, ReadOnlySpan<double> xt, int stride, int d, Span<double> block, Span<double> w)
-    {
-        var b = r.Length;
-        for (var i = 0; i < d; i++)
-        {
-            TensorPrimitives.Multiply(r, xt.Slice(i * stride, b), w);
-            for (var j = i; j < d; j++)
-            {
-                block[(i * d) + j] += TensorPrimitives.Dot<double>(w, xt.Slice(j * stride, b));
             }
         }
     }

@@ -47,6 +47,9 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
     private readonly int[] _chunkMinRow;
     private readonly Scratch[] _scratch;
     private readonly double[] _shiftedMeans;
+
+    // The components' centres of the statistics of the current pass (the means it runs under).
+    private readonly double[] _centres;
     private readonly ChunkRunner _runner;
 
     // State of the pass in progress, read by the workers.
@@ -113,6 +116,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
         }
 
         _shiftedMeans = new double[_k * _d];
+        _centres = new double[_k * _d];
     }
 
     private enum Mode
@@ -140,7 +144,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
     /// <summary>Origin of the statistics this workspace produces.</summary>
     public ReadOnlySpan<double> Origin => _origin;
 
-    /// <summary>Empty statistics with this workspace's shape and origin.</summary>
+    /// <summary>Empty statistics with this workspace's shape and origin (each pass that fills them sets the components' centres: <see cref="GmmSufficientStatistics.ResetOrigins"/>).</summary>
     public GmmSufficientStatistics CreateStatistics() => new(_k, _d, _type, _origin);
 
     /// <summary>
@@ -281,9 +285,24 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
 
         if (mode is Mode.Expectation or Mode.Given or Mode.Labels or Mode.Random)
         {
+            // Each component's statistics about the mean it is evaluated under (the new mean lands near it, so the M-step's
+            // subtraction loses nothing however far apart the components are); random responsibilities have no such mean.
+            var centres = _centres;
+            if (mode is Mode.Random || !TensorPrimitives.IsFiniteAll<double>(model.Means))
+            {
+                for (var k = 0; k < _k; k++)
+                {
+                    _origin.CopyTo(centres, k * _d);
+                }
+            }
+            else
+            {
+                model.Means.CopyTo(centres, 0);
+            }
+
             for (var c = 0; c < _chunkCount; c++)
             {
-                _chunkStats[c] ??= CreateStatistics();
+                (_chunkStats[c] ??= CreateStatistics()).ResetOrigins(centres);
             }
         }
 
@@ -299,7 +318,7 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
             throw new ArgumentException("target statistics must come from CreateStatistics() of this workspace", nameof(target));
         }
 
-        target.Clear();
+        target.ResetOrigins(_centres);
         for (var c = 0; c < _chunkCount; c++)
         {
             target.Add(_chunkStats[c]!);

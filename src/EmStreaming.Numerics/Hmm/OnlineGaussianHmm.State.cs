@@ -6,7 +6,7 @@ namespace EmStreaming.Numerics.Hmm;
 public sealed partial class OnlineGaussianHmm
 {
     private const string StateMagic = "EHMM";
-    private const ushort StateVersion = 2;
+    private const ushort StateVersion = 3;
     private const string StateName = "online HMM state";
 
     /// <summary>
@@ -53,6 +53,7 @@ public sealed partial class OnlineGaussianHmm
         w.WriteDoubles(_avgMeans);
         w.WriteDoubles(_avgCovariances);
         w.WriteDoubles(_origin);
+        w.WriteDoubles(_psiBuffer is null ? [] : _psiBuffer.ComponentOrigins);
         w.WriteDoubles(_phi);
         w.WriteDoubles(_rho);
         w.WriteDoubles(_statistics);
@@ -136,6 +137,13 @@ public sealed partial class OnlineGaussianHmm
         r.ReadDoubles("averageMeans", h._avgMeans.Length).CopyTo(h._avgMeans, 0);
         r.ReadDoubles("averageCovariances", h._avgCovariances.Length).CopyTo(h._avgCovariances, 0);
         var origin = r.ReadDoubles("origin", d);
+        // Version 3 keeps each state's centre (empty while buffering); before it every state's was the origin.
+        var centres = r.Version >= 3 ? r.ReadDoubles("centres") : [];
+        if (centres.Length is not 0 && (centres.Length != k * d || !System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<double>(centres)))
+        {
+            throw r.Invalid("centres", $"must be empty or {k * d} finite values");
+        }
+
         r.ReadDoubles("regimeProbabilities", k).CopyTo(h._phi, 0);
         r.ReadDoubles("rho", h._rho.Length).CopyTo(h._rho, 0);
         r.ReadDoubles("statistics", h._statistics.Length).CopyTo(h._statistics, 0);
@@ -169,6 +177,11 @@ public sealed partial class OnlineGaussianHmm
 
             h._psiBuffer = new GmmSufficientStatistics(k, d, type, origin);
             h._mStepStatistics = new GmmSufficientStatistics(k, d, type, origin);
+            if (centres.Length is not 0)
+            {
+                h._psiBuffer.ResetOrigins(centres);
+                h._mStepStatistics.ResetOrigins(centres);
+            }
         }
 
         return h;

@@ -387,6 +387,13 @@ public sealed partial class OnlineGaussianHmm
         _origin = origin;
         _psiBuffer = new GmmSufficientStatistics(_k, _d, _type, origin);
         _mStepStatistics = new GmmSufficientStatistics(_k, _d, _type, origin);
+        if (System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<double>(_emissions.Means))
+        {
+            // Each state's statistics about its own mean: regimes far apart keep their variances (FarApartModesTests).
+            _psiBuffer.ResetOrigins(_emissions.Means);
+            _mStepStatistics.ResetOrigins(_emissions.Means);
+        }
+
         _phase = OnlineHmmPhase.BurnIn;
     }
 
@@ -418,6 +425,7 @@ public sealed partial class OnlineGaussianHmm
         {
             _phase = OnlineHmmPhase.Online;
             MStep();
+            RecentreMovedStates();
             var w = _schedule.AveragingWeight(_steps - 1, 1);
             if (w > 0)
             {
@@ -454,6 +462,56 @@ public sealed partial class OnlineGaussianHmm
         }
 
         return logPredictive;
+    }
+
+    /// <summary>
+    /// Moves the centre of each state whose mean has left it by more than one standard deviation in some column to that mean,
+    /// in every block of ρ and in the running statistics (exact algebra, <see cref="GmmSufficientStatistics.Shift"/>): about a
+    /// centre Δ away, the M-step's Σ = s2/s0 − μμᵀ would keep only ε·Δ²/σ² of the variance.
+    /// </summary>
+    private void RecentreMovedStates()
+    {
+        var psi = _psiBuffer!;
+        var centres = psi.ComponentOrigins;
+        var parameters = _emissions.Parameters;
+        double[]? moved = null;
+        Span<double> delta = _d <= 256 ? stackalloc double[_d] : new double[_d];
+        for (var k = 0; k < _k; k++)
+        {
+            var mean = _emissions.Means.AsSpan(k * _d, _d);
+            var far = false;
+            for (var i = 0; i < _d && !far; i++)
+            {
+                var gap = mean[i] - centres[(k * _d) + i];
+                far = gap * gap > parameters.Variance(k, i);
+            }
+
+            if (!far)
+            {
+                continue;
+            }
+
+            moved ??= centres.ToArray();
+            System.Numerics.Tensors.TensorPrimitives.Subtract(mean, centres.Slice(k * _d, _d), delta);
+            var len = StatisticsLength;
+            for (var block = 0; block <= _k; block++)
+            {
+                // ρ(·|j) for every end state j, then the running statistics: the same layout.
+                var flat = block < _k ? _rho.AsSpan(block * len, len) : _statistics.AsSpan();
+                var emission = flat[(_k * _k)..];
+                var s2 = _emissions.S2Length;
+                GmmSufficientStatistics.Shift(
+                    _type, emission[k], emission.Slice(_k + (k * _d), _d), emission.Slice(_k + (_k * _d) + (k * s2), s2), delta);
+            }
+
+            mean.CopyTo(moved.AsSpan(k * _d, _d));
+        }
+
+        if (moved is not null)
+        {
+            psi.ResetOrigins(moved);
+            _mStepStatistics!.ResetOrigins(moved);
+        }
     }
 
     private void MStep()

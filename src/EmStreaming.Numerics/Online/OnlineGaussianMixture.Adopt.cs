@@ -55,6 +55,7 @@ public sealed partial class OnlineGaussianMixture
         // price 1e8 of its noise away) second moments about the old origin would cancel to nothing (gap 1.9 nats/row at 1e8,
         // a covariance of 6e16 at 1e9, measured).
         var stats = new GmmSufficientStatistics(_k, _d, _type, DataMatrix.ObservedColumnCentres(window, _d));
+        stats.ResetOrigins(theta.Means); // and each component's about its own mean (modes far apart: FarApartModesTests)
         var scratch = new double[GmmParameters.RowScratchLength(_d)];
         var resp = new double[_k];
         var weight = 1.0 / rows;

@@ -56,6 +56,7 @@ public sealed partial class OnlineGaussianMixture
         var fit = GaussianMixtureEM.Fit(new DataMatrix(all, n, _d), BatchFitOptions(rng.NextUInt64())).Model.Parameters;
 
         var stats = new GmmSufficientStatistics(_k, _d, _type, origin);
+        stats.ResetOrigins(fit.Means); // each component's statistics about its own mean (modes far apart: FarApartModesTests)
         var weight = 1.0 / n;
         var logp = new double[n];
         for (var i = 0; i < n; i++)

@@ -5,7 +5,7 @@ namespace EmStreaming.Numerics.Online;
 public sealed partial class OnlineGaussianMixture
 {
     private const string StateMagic = "EOGM";
-    private const ushort StateVersion = 2;
+    private const ushort StateVersion = 3;
     private const string StateName = "online GMM state";
 
     /// <summary>
@@ -13,7 +13,7 @@ public sealed partial class OnlineGaussianMixture
     /// state, warm-up buffer, statistics, parameters with their factors, Polyak–Ruppert average and the recent-row ring,
     /// doubles as raw bits. <see cref="Restore"/> of these bytes continues exactly as this instance would.
     /// </summary>
-    /// <returns>A versioned, checksummed byte array (format "EOGM" version 2; version 1 states still restore).</returns>
+    /// <returns>A versioned, checksummed byte array (format "EOGM" version 3, which adds the components' centres; versions 1 and 2 still restore).</returns>
     public byte[] SaveState()
     {
         var w = new StateWriter(StateMagic, StateVersion, 1024);
@@ -44,6 +44,7 @@ public sealed partial class OnlineGaussianMixture
         }
 
         w.WriteDoubles(_stats!.Origin);
+        w.WriteDoubles(_stats.ComponentOrigins);
         w.WriteDoubles(_stats.S0);
         w.WriteDoubles(_stats.S1);
         w.WriteDoubles(_stats.S2);
@@ -137,6 +138,18 @@ public sealed partial class OnlineGaussianMixture
 
         var origin = r.ReadDoubles("origin", d);
         var stats = new GmmSufficientStatistics(k, d, type, origin);
+        if (r.Version >= 3)
+        {
+            // Before version 3 every component's statistics were about the origin, which is what the constructor gives.
+            var centres = r.ReadDoubles("centres", k * d);
+            if (!System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<double>(centres))
+            {
+                throw r.Invalid("centres", "are not all finite");
+            }
+
+            stats.ResetOrigins(centres);
+        }
+
         r.ReadDoubles("s0", k).CopyTo(stats.S0);
         r.ReadDoubles("s1", k * d).CopyTo(stats.S1);
         r.ReadDoubles("s2", GmmSufficientStatistics.S2Length(type, k, d)).CopyTo(stats.S2);

@@ -135,6 +135,7 @@ public sealed partial class OnlineGaussianMixture
         // Commit: nothing below can fail.
         (_stats, _spareStats) = (next, _stats);
         (_params, _spareParams) = (nextParams, p);
+        RecentreMovedComponents();
         _rng = rng;
         var seen = _observations;
         _observations += m;
@@ -154,6 +155,42 @@ public sealed partial class OnlineGaussianMixture
         _view = null;
         var drift = WatchDrift(rows, m, seen);
         return new OnlineBatchResult(m, _observations, _lastMeanLogLikelihood, false, reseeded) { DriftDetected = drift };
+    }
+
+    /// <summary>
+    /// Moves the centre of each component whose mean has left it by more than one standard deviation in some column to that
+    /// mean (exactly: <see cref="GmmSufficientStatistics.Recentre"/>), so a component that travels far keeps its variance: about
+    /// a centre Δ away, Σ = s2/s0 − μμᵀ keeps only ε·Δ²/σ² of it. The spare and batch statistics take the same centres (they
+    /// are overwritten before they are read). Deterministic: a restored state continues bit for bit.
+    /// </summary>
+    private void RecentreMovedComponents()
+    {
+        var stats = _stats!;
+        var p = _params!;
+        var centres = stats.ComponentOrigins;
+        var moved = false;
+        for (var k = 0; k < _k; k++)
+        {
+            var mean = p.Means.AsSpan(k * _d, _d);
+            var far = false;
+            for (var i = 0; i < _d && !far; i++)
+            {
+                var gap = mean[i] - centres[(k * _d) + i];
+                far = gap * gap > p.Variance(k, i);
+            }
+
+            if (far)
+            {
+                stats.Recentre(k, mean);
+                moved = true;
+            }
+        }
+
+        if (moved)
+        {
+            _spareStats!.CopyOriginsFrom(stats);
+            _batchStats!.CopyOriginsFrom(stats);
+        }
     }
 
     /// <summary>Per-row E-step through the GMM core's kernels (any covariance type, missing entries); returns Σ log p.</summary>

@@ -211,6 +211,7 @@ public sealed class MissingDataTests
         var chunked = workspace.CreateStatistics();
         workspace.Accumulate(model, resp, chunked);
         var rowByRow = workspace.CreateStatistics();
+        rowByRow.ResetOrigins(model.Means); // a pass takes each component's statistics about the mean it runs under
         var scratch = new double[GmmParameters.RowScratchLength(3)];
         for (var i = 0; i < data.Rows; i++)
         {
@@ -314,6 +315,7 @@ public sealed class MissingDataTests
         var normalizers = new double[k];
         var resp = new double[n * k];
         var rowByRow = factored.CreateStatistics();
+        rowByRow.ResetOrigins(model.Means); // a pass takes each component's statistics about the mean it runs under
         for (var i = 0; i < n; i++)
         {
             model.LogDensitiesRow(data.Row(i), row, scratch, normalizers);
