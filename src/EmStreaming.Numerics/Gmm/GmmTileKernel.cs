@@ -231,60 +231,112 @@ internal static class GmmTileKernel
         var centres = stats.ComponentOrigins;
         var w = work.Slice(0, b);
         Span<double> a = d <= 256 ? stackalloc double[d] : new double[d];
+        if (stats.Type == CovarianceType.Tied)
+        {
+            AccumulateTied(stats, xt, responsibilities, stride, b, work);
+            return;
+        }
+
         for (var k = 0; k < kCount; k++)
         {
             var r = responsibilities.Slice(k * stride, b);
             s0[k] += TensorPrimitives.Sum<double>(r);
             TensorPrimitives.Subtract(centres.Slice(k * d, d), origin, a);
             var s1k = s1.Slice(k * d, d);
-            switch (stats.Type)
+            if (stats.Type == CovarianceType.Full)
             {
-                case CovarianceType.Full:
-                case CovarianceType.Tied:
+                var block = s2.Slice(k * d * d, d * d);
+                for (var i = 0; i < d; i++)
+                {
+                    TensorPrimitives.AddMultiply(xt.Slice(i * stride, b), -a[i], r, w);
+                    var sw = TensorPrimitives.Sum<double>(w);
+                    s1k[i] += sw;
+                    for (var j = i; j < d; j++)
                     {
-                        var block = stats.Type == CovarianceType.Full ? s2.Slice(k * d * d, d * d) : s2.Slice(0, d * d);
-                        for (var i = 0; i < d; i++)
-                        {
-                            TensorPrimitives.AddMultiply(xt.Slice(i * stride, b), -a[i], r, w);
-                            var sw = TensorPrimitives.Sum<double>(w);
-                            s1k[i] += sw;
-                            for (var j = i; j < d; j++)
-                            {
-                                block[(i * d) + j] += TensorPrimitives.Dot<double>(w, xt.Slice(j * stride, b)) - (a[j] * sw);
-                            }
-                        }
-
-                        break;
+                        block[(i * d) + j] += TensorPrimitives.Dot<double>(w, xt.Slice(j * stride, b)) - (a[j] * sw);
                     }
+                }
 
-                default:
-                    {
-                        // Diag: one entry per column; Spherical: their sum.
-                        double total = 0;
-                        for (var i = 0; i < d; i++)
-                        {
-                            var xi = xt.Slice(i * stride, b);
-                            TensorPrimitives.AddMultiply(xi, -a[i], r, w);
-                            var sw = TensorPrimitives.Sum<double>(w);
-                            s1k[i] += sw;
-                            var sq = TensorPrimitives.Dot<double>(w, xi) - (a[i] * sw);
-                            if (stats.Type == CovarianceType.Diag)
-                            {
-                                s2[(k * d) + i] += sq;
-                            }
-                            else
-                            {
-                                total += sq;
-                            }
-                        }
+                continue;
+            }
 
-                        if (stats.Type == CovarianceType.Spherical)
-                        {
-                            s2[k] += total;
-                        }
+            // Diag: one entry per column; Spherical: their sum.
+            double total = 0;
+            for (var i = 0; i < d; i++)
+            {
+                var xi = xt.Slice(i * stride, b);
+                TensorPrimitives.AddMultiply(xi, -a[i], r, w);
+                var sw = TensorPrimitives.Sum<double>(w);
+                s1k[i] += sw;
+                var sq = TensorPrimitives.Dot<double>(w, xi) - (a[i] * sw);
+                if (stats.Type == CovarianceType.Diag)
+                {
+                    s2[(k * d) + i] += sq;
+                }
+                else
+                {
+                    total += sq;
+                }
+            }
 
-                        break;
-                    }
+            if (stats.Type == CovarianceType.Spherical)
+            {
+                s2[k] += total;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Tied: the one block is Σ_k Σ_t r_k(x − a_k)(x − a_k)ᵀ = Σ_t W_i·x_j − Σ_k a_kj·S_ki with W_i = Σ_k r_k(x_i − a_ki)
+    /// and S_ki = Σ_t r_k(x_i − a_ki): one set of d²/2 dot products for all components, as with one origin, plus three vector
+    /// operations per component and column (where one origin needed one dot product for s1).
+    /// </summary>
+    private static void AccumulateTied(GmmSufficientStatistics stats, ReadOnlySpan<double> xt, ReadOnlySpan<double> responsibilities, int stride, int b, Span<double> work)
+    {
+        var d = stats.Dimension;
+        var kCount = stats.Components;
+        var s0 = stats.S0;
+        var s1 = stats.S1;
+        var block = stats.S2.Slice(0, d * d);
+        var origin = stats.Origin;
+        var centres = stats.ComponentOrigins;
+        var w = work.Slice(0, b);
+        Span<double> sums = (kCount * d) <= 1024 ? stackalloc double[kCount * d] : new double[kCount * d];
+        Span<double> a = (kCount * d) <= 1024 ? stackalloc double[kCount * d] : new double[kCount * d];
+        for (var k = 0; k < kCount; k++)
+        {
+            s0[k] += TensorPrimitives.Sum<double>(responsibilities.Slice(k * stride, b));
+            TensorPrimitives.Subtract(centres.Slice(k * d, d), origin, a.Slice(k * d, d));
+        }
+
+        var u = work.Slice(stride, b);
+        for (var i = 0; i < d; i++)
+        {
+            var xi = xt.Slice(i * stride, b);
+            for (var k = 0; k < kCount; k++)
+            {
+                // S_ki from r·(x − a) itself, not Σr·x − a·Σr: that difference would cost ε·Δ² again once multiplied by a_kj.
+                var r = responsibilities.Slice(k * stride, b);
+                TensorPrimitives.AddMultiply(xi, -a[(k * d) + i], r, k == 0 ? w : u);
+                var ski = TensorPrimitives.Sum<double>(k == 0 ? w : u);
+                if (k > 0)
+                {
+                    TensorPrimitives.Add(w, u, w);
+                }
+
+                sums[(k * d) + i] = ski;
+                s1[(k * d) + i] += ski;
+            }
+
+            for (var j = i; j < d; j++)
+            {
+                var v = TensorPrimitives.Dot<double>(w, xt.Slice(j * stride, b));
+                for (var k = 0; k < kCount; k++)
+                {
+                    v -= a[(k * d) + j] * sums[(k * d) + i];
+                }
+
+                block[(i * d) + j] += v;
             }
         }
     }
