@@ -61,7 +61,7 @@ internal static class FitCommand
 
         var watch = Stopwatch.StartNew();
         GmmFitResult result;
-        IReadOnlyList<(int K, double Bic, double Aic)>? byK = null;
+        IReadOnlyList<(int K, double Bic, double Aic, int Underdetermined)>? byK = null;
         GmmModelChoice? choice = null;
         string? why = null;
         if (range is null && k is null)
@@ -76,7 +76,7 @@ internal static class FitCommand
             var selection = context.WithProgress<GmmProgress, GmmModelSelection>($"Selecting K in {r.Min}..{r.Max} by BIC", json, Describe, p =>
                 GaussianMixtureEM.SelectByBic(data, r.Min, r.Max, options, p, context.Cancellation));
             result = selection.Best;
-            byK = selection.Candidates.Select(c => (c.Components, c.Bic, c.Aic)).ToList();
+            byK = selection.Candidates.Select(c => (c.Components, c.Bic, c.Aic, c.Fit.UnderdeterminedComponents)).ToList();
         }
         else
         {
@@ -89,7 +89,7 @@ internal static class FitCommand
 
     private static int Report(
         CliContext context, IReadOnlyList<string> names, DataMatrix data, GmmFitResult result, Stopwatch watch,
-        IReadOnlyList<(int K, double Bic, double Aic)>? byK, GmmModelChoice? choice, string? why, string? savePath, bool json)
+        IReadOnlyList<(int K, double Bic, double Aic, int Underdetermined)>? byK, GmmModelChoice? choice, string? why, string? savePath, bool json)
     {
         watch.Stop();
         var fitted = result.Model;
@@ -128,12 +128,13 @@ internal static class FitCommand
                 if (byK is not null)
                 {
                     w.WriteStartArray("selection");
-                    foreach (var (kk, b, a) in byK)
+                    foreach (var (kk, b, a, under) in byK)
                     {
                         w.WriteStartObject();
                         w.WriteNumber("k", kk);
                         w.Number("bic", b);
                         w.Number("aic", a);
+                        w.WriteNumber("underdetermined", under);
                         w.WriteEndObject();
                     }
 
@@ -152,6 +153,7 @@ internal static class FitCommand
                         w.WriteNumber("k", c.Components);
                         w.WriteString("covariance", GmmArguments.Name(c.Covariance));
                         w.Number("bic", c.Bic);
+                        w.WriteNumber("underdetermined", c.Fit.UnderdeterminedComponents);
                         w.WriteEndObject();
                     }
 
@@ -175,10 +177,12 @@ internal static class FitCommand
         }
         if (byK is not null)
         {
-            var sel = new Table().AddColumns("K", "BIC", "AIC");
-            foreach (var (kk, b, a) in byK)
+            var sel = new Table().AddColumns("K", "BIC", "AIC", "");
+            foreach (var (kk, b, a, under) in byK)
             {
-                sel.AddRow(kk == fitted.Components ? $"[bold]{kk}[/]" : kk.ToString(), b.ToString("F3"), a.ToString("F3"));
+                sel.AddRow(
+                    kk == fitted.Components ? $"[bold]{kk}[/]" : kk.ToString(), b.ToString("F3"), a.ToString("F3"),
+                    under == 0 ? "" : $"[yellow]passed over: {under} component(s) with too few rows to determine them[/]");
             }
 
             console.Write(sel);

@@ -216,7 +216,7 @@ public static class GaussianMixtureEM
             }
         }
 
-        return new GmmModelChoice(candidates);
+        return new GmmModelChoice(candidates, bySupportedFits: true);
     }
 
     /// <summary>
@@ -349,7 +349,7 @@ public static class GaussianMixtureEM
             }
         }
 
-        return new GmmModelChoice(candidates);
+        return new GmmModelChoice(candidates, bySupportedFits: false);
     }
 
     /// <summary>

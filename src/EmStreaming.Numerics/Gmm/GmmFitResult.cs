@@ -43,4 +43,33 @@ public sealed class GmmFitResult
 
     /// <summary>AIC on the training data, −2·log L + 2p.</summary>
     public double Aic { get; }
+
+    /// <summary>
+    /// Components with fewer rows (n·w_k) than it takes to determine them: d + 1 for a full covariance, 2 for a diagonal or
+    /// spherical one, 1 for a component of a tied model (its mean). Such a component's likelihood is set by the covariance
+    /// floor, not by the data (on one or two rows it is as large as the floor lets it be), so BIC and AIC say nothing
+    /// about the model: <see cref="GaussianMixtureEM.SelectByBic"/> and <see cref="GaussianMixtureEM.ChooseByBic"/> pass over it.
+    /// </summary>
+    public int UnderdeterminedComponents
+    {
+        get
+        {
+            var model = Model;
+            double needed = model.CovarianceType switch
+            {
+                CovarianceType.Full => model.Dimension + 1,
+                CovarianceType.Tied => 1,
+                _ => 2,
+            };
+
+            // A hair below the count: w_k·n of a component holding exactly that many rows rounds either way.
+            var count = 0;
+            foreach (var w in model.Weights)
+            {
+                count += w * Rows < needed - 1e-6 ? 1 : 0;
+            }
+
+            return count;
+        }
+    }
 }

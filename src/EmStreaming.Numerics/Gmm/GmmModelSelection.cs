@@ -14,10 +14,14 @@ public sealed class GmmModelSelection
     internal GmmModelSelection(IReadOnlyList<GmmSelectionCandidate> candidates)
     {
         Candidates = candidates;
+
+        // Lowest BIC among the fits whose every component has the rows to determine it; if none has, the smallest K.
         var best = candidates[0];
         foreach (var c in candidates)
         {
-            if (c.Bic < best.Bic)
+            var eligible = c.Fit.UnderdeterminedComponents == 0;
+            var bestEligible = best.Fit.UnderdeterminedComponents == 0;
+            if ((eligible && !bestEligible) || (eligible == bestEligible && eligible && c.Bic < best.Bic))
             {
                 best = c;
             }
@@ -30,7 +34,10 @@ public sealed class GmmModelSelection
     /// <summary>One entry per K, ascending.</summary>
     public IReadOnlyList<GmmSelectionCandidate> Candidates { get; }
 
-    /// <summary>K with the lowest BIC (the smallest such K on ties).</summary>
+    /// <summary>
+    /// K with the lowest BIC (the smallest such K on ties) among the fits with no underdetermined component
+    /// (<see cref="GmmFitResult.UnderdeterminedComponents"/>); the smallest K when every fit has one.
+    /// </summary>
     public int BestComponents { get; }
 
     /// <summary>The fit for <see cref="BestComponents"/>.</summary>
@@ -49,12 +56,22 @@ public sealed record GmmChoiceCandidate(int Components, CovarianceType Covarianc
 /// <summary>The candidates tried by <see cref="GaussianMixtureEM.ChooseByBic"/> and the one with the lowest BIC.</summary>
 public sealed class GmmModelChoice
 {
-    internal GmmModelChoice(IReadOnlyList<GmmChoiceCandidate> candidates)
+    /// <param name="candidates">Every fit, in the order tried.</param>
+    /// <param name="bySupportedFits">Pass over fits with an underdetermined component (<see cref="GmmFitResult.UnderdeterminedComponents"/>) unless all have one: BIC's choice; a criterion on held-out entries judges them itself.</param>
+    internal GmmModelChoice(IReadOnlyList<GmmChoiceCandidate> candidates, bool bySupportedFits)
     {
         Candidates = candidates;
         var best = candidates[0];
         foreach (var c in candidates)
         {
+            var eligible = !bySupportedFits || c.Fit.UnderdeterminedComponents == 0;
+            var bestEligible = !bySupportedFits || best.Fit.UnderdeterminedComponents == 0;
+            if (eligible != bestEligible)
+            {
+                best = eligible ? c : best;
+                continue;
+            }
+
             if (c.Bic < best.Bic || (c.Bic == best.Bic && c.Fit.Model.ParameterCount < best.Fit.Model.ParameterCount))
             {
                 best = c;
@@ -67,6 +84,6 @@ public sealed class GmmModelChoice
     /// <summary>Every candidate, in the order tried (by type, then K).</summary>
     public IReadOnlyList<GmmChoiceCandidate> Candidates { get; }
 
-    /// <summary>The candidate with the lowest BIC.</summary>
+    /// <summary>The candidate with the lowest criterion (for BIC, among the fits with no underdetermined component when there is one).</summary>
     public GmmChoiceCandidate Best { get; }
 }

@@ -40,6 +40,32 @@ public sealed class FitCommandTests
         Assert.Equal(6, doc.RootElement.GetProperty("selection").GetArrayLength());
     }
 
+    /// <summary>Ten rows of one Gaussian: fits with components on one or two rows (BIC falling with K) are passed over, and marked.</summary>
+    [Fact]
+    public void Fit_SelectK_TenRows_PassesOverComponentsOnTooFewRowsAndSaysSo()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"emstream-tenrows-{Guid.NewGuid():N}.csv");
+        File.WriteAllText(file, "a,b\n0.3,-1.2\n-0.8,0.4\n1.1,0.9\n-0.2,-0.5\n0.7,1.6\n-1.4,0.1\n0.05,-0.9\n1.9,-0.3\n-0.6,1.2\n0.4,0.2\n");
+        try
+        {
+            var (code, output, error) = CliRunner.Run("fit", file, "--select-k", "1..6", "--json");
+            Assert.True(code == 0, error);
+            using var doc = JsonDocument.Parse(output);
+            var selection = doc.RootElement.GetProperty("selection");
+            Assert.Equal(1, doc.RootElement.GetProperty("k").GetInt32());
+            Assert.Equal(0, selection[0].GetProperty("underdetermined").GetInt32());
+            Assert.True(selection[5].GetProperty("underdetermined").GetInt32() > 0);
+
+            var (code2, text, error2) = CliRunner.Run("fit", file, "--select-k", "1..6");
+            Assert.True(code2 == 0, error2);
+            Assert.Contains("passed over", text);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public void Fit_IrisDefaultColumns_LeavesOutSpecies()
     {

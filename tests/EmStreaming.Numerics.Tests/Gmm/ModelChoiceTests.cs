@@ -21,16 +21,65 @@ public sealed class ModelChoiceTests
     }
 
     [Fact]
-    public void ChooseByBic_AnyData_BestHasTheLowestBicOfItsCandidates()
+    public void ChooseByBic_AnyData_BestHasTheLowestBicOfItsSupportedCandidates()
     {
         Prop.ForAll(Arb.From(from seed in Gen.Choose(0, 1_000_000) from d in Gen.Choose(1, 3) select (seed, d)), c =>
         {
             var data = Synthetic.Random(90, c.d, (ulong)c.seed);
             var choice = GaussianMixtureEM.ChooseByBic(data, new GmmFitOptions { Components = 1, Seed = (ulong)c.seed, MaxIterations = 30 }, 4, AllTypes);
-            return choice.Candidates.All(x => x.Bic >= choice.Best.Bic)
+            return choice.Best.Fit.UnderdeterminedComponents == 0
+                && choice.Candidates.Where(x => x.Fit.UnderdeterminedComponents == 0).All(x => x.Bic >= choice.Best.Bic)
                 && choice.Candidates.All(x => Math.Abs(x.Bic - x.Fit.Bic) < 1e-9 * Math.Max(1, Math.Abs(x.Bic)))
                 && AllTypes.All(t => choice.Candidates.Any(x => x.Covariance == t && x.Components == 1));
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(15));
+    }
+
+    /// <summary>
+    /// Ten rows of one 2-D Gaussian: K = 6 put components on one or two rows each, whose variances are the covariance floor's,
+    /// and BIC fell with every K (59.3, 41.7, … 2.9), so --select-k 1..6 chose 6. A fit with a component on fewer rows than
+    /// determine it (d + 1 for a full covariance) is passed over.
+    /// </summary>
+    [Fact]
+    public void SelectByBic_TenRowsOfOneGaussian_PassesOverComponentsOnTooFewRows()
+    {
+        var rng = new Random(10);
+        var rows = new double[20];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+        }
+
+        var data = new DataMatrix(rows, 10, 2);
+        var selection = GaussianMixtureEM.SelectByBic(data, 1, 6, new GmmFitOptions { Components = 1, Seed = 3 });
+        Assert.Equal(0, selection.Best.UnderdeterminedComponents);
+        Assert.True(selection.Candidates[^1].Fit.UnderdeterminedComponents > 0);
+        Assert.True(selection.Candidates[^1].Bic < selection.Candidates[0].Bic, "the floor-bound fit has the lower BIC: what the rule is for");
+        Assert.Equal(1, selection.BestComponents);
+
+        var choice = GaussianMixtureEM.ChooseByBic(data, new GmmFitOptions { Components = 1, Seed = 3 }, 6, AllTypes);
+        Assert.Equal(0, choice.Best.Fit.UnderdeterminedComponents);
+    }
+
+    /// <summary>The count: 3 clusters of 60, 60 and 2 rows in 2-D; the third, full, holds 2 of the 3 rows that determine it.</summary>
+    [Theory]
+    [InlineData(CovarianceType.Full, 1)]
+    [InlineData(CovarianceType.Diag, 0)]
+    [InlineData(CovarianceType.Tied, 0)]
+    public void UnderdeterminedComponents_ASmallCluster_CountedByWhatDeterminesItsCovariance(CovarianceType type, int expected)
+    {
+        var rng = new Random(4);
+        var rows = new List<double>();
+        foreach (var (n, cx) in new[] { (60, 0.0), (60, 30.0), (2, 60.0) })
+        {
+            for (var i = 0; i < n; i++)
+            {
+                rows.Add(cx + rng.NextDouble());
+                rows.Add(rng.NextDouble());
+            }
+        }
+
+        var fit = GaussianMixtureEM.Fit(new DataMatrix([.. rows], 122, 2), new GmmFitOptions { Components = 3, Covariance = type, Seed = 1 });
+        Assert.Equal(expected, fit.UnderdeterminedComponents);
     }
 
     [Fact]
