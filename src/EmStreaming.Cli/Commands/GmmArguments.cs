@@ -20,7 +20,7 @@ internal sealed class GmmArguments
         DefaultValueFactory = _ => GmmFitOptions.DefaultRegCovar,
     };
     public Option<string?> Columns { get; } = new("--columns") { Description = "Comma-separated column names to use (default: every numeric column)." };
-    public Option<string?> SelectK { get; } = new("--select-k") { Description = "Range MIN..MAX: fit each K and keep the lowest BIC." };
+    public Option<string?> SelectK { get; } = new("--select-k") { Description = "Range MIN..MAX: fit each K and keep the lowest BIC among the fits whose every component has the rows to determine it." };
 
     public void AddTo(Command command)
     {
