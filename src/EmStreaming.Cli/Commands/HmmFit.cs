@@ -23,16 +23,30 @@ internal static class HmmFit
             throw new CliException("--select-k applies to --model gmm only");
         }
 
-        var states = parse.GetValue(hmm.States) ?? parse.GetValue(common.Components)
-            ?? throw new CliException("--states is required with --model hmm");
-        var options = ToOptions(parse, common, states);
+        // Without --states the number of states is chosen by BIC, as the mixture's K is without --components.
+        var given = parse.GetValue(hmm.States) ?? parse.GetValue(common.Components);
+        var options = ToOptions(parse, common, given ?? 1);
         OutputPath.Check("--viterbi", parse.GetValue(hmm.Viterbi));
         var data = context.LoadCsv(path, common.ColumnNames(parse), json).Data;
 
         var watch = Stopwatch.StartNew();
-        var result = context.WithProgress<HmmProgress, HmmFitResult>($"Fitting an HMM with {states} states", json,
-            p => $"restart {p.Restart + 1}, iteration {p.Iteration}, mean log-likelihood {p.MeanLogLikelihood:F5}",
-            p => GaussianHmmEM.Fit(data, options, p, context.Cancellation));
+        HmmFitResult result;
+        HmmStateChoice? choice = null;
+        string? why = null;
+        if (given is { } states)
+        {
+            result = context.WithProgress<HmmProgress, HmmFitResult>($"Fitting an HMM with {states} states", json, Describe,
+                p => GaussianHmmEM.Fit(data, options, p, context.Cancellation));
+        }
+        else
+        {
+            var maxStates = (int)Math.Clamp(data.Rows / (2L * (data.Columns + 1)), 1, DefaultMaxStates);
+            choice = context.WithProgress<HmmProgress, HmmStateChoice>($"Choosing the number of states (1..{maxStates}) by BIC", json, Describe,
+                p => HmmStateChoice.ByBic(data, options, maxStates, p, context.Cancellation));
+            result = choice.Best.Fit;
+            why = Why(choice, maxStates);
+        }
+
         watch.Stop();
         var model = result.Model;
 
@@ -70,6 +84,25 @@ internal static class HmmFit
                 w.Matrix("transitions", model.Transitions, k, k);
                 w.Matrix("means", model.Means, k, d);
                 w.Covariances(k, d, model.FullCovariance);
+                if (choice is not null)
+                {
+                    w.WriteStartObject("chosen");
+                    w.WriteString("by", "bic");
+                    w.WriteString("why", why);
+                    w.WriteStartArray("candidates");
+                    foreach (var c in choice.Candidates)
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("k", c.States);
+                        w.Number("bic", c.Bic);
+                        w.WriteNumber("underdetermined", c.UnderdeterminedStates);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+
                 w.WriteNumber("fitSeconds", Math.Round(watch.Elapsed.TotalSeconds, 6));
                 w.WriteEndObject();
             }));
@@ -80,6 +113,11 @@ internal static class HmmFit
         console.MarkupLine($"[bold]Gaussian HMM[/]: n={data.Rows}, d={d}, states={k}, covariance={GmmArguments.Name(model.CovarianceType)}");
         console.MarkupLine($"converged: {(result.Converged ? "yes" : "[yellow]no[/]")} after {result.Iterations} iterations in {watch.Elapsed.TotalSeconds:F3} s");
         console.MarkupLine($"mean log-likelihood per observation: {result.MeanLogLikelihood:F6}   BIC: {result.Bic:F3}");
+        if (why is not null)
+        {
+            console.MarkupLine($"model choice: {Markup.Escape(why)}");
+        }
+
         var transitions = new Table().AddColumn("from \\ to");
         for (var s = 0; s < k; s++)
         {
@@ -106,6 +144,28 @@ internal static class HmmFit
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>Largest number of states tried when --states is not given (the K ≤ 8 regimes users run).</summary>
+    public const int DefaultMaxStates = 8;
+
+    private static string Describe(HmmProgress p) =>
+        $"restart {p.Restart + 1}, iteration {p.Iteration}, mean log-likelihood {p.MeanLogLikelihood:F5}";
+
+    private static string Why(HmmStateChoice choice, int maxStates)
+    {
+        var best = choice.Best;
+        var runnerUp = choice.Candidates.Where(c => !ReferenceEquals(c, best) && c.UnderdeterminedStates == 0).OrderBy(c => c.Bic).FirstOrDefault();
+        var why = $"chose {best.States} state(s): the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) of {choice.Candidates.Count} fits "
+            + $"(K = 1..{maxStates}, stopping once BIC rose twice; give --states to fix K)"
+            + (runnerUp is null ? "" : $"; next: K={runnerUp.States}, BIC +{(runnerUp.Bic - best.Bic).ToString("F1", CultureInfo.InvariantCulture)}");
+        var passed = choice.Candidates.Count(c => c.UnderdeterminedStates > 0 && !ReferenceEquals(c, best));
+        if (passed > 0 && best.UnderdeterminedStates == 0)
+        {
+            why += $"; passed over {passed} fit(s) with a state on too few rows to determine it";
+        }
+
+        return why;
     }
 
     private static HmmFitOptions ToOptions(ParseResult parse, GmmArguments common, int states)

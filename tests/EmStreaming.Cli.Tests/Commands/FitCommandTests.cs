@@ -259,6 +259,24 @@ public sealed class FitCommandTests
         Assert.Equal(string.Empty, output);
     }
 
+    /// <summary>Without --states (it was an error) the number of states is chosen by BIC: two on faithful, as for DAX returns.</summary>
+    [Fact]
+    public void FitHmm_NoStates_ChoosesThemByBicAndSaysWhy()
+    {
+        var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "--model", "hmm", "--json");
+        Assert.True(code == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal(2, doc.RootElement.GetProperty("k").GetInt32());
+        var chosen = doc.RootElement.GetProperty("chosen");
+        Assert.Equal("bic", chosen.GetProperty("by").GetString());
+        Assert.Contains("chose 2 state(s)", chosen.GetProperty("why").GetString());
+        Assert.True(chosen.GetProperty("candidates").GetArrayLength() >= 3);
+
+        var (code2, text, error2) = CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "--model", "hmm");
+        Assert.True(code2 == 0, error2);
+        Assert.Contains("model choice: chose 2 state(s)", text);
+    }
+
     [Theory]
     [InlineData("fit", "-k", "1")]
     [InlineData("fit", "--model", "hmm")]
