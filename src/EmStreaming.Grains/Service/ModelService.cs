@@ -102,6 +102,17 @@ internal sealed class ModelService(
         }
 
         await Control(id).ReloadAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+
+        // Its keys went with the registry entry, so no retry will ever judge this model's unanswered records: their marks
+        // (left when an answer could not be written and no retry came) would stay for the life of the process.
+        foreach (var mark in _unanswered.Keys)
+        {
+            if (mark.Item1 == id)
+            {
+                _unanswered.TryRemove(mark, out _);
+            }
+        }
+
         // The numbering goes on over a DELETE: a record of the old generation still in the stream marks its (producer,
         // sequence) in the new windows when it arrives (inert), so a re-created model's append that reused that sequence would
         // be skipped as its duplicate. Pending rows need nothing here: every service counts them per generation, and a

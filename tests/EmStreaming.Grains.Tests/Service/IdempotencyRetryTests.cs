@@ -235,6 +235,24 @@ public sealed class IdempotencyRetryTests
     }
 
     /// <summary>
+    /// An answer that could not be written, and no retry: the mark stayed until the process ended. Deleting the model takes its
+    /// keys, so no retry will judge the record again, and the mark goes with them.
+    /// </summary>
+    [Fact]
+    public async Task AnswerNotWrittenAndNoRetry_ModelDeleted_LeavesNoUnansweredMark()
+    {
+        await using var h = await ModelHarness.StartAsync(services: s => DyingAnswerRegistry.Decorate(s, "lost", DiesAt.Save));
+        var service = (ModelService)h.Service;
+        await service.PutModelAsync("ud", ModelHarness.Gmm());
+        await Assert.ThrowsAsync<IOException>(() => service.AppendAsync("ud", ModelHarness.Rows(10, 2, 1), "lost"));
+        Assert.Equal(1, service.UnansweredCount);
+
+        Assert.True(await service.DeleteModelAsync("ud"));
+
+        Assert.Equal(0, service.UnansweredCount);
+    }
+
+    /// <summary>
     /// The process dies right after taking the key (nothing appended: sequence 1 of its producer is a gap), and that producer's
     /// later records leave more gaps than its window keeps (MaxMissingRanges, 256 ranges) before they slide past it. The gap of the reserved
     /// sequence is the oldest, so it is forgotten; the retry was then judged "seen": a 200 for rows that were never applied,
