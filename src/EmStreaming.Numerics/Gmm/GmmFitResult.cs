@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace EmStreaming.Numerics.Gmm;
 
 /// <summary>Outcome of a batch EM fit (the best restart).</summary>
@@ -54,22 +56,9 @@ public sealed class GmmFitResult
     {
         get
         {
-            var model = Model;
-            double needed = model.CovarianceType switch
-            {
-                CovarianceType.Full => model.Dimension + 1,
-                CovarianceType.Tied => 1,
-                _ => 2,
-            };
-
-            // A hair below the count: w_k·n of a component holding exactly that many rows rounds either way.
-            var count = 0;
-            foreach (var w in model.Weights)
-            {
-                count += w * Rows < needed - 1e-6 ? 1 : 0;
-            }
-
-            return count;
+            Span<double> occupancy = Model.Components <= 256 ? stackalloc double[Model.Components] : new double[Model.Components];
+            TensorPrimitives.Multiply(Model.Weights, (double)Rows, occupancy);
+            return ComponentSupport.Underdetermined(occupancy, Model.CovarianceType, Model.Dimension);
         }
     }
 }

@@ -14,19 +14,7 @@ public sealed class GmmModelSelection
     internal GmmModelSelection(IReadOnlyList<GmmSelectionCandidate> candidates)
     {
         Candidates = candidates;
-
-        // Lowest BIC among the fits whose every component has the rows to determine it; if none has, the smallest K.
-        var best = candidates[0];
-        foreach (var c in candidates)
-        {
-            var eligible = c.Fit.UnderdeterminedComponents == 0;
-            var bestEligible = best.Fit.UnderdeterminedComponents == 0;
-            if ((eligible && !bestEligible) || (eligible == bestEligible && eligible && c.Bic < best.Bic))
-            {
-                best = c;
-            }
-        }
-
+        var best = ComponentSupport.Best(candidates, c => c.Bic, c => c.Fit.UnderdeterminedComponents);
         BestComponents = best.Components;
         Best = best.Fit;
     }
@@ -57,28 +45,13 @@ public sealed record GmmChoiceCandidate(int Components, CovarianceType Covarianc
 public sealed class GmmModelChoice
 {
     /// <param name="candidates">Every fit, in the order tried.</param>
-    /// <param name="bySupportedFits">Pass over fits with an underdetermined component (<see cref="GmmFitResult.UnderdeterminedComponents"/>) unless all have one: BIC's choice; a criterion on held-out entries judges them itself.</param>
+    /// <param name="bySupportedFits">Pass over fits with an underdetermined component (<see cref="GmmFitResult.UnderdeterminedComponents"/>; the first fit, K = 1, if all have one): BIC's choice; a criterion on held-out entries judges them itself.</param>
     internal GmmModelChoice(IReadOnlyList<GmmChoiceCandidate> candidates, bool bySupportedFits)
     {
         Candidates = candidates;
-        var best = candidates[0];
-        foreach (var c in candidates)
-        {
-            var eligible = !bySupportedFits || c.Fit.UnderdeterminedComponents == 0;
-            var bestEligible = !bySupportedFits || best.Fit.UnderdeterminedComponents == 0;
-            if (eligible != bestEligible)
-            {
-                best = eligible ? c : best;
-                continue;
-            }
-
-            if (c.Bic < best.Bic || (c.Bic == best.Bic && c.Fit.Model.ParameterCount < best.Fit.Model.ParameterCount))
-            {
-                best = c;
-            }
-        }
-
-        Best = best;
+        Best = ComponentSupport.Best(
+            candidates, c => c.Bic, c => bySupportedFits ? c.Fit.UnderdeterminedComponents : 0,
+            preferOnTie: (c, best) => c.Fit.Model.ParameterCount < best.Fit.Model.ParameterCount);
     }
 
     /// <summary>Every candidate, in the order tried (by type, then K).</summary>

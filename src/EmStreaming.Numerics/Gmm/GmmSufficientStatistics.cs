@@ -155,6 +155,28 @@ internal sealed class GmmSufficientStatistics
     }
 
     /// <summary>
+    /// Whether component k's mean in <paramref name="p"/> has left its centre by more than one standard deviation in some
+    /// column: then <see cref="Recentre"/> it there, before the subtraction in the M-step starts to cost digits (the online
+    /// estimators' rule).
+    /// </summary>
+    public bool HasLeftCentre(int k, GmmParameters p)
+    {
+        var d = Dimension;
+        var mean = p.Means.AsSpan(k * d, d);
+        var centre = _centres.AsSpan(k * d, d);
+        for (var i = 0; i < d; i++)
+        {
+            var gap = mean[i] - centre[i];
+            if (gap * gap > p.Variance(k, i))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Moves one component's statistics (s0, s1 and its s2 block in the layout of <paramref name="type"/>) to a centre
     /// <paramref name="delta"/> further: s2 ← s2 − δs1ᵀ − s1δᵀ + s0·δδᵀ (upper triangle), s1 ← s1 − s0·δ.
     /// </summary>

@@ -22,18 +22,7 @@ public sealed class HmmStateChoice
     private HmmStateChoice(IReadOnlyList<HmmStateCandidate> candidates)
     {
         Candidates = candidates;
-        var best = candidates[0];
-        foreach (var c in candidates)
-        {
-            var eligible = c.UnderdeterminedStates == 0;
-            var bestEligible = best.UnderdeterminedStates == 0;
-            if ((eligible && !bestEligible) || (eligible && bestEligible && c.Bic < best.Bic))
-            {
-                best = c;
-            }
-        }
-
-        Best = best;
+        Best = ComponentSupport.Best(candidates, c => c.Bic, c => c.UnderdeterminedStates);
     }
 
     /// <summary>Every candidate, by K.</summary>
@@ -93,7 +82,6 @@ public sealed class HmmStateChoice
             }
         }
 
-        double needed = model.CovarianceType == CovarianceType.Full ? model.Dimension + 1 : 2;
-        return occupancy.Count(o => o < needed - 1e-6);
+        return ComponentSupport.Underdetermined(occupancy, model.CovarianceType, model.Dimension);
     }
 }

@@ -473,24 +473,16 @@ public sealed partial class OnlineGaussianHmm
     {
         var psi = _psiBuffer!;
         var centres = psi.ComponentOrigins;
-        var parameters = _emissions.Parameters;
         double[]? moved = null;
         Span<double> delta = _d <= 256 ? stackalloc double[_d] : new double[_d];
         for (var k = 0; k < _k; k++)
         {
-            var mean = _emissions.Means.AsSpan(k * _d, _d);
-            var far = false;
-            for (var i = 0; i < _d && !far; i++)
-            {
-                var gap = mean[i] - centres[(k * _d) + i];
-                far = gap * gap > parameters.Variance(k, i);
-            }
-
-            if (!far)
+            if (!psi.HasLeftCentre(k, _emissions.Parameters))
             {
                 continue;
             }
 
+            var mean = _emissions.Means.AsSpan(k * _d, _d);
             moved ??= centres.ToArray();
             System.Numerics.Tensors.TensorPrimitives.Subtract(mean, centres.Slice(k * _d, _d), delta);
             var len = StatisticsLength;

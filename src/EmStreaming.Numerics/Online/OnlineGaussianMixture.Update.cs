@@ -167,21 +167,12 @@ public sealed partial class OnlineGaussianMixture
     {
         var stats = _stats!;
         var p = _params!;
-        var centres = stats.ComponentOrigins;
         var moved = false;
         for (var k = 0; k < _k; k++)
         {
-            var mean = p.Means.AsSpan(k * _d, _d);
-            var far = false;
-            for (var i = 0; i < _d && !far; i++)
+            if (stats.HasLeftCentre(k, p))
             {
-                var gap = mean[i] - centres[(k * _d) + i];
-                far = gap * gap > p.Variance(k, i);
-            }
-
-            if (far)
-            {
-                stats.Recentre(k, mean);
+                stats.Recentre(k, p.Means.AsSpan(k * _d, _d));
                 moved = true;
             }
         }
