@@ -143,22 +143,7 @@ internal static class FitCommand
 
                 if (choice is not null)
                 {
-                    w.WriteStartObject("chosen");
-                    w.WriteString("by", "bic");
-                    w.WriteString("why", why);
-                    w.WriteStartArray("candidates");
-                    foreach (var c in choice.Candidates)
-                    {
-                        w.WriteStartObject();
-                        w.WriteNumber("k", c.Components);
-                        w.WriteString("covariance", GmmArguments.Name(c.Covariance));
-                        w.Number("bic", c.Bic);
-                        w.WriteNumber("underdetermined", c.Fit.UnderdeterminedComponents);
-                        w.WriteEndObject();
-                    }
-
-                    w.WriteEndArray();
-                    w.WriteEndObject();
+                    ModelChoiceReport.WriteChosen(w, why, GmmArguments.Reported(choice));
                 }
 
                 w.WriteNumber("fitSeconds", Math.Round(watch.Elapsed.TotalSeconds, 6));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using EmStreaming.Cli.Output;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Gmm;
 
@@ -138,18 +139,16 @@ internal sealed class GmmArguments
         var (options, maxK, types) = Candidates(parse, data);
         var choice = GaussianMixtureEM.ChooseByBic(data, options, maxK, types, progress, ct);
         var best = choice.Best;
-        var runnerUp = choice.Candidates.Where(c => !ReferenceEquals(c, best) && c.Fit.UnderdeterminedComponents == 0).OrderBy(c => c.Bic).FirstOrDefault();
         var why = $"chose K={best.Components}, covariance={Name(best.Covariance)}: the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) of "
             + $"{choice.Candidates.Count} fits (K = 1..{maxK} × {string.Join("/", types.Select(Name))}; give --components to fix K)"
-            + (runnerUp is null ? "" : $"; next: K={runnerUp.Components} {Name(runnerUp.Covariance)}, BIC +{(runnerUp.Bic - best.Bic).ToString("F1", CultureInfo.InvariantCulture)}");
-        var passed = choice.Candidates.Count(c => c.Fit.UnderdeterminedComponents > 0 && !ReferenceEquals(c, best));
-        if (passed > 0 && best.Fit.UnderdeterminedComponents == 0)
-        {
-            why += $"; passed over {passed} fit(s) with a component on too few rows to determine it (its likelihood is the covariance floor's, not the data's)";
-        }
-
+            + ModelChoiceReport.Tail(
+                Reported(choice), ModelChoiceReport.IndexOf(choice.Candidates, best), "component", " (its likelihood is the covariance floor's, not the data's)");
         return (best.Fit, choice, why);
     }
+
+    /// <summary>The candidates of a mixture's choice as <see cref="ModelChoiceReport"/> reports them.</summary>
+    public static IReadOnlyList<ModelChoiceReport.Candidate> Reported(GmmModelChoice choice) =>
+        [.. choice.Candidates.Select(c => new ModelChoiceReport.Candidate(c.Components, Name(c.Covariance), c.Bic, c.Fit.UnderdeterminedComponents))];
 
     /// <summary>
     /// The model choice of <c>impute</c> without --components: the same candidates as <see cref="Choose"/>, judged by how well

@@ -86,21 +86,7 @@ internal static class HmmFit
                 w.Covariances(k, d, model.FullCovariance);
                 if (choice is not null)
                 {
-                    w.WriteStartObject("chosen");
-                    w.WriteString("by", "bic");
-                    w.WriteString("why", why);
-                    w.WriteStartArray("candidates");
-                    foreach (var c in choice.Candidates)
-                    {
-                        w.WriteStartObject();
-                        w.WriteNumber("k", c.States);
-                        w.Number("bic", c.Bic);
-                        w.WriteNumber("underdetermined", c.UnderdeterminedStates);
-                        w.WriteEndObject();
-                    }
-
-                    w.WriteEndArray();
-                    w.WriteEndObject();
+                    ModelChoiceReport.WriteChosen(w, why, Reported(choice));
                 }
 
                 w.WriteNumber("fitSeconds", Math.Round(watch.Elapsed.TotalSeconds, 6));
@@ -155,18 +141,13 @@ internal static class HmmFit
     private static string Why(HmmStateChoice choice, int maxStates)
     {
         var best = choice.Best;
-        var runnerUp = choice.Candidates.Where(c => !ReferenceEquals(c, best) && c.UnderdeterminedStates == 0).OrderBy(c => c.Bic).FirstOrDefault();
-        var why = $"chose {best.States} state(s): the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) of {choice.Candidates.Count} fits "
+        return $"chose {best.States} state(s): the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) of {choice.Candidates.Count} fits "
             + $"(K = 1..{maxStates}, stopping once BIC rose twice; give --states to fix K)"
-            + (runnerUp is null ? "" : $"; next: K={runnerUp.States}, BIC +{(runnerUp.Bic - best.Bic).ToString("F1", CultureInfo.InvariantCulture)}");
-        var passed = choice.Candidates.Count(c => c.UnderdeterminedStates > 0 && !ReferenceEquals(c, best));
-        if (passed > 0 && best.UnderdeterminedStates == 0)
-        {
-            why += $"; passed over {passed} fit(s) with a state on too few rows to determine it";
-        }
-
-        return why;
+            + ModelChoiceReport.Tail(Reported(choice), ModelChoiceReport.IndexOf(choice.Candidates, best), "state");
     }
+
+    private static IReadOnlyList<ModelChoiceReport.Candidate> Reported(HmmStateChoice choice) =>
+        [.. choice.Candidates.Select(c => new ModelChoiceReport.Candidate(c.States, null, c.Bic, c.UnderdeterminedStates))];
 
     private static HmmFitOptions ToOptions(ParseResult parse, GmmArguments common, int states)
     {
