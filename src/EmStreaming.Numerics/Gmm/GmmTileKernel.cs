@@ -222,6 +222,12 @@ internal static class GmmTileKernel
     /// <param name="work">Scratch of <see cref="WorkLength"/> entries.</param>
     public static void Accumulate(GmmSufficientStatistics stats, ReadOnlySpan<double> xt, ReadOnlySpan<double> responsibilities, int stride, int b, Span<double> work)
     {
+        if (stats.Type == CovarianceType.Tied)
+        {
+            AccumulateTied(stats, xt, responsibilities, stride, b, work);
+            return;
+        }
+
         var d = stats.Dimension;
         var kCount = stats.Components;
         var s0 = stats.S0;
@@ -231,11 +237,6 @@ internal static class GmmTileKernel
         var centres = stats.ComponentOrigins;
         var w = work.Slice(0, b);
         Span<double> a = d <= 256 ? stackalloc double[d] : new double[d];
-        if (stats.Type == CovarianceType.Tied)
-        {
-            AccumulateTied(stats, xt, responsibilities, stride, b, work);
-            return;
-        }
 
         for (var k = 0; k < kCount; k++)
         {
