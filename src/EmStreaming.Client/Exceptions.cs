@@ -39,8 +39,21 @@ public sealed class InvalidRequestException(string message, Problem problem) : E
 /// <summary>401 or 403: no API key, a wrong one, or one without the scope the endpoint needs.</summary>
 public sealed class AccessDeniedException(string message, Problem problem) : EmStreamingException(message, problem);
 
-/// <summary>404: no such model (or snapshot).</summary>
+/// <summary>404: no such model.</summary>
 public sealed class ModelNotFoundException(string message, Problem problem) : EmStreamingException(message, problem);
+
+/// <summary>
+/// 404 with type <c>urn:emstreaming:problem:snapshot-not-found</c>: the model exists but its history holds no snapshot by
+/// that version, or none at or before that time (<see cref="Field"/> is <c>version</c> or <c>time</c>).
+/// </summary>
+public sealed class SnapshotNotFoundException(string message, Problem problem) : EmStreamingException(message, problem)
+{
+    /// <summary>The problem type the server gives a snapshot its history does not hold.</summary>
+    public const string ProblemType = "urn:emstreaming:problem:snapshot-not-found";
+
+    /// <summary>The request parameter that found nothing: <c>version</c> or <c>time</c>.</summary>
+    public string? Field => Problem!.Field;
+}
 
 /// <summary>409: the model is warming up (no parameters yet) or the request conflicts with its state (an Idempotency-Key reused for another batch).</summary>
 public sealed class ModelConflictException(string message, Problem problem) : EmStreamingException(message, problem)

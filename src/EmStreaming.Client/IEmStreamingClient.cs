@@ -2,7 +2,7 @@ namespace EmStreaming.Client;
 
 /// <summary>
 /// The EmStreaming <c>/v1</c> API. Errors are typed exceptions (<see cref="InvalidRequestException"/>,
-/// <see cref="ModelNotFoundException"/>, <see cref="ModelConflictException"/>, <see cref="AccessDeniedException"/>,
+/// <see cref="ModelNotFoundException"/>, <see cref="SnapshotNotFoundException"/>, <see cref="ModelConflictException"/>, <see cref="AccessDeniedException"/>,
 /// <see cref="ServerBusyException"/>, or <see cref="EmStreamingException"/> when the server cannot be reached); 429 and
 /// 503 answers are retried first. Rows use NaN for a missing value. Get one from
 /// <c>services.AddEmStreamingClient(...)</c> or <see cref="EmStreamingClientFactory.Create"/>.
@@ -46,9 +46,10 @@ public interface IEmStreamingClient
 
     Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(string id, CancellationToken cancellationToken = default);
 
+    /// <summary>Snapshot <paramref name="version"/>; <see cref="SnapshotNotFoundException"/> when the history does not hold it.</summary>
     Task<Snapshot> GetSnapshotAsync(string id, long version, CancellationToken cancellationToken = default);
 
-    /// <summary>The newest snapshot at or before <paramref name="time"/>.</summary>
+    /// <summary>The newest snapshot at or before <paramref name="time"/>; <see cref="SnapshotNotFoundException"/> when there is none.</summary>
     Task<Snapshot> GetSnapshotAtAsync(string id, DateTimeOffset time, CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -173,8 +173,13 @@ public sealed class EmStreamingClientTests(ServerFixture server) : IClassFixture
         Assert.Equal(200, restored.Status.Observations);
         Assert.Equal(200, (await _client.GetModelAsync("cli:restore")).Status.Observations);
 
-        var missing = await Assert.ThrowsAsync<InvalidRequestException>(() => _client.RestoreSnapshotAsync("cli:restore", 10_000));
+        var missing = await Assert.ThrowsAsync<SnapshotNotFoundException>(() => _client.RestoreSnapshotAsync("cli:restore", 10_000));
         Assert.Equal("version", missing.Field);
+        Assert.Contains("10000", missing.Message);
+        var missingGet = await Assert.ThrowsAsync<SnapshotNotFoundException>(() => _client.GetSnapshotAsync("cli:restore", 10_000));
+        Assert.Equal("version", missingGet.Field);
+        var tooEarly = await Assert.ThrowsAsync<SnapshotNotFoundException>(() => _client.GetSnapshotAtAsync("cli:restore", new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Equal("time", tooEarly.Field);
         await Assert.ThrowsAsync<ModelNotFoundException>(() => _client.RestoreSnapshotAsync("cli:no-such-model", 1));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => _client.RestoreSnapshotAsync("cli:restore", 0));
     }

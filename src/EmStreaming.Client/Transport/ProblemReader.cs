@@ -16,6 +16,7 @@ internal static class ProblemReader
         {
             HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge or HttpStatusCode.UnsupportedMediaType => new InvalidRequestException(message, problem),
             HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new AccessDeniedException(message, problem),
+            HttpStatusCode.NotFound when problem.Type == SnapshotNotFoundException.ProblemType => new SnapshotNotFoundException(message, problem),
             HttpStatusCode.NotFound => new ModelNotFoundException(message, problem),
             HttpStatusCode.Conflict => new ModelConflictException(message, problem),
             HttpStatusCode.ServiceUnavailable when problem.Type == ModelUnavailableException.ProblemType => new ModelUnavailableException(message, problem),

@@ -60,6 +60,8 @@ public interface IModelService
     Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(string id, CancellationToken cancellationToken = default);
 
     /// <summary>One snapshot, by version, or the newest at or before a time.</summary>
+    /// <exception cref="ModelNotFoundException">No such model.</exception>
+    /// <exception cref="SnapshotNotFoundException">The history holds no such version, or none that early (field <c>version</c> or <c>time</c>).</exception>
     Task<SnapshotView> GetSnapshotAsync(string id, long? version, DateTimeOffset? at, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -71,7 +73,8 @@ public interface IModelService
     /// </summary>
     /// <returns>The model's status after the restore.</returns>
     /// <exception cref="ModelNotFoundException">No such model.</exception>
-    /// <exception cref="ModelValidationException">No such version (field <c>version</c>), or it was taken under an earlier definition.</exception>
+    /// <exception cref="SnapshotNotFoundException">The history holds no such version (field <c>version</c>).</exception>
+    /// <exception cref="ModelValidationException">The version cannot be read, or it was taken under an earlier definition (field <c>version</c>).</exception>
     Task<ModelStatus> RestoreSnapshotAsync(string id, long version, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -95,6 +98,17 @@ public interface IModelService
 public sealed class ModelNotFoundException(string id) : Exception($"model '{id}' does not exist")
 {
     public string Id { get; } = id;
+}
+
+/// <summary>
+/// The model exists but holds no snapshot by that version, or none at or before that time; <see cref="Field"/> names the
+/// request parameter (<c>version</c> or <c>time</c>).
+/// </summary>
+public sealed class SnapshotNotFoundException(string id, string field, string message) : Exception(message)
+{
+    public string Id { get; } = id;
+
+    public string Field { get; } = field;
 }
 
 /// <summary>User input is invalid; <see cref="Field"/> names what is wrong (a JSON path such as <c>rows[3][1]</c> or <c>dimension</c>).</summary>

@@ -10,7 +10,7 @@ internal sealed partial class ModelGrain
     {
         var entry = _entry ?? throw new KeyNotFoundException($"model '{Id}' does not exist");
         var snapshot = await _history.ReadVersionAsync(Id, version, CancellationToken.None)
-            ?? throw new ArgumentException($"model '{Id}' has no snapshot version {version}", nameof(version));
+            ?? throw new ArgumentOutOfRangeException(nameof(version), $"model '{Id}' has no snapshot version {version}");
         DecodedModelState stored;
         ModelCore core;
         try

@@ -53,7 +53,8 @@ internal interface IModelControlGrain : IGrainWithStringKey
     Task<bool[]> AreStoredAsync(RecordKey[] records, TimeSpan wait);
 
     /// <summary>Makes a snapshot of the history the current state (a turn); see <see cref="IModelService.RestoreSnapshotAsync"/>.</summary>
-    /// <exception cref="ArgumentException">No such version, or it does not fit the current definition (parameter <c>version</c>).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The history holds no such version (parameter <c>version</c>).</exception>
+    /// <exception cref="ArgumentException">The version cannot be read or does not fit the current definition (parameter <c>version</c>).</exception>
     /// <exception cref="KeyNotFoundException">The model does not exist.</exception>
     Task<ModelStatus> RestoreAsync(long version);
 }

@@ -188,8 +188,8 @@ internal sealed class ModelService(
         if (snapshot is null)
         {
             throw version is not null || at is not { } when
-                ? new ModelValidationException("version", $"model '{id}' has no such snapshot")
-                : new ModelValidationException("time", $"model '{id}' has no snapshot at or before {when.UtcDateTime:yyyy-MM-ddTHH:mm:ss.FFFFFFFZ}");
+                ? new SnapshotNotFoundException(id, "version", version is { } missing ? $"model '{id}' has no snapshot version {missing}" : $"model '{id}' has no snapshot yet")
+                : new SnapshotNotFoundException(id, "time", $"model '{id}' has no snapshot at or before {when.UtcDateTime:yyyy-MM-ddTHH:mm:ss.FFFFFFFZ}");
         }
 
         var stored = ModelStateCodec.Decode(snapshot.Data.Span);
@@ -214,13 +214,21 @@ internal sealed class ModelService(
         {
             throw new ModelNotFoundException(id);
         }
+        catch (ArgumentOutOfRangeException e) when (e.ParamName == "version")
+        {
+            throw new SnapshotNotFoundException(id, "version", Unparameterized(e));
+        }
         catch (ArgumentException e) when (e.ParamName == "version")
         {
-            throw new ModelValidationException("version", e.Message.Replace(" (Parameter 'version')", string.Empty, StringComparison.Ordinal));
+            throw new ModelValidationException("version", Unparameterized(e));
         }
 
         return await StatusAsync(id, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The grain's message without the " (Parameter 'version')" that <see cref="ArgumentException"/> appends.</summary>
+    private static string Unparameterized(ArgumentException e) =>
+        e.Message.Replace(" (Parameter 'version')", string.Empty, StringComparison.Ordinal);
 
     public async Task RefitAsync(string id, CancellationToken cancellationToken = default)
     {

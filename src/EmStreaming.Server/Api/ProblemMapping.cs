@@ -36,6 +36,10 @@ internal static class Problems
         ApiValidationException e => Create(StatusCodes.Status400BadRequest, "validation", "Invalid request", $"{e.Field}: {e.Message}", e.Field),
         ModelValidationException e => Create(StatusCodes.Status400BadRequest, "validation", "Invalid request", $"{e.Field}: {e.Message}", e.Field),
         ModelNotFoundException e => Create(StatusCodes.Status404NotFound, "not-found", "Model not found", e.Message, "id"),
+        SnapshotNotFoundException e => WithExtension(
+            Create(StatusCodes.Status404NotFound, "snapshot-not-found", "Snapshot not found", $"{e.Message}; GET /v1/models/{e.Id}/snapshots lists the versions it holds", e.Field),
+            "modelId",
+            e.Id),
         ModelWarmingUpException e => WithExtension(Create(StatusCodes.Status409Conflict, "warming-up", "Model is warming up", e.Message), "remaining", e.Remaining),
         ModelConflictException e => Create(StatusCodes.Status409Conflict, "conflict", "Conflict", e.Message),
         ModelUnavailableException e => WithExtension(

@@ -64,7 +64,7 @@ public sealed class CorruptStateTests : IDisposable
             await h.Service.AppendAsync("bad", ModelHarness.Rows(20, 2, 4));
             await h.WaitForObservationsAsync("bad", 250);
 
-            var missing = await Assert.ThrowsAsync<ModelValidationException>(() => h.Service.RestoreSnapshotAsync("bad", newest.Version + 100));
+            var missing = await Assert.ThrowsAsync<SnapshotNotFoundException>(() => h.Service.RestoreSnapshotAsync("bad", newest.Version + 100));
             Assert.Equal("version", missing.Field);
         }
 

@@ -36,7 +36,7 @@ public sealed class RestoreSnapshotTests
         await h.WaitForObservationsAsync("rb2", 100);
         var versions = await h.Service.ListSnapshotsAsync("rb2");
 
-        var missing = await Assert.ThrowsAsync<ModelValidationException>(() => h.Service.RestoreSnapshotAsync("rb2", versions[^1].Version + 1));
+        var missing = await Assert.ThrowsAsync<SnapshotNotFoundException>(() => h.Service.RestoreSnapshotAsync("rb2", versions[^1].Version + 1));
         await Assert.ThrowsAsync<ModelNotFoundException>(() => h.Service.RestoreSnapshotAsync("nobody", 1));
 
         Assert.Equal("version", missing.Field);

@@ -178,7 +178,8 @@ public sealed class QueryApiTests(ApiFactory factory) : IClassFixture<ApiFactory
     }
 
     [Theory]
-    [InlineData("/v1/models/q:snap-bad/snapshots/99", 404, null)]
+    [InlineData("/v1/models/q:snap-bad/snapshots/99", 404, "version")]
+    [InlineData("/v1/models/q:snap-bad/snapshots/at?time=2000-01-01T00:00:00Z", 404, "time")]
     [InlineData("/v1/models/q:snap-bad/snapshots/at", 400, "time")]
     [InlineData("/v1/models/q:snap-bad/snapshots/at?time=yesterday", 400, "time")]
     [InlineData("/v1/models/q:nobody/snapshots", 404, "id")]

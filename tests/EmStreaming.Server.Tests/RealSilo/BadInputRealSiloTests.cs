@@ -288,12 +288,29 @@ public sealed class BadInputRealSiloTests(RealSiloFactory factory) : IClassFixtu
     }
 
     [Fact]
-    public async Task SnapshotAt_NoSnapshotThatEarly_Returns400NamingTheTimeParameter()
+    public async Task SnapshotAt_NoSnapshotThatEarly_Returns404NamingTheTimeParameter()
     {
-        // The query parameter is "time": a problem naming "at" points the client at a field it never sent.
+        // The query parameter is "time": a problem naming "at" points the client at a field it never sent. The model exists,
+        // the snapshot does not: 404 with its own type, not the unknown model's.
         await Http.CreateAsync(_client, "real:snapshot-at");
-        var problem = await (await _client.GetAsync("/v1/models/real:snapshot-at/snapshots/at?time=2000-01-01T00:00:00Z")).AssertProblemAsync(400, "time");
+        var problem = await (await _client.GetAsync("/v1/models/real:snapshot-at/snapshots/at?time=2000-01-01T00:00:00Z")).AssertProblemAsync(404, "time");
         Assert.Contains("2000-01-01T00:00:00Z", problem.GetProperty("detail").GetString());
+        Assert.Equal("urn:emstreaming:problem:snapshot-not-found", problem.GetProperty("type").GetString());
+        Assert.Equal("real:snapshot-at", problem.GetProperty("modelId").GetString());
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/models/real:snapshot-version/snapshots/7")]
+    [InlineData("GET", "/v1/models/real:snapshot-version/snapshots/0")]
+    [InlineData("POST", "/v1/models/real:snapshot-version/snapshots/7/restore")]
+    public async Task SnapshotVersion_NotInTheHistory_Returns404NamingTheVersion(string method, string path)
+    {
+        await Http.CreateAsync(_client, "real:snapshot-version");
+        var status = (await _client.GetAsync("/v1/models/real:snapshot-version")).ReadJsonAsync();
+        var problem = await (await _client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path))).AssertProblemAsync(404, "version");
+        Assert.Equal("urn:emstreaming:problem:snapshot-not-found", problem.GetProperty("type").GetString());
+        Assert.Contains("real:snapshot-version", problem.GetProperty("detail").GetString());
+        Assert.Equal((await status).GetRawText(), (await (await _client.GetAsync("/v1/models/real:snapshot-version")).ReadJsonAsync()).GetRawText());
     }
 
     public static TheoryData<string> HostileIds => new()

@@ -292,7 +292,9 @@ internal sealed class FakeModelService : IModelService
             var found = version is { } v
                 ? m.Snapshots.FirstOrDefault(s => s.Info.Version == v)
                 : m.Snapshots.LastOrDefault(s => s.Info.CreatedAt <= at);
-            return found is null ? throw new ModelNotFoundException($"{id}@{version?.ToString() ?? at?.ToString("O")}") : Task.FromResult(found);
+            return found is null
+                ? throw new SnapshotNotFoundException(id, version is null ? "time" : "version", $"model '{id}' has no snapshot {version?.ToString() ?? "at or before " + at?.ToString("O")}")
+                : Task.FromResult(found);
         }
     }
 
@@ -303,7 +305,7 @@ internal sealed class FakeModelService : IModelService
         {
             return m.Snapshots.Any(s => s.Info.Version == version)
                 ? Task.FromResult(m.Status())
-                : throw new ModelValidationException("version", $"model '{id}' has no snapshot version {version}");
+                : throw new SnapshotNotFoundException(id, "version", $"model '{id}' has no snapshot version {version}");
         }
     }
 
