@@ -1,4 +1,7 @@
+using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace EmStreaming.Numerics.Gmm;
 
@@ -249,8 +252,7 @@ internal static class GmmTileKernel
                 var block = s2.Slice(k * d * d, d * d);
                 for (var i = 0; i < d; i++)
                 {
-                    TensorPrimitives.AddMultiply(xt.Slice(i * stride, b), -a[i], r, w);
-                    var sw = TensorPrimitives.Sum<double>(w);
+                    var sw = WeightedOffsets(xt.Slice(i * stride, b), a[i], r, w, accumulate: false);
                     s1k[i] += sw;
                     for (var j = i; j < d; j++)
                     {
@@ -266,8 +268,7 @@ internal static class GmmTileKernel
             for (var i = 0; i < d; i++)
             {
                 var xi = xt.Slice(i * stride, b);
-                TensorPrimitives.AddMultiply(xi, -a[i], r, w);
-                var sw = TensorPrimitives.Sum<double>(w);
+                var sw = WeightedOffsets(xi, a[i], r, w, accumulate: false);
                 s1k[i] += sw;
                 var sq = TensorPrimitives.Dot<double>(w, xi) - (a[i] * sw);
                 if (stats.Type == CovarianceType.Diag)
@@ -310,21 +311,13 @@ internal static class GmmTileKernel
             TensorPrimitives.Subtract(centres.Slice(k * d, d), origin, a.Slice(k * d, d));
         }
 
-        var u = work.Slice(stride, b);
         for (var i = 0; i < d; i++)
         {
             var xi = xt.Slice(i * stride, b);
             for (var k = 0; k < kCount; k++)
             {
                 // S_ki from r·(x − a) itself, not Σr·x − a·Σr: that difference would cost ε·Δ² again once multiplied by a_kj.
-                var r = responsibilities.Slice(k * stride, b);
-                TensorPrimitives.AddMultiply(xi, -a[(k * d) + i], r, k == 0 ? w : u);
-                var ski = TensorPrimitives.Sum<double>(k == 0 ? w : u);
-                if (k > 0)
-                {
-                    TensorPrimitives.Add(w, u, w);
-                }
-
+                var ski = WeightedOffsets(xi, a[(k * d) + i], responsibilities.Slice(k * stride, b), w, accumulate: k > 0);
                 sums[(k * d) + i] = ski;
                 s1[(k * d) + i] += ski;
             }
@@ -340,6 +333,70 @@ internal static class GmmTileKernel
                 block[(i * d) + j] += v;
             }
         }
+    }
+
+    /// <summary>
+    /// w = r·(x − a), or w += r·(x − a) when <paramref name="accumulate"/>, and returns Σ r·(x − a): one pass over the rows
+    /// where AddMultiply, Sum (and Add) took two (three).
+    /// </summary>
+    internal static double WeightedOffsets(ReadOnlySpan<double> x, double a, ReadOnlySpan<double> r, Span<double> w, bool accumulate)
+    {
+        var n = x.Length;
+        if (r.Length != n || w.Length != n)
+        {
+            throw new ArgumentException("x, r and w must have the same length");
+        }
+
+        ref var xs = ref MemoryMarshal.GetReference(x);
+        ref var rs = ref MemoryMarshal.GetReference(r);
+        ref var ws = ref MemoryMarshal.GetReference(w);
+        var t = 0;
+        var sum = 0.0;
+        if (Vector.IsHardwareAccelerated && n >= Vector<double>.Count)
+        {
+            var width = Vector<double>.Count;
+            var av = new Vector<double>(a);
+            var acc0 = Vector<double>.Zero;
+            var acc1 = Vector<double>.Zero;
+            for (; t <= n - (2 * width); t += 2 * width)
+            {
+                var u0 = (Vector.LoadUnsafe(ref xs, (nuint)t) - av) * Vector.LoadUnsafe(ref rs, (nuint)t);
+                var u1 = (Vector.LoadUnsafe(ref xs, (nuint)(t + width)) - av) * Vector.LoadUnsafe(ref rs, (nuint)(t + width));
+                acc0 += u0;
+                acc1 += u1;
+                if (accumulate)
+                {
+                    u0 += Vector.LoadUnsafe(ref ws, (nuint)t);
+                    u1 += Vector.LoadUnsafe(ref ws, (nuint)(t + width));
+                }
+
+                u0.StoreUnsafe(ref ws, (nuint)t);
+                u1.StoreUnsafe(ref ws, (nuint)(t + width));
+            }
+
+            for (; t <= n - width; t += width)
+            {
+                var u = (Vector.LoadUnsafe(ref xs, (nuint)t) - av) * Vector.LoadUnsafe(ref rs, (nuint)t);
+                acc0 += u;
+                if (accumulate)
+                {
+                    u += Vector.LoadUnsafe(ref ws, (nuint)t);
+                }
+
+                u.StoreUnsafe(ref ws, (nuint)t);
+            }
+
+            sum = Vector.Sum(acc0 + acc1);
+        }
+
+        for (; t < n; t++)
+        {
+            var u = (Unsafe.Add(ref xs, t) - a) * Unsafe.Add(ref rs, t);
+            sum += u;
+            Unsafe.Add(ref ws, t) = accumulate ? Unsafe.Add(ref ws, t) + u : u;
+        }
+
+        return sum;
     }
 
     private static void FixUnderflowedRows(Span<double> lk, int stride, int kCount, ReadOnlySpan<double> max, Span<double> lse)

@@ -95,4 +95,39 @@ public sealed class GmmTileKernelTests
             Assert.Equal(1.0, lk[t] + lk[stride + t], 1e-14);
         }
     }
+
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(1, false)]
+    [InlineData(3, true)]
+    [InlineData(4, false)]
+    [InlineData(7, true)]
+    [InlineData(8, false)]
+    [InlineData(9, true)]
+    [InlineData(31, false)]
+    [InlineData(64, true)]
+    [InlineData(257, false)]
+    public void WeightedOffsets_AnyLength_MatchesTheScalarDefinition(int n, bool accumulate)
+    {
+        // The fused pass covers whole vectors, pairs of them and the scalar tail: every length must give w = r·(x − a)
+        // (added to w when accumulating) and the sum of those terms.
+        var random = new Random(17 + n);
+        var x = Enumerable.Range(0, n).Select(_ => 1e6 + (random.NextDouble() * 10)).ToArray();
+        var r = Enumerable.Range(0, n).Select(_ => random.NextDouble()).ToArray();
+        var w = Enumerable.Range(0, n).Select(_ => random.NextDouble() - 0.5).ToArray();
+        var before = (double[])w.Clone();
+        const double a = 1e6 + 5;
+
+        var sum = GmmTileKernel.WeightedOffsets(x, a, r, w, accumulate);
+
+        var expectedSum = 0.0;
+        for (var t = 0; t < n; t++)
+        {
+            var u = r[t] * (x[t] - a);
+            expectedSum += u;
+            Assert.Equal((accumulate ? before[t] : 0) + u, w[t], 1e-12);
+        }
+
+        Assert.Equal(expectedSum, sum, 1e-9);
+    }
 }
