@@ -75,23 +75,19 @@ internal static class GmmTileKernel
                         // y_j = Σ_{i≤j} M[j,i]·(x_i − μ_i) with M = L⁻¹, so ‖y‖² = (x−μ)ᵀΣ⁻¹(x−μ); the constant M·μ is
                         // folded into the start value so each term is one fused multiply-add along the rows.
                         var m = inv.AsSpan(k * d * d, d * d);
+                        var c = zAll.Slice(0, d); // (the tied kernel's buffer: d·stride ≥ d entries, where a tile may hold fewer rows than d)
                         for (var j = 0; j < d; j++)
                         {
-                            double c = 0;
+                            double cj = 0;
                             for (var i = 0; i <= j; i++)
                             {
-                                c += m[(j * d) + i] * mu[i];
+                                cj += m[(j * d) + i] * mu[i];
                             }
 
-                            y.Fill(-c);
-                            for (var i = 0; i <= j; i++)
-                            {
-                                TensorPrimitives.MultiplyAdd(xt.Slice(i * stride, b), m[(j * d) + i], y, y);
-                            }
-
-                            TensorPrimitives.MultiplyAdd(y, y, maha, maha);
+                            c[j] = cj;
                         }
 
+                        FullMahalanobis(m, c, xt, stride, b, d, maha);
                         break;
                     }
 
@@ -238,7 +234,6 @@ internal static class GmmTileKernel
         var s2 = stats.S2;
         var origin = stats.Origin;
         var centres = stats.ComponentOrigins;
-        var w = work.Slice(0, b);
         Span<double> a = d <= 256 ? stackalloc double[d] : new double[d];
 
         for (var k = 0; k < kCount; k++)
@@ -249,17 +244,7 @@ internal static class GmmTileKernel
             var s1k = s1.Slice(k * d, d);
             if (stats.Type == CovarianceType.Full)
             {
-                var block = s2.Slice(k * d * d, d * d);
-                for (var i = 0; i < d; i++)
-                {
-                    var sw = WeightedOffsets(xt.Slice(i * stride, b), a[i], r, w, accumulate: false);
-                    s1k[i] += sw;
-                    for (var j = i; j < d; j++)
-                    {
-                        block[(i * d) + j] += TensorPrimitives.Dot<double>(w, xt.Slice(j * stride, b)) - (a[j] * sw);
-                    }
-                }
-
+                AccumulateFullComponent(xt, r, a, stride, b, d, s1k, s2.Slice(k * d * d, d * d));
                 continue;
             }
 
@@ -267,10 +252,9 @@ internal static class GmmTileKernel
             double total = 0;
             for (var i = 0; i < d; i++)
             {
-                var xi = xt.Slice(i * stride, b);
-                var sw = WeightedOffsets(xi, a[i], r, w, accumulate: false);
+                var (sw, swx) = WeightedOffsetMoments(xt.Slice(i * stride, b), a[i], r);
                 s1k[i] += sw;
-                var sq = TensorPrimitives.Dot<double>(w, xi) - (a[i] * sw);
+                var sq = swx - (a[i] * sw);
                 if (stats.Type == CovarianceType.Diag)
                 {
                     s2[(k * d) + i] += sq;
@@ -322,17 +306,276 @@ internal static class GmmTileKernel
                 s1[(k * d) + i] += ski;
             }
 
-            for (var j = i; j < d; j++)
+            for (var j0 = i; j0 < d; j0 += 4)
             {
-                var v = TensorPrimitives.Dot<double>(w, xt.Slice(j * stride, b));
-                for (var k = 0; k < kCount; k++)
+                var (d0, d1, d2, d3) = Dots4(w, xt, stride, j0, d);
+                for (var q = 0; q < 4 && j0 + q < d; q++)
                 {
-                    v -= a[(k * d) + j] * sums[(k * d) + i];
-                }
+                    var j = j0 + q;
+                    var v = q switch { 0 => d0, 1 => d1, 2 => d2, _ => d3 };
+                    for (var k = 0; k < kCount; k++)
+                    {
+                        v -= a[(k * d) + j] * sums[(k * d) + i];
+                    }
 
-                block[(i * d) + j] += v;
+                    block[(i * d) + j] += v;
+                }
             }
         }
+    }
+
+    /// <summary>
+    /// One component's full statistics: s1_i += Σ_t w_i and block[i, j≥i] += Σ_t w_i·x_j − a_j·Σ_t w_i, with
+    /// w_i = r·(x_i − a_i) formed in registers. Four columns j at a time share each w_i and keep their sums in registers
+    /// (a Dot per (i, j) read w and x_j and reduced every time, and w was written to memory first).
+    /// </summary>
+    private static void AccumulateFullComponent(ReadOnlySpan<double> xt, ReadOnlySpan<double> r, ReadOnlySpan<double> a, int stride, int b, int d, Span<double> s1k, Span<double> block)
+    {
+        ref var x0 = ref MemoryMarshal.GetReference(xt);
+        ref var r0 = ref MemoryMarshal.GetReference(r);
+        Span<double> dots = stackalloc double[4];
+        for (var i = 0; i < d; i++)
+        {
+            var ai = a[i];
+            ref var xi = ref Unsafe.Add(ref x0, i * stride);
+            var sw = 0.0;
+            for (var j0 = i; j0 < d; j0 += 4)
+            {
+                // Columns past d repeat the last one (their sums are dropped): one code path for any d.
+                var (j1, j2, j3) = (Math.Min(j0 + 1, d - 1), Math.Min(j0 + 2, d - 1), Math.Min(j0 + 3, d - 1));
+                ref var xa = ref Unsafe.Add(ref x0, j0 * stride);
+                ref var xb = ref Unsafe.Add(ref x0, j1 * stride);
+                ref var xc = ref Unsafe.Add(ref x0, j2 * stride);
+                ref var xd = ref Unsafe.Add(ref x0, j3 * stride);
+                var first = j0 == i;
+                var t = 0;
+                double d0 = 0, d1 = 0, d2 = 0, d3 = 0, s = 0;
+                if (Vector.IsHardwareAccelerated)
+                {
+                    var width = Vector<double>.Count;
+                    var av = new Vector<double>(ai);
+                    var (v0, v1, v2, v3, vs) = (Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero);
+                    for (; t <= b - width; t += width)
+                    {
+                        var at = (nuint)t;
+                        var wv = (Vector.LoadUnsafe(ref xi, at) - av) * Vector.LoadUnsafe(ref r0, at);
+                        vs += wv;
+                        v0 = Vector.MultiplyAddEstimate(wv, Vector.LoadUnsafe(ref xa, at), v0);
+                        v1 = Vector.MultiplyAddEstimate(wv, Vector.LoadUnsafe(ref xb, at), v1);
+                        v2 = Vector.MultiplyAddEstimate(wv, Vector.LoadUnsafe(ref xc, at), v2);
+                        v3 = Vector.MultiplyAddEstimate(wv, Vector.LoadUnsafe(ref xd, at), v3);
+                    }
+
+                    (d0, d1, d2, d3, s) = (Vector.Sum(v0), Vector.Sum(v1), Vector.Sum(v2), Vector.Sum(v3), Vector.Sum(vs));
+                }
+
+                for (; t < b; t++)
+                {
+                    var wt = (Unsafe.Add(ref xi, t) - ai) * Unsafe.Add(ref r0, t);
+                    s += wt;
+                    d0 += wt * Unsafe.Add(ref xa, t);
+                    d1 += wt * Unsafe.Add(ref xb, t);
+                    d2 += wt * Unsafe.Add(ref xc, t);
+                    d3 += wt * Unsafe.Add(ref xd, t);
+                }
+
+                if (first)
+                {
+                    sw = s;
+                    s1k[i] += sw;
+                }
+
+                (dots[0], dots[1], dots[2], dots[3]) = (d0, d1, d2, d3);
+                for (var q = 0; q < 4 && j0 + q < d; q++)
+                {
+                    block[(i * d) + j0 + q] += dots[q] - (a[j0 + q] * sw);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// maha[t] = ‖M·x_t − c‖² for the tile's rows, M lower triangular (d × d, row-major): y_j = Σ_{i≤j} M[j,i]·x_i − c_j.
+    /// Register-blocked: four vectors of rows at a time keep their y_j and their running sums in registers, so each
+    /// multiply-add reads one tile entry and writes nothing (a pass per (j, i) read and wrote y every time).
+    /// </summary>
+    private static void FullMahalanobis(ReadOnlySpan<double> m, ReadOnlySpan<double> c, ReadOnlySpan<double> xt, int stride, int b, int d, Span<double> maha)
+    {
+        ref var x0 = ref MemoryMarshal.GetReference(xt);
+        ref var m0 = ref MemoryMarshal.GetReference(m);
+        ref var q = ref MemoryMarshal.GetReference(maha);
+        var t = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var width = Vector<double>.Count;
+            for (; t <= b - (4 * width); t += 4 * width)
+            {
+                var (q0, q1, q2, q3) = (Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero);
+                for (var j = 0; j < d; j++)
+                {
+                    var start = new Vector<double>(-c[j]);
+                    var (y0, y1, y2, y3) = (start, start, start, start);
+                    ref var row = ref Unsafe.Add(ref m0, j * d);
+                    for (var i = 0; i <= j; i++)
+                    {
+                        var mji = new Vector<double>(Unsafe.Add(ref row, i));
+                        ref var xi = ref Unsafe.Add(ref x0, (i * stride) + t);
+                        y0 = Vector.MultiplyAddEstimate(Vector.LoadUnsafe(ref xi), mji, y0);
+                        y1 = Vector.MultiplyAddEstimate(Vector.LoadUnsafe(ref xi, (nuint)width), mji, y1);
+                        y2 = Vector.MultiplyAddEstimate(Vector.LoadUnsafe(ref xi, (nuint)(2 * width)), mji, y2);
+                        y3 = Vector.MultiplyAddEstimate(Vector.LoadUnsafe(ref xi, (nuint)(3 * width)), mji, y3);
+                    }
+
+                    q0 = Vector.MultiplyAddEstimate(y0, y0, q0);
+                    q1 = Vector.MultiplyAddEstimate(y1, y1, q1);
+                    q2 = Vector.MultiplyAddEstimate(y2, y2, q2);
+                    q3 = Vector.MultiplyAddEstimate(y3, y3, q3);
+                }
+
+                q0.StoreUnsafe(ref q, (nuint)t);
+                q1.StoreUnsafe(ref q, (nuint)(t + width));
+                q2.StoreUnsafe(ref q, (nuint)(t + (2 * width)));
+                q3.StoreUnsafe(ref q, (nuint)(t + (3 * width)));
+            }
+
+            for (; t <= b - width; t += width)
+            {
+                var q0 = Vector<double>.Zero;
+                for (var j = 0; j < d; j++)
+                {
+                    var y0 = new Vector<double>(-c[j]);
+                    ref var row = ref Unsafe.Add(ref m0, j * d);
+                    for (var i = 0; i <= j; i++)
+                    {
+                        y0 = Vector.MultiplyAddEstimate(Vector.LoadUnsafe(ref x0, (nuint)((i * stride) + t)), new Vector<double>(Unsafe.Add(ref row, i)), y0);
+                    }
+
+                    q0 = Vector.MultiplyAddEstimate(y0, y0, q0);
+                }
+
+                q0.StoreUnsafe(ref q, (nuint)t);
+            }
+        }
+
+        for (; t < b; t++)
+        {
+            var sum = 0.0;
+            for (var j = 0; j < d; j++)
+            {
+                var y0 = -c[j];
+                for (var i = 0; i <= j; i++)
+                {
+                    y0 += m[(j * d) + i] * Unsafe.Add(ref x0, (i * stride) + t);
+                }
+
+                sum += y0 * y0;
+            }
+
+            Unsafe.Add(ref q, t) = sum;
+        }
+    }
+
+    /// <summary>
+    /// (Σ w, Σ w·x) for w = r·(x − a), in one pass with nothing stored: the diagonal and spherical statistics of one column.
+    /// </summary>
+    internal static (double Sum, double SumX) WeightedOffsetMoments(ReadOnlySpan<double> x, double a, ReadOnlySpan<double> r)
+    {
+        var n = x.Length;
+        if (r.Length != n)
+        {
+            throw new ArgumentException("x and r must have the same length");
+        }
+
+        ref var xs = ref MemoryMarshal.GetReference(x);
+        ref var rs = ref MemoryMarshal.GetReference(r);
+        var t = 0;
+        double sum = 0, sumX = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var width = Vector<double>.Count;
+            var av = new Vector<double>(a);
+            var (s0, s1, p0, p1) = (Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero);
+            for (; t <= n - (2 * width); t += 2 * width)
+            {
+                var x0 = Vector.LoadUnsafe(ref xs, (nuint)t);
+                var x1 = Vector.LoadUnsafe(ref xs, (nuint)(t + width));
+                var u0 = (x0 - av) * Vector.LoadUnsafe(ref rs, (nuint)t);
+                var u1 = (x1 - av) * Vector.LoadUnsafe(ref rs, (nuint)(t + width));
+                s0 += u0;
+                s1 += u1;
+                p0 = Vector.MultiplyAddEstimate(u0, x0, p0);
+                p1 = Vector.MultiplyAddEstimate(u1, x1, p1);
+            }
+
+            for (; t <= n - width; t += width)
+            {
+                var x0 = Vector.LoadUnsafe(ref xs, (nuint)t);
+                var u0 = (x0 - av) * Vector.LoadUnsafe(ref rs, (nuint)t);
+                s0 += u0;
+                p0 = Vector.MultiplyAddEstimate(u0, x0, p0);
+            }
+
+            (sum, sumX) = (Vector.Sum(s0 + s1), Vector.Sum(p0 + p1));
+        }
+
+        for (; t < n; t++)
+        {
+            var xt = Unsafe.Add(ref xs, t);
+            var u = (xt - a) * Unsafe.Add(ref rs, t);
+            sum += u;
+            sumX += u * xt;
+        }
+
+        return (sum, sumX);
+    }
+
+    /// <summary>
+    /// Σ_t w_t·x_j,t for the four tile columns j0 … j0 + 3 in one pass over w (columns past d − 1 repeat the last one;
+    /// callers drop their sums).
+    /// </summary>
+    internal static (double D0, double D1, double D2, double D3) Dots4(ReadOnlySpan<double> w, ReadOnlySpan<double> xt, int stride, int j0, int d)
+    {
+        var b = w.Length;
+        if (j0 < 0 || j0 >= d || xt.Length < ((d - 1) * stride) + b)
+        {
+            throw new ArgumentException("the columns must lie in the tile");
+        }
+
+        ref var x0 = ref MemoryMarshal.GetReference(xt);
+        ref var ws = ref MemoryMarshal.GetReference(w);
+        ref var xa = ref Unsafe.Add(ref x0, j0 * stride);
+        ref var xb = ref Unsafe.Add(ref x0, Math.Min(j0 + 1, d - 1) * stride);
+        ref var xc = ref Unsafe.Add(ref x0, Math.Min(j0 + 2, d - 1) * stride);
+        ref var xd = ref Unsafe.Add(ref x0, Math.Min(j0 + 3, d - 1) * stride);
+        var t = 0;
+        double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var width = Vector<double>.Count;
+            var (v0, v1, v2, v3) = (Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero);
+            for (; t <= b - width; t += width)
+            {
+                var at = (nuint)t;
+                var wv = Vector.LoadUnsafe(ref ws, at);
+                v0 = Vector.MultiplyAddEstimate(wv, Vector.LoadUnsafe(ref xa, at), v0);
+                v1 = Vector.MultiplyAddEstimate(wv, Vector.LoadUnsafe(ref xb, at), v1);
+                v2 = Vector.MultiplyAddEstimate(wv, Vector.LoadUnsafe(ref xc, at), v2);
+                v3 = Vector.MultiplyAddEstimate(wv, Vector.LoadUnsafe(ref xd, at), v3);
+            }
+
+            (d0, d1, d2, d3) = (Vector.Sum(v0), Vector.Sum(v1), Vector.Sum(v2), Vector.Sum(v3));
+        }
+
+        for (; t < b; t++)
+        {
+            var wt = Unsafe.Add(ref ws, t);
+            d0 += wt * Unsafe.Add(ref xa, t);
+            d1 += wt * Unsafe.Add(ref xb, t);
+            d2 += wt * Unsafe.Add(ref xc, t);
+            d3 += wt * Unsafe.Add(ref xd, t);
+        }
+
+        return (d0, d1, d2, d3);
     }
 
     /// <summary>

@@ -7,20 +7,27 @@ namespace EmStreaming.Numerics.Tests.Gmm;
 public sealed class GmmTileKernelTests
 {
     [Theory]
-    [InlineData(CovarianceType.Full)]
-    [InlineData(CovarianceType.Tied)]
-    [InlineData(CovarianceType.Diag)]
-    [InlineData(CovarianceType.Spherical)]
-    public void LogDensitiesAndAccumulate_RandomTile_MatchPerRowKernels(CovarianceType type)
+    [InlineData(CovarianceType.Full, 5, 37)]
+    [InlineData(CovarianceType.Tied, 5, 37)]
+    [InlineData(CovarianceType.Diag, 5, 37)]
+    [InlineData(CovarianceType.Spherical, 5, 37)]
+    // The register-blocked kernels take rows four vectors, one vector, then one row at a time, and columns four at a time:
+    // tiles shorter than a vector, of whole blocks, and dimensions below, at and above a group of four.
+    [InlineData(CovarianceType.Full, 1, 3)]
+    [InlineData(CovarianceType.Full, 4, 64)]
+    [InlineData(CovarianceType.Full, 9, 21)]
+    [InlineData(CovarianceType.Full, 8, 2)]
+    [InlineData(CovarianceType.Tied, 9, 21)]
+    [InlineData(CovarianceType.Tied, 3, 2)]
+    [InlineData(CovarianceType.Diag, 9, 3)]
+    public void LogDensitiesAndAccumulate_RandomTile_MatchPerRowKernels(CovarianceType type, int d, int b)
     {
         const int k = 4;
-        const int d = 5;
-        const int b = 37;
-        const int stride = 40;
+        var stride = b + 3;
         var truth = SyntheticMixture.Random(k, d, seed: 3);
         var rows = truth.Sample(b, seed: 4);
         var p = GaussianMixtureEM.Fit(new DataMatrix(truth.Sample(2_000, seed: 5), 2_000, d), new GmmFitOptions { Components = k, Covariance = type, Seed = 1 }).Model.Parameters;
-        var origin = new double[] { 0.5, -1, 2, 0, 3 };
+        var origin = Enumerable.Range(0, d).Select(j => new[] { 0.5, -1, 2, 0, 3 }[j % 5] + j).ToArray();
 
         var xt = new double[d * stride];
         var shifted = new double[k * d];
@@ -129,5 +136,36 @@ public sealed class GmmTileKernelTests
         }
 
         Assert.Equal(expectedSum, sum, 1e-9);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(11)]
+    [InlineData(64)]
+    public void WeightedOffsetMomentsAndDots4_AnyLength_MatchTheScalarDefinitions(int n)
+    {
+        const int d = 6;
+        var random = new Random(29 + n);
+        var xt = Enumerable.Range(0, d * n).Select(_ => 3 + random.NextDouble()).ToArray();
+        var r = Enumerable.Range(0, n).Select(_ => random.NextDouble()).ToArray();
+        const double a = 3.5;
+
+        var (sum, sumX) = GmmTileKernel.WeightedOffsetMoments(xt.AsSpan(0, n), a, r);
+        var (expectedSum, expectedSumX) = (0.0, 0.0);
+        for (var t = 0; t < n; t++)
+        {
+            expectedSum += r[t] * (xt[t] - a);
+            expectedSumX += r[t] * (xt[t] - a) * xt[t];
+        }
+
+        Assert.Equal(expectedSum, sum, 1e-12);
+        Assert.Equal(expectedSumX, sumX, 1e-12);
+
+        // Columns 4 and 5, then two repeats of column 5 past the tile's last column.
+        var (d0, d1, d2, d3) = GmmTileKernel.Dots4(r, xt, n, 4, d);
+        var expected = new[] { 4, 5, 5, 5 }.Select(j => Enumerable.Range(0, n).Sum(t => r[t] * xt[(j * n) + t])).ToArray();
+        Assert.Equal(expected, new[] { d0, d1, d2, d3 }, (e, x) => Math.Abs(e - x) <= 1e-12);
     }
 }
