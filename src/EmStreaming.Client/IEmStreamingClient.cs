@@ -41,7 +41,10 @@ public interface IEmStreamingClient
 
     Task<RegimeFilter> FilterAsync(string id, IReadOnlyList<double[]> rows, CancellationToken cancellationToken = default);
 
-    /// <summary>The rows with their missing (NaN) entries replaced by their conditional expectation.</summary>
+    /// <summary>
+    /// The rows with their missing (NaN) entries replaced by their conditional expectation; for an hmm the rows are one
+    /// sequence continuing the live stream, so each row's regime is judged from the rows around it.
+    /// </summary>
     Task<double[][]> ImputeAsync(string id, IReadOnlyList<double[]> rows, CancellationToken cancellationToken = default);
 
     Task<IReadOnlyList<SnapshotInfo>> ListSnapshotsAsync(string id, CancellationToken cancellationToken = default);

@@ -73,8 +73,11 @@ internal sealed partial class ModelGrain
 
     public Task<RowsView> ImputeAsync(RowsView rows)
     {
-        var (_, matrix, mixture) = Mixture(rows, allowEmptyRows: true);
-        var imputed = mixture.Impute(matrix);
+        var (p, matrix, mixture) = Mixture(rows, allowEmptyRows: true);
+        // An HMM's rows are a sequence that continues the live stream: each row's regime is judged from the rows around it.
+        var imputed = p is { Hmm: { } hmm, RegimeProbabilities: { } regimes }
+            ? hmm.Impute(matrix, ModelViews.PredictedRegimes(hmm, regimes))
+            : mixture.Impute(matrix);
         return Task.FromResult(new RowsView(imputed.Values.ToArray(), imputed.Rows, imputed.Columns));
     }
 

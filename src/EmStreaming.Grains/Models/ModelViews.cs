@@ -51,6 +51,12 @@ internal static class ModelViews
             return null;
         }
 
+        return GaussianMixture.Create(PredictedRegimes(hmm, regimeProbabilities), hmm.Means, hmm.Covariances, hmm.States, hmm.Dimension, hmm.CovarianceType);
+    }
+
+    /// <summary>p(regime of the next row | rows so far): the live filter's probabilities times the transitions.</summary>
+    public static double[] PredictedRegimes(GaussianHmm hmm, double[] regimeProbabilities)
+    {
         var k = hmm.States;
         var weights = new double[k];
         var a = hmm.Transitions;
@@ -68,7 +74,7 @@ internal static class ModelViews
             weights[j] /= total;
         }
 
-        return GaussianMixture.Create(weights, hmm.Means, hmm.Covariances, k, hmm.Dimension, hmm.CovarianceType);
+        return weights;
     }
 
     public static PredictResult Predict(GaussianMixture mixture, GaussianHmm? hmm, DataMatrix rows)

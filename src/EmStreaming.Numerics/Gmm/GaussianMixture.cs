@@ -359,7 +359,7 @@ public sealed class GaussianMixture
     }
 
     /// <summary>n×K log w_k + log N(x_i; μ_k, Σ_k).</summary>
-    private double[] LogJoint(DataMatrix data)
+    internal double[] LogJoint(DataMatrix data)
     {
         var k = Components;
         var ld = new double[data.Rows * k];

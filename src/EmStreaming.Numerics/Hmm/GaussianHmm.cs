@@ -248,6 +248,201 @@ public sealed class GaussianHmm
     }
 
     /// <summary>
+    /// A copy of <paramref name="sequence"/> with each missing entry replaced by its expectation given the whole sequence,
+    /// Σ_k p(z_t = k | x_1..n)·E[x_m | x_o, z_t = k]: the rows are consecutive, so a row's regime is judged from the rows
+    /// around it (forward–backward) as well as from its own observed values. Observed entries are unchanged; a row with
+    /// nothing observed gets Σ_k p(z_t = k | x_1..n)·μ_k. One row alone gets Σ_k p(k | x_o)·E[x_m | x_o, k] with prior
+    /// <paramref name="initial"/>, as a mixture would.
+    /// </summary>
+    /// <param name="sequence">n × d rows; NaN = missing.</param>
+    /// <param name="initial">p(z_1): K probabilities (the live filter's one-step-ahead prediction, for rows that continue a
+    /// stream); empty = the start probabilities.</param>
+    /// <exception cref="ArgumentException">Wrong column count, or <paramref name="initial"/> of the wrong length or not a distribution.</exception>
+    public DataMatrix Impute(DataMatrix sequence, ReadOnlySpan<double> initial = default)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
+        int n = sequence.Rows, d = Dimension, k = States;
+        if (sequence.Columns != d)
+        {
+            throw new ArgumentException($"expected {d} columns, got {sequence.Columns}", nameof(sequence));
+        }
+
+        var prior = initial.IsEmpty ? _start.ToArray() : initial.ToArray();
+        if (prior.Length != k || prior.Any(p => !(p >= 0)) || Math.Abs(prior.Sum() - 1.0) > 1e-6)
+        {
+            throw new ArgumentException($"the initial regime probabilities must be {k} non-negative numbers summing to 1", nameof(initial));
+        }
+
+        var values = sequence.Values.ToArray();
+        if (n == 0)
+        {
+            return new DataMatrix(values, 0, d);
+        }
+
+        // ln N(x_o; μ_k, Σ_k) of each row and state (0 for a row with nothing observed: no evidence), and each state's own
+        // conditional means (a one-component mixture's imputation: the workspace's patterns and fallbacks).
+        var (observed, empty) = sequence.SplitEmptyRows();
+        var logEmission = new double[n * k];
+        var covarianceLength = Emissions.CovarianceLength;
+        var uniform = Enumerable.Repeat(1.0 / k, k).ToArray();
+        if (observed.Rows > 0)
+        {
+            var joint = GaussianMixture.Create(uniform, Means, Covariances, k, d, CovarianceType).LogJoint(observed);
+            for (int t = 0, r = 0, next = 0; t < n; t++)
+            {
+                if (next < empty.Length && empty[next] == t)
+                {
+                    next++;
+                    continue;
+                }
+
+                joint.AsSpan(r++ * k, k).CopyTo(logEmission.AsSpan(t * k, k));
+            }
+        }
+
+        var byState = new double[k][];
+        for (var s = 0; s < k; s++)
+        {
+            var single = GaussianMixture.Create(
+                [1.0], Means.Slice(s * d, d), Covariances.Slice(s * covarianceLength, covarianceLength), 1, d, CovarianceType);
+            byState[s] = single.Impute(sequence).Values.ToArray();
+        }
+
+        var posterior = SmoothFrom(prior, logEmission, n);
+        for (var t = 0; t < n; t++)
+        {
+            for (var j = 0; j < d; j++)
+            {
+                var at = (t * d) + j;
+                if (!double.IsNaN(values[at]))
+                {
+                    continue;
+                }
+
+                var sum = 0.0;
+                for (var s = 0; s < k; s++)
+                {
+                    sum += posterior[(t * k) + s] * byState[s][at];
+                }
+
+                values[at] = sum;
+            }
+        }
+
+        return new DataMatrix(values, n, d);
+    }
+
+    /// <summary>
+    /// p(z_t | x_1..n) (n × K) by scaled forward–backward from p(z_1) = <paramref name="prior"/>, on log-emissions that may
+    /// be 0 (a row with nothing observed). A step whose every term underflows keeps its prediction.
+    /// </summary>
+    private double[] SmoothFrom(double[] prior, double[] logEmission, int n)
+    {
+        var k = States;
+        var a = _transitions;
+        var emission = new double[n * k];
+        for (var t = 0; t < n; t++)
+        {
+            var row = logEmission.AsSpan(t * k, k);
+            var max = double.NegativeInfinity;
+            foreach (var v in row)
+            {
+                max = Math.Max(max, v);
+            }
+
+            for (var s = 0; s < k; s++)
+            {
+                emission[(t * k) + s] = double.IsFinite(max) ? Math.Exp(row[s] - max) : 1.0;
+            }
+        }
+
+        var alpha = new double[n * k];
+        var predicted = new double[k];
+        for (var t = 0; t < n; t++)
+        {
+            if (t == 0)
+            {
+                prior.CopyTo(predicted, 0);
+            }
+            else
+            {
+                HmmForwardBackward.Predict(alpha.AsSpan((t - 1) * k, k), a, k, predicted);
+            }
+
+            var total = 0.0;
+            for (var s = 0; s < k; s++)
+            {
+                total += alpha[(t * k) + s] = predicted[s] * emission[(t * k) + s];
+            }
+
+            Normalize(alpha.AsSpan(t * k, k), total, predicted);
+        }
+
+        var beta = new double[k];
+        var next = new double[k];
+        Array.Fill(beta, 1.0);
+        var posterior = alpha; // overwritten from the end: row t's alpha is read before it is replaced
+        for (var t = n - 1; t >= 0; t--)
+        {
+            if (t < n - 1)
+            {
+                // β_t(i) = Σ_j A_ij e_{t+1}(j) β_{t+1}(j), scaled to sum to 1.
+                var total = 0.0;
+                for (var i = 0; i < k; i++)
+                {
+                    var b = 0.0;
+                    for (var j = 0; j < k; j++)
+                    {
+                        b += a[(i * k) + j] * emission[((t + 1) * k) + j] * beta[j];
+                    }
+
+                    total += next[i] = b;
+                }
+
+                if (total > 0 && double.IsFinite(total))
+                {
+                    for (var i = 0; i < k; i++)
+                    {
+                        beta[i] = next[i] / total;
+                    }
+                }
+            }
+
+            var row = posterior.AsSpan(t * k, k);
+            var sum = 0.0;
+            for (var s = 0; s < k; s++)
+            {
+                sum += row[s] * beta[s];
+            }
+
+            if (sum > 0 && double.IsFinite(sum))
+            {
+                for (var s = 0; s < k; s++)
+                {
+                    row[s] = row[s] * beta[s] / sum;
+                }
+            }
+        }
+
+        return posterior;
+    }
+
+    private static void Normalize(Span<double> row, double total, ReadOnlySpan<double> fallback)
+    {
+        if (total > 0 && double.IsFinite(total))
+        {
+            for (var s = 0; s < row.Length; s++)
+            {
+                row[s] /= total;
+            }
+        }
+        else
+        {
+            fallback.CopyTo(row);
+        }
+    }
+
+    /// <summary>
     /// Most likely state path (Viterbi, 0-based states) into <paramref name="path"/> (length n).
     /// Returns its joint log-probability log p(x_1..n, z_1..n).
     /// </summary>

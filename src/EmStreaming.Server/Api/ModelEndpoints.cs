@@ -74,7 +74,7 @@ internal static class ModelEndpoints
             .Produces<FilterResponse>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(413);
 
         models.MapPost("/{id}/impute", Impute).RequireAuthorization(ApiScopes.Read)
-            .WithName("Impute").WithSummary("Rows with their missing (null) entries replaced by their conditional expectation.")
+            .WithName("Impute").WithSummary("Rows with their missing (null) entries replaced by their conditional expectation (an hmm: given the whole posted sequence, which continues the live stream).")
             .Accepts<RowsRequest>(RowsReader.Json, RowsReader.Ndjson, RowsReader.Csv)
             .Produces<ImputeResponse>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(409).ProducesProblem(413);
 

@@ -154,6 +154,39 @@ public sealed class ModelServiceTests
     }
 
     [Fact]
+    public async Task ImputeAsync_Hmm_TakesTheRowsAsASequenceThatContinuesTheStream()
+    {
+        // Sticky regimes at levels 0 and 4; the stream ends in the level-0 regime. A row with nothing observed between two
+        // level-4 rows is in the level-4 regime: judged alone (the live prediction) it would get about 0.
+        await using var h = await ModelHarness.StartAsync();
+        await h.Service.PutModelAsync("hmm", new ModelDefinition
+        {
+            Kind = ModelKind.Hmm, Dimension = 2, Components = 2, Covariance = CovarianceType.Diag, Seed = 7,
+            Snapshots = new SnapshotPolicy { EveryObservations = null, Every = null },
+        });
+        var random = new Random(3);
+        var values = new double[3_000 * 2];
+        var level = 0.0;
+        for (var t = 0; t < 3_000; t++)
+        {
+            level = t % 200 == 0 ? (t / 200 % 2 == 0 ? 0.0 : 4.0) : level;
+            values[2 * t] = level + (0.5 * ModelHarness.NextGaussian(random));
+            values[(2 * t) + 1] = level + (0.5 * ModelHarness.NextGaussian(random));
+        }
+
+        await h.Service.AppendAsync("hmm", new DataMatrix(values, 3_000, 2));
+        Assert.False((await h.WaitForObservationsAsync("hmm", 3_000)).WarmingUp);
+
+        var alone = await h.Service.ImputeAsync("hmm", new DataMatrix([double.NaN, double.NaN], 1, 2));
+        Assert.InRange(alone[0, 0], -0.5, 0.5);
+        var between = await h.Service.ImputeAsync("hmm", new DataMatrix([4.1, 3.9, double.NaN, double.NaN, 3.8, 4.2, 4.0, double.NaN], 4, 2));
+        Assert.InRange(between[1, 0], 3.5, 4.5);
+        Assert.InRange(between[1, 1], 3.5, 4.5);
+        Assert.InRange(between[3, 1], 3.5, 4.5);
+        Assert.Equal(4.1, between[0, 0]);
+    }
+
+    [Fact]
     public async Task DeleteModelAsync_RemovesDefinitionAndSnapshots_RecreatedModelStartsEmpty()
     {
         await using var h = await ModelHarness.StartAsync();

@@ -158,7 +158,7 @@ internal sealed class ModelHarness : IAsyncDisposable
         return new DataMatrix(values, n, dimension);
     }
 
-    private static double NextGaussian(Random random) =>
+    public static double NextGaussian(Random random) =>
         Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
 }
 
