@@ -30,23 +30,7 @@ internal static class HmmFit
         var data = context.LoadCsv(path, common.ColumnNames(parse), json).Data;
 
         var watch = Stopwatch.StartNew();
-        HmmFitResult result;
-        HmmStateChoice? choice = null;
-        string? why = null;
-        if (given is { } states)
-        {
-            result = context.WithProgress<HmmProgress, HmmFitResult>($"Fitting an HMM with {states} states", json, Describe,
-                p => GaussianHmmEM.Fit(data, options, p, context.Cancellation));
-        }
-        else
-        {
-            var maxStates = (int)Math.Clamp(data.Rows / (2L * (data.Columns + 1)), 1, DefaultMaxStates);
-            choice = context.WithProgress<HmmProgress, HmmStateChoice>($"Choosing the number of states (1..{maxStates}) by BIC", json, Describe,
-                p => HmmStateChoice.ByBic(data, options, maxStates, p, context.Cancellation));
-            result = choice.Best.Fit;
-            why = Why(choice, maxStates);
-        }
-
+        var (result, choice, why) = FitOrChoose(context, given, options, data, json);
         watch.Stop();
         var model = result.Model;
 
@@ -132,6 +116,21 @@ internal static class HmmFit
         return ExitCodes.Success;
     }
 
+    /// <summary>Baum–Welch with <paramref name="given"/> states, or the number of states chosen by BIC when it is null.</summary>
+    internal static (HmmFitResult Result, HmmStateChoice? Choice, string? Why) FitOrChoose(CliContext context, int? given, HmmFitOptions options, DataMatrix data, bool json)
+    {
+        if (given is { } states)
+        {
+            return (context.WithProgress<HmmProgress, HmmFitResult>($"Fitting an HMM with {states} states", json, Describe,
+                p => GaussianHmmEM.Fit(data, options, p, context.Cancellation)), null, null);
+        }
+
+        var maxStates = (int)Math.Clamp(data.Rows / (2L * (data.Columns + 1)), 1, DefaultMaxStates);
+        var choice = context.WithProgress<HmmProgress, HmmStateChoice>($"Choosing the number of states (1..{maxStates}) by BIC", json, Describe,
+            p => HmmStateChoice.ByBic(data, options, maxStates, p, context.Cancellation));
+        return (choice.Best.Fit, choice, Why(choice, maxStates));
+    }
+
     /// <summary>Largest number of states tried when --states is not given (the K ≤ 8 regimes users run).</summary>
     public const int DefaultMaxStates = 8;
 
@@ -149,7 +148,7 @@ internal static class HmmFit
     private static IReadOnlyList<ModelChoiceReport.Candidate> Reported(HmmStateChoice choice) =>
         [.. choice.Candidates.Select(c => new ModelChoiceReport.Candidate(c.States, null, c.Bic, c.UnderdeterminedStates))];
 
-    private static HmmFitOptions ToOptions(ParseResult parse, GmmArguments common, int states)
+    internal static HmmFitOptions ToOptions(ParseResult parse, GmmArguments common, int states)
     {
         if (states < 1)
         {

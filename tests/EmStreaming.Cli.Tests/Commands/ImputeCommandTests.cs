@@ -134,4 +134,53 @@ public sealed class ImputeCommandTests
         Assert.Contains("give --components", error);
         Assert.Equal(string.Empty, output);
     }
+
+    [Fact]
+    public void Impute_ModelHmm_ARowWithNothingObservedGetsTheRegimeAroundIt()
+    {
+        // Blocks of 100 rows at level 0 and level 10 in turn; rows 150 and 250 (in a level-10 and a level-0 block) are empty.
+        // As a sequence each gets its block's level; as independent rows (the mixture) both get the overall mean, about 5.
+        var random = new Random(4);
+        var text = new System.Text.StringBuilder("label,x,y\n");
+        for (var t = 0; t < 400; t++)
+        {
+            var level = t / 100 % 2 == 0 ? 0.0 : 10.0;
+            text.Append(CultureInfo.InvariantCulture, $"r{t},");
+            text.Append(t is 150 or 250 ? "," : string.Create(CultureInfo.InvariantCulture, $"{level + random.NextDouble() - 0.5:F4},{level + random.NextDouble() - 0.5:F4}"));
+            text.Append('\n');
+        }
+
+        using var input = new CliRunner.TempFile(content: text.ToString());
+        var (code, output, error) = CliRunner.Run("impute", input.Path, "--model", "hmm", "--states", "2", "--seed", "1");
+        Assert.True(code == 0, error);
+        Assert.Contains("2 rows have no observed value", error);
+        var lines = output.Replace("\r\n", "\n").TrimEnd('\n').Split('\n');
+        Assert.Equal(401, lines.Length);
+        double Field(string line, int c) => double.Parse(line.Split(',')[c], CultureInfo.InvariantCulture);
+        Assert.StartsWith("r150,", lines[151]);
+        Assert.InRange(Field(lines[151], 1), 9.5, 10.5);
+        Assert.InRange(Field(lines[151], 2), 9.5, 10.5);
+        Assert.InRange(Field(lines[251], 1), -0.5, 0.5);
+        Assert.Equal(text.ToString().Split('\n')[1], lines[1]);
+
+        var (mixtureCode, mixture, mixtureError) = CliRunner.Run("impute", input.Path, "--components", "2", "--seed", "1");
+        Assert.True(mixtureCode == 0, mixtureError);
+        Assert.InRange(Field(mixture.Replace("\r\n", "\n").Split('\n')[151], 1), 4.0, 6.0);
+    }
+
+    [Theory]
+    [InlineData("--model hmm --components 2", "use --states")]
+    [InlineData("--states 2", "--states applies to --model hmm")]
+    [InlineData("--model hmm --select-k 1..3", "--select-k applies to --model gmm")]
+    [InlineData("--model hmm --covariance tied", "full or diag")]
+    [InlineData("--model hmm --states 0", "--states must be at least 1")]
+    [InlineData("--model markov", "not one of gmm, hmm")]
+    public void Impute_ModelFlagsThatDoNotFit_ExitTwoBeforeReadingTheFile(string flags, string message)
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"emstream-test-{Guid.NewGuid():N}.csv");
+        var (code, output, error) = CliRunner.Run(["impute", missing, .. flags.Split(' ')]);
+        Assert.Equal(2, code);
+        Assert.Contains(message, error);
+        Assert.Equal(string.Empty, output);
+    }
 }
