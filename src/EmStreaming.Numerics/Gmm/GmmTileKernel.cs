@@ -61,13 +61,12 @@ internal static class GmmTileKernel
     {
         var d = model.Dimension;
         var maha = work.Slice(0, b);
-        var y = work.Slice(stride, b);
         var zAll = work.Slice(2 * stride, d * stride);
         var inv = model.InverseCholesky;
+        Span<double> centre = d <= 256 ? stackalloc double[d] : new double[d];
         for (var k = 0; k < model.Components; k++)
         {
             var mu = shiftedMeans.Slice(k * d, d);
-            maha.Clear();
             switch (model.Type)
             {
                 case CovarianceType.Full:
@@ -75,7 +74,7 @@ internal static class GmmTileKernel
                         // y_j = Σ_{i≤j} M[j,i]·(x_i − μ_i) with M = L⁻¹, so ‖y‖² = (x−μ)ᵀΣ⁻¹(x−μ); the constant M·μ is
                         // folded into the start value so each term is one fused multiply-add along the rows.
                         var m = inv.AsSpan(k * d * d, d * d);
-                        var c = zAll.Slice(0, d); // (the tied kernel's buffer: d·stride ≥ d entries, where a tile may hold fewer rows than d)
+                        var c = centre;
                         for (var j = 0; j < d; j++)
                         {
                             double cj = 0;
@@ -116,29 +115,18 @@ internal static class GmmTileKernel
                                 c += m[(j * d) + i] * mu[i];
                             }
 
-                            TensorPrimitives.Subtract(zAll.Slice(j * stride, b), c, y);
-                            TensorPrimitives.MultiplyAdd(y, y, maha, maha);
+                            centre[j] = c;
                         }
 
+                        ScaledSquares(zAll, stride, b, centre, default, maha);
                         break;
                     }
 
                 case CovarianceType.Diag:
-                    for (var i = 0; i < d; i++)
-                    {
-                        TensorPrimitives.Subtract(xt.Slice(i * stride, b), mu[i], y);
-                        TensorPrimitives.Multiply(y, inv[(k * d) + i], y);
-                        TensorPrimitives.MultiplyAdd(y, y, maha, maha);
-                    }
-
+                    ScaledSquares(xt, stride, b, mu, inv.AsSpan(k * d, d), maha);
                     break;
                 default:
-                    for (var i = 0; i < d; i++)
-                    {
-                        TensorPrimitives.Subtract(xt.Slice(i * stride, b), mu[i], y);
-                        TensorPrimitives.MultiplyAdd(y, y, maha, maha);
-                    }
-
+                    ScaledSquares(xt, stride, b, mu, default, maha);
                     TensorPrimitives.Multiply(maha, inv[k] * inv[k], maha);
                     break;
             }
@@ -321,6 +309,71 @@ internal static class GmmTileKernel
                     block[(i * d) + j] += v;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// maha[t] = Σ_i ((col_i[t] − centre_i)·scale_i)² over the d = centre.Length columns of <paramref name="columns"/>
+    /// (column i at i·stride); scale_i = 1 when <paramref name="scale"/> is empty. Four vectors of rows at a time, their
+    /// sums in registers: one read per entry where Subtract, Multiply and MultiplyAdd read and wrote a row vector each.
+    /// </summary>
+    private static void ScaledSquares(ReadOnlySpan<double> columns, int stride, int b, ReadOnlySpan<double> centre, ReadOnlySpan<double> scale, Span<double> maha)
+    {
+        var d = centre.Length;
+        var scaled = !scale.IsEmpty;
+        ref var x0 = ref MemoryMarshal.GetReference(columns);
+        ref var q = ref MemoryMarshal.GetReference(maha);
+        var t = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var width = Vector<double>.Count;
+            for (; t <= b - (4 * width); t += 4 * width)
+            {
+                var (q0, q1, q2, q3) = (Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero);
+                for (var i = 0; i < d; i++)
+                {
+                    var c = new Vector<double>(centre[i]);
+                    var f = new Vector<double>(scaled ? scale[i] : 1.0);
+                    ref var xi = ref Unsafe.Add(ref x0, (i * stride) + t);
+                    var y0 = (Vector.LoadUnsafe(ref xi) - c) * f;
+                    var y1 = (Vector.LoadUnsafe(ref xi, (nuint)width) - c) * f;
+                    var y2 = (Vector.LoadUnsafe(ref xi, (nuint)(2 * width)) - c) * f;
+                    var y3 = (Vector.LoadUnsafe(ref xi, (nuint)(3 * width)) - c) * f;
+                    q0 = Vector.MultiplyAddEstimate(y0, y0, q0);
+                    q1 = Vector.MultiplyAddEstimate(y1, y1, q1);
+                    q2 = Vector.MultiplyAddEstimate(y2, y2, q2);
+                    q3 = Vector.MultiplyAddEstimate(y3, y3, q3);
+                }
+
+                q0.StoreUnsafe(ref q, (nuint)t);
+                q1.StoreUnsafe(ref q, (nuint)(t + width));
+                q2.StoreUnsafe(ref q, (nuint)(t + (2 * width)));
+                q3.StoreUnsafe(ref q, (nuint)(t + (3 * width)));
+            }
+
+            for (; t <= b - width; t += width)
+            {
+                var q0 = Vector<double>.Zero;
+                for (var i = 0; i < d; i++)
+                {
+                    var y0 = (Vector.LoadUnsafe(ref x0, (nuint)((i * stride) + t)) - new Vector<double>(centre[i])) * new Vector<double>(scaled ? scale[i] : 1.0);
+                    q0 = Vector.MultiplyAddEstimate(y0, y0, q0);
+                }
+
+                q0.StoreUnsafe(ref q, (nuint)t);
+            }
+        }
+
+        for (; t < b; t++)
+        {
+            var sum = 0.0;
+            for (var i = 0; i < d; i++)
+            {
+                var y0 = (Unsafe.Add(ref x0, (i * stride) + t) - centre[i]) * (scaled ? scale[i] : 1.0);
+                sum += y0 * y0;
+            }
+
+            Unsafe.Add(ref q, t) = sum;
         }
     }
 

@@ -20,6 +20,8 @@ public sealed class GmmTileKernelTests
     [InlineData(CovarianceType.Tied, 9, 21)]
     [InlineData(CovarianceType.Tied, 3, 2)]
     [InlineData(CovarianceType.Diag, 9, 3)]
+    [InlineData(CovarianceType.Spherical, 9, 21)]
+    [InlineData(CovarianceType.Diag, 2, 64)]
     public void LogDensitiesAndAccumulate_RandomTile_MatchPerRowKernels(CovarianceType type, int d, int b)
     {
         const int k = 4;
