@@ -71,22 +71,8 @@ internal static class GmmTileKernel
             {
                 case CovarianceType.Full:
                     {
-                        // y_j = Σ_{i≤j} M[j,i]·(x_i − μ_i) with M = L⁻¹, so ‖y‖² = (x−μ)ᵀΣ⁻¹(x−μ); the constant M·μ is
-                        // folded into the start value so each term is one fused multiply-add along the rows.
-                        var m = inv.AsSpan(k * d * d, d * d);
-                        var c = centre;
-                        for (var j = 0; j < d; j++)
-                        {
-                            double cj = 0;
-                            for (var i = 0; i <= j; i++)
-                            {
-                                cj += m[(j * d) + i] * mu[i];
-                            }
-
-                            c[j] = cj;
-                        }
-
-                        FullMahalanobis(m, c, xt, stride, b, d, maha);
+                        // y_j = Σ_{i≤j} M[j,i]·(x_i − μ_i) with M = L⁻¹, so ‖y‖² = (x−μ)ᵀΣ⁻¹(x−μ).
+                        FullMahalanobis(inv.AsSpan(k * d * d, d * d), mu, centre, xt, stride, b, d, maha);
                         break;
                     }
 
@@ -448,15 +434,22 @@ internal static class GmmTileKernel
     }
 
     /// <summary>
-    /// maha[t] = ‖M·x_t − c‖² for the tile's rows, M lower triangular (d × d, row-major): y_j = Σ_{i≤j} M[j,i]·x_i − c_j.
-    /// Register-blocked: four vectors of rows at a time keep their y_j and their running sums in registers, so each
-    /// multiply-add reads one tile entry and writes nothing (a pass per (j, i) read and wrote y every time).
+    /// maha[t] = ‖M·x_t − M·μ‖² for the tile's rows, M lower triangular (d × d, row-major): y_j = Σ_{i≤j} M[j,i]·x_i − c_j
+    /// with c_j = Σ_{i≤j} M[j,i]·μ_i (into <paramref name="c"/>, d entries) summed by the very same operations in the same
+    /// order, so a row equal to μ gives exactly 0 however large M is (a component on exact duplicates). Register-blocked:
+    /// four vectors of rows at a time keep their y_j and their running sums in registers, so each multiply-add reads one
+    /// tile entry and writes nothing (a pass per (j, i) read and wrote y every time).
     /// </summary>
-    private static void FullMahalanobis(ReadOnlySpan<double> m, ReadOnlySpan<double> c, ReadOnlySpan<double> xt, int stride, int b, int d, Span<double> maha)
+    private static void FullMahalanobis(ReadOnlySpan<double> m, ReadOnlySpan<double> mu, Span<double> c, ReadOnlySpan<double> xt, int stride, int b, int d, Span<double> maha)
     {
         ref var x0 = ref MemoryMarshal.GetReference(xt);
         ref var m0 = ref MemoryMarshal.GetReference(m);
         ref var q = ref MemoryMarshal.GetReference(maha);
+        for (var j = 0; j < d; j++)
+        {
+            c[j] = Chain(ref Unsafe.Add(ref m0, j * d), mu, j);
+        }
+
         var t = 0;
         if (Vector.IsHardwareAccelerated)
         {
@@ -466,8 +459,7 @@ internal static class GmmTileKernel
                 var (q0, q1, q2, q3) = (Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero);
                 for (var j = 0; j < d; j++)
                 {
-                    var start = new Vector<double>(-c[j]);
-                    var (y0, y1, y2, y3) = (start, start, start, start);
+                    var (y0, y1, y2, y3) = (Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero, Vector<double>.Zero);
                     ref var row = ref Unsafe.Add(ref m0, j * d);
                     for (var i = 0; i <= j; i++)
                     {
@@ -479,6 +471,8 @@ internal static class GmmTileKernel
                         y3 = Vector.MultiplyAddEstimate(Vector.LoadUnsafe(ref xi, (nuint)(3 * width)), mji, y3);
                     }
 
+                    var cj = new Vector<double>(c[j]);
+                    (y0, y1, y2, y3) = (y0 - cj, y1 - cj, y2 - cj, y3 - cj);
                     q0 = Vector.MultiplyAddEstimate(y0, y0, q0);
                     q1 = Vector.MultiplyAddEstimate(y1, y1, q1);
                     q2 = Vector.MultiplyAddEstimate(y2, y2, q2);
@@ -496,13 +490,14 @@ internal static class GmmTileKernel
                 var q0 = Vector<double>.Zero;
                 for (var j = 0; j < d; j++)
                 {
-                    var y0 = new Vector<double>(-c[j]);
+                    var y0 = Vector<double>.Zero;
                     ref var row = ref Unsafe.Add(ref m0, j * d);
                     for (var i = 0; i <= j; i++)
                     {
                         y0 = Vector.MultiplyAddEstimate(Vector.LoadUnsafe(ref x0, (nuint)((i * stride) + t)), new Vector<double>(Unsafe.Add(ref row, i)), y0);
                     }
 
+                    y0 -= new Vector<double>(c[j]);
                     q0 = Vector.MultiplyAddEstimate(y0, y0, q0);
                 }
 
@@ -510,22 +505,37 @@ internal static class GmmTileKernel
             }
         }
 
+        // The last rows one at a time, through the same vector operation as c (broadcast, lane 0): whether it fuses is then
+        // the same for both, and a row equal to μ still gives exactly 0.
+        Span<double> x = d <= 256 ? stackalloc double[d] : new double[d];
         for (; t < b; t++)
         {
+            for (var i = 0; i < d; i++)
+            {
+                x[i] = Unsafe.Add(ref x0, (i * stride) + t);
+            }
+
             var sum = 0.0;
             for (var j = 0; j < d; j++)
             {
-                var y0 = -c[j];
-                for (var i = 0; i <= j; i++)
-                {
-                    y0 += m[(j * d) + i] * Unsafe.Add(ref x0, (i * stride) + t);
-                }
-
+                var y0 = Chain(ref Unsafe.Add(ref m0, j * d), x, j) - c[j];
                 sum += y0 * y0;
             }
 
             Unsafe.Add(ref q, t) = sum;
         }
+    }
+
+    /// <summary>Σ_{i≤j} row[i]·v[i], accumulated from 0 in order with the vector multiply-add the tile kernels use.</summary>
+    private static double Chain(ref double row, ReadOnlySpan<double> v, int j)
+    {
+        var acc = Vector<double>.Zero;
+        for (var i = 0; i <= j; i++)
+        {
+            acc = Vector.MultiplyAddEstimate(new Vector<double>(v[i]), new Vector<double>(Unsafe.Add(ref row, i)), acc);
+        }
+
+        return acc[0];
     }
 
     /// <summary>

@@ -170,4 +170,34 @@ public sealed class GmmTileKernelTests
         var expected = new[] { 4, 5, 5, 5 }.Select(j => Enumerable.Range(0, n).Sum(t => r[t] * xt[(j * n) + t])).ToArray();
         Assert.Equal(expected, new[] { d0, d1, d2, d3 }, (e, x) => Math.Abs(e - x) <= 1e-12);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(5)]
+    [InlineData(16)]
+    [InlineData(23)]
+    public void LogDensities_RowsEqualToTheMeanOfANearlySingularComponent_HaveMahalanobisExactlyZero(int b)
+    {
+        // M = L⁻¹ is about 1e100 here: M·x and M·μ must be summed the same way for their difference to vanish. A component
+        // collapsed on exact duplicates is what the refit's degeneracy check has to see as such (held-out rows on it score
+        // its normalizer, not −∞); the vector blocks, the single vectors and the last rows all take that path.
+        const int d = 3;
+        var stride = b + 1;
+        double[] mu = [-10.3, 7.1, 0.2];
+        double[] covariance = [1e-200, 3e-201, 0, 3e-201, 2e-200, 1e-201, 0, 1e-201, 5e-201];
+        var p = GaussianMixture.Create([1.0], mu, covariance, 1, d, CovarianceType.Full).Parameters;
+        double[] origin = [0.7, -0.4, 1.9];
+        var rows = Enumerable.Range(0, b).SelectMany(_ => mu).ToArray();
+        var xt = new double[d * stride];
+        var shifted = new double[d];
+        var lk = new double[stride];
+        GmmTileKernel.Load(rows, origin, xt, stride);
+        GmmTileKernel.ShiftMeans(p.Means, origin, shifted);
+        GmmTileKernel.LogDensities(p, shifted, xt, stride, b, lk, new double[GmmTileKernel.WorkLength(d, stride)]);
+        for (var t = 0; t < b; t++)
+        {
+            Assert.Equal(p.LogNormalizers[0], lk[t]);
+        }
+    }
 }
