@@ -333,113 +333,17 @@ public sealed class GaussianHmm
     }
 
     /// <summary>
-    /// p(z_t | x_1..n) (n × K) by scaled forward–backward from p(z_1) = <paramref name="prior"/>, on log-emissions that may
-    /// be 0 (a row with nothing observed). A step whose every term underflows keeps its prediction.
+    /// p(z_t | x_1..n) (n × K) by the scaled forward–backward kernels Baum–Welch uses, from p(z_1) = <paramref name="prior"/>,
+    /// on log-emissions that may be 0 (a row with nothing observed).
     /// </summary>
     private double[] SmoothFrom(double[] prior, double[] logEmission, int n)
     {
         var k = States;
-        var a = _transitions;
-        var emission = new double[n * k];
-        for (var t = 0; t < n; t++)
-        {
-            var row = logEmission.AsSpan(t * k, k);
-            var max = double.NegativeInfinity;
-            foreach (var v in row)
-            {
-                max = Math.Max(max, v);
-            }
-
-            for (var s = 0; s < k; s++)
-            {
-                emission[(t * k) + s] = double.IsFinite(max) ? Math.Exp(row[s] - max) : 1.0;
-            }
-        }
-
-        var alpha = new double[n * k];
-        var predicted = new double[k];
-        for (var t = 0; t < n; t++)
-        {
-            if (t == 0)
-            {
-                prior.CopyTo(predicted, 0);
-            }
-            else
-            {
-                HmmForwardBackward.Predict(alpha.AsSpan((t - 1) * k, k), a, k, predicted);
-            }
-
-            var total = 0.0;
-            for (var s = 0; s < k; s++)
-            {
-                total += alpha[(t * k) + s] = predicted[s] * emission[(t * k) + s];
-            }
-
-            Normalize(alpha.AsSpan(t * k, k), total, predicted);
-        }
-
-        var beta = new double[k];
-        var next = new double[k];
-        Array.Fill(beta, 1.0);
-        var posterior = alpha; // overwritten from the end: row t's alpha is read before it is replaced
-        for (var t = n - 1; t >= 0; t--)
-        {
-            if (t < n - 1)
-            {
-                // β_t(i) = Σ_j A_ij e_{t+1}(j) β_{t+1}(j), scaled to sum to 1.
-                var total = 0.0;
-                for (var i = 0; i < k; i++)
-                {
-                    var b = 0.0;
-                    for (var j = 0; j < k; j++)
-                    {
-                        b += a[(i * k) + j] * emission[((t + 1) * k) + j] * beta[j];
-                    }
-
-                    total += next[i] = b;
-                }
-
-                if (total > 0 && double.IsFinite(total))
-                {
-                    for (var i = 0; i < k; i++)
-                    {
-                        beta[i] = next[i] / total;
-                    }
-                }
-            }
-
-            var row = posterior.AsSpan(t * k, k);
-            var sum = 0.0;
-            for (var s = 0; s < k; s++)
-            {
-                sum += row[s] * beta[s];
-            }
-
-            if (sum > 0 && double.IsFinite(sum))
-            {
-                for (var s = 0; s < k; s++)
-                {
-                    row[s] = row[s] * beta[s] / sum;
-                }
-            }
-        }
-
+        var (emission, rowMax, posterior) = (new double[n * k], new double[n], new double[n * k]);
+        HmmForwardBackward.ShiftAndExponentiate(logEmission, n, k, emission, rowMax);
+        HmmForwardBackward.Forward(logEmission, emission, rowMax, n, k, prior, _transitions, posterior, new double[k]);
+        HmmForwardBackward.Backward(emission, n, k, _transitions, posterior, new double[k * k], new double[3 * k]);
         return posterior;
-    }
-
-    private static void Normalize(Span<double> row, double total, ReadOnlySpan<double> fallback)
-    {
-        if (total > 0 && double.IsFinite(total))
-        {
-            for (var s = 0; s < row.Length; s++)
-            {
-                row[s] /= total;
-            }
-        }
-        else
-        {
-            fallback.CopyTo(row);
-        }
     }
 
     /// <summary>
