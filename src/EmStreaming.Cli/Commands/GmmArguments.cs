@@ -138,12 +138,18 @@ internal sealed class GmmArguments
     {
         var (options, maxK, types) = Candidates(parse, data);
         var choice = GaussianMixtureEM.ChooseByBic(data, options, maxK, types, progress, ct);
+        return (choice.Best.Fit, choice, Why(choice, maxK, types));
+    }
+
+    /// <summary>The sentence that says what a choice by BIC chose and why; <paramref name="where"/> says on which rows, when not all.</summary>
+    internal static string Why(GmmModelChoice choice, int maxK, IReadOnlyList<CovarianceType> types, string? where = null)
+    {
         var best = choice.Best;
-        var why = $"chose K={best.Components}, covariance={Name(best.Covariance)}: the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) of "
-            + $"{choice.Candidates.Count} fits (K = 1..{maxK} × {string.Join("/", types.Select(Name))}; give --components to fix K)"
+        return $"chose K={best.Components}, covariance={Name(best.Covariance)}: the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) "
+            + (where is null ? "" : where + ", ")
+            + $"of {choice.Candidates.Count} fits (K = 1..{maxK} × {string.Join("/", types.Select(Name))}; give --components to fix K)"
             + ModelChoiceReport.Tail(
                 Reported(choice), ModelChoiceReport.IndexOf(choice.Candidates, best), "component", " (its likelihood is the covariance floor's, not the data's)");
-        return (best.Fit, choice, why);
     }
 
     /// <summary>The candidates of a mixture's choice as <see cref="ModelChoiceReport"/> reports them.</summary>

@@ -134,18 +134,21 @@ internal static class HmmFit
     /// <summary>Largest number of states tried when --states is not given (the K ≤ 8 regimes users run).</summary>
     public const int DefaultMaxStates = 8;
 
-    private static string Describe(HmmProgress p) =>
+    internal static string Describe(HmmProgress p) =>
         $"restart {p.Restart + 1}, iteration {p.Iteration}, mean log-likelihood {p.MeanLogLikelihood:F5}";
 
-    private static string Why(HmmStateChoice choice, int maxStates)
+    /// <summary>The sentence that says what a choice by BIC chose and why; <paramref name="where"/> says on which rows, when not all.</summary>
+    internal static string Why(HmmStateChoice choice, int maxStates, string? where = null)
     {
         var best = choice.Best;
-        return $"chose {best.States} state(s): the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) of {choice.Candidates.Count} fits "
+        return $"chose {best.States} state(s): the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) "
+            + (where is null ? "" : where + ", ")
+            + $"of {choice.Candidates.Count} fits "
             + $"(K = 1..{maxStates}, stopping once BIC rose twice; give --states to fix K)"
             + ModelChoiceReport.Tail(Reported(choice), ModelChoiceReport.IndexOf(choice.Candidates, best), "state");
     }
 
-    private static IReadOnlyList<ModelChoiceReport.Candidate> Reported(HmmStateChoice choice) =>
+    internal static IReadOnlyList<ModelChoiceReport.Candidate> Reported(HmmStateChoice choice) =>
         [.. choice.Candidates.Select(c => new ModelChoiceReport.Candidate(c.States, null, c.Bic, c.UnderdeterminedStates))];
 
     internal static HmmFitOptions ToOptions(ParseResult parse, GmmArguments common, int states)

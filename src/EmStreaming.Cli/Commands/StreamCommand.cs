@@ -34,8 +34,8 @@ internal static class StreamCommand
     {
         var file = new Argument<string>("file") { Description = "CSV file with a header row; rows are fed in file order." };
         var model = new Option<string>("--model") { Description = "Model kind: gmm or hmm.", DefaultValueFactory = _ => "gmm" };
-        var components = new Option<int?>("--components", "-k") { Description = "Number of mixture components (gmm)." };
-        var states = new Option<int?>("--states") { Description = "Number of hidden states (hmm)." };
+        var components = new Option<int?>("--components", "-k") { Description = "Number of mixture components (gmm); without it, K and the covariance type are chosen by BIC on the first rows, as fit chooses them." };
+        var states = new Option<int?>("--states") { Description = "Number of hidden states (hmm); without it, chosen by BIC on the first 1,000 rows, as fit --model hmm chooses it." };
         var covariance = new Option<string>("--covariance") { Description = "Covariance type: full, diag, spherical, tied (hmm: full or diag).", DefaultValueFactory = _ => "full" };
         var halfLife = new Option<double?>("--half-life") { Description = "Constant step with this half-life in observations: forgets old data, tracks drift." };
         var alpha = new Option<double?>("--alpha") { Description = "Decaying step (n + n0)^-alpha, alpha in (0.5, 1], parameters averaged from 5,000 rows: converges on stationary data." };
@@ -100,11 +100,6 @@ internal static class StreamCommand
             }
 
             var resume = parse.GetValue(resumeState) is { } statePath ? ReadState(statePath) : null;
-            if (resume is null && k is null)
-            {
-                throw new CliException(kind == "gmm" ? "--components is required with --model gmm" : "--states is required with --model hmm");
-            }
-
             if (k is < 1)
             {
                 throw new CliException(kind == "gmm" ? "--components must be at least 1" : "--states must be at least 1");
@@ -129,7 +124,20 @@ internal static class StreamCommand
             var output = new Reporter(context, json);
 
             // One pass: a reader thread parses the file into chunks while this thread learns from the ones before.
-            using var rows = new CsvChunkReader(schema, chunk, ChunkDepth, context.Cancellation);
+            using var reader = new CsvChunkReader(schema, chunk, ChunkDepth, context.Cancellation);
+            IChunkSource rows = reader;
+
+            // Neither --components/--states nor a state to resume: the model is chosen by BIC on the first rows, as fit chooses it.
+            StreamModelChoice.Choice? chosen = null;
+            if (resume is null && k is null)
+            {
+                chosen = kind == "gmm"
+                    ? StreamModelChoice.ChooseGmm(context, reader, path, d, cov, GmmArguments.Given(parse, covariance), parse.GetValue(seed), json)
+                    : StreamModelChoice.ChooseHmm(context, reader, path, d, cov, parse.GetValue(seed), json);
+                (k, cov, rows) = (chosen.K, chosen.Covariance, chosen.Rows);
+                output.Chosen(chosen);
+            }
+
             if (kind == "gmm")
             {
                 var estimator = resume is not null
@@ -141,6 +149,9 @@ internal static class StreamCommand
                             Covariance = cov,
                             StepSize = schedule ?? new OnlineGmmOptions { Components = 1 }.StepSize,
                             Seed = parse.GetValue(seed),
+                            // A chosen model's first fit is made on the rows it was chosen on (a warm-up must exceed K: a file of
+                            // K rows or fewer stays warming up, as it does with --components).
+                            WarmUpObservations = chosen is null ? OnlineGmmOptions.DefaultWarmUpObservations : Math.Max(chosen.ChoiceRows, k!.Value + 1),
                         }, d);
                 CheckDimension(estimator.Dimension, d, schema);
                 if (resume is not null)
@@ -245,7 +256,7 @@ internal static class StreamCommand
     /// batch within one chunk is learned in place, one across chunks is gathered first, so the result does not depend on
     /// the chunk size.
     /// </summary>
-    private static void RunGmm(OnlineGaussianMixture estimator, CsvChunkReader reader, int d, int batchSize, int every, Reporter output)
+    private static void RunGmm(OnlineGaussianMixture estimator, IChunkSource reader, int d, int batchSize, int every, Reporter output)
     {
         var scores = new double[batchSize];
         var gathered = new double[batchSize * d];
@@ -321,7 +332,7 @@ internal static class StreamCommand
         output.Gmm(rows, estimator.LastBatchMeanLogLikelihood, final, final: true, estimator.Observations, estimator.IsWarmingUp, estimator.DriftsDetected);
     }
 
-    private static void RunHmm(OnlineGaussianHmm estimator, HmmDriftWatch watch, CsvChunkReader reader, int every, Reporter output)
+    private static void RunHmm(OnlineGaussianHmm estimator, HmmDriftWatch watch, IChunkSource reader, int every, Reporter output)
     {
         var window = new PrequentialWindow();
         var rows = 0L;
@@ -424,6 +435,26 @@ internal static class StreamCommand
 
     private sealed class Reporter(CliContext context, bool json)
     {
+        private StreamModelChoice.Choice? _chosen;
+
+        /// <summary>The model chosen on the first rows: text mode says so now; the final JSON report carries it as "chosen", as fit --json does.</summary>
+        public void Chosen(StreamModelChoice.Choice choice)
+        {
+            _chosen = choice;
+            if (!json)
+            {
+                context.Out.WriteLine($"model choice: {choice.Why}");
+            }
+        }
+
+        private void WriteChosen(Utf8JsonWriter w)
+        {
+            if (_chosen is { } c)
+            {
+                ModelChoiceReport.WriteChosen(w, c.Why, c.Candidates);
+            }
+        }
+
         /// <summary>A drift alarm: text mode says so on its own line; JSON reports carry the count in "drifts".</summary>
         public void Drift(long observation)
         {
@@ -458,6 +489,11 @@ internal static class StreamCommand
                         {
                             FitCommand.WriteCovariances(w, model);
                         }
+                    }
+
+                    if (final)
+                    {
+                        WriteChosen(w);
                     }
 
                     w.WriteEndObject();
@@ -515,6 +551,11 @@ internal static class StreamCommand
                         w.Vector("regimeProbabilities", estimator.RegimeProbabilities);
                         w.WriteNumber("regime", estimator.Regime);
                         w.WriteNumber("regimeRunLength", estimator.RunLength);
+                    }
+
+                    if (final)
+                    {
+                        WriteChosen(w);
                     }
 
                     w.WriteEndObject();

@@ -32,7 +32,7 @@ internal sealed class CsvChunk(int capacity, int columns)
 /// collections, full chunks one way and emptied chunks back, rather than an async channel that each side would have to
 /// block on. <see cref="Dispose"/> stops the reader and waits for it.
 /// </remarks>
-internal sealed class CsvChunkReader : IDisposable
+internal sealed class CsvChunkReader : EmStreaming.Cli.Commands.IChunkSource, IDisposable
 {
     private readonly BlockingCollection<CsvChunk> _full;
     private readonly BlockingCollection<CsvChunk> _free;

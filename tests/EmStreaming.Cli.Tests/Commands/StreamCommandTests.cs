@@ -193,6 +193,8 @@ public sealed class StreamCommandTests
     [InlineData("gmm", "json")]
     [InlineData("gmm", "text")]
     [InlineData("hmm", "json")]
+    [InlineData("gmm", "auto")]
+    [InlineData("hmm", "auto")]
     public void Stream_AnyChunkSize_SameOutput(string model, string mode)
     {
         // 2,345 rows, reports every 300 and batches of 64: batches end on report boundaries, straddle chunks, and the file
@@ -202,7 +204,9 @@ public sealed class StreamCommandTests
         var size = model == "gmm" ? "--components" : "--states";
         var outputs = new[] { "1", "7", "4096" }.Select(chunk =>
         {
-            string[] args = ["stream", file.Path, "--model", model, size, "2", "--report-every", "300", "--batch-size", "64", "--chunk-rows", chunk];
+            string[] args = mode == "auto"
+                ? ["stream", file.Path, "--model", model, "--report-every", "300", "--batch-size", "64", "--chunk-rows", chunk, "--json"] // K chosen on the first rows
+                : ["stream", file.Path, "--model", model, size, "2", "--report-every", "300", "--batch-size", "64", "--chunk-rows", chunk];
             var (code, output, error) = CliRunner.Run(mode == "json" ? [.. args, "--json"] : args);
             Assert.True(code == 0, error);
             return output;
@@ -234,6 +238,79 @@ public sealed class StreamCommandTests
         var means = last.RootElement.GetProperty("means").EnumerateArray().SelectMany(m => m.EnumerateArray().Select(e => e.GetDouble())).ToArray();
         Assert.Equal(model.Means.ToArray(), means);
         Assert.Equal(3001, last.RootElement.GetProperty("observations").GetInt64());
+    }
+
+    /// <summary>Three well separated spherical components in 2-D (sd 1, centres 8 apart).</summary>
+    private static DataMatrix ThreeClusterRows(int n, ulong seed) =>
+        GaussianMixture.Create([0.3, 0.3, 0.4], [0, 0, 8, 0, 4, 8], [1, 1, 1], 3, 2, CovarianceType.Spherical).Sample(n, seed);
+
+    [Fact]
+    public void Stream_GmmWithoutComponents_ChoosesKOnTheFirstRowsThenLearnsEveryRowOnce()
+    {
+        // 3,001 rows: the choice holds back the first 590 (K = 10 full in 2-D: 10 × 59 free parameters), which are then
+        // learned first, exactly as a K = 3 estimator whose warm-up is those rows learns the file.
+        var data = ThreeClusterRows(3001, 4);
+        using var file = new CliRunner.TempFile(content: Csv(data));
+        var (code, output, error) = CliRunner.Run("stream", file.Path, "--report-every", "1000", "--batch-size", "64", "--chunk-rows", "7", "--json");
+        Assert.True(code == 0, error);
+        var final = FinalState(output);
+        var chosen = final.GetProperty("chosen");
+        Assert.StartsWith("chose K=3, covariance=", chosen.GetProperty("why").GetString());
+        Assert.Contains("on the first 590 rows", chosen.GetProperty("why").GetString());
+        Assert.True(chosen.GetProperty("candidates").GetArrayLength() >= 3);
+        var covariance = chosen.GetProperty("why").GetString()!.Split("covariance=")[1].Split(':')[0];
+        Assert.Equal(3001, final.GetProperty("observations").GetInt64());
+
+        var estimator = OnlineGaussianMixture.Create(
+            new OnlineGmmOptions { Components = 3, Covariance = Enum.Parse<CovarianceType>(covariance, ignoreCase: true), WarmUpObservations = 590 }, 2);
+        for (var rows = 0; rows < data.Rows;)
+        {
+            var next = Math.Min(data.Rows, Math.Min(rows + 64, ((rows / 1000) + 1) * 1000));
+            estimator.Update(data.Values.Slice(rows * 2, (next - rows) * 2));
+            rows = next;
+        }
+
+        Assert.True(estimator.TryGetModel(out var model));
+        var means = final.GetProperty("means").EnumerateArray().SelectMany(m => m.EnumerateArray().Select(e => e.GetDouble())).ToArray();
+        Assert.Equal(model.Means.ToArray(), means);
+
+        // Every report but the first (its rows were the warm-up) scores its rows prequentially: about −ln(2π) − 1 = −2.84 each, plus ln w.
+        var reports = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[..^1].Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal([1000, 2000, 3000, 3001], reports.Select(r => r.GetProperty("rows").GetInt32()));
+        Assert.All(reports[1..3], r => Assert.InRange(r.GetProperty("meanLogLikelihood").GetDouble(), -4.3, -3.6));
+    }
+
+    [Fact]
+    public void Stream_GmmWithoutComponents_TextSaysWhatWasChosen_AndCovarianceGivenIsKept()
+    {
+        using var file = new CliRunner.TempFile(content: Csv(ThreeClusterRows(2000, 5)));
+        var (code, output, error) = CliRunner.Run("stream", file.Path, "--covariance", "diag");
+        Assert.True(code == 0, error);
+        Assert.StartsWith("model choice: chose K=3, covariance=diag: the lowest BIC", output);
+        Assert.Contains("(K = 1..10 × diag; give --components to fix K)", output);
+        Assert.Equal(3, output.Split('\n').Count(l => l.StartsWith("  component ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Stream_HmmWithoutStates_ChoosesTheStatesOnTheFirstThousandRows()
+    {
+        // Three sticky regimes at 0, 5 and 10: a mixture of 3 in the values, and a chain.
+        var truth = GaussianHmm.Create(
+            [0.4, 0.3, 0.3], [0.97, 0.02, 0.01, 0.02, 0.97, 0.01, 0.01, 0.02, 0.97], [0.0, 5.0, 10.0], [1.0, 1.0, 1.0], 3, 1, CovarianceType.Diag);
+        using var file = new CliRunner.TempFile(content: Csv(truth.Sample(4000, 6)));
+        var (code, output, error) = CliRunner.Run("stream", file.Path, "--model", "hmm", "--report-every", "1000", "--json");
+        Assert.True(code == 0, error);
+        var final = FinalState(output);
+        Assert.StartsWith("chose 3 state(s): the lowest BIC", final.GetProperty("chosen").GetProperty("why").GetString());
+        Assert.Contains("on the first 1000 rows", final.GetProperty("chosen").GetProperty("why").GetString());
+        Assert.Equal(4000, final.GetProperty("observations").GetInt64());
+        var means = final.GetProperty("means").EnumerateArray().Select(m => m[0].GetDouble()).Order().ToArray();
+        Assert.Equal(0.0, means[0], 0.3);
+        Assert.Equal(5.0, means[1], 0.3);
+        Assert.Equal(10.0, means[2], 0.3);
+        // The rows after the first fit are scored one step ahead: each report after the first has a likelihood.
+        var second = JsonDocument.Parse(output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1]).RootElement;
+        Assert.InRange(second.GetProperty("meanLogLikelihood").GetDouble(), -1.8, -1.2);
     }
 
     [Fact]
