@@ -60,24 +60,25 @@ internal sealed partial class ModelGrain
 
     public Task<PredictResult> PredictAsync(RowsView rows)
     {
-        var (p, matrix, mixture) = Mixture(rows);
-        return Task.FromResult(ModelViews.Predict(mixture, p.Hmm, matrix));
+        var (p, matrix) = QueryRows(rows);
+        return Task.FromResult(ModelViews.Predict(Mixture(p), p.Hmm, matrix));
     }
 
     public Task<RegimeResult> FilterAsync(RowsView rows)
     {
-        var (p, matrix, _) = Mixture(rows);
+        var (p, matrix) = QueryRows(rows);
         var hmm = p.Hmm ?? throw new ArgumentException($"model '{Id}' is a gmm; regimes exist only for an hmm", nameof(rows));
         return Task.FromResult(ModelViews.Filter(hmm, matrix));
     }
 
     public Task<RowsView> ImputeAsync(RowsView rows)
     {
-        var (p, matrix, mixture) = Mixture(rows, allowEmptyRows: true);
-        // An HMM's rows are a sequence that continues the live stream: each row's regime is judged from the rows around it.
+        var (p, matrix) = QueryRows(rows, allowEmptyRows: true);
+        // An HMM's rows are a sequence that continues the live stream: each row's regime is judged from the rows around it
+        // (no predictive mixture, and none of its K factorizations, is needed).
         var imputed = p is { Hmm: { } hmm, RegimeProbabilities: { } regimes }
             ? hmm.Impute(matrix, ModelViews.PredictedRegimes(hmm, regimes))
-            : mixture.Impute(matrix);
+            : Mixture(p).Impute(matrix);
         return Task.FromResult(new RowsView(imputed.Values.ToArray(), imputed.Rows, imputed.Columns));
     }
 
@@ -92,16 +93,19 @@ internal sealed partial class ModelGrain
         return p.Entry is null ? throw new KeyNotFoundException($"model '{Id}' does not exist") : p;
     }
 
-    private (PublishedModel, DataMatrix, GaussianMixture) Mixture(RowsView rows, bool allowEmptyRows = false)
+    /// <summary>The published model and the query's rows, checked against it; a model without parameters yet is warming up.</summary>
+    private (PublishedModel, DataMatrix) QueryRows(RowsView rows, bool allowEmptyRows = false)
     {
         ArgumentNullException.ThrowIfNull(rows);
         var p = Require();
         var matrix = new DataMatrix(rows.Values, rows.Rows, rows.Columns);
         Observations.ModelInput.EnsureQueryRows(matrix, p.Entry!.Definition.Dimension, allowEmptyRows);
-        var mixture = ModelViews.PredictiveMixture(p.Gmm, p.Hmm, p.RegimeProbabilities)
-            ?? throw new ModelWarmingUpException(Id, p.WarmUpRemaining);
-        return (p, matrix, mixture);
+        return p.Gmm is null && p.Hmm is null ? throw new ModelWarmingUpException(Id, p.WarmUpRemaining) : (p, matrix);
     }
+
+    /// <summary>The mixture the next row is drawn from: the GMM itself, or an HMM's emissions weighted by its predicted regimes.</summary>
+    private GaussianMixture Mixture(PublishedModel p) =>
+        ModelViews.PredictiveMixture(p.Gmm, p.Hmm, p.RegimeProbabilities) ?? throw new ModelWarmingUpException(Id, p.WarmUpRemaining);
 
     private static ModelStatus? Status(PublishedModel p)
     {
