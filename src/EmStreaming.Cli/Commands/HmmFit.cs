@@ -30,7 +30,7 @@ internal static class HmmFit
         var data = context.LoadCsv(path, common.ColumnNames(parse), json).Data;
 
         var watch = Stopwatch.StartNew();
-        var (result, choice, why) = FitOrChoose(context, given, options, data, json);
+        var (result, choice, why) = FitOrChoose(context, given, options, data, json, chooseCovariance: !GmmArguments.Given(parse, common.Covariance));
         watch.Stop();
         var model = result.Model;
 
@@ -116,8 +116,12 @@ internal static class HmmFit
         return ExitCodes.Success;
     }
 
-    /// <summary>Baum–Welch with <paramref name="given"/> states, or the number of states chosen by BIC when it is null.</summary>
-    internal static (HmmFitResult Result, HmmStateChoice? Choice, string? Why) FitOrChoose(CliContext context, int? given, HmmFitOptions options, DataMatrix data, bool json)
+    /// <summary>
+    /// Baum–Welch with <paramref name="given"/> states, or the number of states chosen by BIC when it is null, with the
+    /// covariance type (full or diag) when <paramref name="chooseCovariance"/> (no --covariance given).
+    /// </summary>
+    internal static (HmmFitResult Result, HmmStateChoice? Choice, string? Why) FitOrChoose(
+        CliContext context, int? given, HmmFitOptions options, DataMatrix data, bool json, bool chooseCovariance)
     {
         if (given is { } states)
         {
@@ -126,9 +130,10 @@ internal static class HmmFit
         }
 
         var maxStates = (int)Math.Clamp(data.Rows / (2L * (data.Columns + 1)), 1, DefaultMaxStates);
+        var types = CovarianceTypes(options, chooseCovariance);
         var choice = context.WithProgress<HmmProgress, HmmStateChoice>($"Choosing the number of states (1..{maxStates}) by BIC", json, Describe,
-            p => HmmStateChoice.ByBic(data, options, maxStates, p, context.Cancellation));
-        return (choice.Best.Fit, choice, Why(choice, maxStates));
+            p => HmmStateChoice.ByBic(data, options, maxStates, types, p, context.Cancellation));
+        return (choice.Best.Fit, choice, Why(choice, maxStates, types));
     }
 
     /// <summary>Largest number of states tried when --states is not given (the K ≤ 8 regimes users run).</summary>
@@ -138,18 +143,27 @@ internal static class HmmFit
         $"restart {p.Restart + 1}, iteration {p.Iteration}, mean log-likelihood {p.MeanLogLikelihood:F5}";
 
     /// <summary>The sentence that says what a choice by BIC chose and why; <paramref name="where"/> says on which rows, when not all.</summary>
-    internal static string Why(HmmStateChoice choice, int maxStates, string? where = null)
+    internal static string Why(HmmStateChoice choice, int maxStates, IReadOnlyList<CovarianceType> types, string? where = null)
     {
         var best = choice.Best;
-        return $"chose {best.States} state(s): the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) "
+        var both = types.Count > 1;
+        return $"chose {best.States} state(s){(both ? $", covariance={GmmArguments.Name(best.Covariance)}" : "")}: the lowest BIC ({best.Bic.ToString("F1", CultureInfo.InvariantCulture)}) "
             + (where is null ? "" : where + ", ")
             + $"of {choice.Candidates.Count} fits "
-            + $"(K = 1..{maxStates}, stopping once BIC rose twice; give --states to fix K)"
+            + $"(K = 1..{maxStates}{(both ? $" × {string.Join("/", types.Select(GmmArguments.Name))}" : "")}, stopping once BIC rose twice; give --states to fix K)"
             + ModelChoiceReport.Tail(Reported(choice), ModelChoiceReport.IndexOf(choice.Candidates, best), "state");
     }
 
-    internal static IReadOnlyList<ModelChoiceReport.Candidate> Reported(HmmStateChoice choice) =>
-        [.. choice.Candidates.Select(c => new ModelChoiceReport.Candidate(c.States, null, c.Bic, c.UnderdeterminedStates))];
+    /// <summary>The covariance types a choice tries: full and diag unless --covariance was given (or only the options' own).</summary>
+    internal static IReadOnlyList<CovarianceType> CovarianceTypes(HmmFitOptions options, bool chooseCovariance) =>
+        chooseCovariance ? [CovarianceType.Full, CovarianceType.Diag] : [options.Covariance];
+
+    /// <summary>The candidates as reported; each with its covariance type when the choice tried more than one.</summary>
+    internal static IReadOnlyList<ModelChoiceReport.Candidate> Reported(HmmStateChoice choice)
+    {
+        var withCovariance = choice.Candidates.Select(c => c.Covariance).Distinct().Count() > 1;
+        return [.. choice.Candidates.Select(c => new ModelChoiceReport.Candidate(c.States, withCovariance ? GmmArguments.Name(c.Covariance) : null, c.Bic, c.UnderdeterminedStates))];
+    }
 
     internal static HmmFitOptions ToOptions(ParseResult parse, GmmArguments common, int states)
     {

@@ -140,7 +140,7 @@ internal static class ImputeCommand
             context.Error.WriteLine($"{empty.Length} rows have no observed value in the selected columns: not used by the fit, filled from the rows around them");
         }
 
-        var (fit, _, why) = HmmFit.FitOrChoose(context, given, options, data, json: false);
+        var (fit, _, why) = HmmFit.FitOrChoose(context, given, options, data, json: false, chooseCovariance: !GmmArguments.Given(parse, common.Covariance));
         if (why is not null)
         {
             context.Error.WriteLine($"model choice: {why}");

@@ -133,7 +133,7 @@ internal static class StreamCommand
             {
                 chosen = kind == "gmm"
                     ? StreamModelChoice.ChooseGmm(context, reader, path, d, cov, GmmArguments.Given(parse, covariance), parse.GetValue(seed), json)
-                    : StreamModelChoice.ChooseHmm(context, reader, path, d, cov, parse.GetValue(seed), json);
+                    : StreamModelChoice.ChooseHmm(context, reader, path, d, cov, GmmArguments.Given(parse, covariance), parse.GetValue(seed), json);
                 (k, cov, rows) = (chosen.K, chosen.Covariance, chosen.Rows);
                 output.Chosen(chosen);
             }

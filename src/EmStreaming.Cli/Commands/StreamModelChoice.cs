@@ -55,19 +55,20 @@ internal static class StreamModelChoice
         return new Choice(best.Components, best.Covariance, why, GmmArguments.Reported(choice), rows, n);
     }
 
-    /// <summary>The number of states of an HMM, by BIC on the first rows (the online HMM's first-fit buffer).</summary>
-    public static Choice ChooseHmm(CliContext context, CsvChunkReader reader, string path, int d, CovarianceType covariance, ulong seed, bool json)
+    /// <summary>The number of states of an HMM and (unless <paramref name="covarianceGiven"/>) full or diag, by BIC on the first rows (the online HMM's first-fit buffer).</summary>
+    public static Choice ChooseHmm(CliContext context, CsvChunkReader reader, string path, int d, CovarianceType covariance, bool covarianceGiven, ulong seed, bool json)
     {
         var rows = PrefixedChunks.Collect(reader, OnlineHmmOptions.DefaultBufferSize, d);
         var n = NonEmpty(rows, path, "--states");
         var data = rows.Head(n);
         var maxStates = (int)Math.Clamp(n / (2L * (d + 1)), 1, HmmFit.DefaultMaxStates);
         var options = new HmmFitOptions { States = 1, Covariance = covariance, Seed = seed };
+        var types = HmmFit.CovarianceTypes(options, chooseCovariance: !covarianceGiven);
         var choice = context.WithProgress<HmmProgress, HmmStateChoice>($"Choosing the number of states (1..{maxStates}) by BIC on the first {n} rows", json,
             HmmFit.Describe,
-            p => HmmStateChoice.ByBic(data, options, maxStates, p, context.Cancellation));
-        var why = HmmFit.Why(choice, maxStates, $"on the first {n} rows");
-        return new Choice(choice.Best.States, covariance, why, HmmFit.Reported(choice), rows, n);
+            p => HmmStateChoice.ByBic(data, options, maxStates, types, p, context.Cancellation));
+        var why = HmmFit.Why(choice, maxStates, types, $"on the first {n} rows");
+        return new Choice(choice.Best.States, choice.Best.Covariance, why, HmmFit.Reported(choice), rows, n);
     }
 
     private static int NonEmpty(PrefixedChunks rows, string path, string flag) =>

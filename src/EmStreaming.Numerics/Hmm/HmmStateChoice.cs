@@ -2,7 +2,7 @@ using EmStreaming.Numerics.Gmm;
 
 namespace EmStreaming.Numerics.Hmm;
 
-/// <summary>One candidate of <see cref="HmmStateChoice.ByBic"/>: a number of states with its fit.</summary>
+/// <summary>One candidate of <see cref="HmmStateChoice.ByBic(DataMatrix, HmmFitOptions, int, IReadOnlyList{CovarianceType}, IProgress{HmmProgress}?, CancellationToken)"/>: a number of states with its fit.</summary>
 /// <param name="States">K.</param>
 /// <param name="Bic">BIC on the fitted sequence (lower is better).</param>
 /// <param name="UnderdeterminedStates">
@@ -10,7 +10,11 @@ namespace EmStreaming.Numerics.Hmm;
 /// d + 1 for a full covariance, 2 for a diagonal one. Their likelihood is the covariance floor's, not the data's.
 /// </param>
 /// <param name="Fit">The fit.</param>
-public sealed record HmmStateCandidate(int States, double Bic, int UnderdeterminedStates, HmmFitResult Fit);
+public sealed record HmmStateCandidate(int States, double Bic, int UnderdeterminedStates, HmmFitResult Fit)
+{
+    /// <summary>The emissions' covariance type of this candidate.</summary>
+    public CovarianceType Covariance => Fit.Model.CovarianceType;
+}
 
 /// <summary>
 /// The number of states of a Gaussian HMM chosen by BIC, as <see cref="GaussianMixtureEM.ChooseByBic"/> chooses a mixture's:
@@ -36,29 +40,49 @@ public sealed class HmmStateChoice
     /// null), stopping after BIC rose twice, and chooses as the class says.
     /// </summary>
     /// <exception cref="ArgumentException">WarmStart is set, or the data cannot be fitted (as <see cref="GaussianHmmEM.Fit(DataMatrix, HmmFitOptions, IProgress{HmmProgress}?, CancellationToken)"/>).</exception>
-    public static HmmStateChoice ByBic(DataMatrix data, HmmFitOptions options, int maxStates, IProgress<HmmProgress>? progress = null, CancellationToken cancellationToken = default)
+    public static HmmStateChoice ByBic(DataMatrix data, HmmFitOptions options, int maxStates, IProgress<HmmProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        ByBic(data, options, maxStates, [options?.Covariance ?? CovarianceType.Full], progress, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ByBic(DataMatrix, HmmFitOptions, int, IProgress{HmmProgress}?, CancellationToken)"/> for each covariance
+    /// type of <paramref name="covarianceTypes"/> (full or diag; options' Covariance is replaced), choosing among all the
+    /// candidates: the number of states and the emissions' covariance type together, as a mixture's K and type are chosen.
+    /// </summary>
+    /// <exception cref="ArgumentException">No covariance type, one an HMM does not support, WarmStart is set, or the data cannot be fitted.</exception>
+    public static HmmStateChoice ByBic(
+        DataMatrix data, HmmFitOptions options, int maxStates, IReadOnlyList<CovarianceType> covarianceTypes, IProgress<HmmProgress>? progress = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(covarianceTypes);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxStates, 1);
         if (options.WarmStart is not null)
         {
             throw new ArgumentException("WarmStart cannot be used when choosing the number of states", nameof(options));
         }
 
-        var candidates = new List<HmmStateCandidate>();
-        var previous = double.PositiveInfinity;
-        var rises = 0;
-        for (var k = 1; k <= Math.Min(maxStates, data.Rows); k++)
+        if (covarianceTypes.Count == 0 || covarianceTypes.Any(t => t is not (CovarianceType.Full or CovarianceType.Diag)))
         {
-            var fit = GaussianHmmEM.Fit(data, options with { States = k }, progress, cancellationToken);
-            var bic = fit.Bic;
-            candidates.Add(new HmmStateCandidate(k, bic, Underdetermined(fit.Model, data), fit));
-            rises = bic > previous ? rises + 1 : 0;
-            previous = Math.Min(previous, bic);
-            if (rises >= 2)
+            throw new ArgumentException("an HMM's covariance types to choose from are full and diag (at least one)", nameof(covarianceTypes));
+        }
+
+        var candidates = new List<HmmStateCandidate>();
+        foreach (var type in covarianceTypes)
+        {
+            var previous = double.PositiveInfinity;
+            var rises = 0;
+            for (var k = 1; k <= Math.Min(maxStates, data.Rows); k++)
             {
-                break;
+                var fit = GaussianHmmEM.Fit(data, options with { States = k, Covariance = type }, progress, cancellationToken);
+                var bic = fit.Bic;
+                candidates.Add(new HmmStateCandidate(k, bic, Underdetermined(fit.Model, data), fit));
+                rises = bic > previous ? rises + 1 : 0;
+                previous = Math.Min(previous, bic);
+                if (rises >= 2)
+                {
+                    break;
+                }
             }
         }
 

@@ -277,6 +277,42 @@ public sealed class FitCommandTests
         Assert.Contains("model choice: chose 2 state(s)", text);
     }
 
+    /// <summary>
+    /// Without --states and --covariance the covariance type is chosen with the states, as a mixture's is: 8 independent
+    /// columns in two regimes give diag (each candidate reported with its type); --covariance full keeps full.
+    /// </summary>
+    [Fact]
+    public void FitHmm_NoStatesNoCovariance_ChoosesFullOrDiagToo()
+    {
+        var text = new System.Text.StringBuilder("a,b,c,d,e,f,g,h\n");
+        var rng = new Random(4);
+        var regime = 0;
+        for (var t = 0; t < 1_500; t++)
+        {
+            regime = rng.NextDouble() < 0.02 ? 1 - regime : regime;
+            text.AppendLine(string.Join(',', Enumerable.Range(0, 8).Select(j =>
+                ((regime * 5.0 * (j % 2)) + Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble())).ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+        }
+
+        using var file = new CliRunner.TempFile(content: text.ToString());
+        var (code, output, error) = CliRunner.Run("fit", file.Path, "--model", "hmm", "--json");
+        Assert.True(code == 0, error);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal("diag", doc.RootElement.GetProperty("covariance").GetString());
+        Assert.Equal(2, doc.RootElement.GetProperty("k").GetInt32());
+        var chosen = doc.RootElement.GetProperty("chosen");
+        Assert.StartsWith("chose 2 state(s), covariance=diag: the lowest BIC", chosen.GetProperty("why").GetString());
+        Assert.Contains("K = 1..8 × full/diag", chosen.GetProperty("why").GetString());
+        var types = chosen.GetProperty("candidates").EnumerateArray().Select(c => c.GetProperty("covariance").GetString()).Distinct().Order().ToArray();
+        Assert.Equal(new[] { "diag", "full" }, types!);
+
+        var (code2, output2, error2) = CliRunner.Run("fit", file.Path, "--model", "hmm", "--covariance", "full", "--json");
+        Assert.True(code2 == 0, error2);
+        using var doc2 = JsonDocument.Parse(output2);
+        Assert.Equal("full", doc2.RootElement.GetProperty("covariance").GetString());
+        Assert.All(doc2.RootElement.GetProperty("chosen").GetProperty("candidates").EnumerateArray(), c => Assert.False(c.TryGetProperty("covariance", out _)));
+    }
+
     [Theory]
     [InlineData("fit", "-k", "1")]
     [InlineData("fit", "--model", "hmm")]

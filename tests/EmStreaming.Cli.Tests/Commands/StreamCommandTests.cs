@@ -301,7 +301,7 @@ public sealed class StreamCommandTests
         var (code, output, error) = CliRunner.Run("stream", file.Path, "--model", "hmm", "--report-every", "1000", "--json");
         Assert.True(code == 0, error);
         var final = FinalState(output);
-        Assert.StartsWith("chose 3 state(s): the lowest BIC", final.GetProperty("chosen").GetProperty("why").GetString());
+        Assert.StartsWith("chose 3 state(s), covariance=", final.GetProperty("chosen").GetProperty("why").GetString());
         Assert.Contains("on the first 1000 rows", final.GetProperty("chosen").GetProperty("why").GetString());
         Assert.Equal(4000, final.GetProperty("observations").GetInt64());
         var means = final.GetProperty("means").EnumerateArray().Select(m => m[0].GetDouble()).Order().ToArray();

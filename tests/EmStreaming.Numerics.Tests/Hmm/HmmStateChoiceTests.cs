@@ -64,6 +64,55 @@ public sealed class HmmStateChoiceTests
         Assert.Equal(1, choice.Best.States);
     }
 
+    /// <summary>
+    /// With full and diag to choose from, the states and the covariance type are chosen together: independent columns in
+    /// 6-D (a full covariance adds 15 parameters per state that explain nothing) give diag, correlated ones (ρ = 0.8) full;
+    /// and the number of states is right either way.
+    /// </summary>
+    [Theory]
+    [InlineData(0.0, CovarianceType.Diag)]
+    [InlineData(0.8, CovarianceType.Full)]
+    public void ByBic_FullOrDiag_ChoosesTheTypeThatExplainsTheColumns(double rho, CovarianceType expected)
+    {
+        const int d = 6, k = 3;
+        var covariance = new double[d * d];
+        for (var i = 0; i < d; i++)
+        {
+            for (var j = 0; j < d; j++)
+            {
+                covariance[(i * d) + j] = i == j ? 1 : rho;
+            }
+        }
+
+        var means = new double[k * d];
+        for (var s = 0; s < k; s++)
+        {
+            means[(s * d) + s] = 6; // state s sits 6 SDs out along column s
+        }
+
+        double[] transitions = [0.95, 0.03, 0.02, 0.02, 0.95, 0.03, 0.03, 0.02, 0.95];
+        var truth = GaussianHmm.Create([0.4, 0.3, 0.3], transitions, means, [.. covariance, .. covariance, .. covariance], k, d, CovarianceType.Full);
+        var data = truth.Sample(3_000, 9);
+        var choice = HmmStateChoice.ByBic(data, new HmmFitOptions { States = 1, Seed = 3 }, 6, [CovarianceType.Full, CovarianceType.Diag]);
+        Assert.Equal(expected, choice.Best.Covariance);
+        Assert.Equal(k, choice.Best.States);
+        Assert.Contains(choice.Candidates, c => c.Covariance == CovarianceType.Full);
+        Assert.Contains(choice.Candidates, c => c.Covariance == CovarianceType.Diag);
+        Assert.All(choice.Candidates, c => Assert.True(c.Bic >= choice.Best.Bic || c.UnderdeterminedStates > 0));
+
+        // One type given: only that type is fitted, as before.
+        var diagOnly = HmmStateChoice.ByBic(data, new HmmFitOptions { States = 1, Seed = 3, Covariance = CovarianceType.Diag }, 6);
+        Assert.All(diagOnly.Candidates, c => Assert.Equal(CovarianceType.Diag, c.Covariance));
+    }
+
+    [Fact]
+    public void ByBic_ATypeAnHmmDoesNotSupport_IsRefused()
+    {
+        var data = Regimes(2).Sample(200, 1);
+        Assert.Throws<ArgumentException>(() => HmmStateChoice.ByBic(data, new HmmFitOptions { States = 1 }, 3, [CovarianceType.Full, CovarianceType.Spherical]));
+        Assert.Throws<ArgumentException>(() => HmmStateChoice.ByBic(data, new HmmFitOptions { States = 1 }, 3, []));
+    }
+
     private static GaussianHmm Regimes(int k)
     {
         var start = new double[k];
