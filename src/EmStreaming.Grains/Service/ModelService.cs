@@ -285,7 +285,7 @@ internal sealed class ModelService(
 
         if (idempotencyKey is null)
         {
-            return await AppendValidatedAsync(id, target, validate(target.Dimension, rows), 0, null, cancellationToken).ConfigureAwait(false);
+            return await AppendValidatedAsync(id, target, validate(target.Dimension, rows), keyed: false, 0, null, cancellationToken).ConfigureAwait(false);
         }
 
         // One request per key at a time, so two concurrent retries cannot both append.
@@ -306,6 +306,7 @@ internal sealed class ModelService(
             // this process, and two silos that both found the key free would both append and answer, while the grain applies
             // only the first batch it reads under the key (a different batch under the same key was acknowledged, never applied).
             var reservation = new StoredAnswer(request, null, identity.Item1, identity.Item2);
+            var legacy = false;
             if (await registry.ReserveAnswerAsync(id, idempotencyKey, reservation, cancellationToken).ConfigureAwait(false) is { } stored)
             {
                 counter.GiveBack(identity.Item2); // unused: no gap in this producer's numbering when nothing came in between
@@ -326,6 +327,7 @@ internal sealed class ModelService(
                 // it again under that request's identity; whichever copy the grain reads second is a duplicate in its window.
                 // (A reservation without an identity, written before they existed, falls back to a new one and the key hash.)
                 identity = stored.ProducerId is { } producer ? (producer, stored.Sequence) : appends ? (ProducerId, counter.Next()) : default;
+                legacy = stored.ProducerId is null;
                 if (stored.ProducerId is not null
                     && await RetryAsync(id, idempotencyKey, validated, request, identity, cancellationToken).ConfigureAwait(false) is { } known)
                 {
@@ -333,7 +335,12 @@ internal sealed class ModelService(
                 }
             }
 
-            var result = await AppendValidatedAsync(id, target, validated, ModelStreamRecord.HashKey(idempotencyKey), identity.Item1 is null ? null : identity, cancellationToken)
+            // The record carries the key's hash only for such a legacy reservation: its copies are appended under different
+            // identities, and the grain tells them apart by the hash. Otherwise the identity alone makes the batch apply once,
+            // and a hash in the record would let another key of the same 64-bit hash (a crafted one) drop this acknowledged
+            // batch as a copy of its own.
+            var keyHash = legacy ? ModelStreamRecord.HashKey(idempotencyKey) : 0;
+            var result = await AppendValidatedAsync(id, target, validated, keyed: true, keyHash, identity.Item1 is null ? null : identity, cancellationToken)
                 .ConfigureAwait(false);
             await registry.SaveAnswerAsync(id, idempotencyKey, new StoredAnswer(request, result), cancellationToken).ConfigureAwait(false);
             Answered(id, identity);
@@ -399,8 +406,8 @@ internal sealed class ModelService(
 
     // identity: the record's producer id and sequence, a keyed request's reserved one; null: this producer's next.
     private async Task<AppendResult> AppendValidatedAsync(
-        string id, AppendTarget target, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated, ulong keyHash, (string Producer, long Sequence)? identity,
-        CancellationToken cancellationToken)
+        string id, AppendTarget target, (DataMatrix? Accepted, IReadOnlyList<RejectedRow> Rejected) validated, bool keyed, ulong keyHash,
+        (string Producer, long Sequence)? identity, CancellationToken cancellationToken)
     {
         var (accepted, rejected) = validated;
         if (accepted is null || accepted.Rows == 0)
@@ -430,7 +437,7 @@ internal sealed class ModelService(
         else if (count)
         {
             counter.Accepted(target.Generation, accepted.Rows);
-            if (keyHash != 0)
+            if (keyed)
             {
                 // Until the answer is recorded, a retry in this process must not count these rows again.
                 _unanswered[(id, sequence)] = 0;

@@ -44,6 +44,34 @@ public sealed class IdempotencyRetryTests
     }
 
     /// <summary>
+    /// A key reserved by a version that recorded no identity with it (only the request's legacy hash), whose batch reached
+    /// the stream with the key's hash under that process's producer: a retry can only append under a new identity, and the
+    /// grain must still apply one copy. The retry's record carries the key's hash (only such a retry's does), and the grain
+    /// drops it as the first copy's twin.
+    /// </summary>
+    [Fact]
+    public async Task RetryOfALegacyReservation_AppendedUnderANewIdentity_AppliedOnceByTheKeysHash()
+    {
+        await using var h = await ModelHarness.StartAsync();
+        await h.Service.PutModelAsync("lg", ModelHarness.Gmm());
+        var batch = ModelHarness.Rows(10, 2, 1);
+        var generation = (await h.Registry.GetAsync("lg", CancellationToken.None))!.Generation;
+        var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
+            .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "lg"));
+        await stream.OnNextAsync(ModelStreamRecord.Observations("old-process", 1, generation, batch, DateTimeOffset.UtcNow, ModelStreamRecord.HashKey("first")));
+        var validated = (batch, (IReadOnlyList<RejectedRow>)[]);
+        await h.Registry.SaveAnswerAsync("lg", "first", new StoredAnswer(RequestFingerprint.FromLegacy(RequestFingerprint.LegacyHash(validated)), null), default);
+        await h.WaitForObservationsAsync("lg", 10);
+
+        var retry = await h.Service.AppendAsync("lg", batch, "first");
+        Assert.Equal(10, retry.Accepted);
+        await h.Service.AppendAsync("lg", ModelHarness.Rows(3, 2, 7));
+        await Wait.UntilAsync(() => h.Recorder.Applied.Any(a => a.Model == "lg" && a.Record.RowCount == 3), "the fence append");
+        Assert.Equal(13, (await h.Service.GetStateAsync("lg")).Observations);
+        Assert.True((await h.Service.AppendAsync("lg", batch, "first")).Replayed);
+    }
+
+    /// <summary>
     /// The first attempt's batch is applied but its answer never recorded; eight days later more producers than the model keeps
     /// whatever their age (32) append to it: the first attempt's producer window, idle that long, is evicted. A retry appended
     /// under its identity would start a new window and be applied twice; the model says it can no longer tell, and the retry

@@ -1,3 +1,4 @@
+using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Tests.TestSupport;
 using EmStreaming.Numerics;
 
@@ -88,6 +89,29 @@ public sealed class ModelServiceTests
         Assert.Equal(first.FirstPosition, second.FirstPosition);
         Assert.Equal(40, (await h.WaitForObservationsAsync("m", 40)).Observations);
         await Assert.ThrowsAsync<ModelConflictException>(() => h.Service.AppendAsync("m", ModelHarness.Rows(30, 2, 5), "k-1"));
+    }
+
+    /// <summary>
+    /// Two different idempotency keys whose 64-bit FNV-1a hashes are equal (found in seconds by a rho search over
+    /// "key-" + 11 letters; anyone can craft such a pair for a key they can guess, such as "batch-0001") are two batches:
+    /// both are applied. The grain dropped the second as a copy of the first, after its 200: an acknowledged batch lost.
+    /// </summary>
+    [Fact]
+    public async Task AppendAsync_TwoKeysWithTheSameHash_BothBatchesApplied()
+    {
+        const string a = "key-I9d_M3K_5cd", b = "key-Ijz6aqY2Sdx";
+        Assert.Equal(ModelStreamRecord.HashKey(a), ModelStreamRecord.HashKey(b));
+        await using var h = await ModelHarness.StartAsync();
+        await h.Service.PutModelAsync("m", ModelHarness.Gmm());
+
+        var first = await h.Service.AppendAsync("m", ModelHarness.Rows(30, 2, 3), a);
+        var second = await h.Service.AppendAsync("m", ModelHarness.Rows(20, 2, 4), b);
+        await h.Service.AppendAsync("m", ModelHarness.Rows(10, 2, 5));
+
+        Assert.Equal((30, false), (first.Accepted, first.Replayed));
+        Assert.Equal((20, false), (second.Accepted, second.Replayed));
+        var status = await h.WaitForObservationsAsync("m", 60);
+        Assert.Equal(60, status.Observations);
     }
 
     [Fact]
