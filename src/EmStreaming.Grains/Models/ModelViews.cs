@@ -117,7 +117,8 @@ internal static class ModelViews
         for (var i = 0; i < n; i++)
         {
             result[i] = probabilities.AsSpan(i * k, k).ToArray();
-            regimes[i] = ArgMax(result[i]);
+            // The live filter's rule: the most likely regime, with hysteresis (the first row takes the most likely one).
+            regimes[i] = RegimeTracking.Next(i == 0 ? -1 : regimes[i - 1], result[i]);
         }
 
         var tail = new double[n];

@@ -162,10 +162,14 @@ public sealed partial class OnlineGaussianHmm
     /// </summary>
     public ReadOnlySpan<double> RegimeProbabilities => _phi;
 
-    /// <summary>Most likely current regime (argmax of <see cref="RegimeProbabilities"/>, 0-based), or −1 while buffering.</summary>
+    /// <summary>
+    /// The current regime (0-based), or −1 while buffering: the most likely one with hysteresis (<see cref="RegimeTracking"/>):
+    /// another regime takes over once its filtered probability reaches 0.8, or the current one's falls to 0.2. After a refit is
+    /// adopted, the most likely one under the new parameters.
+    /// </summary>
     public int Regime => _regime;
 
-    /// <summary>Number of consecutive observations (the last one included) whose most likely regime was <see cref="Regime"/>; 0 while buffering.</summary>
+    /// <summary>Number of consecutive observations (the last one included) for which <see cref="Regime"/> has been the current regime; 0 while buffering.</summary>
     public long RunLength => _runLength;
 
     /// <summary>
@@ -436,22 +440,14 @@ public sealed partial class OnlineGaussianHmm
             }
         }
 
-        var best = 0;
-        for (var j = 1; j < k; j++)
-        {
-            if (_phi[j] > _phi[best])
-            {
-                best = j;
-            }
-        }
-
-        if (best == _regime)
+        var next = RegimeTracking.Next(_regime, _phi);
+        if (next == _regime)
         {
             _runLength++;
         }
         else
         {
-            _regime = best;
+            _regime = next;
             _runLength = 1;
         }
 

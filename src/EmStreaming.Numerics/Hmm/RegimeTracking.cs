@@ -1,0 +1,43 @@
+namespace EmStreaming.Numerics.Hmm;
+
+/// <summary>
+/// The regime a filter reports: the most likely one, with hysteresis. It changes to the most likely regime once that regime's
+/// filtered probability reaches <see cref="Confidence"/>, or once the current regime's has fallen to 1 − <see cref="Confidence"/>
+/// or below; otherwise it stays.
+/// </summary>
+/// <remarks>
+/// The filter's plain argmax flips whenever one observation tips the balance, and back at the next: with the true
+/// parameters of a two-regime series (calm and volatile returns, one switch per 100–1,000 rows) it changed 2.1–3.7 times as
+/// often as the regime did (1,007 changes for 470 switches; 212 for 57). With 0.8 it changes about as often as the regime
+/// (537 for 470; 64 for 57; 957 for 988 at one switch per 50 rows), for 0.2–1.9 points more rows misjudged and a switch
+/// reported 0.5–8 rows later (docs/models-stay-right.md §15).
+/// </remarks>
+public static class RegimeTracking
+{
+    /// <summary>The filtered probability at which another regime takes over: 0.8.</summary>
+    public const double Confidence = 0.8;
+
+    /// <summary>
+    /// The regime to report after a filter step whose probabilities are <paramref name="probabilities"/> (K entries summing to 1),
+    /// given the one reported before (<paramref name="current"/>, −1 for none: the most likely one is taken).
+    /// </summary>
+    public static int Next(int current, ReadOnlySpan<double> probabilities)
+    {
+        var best = 0;
+        for (var j = 1; j < probabilities.Length; j++)
+        {
+            if (probabilities[j] > probabilities[best])
+            {
+                best = j;
+            }
+        }
+
+        if (current < 0 || current >= probabilities.Length || best == current)
+        {
+            return best;
+        }
+
+        // NaN probabilities (never expected) keep the current regime.
+        return probabilities[best] >= Confidence || probabilities[current] <= 1 - Confidence ? best : current;
+    }
+}
