@@ -35,7 +35,7 @@ internal static class StreamCommand
         var file = new Argument<string>("file") { Description = "CSV file with a header row; rows are fed in file order." };
         var model = new Option<string>("--model") { Description = "Model kind: gmm or hmm.", DefaultValueFactory = _ => "gmm" };
         var components = new Option<int?>("--components", "-k") { Description = "Number of mixture components (gmm); without it, K and the covariance type are chosen by BIC on the first rows, as fit chooses them." };
-        var states = new Option<int?>("--states") { Description = "Number of hidden states (hmm); without it, chosen by BIC on the first 1,000 rows, as fit --model hmm chooses it." };
+        var states = new Option<int?>("--states") { Description = "Number of hidden states (hmm); without it, chosen by BIC on the first 1,000 rows (with full or diag, unless --covariance is given), as fit --model hmm chooses it." };
         var covariance = new Option<string>("--covariance") { Description = "Covariance type: full, diag, spherical, tied (hmm: full or diag).", DefaultValueFactory = _ => "full" };
         var halfLife = new Option<double?>("--half-life") { Description = "Constant step with this half-life in observations: forgets old data, tracks drift." };
         var alpha = new Option<double?>("--alpha") { Description = "Decaying step (n + n0)^-alpha, alpha in (0.5, 1], parameters averaged from 5,000 rows: converges on stationary data." };
