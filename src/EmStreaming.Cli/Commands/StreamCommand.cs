@@ -132,8 +132,8 @@ internal static class StreamCommand
             if (resume is null && k is null)
             {
                 chosen = kind == "gmm"
-                    ? StreamModelChoice.ChooseGmm(context, reader, path, d, cov, GmmArguments.Given(parse, covariance), parse.GetValue(seed), json)
-                    : StreamModelChoice.ChooseHmm(context, reader, path, d, cov, GmmArguments.Given(parse, covariance), parse.GetValue(seed), json);
+                    ? StreamModelChoice.ChooseGmm(context, reader, schema, cov, GmmArguments.Given(parse, covariance), parse.GetValue(seed), json)
+                    : StreamModelChoice.ChooseHmm(context, reader, schema, cov, GmmArguments.Given(parse, covariance), parse.GetValue(seed), json);
                 (k, cov, rows) = (chosen.K, chosen.Covariance, chosen.Rows);
                 output.Chosen(chosen);
             }

@@ -291,6 +291,44 @@ public sealed class StreamCommandTests
         Assert.Equal(3, output.Split('\n').Count(l => l.StartsWith("  component ", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// A column with no value in the first 1,000 rows: the choice waits for it, as the estimator's warm-up does, and is made on
+    /// the newest rows once that column has two values among them (it failed: "column 1 has no observed value"). A column
+    /// that never has two values in any window is an error naming it.
+    /// </summary>
+    [Theory]
+    [InlineData("gmm")]
+    [InlineData("hmm")]
+    public void Stream_WithoutK_AColumnObservedLate_ChoosesOnTheNewestRowsOnceItHasValues(string model)
+    {
+        var data = ThreeClusterRows(3000, 7);
+        var values = data.Values.ToArray();
+        for (var i = 0; i < 1000; i++)
+        {
+            values[(i * 2) + 1] = double.NaN;
+        }
+
+        using var file = new CliRunner.TempFile(content: Csv(new DataMatrix(values, 3000, 2)));
+        var (code, output, error) = CliRunner.Run("stream", file.Path, "--model", model, "--report-every", "1000", "--json");
+        Assert.True(code == 0, error);
+        var final = FinalState(output);
+        var n = model == "gmm" ? 590 : 1000;
+        Assert.Contains($"on rows {1003 - n}..1002 (the first {n} had a column with fewer than two observed values)", final.GetProperty("chosen").GetProperty("why").GetString());
+        Assert.Equal(3000, final.GetProperty("observations").GetInt64());
+        Assert.Equal(3, final.GetProperty("means").GetArrayLength());
+
+        var once = new StringBuilder("a,b\n1,2\n");
+        for (var i = 0; i < 2000; i++)
+        {
+            once.Append(CultureInfo.InvariantCulture, $"{i % 7},\n");
+        }
+
+        using var never = new CliRunner.TempFile(content: once.ToString());
+        var (code2, _, error2) = CliRunner.Run("stream", never.Path, "--model", model);
+        Assert.Equal(2, code2);
+        Assert.Contains($"column 'b' has fewer than two observed values in any {n} consecutive rows of the first 2001, so no model can be chosen", error2);
+    }
+
     [Fact]
     public void Stream_HmmWithoutStates_ChoosesTheStatesOnTheFirstThousandRows()
     {
