@@ -54,6 +54,13 @@ public sealed record ModelDefinition
     /// </summary>
     public double? AnomalyTailProbability { get; init; }
 
+    /// <summary>
+    /// hmm only: the filtered probability at which another regime becomes the reported one (its <c>regime</c>, the
+    /// <c>regimeChanged</c> events, the filter endpoint's regimes), in [0.5, 1); 0.5 is the plain argmax; null = 0.8
+    /// (<see cref="Numerics.Hmm.RegimeTracking"/>). A policy: changing it keeps the learned state.
+    /// </summary>
+    public double? RegimeConfidence { get; init; }
+
     /// <summary>Seed of every random choice the model makes (initialization, restarts, re-seeding).</summary>
     public ulong Seed { get; init; }
 }

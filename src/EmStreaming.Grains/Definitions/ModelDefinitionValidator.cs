@@ -115,6 +115,20 @@ public static class ModelDefinitionValidator
                 "anomalyTailProbability", $"anomalyTailProbability must be between 0 and 1, exclusive (for example 1e-4: about one row in 10,000 the model explains), not {p}");
         }
 
+        if (definition.RegimeConfidence is { } c)
+        {
+            if (definition.Kind != ModelKind.Hmm)
+            {
+                throw new ModelValidationException("regimeConfidence", "regimeConfidence applies to an hmm (the reported regime); a gmm has none");
+            }
+
+            if (!Numerics.Hmm.RegimeTracking.IsValidConfidence(c))
+            {
+                throw new ModelValidationException(
+                    "regimeConfidence", $"regimeConfidence must be at least 0.5 (the most likely regime at every row) and below 1 (for example 0.8, the default), not {c}");
+            }
+        }
+
         var refit = definition.Refit ?? throw new ModelValidationException("refit", "refit must not be null");
         if (refit.EveryObservations is < 1)
         {

@@ -114,7 +114,9 @@ internal sealed partial class ModelCore
         }
         else
         {
+            // The regime confidence is the definition's policy, not the estimator's state: a replace that changes only it keeps the state.
             core._hmm = OnlineGaussianHmm.RestoreState(estimator);
+            core._hmm.RegimeConfidence = RegimeConfidence(definition);
         }
 
         if (version >= 2)

@@ -597,6 +597,9 @@ internal sealed partial class ModelCore
         ];
     }
 
+    /// <summary>The definition's regime confidence, or the default (0.8).</summary>
+    internal static double RegimeConfidence(ModelDefinition definition) => definition.RegimeConfidence ?? Numerics.Hmm.RegimeTracking.Confidence;
+
     private void CreateEstimator()
     {
         if (Definition.Kind == ModelKind.Gmm)
@@ -605,7 +608,7 @@ internal sealed partial class ModelCore
         }
         else
         {
-            _hmm = new OnlineGaussianHmm(HmmOptions(Definition), Definition.Dimension);
+            _hmm = new OnlineGaussianHmm(HmmOptions(Definition), Definition.Dimension) { RegimeConfidence = RegimeConfidence(Definition) };
         }
     }
 

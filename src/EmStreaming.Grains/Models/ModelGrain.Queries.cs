@@ -68,7 +68,7 @@ internal sealed partial class ModelGrain
     {
         var (p, matrix) = QueryRows(rows);
         var hmm = p.Hmm ?? throw new ArgumentException($"model '{Id}' is a gmm; regimes exist only for an hmm", nameof(rows));
-        return Task.FromResult(ModelViews.Filter(hmm, matrix));
+        return Task.FromResult(ModelViews.Filter(hmm, matrix, ModelCore.RegimeConfidence(p.Entry!.Definition)));
     }
 
     public Task<RowsView> ImputeAsync(RowsView rows)

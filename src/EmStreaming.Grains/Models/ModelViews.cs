@@ -107,7 +107,7 @@ internal static class ModelViews
         return new PredictResult(labels, probabilities, logDensity, anomaly, tail);
     }
 
-    public static RegimeResult Filter(GaussianHmm hmm, DataMatrix rows)
+    public static RegimeResult Filter(GaussianHmm hmm, DataMatrix rows, double regimeConfidence = RegimeTracking.Confidence)
     {
         int n = rows.Rows, k = hmm.States;
         var probabilities = new double[n * k];
@@ -118,7 +118,7 @@ internal static class ModelViews
         {
             result[i] = probabilities.AsSpan(i * k, k).ToArray();
             // The live filter's rule: the most likely regime, with hysteresis (the first row takes the most likely one).
-            regimes[i] = RegimeTracking.Next(i == 0 ? -1 : regimes[i - 1], result[i]);
+            regimes[i] = RegimeTracking.Next(i == 0 ? -1 : regimes[i - 1], result[i], regimeConfidence);
         }
 
         var tail = new double[n];

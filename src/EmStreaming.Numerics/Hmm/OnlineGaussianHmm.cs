@@ -169,6 +169,21 @@ public sealed partial class OnlineGaussianHmm
     /// </summary>
     public int Regime => _regime;
 
+    /// <summary>
+    /// The filtered probability at which another regime takes over <see cref="Regime"/> (<see cref="RegimeTracking"/>; 0.5 = the
+    /// plain argmax). A reporting policy, not learned state: not saved with the state, so set it again after a restore.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not in [0.5, 1).</exception>
+    public double RegimeConfidence
+    {
+        get => _regimeConfidence;
+        set => _regimeConfidence = RegimeTracking.IsValidConfidence(value)
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "the regime confidence must be at least 0.5 and below 1");
+    }
+
+    private double _regimeConfidence = RegimeTracking.Confidence;
+
     /// <summary>Number of consecutive observations (the last one included) for which <see cref="Regime"/> has been the current regime; 0 while buffering.</summary>
     public long RunLength => _runLength;
 
@@ -440,7 +455,7 @@ public sealed partial class OnlineGaussianHmm
             }
         }
 
-        var next = RegimeTracking.Next(_regime, _phi);
+        var next = RegimeTracking.Next(_regime, _phi, _regimeConfidence);
         if (next == _regime)
         {
             _runLength++;

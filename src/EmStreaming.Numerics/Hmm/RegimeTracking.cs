@@ -14,15 +14,25 @@ namespace EmStreaming.Numerics.Hmm;
 /// </remarks>
 public static class RegimeTracking
 {
-    /// <summary>The filtered probability at which another regime takes over: 0.8.</summary>
+    /// <summary>The filtered probability at which another regime takes over, by default: 0.8.</summary>
     public const double Confidence = 0.8;
+
+    /// <summary>Whether <paramref name="confidence"/> is one <see cref="Next"/> takes: from 0.5 (the plain argmax) up to, not including, 1.</summary>
+    public static bool IsValidConfidence(double confidence) => confidence is >= 0.5 and < 1;
 
     /// <summary>
     /// The regime to report after a filter step whose probabilities are <paramref name="probabilities"/> (K entries summing to 1),
     /// given the one reported before (<paramref name="current"/>, −1 for none: the most likely one is taken).
+    /// <paramref name="confidence"/> 0.5 is the plain argmax.
     /// </summary>
-    public static int Next(int current, ReadOnlySpan<double> probabilities)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="confidence"/> is not in [0.5, 1).</exception>
+    public static int Next(int current, ReadOnlySpan<double> probabilities, double confidence = Confidence)
     {
+        if (!IsValidConfidence(confidence))
+        {
+            throw new ArgumentOutOfRangeException(nameof(confidence), confidence, "the regime confidence must be at least 0.5 and below 1");
+        }
+
         var best = 0;
         for (var j = 1; j < probabilities.Length; j++)
         {
@@ -38,6 +48,6 @@ public static class RegimeTracking
         }
 
         // NaN probabilities (never expected) keep the current regime.
-        return probabilities[best] >= Confidence || probabilities[current] <= 1 - Confidence ? best : current;
+        return probabilities[best] >= confidence || probabilities[current] <= 1 - confidence ? best : current;
     }
 }

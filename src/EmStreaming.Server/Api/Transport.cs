@@ -54,6 +54,9 @@ public sealed record ModelDefinitionDto
     /// <summary>Tail probability (0 to 1, exclusive) below which an anomaly event is emitted: scale-free, about that share of the rows the model explains.</summary>
     public double? AnomalyTailProbability { get; init; }
 
+    /// <summary>hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the argmax) to 1 exclusive; absent = 0.8.</summary>
+    public double? RegimeConfidence { get; init; }
+
     public ulong? Seed { get; init; }
 
     internal ModelDefinition ToDefinition()
@@ -108,6 +111,7 @@ public sealed record ModelDefinitionDto
             },
             AnomalyThreshold = AnomalyThreshold,
             AnomalyTailProbability = AnomalyTailProbability,
+            RegimeConfidence = RegimeConfidence,
             Seed = Seed ?? 0,
         };
     }
@@ -138,6 +142,7 @@ public sealed record ModelDefinitionDto
         },
         AnomalyThreshold = d.AnomalyThreshold,
         AnomalyTailProbability = d.AnomalyTailProbability,
+        RegimeConfidence = d.RegimeConfidence,
         Seed = d.Seed,
     };
 

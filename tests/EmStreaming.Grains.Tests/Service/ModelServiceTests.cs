@@ -1,3 +1,4 @@
+using EmStreaming.Numerics.Hmm;
 using EmStreaming.Grains.Models;
 using EmStreaming.Grains.Tests.TestSupport;
 using EmStreaming.Numerics;
@@ -317,6 +318,47 @@ public sealed class ModelServiceTests
             Assert.Equal(0, (await h.Service.GetStateAsync("m")).Observations);
             await h.Service.AppendAsync("m", ModelHarness.Rows(observations, 2, 2));
             await h.WaitForObservationsAsync("m", observations);
+        }
+    }
+
+    /// <summary>
+    /// regimeConfidence is a policy: a replace that changes only it keeps the learned state, and from then on the reported
+    /// regime follows it. At 0.5 it is the filter's most likely regime at every row (here the live state, and every row of
+    /// the filter endpoint); at the default 0.8 the filter endpoint's regimes change less often than that.
+    /// </summary>
+    [Fact]
+    public async Task RegimeConfidence_PolicyChangeKeepsTheState_AndTheReportedRegimeFollowsIt()
+    {
+        await using var h = await ModelHarness.StartAsync();
+        var truth = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.02, 0.98], [0.0, 0.0], [1.0, 9.0], 2, 1, CovarianceType.Diag);
+        var rows = truth.Sample(3_000, 5);
+        var definition = new ModelDefinition { Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Covariance = CovarianceType.Diag, Seed = 1 };
+        await h.Service.PutModelAsync("r", definition);
+        await h.Service.AppendAsync("r", new DataMatrix(rows.Values[..(2_000)].ToArray(), 2_000, 1));
+        await h.WaitForObservationsAsync("r", 2_000);
+
+        var probe = new DataMatrix(rows.Values[2_000..].ToArray(), 1_000, 1);
+        var atDefault = await h.Service.FilterAsync("r", probe);
+        await h.Service.PutModelAsync("r", definition with { RegimeConfidence = 0.5 });
+        Assert.Equal(2_000, (await h.Service.GetStateAsync("r")).Observations);
+        Assert.Equal(0.5, (await h.Service.GetModelAsync("r")).Definition.RegimeConfidence);
+
+        var atHalf = await h.Service.FilterAsync("r", probe);
+        static int Changes(int[] regimes) => regimes.Zip(regimes.Skip(1)).Count(z => z.First != z.Second);
+        for (var i = 0; i < probe.Rows; i++)
+        {
+            var p = atHalf.Probabilities[i];
+            Assert.Equal(p[1] > p[0] ? 1 : 0, atHalf.Regimes[i]);
+        }
+
+        Assert.True(Changes(atDefault.Regimes) < Changes(atHalf.Regimes), $"{Changes(atDefault.Regimes)} changes at 0.8, {Changes(atHalf.Regimes)} at 0.5");
+
+        for (var i = 0; i < 200; i++)
+        {
+            await h.Service.AppendAsync("r", new DataMatrix([rows.Values[2_000 + i]], 1, 1));
+            var state = await h.WaitForObservationsAsync("r", 2_001 + i);
+            var live = state.RegimeProbabilities!;
+            Assert.Equal(live[1] > live[0] ? 1 : 0, state.Regime);
         }
     }
 }

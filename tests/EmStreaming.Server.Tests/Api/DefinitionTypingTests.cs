@@ -117,5 +117,11 @@ public sealed class DefinitionTypingTests(ApiFactory factory) : IClassFixture<Ap
         Assert.Equal(18446744073709551615UL, definition.GetProperty("seed").GetUInt64());
         Assert.Equal(60.5, definition.GetProperty("refit").GetProperty("everySeconds").GetDouble());
         Assert.Equal(1e-4, definition.GetProperty("anomalyTailProbability").GetDouble());
+        Assert.True(!definition.TryGetProperty("regimeConfidence", out var none) || none.ValueKind == System.Text.Json.JsonValueKind.Null, definition.ToString());
+
+        var hmm = await _client.PutAsync("/v1/models/type:hmm", Http.Json("""{"kind":"hmm","dimension":1,"states":2,"regimeConfidence":0.9}"""));
+        Assert.True(hmm.StatusCode == HttpStatusCode.Created, await hmm.Content.ReadAsStringAsync());
+        Assert.Equal(0.9, (await hmm.ReadJsonAsync()).GetProperty("definition").GetProperty("regimeConfidence").GetDouble());
+        await (await _client.PutAsync("/v1/models/type:hmm2", Http.Json("""{"kind":"hmm","dimension":1,"states":2,"regimeConfidence":"0.9"}"""))).AssertProblemAsync(400, "regimeConfidence");
     }
 }

@@ -179,6 +179,20 @@ public sealed class BadInputRealSiloTests(RealSiloFactory factory) : IClassFixtu
         await (await _client.GetAsync("/v1/models/real:tail")).AssertProblemAsync(404, "id");
     }
 
+    [Theory]
+    [InlineData("hmm", "0.4", "at least 0.5")]
+    [InlineData("hmm", "1", "at least 0.5")]
+    [InlineData("hmm", "-0.8", "at least 0.5")]
+    [InlineData("gmm", "0.8", "applies to an hmm")]
+    public async Task Put_RegimeConfidenceOutOfRangeOrOnAGmm_Returns400AndCreatesNothing(string kind, string c, string expected)
+    {
+        var size = kind == "hmm" ? "states" : "components";
+        var response = await _client.PutAsync("/v1/models/real:confidence", Http.Json($$"""{"kind":"{{kind}}","dimension":1,"{{size}}":2,"regimeConfidence":{{c}}}"""));
+        var problem = await response.AssertProblemAsync(400, "regimeConfidence");
+        Assert.Contains(expected, problem.GetProperty("detail").GetString());
+        await (await _client.GetAsync("/v1/models/real:confidence")).AssertProblemAsync(404, "id");
+    }
+
     [Fact]
     public async Task Put_LongestHalfLife_CreatesAModelThatLearns()
     {
