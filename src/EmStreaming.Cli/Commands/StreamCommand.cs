@@ -43,6 +43,10 @@ internal static class StreamCommand
         var reportEvery = new Option<int>("--report-every") { Description = "Print a report every N rows.", DefaultValueFactory = _ => DefaultReportEvery };
         var seed = new Option<ulong>("--seed") { Description = "Random seed of the warm-up fit.", DefaultValueFactory = _ => 0UL };
         var columns = new Option<string?>("--columns") { Description = "Comma-separated column names to use (default: every numeric column)." };
+        var regimeConfidence = new Option<double?>("--regime-confidence")
+        {
+            Description = "hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the most likely one at every row) to 1 exclusive; default 0.8.",
+        };
         var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object per report, and the final state, one per line." };
         var saveState = new Option<string?>("--save-state") { Description = "Write the estimator's binary state here at the end (bit-exact resume with --resume-state)." };
         var resumeState = new Option<string?>("--resume-state") { Description = "Start from a state written by --save-state instead of from scratch." };
@@ -55,7 +59,7 @@ internal static class StreamCommand
 
         var command = new Command("stream", "Learn online from the rows of a CSV file, in order, and report as it goes.");
         command.Arguments.Add(file);
-        foreach (var o in new Option[] { model, components, states, covariance, halfLife, alpha, batchSize, reportEvery, seed, columns, saveState, resumeState, jsonOption, chunkRows })
+        foreach (var o in new Option[] { model, components, states, covariance, halfLife, alpha, batchSize, reportEvery, seed, columns, saveState, resumeState, regimeConfidence, jsonOption, chunkRows })
         {
             command.Options.Add(o);
         }
@@ -97,6 +101,14 @@ internal static class StreamCommand
                 if (parse.GetValue(components) is not null) throw new CliException("--components applies to --model gmm; use --states");
                 if (cov is not (CovarianceType.Full or CovarianceType.Diag)) throw new CliException("--covariance: an hmm supports full or diag");
                 k = parse.GetValue(states);
+            }
+
+            var confidence = parse.GetValue(regimeConfidence);
+            if (confidence is { } c && (kind != "hmm" || !RegimeTracking.IsValidConfidence(c)))
+            {
+                throw new CliException(kind != "hmm"
+                    ? "--regime-confidence applies to --model hmm"
+                    : $"--regime-confidence must be at least 0.5 and below 1 (for example 0.8, the default), not {c.ToString(CultureInfo.InvariantCulture)}");
             }
 
             var resume = parse.GetValue(resumeState) is { } statePath ? ReadState(statePath) : null;
@@ -180,6 +192,8 @@ internal static class StreamCommand
                     CheckResumedFlags(parse, "--states", k, estimator.States, "states", covariance, cov, estimator.CovarianceType, halfLife, alpha);
                 }
 
+                // A reporting policy, not state: a resumed stream takes the flag's value (or the default) too.
+                estimator.RegimeConfidence = confidence ?? RegimeTracking.Confidence;
                 RunHmm(estimator, watch, rows, every, output);
                 if (parse.GetValue(saveState) is { } target) WriteState(target, watch.Save(estimator));
             }

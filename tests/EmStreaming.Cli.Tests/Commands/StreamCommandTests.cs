@@ -329,6 +329,45 @@ public sealed class StreamCommandTests
         Assert.Contains($"column 'b' has fewer than two observed values in any {n} consecutive rows of the first 2001, so no model can be chosen", error2);
     }
 
+    /// <summary>--regime-confidence 0.5 reports the most likely regime at every row; the default 0.8 changes it less often.</summary>
+    [Fact]
+    public void Stream_HmmRegimeConfidence_HalfIsTheArgmax_TheDefaultChangesLessOften()
+    {
+        var truth = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.02, 0.98], [0.0, 0.0], [1.0, 9.0], 2, 1, CovarianceType.Diag);
+        using var file = new CliRunner.TempFile(content: Csv(truth.Sample(4000, 6)));
+        int Changes(params string[] extra)
+        {
+            var (code, output, error) = CliRunner.Run(["stream", file.Path, "--model", "hmm", "--states", "2", "--covariance", "diag", "--report-every", "1", "--json", .. extra]);
+            Assert.True(code == 0, error);
+            var regimes = new List<int>();
+            foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[..^1])
+            {
+                var report = JsonDocument.Parse(line).RootElement;
+                if (!report.TryGetProperty("regime", out var regime))
+                {
+                    continue; // warming up
+                }
+
+                regimes.Add(regime.GetInt32());
+                if (extra.Length > 0)
+                {
+                    var p = report.GetProperty("regimeProbabilities").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+                    Assert.Equal(p[1] > p[0] ? 1 : 0, regimes[^1]);
+                }
+            }
+
+            Assert.True(regimes.Count > 2_900, $"{regimes.Count} reports with a regime");
+            return regimes.Zip(regimes.Skip(1)).Count(z => z.First != z.Second);
+        }
+
+        var half = Changes("--regime-confidence", "0.5");
+        var byDefault = Changes();
+        Assert.True(byDefault < 0.8 * half, $"{byDefault} changes at 0.8, {half} at 0.5");
+
+        Assert.Contains("--regime-confidence applies to --model hmm", CliRunner.Run("stream", file.Path, "-k", "2", "--regime-confidence", "0.9").Error);
+        Assert.Contains("--regime-confidence must be at least 0.5 and below 1", CliRunner.Run("stream", file.Path, "--model", "hmm", "--regime-confidence", "0.3").Error);
+    }
+
     [Fact]
     public void Stream_HmmWithoutStates_ChoosesTheStatesOnTheFirstThousandRows()
     {
