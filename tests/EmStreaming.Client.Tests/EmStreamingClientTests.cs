@@ -46,6 +46,11 @@ public sealed class EmStreamingClientTests(ServerFixture server) : IClassFixture
         Assert.False((await _client.PutModelAsync("cli:life", Gmm() with { AnomalyThreshold = 50 })).Created);
         var tuned = await _client.PutModelAsync("cli:life", Gmm() with { AnomalyThreshold = 50, AnomalyTailProbability = 1e-4 });
         Assert.Equal(1e-4, tuned.Model.Definition.AnomalyTailProbability);
+        var hmm = await _client.PutModelAsync("cli:regimes", new ModelDefinition { Kind = "hmm", Dimension = 1, States = 2, RegimeConfidence = 0.9 });
+        Assert.Equal(0.9, hmm.Model.Definition.RegimeConfidence);
+        Assert.Equal(0.9, (await _client.GetModelAsync("cli:regimes")).Definition.RegimeConfidence);
+        var refused = await Assert.ThrowsAsync<InvalidRequestException>(() => _client.PutModelAsync("cli:life", Gmm() with { RegimeConfidence = 0.9 }));
+        Assert.Equal("regimeConfidence", refused.Field);
 
         var rows = Clusters(600);
         rows[3] = [double.NaN, 0.1];
