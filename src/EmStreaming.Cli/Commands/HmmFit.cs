@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using EmStreaming.Cli.ModelFiles;
 using EmStreaming.Cli.Output;
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Hmm;
@@ -13,11 +14,6 @@ internal static class HmmFit
 {
     public static int Run(CliContext context, ParseResult parse, string path, GmmArguments common, HmmArguments hmm, string? savePath, bool json)
     {
-        if (savePath is not null)
-        {
-            throw new CliException("--save writes gmm model files only; for an hmm use --json and --viterbi");
-        }
-
         if (parse.GetValue(common.SelectK) is not null)
         {
             throw new CliException("--select-k applies to --model gmm only");
@@ -27,12 +23,19 @@ internal static class HmmFit
         var given = parse.GetValue(hmm.States) ?? parse.GetValue(common.Components);
         var options = ToOptions(parse, common, given ?? 1);
         OutputPath.Check("--viterbi", parse.GetValue(hmm.Viterbi));
-        var data = context.LoadCsv(path, common.ColumnNames(parse), json).Data;
+        OutputPath.Check("--save", savePath);
+        var csv = context.LoadCsv(path, common.ColumnNames(parse), json);
+        var data = csv.Data;
 
         var watch = Stopwatch.StartNew();
         var (result, choice, why) = FitOrChoose(context, given, options, data, json, chooseCovariance: !GmmArguments.Given(parse, common.Covariance));
         watch.Stop();
         var model = result.Model;
+
+        if (savePath is not null)
+        {
+            ModelFile.SaveHmm(savePath, model, csv.ColumnNames);
+        }
 
         if (parse.GetValue(hmm.Viterbi) is { } viterbiPath)
         {
@@ -111,6 +114,11 @@ internal static class HmmFit
             var mean = string.Join(", ", Enumerable.Range(0, d).Select(j => model.Means[(s * d) + j].ToString("G6", CultureInfo.InvariantCulture)));
             // Brackets doubled: a single [ opens a markup tag, and the numbers inside made Spectre throw (every text-mode HMM fit crashed).
             console.MarkupLine($"state {s}: start {model.StartProbabilities[s]:F4}, mean [[{mean}]]");
+        }
+
+        if (savePath is not null)
+        {
+            console.MarkupLine($"model written to {Markup.Escape(savePath)}");
         }
 
         return ExitCodes.Success;

@@ -233,6 +233,55 @@ public sealed class GaussianHmm
     }
 
     /// <summary>
+    /// Each row's one-step-ahead predictive log density, log p(x_t | x_1..t−1) (n entries, missing entries marginalized): the
+    /// emissions weighted by p(z_t | x_1..t−1), the start probabilities for the first row. They sum to
+    /// <see cref="LogLikelihood"/>; each is the row's score knowing the rows before it (its negative is its anomaly score).
+    /// </summary>
+    public void PredictiveLogDensities(DataMatrix sequence, Span<double> logDensity)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
+        CheckDestination(logDensity.Length, sequence.Rows, nameof(logDensity));
+        int n = sequence.Rows, k = States;
+        if (n == 0)
+        {
+            return;
+        }
+
+        var filtered = new double[n * k];
+        Filter(sequence, filtered);
+        var predicted = new double[k];
+        var emission = new double[k];
+        var scratch = new double[Emissions.ScratchLength];
+        for (var t = 0; t < n; t++)
+        {
+            if (t == 0)
+            {
+                _start.CopyTo(predicted, 0);
+            }
+            else
+            {
+                HmmForwardBackward.Predict(filtered.AsSpan((t - 1) * k, k), _transitions, k, predicted);
+            }
+
+            Emissions.LogDensity(sequence.Row(t), emission, scratch);
+            var max = double.NegativeInfinity;
+            for (var s = 0; s < k; s++)
+            {
+                emission[s] = predicted[s] > 0 ? Math.Log(predicted[s]) + emission[s] : double.NegativeInfinity;
+                max = Math.Max(max, emission[s]);
+            }
+
+            var sum = 0.0;
+            for (var s = 0; s < k; s++)
+            {
+                sum += Math.Exp(emission[s] - max);
+            }
+
+            logDensity[t] = double.IsNegativeInfinity(max) ? max : max + Math.Log(sum);
+        }
+    }
+
+    /// <summary>
     /// Smoothed probabilities p(z_t = k | x_1..n) into <paramref name="probabilities"/> (n×K, rows sum to 1).
     /// Returns log p(x_1..n).
     /// </summary>

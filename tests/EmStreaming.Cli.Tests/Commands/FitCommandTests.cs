@@ -215,6 +215,63 @@ public sealed class FitCommandTests
         Assert.Equal(string.Empty, output);
     }
 
+    /// <summary>
+    /// fit --model hmm --save writes an HMM model file (it was refused); predict follows its regimes through a file taken as one
+    /// sequence: filtered probabilities, each row's regime by the live rule, and each row's log-density knowing the rows
+    /// before it, which sum to the fit's log-likelihood on the same rows.
+    /// </summary>
+    [Fact]
+    public void FitHmmSaveThenPredict_FollowsTheRegimesThroughTheSequence()
+    {
+        using var model = new CliRunner.TempFile(".json");
+        var dax = CliRunner.DataFile("dax-returns.csv");
+        var (code, fitted, error) = CliRunner.Run("fit", dax, "--model", "hmm", "--states", "2", "--save", model.Path, "--json");
+        Assert.True(code == 0, error);
+        using var fit = JsonDocument.Parse(fitted);
+        var n = fit.RootElement.GetProperty("n").GetInt32();
+        var total = fit.RootElement.GetProperty("meanLogLikelihood").GetDouble() * n;
+
+        var (pcode, output, perror) = CliRunner.Run("predict", model.Path, dax, "--json");
+        Assert.True(pcode == 0, perror);
+        using var doc = JsonDocument.Parse(output);
+        var regimes = doc.RootElement.GetProperty("regimes").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        var probabilities = doc.RootElement.GetProperty("probabilities").EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetDouble()).ToArray()).ToArray();
+        var logDensity = doc.RootElement.GetProperty("logDensity").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        var tail = doc.RootElement.GetProperty("tailProbability").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.Equal(n, regimes.Length);
+        Assert.Equal(total, logDensity.Sum(), 1e-6 * Math.Abs(total));
+        Assert.All(probabilities, p => Assert.Equal(1.0, p.Sum(), 1e-9));
+        Assert.All(tail, t => Assert.InRange(t, 0.0, 1.0));
+        Assert.Equal(2, regimes.Distinct().Count());
+        for (var i = 0; i < n; i++)
+        {
+            Assert.Equal(EmStreaming.Numerics.Hmm.RegimeTracking.Next(i == 0 ? -1 : regimes[i - 1], probabilities[i]), regimes[i]);
+        }
+
+        // 0.5: the most likely regime at every row; CSV: regime, p0, p1, logDensity, tailProbability.
+        var (ccode, csv, cerror) = CliRunner.Run("predict", model.Path, dax, "--regime-confidence", "0.5");
+        Assert.True(ccode == 0, cerror);
+        var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("regime,p0,p1,logDensity,tailProbability", lines[0]);
+        Assert.Equal(n + 1, lines.Length);
+        Assert.All(lines.Skip(1), line =>
+        {
+            var cells = line.Split(',').Select(c => double.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(cells[2] > cells[1] ? 1 : 0, (int)cells[0]);
+        });
+
+        // A mixture's file takes no regime confidence; a malformed HMM file is named.
+        using var gmm = new CliRunner.TempFile(".json");
+        Assert.Equal(0, CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "-k", "2", "--save", gmm.Path).ExitCode);
+        var (gcode, _, gerror) = CliRunner.Run("predict", gmm.Path, CliRunner.DataFile("faithful.csv"), "--regime-confidence", "0.9");
+        Assert.Equal(2, gcode);
+        Assert.Contains("--regime-confidence applies to an hmm model file", gerror);
+        using var broken = new CliRunner.TempFile(".json", File.ReadAllText(model.Path).Replace("\"states\": 2", "\"states\": 3", StringComparison.Ordinal));
+        var (bcode, _, berror) = CliRunner.Run("predict", broken.Path, dax);
+        Assert.Equal(2, bcode);
+        Assert.Contains($"{broken.Path}: 2 start probabilities for 3 states", berror);
+    }
+
     [Fact]
     public void Predict_ModelFileNamesAColumnTwice_SaysSoOfTheModelFileNotOfColumns()
     {
