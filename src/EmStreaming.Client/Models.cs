@@ -154,7 +154,7 @@ public sealed record Prediction(int[] Labels, double[][] Probabilities, double[]
 /// Filtered regimes of a sequence of rows (hmm), and each row's tail probability under its one-step-ahead prediction (null from
 /// a server older than this field).
 /// </summary>
-public sealed record RegimeFilter(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood, double[]? TailProbability = null);
+public sealed record RegimeFilter(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood, double[]? TailProbability = null, double[]? LogDensity = null);
 
 /// <summary>An entry of a model's snapshot history.</summary>
 public sealed record SnapshotInfo(long Version, DateTimeOffset CreatedAt, long Observations, int SizeBytes, string Reason);

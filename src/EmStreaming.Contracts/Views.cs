@@ -126,7 +126,8 @@ public sealed record PredictResult(
 /// <summary>Filtered regimes for a given sequence (hmm): per row, p(state | rows up to it) and the most likely state.</summary>
 [GenerateSerializer, Immutable]
 public sealed record RegimeResult(
-    [property: Id(0)] int[] Regimes, [property: Id(1)] double[][] Probabilities, [property: Id(2)] double MeanLogLikelihood, [property: Id(3)] double[] TailProbability);
+    [property: Id(0)] int[] Regimes, [property: Id(1)] double[][] Probabilities, [property: Id(2)] double MeanLogLikelihood, [property: Id(3)] double[] TailProbability,
+    [property: Id(4)] double[]? LogDensity = null);
 
 /// <summary>An entry of a model's snapshot history.</summary>
 [GenerateSerializer, Immutable]

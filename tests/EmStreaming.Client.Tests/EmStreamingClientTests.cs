@@ -22,6 +22,9 @@ public sealed class EmStreamingClientTests(ServerFixture server) : IClassFixture
     }
 
     /// <summary>Waits until every accepted row is applied and the model has parameters (the grains apply rows asynchronously).</summary>
+    private static double NextGaussian(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
     private async Task<ModelInfo> ReadyAsync(string id)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -51,6 +54,14 @@ public sealed class EmStreamingClientTests(ServerFixture server) : IClassFixture
         Assert.Equal(0.9, (await _client.GetModelAsync("cli:regimes")).Definition.RegimeConfidence);
         var refused = await Assert.ThrowsAsync<InvalidRequestException>(() => _client.PutModelAsync("cli:life", Gmm() with { RegimeConfidence = 0.9 }));
         Assert.Equal("regimeConfidence", refused.Field);
+        var random = new Random(3);
+        var series = Enumerable.Range(0, 1_200).Select(t => new[] { ((t / 100) % 2 * 8.0) + NextGaussian(random) }).ToList();
+        Assert.Equal(1_200, (await _client.AppendAsync("cli:regimes", series)).Accepted);
+        await ReadyAsync("cli:regimes");
+        var filtered = await _client.FilterAsync("cli:regimes", [[0.1], [0.3], [8.2], [7.9]]);
+        Assert.Equal(4, filtered.Regimes.Length);
+        Assert.Equal(4, filtered.LogDensity!.Length);
+        Assert.Equal(filtered.MeanLogLikelihood, filtered.LogDensity.Average(), 1e-9);
 
         var rows = Clusters(600);
         rows[3] = [double.NaN, 0.1];

@@ -123,7 +123,9 @@ internal static class ModelViews
 
         var tail = new double[n];
         hmm.TailProbabilities(rows, tail);
-        return new RegimeResult(regimes, result, n == 0 ? 0 : logLikelihood / n, tail);
+        var logDensity = new double[n];
+        hmm.PredictiveLogDensities(rows, logDensity);
+        return new RegimeResult(regimes, result, n == 0 ? 0 : logLikelihood / n, tail, logDensity);
     }
 
     private static double[][] Nest(ReadOnlySpan<double> flat, int rows, int columns)

@@ -257,7 +257,7 @@ internal static class ModelEndpoints
     {
         var matrix = await ReadQueryRowsAsync(id, request, options.Value, cancellationToken).ConfigureAwait(false);
         var r = await service.FilterAsync(id, matrix, cancellationToken).ConfigureAwait(false);
-        return new FilterResponse(r.Regimes, r.Probabilities, r.MeanLogLikelihood, r.TailProbability);
+        return new FilterResponse(r.Regimes, r.Probabilities, r.MeanLogLikelihood, r.TailProbability, r.LogDensity ?? []);
     }
 
     private static async Task<ImputeResponse> Impute(string id, HttpRequest request, IModelService service, IOptions<ServerOptions> options, CancellationToken cancellationToken)

@@ -249,7 +249,7 @@ public sealed record RowsRequest(double?[][] Rows);
 public sealed record PredictResponse(int[] Labels, double[][] Probabilities, double[] LogDensity, double[] AnomalyScore, double[] TailProbability);
 
 /// <summary>Answer of <c>POST /v1/models/{id}/filter</c>.</summary>
-public sealed record FilterResponse(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood, double[] TailProbability);
+public sealed record FilterResponse(int[] Regimes, double[][] Probabilities, double MeanLogLikelihood, double[] TailProbability, double[] LogDensity);
 
 /// <summary>Answer of <c>POST /v1/models/{id}/impute</c>: the rows with their missing entries filled in.</summary>
 public sealed record ImputeResponse(double[][] Rows);

@@ -58,5 +58,12 @@ public sealed class TailProbabilityRealSiloTests(RealSiloFactory factory) : ICla
         Assert.Equal(4, tails.Length);
         Assert.True(tails[1] > 0.01 && tails[2] > 1e-3, $"a calm row and a switch: {tails[1]}, {tails[2]}");
         Assert.True(tails[3] < 1e-9, $"between the regimes: {tails[3]}");
+
+        // Each row's log-density knowing the rows before it: their mean is the answer's meanLogLikelihood, and the row between
+        // the regimes scores far below the others.
+        var logDensity = json.GetProperty("logDensity").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.Equal(4, logDensity.Length);
+        Assert.Equal(json.GetProperty("meanLogLikelihood").GetDouble(), logDensity.Average(), 1e-9);
+        Assert.True(logDensity[3] < logDensity[1] - 5, string.Join(", ", logDensity));
     }
 }
