@@ -48,7 +48,7 @@ public sealed record ModelDefinition
     /// <summary>Tail probability (0 to 1, exclusive; scale-free) below which an anomaly event is emitted, for example 1e-4.</summary>
     public double? AnomalyTailProbability { get; init; }
 
-    /// <summary>hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the argmax) to 1 exclusive; null = 0.8.</summary>
+    /// <summary>hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the most likely regime, the default) to 1 exclusive; 0.8 changes it about as often as the regime does.</summary>
     public double? RegimeConfidence { get; init; }
 
     public ulong? Seed { get; init; }

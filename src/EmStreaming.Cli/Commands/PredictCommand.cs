@@ -24,7 +24,7 @@ internal static class PredictCommand
         };
         var regimeConfidence = new Option<double?>("--regime-confidence")
         {
-            Description = "hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the most likely one at every row) to 1 exclusive; default 0.8.",
+            Description = "hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the most likely one at every row, the default) to 1 exclusive; 0.8 changes it about as often as the regime does.",
         };
         var command = new Command("predict", "Assign rows of a CSV file to the components of a saved Gaussian mixture, or follow the regimes of a saved HMM through them.");
         command.Arguments.Add(modelFile);
@@ -36,7 +36,7 @@ internal static class PredictCommand
             var confidence = parse.GetValue(regimeConfidence);
             if (confidence is { } given && !RegimeTracking.IsValidConfidence(given))
             {
-                throw new CliException($"--regime-confidence must be at least 0.5 and below 1 (for example 0.8, the default), not {given.ToString(CultureInfo.InvariantCulture)}");
+                throw new CliException($"--regime-confidence must be at least 0.5 and below 1 (0.5 the most likely regime, the default; 0.8 changes it about as often as the regime does), not {given.ToString(CultureInfo.InvariantCulture)}");
             }
 
             var loaded = ModelFile.Load(parse.GetValue(modelFile)!);

@@ -45,7 +45,7 @@ internal static class StreamCommand
         var columns = new Option<string?>("--columns") { Description = "Comma-separated column names to use (default: every numeric column)." };
         var regimeConfidence = new Option<double?>("--regime-confidence")
         {
-            Description = "hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the most likely one at every row) to 1 exclusive; default 0.8.",
+            Description = "hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the most likely one at every row, the default) to 1 exclusive; 0.8 changes it about as often as the regime does.",
         };
         var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object per report, and the final state, one per line." };
         var saveState = new Option<string?>("--save-state") { Description = "Write the estimator's binary state here at the end (bit-exact resume with --resume-state)." };
@@ -108,7 +108,7 @@ internal static class StreamCommand
             {
                 throw new CliException(kind != "hmm"
                     ? "--regime-confidence applies to --model hmm"
-                    : $"--regime-confidence must be at least 0.5 and below 1 (for example 0.8, the default), not {c.ToString(CultureInfo.InvariantCulture)}");
+                    : $"--regime-confidence must be at least 0.5 and below 1 (0.5 the most likely regime, the default; 0.8 changes it about as often as the regime does), not {c.ToString(CultureInfo.InvariantCulture)}");
             }
 
             var resume = parse.GetValue(resumeState) is { } statePath ? ReadState(statePath) : null;

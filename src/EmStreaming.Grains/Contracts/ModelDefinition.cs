@@ -56,7 +56,7 @@ public sealed record ModelDefinition
 
     /// <summary>
     /// hmm only: the filtered probability at which another regime becomes the reported one (its <c>regime</c>, the
-    /// <c>regimeChanged</c> events, the filter endpoint's regimes), in [0.5, 1); 0.5 is the plain argmax; null = 0.8
+    /// <c>regimeChanged</c> events, the filter endpoint's regimes), in [0.5, 1); null or 0.5 is the most likely regime at every row, 0.8 makes it change about as often as the regime does
     /// (<see cref="Numerics.Hmm.RegimeTracking"/>). A policy: changing it keeps the learned state.
     /// </summary>
     public double? RegimeConfidence { get; init; }

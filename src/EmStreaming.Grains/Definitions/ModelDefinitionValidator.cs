@@ -125,7 +125,7 @@ public static class ModelDefinitionValidator
             if (!Numerics.Hmm.RegimeTracking.IsValidConfidence(c))
             {
                 throw new ModelValidationException(
-                    "regimeConfidence", $"regimeConfidence must be at least 0.5 (the most likely regime at every row) and below 1 (for example 0.8, the default), not {c}");
+                    "regimeConfidence", $"regimeConfidence must be at least 0.5 (the most likely regime at every row) and below 1 (for example 0.8: it then changes about as often as the regime does), not {c}");
             }
         }
 

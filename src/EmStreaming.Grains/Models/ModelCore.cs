@@ -597,7 +597,7 @@ internal sealed partial class ModelCore
         ];
     }
 
-    /// <summary>The definition's regime confidence, or the default (0.8).</summary>
+    /// <summary>The definition's regime confidence, or the default (0.5: the most likely regime).</summary>
     internal static double RegimeConfidence(ModelDefinition definition) => definition.RegimeConfidence ?? Numerics.Hmm.RegimeTracking.Confidence;
 
     private void CreateEstimator()

@@ -163,15 +163,16 @@ public sealed partial class OnlineGaussianHmm
     public ReadOnlySpan<double> RegimeProbabilities => _phi;
 
     /// <summary>
-    /// The current regime (0-based), or −1 while buffering: the most likely one with hysteresis (<see cref="RegimeTracking"/>):
-    /// another regime takes over once its filtered probability reaches 0.8, or the current one's falls to 0.2. After a refit is
-    /// adopted, the most likely one under the new parameters.
+    /// The current regime (0-based), or −1 while buffering: the most likely one (argmax of <see cref="RegimeProbabilities"/>), or
+    /// with <see cref="RegimeConfidence"/> c above 0.5 the most likely one with hysteresis (<see cref="RegimeTracking"/>): another
+    /// regime takes over once its filtered probability reaches c, or the current one's falls to 1 − c. After a refit is adopted,
+    /// the most likely one under the new parameters.
     /// </summary>
     public int Regime => _regime;
 
     /// <summary>
-    /// The filtered probability at which another regime takes over <see cref="Regime"/> (<see cref="RegimeTracking"/>; 0.5 = the
-    /// plain argmax). A reporting policy, not learned state: not saved with the state, so set it again after a restore.
+    /// The filtered probability at which another regime takes over <see cref="Regime"/> (<see cref="RegimeTracking"/>; 0.5, the
+    /// default, = the plain argmax). A reporting policy, not learned state: not saved with the state, so set it again after a restore.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Not in [0.5, 1).</exception>
     public double RegimeConfidence

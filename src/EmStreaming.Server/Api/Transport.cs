@@ -54,7 +54,7 @@ public sealed record ModelDefinitionDto
     /// <summary>Tail probability (0 to 1, exclusive) below which an anomaly event is emitted: scale-free, about that share of the rows the model explains.</summary>
     public double? AnomalyTailProbability { get; init; }
 
-    /// <summary>hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the argmax) to 1 exclusive; absent = 0.8.</summary>
+    /// <summary>hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the most likely regime, the default) to 1 exclusive; 0.8 changes it about as often as the regime does.</summary>
     public double? RegimeConfidence { get; init; }
 
     public ulong? Seed { get; init; }

@@ -91,6 +91,9 @@ internal sealed class DemoFeedService(
                 Snapshots = new SnapshotPolicy { EveryObservations = 5_000, Every = TimeSpan.FromSeconds(20), Retain = 50 },
                 // Returns have no natural unit for a log-density threshold: flag a move the regimes make rarer than 1 in 10,000.
                 AnomalyTailProbability = 1e-4,
+                // The regime shown and announced changes once another is 80 % likely, not at every row that tips the filter past
+                // one half: about as often as the market switches (docs/models-stay-right.md §15).
+                RegimeConfidence = Numerics.Hmm.RegimeTracking.Recommended,
                 Seed = (ulong)(options.Seed + 1_000 + i),
             };
             feeds.Add(new DemoFeed(id, definition, options.MarketRowsPerTick, simulator.Next));

@@ -243,22 +243,21 @@ public sealed class FitCommandTests
         Assert.All(probabilities, p => Assert.Equal(1.0, p.Sum(), 1e-9));
         Assert.All(tail, t => Assert.InRange(t, 0.0, 1.0));
         Assert.Equal(2, regimes.Distinct().Count());
-        for (var i = 0; i < n; i++)
-        {
-            Assert.Equal(EmStreaming.Numerics.Hmm.RegimeTracking.Next(i == 0 ? -1 : regimes[i - 1], probabilities[i]), regimes[i]);
-        }
+        Assert.All(probabilities.Zip(regimes), z => Assert.Equal(z.First[1] > z.First[0] ? 1 : 0, z.Second)); // by default the most likely one
 
-        // 0.5: the most likely regime at every row; CSV: regime, p0, p1, logDensity, tailProbability.
-        var (ccode, csv, cerror) = CliRunner.Run("predict", model.Path, dax, "--regime-confidence", "0.5");
+        // 0.8: the live rule with hysteresis; CSV: regime, p0, p1, logDensity, tailProbability.
+        var (ccode, csv, cerror) = CliRunner.Run("predict", model.Path, dax, "--regime-confidence", "0.8");
         Assert.True(ccode == 0, cerror);
         var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("regime,p0,p1,logDensity,tailProbability", lines[0]);
         Assert.Equal(n + 1, lines.Length);
-        Assert.All(lines.Skip(1), line =>
+        var previous = -1;
+        foreach (var line in lines.Skip(1))
         {
             var cells = line.Split(',').Select(c => double.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-            Assert.Equal(cells[2] > cells[1] ? 1 : 0, (int)cells[0]);
-        });
+            previous = EmStreaming.Numerics.Hmm.RegimeTracking.Next(previous, cells[1..3], EmStreaming.Numerics.Hmm.RegimeTracking.Recommended);
+            Assert.Equal(previous, (int)cells[0]);
+        }
 
         // A mixture's file takes no regime confidence; a malformed HMM file is named.
         using var gmm = new CliRunner.TempFile(".json");

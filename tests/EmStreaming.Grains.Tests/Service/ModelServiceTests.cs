@@ -323,8 +323,8 @@ public sealed class ModelServiceTests
 
     /// <summary>
     /// regimeConfidence is a policy: a replace that changes only it keeps the learned state, and from then on the reported
-    /// regime follows it. At 0.5 it is the filter's most likely regime at every row (here the live state, and every row of
-    /// the filter endpoint); at the default 0.8 the filter endpoint's regimes change less often than that.
+    /// regime follows it. At 0.8 the filter endpoint's regimes change less often than the most likely regime; without it (the
+    /// default) the regime is the filter's most likely one at every row (here the live state, and every row of the filter endpoint).
     /// </summary>
     [Fact]
     public async Task RegimeConfidence_PolicyChangeKeepsTheState_AndTheReportedRegimeFollowsIt()
@@ -332,16 +332,19 @@ public sealed class ModelServiceTests
         await using var h = await ModelHarness.StartAsync();
         var truth = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.02, 0.98], [0.0, 0.0], [1.0, 9.0], 2, 1, CovarianceType.Diag);
         var rows = truth.Sample(3_000, 5);
-        var definition = new ModelDefinition { Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Covariance = CovarianceType.Diag, Seed = 1 };
+        var definition = new ModelDefinition
+        {
+            Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Covariance = CovarianceType.Diag, Seed = 1, RegimeConfidence = RegimeTracking.Recommended,
+        };
         await h.Service.PutModelAsync("r", definition);
         await h.Service.AppendAsync("r", new DataMatrix(rows.Values[..(2_000)].ToArray(), 2_000, 1));
         await h.WaitForObservationsAsync("r", 2_000);
 
         var probe = new DataMatrix(rows.Values[2_000..].ToArray(), 1_000, 1);
-        var atDefault = await h.Service.FilterAsync("r", probe);
-        await h.Service.PutModelAsync("r", definition with { RegimeConfidence = 0.5 });
+        var atRecommended = await h.Service.FilterAsync("r", probe);
+        await h.Service.PutModelAsync("r", definition with { RegimeConfidence = null });
         Assert.Equal(2_000, (await h.Service.GetStateAsync("r")).Observations);
-        Assert.Equal(0.5, (await h.Service.GetModelAsync("r")).Definition.RegimeConfidence);
+        Assert.Null((await h.Service.GetModelAsync("r")).Definition.RegimeConfidence);
 
         var atHalf = await h.Service.FilterAsync("r", probe);
         static int Changes(int[] regimes) => regimes.Zip(regimes.Skip(1)).Count(z => z.First != z.Second);
@@ -351,7 +354,7 @@ public sealed class ModelServiceTests
             Assert.Equal(p[1] > p[0] ? 1 : 0, atHalf.Regimes[i]);
         }
 
-        Assert.True(Changes(atDefault.Regimes) < Changes(atHalf.Regimes), $"{Changes(atDefault.Regimes)} changes at 0.8, {Changes(atHalf.Regimes)} at 0.5");
+        Assert.True(Changes(atRecommended.Regimes) < Changes(atHalf.Regimes), $"{Changes(atRecommended.Regimes)} changes at 0.8, {Changes(atHalf.Regimes)} by default");
 
         for (var i = 0; i < 200; i++)
         {
