@@ -363,5 +363,21 @@ public sealed class ModelServiceTests
             var live = state.RegimeProbabilities!;
             Assert.Equal(live[1] > live[0] ? 1 : 0, state.Regime);
         }
+
+        // Back to 0.8 (the state restored again under the new policy): each live regime follows the rule from the one before.
+        await h.Service.PutModelAsync("r", definition);
+        var previous = (await h.Service.GetStateAsync("r")).Regime!.Value;
+        var held = 0;
+        for (var i = 200; i < 600; i++)
+        {
+            await h.Service.AppendAsync("r", new DataMatrix([rows.Values[2_000 + i]], 1, 1));
+            var state = await h.WaitForObservationsAsync("r", 2_001 + i);
+            Assert.Equal(RegimeTracking.Next(previous, state.RegimeProbabilities!, RegimeTracking.Recommended), state.Regime);
+            var live = state.RegimeProbabilities!;
+            held += state.Regime != (live[1] > live[0] ? 1 : 0) ? 1 : 0;
+            previous = state.Regime!.Value;
+        }
+
+        Assert.True(held > 0, "no row where the rule kept a regime the filter no longer found the most likely: the test shows nothing");
     }
 }
