@@ -22,10 +22,7 @@ internal static class PredictCommand
         {
             Description = "Print one JSON object instead of CSV: {labels, probabilities, logDensity, tailProbability} (gmm), {regimes, probabilities, logDensity, tailProbability} (hmm).",
         };
-        var regimeConfidence = new Option<double?>("--regime-confidence")
-        {
-            Description = "hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the most likely one at every row, the default) to 1 exclusive; 0.8 changes it about as often as the regime does.",
-        };
+        var regimeConfidence = HmmArguments.RegimeConfidenceOption();
         var command = new Command("predict", "Assign rows of a CSV file to the components of a saved Gaussian mixture, or follow the regimes of a saved HMM through them.");
         command.Arguments.Add(modelFile);
         command.Arguments.Add(file);
@@ -33,11 +30,7 @@ internal static class PredictCommand
         command.Options.Add(regimeConfidence);
         command.SetAction(parse =>
         {
-            var confidence = parse.GetValue(regimeConfidence);
-            if (confidence is { } given && !RegimeTracking.IsValidConfidence(given))
-            {
-                throw new CliException($"--regime-confidence must be at least 0.5 and below 1 (0.5 the most likely regime, the default; 0.8 changes it about as often as the regime does), not {given.ToString(CultureInfo.InvariantCulture)}");
-            }
+            var confidence = HmmArguments.RegimeConfidence(parse, regimeConfidence);
 
             var loaded = ModelFile.Load(parse.GetValue(modelFile)!);
             if (loaded.Hmm is null && confidence is not null)
@@ -64,46 +57,7 @@ internal static class PredictCommand
             model.ScoreSamples(data, logDensity);
             model.TailProbabilities(data, tail);
 
-            if (parse.GetValue(json))
-            {
-                context.Out.WriteLine(Json.Write(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteStartArray("labels");
-                    foreach (var l in labels)
-                    {
-                        w.WriteNumberValue(l);
-                    }
-
-                    w.WriteEndArray();
-                    w.Matrix("probabilities", probabilities, n, k);
-                    w.Vector("logDensity", logDensity);
-                    w.Vector("tailProbability", tail);
-                    w.WriteEndObject();
-                }));
-                return ExitCodes.Success;
-            }
-
-            var header = new List<string> { "label" };
-            header.AddRange(Enumerable.Range(0, k).Select(c => $"p{c}"));
-            header.Add("logDensity");
-            header.Add("tailProbability");
-            context.Out.WriteLine(string.Join(',', header));
-            var line = new System.Text.StringBuilder();
-            for (var i = 0; i < n; i++)
-            {
-                line.Clear().Append(labels[i].ToString(CultureInfo.InvariantCulture));
-                for (var c = 0; c < k; c++)
-                {
-                    line.Append(',').Append(probabilities[(i * k) + c].ToString("R", CultureInfo.InvariantCulture));
-                }
-
-                line.Append(',').Append(logDensity[i].ToString("R", CultureInfo.InvariantCulture));
-                line.Append(',').Append(tail[i].ToString("R", CultureInfo.InvariantCulture));
-                context.Out.WriteLine(line);
-            }
-
-            return ExitCodes.Success;
+            return Write(context, "label", labels, probabilities, k, logDensity, tail, parse.GetValue(json));
         });
         return command;
     }
@@ -124,15 +78,26 @@ internal static class PredictCommand
             regimes[i] = RegimeTracking.Next(i == 0 ? -1 : regimes[i - 1], probabilities.AsSpan(i * k, k), confidence);
         }
 
+        return Write(context, "regime", regimes, probabilities, k, logDensity, tail, json);
+    }
+
+    /// <summary>
+    /// One row per input row: its <paramref name="name"/> (a component's label, or a regime), the K probabilities, the
+    /// log-density and the tail probability; CSV, or with <paramref name="json"/> one object of arrays
+    /// (<paramref name="name"/> + "s": label → labels, regime → regimes).
+    /// </summary>
+    private static int Write(CliContext context, string name, int[] first, double[] probabilities, int k, double[] logDensity, double[] tail, bool json)
+    {
+        var n = first.Length;
         if (json)
         {
             context.Out.WriteLine(Json.Write(w =>
             {
                 w.WriteStartObject();
-                w.WriteStartArray("regimes");
-                foreach (var r in regimes)
+                w.WriteStartArray(name + "s");
+                foreach (var v in first)
                 {
-                    w.WriteNumberValue(r);
+                    w.WriteNumberValue(v);
                 }
 
                 w.WriteEndArray();
@@ -144,14 +109,14 @@ internal static class PredictCommand
             return ExitCodes.Success;
         }
 
-        context.Out.WriteLine(string.Join(',', ["regime", .. Enumerable.Range(0, k).Select(s => $"p{s}"), "logDensity", "tailProbability"]));
+        context.Out.WriteLine(string.Join(',', [name, .. Enumerable.Range(0, k).Select(c => $"p{c}"), "logDensity", "tailProbability"]));
         var line = new System.Text.StringBuilder();
         for (var i = 0; i < n; i++)
         {
-            line.Clear().Append(regimes[i].ToString(CultureInfo.InvariantCulture));
-            for (var s = 0; s < k; s++)
+            line.Clear().Append(first[i].ToString(CultureInfo.InvariantCulture));
+            for (var c = 0; c < k; c++)
             {
-                line.Append(',').Append(probabilities[(i * k) + s].ToString("R", CultureInfo.InvariantCulture));
+                line.Append(',').Append(probabilities[(i * k) + c].ToString("R", CultureInfo.InvariantCulture));
             }
 
             line.Append(',').Append(logDensity[i].ToString("R", CultureInfo.InvariantCulture));

@@ -43,10 +43,7 @@ internal static class StreamCommand
         var reportEvery = new Option<int>("--report-every") { Description = "Print a report every N rows.", DefaultValueFactory = _ => DefaultReportEvery };
         var seed = new Option<ulong>("--seed") { Description = "Random seed of the warm-up fit.", DefaultValueFactory = _ => 0UL };
         var columns = new Option<string?>("--columns") { Description = "Comma-separated column names to use (default: every numeric column)." };
-        var regimeConfidence = new Option<double?>("--regime-confidence")
-        {
-            Description = "hmm: the filtered probability at which another regime becomes the reported one, 0.5 (the most likely one at every row, the default) to 1 exclusive; 0.8 changes it about as often as the regime does.",
-        };
+        var regimeConfidence = HmmArguments.RegimeConfidenceOption();
         var jsonOption = new Option<bool>("--json") { Description = "Print one JSON object per report, and the final state, one per line." };
         var saveState = new Option<string?>("--save-state") { Description = "Write the estimator's binary state here at the end (bit-exact resume with --resume-state)." };
         var resumeState = new Option<string?>("--resume-state") { Description = "Start from a state written by --save-state instead of from scratch." };
@@ -103,13 +100,12 @@ internal static class StreamCommand
                 k = parse.GetValue(states);
             }
 
-            var confidence = parse.GetValue(regimeConfidence);
-            if (confidence is { } c && (kind != "hmm" || !RegimeTracking.IsValidConfidence(c)))
+            if (parse.GetValue(regimeConfidence) is not null && kind != "hmm")
             {
-                throw new CliException(kind != "hmm"
-                    ? "--regime-confidence applies to --model hmm"
-                    : $"--regime-confidence must be at least 0.5 and below 1 (0.5 the most likely regime, the default; 0.8 changes it about as often as the regime does), not {c.ToString(CultureInfo.InvariantCulture)}");
+                throw new CliException("--regime-confidence applies to --model hmm");
             }
+
+            var confidence = HmmArguments.RegimeConfidence(parse, regimeConfidence);
 
             var resume = parse.GetValue(resumeState) is { } statePath ? ReadState(statePath) : null;
             if (k is < 1)

@@ -22,20 +22,7 @@ internal static class ModelFile
     {
         var json = Json.Write(w =>
         {
-            w.WriteStartObject();
-            w.WriteString("format", Format);
-            w.WriteNumber("version", Version);
-            w.WriteString("kind", "gmm");
-            w.WriteString("covariance", GmmArguments.Name(model.CovarianceType));
-            w.WriteNumber("components", model.Components);
-            w.WriteNumber("dimension", model.Dimension);
-            w.WriteStartArray("columns");
-            foreach (var c in columns)
-            {
-                w.WriteStringValue(c);
-            }
-
-            w.WriteEndArray();
+            WriteHeader(w, "gmm", model.CovarianceType, "components", model.Components, model.Dimension, columns);
             w.Vector("weights", model.Weights);
             w.Matrix("means", model.Means, model.Components, model.Dimension);
             w.Vector("covarianceValues", model.Covariances);
@@ -49,20 +36,7 @@ internal static class ModelFile
     {
         var json = Json.Write(w =>
         {
-            w.WriteStartObject();
-            w.WriteString("format", Format);
-            w.WriteNumber("version", Version);
-            w.WriteString("kind", "hmm");
-            w.WriteString("covariance", GmmArguments.Name(model.CovarianceType));
-            w.WriteNumber("states", model.States);
-            w.WriteNumber("dimension", model.Dimension);
-            w.WriteStartArray("columns");
-            foreach (var c in columns)
-            {
-                w.WriteStringValue(c);
-            }
-
-            w.WriteEndArray();
+            WriteHeader(w, "hmm", model.CovarianceType, "states", model.States, model.Dimension, columns);
             w.Vector("startProbabilities", model.StartProbabilities);
             w.Matrix("transitions", model.Transitions, model.States, model.States);
             w.Matrix("means", model.Means, model.States, model.Dimension);
@@ -70,6 +44,26 @@ internal static class ModelFile
             w.WriteEndObject();
         }, indented: true);
         OutputPath.WriteText("--save", path, w => w.Write(json + Environment.NewLine));
+    }
+
+    /// <summary>Opens the document: format, version, kind, covariance type, the number of components or states, dimension, columns.</summary>
+    private static void WriteHeader(
+        System.Text.Json.Utf8JsonWriter w, string kind, CovarianceType covariance, string countName, int count, int dimension, IReadOnlyList<string> columns)
+    {
+        w.WriteStartObject();
+        w.WriteString("format", Format);
+        w.WriteNumber("version", Version);
+        w.WriteString("kind", kind);
+        w.WriteString("covariance", GmmArguments.Name(covariance));
+        w.WriteNumber(countName, count);
+        w.WriteNumber("dimension", dimension);
+        w.WriteStartArray("columns");
+        foreach (var c in columns)
+        {
+            w.WriteStringValue(c);
+        }
+
+        w.WriteEndArray();
     }
 
     /// <summary>A model file's model: a mixture or an HMM (one of the two is set), and the columns it was fitted on.</summary>

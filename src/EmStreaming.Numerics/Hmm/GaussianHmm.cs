@@ -213,22 +213,11 @@ public sealed class GaussianHmm
             return;
         }
 
-        var filtered = new double[n * k];
-        Filter(sequence, filtered);
+        var predicted = Predictions(sequence);
         var tails = MixtureTail.Of(this);
-        var predicted = new double[k];
         for (var t = 0; t < n; t++)
         {
-            if (t == 0)
-            {
-                _start.CopyTo(predicted, 0);
-            }
-            else
-            {
-                HmmForwardBackward.Predict(filtered.AsSpan((t - 1) * k, k), _transitions, k, predicted);
-            }
-
-            tail[t] = tails.Probability(sequence.Row(t), predicted);
+            tail[t] = tails.Probability(sequence.Row(t), predicted.AsSpan(t * k, k));
         }
     }
 
@@ -247,22 +236,12 @@ public sealed class GaussianHmm
             return;
         }
 
-        var filtered = new double[n * k];
-        Filter(sequence, filtered);
-        var predicted = new double[k];
+        var predictions = Predictions(sequence);
         var emission = new double[k];
         var scratch = new double[Emissions.ScratchLength];
         for (var t = 0; t < n; t++)
         {
-            if (t == 0)
-            {
-                _start.CopyTo(predicted, 0);
-            }
-            else
-            {
-                HmmForwardBackward.Predict(filtered.AsSpan((t - 1) * k, k), _transitions, k, predicted);
-            }
-
+            var predicted = predictions.AsSpan(t * k, k);
             Emissions.LogDensity(sequence.Row(t), emission, scratch);
             var max = double.NegativeInfinity;
             for (var s = 0; s < k; s++)
@@ -279,6 +258,25 @@ public sealed class GaussianHmm
 
             logDensity[t] = double.IsNegativeInfinity(max) ? max : max + Math.Log(sum);
         }
+    }
+
+    /// <summary>
+    /// The one-step-ahead predictions p(z_t | x_1..t−1) of a sequence (n×K): the start probabilities for the first row, then
+    /// each filtered row pushed through the transitions.
+    /// </summary>
+    private double[] Predictions(DataMatrix sequence)
+    {
+        int n = sequence.Rows, k = States;
+        var predictions = new double[n * k];
+        Filter(sequence, predictions);
+        // In place, last row first: row t's prediction needs only the filtered row t − 1, not yet overwritten.
+        for (var t = n - 1; t > 0; t--)
+        {
+            HmmForwardBackward.Predict(predictions.AsSpan((t - 1) * k, k), _transitions, k, predictions.AsSpan(t * k, k));
+        }
+
+        _start.CopyTo(predictions, 0);
+        return predictions;
     }
 
     /// <summary>
