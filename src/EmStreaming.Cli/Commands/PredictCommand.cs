@@ -69,9 +69,7 @@ internal static class PredictCommand
         var probabilities = new double[n * k];
         var logDensity = new double[n];
         var tail = new double[n];
-        hmm.Filter(data, probabilities);
-        hmm.PredictiveLogDensities(data, logDensity);
-        hmm.TailProbabilities(data, tail);
+        hmm.Filter(data, probabilities, logDensity, tail);
         var regimes = new int[n];
         for (var i = 0; i < n; i++)
         {

@@ -111,7 +111,9 @@ internal static class ModelViews
     {
         int n = rows.Rows, k = hmm.States;
         var probabilities = new double[n * k];
-        var logLikelihood = hmm.Filter(rows, probabilities);
+        var tail = new double[n];
+        var logDensity = new double[n];
+        var logLikelihood = hmm.Filter(rows, probabilities, logDensity, tail);
         var result = new double[n][];
         var regimes = new int[n];
         for (var i = 0; i < n; i++)
@@ -121,10 +123,6 @@ internal static class ModelViews
             regimes[i] = RegimeTracking.Next(i == 0 ? -1 : regimes[i - 1], result[i], regimeConfidence);
         }
 
-        var tail = new double[n];
-        hmm.TailProbabilities(rows, tail);
-        var logDensity = new double[n];
-        hmm.PredictiveLogDensities(rows, logDensity);
         return new RegimeResult(regimes, result, n == 0 ? 0 : logLikelihood / n, tail, logDensity);
     }
 

@@ -207,18 +207,7 @@ public sealed class GaussianHmm
     {
         ArgumentNullException.ThrowIfNull(sequence);
         CheckDestination(tail.Length, sequence.Rows, nameof(tail));
-        int n = sequence.Rows, k = States;
-        if (n == 0)
-        {
-            return;
-        }
-
-        var predicted = Predictions(sequence);
-        var tails = MixtureTail.Of(this);
-        for (var t = 0; t < n; t++)
-        {
-            tail[t] = tails.Probability(sequence.Row(t), predicted.AsSpan(t * k, k));
-        }
+        Filter(sequence, new double[sequence.Rows * States], default, tail);
     }
 
     /// <summary>
@@ -230,53 +219,84 @@ public sealed class GaussianHmm
     {
         ArgumentNullException.ThrowIfNull(sequence);
         CheckDestination(logDensity.Length, sequence.Rows, nameof(logDensity));
+        Filter(sequence, new double[sequence.Rows * States], logDensity, default);
+    }
+
+    /// <summary>
+    /// One forward pass for all a sequence query needs: the filtered probabilities (as <see cref="Filter(DataMatrix, Span{double})"/>)
+    /// and, when their spans are not empty, each row's predictive log density (<see cref="PredictiveLogDensities"/>) and tail
+    /// probability (<see cref="TailProbabilities"/>). Returns log p(x_1..n).
+    /// </summary>
+    public double Filter(DataMatrix sequence, Span<double> probabilities, Span<double> logDensity, Span<double> tail)
+    {
+        ArgumentNullException.ThrowIfNull(sequence);
         int n = sequence.Rows, k = States;
-        if (n == 0)
+        if (!logDensity.IsEmpty)
         {
-            return;
+            CheckDestination(logDensity.Length, n, nameof(logDensity));
         }
 
-        var predictions = Predictions(sequence);
+        if (!tail.IsEmpty)
+        {
+            CheckDestination(tail.Length, n, nameof(tail));
+        }
+
+        var logLikelihood = Filter(sequence, probabilities);
+        if (n == 0 || (logDensity.IsEmpty && tail.IsEmpty))
+        {
+            return logLikelihood;
+        }
+
+        var tails = tail.IsEmpty ? null : MixtureTail.Of(this);
+        var predicted = new double[k];
         var emission = new double[k];
         var scratch = new double[Emissions.ScratchLength];
         for (var t = 0; t < n; t++)
         {
-            var predicted = predictions.AsSpan(t * k, k);
-            Emissions.LogDensity(sequence.Row(t), emission, scratch);
-            var max = double.NegativeInfinity;
-            for (var s = 0; s < k; s++)
+            // p(z_t | x_1..t−1): the start probabilities, then each filtered row pushed through the transitions.
+            if (t == 0)
             {
-                emission[s] = predicted[s] > 0 ? Math.Log(predicted[s]) + emission[s] : double.NegativeInfinity;
-                max = Math.Max(max, emission[s]);
+                _start.CopyTo(predicted, 0);
+            }
+            else
+            {
+                HmmForwardBackward.Predict(probabilities.Slice((t - 1) * k, k), _transitions, k, predicted);
             }
 
-            var sum = 0.0;
-            for (var s = 0; s < k; s++)
+            var row = sequence.Row(t);
+            if (tails is not null)
             {
-                sum += Math.Exp(emission[s] - max);
+                tail[t] = tails.Probability(row, predicted);
             }
 
-            logDensity[t] = double.IsNegativeInfinity(max) ? max : max + Math.Log(sum);
+            if (!logDensity.IsEmpty)
+            {
+                logDensity[t] = PredictiveLogDensity(row, predicted, emission, scratch);
+            }
         }
+
+        return logLikelihood;
     }
 
-    /// <summary>
-    /// The one-step-ahead predictions p(z_t | x_1..t−1) of a sequence (n×K): the start probabilities for the first row, then
-    /// each filtered row pushed through the transitions.
-    /// </summary>
-    private double[] Predictions(DataMatrix sequence)
+    /// <summary>log Σ_k predicted_k g_k(x), in the log domain.</summary>
+    private double PredictiveLogDensity(ReadOnlySpan<double> x, ReadOnlySpan<double> predicted, double[] emission, double[] scratch)
     {
-        int n = sequence.Rows, k = States;
-        var predictions = new double[n * k];
-        Filter(sequence, predictions);
-        // In place, last row first: row t's prediction needs only the filtered row t − 1, not yet overwritten.
-        for (var t = n - 1; t > 0; t--)
+        var k = States;
+        Emissions.LogDensity(x, emission, scratch);
+        var max = double.NegativeInfinity;
+        for (var s = 0; s < k; s++)
         {
-            HmmForwardBackward.Predict(predictions.AsSpan((t - 1) * k, k), _transitions, k, predictions.AsSpan(t * k, k));
+            emission[s] = predicted[s] > 0 ? Math.Log(predicted[s]) + emission[s] : double.NegativeInfinity;
+            max = Math.Max(max, emission[s]);
         }
 
-        _start.CopyTo(predictions, 0);
-        return predictions;
+        var sum = 0.0;
+        for (var s = 0; s < k; s++)
+        {
+            sum += Math.Exp(emission[s] - max);
+        }
+
+        return double.IsNegativeInfinity(max) ? max : max + Math.Log(sum);
     }
 
     /// <summary>
