@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Globalization;
 using EmStreaming.Cli.Csv;
 using EmStreaming.Cli.Output;
 using EmStreaming.Numerics;
