@@ -552,7 +552,8 @@ public sealed partial class OnlineGaussianHmm
 
     /// <summary>
     /// Adopts externally fitted parameters (a Baum–Welch refit over a window of recent rows) without restarting the step-size
-    /// schedule: the parameters become <paramref name="model"/>'s, the statistics and the filter are rebuilt by running the
+    /// schedule or changing the labels (the model's states are first reordered to match the current ones,
+    /// <see cref="LabelMatching"/>, and the reported regime continues by <see cref="RegimeTracking"/>'s rule): the parameters become <paramref name="model"/>'s, the statistics and the filter are rebuilt by running the
     /// recursion over <paramref name="window"/> with the parameters frozen and steps 1/t (so the statistics are the window's
     /// average under the model), and the schedule position (<see cref="StatisticsCount"/>) is kept, so the next step is as
     /// small as it was. Restarting at n = 0 instead makes γ ≈ 1, and the first observations then replace the statistics
@@ -600,6 +601,10 @@ public sealed partial class OnlineGaussianHmm
             }
         }
 
+        // Keep the labels: a refit's Baum–Welch numbers its states in its own order, so state i of the adopted parameters is the
+        // model's state matched to the current state i (LabelMatching), and "regime 1" means the same regime across refits.
+        model = model.AlignTo(Model!);
+
         // Commit: nothing below throws.
         var steps = _steps;
         var phase = _phase;
@@ -629,18 +634,12 @@ public sealed partial class OnlineGaussianHmm
             _emissions.Covariances.CopyTo(_avgCovariances, 0);
         }
 
-        var best = 0;
-        for (var j = 1; j < _k; j++)
+        // The reported regime continues by its own rule (with hysteresis when RegimeConfidence is above 0.5), from the regime
+        // reported before: the labels were kept, so it is the same regime unless the rebuilt filter moved past the rule's bar.
+        var next = RegimeTracking.Next(_regime, _phi, _regimeConfidence);
+        if (next != _regime)
         {
-            if (_phi[j] > _phi[best])
-            {
-                best = j;
-            }
-        }
-
-        if (best != _regime)
-        {
-            _regime = best;
+            _regime = next;
             _runLength = 1;
         }
     }

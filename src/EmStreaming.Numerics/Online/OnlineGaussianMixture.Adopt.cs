@@ -6,7 +6,8 @@ public sealed partial class OnlineGaussianMixture
 {
     /// <summary>
     /// Restarts the recursion from externally fitted parameters (a batch EM refit over a window of recent rows) without
-    /// losing the schedule position: the sufficient statistics become the E-step of <paramref name="window"/> under
+    /// losing the schedule position or the labels (the model's components are first reordered to match the current ones,
+    /// <see cref="LabelMatching"/>): the sufficient statistics become the E-step of <paramref name="window"/> under
     /// <paramref name="model"/> (the fixed point batch EM converged to), the parameters become their M-step, and the
     /// Polyak–Ruppert average, when it is on, restarts at those parameters.
     /// </summary>
@@ -43,6 +44,9 @@ public sealed partial class OnlineGaussianMixture
             throw new InvalidOperationException("a warming-up estimator has no statistics to restart: it adopts parameters from its own first fit");
         }
 
+        // Keep the labels: a refit's EM numbers its components in its own order, so component i of the adopted parameters is the
+        // model's component matched to the current component i (LabelMatching), and a cluster keeps its id across refits.
+        model = model.AlignTo(new GaussianMixture(_params!));
         var theta = model.Parameters.Clone();
         if (!theta.TryRefreshFactors(out var failed))
         {

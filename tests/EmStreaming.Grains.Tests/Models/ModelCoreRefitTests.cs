@@ -149,6 +149,64 @@ public sealed class ModelCoreRefitTests
     }
 
     [Fact]
+    public void ApplyRefitResult_HmmCandidateWithItsStatesSwapped_AdoptedUnderTheModelsLabels()
+    {
+        // A refit's Baum–Welch restarts number the states in their own order. Adopted as they come, "regime 0" (calm here)
+        // would become the volatile one at that refit, for the live regime, the events and every client reading labels.
+        var definition = new ModelDefinition
+        {
+            Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = 1, RegimeConfidence = 0.8,
+            Refit = new RefitPolicy { Window = 3_000, EveryObservations = null, Restarts = 1 },
+        };
+        var truth = GaussianHmm.Create([0.5, 0.5], [0.98, 0.02, 0.03, 0.97], [0.0, 0.0], [1e-4, 9e-4], 2, 1, CovarianceType.Full);
+        var core = new ModelCore(definition, 1);
+        Feed(core, truth.Sample(8_000, 5));
+        var variances = core.Hmm!.Model!.Covariances.ToArray();
+        var regime = core.Regime;
+        Assert.True(variances[0] * 3 < variances[1] || variances[1] * 3 < variances[0], $"the states are not told apart: {variances[0]} and {variances[1]}");
+
+        var job = core.Apply(Request(1, T0), "m").Refit!;
+        var fitted = RefitCodec.ToHmm(definition, RefitCodec.Run(job, default));
+        var swapped = LabelMatching.Reorder(fitted.AlignTo(core.Hmm.Model!), [1, 0]);
+        var e = Assert.Single(core.Apply(Result(1, job.Sequence, RefitCodec.FromHmm(swapped), T0), "m").Events!);
+
+        Assert.Equal(ModelEventType.RefitAdopted, e.Type);
+        var after = core.Hmm.Model!.Covariances.ToArray();
+        Assert.Equal(variances[0], after[0], variances[0] * 0.1);
+        Assert.Equal(variances[1], after[1], variances[1] * 0.1);
+        Assert.Equal(regime, core.Regime);
+    }
+
+    [Fact]
+    public void ApplyRefitResult_GmmCandidateInAnotherOrder_AdoptedUnderTheModelsLabels()
+    {
+        // Decaying steps lag behind a shift that the refit's window holds: the refit wins on the held-out rows and is adopted.
+        var core = new ModelCore(Gmm(refitEvery: null, halfLife: null), 1);
+        Feed(core, Mixture(6_000, seed: 4));
+        var means = core.Gmm!.Model.Means.ToArray();
+        Feed(core, Mixture(2_000, seed: 5, shiftX: 1.0));
+
+        var job = core.Apply(Request(1, T0), "m").Refit!;
+        var inOrder = RefitCodec.ToGmm(job.Definition, RefitCodec.Run(job, default)).AlignTo(core.Gmm.Model);
+        for (var k = 0; k < 3; k++)
+        {
+            // The matched labels name the same clusters, moved by the shift (the clusters are 4 to 8 apart).
+            Assert.Equal(means[2 * k] + 1.0, inOrder.Means[2 * k], 0.4);
+            Assert.Equal(means[(2 * k) + 1], inOrder.Means[(2 * k) + 1], 0.4);
+        }
+
+        var rotated = LabelMatching.Reorder(inOrder, [1, 2, 0]);
+        var e = Assert.Single(core.Apply(Result(1, job.Sequence, RefitCodec.FromGmm(rotated), T0), "m").Events!);
+
+        Assert.True(e.Type == ModelEventType.RefitAdopted, e.Message);
+        var after = core.Gmm.Model.Means.ToArray();
+        for (var i = 0; i < means.Length; i++)
+        {
+            Assert.Equal(inOrder.Means[i], after[i], 0.05); // a swapped label would be off by 4 to 8
+        }
+    }
+
+    [Fact]
     public void Apply_AllMeansJumpHalfLife2000_DriftEventAndBackWithin005NatsWithin5000Rows()
     {
         var core = new ModelCore(Gmm(), 1);

@@ -250,4 +250,61 @@ public sealed class OnlineGaussianHmmTests
             Assert.InRange(model.Means[s * 2], 995, 1015);
         }
     }
+
+    [Theory]
+    [InlineData(new[] { 2, 0, 1 })]
+    [InlineData(new[] { 1, 0, 2 })]
+    public void Adopt_StatesInAnotherOrder_KeepsTheLabelsAndTheRegime(int[] order)
+    {
+        // A refit's Baum–Welch numbers its states in its own order: without matching, "regime 1" would name another regime
+        // after every adoption, and the live regime would jump although nothing happened in the data.
+        var online = new OnlineGaussianHmm(new OnlineHmmOptions { States = K, InitialModel = Truth, BurnIn = 100_000 }, D);
+        for (var t = 0; t < 2_000; t++)
+        {
+            online.Update(Data.Row(t));
+        }
+
+        var before = online.Model!;
+        var regime = online.Regime;
+        var window = new DataMatrix(Data.Values.Slice(1_000 * D, 1_000 * D).ToArray(), 1_000, D);
+
+        online.Adopt(LabelMatching.Reorder(before, order), window);
+
+        var after = online.Model!;
+        for (var i = 0; i < K * D; i++)
+        {
+            Assert.Equal(before.Means[i], after.Means[i], 1e-12);
+        }
+
+        for (var i = 0; i < K * K; i++)
+        {
+            Assert.Equal(before.Transitions[i], after.Transitions[i], 1e-12);
+        }
+
+        Assert.Equal(regime, online.Regime);
+    }
+
+    [Fact]
+    public void Adopt_RegimeConfidence_TheReportedRegimeContinuesByItsRule()
+    {
+        // Calm at 0, the other regime at 3. After 50 rows at 0 a row at 2.3 makes the other regime the more likely one, but
+        // below 0.8: with hysteresis the reported regime stays, and an adoption must not turn it into the plain argmax.
+        var model = GaussianHmm.Create([0.5, 0.5], [0.9, 0.1, 0.1, 0.9], [0.0, 3.0], [1.0, 1.0], 2, 1, CovarianceType.Full);
+        var online = new OnlineGaussianHmm(new OnlineHmmOptions { States = 2, InitialModel = model, BurnIn = 100_000 }, 1) { RegimeConfidence = 0.8 };
+        var rows = Enumerable.Repeat(0.0, 50).Append(2.3).ToArray();
+        foreach (var x in rows)
+        {
+            online.Update([x]);
+        }
+
+        var window = new DataMatrix(rows, rows.Length, 1);
+        var probabilities = new double[rows.Length * 2];
+        model.Filter(window, probabilities);
+        Assert.InRange(probabilities[^1], 0.5, 0.8); // the other regime leads, below the bar
+        Assert.Equal(0, online.Regime);
+
+        online.Adopt(model, window);
+
+        Assert.Equal(0, online.Regime);
+    }
 }

@@ -29,7 +29,8 @@ public sealed class OnlineAdoptTests
     public void Adopt_AnyModel_ParametersAreOneEmStepOfTheWindowFromThatModel()
     {
         var (online, window) = Warm();
-        var candidate = Refit(window, iterations: 3, seed: 17);
+        // In the estimator's labels: Adopt keeps them (Adopt_CandidateInAnotherOrder_KeepsTheCurrentLabels).
+        var candidate = Refit(window, iterations: 3, seed: 17).AlignTo(online.Model);
         // Reference written with the batch EM: one iteration warm-started at the candidate is its E-step then M-step.
         var oneStep = Refit(window, iterations: 1, warmStart: candidate);
         var moved = 0.0;
@@ -52,13 +53,37 @@ public sealed class OnlineAdoptTests
     public void Adopt_BatchFixedPoint_ParametersStayAtTheFixedPointWithin1e6()
     {
         var (online, window) = Warm();
-        var converged = Refit(window, iterations: 500);
+        var converged = Refit(window, iterations: 500).AlignTo(online.Model);
 
         online.Adopt(converged, window);
 
         AssertClose(converged.Weights, online.Model.Weights, 1e-6);
         AssertClose(converged.Means, online.Model.Means, 1e-6);
         AssertClose(converged.Covariances, online.Model.Covariances, 1e-6);
+    }
+
+    [Theory]
+    [InlineData(new[] { 1, 2, 0 })]
+    [InlineData(new[] { 2, 1, 0 })]
+    [InlineData(new[] { 0, 2, 1 })]
+    public void Adopt_CandidateInAnotherOrder_KeepsTheCurrentLabels(int[] order)
+    {
+        // A refit's EM numbers its components in its own order; without matching, component k of the model would become
+        // whichever cluster the refit happened to call k, and every label a client holds would change meaning.
+        var (online, window) = Warm();
+        var inOrder = Refit(window, iterations: 500).AlignTo(online.Model);
+        var before = online.Model.Means.ToArray();
+        for (var k = 0; k < 3; k++)
+        {
+            // The warm model and the refit agree on where the clusters are (else this test would not say which label is right).
+            Assert.True(Math.Abs(before[2 * k] - inOrder.Means[2 * k]) < 0.3 && Math.Abs(before[(2 * k) + 1] - inOrder.Means[(2 * k) + 1]) < 0.3);
+        }
+
+        online.Adopt(LabelMatching.Reorder(inOrder, order), window);
+
+        AssertClose(inOrder.Weights, online.Model.Weights, 1e-6);
+        AssertClose(inOrder.Means, online.Model.Means, 1e-6);
+        AssertClose(inOrder.Covariances, online.Model.Covariances, 1e-6);
     }
 
     [Fact]
