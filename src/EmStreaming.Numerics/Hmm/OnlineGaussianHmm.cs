@@ -67,6 +67,9 @@ public sealed partial class OnlineGaussianHmm
     private bool _sequenceStart = true;
     private bool _averaged;
     private int _regime = -1;
+    private double[]? _boundedRow;
+    private double[]? _rangeLo;
+    private double[]? _rangeHi;
     private long _runLength;
     private double _prequentialSum;
     private long _prequentialCount;
@@ -270,7 +273,13 @@ public sealed partial class OnlineGaussianHmm
     /// Absorbs one observation (D entries, NaN = missing). Returns its log predictive density
     /// log p(x_n | x_1..n−1) under the current parameters (nats), or NaN while buffering (no parameters yet).
     /// </summary>
+    /// <remarks>
+    /// The emission statistics take the row with each entry moved into the states' range for its column
+    /// (<see cref="Online.InfluenceBound"/>), so one glitch reading cannot wreck a state; the filter and the returned density
+    /// use the row as it came.
+    /// </remarks>
     /// <exception cref="ArgumentException">Wrong length, or no observed entry; the state is left unchanged.</exception>
+    /// <exception cref="InvalidOperationException">The row's density underflows to 0 under every state (values too large); the state is left unchanged.</exception>
     public double Update(ReadOnlySpan<double> observation)
     {
         if (observation.Length != _d)
@@ -294,9 +303,9 @@ public sealed partial class OnlineGaussianHmm
             throw new ArgumentException("the observation has no observed value.", nameof(observation));
         }
 
-        _observations++;
         if (_phase == OnlineHmmPhase.Buffering)
         {
+            _observations++;
             // A full buffer here is one whose fit waits (a column short of observed values, or an earlier fit that threw):
             // the oldest row makes room, so memory stays at BufferSize rows and the fit, when it comes, uses the newest ones.
             _buffer.KeepNewest(_bufferSize - 1);
@@ -309,7 +318,9 @@ public sealed partial class OnlineGaussianHmm
             return double.NaN;
         }
 
-        return Absorb(observation, countPrequential: true);
+        var logPredictive = Absorb(observation, countPrequential: true, refuseUnusable: true);
+        _observations++;
+        return logPredictive;
     }
 
     /// <summary>Absorbs every row of <paramref name="batch"/> in order, as consecutive observations of the current sequence.</summary>
@@ -417,11 +428,29 @@ public sealed partial class OnlineGaussianHmm
         _phase = OnlineHmmPhase.BurnIn;
     }
 
-    private double Absorb(ReadOnlySpan<double> x, bool countPrequential)
+    /// <summary>
+    /// The row the emission statistics take: <paramref name="x"/> itself, or a copy with each entry outside the states' range
+    /// for its column moved into it (<see cref="InfluenceBound"/>: one glitch reading cannot wreck a state's variance). The
+    /// filter and the scores use the row as it came.
+    /// </summary>
+    private ReadOnlySpan<double> Bounded(ReadOnlySpan<double> x)
+    {
+        var into = _boundedRow ??= new double[_d];
+        return InfluenceBound.TryClampRow(_emissions.Parameters, x, _rangeLo ??= new double[_d], _rangeHi ??= new double[_d], into) ? into : x;
+    }
+
+    private double Absorb(ReadOnlySpan<double> x, bool countPrequential, bool refuseUnusable = false)
     {
         var k = _k;
         _emissions.LogDensity(x, _logEmission, _rowScratch, _normalizers);
-        _emissions.Statistics(x, _psiBuffer!, _psi, _rowScratch);
+        if (refuseUnusable && !System.Numerics.Tensors.TensorPrimitives.IsFiniteAny<double>(_logEmission.AsSpan(0, k)))
+        {
+            // No state gives it a density above 0 (its squares overflow): no filter step, score or drift loss can use it.
+            throw new InvalidOperationException(
+                "the observation is numerically unusable: so far from every state that its density underflows to 0 (values too large?); nothing changed.");
+        }
+
+        _emissions.Statistics(Bounded(x), _psiBuffer!, _psi, _rowScratch);
         var gamma = _schedule.StepAt(_steps + 1);
         var logPredictive = OnlineHmmRecursion.Step(
             _logEmission, _psi, _start, _transitions, _sequenceStart, accumulate: true, gamma,
@@ -618,7 +647,7 @@ public sealed partial class OnlineGaussianHmm
         {
             var x = window.Row(t);
             _emissions.LogDensity(x, _logEmission, _rowScratch);
-            _emissions.Statistics(x, _psiBuffer!, _psi, _rowScratch);
+            _emissions.Statistics(Bounded(x), _psiBuffer!, _psi, _rowScratch);
             OnlineHmmRecursion.Step(
                 _logEmission, _psi, _start, _transitions, _sequenceStart, accumulate: true, 1.0 / (t + 1),
                 _phi, _rho, _rhoScratch, _statistics, _stepScratch, _k, _d, _emissions.S2Length);

@@ -63,12 +63,22 @@ public sealed partial class OnlineGaussianMixture
         var scratch = new double[GmmParameters.RowScratchLength(_d)];
         var resp = new double[_k];
         var weight = 1.0 / rows;
+        var lo = new double[_d];
+        var hi = new double[_d];
+        var bounded = new double[_d];
+        InfluenceBound.Range(theta, lo, hi); // as the recursion learns: a glitch in the window does not enter the adopted parameters whole
         for (var i = 0; i < rows; i++)
         {
             var x = window.Slice(i * _d, _d);
             if (GmmParameters.CountObserved(x) == 0)
             {
                 throw new ArgumentException($"row {i} of the window has no observed value", nameof(window));
+            }
+
+            if (InfluenceBound.AnyOutside(x, lo, hi))
+            {
+                InfluenceBound.Clamp(x, lo, hi, bounded);
+                x = bounded;
             }
 
             theta.LogDensitiesRow(x, resp, scratch);

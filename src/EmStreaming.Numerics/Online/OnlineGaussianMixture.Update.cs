@@ -17,12 +17,17 @@ public sealed partial class OnlineGaussianMixture
     /// before the batch; NaN for rows that arrived while warming up.
     /// </param>
     /// <returns>What the batch did, with its prequential mean log-likelihood.</returns>
+    /// <remarks>
+    /// The statistics take each row with every entry moved into the model's range for its column (<see cref="InfluenceBound"/>),
+    /// so one glitch reading cannot wreck a component; the scores, the drift detector and the re-seeding memory use the rows
+    /// as they came.
+    /// </remarks>
     /// <exception cref="ArgumentException">
     /// The length is not a positive multiple of <see cref="Dimension"/>, a row holds ±∞ or no observed value (the message
     /// names the zero-based row and column), or the destination is too short. Nothing changed. (Warm-up rows that leave a
     /// column with fewer than two observed values are buffered, not refused: the first fit waits, see <see cref="WaitingForColumn"/>.)
     /// </exception>
-    /// <exception cref="InvalidOperationException">The batch would overflow the statistics (values too large). Nothing changed.</exception>
+    /// <exception cref="InvalidOperationException">The batch would overflow the statistics, or a row's density underflows to 0 (values too large). Nothing changed.</exception>
     public OnlineBatchResult Update(ReadOnlySpan<double> rows, Span<double> anomalyScores = default)
     {
         var m = ValidateRows(rows, anomalyScores, requireDestination: false, out var complete);
@@ -104,7 +109,30 @@ public sealed partial class OnlineGaussianMixture
 
         var batch = _batchStats!;
         batch.Clear();
-        var sum = complete ? ExpectationTile(p, scoring, rows, m, batch) : ExpectationRows(p, scoring, rows, m, batch);
+
+        // Bounded influence (InfluenceBound): the statistics take each entry moved into the model's range for its column, so
+        // one glitch reading cannot wreck a component; the scores below are of the rows as they came.
+        var learning = rows;
+        var lo = _rangeLo ??= new double[_d];
+        var hi = _rangeHi ??= new double[_d];
+        InfluenceBound.Range(p, lo, hi);
+        var bounded = InfluenceBound.AnyOutside(rows, lo, hi);
+        if (bounded)
+        {
+            if (_boundedRows.Length < rows.Length)
+            {
+                _boundedRows = new double[rows.Length];
+            }
+
+            InfluenceBound.Clamp(rows, lo, hi, _boundedRows);
+            learning = _boundedRows.AsSpan(0, rows.Length);
+        }
+
+        var sum = complete ? ExpectationTile(p, scoring, learning, m, batch) : ExpectationRows(p, scoring, learning, m, batch);
+        if (bounded)
+        {
+            sum = ScoreMovedRows(scoring, rows, learning, m, sum);
+        }
 
         var next = _spareStats!;
         var nextParams = _spareParams!;
@@ -182,6 +210,31 @@ public sealed partial class OnlineGaussianMixture
             _spareStats!.CopyOriginsFrom(stats);
             _batchStats!.CopyOriginsFrom(stats);
         }
+    }
+
+    /// <summary>Re-scores, as they came, the rows whose entries <see cref="InfluenceBound"/> moved; returns the batch's new Σ log p.</summary>
+    /// <exception cref="InvalidOperationException">Such a row's density underflows to 0 (nothing changed: only scratch was written).</exception>
+    private double ScoreMovedRows(GmmParameters scoring, ReadOnlySpan<double> rows, ReadOnlySpan<double> learning, int m, double sum)
+    {
+        for (var i = 0; i < m; i++)
+        {
+            var x = rows.Slice(i * _d, _d);
+            if (!x.SequenceEqual(learning.Slice(i * _d, _d)))
+            {
+                var logp = LogDensity(scoring, x, _logDensity2);
+                if (!double.IsFinite(logp))
+                {
+                    // No score to report and no loss for the drift detector: refused, as rows whose squares overflow always were.
+                    throw new InvalidOperationException(
+                        $"the batch was rejected: row {i} makes the mixture numerically unusable (so far from every component that its density underflows to 0; values too large?); the model is unchanged.");
+                }
+
+                sum += logp - _batchLogDensity[i];
+                _batchLogDensity[i] = logp;
+            }
+        }
+
+        return sum;
     }
 
     /// <summary>Per-row E-step through the GMM core's kernels (any covariance type, missing entries); returns Σ log p.</summary>

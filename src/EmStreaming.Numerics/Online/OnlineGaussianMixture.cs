@@ -69,6 +69,9 @@ public sealed partial class OnlineGaussianMixture
     private readonly double[] _dd;
     private readonly double[] _dd2;
     private double[] _batchLogDensity = [];
+    private double[]? _rangeLo;
+    private double[]? _rangeHi;
+    private double[] _boundedRows = [];
     private bool[] _used = [];
     private readonly double[] _shiftedMeans;
 

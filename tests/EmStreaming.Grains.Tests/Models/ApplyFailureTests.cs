@@ -12,8 +12,9 @@ public sealed class ApplyFailureTests
     [Fact]
     public void Apply_GmmRefusesALaterBatch_CountsMatchTheEstimatorAndTheRestIsReported()
     {
-        // batchSize 1: each row is one estimator batch. 1e160 squared overflows the statistics, so the estimator refuses the
-        // second batch (InvalidOperationException, the estimator unchanged) after it took the first.
+        // batchSize 1: each row is one estimator batch. 1e160 is so far from every component that its density underflows to 0
+        // (its squared distance overflows), so the estimator refuses the second batch (InvalidOperationException, the estimator
+        // unchanged) after it took the first.
         var core = new ModelCore(ModelHarness.Gmm() with { BatchSize = 1 }, 1);
         core.Apply(ModelStreamRecord.Observations("p", 1, 1, ModelHarness.Rows(1_000, 2, 1), DateTimeOffset.UnixEpoch), "m");
         var rows = new DataMatrix([1, 2, 1e160, -1e160, 3, 4], 3, 2);
@@ -58,7 +59,7 @@ public sealed class ApplyFailureTests
         var generation = (await h.Registry.GetAsync("pf", CancellationToken.None))!.Generation;
         var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
             .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "pf"));
-        // 1e160 squared overflows the statistics: the estimator takes the first row and refuses the other two.
+        // 1e160's density underflows to 0 under every component: the estimator takes the first row and refuses the other two.
         await stream.OnNextAsync(ModelStreamRecord.Observations("ext", 1, generation, new DataMatrix([1, 2, 1e160, -1e160, 3, 4], 3, 2), DateTimeOffset.UtcNow));
         // Two fences: the second is applied in a later turn than the first, whose snapshot (if due) is written by then.
         await h.Service.AppendAsync("pf", ModelHarness.Rows(1, 2, 2));
