@@ -25,6 +25,15 @@ internal static class InfluenceBound
     /// <summary>Half-width of each component's interval, in its own standard deviations.</summary>
     public const double StandardDeviations = 6;
 
+    /// <summary>Where component c's variance of column j sits in the covariances: c × first + j × second.</summary>
+    private static (int Component, int Column) VarianceStrides(CovarianceType type, int d) => type switch
+    {
+        CovarianceType.Full => (d * d, d + 1),
+        CovarianceType.Diag => (d, 1),
+        CovarianceType.Spherical => (1, 0),
+        _ => (0, d + 1), // tied: one matrix
+    };
+
     /// <summary>Writes each column's range: the hull over components of μ_kj ± 6 σ_kj.</summary>
     public static void Range(GmmParameters p, Span<double> lo, Span<double> hi)
     {
@@ -86,6 +95,9 @@ internal static class InfluenceBound
     {
         int k = p.Components, d = p.Dimension;
         const double bound = StandardDeviations * StandardDeviations;
+        var (componentStride, columnStride) = VarianceStrides(p.Type, d);
+        var means = p.Means;
+        var covariances = p.Covariances;
         for (var j = 0; j < d; j++)
         {
             var v = x[j];
@@ -97,8 +109,8 @@ internal static class InfluenceBound
             var inside = false;
             for (var c = 0; c < k && !inside; c++)
             {
-                var z = v - p.Means[(c * d) + j];
-                inside = z * z <= bound * p.Variance(c, j);
+                var z = v - means[(c * d) + j];
+                inside = z * z <= bound * covariances[(c * componentStride) + (j * columnStride)];
             }
 
             if (!inside)
