@@ -1,6 +1,7 @@
 using EmStreaming.Numerics;
 using EmStreaming.Numerics.Gmm;
 using EmStreaming.Numerics.Hmm;
+using EmStreaming.Numerics.Online;
 
 namespace EmStreaming.Grains.Models;
 
@@ -30,6 +31,10 @@ internal static class RefitCodec
     public static double[] Run(RefitJob job, CancellationToken cancellationToken)
     {
         var definition = job.Definition;
+
+        // A glitch in the window (one reading of 1e6) would get a component of its own, and the degeneracy check would refuse
+        // every refit while it stays in the window: the fit takes it at the edge of the other rows (InfluenceBound.WithoutGlitches).
+        job = job with { Window = InfluenceBound.WithoutGlitches(job.Window) };
         var seed = definition.Seed ^ unchecked((ulong)job.Sequence * 0x9E3779B97F4A7C15UL);
         if (job.Gmm is { } gmm)
         {

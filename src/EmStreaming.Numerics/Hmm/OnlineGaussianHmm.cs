@@ -397,7 +397,9 @@ public sealed partial class OnlineGaussianHmm
     {
         var count = _buffer.Rows;
         var data = new DataMatrix(_buffer.Values.ToArray(), count, _d);
-        var fit = GaussianHmmEM.Fit(data, _bufferFit);
+        // A glitch among the buffered rows gets no state of its own (InfluenceBound.WithoutGlitches): a state on one reading
+        // would stay there for good. The replay below takes the rows as they came (bounded like every later row).
+        var fit = GaussianHmmEM.Fit(InfluenceBound.WithoutGlitches(data), _bufferFit);
         SetModel(fit.Model, DataMatrix.ObservedColumnCentres(data.Values, _d));
         _floor = CovarianceFloor.FromData(data.Values, _d, _relativeRegCovar);
 

@@ -20,10 +20,10 @@ namespace EmStreaming.Numerics.Online;
 /// variance grows toward the moved rows the range widens with it, so even without a refit the model follows, at most a few
 /// σ per step's worth of weight.
 /// </remarks>
-internal static class InfluenceBound
+public static class InfluenceBound
 {
     /// <summary>Half-width of each component's interval, in its own standard deviations.</summary>
-    public const double StandardDeviations = 6;
+    internal const double StandardDeviations = 6;
 
     /// <summary>Where component c's variance of column j sits in the covariances: c × first + j × second.</summary>
     private static (int Component, int Column) VarianceStrides(CovarianceType type, int d) => type switch
@@ -35,7 +35,7 @@ internal static class InfluenceBound
     };
 
     /// <summary>Writes each column's range: the hull over components of μ_kj ± 6 σ_kj.</summary>
-    public static void Range(GmmParameters p, Span<double> lo, Span<double> hi)
+    internal static void Range(GmmParameters p, Span<double> lo, Span<double> hi)
     {
         int k = p.Components, d = p.Dimension;
         for (var j = 0; j < d; j++)
@@ -55,7 +55,7 @@ internal static class InfluenceBound
     }
 
     /// <summary>True when some observed entry of <paramref name="rows"/> (row-major, <paramref name="lo"/>.Length wide) is outside its column's range.</summary>
-    public static bool AnyOutside(ReadOnlySpan<double> rows, ReadOnlySpan<double> lo, ReadOnlySpan<double> hi)
+    internal static bool AnyOutside(ReadOnlySpan<double> rows, ReadOnlySpan<double> lo, ReadOnlySpan<double> hi)
     {
         var d = lo.Length;
         for (var i = 0; i < rows.Length; i += d)
@@ -75,7 +75,7 @@ internal static class InfluenceBound
     }
 
     /// <summary>Copies <paramref name="rows"/> into <paramref name="into"/> with every entry outside its column's range moved to the nearer end (NaN stays NaN).</summary>
-    public static void Clamp(ReadOnlySpan<double> rows, ReadOnlySpan<double> lo, ReadOnlySpan<double> hi, Span<double> into)
+    internal static void Clamp(ReadOnlySpan<double> rows, ReadOnlySpan<double> lo, ReadOnlySpan<double> hi, Span<double> into)
     {
         var d = lo.Length;
         for (var i = 0; i < rows.Length; i++)
@@ -91,7 +91,7 @@ internal static class InfluenceBound
     /// <paramref name="p"/>. Checks each entry against the components' intervals without a square root, and computes the
     /// range only for a row that is outside all of them in some column.
     /// </summary>
-    public static bool TryClampRow(GmmParameters p, ReadOnlySpan<double> x, Span<double> lo, Span<double> hi, Span<double> into)
+    internal static bool TryClampRow(GmmParameters p, ReadOnlySpan<double> x, Span<double> lo, Span<double> hi, Span<double> into)
     {
         int k = p.Components, d = p.Dimension;
         const double bound = StandardDeviations * StandardDeviations;
@@ -127,5 +127,72 @@ internal static class InfluenceBound
         }
 
         return false;
+    }
+
+    /// <summary>Fewest rows beyond the rest that count as a group of data rather than glitches, per column.</summary>
+    public const int GlitchGroupRows = 5;
+
+    /// <summary>How far beyond the rest, in spreads of the rest, an entry of a smaller group must be to count as a glitch.</summary>
+    public const double GlitchSpreads = 3;
+
+    /// <summary>
+    /// The rows an automatic fit (a warm-up's first fit, a refit, a drift recovery) is made on: <paramref name="data"/>
+    /// itself, or a copy in which each entry that is a glitch is moved to the edge of the rest. Per column, with v₋ and v₊
+    /// the <see cref="GlitchGroupRows"/>-th smallest and largest observed values and s = v₊ − v₋ their spread, an entry
+    /// outside [v₋ − 3s, v₊ + 3s] is a glitch and becomes v₋ or v₊: fewer than five rows beyond the rest by more than three times its spread get no
+    /// component of their own (a fit would give them one, on a handful of points, and an online model would keep it for
+    /// good: a state sitting on one reading of 10⁶), while any group of five or more rows, however far, is data and is
+    /// fitted. A Gaussian column of 500 rows has v± ≈ ±2.5σ, so the range is about ±17.5σ. Columns with fewer than 11
+    /// observed values or no spread are left as they are. The rows are still learned as they came (bounded, see above).
+    /// </summary>
+    public static DataMatrix WithoutGlitches(DataMatrix data)
+    {
+        int n = data.Rows, d = data.Columns;
+        var values = data.Values;
+        double[]? moved = null;
+        var column = new double[n];
+        for (var j = 0; j < d; j++)
+        {
+            var count = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var v = values[(i * d) + j];
+                if (!double.IsNaN(v))
+                {
+                    column[count++] = v;
+                }
+            }
+
+            if (count < (2 * GlitchGroupRows) + 1)
+            {
+                continue;
+            }
+
+            var observed = column.AsSpan(0, count);
+            observed.Sort();
+            var (low, high) = (observed[GlitchGroupRows - 1], observed[count - GlitchGroupRows]);
+            var spread = high - low;
+            if (!(spread > 0) || !double.IsFinite(spread))
+            {
+                continue;
+            }
+
+            var (lo, hi) = (low - (GlitchSpreads * spread), high + (GlitchSpreads * spread));
+            if (observed[0] >= lo && observed[count - 1] <= hi)
+            {
+                continue;
+            }
+
+            // Moved to the edge of the rest (v₋ or v₊), not to the range's: there it is one more row among others, where at the
+            // range's edge it would still stand alone, and a fit could still give it a state of its own.
+            moved ??= values.ToArray();
+            for (var i = 0; i < n; i++)
+            {
+                ref var v = ref moved[(i * d) + j];
+                v = v < lo ? low : v > hi ? high : v;
+            }
+        }
+
+        return moved is null ? data : new DataMatrix(moved, n, d);
     }
 }

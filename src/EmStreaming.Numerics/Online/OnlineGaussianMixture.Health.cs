@@ -53,16 +53,29 @@ public sealed partial class OnlineGaussianMixture
 
         var rng = _rng;
         CovarianceFloor.FromData(all.AsSpan(0, n * _d), _d, _options.RelativeRegCovar, _floor);
-        var fit = GaussianMixtureEM.Fit(new DataMatrix(all, n, _d), BatchFitOptions(rng.NextUInt64())).Model.Parameters;
+        // A glitch among the buffered rows gets no component of its own (InfluenceBound.WithoutGlitches), and the rows' statistics
+        // are bounded as the recursion bounds them; their scores are of the rows as they came.
+        var fit = GaussianMixtureEM.Fit(InfluenceBound.WithoutGlitches(new DataMatrix(all, n, _d)), BatchFitOptions(rng.NextUInt64())).Model.Parameters;
 
         var stats = new GmmSufficientStatistics(_k, _d, _type, origin);
         stats.ResetOrigins(fit.Means); // each component's statistics about its own mean (modes far apart: FarApartModesTests)
         var weight = 1.0 / n;
         var logp = new double[n];
+        var lo = new double[_d];
+        var hi = new double[_d];
+        var bounded = new double[_d];
+        InfluenceBound.Range(fit, lo, hi);
         for (var i = 0; i < n; i++)
         {
             var x = all.AsSpan(i * _d, _d);
             logp[i] = Responsibilities(fit, x, _responsibilities);
+            if (InfluenceBound.AnyOutside(x, lo, hi))
+            {
+                InfluenceBound.Clamp(x, lo, hi, bounded);
+                Responsibilities(fit, bounded, _responsibilities);
+                x = bounded;
+            }
+
             stats.AccumulateRow(x, _responsibilities, fit, _rowScratch, weight);
         }
 

@@ -60,12 +60,13 @@ public sealed class GlitchReadingTests
         var online = OnlineGaussianMixture.Create(options, 2);
         online.Update(glitched.Values);
 
+        // The glitch gets no component of its own (InfluenceBound.WithoutGlitches; before it did, weight 1/3,000, and the online
+        // model kept it there): all three components are in the bulk, and the model is the one the clean rows give.
         var model = online.Model;
-        var bulk = Enumerable.Range(0, 3).Where(k => model.Means[k * 2] < 1e6).ToArray();
-        Assert.Equal(2, bulk.Length);
-        Assert.All(bulk, k => Assert.InRange(model.FullCovariance(k)[0], 0.5, 2.0));
-        Assert.All(bulk, k => Assert.InRange(model.FullCovariance(k)[3], 2.0, 8.0));
-        Assert.True(model.Score(clean) > -4.5, $"the clean rows score {model.Score(clean):F3} nats/row");
+        Assert.All(Enumerable.Range(0, 3), k => Assert.InRange(model.Means[k * 2], -10, 10));
+        var twin = OnlineGaussianMixture.Create(options, 2);
+        twin.Update(clean.Values);
+        Assert.True(Math.Abs(model.Score(clean) - twin.Model.Score(clean)) < 0.02, $"the clean rows score {model.Score(clean):F4} nats/row, {twin.Model.Score(clean):F4} without the glitch");
     }
 
     /// <summary>The origin: each column's median (of an even spread of at most 4,096 observed entries), sparse and empty columns too.</summary>
