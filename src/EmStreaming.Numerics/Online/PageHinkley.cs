@@ -143,8 +143,20 @@ public sealed class PageHinkley
         _rows = 0;
     }
 
+    /// <summary>Rows after which the reference learns each loss clipped to within <see cref="Clip"/> of its own spread.</summary>
+    private const int RobustAfter = 10;
+
     private void Learn(double loss)
     {
+        // Clipped as the test clips it: one glitch reading's loss (10¹² for a reading 10⁶ σ away) learned whole would set the
+        // reference spread near 10¹² / √n, and every later rise, a real change included, would standardize to about 0: one
+        // glitch blinded the detector (a +30 jump then went 4,672 rows without an alarm, docs/models-stay-right.md §17).
+        if (_count >= RobustAfter)
+        {
+            var sd = Math.Sqrt(_m2 / _count);
+            loss = Math.Clamp(loss, _mean - (Clip * sd), _mean + (Clip * sd));
+        }
+
         _count++;
         var delta = loss - _mean;
         _mean += delta / _count;

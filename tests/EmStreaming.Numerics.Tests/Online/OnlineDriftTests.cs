@@ -197,4 +197,61 @@ public sealed class OnlineDriftTests
             return false;
         }).QuickCheckThrowOnFailure();
     }
+
+    [Fact]
+    public void PageHinkley_OneGlitchAmongTheStationaryRows_NoAlarmAndTheRiseStillCaught()
+    {
+        // One glitch reading's loss (10³ to 10¹⁵ standard deviations) used to enter the reference mean and spread whole: the
+        // spread became about glitch / √n, every later rise standardized to about 0, and the detector was blind for good.
+        var cases = Arb.From(
+            from seed in Gen.Choose(0, 1_000_000)
+            from scale in Gen.Elements(1e-3, 1.0, 1e4)
+            from glitch in Gen.Elements(1e3, 1e8, 1e15)
+            from at in Gen.Choose(10, 19_000)
+            from rise in Gen.Elements(2.0, 20.0)
+            select (seed, scale, glitch, at, rise));
+        Prop.ForAll(cases, c =>
+        {
+            var rng = new Random(c.seed);
+            var detector = new PageHinkley();
+            double Noise() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            for (var t = 0; t < 20_000; t++)
+            {
+                if (detector.Add(c.scale * (t == c.at ? c.glitch : Noise())))
+                {
+                    return false;
+                }
+            }
+
+            var bound = (int)Math.Ceiling(1.5 * detector.Lambda / (Math.Min(c.rise, detector.Clip) - detector.Delta)) + 10;
+            for (var t = 0; t < bound; t++)
+            {
+                if (detector.Add(c.scale * (c.rise + Noise())))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
+    public void Update_GlitchThenAJump_TheAlarmComesAsWithoutTheGlitch()
+    {
+        // Measured before the fix: with a reading of 10³ anywhere before the jump the alarm came 4,672 rows after it, and the
+        // model spent those rows about 3 nats/row from the new data.
+        var before = SyntheticMixture.ThreeComponents2D();
+        var after = before.Shifted([30.0, 0.0]);
+        var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 3, StepSize = StepSizeSchedule.FromHalfLife(HalfLife), Seed = 1 }, 2);
+        var rows = before.Sample(Jump, 1).Concat(after.Sample(After, 101)).ToArray();
+        rows[2 * 5_000] = 1e3;
+        for (var i = 0; i < rows.Length / 2; i += 64)
+        {
+            model.Update(rows.AsSpan(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
+        }
+
+        Assert.InRange(model.LastDriftObservation, Jump + 1, Jump + 500);
+        Assert.Equal(1, model.DriftRefits);
+    }
 }
