@@ -39,31 +39,48 @@ internal static class RefitCodec
         if (job.Gmm is { } gmm)
         {
             var options = new GmmFitOptions { Components = definition.Components, Covariance = definition.Covariance, Seed = seed, MaxDegreeOfParallelism = 1 };
-            var best = GaussianMixtureEM.Fit(job.Window, options with { WarmStart = gmm }, ct: cancellationToken);
-            if (definition.Refit.Restarts > 0)
-            {
-                var restarts = GaussianMixtureEM.Fit(job.Window, options with { Restarts = definition.Refit.Restarts }, ct: cancellationToken);
-                if (restarts.MeanLogLikelihood > best.MeanLogLikelihood)
-                {
-                    best = restarts;
-                }
-            }
-
+            var best = Best(
+                () => GaussianMixtureEM.Fit(job.Window, options with { WarmStart = gmm }, ct: cancellationToken),
+                definition.Refit.Restarts > 0 ? () => GaussianMixtureEM.Fit(job.Window, options with { Restarts = definition.Refit.Restarts }, ct: cancellationToken) : null,
+                f => f.MeanLogLikelihood);
             return FromGmm(best.Model);
         }
 
         var hmm = job.Hmm ?? throw new InvalidOperationException("refit of a model without parameters");
         var hmmOptions = new HmmFitOptions { States = definition.Components, Covariance = definition.Covariance, Seed = seed, MaxDegreeOfParallelism = 1 };
-        var bestHmm = GaussianHmmEM.Fit(job.Window, hmmOptions with { WarmStart = hmm }, cancellationToken: cancellationToken);
-        if (definition.Refit.Restarts > 0)
+        var bestHmm = Best(
+            () => GaussianHmmEM.Fit(job.Window, hmmOptions with { WarmStart = hmm }, cancellationToken: cancellationToken),
+            definition.Refit.Restarts > 0 ? () => GaussianHmmEM.Fit(job.Window, hmmOptions with { Restarts = definition.Refit.Restarts }, cancellationToken: cancellationToken) : null,
+            f => f.MeanLogLikelihood);
+        return FromHmm(bestHmm.Model);
+    }
+
+    /// <summary>
+    /// The better of the warm-started fit and the restarts, each tried on its own: a warm start far from where the data went can
+    /// fail (no positive definite covariance from it after a jump of 3e10 σ) where fresh restarts succeed, and that must not fail
+    /// the refit. Throws only when every fit failed (the last failure).
+    /// </summary>
+    private static T Best<T>(Func<T> warm, Func<T>? restarts, Func<T, double> score)
+        where T : class
+    {
+        T? best = null;
+        Exception? failure = null;
+        foreach (var fit in restarts is null ? [warm] : new[] { warm, restarts })
         {
-            var restarts = GaussianHmmEM.Fit(job.Window, hmmOptions with { Restarts = definition.Refit.Restarts }, cancellationToken: cancellationToken);
-            if (restarts.MeanLogLikelihood > bestHmm.MeanLogLikelihood)
+            try
             {
-                bestHmm = restarts;
+                var result = fit();
+                if (best is null || score(result) > score(best))
+                {
+                    best = result;
+                }
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                failure = e;
             }
         }
 
-        return FromHmm(bestHmm.Model);
+        return best ?? throw failure!;
     }
 }

@@ -233,6 +233,40 @@ public sealed class ModelCoreRefitTests
         Assert.DoesNotContain("degenerate", e.Message ?? "", StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(ModelKind.Gmm)]
+    [InlineData(ModelKind.Hmm)]
+    public void RefitRun_WarmStartFarFromTheWindow_TheRestartsStillGiveTheRefit(ModelKind kind)
+    {
+        // A jump of 1e8 σ: EM from the model at the old place yields no positive definite covariance, and that failure used to
+        // fail the whole refit although the restarts beside it fit the window.
+        var definition = new ModelDefinition
+        {
+            Kind = kind, Dimension = 2, Components = 3, Seed = 1, Refit = new RefitPolicy { Window = 2_000, EveryObservations = null, Restarts = 2 },
+        };
+        var truth = GaussianMixture.Create([0.3, 0.3, 0.4], [0, 0, 4, 4, -4, 3], [1, 0, 0, 0.5, 1, 0, 0, 0.5, 1, 0, 0, 0.5], 3, 2, CovarianceType.Full);
+        var old = truth.Sample(2_000, 1);
+        var window = new DataMatrix(truth.Sample(2_000, 12).Values.ToArray().Select((v, i) => i % 2 == 0 ? v - 1e8 : v + 1e8).ToArray(), 2_000, 2);
+        RefitJob job;
+        if (kind == ModelKind.Gmm)
+        {
+            var current = GaussianMixtureEM.Fit(old, new GmmFitOptions { Components = 3, Seed = 1 }).Model;
+            Assert.ThrowsAny<InvalidOperationException>(() => GaussianMixtureEM.Fit(window, new GmmFitOptions { Components = 3, Seed = 2, WarmStart = current, MaxDegreeOfParallelism = 1 }));
+            job = new RefitJob(1, 1, definition, window, current, null);
+        }
+        else
+        {
+            var current = GaussianHmmEM.Fit(old, new HmmFitOptions { States = 3, Seed = 1 }).Model;
+            Assert.ThrowsAny<InvalidOperationException>(() => GaussianHmmEM.Fit(window, new HmmFitOptions { States = 3, Seed = 2, WarmStart = current, MaxDegreeOfParallelism = 1 }));
+            job = new RefitJob(1, 1, definition, window, null, current);
+        }
+
+        var parameters = RefitCodec.Run(job, default);
+
+        var score = kind == ModelKind.Gmm ? RefitCodec.ToGmm(definition, parameters).Score(window) : RefitCodec.ToHmm(definition, parameters).Score(window);
+        Assert.True(score > -4, $"{score:F3} nats/row on the window");
+    }
+
     [Fact]
     public void Apply_AllMeansJumpHalfLife2000_DriftEventAndBackWithin005NatsWithin5000Rows()
     {
