@@ -1,0 +1,36 @@
+using EmStreaming.Cli.Commands;
+using EmStreaming.Numerics;
+using EmStreaming.Numerics.Gmm;
+using EmStreaming.Numerics.Hmm;
+
+namespace EmStreaming.Cli.Tests.Commands;
+
+public sealed class HmmDriftWatchTests
+{
+    [Theory]
+    [InlineData(1e8, 12)]
+    [InlineData(1e10, 14)] // the one of these seven tried whose warm start fails (drifts 1, refits 0 before the fix)
+    [InlineData(1e12, 15)]
+    public void Observe_FarJump_TheRefitAfterTheAlarmIsAdopted(double shift, int seed)
+    {
+        // After a far jump (1e10 σ), Baum–Welch from the model at the old place yields no positive definite covariance; that
+        // failure used to abandon the refit although the fresh fit beside it worked, and the stream stayed at the old place.
+        var truth = GaussianMixture.Create([0.3, 0.3, 0.4], [0, 0, 4, 4, -4, 3], [1, 0, 0, 0.5, 1, 0, 0, 0.5, 1, 0, 0, 0.5], 3, 2, CovarianceType.Full);
+        var hmm = new OnlineGaussianHmm(new OnlineHmmOptions { States = 3, BufferFit = new HmmFitOptions { States = 3, Seed = 1 } }, 2);
+        var watch = new HmmDriftWatch(1);
+        var before = truth.Sample(4_000, 1);
+        var after = new DataMatrix(truth.Sample(3_000, (ulong)seed).Values.ToArray().Select((v, i) => i % 2 == 0 ? v - shift : v + shift).ToArray(), 3_000, 2);
+        foreach (var rows in new[] { before, after })
+        {
+            for (var t = 0; t < rows.Rows; t++)
+            {
+                watch.Observe(hmm, rows.Row(t), hmm.Update(rows.Row(t)));
+            }
+        }
+
+        Assert.True(watch.Drifts >= 1);
+        Assert.True(watch.Refits >= 1, $"drifts {watch.Drifts}, refits {watch.Refits}");
+        var test = new DataMatrix(truth.Sample(2_000, 99).Values.ToArray().Select((v, i) => i % 2 == 0 ? v - shift : v + shift).ToArray(), 2_000, 2);
+        Assert.True(hmm.Model!.Score(test) > -5, $"{hmm.Model.Score(test):F3} nats/row at the new place");
+    }
+}
