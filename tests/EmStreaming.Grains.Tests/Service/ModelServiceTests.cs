@@ -282,6 +282,46 @@ public sealed class ModelServiceTests
     }
 
     [Fact]
+    public async Task AppendAsync_GlitchReadingsAmongTheRows_CountedFlaggedAndTheModelAsWithoutThem()
+    {
+        // One reading of 1e50 (within the ±1e100 the service takes) in the warm-up and one after it. Before the influence bound
+        // the second alone put a variance near 1e97 into a component for good (docs/models-stay-right.md §17).
+        await using var h = await ModelHarness.StartAsync();
+        await h.Service.PutModelAsync("glitched", ModelHarness.Gmm() with { AnomalyThreshold = 1_000 });
+        await h.Service.PutModelAsync("clean", ModelHarness.Gmm() with { AnomalyThreshold = 1_000 });
+        for (var i = 0; i < 20; i++)
+        {
+            var rows = ModelHarness.Rows(50, 2, i);
+            await h.Service.AppendAsync("clean", rows);
+            if (i is 3 or 12)
+            {
+                var values = rows.Values.ToArray();
+                values[21] = i == 3 ? 1e50 : -1e50;
+                rows = new DataMatrix(values, 50, 2);
+            }
+
+            await h.Service.AppendAsync("glitched", rows);
+        }
+
+        await Wait.UntilAsync(async () => (await h.Service.GetStateAsync("glitched")).Observations == 1_000 && (await h.Service.GetStateAsync("clean")).Observations == 1_000, "both models applied");
+        var (glitched, clean) = (await h.Service.GetStateAsync("glitched"), await h.Service.GetStateAsync("clean"));
+        for (var k = 0; k < 2; k++)
+        {
+            for (var j = 0; j < 2; j++)
+            {
+                Assert.Equal(clean.Means![k][j], glitched.Means![k][j], 0.1);
+                for (var l = 0; l < 2; l++)
+                {
+                    Assert.True(Math.Abs(clean.Covariances![k][j][l] - glitched.Covariances![k][j][l]) < 0.15, $"component {k} covariance ({j}, {l}): {glitched.Covariances![k][j][l]} with the glitches, {clean.Covariances[k][j][l]} without");
+                }
+            }
+        }
+
+        Assert.Equal(1, (await h.Service.GetModelAsync("glitched")).Status.Anomalies); // the one after the warm-up, scored as it came
+        Assert.Equal(0, (await h.Service.GetModelAsync("clean")).Status.Anomalies);
+    }
+
+    [Fact]
     public async Task GetModelAsync_AfterAppendsAcknowledged_PendingCountsUnappliedRowsDownToZero()
     {
         await using var h = await ModelHarness.StartAsync();
