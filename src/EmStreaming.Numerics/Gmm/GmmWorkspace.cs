@@ -576,11 +576,24 @@ internal sealed class GmmWorkspace : IDisposable, IChunkWork
 
                         TensorPrimitives.Add(r, model.LogWeights, r);
                         var max = TensorPrimitives.Max<double>(r);
-                        TensorPrimitives.Subtract(r, max, r);
-                        TensorPrimitives.Exp(r, r);
-                        var sum = TensorPrimitives.Sum<double>(r);
-                        TensorPrimitives.Divide(r, sum, r);
-                        var lse = max + Math.Log(sum);
+                        double lse;
+                        if (double.IsNegativeInfinity(max))
+                        {
+                            // So far from every component that every density underflows to 0 (its squared distance overflows):
+                            // the row cannot tell the components apart, so each keeps its weight (else 0/0 made the
+                            // imputed entries NaN).
+                            model.Weights.CopyTo(r);
+                            lse = double.NegativeInfinity;
+                        }
+                        else
+                        {
+                            TensorPrimitives.Subtract(r, max, r);
+                            TensorPrimitives.Exp(r, r);
+                            var sum = TensorPrimitives.Sum<double>(r);
+                            TensorPrimitives.Divide(r, sum, r);
+                            lse = max + Math.Log(sum);
+                        }
+
                         logLik += lse;
                         if (lse < minValue)
                         {

@@ -89,6 +89,21 @@ public sealed class GlitchReadingTests
         Assert.Equal(0.0, centres[2]);
     }
 
+    [Fact]
+    public void Impute_RowWhoseDensityUnderflowsUnderEveryComponent_EachComponentKeepsItsWeight()
+    {
+        // Data at a scale of 1e-60 and a row at 1e100: every squared distance overflows, every density is 0, and 0/0 made
+        // the imputed entry NaN (null in the service's JSON). The row cannot tell the components apart: weights w_k.
+        var model = GaussianMixture.Create([0.25, 0.75], [0, 0, 4e-60, 1e-60], [1e-120, 5e-121, 5e-121, 1e-120, 1e-120, -5e-121, -5e-121, 1e-120], 2, 2, CovarianceType.Full);
+
+        var imputed = model.Impute(new DataMatrix([1e100, double.NaN], 1, 2));
+
+        // E[x1 | x0, k] = μ_k1 + (Σ_k10 / Σ_k00)(x0 − μ_k0): ±0.5·(1e100 − μ_k0).
+        var expected = (0.25 * (0 + (0.5 * 1e100))) + (0.75 * (1e-60 - (0.5 * (1e100 - 4e-60))));
+        Assert.Equal(1e100, imputed.Values[0]);
+        Assert.Equal(expected, imputed.Values[1], Math.Abs(expected) * 1e-12);
+    }
+
     /// <summary>Two modes (−3, 0) and (3, 0) in x, variance 1 and 4; the glitched copy has 1e12 in row 100.</summary>
     private static (DataMatrix Clean, DataMatrix Glitched) Data(int n, int seed)
     {
