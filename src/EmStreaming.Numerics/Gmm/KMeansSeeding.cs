@@ -73,7 +73,10 @@ internal static class KMeansSeeding
                 var candidate = SampleProportional(pass.Closest, potential, ref rng);
                 SetCenter(centers, c, x, candidate, d, columnMeans);
                 var p = pass.Potential(pool, c, candidateDist);
-                if (p < bestPotential)
+
+                // The first trial is kept whatever its potential: with values far beyond the others (1e100 among 1e-60) the
+                // squared distances overflow, every potential is +∞, and no trial was ever "better" (a centre at row −1).
+                if (bestCandidate < 0 || p < bestPotential)
                 {
                     bestPotential = p;
                     bestCandidate = candidate;

@@ -434,4 +434,19 @@ public sealed class FitCommandTests
         Assert.Contains($"{file.Path}: 4 rows, {expected}", error);
         Assert.Equal(string.Empty, output);
     }
+
+    [Theory]
+    [InlineData("--components", "2")]
+    [InlineData("--components", "4")]
+    [InlineData("--select-k", "1..6")]
+    public void Fit_ValuesWhoseSquaredDistancesOverflow_Fits(string option, string value)
+    {
+        // 300 rows at a scale of 1e-60 and a reading of 1e100: every k-means++ potential was +∞, no trial beat it, and the
+        // seeding took row −1: "unexpected failure (a bug: please report it): IndexOutOfRangeException".
+        var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile("extreme-scale.csv"), "--model", "gmm", option, value, "--json");
+
+        Assert.True(code == 0, error);
+        Assert.Contains("\"meanLogLikelihood\"", output);
+    }
 }
+
