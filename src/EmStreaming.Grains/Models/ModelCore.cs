@@ -207,10 +207,16 @@ internal sealed partial class ModelCore
                 {
                     (events ??= []).Add(Drift(id, timestamp, _gmm.LastDriftObservation, "the prequential log-likelihood dropped (Page-Hinkley); refitting on the rows after the change"));
                 }
-                if (!warmBefore && double.IsFinite(result.MeanLogLikelihood))
+                if (!warmBefore)
                 {
-                    sum += result.MeanLogLikelihood * count;
-                    scored += count;
+                    // A row so far out that its density underflows makes the batch's mean −∞: it is left out of the recent
+                    // mean, but its rows are still judged (that row above all: its score is +∞, the largest there is).
+                    if (double.IsFinite(result.MeanLogLikelihood))
+                    {
+                        sum += result.MeanLogLikelihood * count;
+                        scored += count;
+                    }
+
                     if (threshold is not null || tailThreshold is not null)
                     {
                         for (var i = 0; i < count; i++)
@@ -279,13 +285,18 @@ internal sealed partial class ModelCore
                 }
 
                 applied = i + 1;
-                if (!double.IsFinite(logDensity))
+                if (double.IsNaN(logDensity))
                 {
-                    continue;
+                    continue; // buffering: nothing to judge it by yet
                 }
 
-                sum += logDensity;
-                scored++;
+                // −∞ for a row so far out that its density underflows: left out of the recent mean, still judged (score +∞).
+                if (double.IsFinite(logDensity))
+                {
+                    sum += logDensity;
+                    scored++;
+                }
+
                 // The surprise, not the raw loss: the loss sits higher in a wide regime than in a narrow one, and a test on it
                 // alarmed whenever a wide regime lasted (15 alarms in 40,000 rows of a stationary two-regime stream).
                 if ((_hmmDrift ??= new PageHinkley()).Add(-logDensity - _hmm.LastExpectedLoss))
@@ -545,15 +556,15 @@ internal sealed partial class ModelCore
         if (_gmm is not null)
         {
             gmmCandidate = RefitCodec.ToGmm(Definition, parameters);
-            before = _gmm.Model.Score(held);
-            after = gmmCandidate.Score(held);
+            var current = _gmm.Model;
+            (before, after) = Judge(held, current.Score, gmmCandidate.Score, current.ScoreSamples, gmmCandidate.ScoreSamples);
             degenerate = Degeneracy.Check(gmmCandidate, fitted.Rows > 0 ? fitted : window);
         }
         else
         {
             hmmCandidate = RefitCodec.ToHmm(Definition, parameters);
-            before = _hmm!.Model!.Score(held);
-            after = hmmCandidate.Score(held);
+            var current = _hmm!.Model!;
+            (before, after) = Judge(held, current.Score, hmmCandidate.Score, current.PredictiveLogDensities, hmmCandidate.PredictiveLogDensities);
             degenerate = Degeneracy.Check(hmmCandidate, fitted.Rows > 0 ? fitted : window);
         }
 
@@ -596,6 +607,50 @@ internal sealed partial class ModelCore
             },
         ];
     }
+
+    /// <summary>
+    /// The current model's and the candidate's mean log-likelihood on the held-out rows. When a held-out row is so far out that
+    /// its density underflows (a glitch of 1e100 in data of scale 1e-60), the whole score is −∞ or throws: such a result record
+    /// could not be applied, the refit stayed in flight and the model never refitted again. Then the judgement is the mean
+    /// over the rows both models can score (a row neither can score tells them apart no better).
+    /// </summary>
+    private static (double Before, double After) Judge(
+        DataMatrix held, Func<DataMatrix, double> currentScore, Func<DataMatrix, double> candidateScore,
+        SpanAction<DataMatrix> currentRows, SpanAction<DataMatrix> candidateRows)
+    {
+        try
+        {
+            var (before, after) = (currentScore(held), candidateScore(held));
+            if (double.IsFinite(before) && double.IsFinite(after))
+            {
+                return (before, after);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Not finite somewhere: judged row by row below.
+        }
+
+        var a = new double[held.Rows];
+        var b = new double[held.Rows];
+        currentRows(held, a);
+        candidateRows(held, b);
+        double sumA = 0, sumB = 0;
+        var n = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            if (double.IsFinite(a[i]) && double.IsFinite(b[i]))
+            {
+                sumA += a[i];
+                sumB += b[i];
+                n++;
+            }
+        }
+
+        return n == 0 ? (double.NaN, double.NaN) : (sumA / n, sumB / n);
+    }
+
+    private delegate void SpanAction<in T>(T data, Span<double> destination);
 
     /// <summary>The definition's regime confidence, or the default (0.5: the most likely regime).</summary>
     internal static double RegimeConfidence(ModelDefinition definition) => definition.RegimeConfidence ?? Numerics.Hmm.RegimeTracking.Confidence;

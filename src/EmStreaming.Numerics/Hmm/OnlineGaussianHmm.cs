@@ -279,7 +279,6 @@ public sealed partial class OnlineGaussianHmm
     /// use the row as it came.
     /// </remarks>
     /// <exception cref="ArgumentException">Wrong length, or no observed entry; the state is left unchanged.</exception>
-    /// <exception cref="InvalidOperationException">The row's density underflows to 0 under every state (values too large); the state is left unchanged.</exception>
     public double Update(ReadOnlySpan<double> observation)
     {
         if (observation.Length != _d)
@@ -303,9 +302,9 @@ public sealed partial class OnlineGaussianHmm
             throw new ArgumentException("the observation has no observed value.", nameof(observation));
         }
 
+        _observations++;
         if (_phase == OnlineHmmPhase.Buffering)
         {
-            _observations++;
             // A full buffer here is one whose fit waits (a column short of observed values, or an earlier fit that threw):
             // the oldest row makes room, so memory stays at BufferSize rows and the fit, when it comes, uses the newest ones.
             _buffer.KeepNewest(_bufferSize - 1);
@@ -318,9 +317,7 @@ public sealed partial class OnlineGaussianHmm
             return double.NaN;
         }
 
-        var logPredictive = Absorb(observation, countPrequential: true, refuseUnusable: true);
-        _observations++;
-        return logPredictive;
+        return Absorb(observation, countPrequential: true);
     }
 
     /// <summary>Absorbs every row of <paramref name="batch"/> in order, as consecutive observations of the current sequence.</summary>
@@ -441,17 +438,10 @@ public sealed partial class OnlineGaussianHmm
         return InfluenceBound.TryClampRow(_emissions.Parameters, x, _rangeLo ??= new double[_d], _rangeHi ??= new double[_d], into) ? into : x;
     }
 
-    private double Absorb(ReadOnlySpan<double> x, bool countPrequential, bool refuseUnusable = false)
+    private double Absorb(ReadOnlySpan<double> x, bool countPrequential)
     {
         var k = _k;
         _emissions.LogDensity(x, _logEmission, _rowScratch, _normalizers);
-        if (refuseUnusable && !System.Numerics.Tensors.TensorPrimitives.IsFiniteAny<double>(_logEmission.AsSpan(0, k)))
-        {
-            // No state gives it a density above 0 (its squares overflow): no filter step, score or drift loss can use it.
-            throw new InvalidOperationException(
-                "the observation is numerically unusable: so far from every state that its density underflows to 0 (values too large?); nothing changed.");
-        }
-
         _emissions.Statistics(Bounded(x), _psiBuffer!, _psi, _rowScratch);
         var gamma = _schedule.StepAt(_steps + 1);
         var logPredictive = OnlineHmmRecursion.Step(

@@ -27,7 +27,7 @@ public sealed partial class OnlineGaussianMixture
     /// names the zero-based row and column), or the destination is too short. Nothing changed. (Warm-up rows that leave a
     /// column with fewer than two observed values are buffered, not refused: the first fit waits, see <see cref="WaitingForColumn"/>.)
     /// </exception>
-    /// <exception cref="InvalidOperationException">The batch would overflow the statistics, or a row's density underflows to 0 (values too large). Nothing changed.</exception>
+    /// <exception cref="InvalidOperationException">The batch would overflow the statistics (values too large). Nothing changed.</exception>
     public OnlineBatchResult Update(ReadOnlySpan<double> rows, Span<double> anomalyScores = default)
     {
         var m = ValidateRows(rows, anomalyScores, requireDestination: false, out var complete);
@@ -213,7 +213,6 @@ public sealed partial class OnlineGaussianMixture
     }
 
     /// <summary>Re-scores, as they came, the rows whose entries <see cref="InfluenceBound"/> moved; returns the batch's new Σ log p.</summary>
-    /// <exception cref="InvalidOperationException">Such a row's density underflows to 0 (nothing changed: only scratch was written).</exception>
     private double ScoreMovedRows(GmmParameters scoring, ReadOnlySpan<double> rows, ReadOnlySpan<double> learning, int m, double sum)
     {
         for (var i = 0; i < m; i++)
@@ -221,14 +220,9 @@ public sealed partial class OnlineGaussianMixture
             var x = rows.Slice(i * _d, _d);
             if (!x.SequenceEqual(learning.Slice(i * _d, _d)))
             {
+                // −∞ when the row is so far out that its density underflows (its squared distance overflows): still learned,
+                // bounded, and reported as the largest anomaly score there is.
                 var logp = LogDensity(scoring, x, _logDensity2);
-                if (!double.IsFinite(logp))
-                {
-                    // No score to report and no loss for the drift detector: refused, as rows whose squares overflow always were.
-                    throw new InvalidOperationException(
-                        $"the batch was rejected: row {i} makes the mixture numerically unusable (so far from every component that its density underflows to 0; values too large?); the model is unchanged.");
-                }
-
                 sum += logp - _batchLogDensity[i];
                 _batchLogDensity[i] = logp;
             }

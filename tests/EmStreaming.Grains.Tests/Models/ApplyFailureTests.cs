@@ -12,12 +12,13 @@ public sealed class ApplyFailureTests
     [Fact]
     public void Apply_GmmRefusesALaterBatch_CountsMatchTheEstimatorAndTheRestIsReported()
     {
-        // batchSize 1: each row is one estimator batch. 1e160 is so far from every component that its density underflows to 0
-        // (its squared distance overflows), so the estimator refuses the second batch (InvalidOperationException, the estimator
-        // unchanged) after it took the first.
+        // batchSize 1: each row is one estimator batch. A row with no observed value (the service rejects one at the API; a
+        // record written by another producer could hold one) makes the estimator refuse the second batch (ArgumentException,
+        // the estimator unchanged) after it took the first. (This used 1e160, whose squares overflowed the statistics; any
+        // finite value is learned now, bounded: docs/models-stay-right.md §17.)
         var core = new ModelCore(ModelHarness.Gmm() with { BatchSize = 1 }, 1);
         core.Apply(ModelStreamRecord.Observations("p", 1, 1, ModelHarness.Rows(1_000, 2, 1), DateTimeOffset.UnixEpoch), "m");
-        var rows = new DataMatrix([1, 2, 1e160, -1e160, 3, 4], 3, 2);
+        var rows = new DataMatrix([1, 2, double.NaN, double.NaN, 3, 4], 3, 2);
 
         var (events, _) = core.Apply(ModelStreamRecord.Observations("p", 2, 1, rows, DateTimeOffset.UnixEpoch), "m");
 
@@ -25,7 +26,7 @@ public sealed class ApplyFailureTests
         Assert.Equal(core.Gmm!.Observations, core.Observations);
         var failed = Assert.Single(events!, e => e.Type == ModelEventType.Failed);
         Assert.Contains("rows 2-3 of 3", failed.Message);
-        Assert.Contains("numerically unusable", failed.Message);
+        Assert.Contains("no observed value", failed.Message);
     }
 
     [Fact]
@@ -34,7 +35,7 @@ public sealed class ApplyFailureTests
         var core = new ModelCore(ModelHarness.Gmm() with { BatchSize = 2 }, 1);
         core.Apply(ModelStreamRecord.Observations("p", 1, 1, ModelHarness.Rows(1_000, 2, 1), DateTimeOffset.UnixEpoch), "m");
 
-        var (events, _) = core.Apply(ModelStreamRecord.Observations("p", 2, 1, new DataMatrix([1e160, 1, 3, 4], 2, 2), DateTimeOffset.UnixEpoch), "m");
+        var (events, _) = core.Apply(ModelStreamRecord.Observations("p", 2, 1, new DataMatrix([double.NaN, double.NaN, 3, 4], 2, 2), DateTimeOffset.UnixEpoch), "m");
         core.Apply(ModelStreamRecord.Observations("p", 3, 1, ModelHarness.Rows(5, 2, 2), DateTimeOffset.UnixEpoch), "m");
 
         Assert.Contains(events!, e => e.Type == ModelEventType.Failed && e.Message!.Contains("rows 1-2 of 2", StringComparison.Ordinal));
@@ -59,8 +60,8 @@ public sealed class ApplyFailureTests
         var generation = (await h.Registry.GetAsync("pf", CancellationToken.None))!.Generation;
         var stream = h.Services.GetRequiredService<IClusterClient>().GetStreamProvider(ModelStreams.DefaultProviderName)
             .GetStream<object>(StreamId.Create(ModelStreams.Namespace, "pf"));
-        // 1e160's density underflows to 0 under every component: the estimator takes the first row and refuses the other two.
-        await stream.OnNextAsync(ModelStreamRecord.Observations("ext", 1, generation, new DataMatrix([1, 2, 1e160, -1e160, 3, 4], 3, 2), DateTimeOffset.UtcNow));
+        // A row with no observed value: the estimator takes the first row and refuses the other two.
+        await stream.OnNextAsync(ModelStreamRecord.Observations("ext", 1, generation, new DataMatrix([1, 2, double.NaN, double.NaN, 3, 4], 3, 2), DateTimeOffset.UtcNow));
         // Two fences: the second is applied in a later turn than the first, whose snapshot (if due) is written by then.
         await h.Service.AppendAsync("pf", ModelHarness.Rows(1, 2, 2));
         await h.Service.AppendAsync("pf", ModelHarness.Rows(1, 2, 3));
@@ -70,4 +71,27 @@ public sealed class ApplyFailureTests
         Assert.Equal(1_003, applied.Total);
         Assert.DoesNotContain(await h.Service.ListSnapshotsAsync("pf"), s => s.Reason == nameof(SnapshotReason.Policy));
     }
+
+    [Theory]
+    [InlineData(ModelKind.Gmm)]
+    [InlineData(ModelKind.Hmm)]
+    public void Apply_RowWhoseDensityUnderflows_AppliedAndFlaggedWithTheLargestScore(ModelKind kind)
+    {
+        // 1e170 is so far out that its squared distance overflows: density 0, score +∞. Such a batch's mean is −∞, and the
+        // batch's rows were not judged at all, that row least of all; an HMM skipped the row's judgement the same way.
+        var definition = ModelHarness.Gmm() with { Kind = kind, AnomalyThreshold = 1_000 };
+        var core = new ModelCore(definition, 1);
+        core.Apply(ModelStreamRecord.Observations("p", 1, 1, ModelHarness.Rows(2_000, 2, 1), DateTimeOffset.UnixEpoch), "m");
+        var values = ModelHarness.Rows(50, 2, 2).Values.ToArray();
+        values[21] = 1e170;
+
+        var (events, _) = core.Apply(ModelStreamRecord.Observations("p", 2, 1, new DataMatrix(values, 50, 2), DateTimeOffset.UnixEpoch), "m");
+
+        Assert.Equal(2_050, core.Observations);
+        var anomaly = Assert.Single(events!, e => e.Type == ModelEventType.Anomaly);
+        Assert.Equal(double.PositiveInfinity, anomaly.Score);
+        Assert.Equal(1e170, anomaly.Row![1]);
+        Assert.DoesNotContain(events!, e => e.Type == ModelEventType.Failed);
+    }
 }
+

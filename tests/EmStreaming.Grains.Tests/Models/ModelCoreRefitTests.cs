@@ -267,6 +267,39 @@ public sealed class ModelCoreRefitTests
         Assert.True(score > -4, $"{score:F3} nats/row on the window");
     }
 
+    [Theory]
+    [InlineData(ModelKind.Gmm)]
+    [InlineData(ModelKind.Hmm)]
+    public void ApplyRefitResult_HeldOutRowWhoseDensityUnderflows_JudgedOnTheOthersAndTheRefitEnds(ModelKind kind)
+    {
+        // Data at a scale of 1e-60 and one held-out reading of 1e100: its density underflows under both models, the held-out
+        // score threw ("the log-likelihood is not finite"), the result record was skipped, and the refit stayed in flight for
+        // good: the model never refitted again.
+        var definition = new ModelDefinition
+        {
+            Kind = kind, Dimension = 2, Components = 2, Seed = 1, WarmUp = 300,
+            Refit = new RefitPolicy { Window = 1_000, EveryObservations = null, Restarts = 1 },
+        };
+        var rng = new DeterministicRandom(3);
+        var values = new double[2_000 * 2];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = rng.NextGaussian() * 1e-60 + (i / 2 % 2 == 0 ? 0 : 5e-60);
+        }
+
+        values[2 * 1_994] = 1e100; // observation 1,994: held out by a GMM (every fifth) and by an HMM (the newest fifth)
+        var core = new ModelCore(definition, 1);
+        Feed(core, new DataMatrix(values, 2_000, 2));
+        var job = core.Apply(Request(1, T0), "m").Refit!;
+
+        var events = core.Apply(Result(1, job.Sequence, RefitCodec.Run(job, default), T0), "m").Events!;
+
+        var e = Assert.Single(events);
+        Assert.True(e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected);
+        Assert.False(core.RefitInFlight);
+        Assert.True(double.IsFinite(e.Before!.Value) && double.IsFinite(e.After!.Value), $"{e.Before} and {e.After}");
+    }
+
     [Fact]
     public void Apply_AllMeansJumpHalfLife2000_DriftEventAndBackWithin005NatsWithin5000Rows()
     {

@@ -88,17 +88,24 @@ public sealed class InfluenceBoundTests
     }
 
     [Fact]
-    public void Gmm_RowWhoseDensityUnderflows_RefusedAndNothingChanges()
+    public void Gmm_RowWhoseDensityUnderflows_LearnedBoundedAndScoredInfinite()
     {
+        // −1e170: its squared distance overflows, so its density is 0 (log −∞). It is still learned, bounded like any glitch,
+        // and its anomaly score is +∞, the largest there is; the rest of its batch is learned as usual.
         var online = WarmGmm(halfLife: null);
-        var before = online.SaveState();
+        var twin = OnlineGaussianMixture.Restore(online.SaveState());
         var batch = SyntheticMixture.ThreeComponents2D().Sample(64, seed: 9);
-        batch[21] = -1e170; // its squared distance overflows: no density, no score
+        var clean = (double[])batch.Clone();
+        batch[21] = -1e170;
+        var scores = new double[64];
 
-        var e = Assert.Throws<InvalidOperationException>(() => online.Update(batch));
+        online.Update(batch, scores);
+        twin.Update(clean);
 
-        Assert.Contains("row 10", e.Message);
-        Assert.Equal(before, online.SaveState());
+        Assert.Equal(double.PositiveInfinity, scores[10]);
+        Assert.Equal(online.Observations, twin.Observations);
+        var test = new DataMatrix(SyntheticMixture.ThreeComponents2D().Sample(4_000, seed: 5), 4_000, D);
+        Assert.True(Math.Abs(online.Model.Score(test) - twin.Model.Score(test)) < 0.02);
     }
 
     [Fact]
@@ -202,16 +209,21 @@ public sealed class InfluenceBoundTests
     }
 
     [Fact]
-    public void Hmm_RowWhoseDensityUnderflows_RefusedAndNothingChanges()
+    public void Hmm_RowWhoseDensityUnderflows_LearnedBoundedAndScoredMinusInfinity()
     {
-        var online = WarmHmm(CalmAndVolatile(), out _);
-        var before = online.SaveState();
-        var count = online.Observations;
+        var online = WarmHmm(CalmAndVolatile(), out var rows);
+        var twin = OnlineGaussianHmm.RestoreState(online.SaveState());
 
-        Assert.Throws<InvalidOperationException>(() => online.Update([1e200]));
+        var logDensity = online.Update([1e200]);
+        twin.Update(rows.Row(6_000));
 
-        Assert.Equal(count, online.Observations);
-        Assert.Equal(before, online.SaveState());
+        Assert.Equal(double.NegativeInfinity, logDensity);
+        Assert.Equal(twin.Observations, online.Observations);
+        for (var s = 0; s < 2; s++)
+        {
+            var (a, b) = (online.Model!.Covariances[s], twin.Model!.Covariances[s]);
+            Assert.True(Math.Abs(a - b) < 0.1 * b, $"state {s}: variance {a}, {b} without the row");
+        }
     }
 
     [Fact]
