@@ -106,10 +106,9 @@ internal sealed class HmmDriftWatch
         };
         try
         {
-            // Each fit on its own: EM from the model at the old place can fail to give a positive definite covariance after a
-            // far jump (1e8 σ), and that must not throw away the fresh fit beside it.
-            var candidate = new[] { TryFit(fitData, options), TryFit(fitData, options with { WarmStart = current }) }
-                .OfType<HmmFitResult>()
+            // Each fit on its own (FitCandidates): EM from the model at the old place can fail after a far jump (1e10 σ did).
+            var candidate = FitCandidates.Run(() => GaussianHmmEM.Fit(fitData, options), () => GaussianHmmEM.Fit(fitData, options with { WarmStart = current }))
+                .Results
                 .Where(f => Degeneracy.Check(f.Model, fitData) is null)
                 .OrderByDescending(f => f.MeanLogLikelihood)
                 .FirstOrDefault()?.Model;
@@ -127,19 +126,6 @@ internal sealed class HmmDriftWatch
         }
 
         Refits++;
-    }
-
-    /// <summary>A Baum–Welch fit, or null when the rows do not allow one from that start.</summary>
-    private static HmmFitResult? TryFit(DataMatrix data, HmmFitOptions options)
-    {
-        try
-        {
-            return GaussianHmmEM.Fit(data, options);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            return null;
-        }
     }
 
     /// <summary>The estimator's state followed by the watch's, for --save-state.</summary>

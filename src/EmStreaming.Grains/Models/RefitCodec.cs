@@ -56,31 +56,26 @@ internal static class RefitCodec
     }
 
     /// <summary>
-    /// The better of the warm-started fit and the restarts, each tried on its own: a warm start far from where the data went can
-    /// fail (no positive definite covariance from it after a jump of 3e10 σ) where fresh restarts succeed, and that must not fail
-    /// the refit. Throws only when every fit failed (the last failure).
+    /// The better of the warm-started fit and the restarts, each tried on its own (<see cref="FitCandidates"/>): the restarts
+    /// win only when strictly better. Throws only when every fit failed (the last failure).
     /// </summary>
     private static T Best<T>(Func<T> warm, Func<T>? restarts, Func<T, double> score)
-        where T : class
     {
-        T? best = null;
-        Exception? failure = null;
-        foreach (var fit in restarts is null ? [warm] : new[] { warm, restarts })
+        var (results, failure) = restarts is null ? FitCandidates.Run(warm) : FitCandidates.Run(warm, restarts);
+        if (results.Count == 0)
         {
-            try
+            throw failure!;
+        }
+
+        var best = results[0];
+        foreach (var result in results.Skip(1))
+        {
+            if (score(result) > score(best))
             {
-                var result = fit();
-                if (best is null || score(result) > score(best))
-                {
-                    best = result;
-                }
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-            {
-                failure = e;
+                best = result;
             }
         }
 
-        return best ?? throw failure!;
+        return best;
     }
 }

@@ -163,10 +163,9 @@ public sealed partial class OnlineGaussianMixture
             // Fresh k-means++ restarts find clusters that moved far; the warm start keeps the components that did not move.
             // A fit of a few hundred rows can put a component on one or two outliers and win on likelihood: such degenerate
             // candidates are refused (Degeneracy), as the service refuses its refits.
-            // Each fit on its own: a warm start far from where the data went can fail to give a positive definite covariance
-            // (a jump of 3e10 σ did), and that must not throw away a fresh fit that worked.
-            var usable = new[] { TryFit(fitData, options), TryFit(fitData, options with { WarmStart = current }) }
-                .OfType<GmmFitResult>()
+            // Each fit on its own (FitCandidates): a warm start far from where the data went can fail (a jump of 3e10 σ did).
+            var usable = FitCandidates.Run(() => GaussianMixtureEM.Fit(fitData, options), () => GaussianMixtureEM.Fit(fitData, options with { WarmStart = current }))
+                .Results
                 .Where(f => Degeneracy.Check(f.Model, fitData) is null)
                 .OrderByDescending(f => f.MeanLogLikelihood)
                 .FirstOrDefault();
@@ -190,18 +189,5 @@ public sealed partial class OnlineGaussianMixture
         }
 
         _driftRefits++;
-    }
-
-    /// <summary>A batch fit, or null when the rows do not allow one from that start (a singular fit, a column never observed).</summary>
-    private static GmmFitResult? TryFit(DataMatrix data, GmmFitOptions options)
-    {
-        try
-        {
-            return GaussianMixtureEM.Fit(data, options);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            return null;
-        }
     }
 }
