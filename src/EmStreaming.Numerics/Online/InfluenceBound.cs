@@ -86,6 +86,18 @@ public static class InfluenceBound
         }
     }
 
+    /// <summary>The row the statistics take: <paramref name="x"/> itself when every entry is inside its column's range, else its moved copy in <paramref name="into"/>.</summary>
+    internal static ReadOnlySpan<double> Within(ReadOnlySpan<double> x, ReadOnlySpan<double> lo, ReadOnlySpan<double> hi, Span<double> into)
+    {
+        if (!AnyOutside(x, lo, hi))
+        {
+            return x;
+        }
+
+        Clamp(x, lo, hi, into);
+        return into;
+    }
+
     /// <summary>
     /// For a single row: true (and the moved row in <paramref name="into"/>) when an observed entry is outside the range of
     /// <paramref name="p"/>. Checks each entry against the components' intervals without a square root, and computes the

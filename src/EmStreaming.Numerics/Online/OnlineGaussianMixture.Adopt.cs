@@ -75,12 +75,7 @@ public sealed partial class OnlineGaussianMixture
                 throw new ArgumentException($"row {i} of the window has no observed value", nameof(window));
             }
 
-            if (InfluenceBound.AnyOutside(x, lo, hi))
-            {
-                InfluenceBound.Clamp(x, lo, hi, bounded);
-                x = bounded;
-            }
-
+            x = InfluenceBound.Within(x, lo, hi, bounded);
             theta.LogDensitiesRow(x, resp, scratch);
             var max = double.NegativeInfinity;
             for (var k = 0; k < _k; k++)

@@ -69,14 +69,13 @@ public sealed partial class OnlineGaussianMixture
         {
             var x = all.AsSpan(i * _d, _d);
             logp[i] = Responsibilities(fit, x, _responsibilities);
-            if (InfluenceBound.AnyOutside(x, lo, hi))
+            var learned = InfluenceBound.Within(x, lo, hi, bounded);
+            if (learned != x)
             {
-                InfluenceBound.Clamp(x, lo, hi, bounded);
-                Responsibilities(fit, bounded, _responsibilities);
-                x = bounded;
+                Responsibilities(fit, learned, _responsibilities);
             }
 
-            stats.AccumulateRow(x, _responsibilities, fit, _rowScratch, weight);
+            stats.AccumulateRow(learned, _responsibilities, fit, _rowScratch, weight);
         }
 
         var p = new GmmParameters(_k, _d, _type);
