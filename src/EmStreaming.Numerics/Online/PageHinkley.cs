@@ -110,7 +110,10 @@ public sealed class PageHinkley
         }
 
         var sd = Math.Sqrt(_m2 / _count);
-        var z = !finite ? Clip : sd > 0 ? (loss - _mean) / sd : 0.0;
+        // A reference whose every loss was the same (a stuck sensor, identical rows) has no spread: any rise is then as large as
+        // a rise can be, and any fall too. Taking such a row as no change (z = 0) left the detector blind for good, since
+        // the clipped learning below could not give the reference a spread either.
+        var z = !finite ? Clip : sd > 0 ? (loss - _mean) / sd : Clip * (loss.CompareTo(_mean));
         z = Math.Clamp(z, -Clip, Clip);
         _cumulative += z - Delta;
         if (_cumulative < _minimum)
@@ -151,7 +154,10 @@ public sealed class PageHinkley
         // Clipped as the test clips it: one glitch reading's loss (10¹² for a reading 10⁶ σ away) learned whole would set the
         // reference spread near 10¹² / √n, and every later rise, a real change included, would standardize to about 0: one
         // glitch blinded the detector (a +30 jump then went 4,672 rows without an alarm, docs/models-stay-right.md §17).
-        if (_count >= RobustAfter)
+        // A reference with no spread at all (every loss it learned was the same) has no scale to clip by: the first loss that
+        // differs is learned whole and gives it one. Clipped to zero width, no later loss could (a stuck sensor right after a
+        // reset left the detector blind after the sensor came back, docs/models-stay-right.md §18).
+        if (_count >= RobustAfter && _m2 > 0)
         {
             var sd = Math.Sqrt(_m2 / _count);
             loss = Math.Clamp(loss, _mean - (Clip * sd), _mean + (Clip * sd));
