@@ -5,7 +5,7 @@ namespace EmStreaming.Numerics.Online;
 public sealed partial class OnlineGaussianMixture
 {
     private const string StateMagic = "EOGM";
-    private const ushort StateVersion = 3;
+    private const ushort StateVersion = 4;
     private const string StateName = "online GMM state";
 
     /// <summary>
@@ -13,7 +13,7 @@ public sealed partial class OnlineGaussianMixture
     /// state, warm-up buffer, statistics, parameters with their factors, Polyak–Ruppert average and the recent-row ring,
     /// doubles as raw bits. <see cref="Restore"/> of these bytes continues exactly as this instance would.
     /// </summary>
-    /// <returns>A versioned, checksummed byte array (format "EOGM" version 3, which adds the components' centres; versions 1 and 2 still restore).</returns>
+    /// <returns>A versioned, checksummed byte array (format "EOGM" version 4, which adds the drift detector's first losses after a reset; version 3 added the components' centres; versions 1 to 3 still restore).</returns>
     public byte[] SaveState()
     {
         var w = new StateWriter(StateMagic, StateVersion, 1024);
@@ -179,7 +179,7 @@ public sealed partial class OnlineGaussianMixture
             g._lastDriftObservation = r.ReadInt64("lastDriftObservation");
             if (options.DetectDrift)
             {
-                g._drift = PageHinkley.ReadFrom(ref r);
+                g._drift = PageHinkley.ReadFrom(ref r, r.Version >= 4);
             }
 
             g._recentShare = r.ReadDoubles("recentShare");

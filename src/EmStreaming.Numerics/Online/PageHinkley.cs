@@ -38,6 +38,12 @@ public sealed class PageHinkley
     private long _minimumAt;
     private long _rows;
 
+    // The first RobustAfter losses after a reset, kept until the reference settles them (see Settle).
+    private readonly double[] _first = new double[RobustAfter];
+
+    // Restored from a state written before the first losses were kept, part-way through them: they cannot be settled.
+    private bool _firstLost;
+
     /// <summary>Creates a detector.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (δ ≥ 0, λ &gt; 0, clip &gt; 0, minimum rows ≥ 2).</exception>
     public PageHinkley(double delta = DefaultDelta, double lambda = DefaultLambda, double clip = DefaultClip, int minimumRows = DefaultMinimumRows)
@@ -144,6 +150,7 @@ public sealed class PageHinkley
         _minimum = 0;
         _minimumAt = 0;
         _rows = 0;
+        _firstLost = false;
     }
 
     /// <summary>Rows after which the reference learns each loss clipped to within <see cref="Clip"/> of its own spread.</summary>
@@ -157,7 +164,11 @@ public sealed class PageHinkley
         // A reference with no spread at all (every loss it learned was the same) has no scale to clip by: the first loss that
         // differs is learned whole and gives it one. Clipped to zero width, no later loss could (a stuck sensor right after a
         // reset left the detector blind after the sensor came back, docs/models-stay-right.md §18).
-        if (_count >= RobustAfter && _m2 > 0)
+        if (_count < RobustAfter)
+        {
+            _first[_count] = loss;
+        }
+        else if (_m2 > 0)
         {
             var sd = Math.Sqrt(_m2 / _count);
             loss = Math.Clamp(loss, _mean - (Clip * sd), _mean + (Clip * sd));
@@ -167,6 +178,48 @@ public sealed class PageHinkley
         var delta = loss - _mean;
         _mean += delta / _count;
         _m2 += delta * (loss - _mean);
+        if (_count == RobustAfter && !_firstLost)
+        {
+            Settle();
+        }
+    }
+
+    /// <summary>
+    /// Once the reference has its first <see cref="RobustAfter"/> losses, learns them again clipped to within
+    /// <see cref="Clip"/> robust spreads (1.4826 × the median absolute deviation) of their median. Until then there is no
+    /// spread to clip by, and a glitch among them (a model's first rows after its warm-up fit, or after a drift refit)
+    /// entered the reference whole and blinded the detector, as one anywhere did before docs/models-stay-right.md §17.
+    /// With more than half of them identical (no robust spread) they stay as they are: the rare ones may be real.
+    /// </summary>
+    private void Settle()
+    {
+        Span<double> sorted = stackalloc double[RobustAfter];
+        _first.CopyTo(sorted);
+        sorted.Sort();
+        var median = (sorted[(RobustAfter - 1) / 2] + sorted[RobustAfter / 2]) / 2;
+        for (var i = 0; i < RobustAfter; i++)
+        {
+            sorted[i] = Math.Abs(_first[i] - median);
+        }
+
+        sorted.Sort();
+        var spread = 1.4826 * (sorted[(RobustAfter - 1) / 2] + sorted[RobustAfter / 2]) / 2;
+        if (!(spread > 0) || !double.IsFinite(spread))
+        {
+            return;
+        }
+
+        _count = 0;
+        _mean = 0;
+        _m2 = 0;
+        foreach (var first in _first)
+        {
+            var loss = Math.Clamp(first, median - (Clip * spread), median + (Clip * spread));
+            _count++;
+            var delta = loss - _mean;
+            _mean += delta / _count;
+            _m2 += delta * (loss - _mean);
+        }
     }
 
     /// <summary>Appends the settings and state (doubles as raw bits).</summary>
@@ -183,10 +236,15 @@ public sealed class PageHinkley
         w.WriteDouble(_minimum);
         w.WriteInt64(_minimumAt);
         w.WriteInt64(_rows);
+        w.WriteBoolean(_firstLost);
+        w.WriteDoubles(_count < RobustAfter ? _first.AsSpan(0, (int)_count) : []);
     }
 
     /// <summary>Reads a detector written by <see cref="WriteTo"/>.</summary>
-    internal static PageHinkley ReadFrom(ref StateReader r)
+    /// <param name="r">The reader.</param>
+    /// <param name="withFirst">The state keeps the first losses after a reset (Page–Hinkley state version 2, online GMM state
+    /// version 4); an older one restored part-way through them leaves them as they were learned.</param>
+    internal static PageHinkley ReadFrom(ref StateReader r, bool withFirst)
     {
         PageHinkley p;
         try
@@ -205,13 +263,32 @@ public sealed class PageHinkley
         p._minimum = r.ReadDouble("drift.minimum");
         p._minimumAt = r.ReadInt64("drift.minimumAt");
         p._rows = r.ReadInt64("drift.rows");
+        if (p._count < 0)
+        {
+            throw r.Invalid("drift.count", "is negative");
+        }
+
+        if (withFirst)
+        {
+            p._firstLost = r.ReadBoolean("drift.firstLost");
+            var first = r.ReadDoubles("drift.first", p._count < RobustAfter ? (int)p._count : 0);
+            first.CopyTo(p._first, 0);
+        }
+        else
+        {
+            p._firstLost = p._count < RobustAfter;
+        }
+
         return p;
     }
+
+    // Version 2 keeps the first losses after a reset (version 1 restores: see ReadFrom).
+    private const ushort StateVersion = 2;
 
     /// <summary>Serializes the detector alone (for hosts that persist it beside an estimator).</summary>
     public byte[] Save()
     {
-        var w = new StateWriter("EMPH", 1, 128);
+        var w = new StateWriter("EMPH", StateVersion, 128);
         WriteTo(w);
         return w.ToArray();
     }
@@ -220,8 +297,8 @@ public sealed class PageHinkley
     /// <exception cref="InvalidDataException">The bytes are not a Page–Hinkley state.</exception>
     public static PageHinkley Restore(ReadOnlySpan<byte> state)
     {
-        var r = new StateReader(state, "EMPH", 1, 1, "Page-Hinkley state");
-        var p = ReadFrom(ref r);
+        var r = new StateReader(state, "EMPH", 1, StateVersion, "Page-Hinkley state");
+        var p = ReadFrom(ref r, r.Version >= 2);
         r.EnsureEnd();
         return p;
     }

@@ -237,6 +237,62 @@ public sealed class OnlineDriftTests
     }
 
     [Fact]
+    public void PageHinkley_OneGlitchAmongTheFirstRows_NoAlarmAndTheRiseStillCaught()
+    {
+        // The reference clips what it learns by its own spread, which needs rows to exist: a glitch among the first ten rows
+        // after a reset (a model's first rows after its warm-up fit, or after a drift refit) entered the reference whole and
+        // blinded the detector, as one anywhere did before §17. Also across a save and restore in the middle of those rows.
+        var cases = Arb.From(
+            from seed in Gen.Choose(0, 1_000_000)
+            from scale in Gen.Elements(1e-3, 1.0, 1e4)
+            from glitch in Gen.Elements(1e3, 1e8, 1e15, -1e3)
+            from at in Gen.Choose(0, 9)
+            from savedAt in Gen.Choose(0, 12)
+            from reset in Gen.Elements(true, false)
+            from rise in Gen.Elements(2.0, 20.0)
+            select (seed, scale, glitch, at, savedAt, reset, rise));
+        Prop.ForAll(cases, c =>
+        {
+            var rng = new Random(c.seed);
+            var detector = new PageHinkley();
+            double Noise() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            if (c.reset)
+            {
+                for (var t = 0; t < 1_000; t++)
+                {
+                    detector.Add(c.scale * (5 + Noise()));
+                }
+
+                detector.Reset();
+            }
+
+            for (var t = 0; t < 20_000; t++)
+            {
+                if (t == c.savedAt)
+                {
+                    detector = PageHinkley.Restore(detector.Save());
+                }
+
+                if (detector.Add(c.scale * (t == c.at ? c.glitch : Noise())))
+                {
+                    return false;
+                }
+            }
+
+            var bound = (int)Math.Ceiling(1.5 * detector.Lambda / (Math.Min(c.rise, detector.Clip) - detector.Delta)) + 10;
+            for (var t = 0; t < bound; t++)
+            {
+                if (detector.Add(c.scale * (c.rise + Noise())))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
     public void PageHinkley_IdenticalLossesFirst_ARiseIsStillCaught()
     {
         // A reference that learned only identical losses (a stuck sensor, identical rows) has no spread. Every loss was then
@@ -354,6 +410,29 @@ public sealed class OnlineDriftTests
         var gap = truth.Score(held) - model.Model.Score(held);
         Assert.True(gap < 0.1, $"K={k}, half-life {halfLife}: {gap:F3} nats/row from the data 1,024 rows after the sensor came back (drifts {model.DriftsDetected}, refits {model.DriftRefits})");
         Assert.True(model.DriftsDetected > stuckDrifts, "the sensor's return raised no alarm");
+    }
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(515)]
+    [InlineData(521)]
+    public void Update_GlitchRightAfterTheWarmUpFit_TheJumpIsStillCaught(int at)
+    {
+        // The warm-up fit takes the first 512 rows here (the batch in which the 500-row warm-up is reached); the detector's
+        // reference starts with the rows after it, and a glitch among its first ten (rows 512 to 521, 0-based) entered it
+        // whole: measured with the glitch at each of these rows, the alarm came 4,756 rows after the jump and no refit was adopted.
+        var before = SyntheticMixture.ThreeComponents2D();
+        var after = before.Shifted([30.0, 0.0]);
+        var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 3, StepSize = StepSizeSchedule.FromHalfLife(HalfLife), Seed = 1 }, 2);
+        var rows = before.Sample(Jump, 1).Concat(after.Sample(After, 101)).ToArray();
+        rows[2 * at] = 1e3;
+        for (var i = 0; i < rows.Length / 2; i += 64)
+        {
+            model.Update(rows.AsSpan(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
+        }
+
+        Assert.InRange(model.LastDriftObservation, Jump + 1, Jump + 500);
+        Assert.Equal(1, model.DriftRefits);
     }
 
     [Fact]

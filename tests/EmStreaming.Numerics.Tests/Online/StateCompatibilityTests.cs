@@ -44,6 +44,42 @@ public sealed class StateCompatibilityTests
         Assert.Equal(restored.SaveState(), again.SaveState());
     }
 
+    [Fact]
+    public void OnlineGmm_Version3StatePartWayThroughTheDetectorsFirstRows_RestoresAndKeepsLearning()
+    {
+        // Saved 6 rows after the warm-up fit (data/state-v3), before the detector kept its first losses after a reset.
+        var restored = OnlineGaussianMixture.Restore(Load("online-gmm.b64", "state-v3"));
+        Assert.Equal([0.08234041696233056, -0.06275616499710758, 5.984022152063701, -3.9503066552127617], restored.Model.Means.ToArray());
+
+        var rows = Rows(3_000, 43);
+        for (var i = 0; i < 3_000; i += 50)
+        {
+            restored.Update(rows.AsSpan(i * 2, 100));
+        }
+
+        AssertNearTruth(restored.Model.Means, restored.Model.FullCovariance(0), restored.Model.FullCovariance(1));
+        Assert.Equal(0, restored.DriftsDetected);
+        var again = OnlineGaussianMixture.Restore(restored.SaveState());
+        Assert.Equal(restored.SaveState(), again.SaveState());
+    }
+
+    [Fact]
+    public void PageHinkley_Version1StatePartWayThroughItsFirstRows_RestoresAndKeepsDetecting()
+    {
+        // Five losses (3, 3.25, …, 4) learned, saved as version 1 (data/state-v3).
+        var restored = PageHinkley.Restore(Load("page-hinkley.b64", "state-v3"));
+        Assert.Equal(5, restored.Rows);
+        var rng = new Random(5);
+        for (var t = 0; t < 2_000; t++)
+        {
+            Assert.False(restored.Add(3.5 + (0.3 * (rng.NextDouble() - 0.5))));
+        }
+
+        Assert.Equal(restored.Save(), PageHinkley.Restore(restored.Save()).Save());
+        var alarmAt = Enumerable.Range(1, 100).First(t => restored.Add(10));
+        Assert.InRange(alarmAt, 1, 20);
+    }
+
     /// <summary>The generator the saved states learned from: two clusters alternating every 37 rows (an LCG and Box–Muller).</summary>
     internal static double[] Rows(int n, ulong seed)
     {
@@ -77,6 +113,6 @@ public sealed class StateCompatibilityTests
         Assert.InRange(far[3], 0.2, 0.31);
     }
 
-    private static byte[] Load(string file) =>
-        Convert.FromBase64String(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "data", "state-v2", file)));
+    private static byte[] Load(string file, string folder = "state-v2") =>
+        Convert.FromBase64String(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "data", folder, file)));
 }
