@@ -20,6 +20,14 @@ internal interface IStreamLog : IAsyncDisposable
     /// <summary>Up to <paramref name="maxCount"/> committed entries after <paramref name="afterPosition"/>, in order; empty when none (never waits).</summary>
     IReadOnlyList<LogEntry> Read(int queue, long afterPosition, int maxCount);
 
+    /// <summary>
+    /// Completes once <paramref name="queue"/> has a committed entry after <paramref name="afterPosition"/> (true), or when
+    /// <paramref name="timeout"/> passes or <paramref name="cancellationToken"/> is cancelled first (false); never throws for either.
+    /// False at once while the queue is full: its producers wait for an acknowledgement, which only the caller can give once
+    /// it stops waiting, so a wait would stall them for its whole length.
+    /// </summary>
+    Task<bool> WaitForEntriesAsync(int queue, long afterPosition, TimeSpan timeout, CancellationToken cancellationToken);
+
     /// <summary>The retained entries of one stream after <paramref name="afterPosition"/>, in order (a scan of the queue: for recovery, not the delivery path).</summary>
     IReadOnlyList<LogEntry> ReadStream(int queue, StreamId stream, long afterPosition);
 

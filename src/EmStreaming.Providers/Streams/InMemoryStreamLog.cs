@@ -8,6 +8,7 @@ internal sealed class InMemoryStreamLog : IStreamLog
     private readonly LogStreamOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly Queue[] _queues;
+    private readonly AppendBells _bells;
     private volatile bool _disposed;
 
     public InMemoryStreamLog(string provider, LogStreamOptions options, TimeProvider timeProvider)
@@ -15,6 +16,7 @@ internal sealed class InMemoryStreamLog : IStreamLog
         _options = options.Clone();
         _timeProvider = timeProvider;
         _queues = new Queue[_options.Queues];
+        _bells = new AppendBells(_options.Queues);
         for (var i = 0; i < _queues.Length; i++)
         {
             _queues[i] = new Queue(new QueueFlow(provider, i, _options.QueueCapacity, 0));
@@ -38,6 +40,7 @@ internal sealed class InMemoryStreamLog : IStreamLog
 
             var position = ++q.LastPosition;
             q.Entries.Add(new LogEntry(stream, position, _timeProvider.GetUtcNow(), payload));
+            _bells.Ring(queue);
             return position;
         }
     }
@@ -52,6 +55,21 @@ internal sealed class InMemoryStreamLog : IStreamLog
             var start = FirstAfter(q.Entries, afterPosition);
             return start < q.Entries.Count ? q.Entries.GetRange(start, Math.Min(maxCount, q.Entries.Count - start)) : [];
         }
+    }
+
+    public Task<bool> WaitForEntriesAsync(int queue, long afterPosition, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var q = Get(queue);
+        var bell = _bells.Current(queue);
+        lock (q.Lock)
+        {
+            if (q.LastPosition > afterPosition)
+            {
+                return Task.FromResult(true);
+            }
+        }
+
+        return q.Flow.HasRoom ? AppendBells.WaitAsync(bell, timeout, cancellationToken) : Task.FromResult(false);
     }
 
     public IReadOnlyList<LogEntry> ReadStream(int queue, StreamId stream, long afterPosition)

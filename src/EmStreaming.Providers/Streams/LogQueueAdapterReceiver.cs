@@ -74,7 +74,19 @@ internal sealed partial class LogQueueAdapterReceiver : IQueueAdapterReceiver
         var entries = _log.Read(_queue, _readPosition, count);
         if (entries.Count == 0)
         {
-            return [];
+            // Nothing to read: wait here for the next append (every append is made in this process and rings the queue's
+            // bell) rather than answer at once and be polled again every PollPeriod. An idle silo's eight agents polled 800
+            // times a second and took 6 % of a core doing it (docs/benchmarks.md, "Idle").
+            if (!await _log.WaitForEntriesAsync(_queue, _readPosition, _options.IdleWait, cancellationToken).ConfigureAwait(false))
+            {
+                return [];
+            }
+
+            entries = _log.Read(_queue, _readPosition, count);
+            if (entries.Count == 0)
+            {
+                return [];
+            }
         }
 
         var batches = new List<IBatchContainer>(entries.Count);

@@ -45,6 +45,9 @@ public sealed class LogStreamOptions
     /// <summary>Default <see cref="PollPeriod"/>: 10 ms.</summary>
     public static readonly TimeSpan DefaultPollPeriod = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>Default <see cref="IdleWait"/>: 250 ms.</summary>
+    public static readonly TimeSpan DefaultIdleWait = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Default <see cref="AppendTimeout"/>: 30 seconds.</summary>
     public static readonly TimeSpan DefaultAppendTimeout = TimeSpan.FromSeconds(30);
 
@@ -68,6 +71,13 @@ public sealed class LogStreamOptions
 
     /// <summary>How often an idle pulling agent polls its queue (<c>Streams:PollPeriod</c>); a busy one reads back to back.</summary>
     public TimeSpan PollPeriod { get; set; } = DefaultPollPeriod;
+
+    /// <summary>
+    /// How long a poll that finds its queue empty waits for an append before it answers "nothing" (<c>Streams:IdleWait</c>, 0 to
+    /// 5 s; 0 = answer at once). Every append is made in this process, so the wait ends the moment one commits: an idle agent
+    /// sleeps instead of polling every <see cref="PollPeriod"/>, and a new batch is read at once instead of at the next poll.
+    /// </summary>
+    public TimeSpan IdleWait { get; set; } = DefaultIdleWait;
 
     /// <summary>Most messages one poll reads (<c>Streams:ReadBatchSize</c>).</summary>
     public int ReadBatchSize { get; set; } = DefaultReadBatchSize;
@@ -134,6 +144,11 @@ internal sealed class LogStreamOptionsValidator : IValidateOptions<LogStreamOpti
             {
                 return $"Streams:{setting} must be greater than zero (got {value}).";
             }
+        }
+
+        if (o.IdleWait < TimeSpan.Zero || o.IdleWait > TimeSpan.FromSeconds(5))
+        {
+            return $"Streams:IdleWait must be between 00:00:00 and 00:00:05 (got {o.IdleWait}).";
         }
 
         return null;

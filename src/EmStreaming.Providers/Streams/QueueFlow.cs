@@ -32,6 +32,9 @@ internal sealed class QueueFlow(string provider, int queue, int capacity, long p
         }
     }
 
+    /// <summary>False while every slot is taken: producers then wait for an acknowledgement, not the other way round.</summary>
+    public bool HasRoom => _slots.CurrentCount > 0;
+
     /// <summary>Gives back a slot whose append failed before taking a position.</summary>
     public void ReleaseUnused() => _slots.Release();
 

@@ -32,6 +32,7 @@ internal sealed class SqliteStreamLog : IStreamLog
     private readonly long[] _checkpoints; // writer loop only (after open)
     private readonly long[] _durableCheckpoints; // read with Volatile
     private readonly Queue<LogEntry>[] _tails;
+    private readonly AppendBells _bells;
     private readonly SqliteGroupWriter<Context> _writer;
     private int _disposed;
 
@@ -48,6 +49,7 @@ internal sealed class SqliteStreamLog : IStreamLog
         _checkpoints = new long[count];
         _durableCheckpoints = new long[count];
         _tails = new Queue<LogEntry>[count];
+        _bells = new AppendBells(count);
         var connection = database.Open();
         try
         {
@@ -97,6 +99,15 @@ internal sealed class SqliteStreamLog : IStreamLog
         }
 
         return ReadTail(queue, afterPosition, maxCount) ?? _database.Read(connection => Query(connection, queue, afterPosition, maxCount));
+    }
+
+    public Task<bool> WaitForEntriesAsync(int queue, long afterPosition, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var flow = Flow(queue);
+        var bell = _bells.Current(queue);
+        return Volatile.Read(ref _committed[queue]) > afterPosition ? Task.FromResult(true)
+            : flow.HasRoom ? AppendBells.WaitAsync(bell, timeout, cancellationToken)
+            : Task.FromResult(false);
     }
 
     public IReadOnlyList<LogEntry> ReadStream(int queue, StreamId stream, long afterPosition)
@@ -383,6 +394,7 @@ internal sealed class SqliteStreamLog : IStreamLog
                 if (_log._assigned[q] != _savedAssigned[q])
                 {
                     Volatile.Write(ref _log._committed[q], _log._assigned[q]);
+                    _log._bells.Ring(q);
                 }
             }
 

@@ -48,6 +48,62 @@ public abstract class StreamLogTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WaitForEntriesAsync_AnAppendDuringTheWait_EndsItAtOnce()
+    {
+        // The receiver of an empty queue waits here instead of being polled again; the append must wake it. The waits are
+        // 10 minutes long: the 60-second bounds below only turn a lost wake-up into a failure instead of a hang.
+        var log = Create(Options(queues: 2));
+        await log.AppendAsync(0, Stream, Bytes(1));
+        Assert.True(await log.WaitForEntriesAsync(0, 0, TimeSpan.FromMinutes(10), CancellationToken.None));
+
+        var waiting = log.WaitForEntriesAsync(0, 1, TimeSpan.FromMinutes(10), CancellationToken.None);
+        var other = log.WaitForEntriesAsync(1, 0, TimeSpan.FromMinutes(10), CancellationToken.None);
+        await log.AppendAsync(1, Stream, Bytes(2));
+        Assert.True(await other.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.False(waiting.IsCompleted);
+
+        await log.AppendAsync(0, Stream, Bytes(3));
+        Assert.True(await waiting.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(2, log.Read(0, 1, 10).Single().Position);
+    }
+
+    [Fact]
+    public async Task WaitForEntriesAsync_NothingAppended_FalseAfterTheTimeoutOrOnCancellation()
+    {
+        var log = Create(Options());
+        await log.AppendAsync(0, Stream, Bytes(1));
+        Assert.False(await log.WaitForEntriesAsync(0, 1, TimeSpan.FromMilliseconds(20), CancellationToken.None));
+        Assert.False(await log.WaitForEntriesAsync(0, 1, TimeSpan.Zero, CancellationToken.None));
+
+        using var cancel = new CancellationTokenSource();
+        var waiting = log.WaitForEntriesAsync(0, 1, TimeSpan.FromMinutes(10), cancel.Token);
+        await cancel.CancelAsync();
+        Assert.False(await waiting.WaitAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    [Fact]
+    public async Task WaitForEntriesAsync_QueueFull_FalseAtOnceSoTheReaderCanAcknowledge()
+    {
+        // Producers of a full queue wait for the reader's acknowledgement; a reader waiting for their append would stall both
+        // for the whole wait.
+        var log = Create(Options(capacity: 3));
+        for (var i = 1; i <= 3; i++)
+        {
+            await log.AppendAsync(0, Stream, Bytes(i));
+        }
+
+        var waiting = log.WaitForEntriesAsync(0, 3, TimeSpan.FromMinutes(10), CancellationToken.None);
+        Assert.True(waiting.IsCompleted);
+        Assert.False(await waiting);
+
+        log.Acknowledge(0, 1);
+        waiting = log.WaitForEntriesAsync(0, 3, TimeSpan.FromMinutes(10), CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+        await log.AppendAsync(0, Stream, Bytes(4));
+        Assert.True(await waiting.WaitAsync(TimeSpan.FromSeconds(60)));
+    }
+
+    [Fact]
     public async Task Read_AfterPosition_ReturnsLaterEntriesInOrderWithStreamPayloadAndTime()
     {
         var log = Create(Options());
