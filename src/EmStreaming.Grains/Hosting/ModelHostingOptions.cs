@@ -134,9 +134,11 @@ internal sealed class ModelHostingOptionsValidator : IValidateOptions<ModelStora
             failures.Add($"Orleans:SiloPort and Orleans:GatewayPort must differ (both {options.SiloPort})");
         }
 
-        if (options.CollectionAge < TimeSpan.FromMinutes(1))
+        // Orleans refuses an age that is not above its collection quantum (one minute): "at least 00:01:00" let 00:01:00 through,
+        // and the silo then failed to start with Orleans' exception, reported as a bug.
+        if (options.CollectionAge <= TimeSpan.FromMinutes(1))
         {
-            failures.Add($"Orleans:CollectionAge must be at least 00:01:00 (was {options.CollectionAge})");
+            failures.Add($"Orleans:CollectionAge must be more than 00:01:00, Orleans' collection quantum (was {options.CollectionAge})");
         }
 
         return failures;

@@ -36,6 +36,19 @@ public sealed class ServeCommandTests
         Assert.DoesNotContain("   at ", error);
     }
 
+    [Theory]
+    [InlineData("00:01:00")]
+    [InlineData("00:00:30")]
+    public void Serve_CollectionAgeNotAboveOrleansQuantum_ExitsTwoNamingIt(string age)
+    {
+        // 00:01:00 passed the check ("at least 00:01:00") and Orleans then refused to start the silo: "unexpected failure
+        // (a bug: please report it)" with its stack trace.
+        var (code, error) = Serve($"--Orleans:CollectionAge={age}");
+        Assert.Equal(2, code);
+        Assert.Contains("Orleans:CollectionAge must be more than 00:01:00", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
     [Fact]
     public void Serve_SettingsFileNotJson_ExitsTwoNamingTheFile()
     {
