@@ -16,6 +16,7 @@ internal sealed class ServerMetrics
     private readonly Histogram<double> _batchDuration;
     private readonly Counter<long> _events;
     private ModelStatusSummary _summary = ModelStatusSummary.Empty;
+    private int _observed;
 
     public ServerMetrics(IMeterFactory meterFactory)
     {
@@ -24,13 +25,13 @@ internal sealed class ServerMetrics
         _rejected = meter.CreateCounter<long>("emstreaming.observations.rejected", "{observation}", "Rows rejected by validation.");
         _batchDuration = meter.CreateHistogram<double>("emstreaming.batch.duration", "s", "Time from receiving a batch to its rows being durable.");
         _events = meter.CreateCounter<long>("emstreaming.model.events", "{event}", "Model events by type (refitAdopted, refitRejected, regimeChanged, anomaly, ...).");
-        meter.CreateObservableGauge("emstreaming.snapshot.age", () => Volatile.Read(ref _summary).OldestSnapshotAgeSeconds, "s", "Age of the oldest latest-snapshot among active models.");
-        meter.CreateObservableGauge("emstreaming.mailbox.depth", () => Volatile.Read(ref _summary).PendingObservations, "{observation}", "Rows accepted but not yet applied, summed over models.");
-        meter.CreateObservableGauge("emstreaming.models", () => Volatile.Read(ref _summary).Models, "{model}", "Models known to the service.");
+        meter.CreateObservableGauge("emstreaming.snapshot.age", () => Observe().OldestSnapshotAgeSeconds, "s", "Age of the oldest latest-snapshot among active models.");
+        meter.CreateObservableGauge("emstreaming.mailbox.depth", () => Observe().PendingObservations, "{observation}", "Rows accepted but not yet applied, summed over models.");
+        meter.CreateObservableGauge("emstreaming.models", () => Observe().Models, "{model}", "Models known to the service.");
         meter.CreateObservableGauge(
-            "emstreaming.models.failed", () => Volatile.Read(ref _summary).FailedModels, "{model}",
+            "emstreaming.models.failed", () => Observe().FailedModels, "{model}",
             "Models whose stored state cannot be read (status.failure set): each needs an operator's restore; alert on > 0.");
-        meter.CreateObservableGauge("emstreaming.refits", () => Volatile.Read(ref _summary).Refits, "{refit}", "Refits adopted, summed over models.");
+        meter.CreateObservableGauge("emstreaming.refits", () => Observe().Refits, "{refit}", "Refits adopted, summed over models.");
     }
 
     public void BatchAppended(int accepted, int rejected, TimeSpan duration)
@@ -49,6 +50,18 @@ internal sealed class ServerMetrics
     public void Publish(ModelStatusSummary summary) => Volatile.Write(ref _summary, summary);
 
     public ModelStatusSummary Summary => Volatile.Read(ref _summary);
+
+    /// <summary>
+    /// True when a reader (an OTLP export, <c>dotnet-counters</c>, any <see cref="MeterListener"/>) read a model gauge since the
+    /// last call. The status poller asks the models only then: asking keeps every model's grain active.
+    /// </summary>
+    public bool TakeObserved() => Interlocked.Exchange(ref _observed, 0) == 1;
+
+    private ModelStatusSummary Observe()
+    {
+        Volatile.Write(ref _observed, 1);
+        return Volatile.Read(ref _summary);
+    }
 }
 
 /// <summary>What the status poller last saw across models.</summary>

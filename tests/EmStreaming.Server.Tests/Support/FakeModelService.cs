@@ -67,8 +67,14 @@ internal sealed class FakeModelService : IModelService
         }
     }
 
+    /// <summary>Calls of <see cref="ListModelsAsync"/> so far.</summary>
+    public int ListCalls => Volatile.Read(ref _listCalls);
+
+    private int _listCalls;
+
     public Task<ModelPage> ListModelsAsync(string? prefix, string? cursor, int limit, CancellationToken cancellationToken = default)
     {
+        Interlocked.Increment(ref _listCalls);
         Fail(nameof(ListModelsAsync));
         var ids = _models.Keys.Where(k => prefix is null || k.StartsWith(prefix, StringComparison.Ordinal))
             .Where(k => cursor is null || string.CompareOrdinal(k, cursor) > 0).Order(StringComparer.Ordinal).ToList();
