@@ -154,7 +154,12 @@ internal static class FitCommand
 
         var console = context.Console;
         console.MarkupLine($"[bold]Gaussian mixture[/]: n={data.Rows}, d={data.Columns}, K={fitted.Components}, covariance={GmmArguments.Name(fitted.CovarianceType)}");
-        console.MarkupLine($"converged: {(result.Converged ? "yes" : "[yellow]no[/]")} after {result.Iterations} iterations in {watch.Elapsed.TotalSeconds:F3} s");
+        // The count is of the final run only: it continues the best of the short runs ("small EM"), which on a small file
+        // often converged already, and "converged after 1 iterations" read as if EM had hardly run.
+        var start = GmmFitOptions.DefaultShortRuns > 1
+            ? $" (from the best of {GmmFitOptions.DefaultShortRuns} short starts)"
+            : "";
+        console.MarkupLine($"converged: {(result.Converged ? "yes" : "[yellow]no[/]")} after {result.Iterations} {(result.Iterations == 1 ? "iteration" : "iterations")}{start} in {watch.Elapsed.TotalSeconds:F3} s");
         console.MarkupLine($"mean log-likelihood per sample: {result.MeanLogLikelihood:F6}   BIC: {bic:F3}   AIC: {aic:F3}");
         if (why is not null)
         {

@@ -31,6 +31,17 @@ public sealed class FitCommandTests
     }
 
     [Fact]
+    public void Fit_FaithfulText_SaysTheIterationsContinueTheShortStarts()
+    {
+        // On a small file the best short start has often converged already: the bare "converged: yes after 1 iterations"
+        // read as if EM had hardly run.
+        var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "--components", "2");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"converged: yes after \d+ iterations? \(from the best of 8 short starts\) in", output);
+        Assert.DoesNotContain("after 1 iterations", output);
+    }
+
+    [Fact]
     public void Fit_SelectK_ChoosesTwoOnFaithful()
     {
         var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "--select-k", "1..6", "--json");
