@@ -84,7 +84,7 @@ internal static class HmmFit
 
         var console = context.Console;
         console.MarkupLine($"[bold]Gaussian HMM[/]: n={data.Rows}, d={d}, states={k}, covariance={GmmArguments.Name(model.CovarianceType)}");
-        console.MarkupLine($"converged: {(result.Converged ? "yes" : "[yellow]no[/]")} after {result.Iterations} iterations in {watch.Elapsed.TotalSeconds:F3} s");
+        console.MarkupLine($"converged: {(result.Converged ? "yes" : "[yellow]no[/]")} after {result.Iterations} {(result.Iterations == 1 ? "iteration" : "iterations")} in {watch.Elapsed.TotalSeconds:F3} s");
         console.MarkupLine($"mean log-likelihood per observation: {result.MeanLogLikelihood:F6}   BIC: {result.Bic:F3}");
         if (why is not null)
         {

@@ -42,6 +42,14 @@ public sealed class FitCommandTests
     }
 
     [Fact]
+    public void FitHmm_OneIteration_SaysOneIteration()
+    {
+        var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile("dax-returns.csv"), "--model", "hmm", "--states", "2", "--max-iter", "1");
+        Assert.True(code == 0, error);
+        Assert.Contains("after 1 iteration in", output);
+    }
+
+    [Fact]
     public void Fit_SelectK_ChoosesTwoOnFaithful()
     {
         var (code, output, error) = CliRunner.Run("fit", CliRunner.DataFile("faithful.csv"), "--select-k", "1..6", "--json");
