@@ -154,6 +154,28 @@ public sealed class OnlineDriftTests
         Assert.Equal(model.SaveState(), copy.SaveState());
     }
 
+    /// <summary>A standard normal draw (Box–Muller).</summary>
+    private static double Gaussian(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+
+    /// <summary>
+    /// Feeds <paramref name="loss"/>(0, 1, …) and says whether the detector alarms within 1.5 λ / (min(rise, clip) − δ) + 10
+    /// rows: the expected delay of a rise of <paramref name="rise"/> spreads is λ / (min(rise, clip) − δ), and the slack covers
+    /// the noise accumulated on the way (+∞: a rise past the clip, as any rise is from a reference with no spread).
+    /// </summary>
+    private static bool RiseCaught(PageHinkley detector, double rise, Func<int, double> loss)
+    {
+        var bound = (int)Math.Ceiling(1.5 * detector.Lambda / (Math.Min(rise, detector.Clip) - detector.Delta)) + 10;
+        for (var t = 0; t < bound; t++)
+        {
+            if (detector.Add(loss(t)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     [Fact]
     public void PageHinkley_StationaryNoise_NoAlarm_And_SustainedRise_AlarmWithinBound()
     {
@@ -173,7 +195,7 @@ public sealed class OnlineDriftTests
             var detector = new PageHinkley();
             double Noise()
             {
-                var z = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+                var z = Gaussian(rng);
                 return c.chiSquare ? ((z * z) - 1) / Math.Sqrt(2) : z;
             }
 
@@ -185,16 +207,7 @@ public sealed class OnlineDriftTests
                 }
             }
 
-            var bound = (int)Math.Ceiling(1.5 * detector.Lambda / (Math.Min(c.rise, detector.Clip) - detector.Delta)) + 10;
-            for (var t = 0; t < bound; t++)
-            {
-                if (detector.Add(c.level + (c.scale * (c.rise + Noise()))))
-                {
-                    return true;
-                }
-            }
-
-            return false;
+            return RiseCaught(detector, c.rise, _ => c.level + (c.scale * (c.rise + Noise())));
         }).QuickCheckThrowOnFailure();
     }
 
@@ -214,7 +227,7 @@ public sealed class OnlineDriftTests
         {
             var rng = new Random(c.seed);
             var detector = new PageHinkley();
-            double Noise() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            double Noise() => Gaussian(rng);
             for (var t = 0; t < 20_000; t++)
             {
                 if (detector.Add(c.scale * (t == c.at ? c.glitch : Noise())))
@@ -223,16 +236,7 @@ public sealed class OnlineDriftTests
                 }
             }
 
-            var bound = (int)Math.Ceiling(1.5 * detector.Lambda / (Math.Min(c.rise, detector.Clip) - detector.Delta)) + 10;
-            for (var t = 0; t < bound; t++)
-            {
-                if (detector.Add(c.scale * (c.rise + Noise())))
-                {
-                    return true;
-                }
-            }
-
-            return false;
+            return RiseCaught(detector, c.rise, _ => c.scale * (c.rise + Noise()));
         }).QuickCheckThrowOnFailure();
     }
 
@@ -255,7 +259,7 @@ public sealed class OnlineDriftTests
         {
             var rng = new Random(c.seed);
             var detector = new PageHinkley();
-            double Noise() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            double Noise() => Gaussian(rng);
             if (c.reset)
             {
                 for (var t = 0; t < 1_000; t++)
@@ -279,16 +283,7 @@ public sealed class OnlineDriftTests
                 }
             }
 
-            var bound = (int)Math.Ceiling(1.5 * detector.Lambda / (Math.Min(c.rise, detector.Clip) - detector.Delta)) + 10;
-            for (var t = 0; t < bound; t++)
-            {
-                if (detector.Add(c.scale * (c.rise + Noise())))
-                {
-                    return true;
-                }
-            }
-
-            return false;
+            return RiseCaught(detector, c.rise, _ => c.scale * (c.rise + Noise()));
         }).QuickCheckThrowOnFailure();
     }
 
@@ -308,7 +303,7 @@ public sealed class OnlineDriftTests
         {
             var rng = new Random(c.seed);
             var detector = new PageHinkley();
-            double Noise() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+            double Noise() => Gaussian(rng);
             for (var t = 0; t < c.identical; t++)
             {
                 if (detector.Add(c.level))
@@ -320,16 +315,7 @@ public sealed class OnlineDriftTests
             // The rows a reset leaves to learning (MinimumRows) all identical, then a rise: from a reference with no spread any
             // rise is past the clip, so the expected delay is λ / (clip − δ). (A rise within the learning rows becomes the
             // reference, with any reference.)
-            var bound = (int)Math.Ceiling(1.5 * detector.Lambda / (detector.Clip - detector.Delta)) + 10;
-            for (var t = 0; t < bound; t++)
-            {
-                if (detector.Add(c.level + (c.scale * (c.rise + Noise()))))
-                {
-                    return true;
-                }
-            }
-
-            return false;
+            return RiseCaught(detector, double.PositiveInfinity, _ => c.level + (c.scale * (c.rise + Noise())));
         }).QuickCheckThrowOnFailure();
     }
 
@@ -351,7 +337,7 @@ public sealed class OnlineDriftTests
             var detector = new PageHinkley();
             double Loss(int t) => t < 10 || rng.NextDouble() >= c.other
                 ? c.level
-                : c.level + (c.scale * (1 + (3 * Math.Abs(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble())))));
+                : c.level + (c.scale * (1 + (3 * Math.Abs(Gaussian(rng)))));
             for (var t = 0; t < 20_000; t++)
             {
                 if (detector.Add(Loss(t)))
@@ -360,16 +346,7 @@ public sealed class OnlineDriftTests
                 }
             }
 
-            var bound = (int)Math.Ceiling(1.5 * detector.Lambda / (detector.Clip - detector.Delta)) + 10;
-            for (var t = 0; t < bound; t++)
-            {
-                if (detector.Add(Loss(t + 20_000) + (20 * c.scale)))
-                {
-                    return true;
-                }
-            }
-
-            return false;
+            return RiseCaught(detector, double.PositiveInfinity, t => Loss(t + 20_000) + (20 * c.scale));
         }).QuickCheckThrowOnFailure();
     }
 
