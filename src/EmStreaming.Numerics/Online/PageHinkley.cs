@@ -174,10 +174,7 @@ public sealed class PageHinkley
             loss = Math.Clamp(loss, _mean - (Clip * sd), _mean + (Clip * sd));
         }
 
-        _count++;
-        var delta = loss - _mean;
-        _mean += delta / _count;
-        _m2 += delta * (loss - _mean);
+        Accumulate(loss);
         if (_count == RobustAfter && !_firstLost)
         {
             Settle();
@@ -214,12 +211,17 @@ public sealed class PageHinkley
         _m2 = 0;
         foreach (var first in _first)
         {
-            var loss = Math.Clamp(first, median - (Clip * spread), median + (Clip * spread));
-            _count++;
-            var delta = loss - _mean;
-            _mean += delta / _count;
-            _m2 += delta * (loss - _mean);
+            Accumulate(Math.Clamp(first, median - (Clip * spread), median + (Clip * spread)));
         }
+    }
+
+    /// <summary>One Welford step of the reference's mean and spread.</summary>
+    private void Accumulate(double loss)
+    {
+        _count++;
+        var delta = loss - _mean;
+        _mean += delta / _count;
+        _m2 += delta * (loss - _mean);
     }
 
     /// <summary>Appends the settings and state (doubles as raw bits).</summary>
