@@ -499,9 +499,12 @@ internal static class ModelEndpoints
         if (message.StartsWith("The JSON value could not be converted to ", StringComparison.Ordinal) && MemberType(root, segments) is { } type)
         {
             type = Nullable.GetUnderlyingType(type) ?? type;
-            var expected = type == typeof(int) ? $"must be a whole number between {int.MinValue} and {int.MaxValue}"
-                : type == typeof(long) ? $"must be a whole number between {long.MinValue} and {long.MaxValue}"
-                : type == typeof(ulong) ? $"must be a whole number between 0 and {ulong.MaxValue}"
+            // The storage type's range is named only when the value sent is a whole number outside it: for a fraction or a
+            // string, "between -2147483648 and 2147483647" reads as the field's own bounds, which are far narrower.
+            var outside = WholeNumberSent(body, segments);
+            var expected = type == typeof(int) ? (outside ? $"must be a whole number between {int.MinValue} and {int.MaxValue}" : "must be a whole number")
+                : type == typeof(long) ? (outside ? $"must be a whole number between {long.MinValue} and {long.MaxValue}" : "must be a whole number")
+                : type == typeof(ulong) ? (outside ? $"must be a whole number between 0 and {ulong.MaxValue}" : "must be a whole number")
                 : type == typeof(double) ? "must be a finite number"
                 : type == typeof(string) ? "must be a string"
                 : "must be a JSON object";
@@ -510,6 +513,12 @@ internal static class ModelEndpoints
 
         return message;
     }
+
+    /// <summary>Whether the body holds a whole number (<c>-1</c>, <c>3e9</c>, <c>1e400</c>) at a JSON path, not a fraction or another type.</summary>
+    private static bool WholeNumberSent(ReadOnlySpan<byte> body, string[] segments) =>
+        Given(body, segments) is { } given && given[0] is '-' or (>= '0' and <= '9')
+        && double.TryParse(given, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+        && (double.IsInfinity(value) || Math.Floor(value) == value);
 
     /// <summary>
     /// What the body holds at a JSON path, in a client's words (<c>the string "2"</c>, <c>2.5</c>, <c>true</c>, <c>an array</c>),

@@ -61,6 +61,22 @@ public sealed class DefinitionTypingTests(ApiFactory factory) : IClassFixture<Ap
         { "{" + Base + ""","refit":{"window":1000.0000000000001}}""", "refit.window", Whole, "1000.0000000000001" },
     };
 
+    [Theory]
+    [InlineData("""{"kind":"gmm","dimension":2.5,"components":2}""", "dimension", "must be a whole number, not 2.5")]
+    [InlineData("""{"kind":"gmm","dimension":"2","components":2}""", "dimension", "must be a whole number, not the string \"2\"")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"refit":{"everyObservations":1.5}}""", "refit.everyObservations", "must be a whole number, not 1.5")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"seed":7.5}""", "seed", "must be a whole number, not 7.5")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"batchSize":3e9}""", "batchSize", "must be a whole number between -2147483648 and 2147483647, not 3e9")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"seed":-1}""", "seed", "must be a whole number between 0 and 18446744073709551615, not -1")]
+    [InlineData("""{"kind":"gmm","dimension":2,"components":2,"refit":{"window":1e400}}""", "refit.window", "must be a whole number between -2147483648 and 2147483647, not 1e400")]
+    public async Task PutModel_WholeNumberField_NamesTheStorageRangeOnlyForAWholeNumberBeyondIt(string body, string field, string detail)
+    {
+        // "dimension: must be a whole number between -2147483648 and 2147483647, not 2.5" read as if a dimension of -5 or
+        // of a billion were allowed (the field takes 1 to 64): the range belongs only to a whole number past it.
+        var problem = await (await _client.PutAsync("/v1/models/type:range", Http.Json(body))).AssertProblemAsync(400, field);
+        Assert.Equal($"{field}: {detail}", problem.GetProperty("detail").GetString());
+    }
+
     [Fact]
     public async Task PutModel_WholeNumbersWrittenWithAFractionOrExponent_Accepted()
     {
