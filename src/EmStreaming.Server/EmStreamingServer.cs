@@ -318,7 +318,8 @@ public static class EmStreamingServer
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         try
         {
-            await service.ListModelsAsync(null, null, 1, timeout.Token).ConfigureAwait(false);
+            // Activates no model: a probe every few seconds used to list the first model, which kept it active for good.
+            await service.CheckReadyAsync(timeout.Token).ConfigureAwait(false);
             return TypedResults.Ok(new HealthResponse("ready"));
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -23,6 +23,19 @@ public interface IModelService
 
     Task<ModelPage> ListModelsAsync(string? prefix, string? cursor, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// What the metrics read, without activating any model: the ids the registry holds and the status of the models whose
+    /// grains are active now, on any silo. <see cref="ListModelsAsync"/> asks every listed model's grain, which activates it
+    /// and keeps it in memory until idle collection: gauges fed by it at every export kept every model active.
+    /// </summary>
+    Task<ModelCensus> CensusAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Readiness, without activating any model: the registry answers a read and the cluster answers a call (its active silos).
+    /// Throws what the failing part threw.
+    /// </summary>
+    Task CheckReadyAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Deletes the model, its snapshots and its pending log entries. False when it did not exist.</summary>
     Task<bool> DeleteModelAsync(string id, CancellationToken cancellationToken = default);
 

@@ -63,6 +63,12 @@ public enum ModelEventType
 /// <summary>A page of models, ordered by id; pass <see cref="NextCursor"/> to get the next page.</summary>
 public sealed record ModelPage(IReadOnlyList<ModelInfo> Models, string? NextCursor);
 
+/// <summary>
+/// Every model id the registry holds (<paramref name="Known"/>), and the status of those whose grains were active when asked
+/// (<paramref name="Active"/>, ordered by id).
+/// </summary>
+public sealed record ModelCensus(IReadOnlyList<string> Known, IReadOnlyList<ModelInfo> Active);
+
 /// <summary>Result of creating or replacing a model definition.</summary>
 public enum PutModelOutcome
 {

@@ -90,6 +90,49 @@ internal sealed class ModelService(
         return new ModelPage(models, page.Count > limit ? models[^1].Id : null);
     }
 
+    public async Task CheckReadyAsync(CancellationToken cancellationToken = default)
+    {
+        await registry.ListAsync(null, null, 1, cancellationToken).ConfigureAwait(false);
+        await client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<ModelCensus> CensusAsync(CancellationToken cancellationToken = default)
+    {
+        const int Page = 1_000;
+        var entries = new Dictionary<string, RegistryEntry>(StringComparer.Ordinal);
+        string? after = null;
+        while (true)
+        {
+            var page = await registry.ListAsync(null, after, Page, cancellationToken).ConfigureAwait(false);
+            foreach (var entry in page)
+            {
+                entries[entry.Id] = entry;
+            }
+
+            if (page.Count < Page)
+            {
+                break;
+            }
+
+            after = page[^1].Id;
+        }
+
+        var known = entries.Keys.Order(StringComparer.Ordinal).ToList();
+        // The silos' catalogs say which model grains are active (a system call to each silo, no grain activated). One that
+        // deactivates between that answer and the status call below is activated again by the call: a rare, bounded cost.
+        var type = Control("any").GetGrainId().Type; // a reference only: nothing is activated
+        var active = await client.GetGrain<IManagementGrain>(0).GetActiveGrains(type).AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
+        var ids = active.Select(g => g.Key.ToString()).Where(entries.ContainsKey).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var infos = new List<ModelInfo>(ids.Count);
+        foreach (var chunk in ids.Chunk(500))
+        {
+            var found = await Task.WhenAll(chunk.Select(id => StatusAsync(id, cancellationToken))).ConfigureAwait(false);
+            infos.AddRange(chunk.Select((id, i) => new ModelInfo(id, entries[id].Definition, found[i], entries[id].CreatedAt)));
+        }
+
+        return new ModelCensus(known, infos);
+    }
+
     public async Task<bool> DeleteModelAsync(string id, CancellationToken cancellationToken = default)
     {
         ModelInput.EnsureId(id);

@@ -13,9 +13,10 @@ namespace EmStreaming.Server.Telemetry;
 /// Reading a model's status is a call to its grain, which activates the model and keeps it active. Polled every 10 s
 /// whether or not anyone read the gauges, every model of the data file was activated within 10 s of a start and never
 /// idle-collected: an idle server with 2,000 models took 6–7 % of a core and kept every model in memory
-/// (docs/benchmarks.md, "Idle"). Now a tick reads the models only when a gauge was read since the tick before, so a
-/// server whose metrics nobody collects leaves idle models alone; one whose metrics are exported still reads every model
-/// once per export.
+/// (docs/benchmarks.md, "Idle"). Now a tick reads the models only when a gauge was read since the tick before, and then
+/// only those whose grains are active (<see cref="IModelService.CensusAsync"/>): a server whose metrics are exported
+/// lets idle models be collected too. A model not active counts with its refits and failure as last seen (they change only
+/// while it is active); one never seen active since the start counts in <c>emstreaming.models</c> alone.
 /// </remarks>
 internal sealed class ModelStatusPoller(
     IModelService models,
@@ -24,7 +25,8 @@ internal sealed class ModelStatusPoller(
     IOptions<ServerOptions> options,
     ILogger<ModelStatusPoller> logger) : BackgroundService
 {
-    private const int PageSize = 500;
+    // Refits and failure of every model seen active since the start, by id (only the poller's loop touches it).
+    private readonly Dictionary<string, (long Refits, bool Failed)> _lastSeen = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -64,30 +66,36 @@ internal sealed class ModelStatusPoller(
 
     private async Task<ModelStatusSummary> SummarizeAsync(CancellationToken cancellationToken)
     {
-        long count = 0, pending = 0, refits = 0, failed = 0;
+        var census = await models.CensusAsync(cancellationToken).ConfigureAwait(false);
+        long pending = 0;
         var oldest = 0.0;
         var now = time.GetUtcNow();
-        string? cursor = null;
-        do
+        foreach (var model in census.Active)
         {
-            var page = await models.ListModelsAsync(null, cursor, PageSize, cancellationToken).ConfigureAwait(false);
-            foreach (var model in page.Models)
+            _lastSeen[model.Id] = (model.Status.Refits, model.Status.Failure is not null);
+            pending += model.Status.PendingObservations;
+            if (model.Status.LastSnapshotAt is { } at && model.Status.Active)
             {
-                count++;
-                pending += model.Status.PendingObservations;
-                refits += model.Status.Refits;
-                failed += model.Status.Failure is null ? 0 : 1;
-                if (model.Status.LastSnapshotAt is { } at && model.Status.Active)
-                {
-                    oldest = Math.Max(oldest, (now - at).TotalSeconds);
-                }
+                oldest = Math.Max(oldest, (now - at).TotalSeconds);
             }
-
-            cursor = page.NextCursor;
         }
-        while (cursor is not null);
 
-        return new ModelStatusSummary(count, pending, oldest, refits, failed);
+        // A model that is not active now counts as last seen: its refits and failure change only while it is active.
+        // Deleted models leave the counts.
+        var known = census.Known.ToHashSet(StringComparer.Ordinal);
+        foreach (var id in _lastSeen.Keys.Where(id => !known.Contains(id)).ToList())
+        {
+            _lastSeen.Remove(id);
+        }
+
+        long refits = 0, failed = 0;
+        foreach (var (modelRefits, modelFailed) in _lastSeen.Values)
+        {
+            refits += modelRefits;
+            failed += modelFailed ? 1 : 0;
+        }
+
+        return new ModelStatusSummary(census.Known.Count, pending, oldest, refits, failed);
     }
 
     private async Task CountEventsAsync(CancellationToken cancellationToken)

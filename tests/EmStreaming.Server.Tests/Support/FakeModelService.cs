@@ -82,6 +82,26 @@ internal sealed class FakeModelService : IModelService
         return Task.FromResult(new ModelPage(page, ids.Count > limit ? page[^1].Id : null));
     }
 
+    /// <summary>Calls of <see cref="CensusAsync"/> so far.</summary>
+    public int CensusCalls => Volatile.Read(ref _censusCalls);
+
+    private int _censusCalls;
+
+    /// <summary>Every model counts as active here: the fake has no grains to activate.</summary>
+    public Task<ModelCensus> CensusAsync(CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _censusCalls);
+        Fail(nameof(CensusAsync));
+        var ids = _models.Keys.Order(StringComparer.Ordinal).ToList();
+        return Task.FromResult(new ModelCensus(ids, ids.Select(id => GetModelAsync(id).Result).ToList()));
+    }
+
+    public Task CheckReadyAsync(CancellationToken cancellationToken = default)
+    {
+        Fail(nameof(CheckReadyAsync));
+        return Task.CompletedTask;
+    }
+
     public Task<bool> DeleteModelAsync(string id, CancellationToken cancellationToken = default)
     {
         Fail(nameof(DeleteModelAsync));

@@ -19,11 +19,11 @@ public sealed class StatusPollerTests
         using var client = factory.CreateClient();
         await Http.CreateAsync(client, "m1");
         await Http.CreateAsync(client, "m2");
-        var calls = factory.Models.ListCalls;
+        var calls = factory.Models.CensusCalls;
 
         // Twenty ticks with no reader: the models are not asked (the old poller asked at start and at every tick).
         await Task.Delay(TimeSpan.FromSeconds(2));
-        Assert.Equal(calls, factory.Models.ListCalls);
+        Assert.Equal(calls, factory.Models.CensusCalls);
 
         var meters = factory.Services.GetRequiredService<IMeterFactory>();
         var models = 0L;
@@ -47,6 +47,19 @@ public sealed class StatusPollerTests
         }
 
         Assert.Equal(2, Interlocked.Read(ref models));
-        Assert.True(factory.Models.ListCalls > calls);
+        Assert.True(factory.Models.CensusCalls > calls);
+    }
+
+    [Fact]
+    public async Task Ready_ModelServiceFails_503ProblemNamingWhatFailed_ThenReadyAgain()
+    {
+        await using var factory = new ApiFactory();
+        using var client = factory.CreateClient();
+        factory.Models.FailNext["CheckReadyAsync"] = new InvalidOperationException("the registry's file is locked");
+
+        var problem = await (await client.GetAsync("/readyz")).AssertProblemAsync(503);
+        Assert.Equal("urn:emstreaming:problem:not-ready", problem.GetProperty("type").GetString());
+        Assert.Contains("the registry's file is locked", problem.GetProperty("detail").GetString());
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("/readyz")).StatusCode);
     }
 }
