@@ -24,9 +24,10 @@ public interface IModelService
     Task<ModelPage> ListModelsAsync(string? prefix, string? cursor, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// What the metrics read, without activating any model: the ids the registry holds and the status of the models whose
-    /// grains are active now, on any silo. <see cref="ListModelsAsync"/> asks every listed model's grain, which activates it
-    /// and keeps it in memory until idle collection: gauges fed by it at every export kept every model active.
+    /// What the metrics read, without calling any model grain: the ids the registry holds, and the status of the models active
+    /// on this silo as they last published it. Orleans counts every call to a grain as activity: gauges fed by
+    /// <see cref="ListModelsAsync"/>, which asks every listed model's grain, kept every model active for as long as they were
+    /// exported.
     /// </summary>
     Task<ModelCensus> CensusAsync(CancellationToken cancellationToken = default);
 

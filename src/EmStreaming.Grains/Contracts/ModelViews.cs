@@ -64,8 +64,8 @@ public enum ModelEventType
 public sealed record ModelPage(IReadOnlyList<ModelInfo> Models, string? NextCursor);
 
 /// <summary>
-/// Every model id the registry holds (<paramref name="Known"/>), and the status of those whose grains were active when asked
-/// (<paramref name="Active"/>, ordered by id).
+/// Every model id the registry holds (<paramref name="Known"/>), and the status of those active on this silo as they last
+/// published it (<paramref name="Active"/>, ordered by id).
 /// </summary>
 public sealed record ModelCensus(IReadOnlyList<string> Known, IReadOnlyList<ModelInfo> Active);
 

@@ -102,6 +102,7 @@ public static class ModelHostingExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(sp => new ModelTemplates(sp.GetRequiredService<IOptions<ModelTemplateOptions>>().Value));
         services.TryAddSingleton<ModelEventHub>();
+        services.TryAddSingleton<ModelStatusBoard>();
         services.TryAddSingleton<IModelGrainObserver, NoModelGrainObserver>();
         services.TryAddSingleton(sp => new ModelMetrics(sp.GetRequiredService<TimeProvider>()));
         services.AddEmStreamingSqliteStorage(configuration);

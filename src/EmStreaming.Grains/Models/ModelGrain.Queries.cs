@@ -33,7 +33,9 @@ internal sealed partial class ModelGrain
     // awaits a snapshot write sees rows counted applied by the windows, and must see them in the observations as well, or
     // pending could read 0 before the observations reach what was accepted. The rows an early first fit still needs are read
     // live for the same reason: a refit request subtracts pending rows from them.
-    public Task<ModelProgress> GetProgressAsync(string producerId)
+    public Task<ModelProgress> GetProgressAsync(string producerId) => Task.FromResult(Progress(producerId));
+
+    private ModelProgress Progress(string producerId)
     {
         var status = Status(_published);
         if (status is not null && _core is not null && _failure is null)
@@ -41,7 +43,7 @@ internal sealed partial class ModelGrain
             status = status with { Observations = _core.Observations, EarlyFitRemaining = _core.EarlyFitRemaining };
         }
 
-        return Task.FromResult(new ModelProgress(status, _windows.RowsOf(producerId), _catchUpNonce != 0, _outstanding.Excluding(producerId), _core?.Generation ?? 0));
+        return new ModelProgress(status, _windows.RowsOf(producerId), _catchUpNonce != 0, _outstanding.Excluding(producerId), _core?.Generation ?? 0);
     }
 
     public Task<RecentRowsView> GetRecentAsync(int limit)
@@ -133,6 +135,7 @@ internal sealed partial class ModelGrain
                 Entry = _failure is null ? entry : null, Failure = _failure, LastSnapshotAt = _lastSnapshotAt, SnapshotVersion = _snapshotVersion,
                 UpdatedAt = _time.GetUtcNow(),
             };
+            _board.Set(Id, this, Progress(_board.ProducerId));
             return;
         }
 
@@ -143,6 +146,7 @@ internal sealed partial class ModelGrain
             entry, null, core.Observations, core.WarmingUp, core.WarmUpRemaining, core.RecentMeanLogLikelihood, core.LastObservationAt, core.LastRefitAt, core.Refits,
             core.Anomalies, _lastSnapshotAt, _snapshotVersion, gmm, hmm, hmm is null ? null : core.Hmm!.RegimeProbabilities.ToArray(),
             hmm is null ? null : core.Hmm!.Regime, hmm is null ? null : core.Hmm!.RunLength, _time.GetUtcNow(), core.Window, core.Health, core.EarlyFitRemaining);
+        _board.Set(Id, this, Progress(_board.ProducerId));
         _observer.Published(Id, core.Observations);
     }
 }

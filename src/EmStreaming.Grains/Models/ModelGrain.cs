@@ -94,6 +94,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private readonly IStreamPersistenceTracker _tracker;
     private readonly IStreamBacklog _backlog;
     private readonly IModelGrainObserver _observer;
+    private readonly ModelStatusBoard _board;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _streamProvider;
@@ -125,8 +126,9 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     public ModelGrain(
         IGrainContext context, IPersistentStateFactory stateFactory, IOptions<ModelStorageOptions> storage, IOptions<ModelStreamOptions> streams,
         IOptions<AzureQueueStreamSettings> queues, IModelRegistry registry, ModelEventHub hub, ModelMetrics metrics, ISnapshotHistory history, IStreamPersistenceTracker tracker,
-        IStreamBacklog backlog, IModelGrainObserver observer, TimeProvider time, ILogger<ModelGrain> logger)
+        IStreamBacklog backlog, IModelGrainObserver observer, ModelStatusBoard board, TimeProvider time, ILogger<ModelGrain> logger)
     {
+        _board = board;
         _state = stateFactory.Create<ModelGrainState>(context, new StateConfiguration("model", storage.Value.ProviderName));
         _streamProvider = streams.Value.ProviderName;
         // Azure Queue streams delete a message once this grain says its stored state covers it (AreStoredAsync): the state is
@@ -211,9 +213,16 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync();
-        if (_core is not null && _dirty && _failure is null)
+        try
         {
-            await SnapshotAsync(SnapshotReason.Deactivation, cancellationToken);
+            if (_core is not null && _dirty && _failure is null)
+            {
+                await SnapshotAsync(SnapshotReason.Deactivation, cancellationToken);
+            }
+        }
+        finally
+        {
+            _board.Remove(Id, this);
         }
     }
 

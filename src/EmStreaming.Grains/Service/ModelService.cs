@@ -24,7 +24,7 @@ namespace EmStreaming.Grains.Service;
 /// </remarks>
 internal sealed class ModelService(
     IClusterClient client, IModelRegistry registry, ModelTemplates templates, ModelEventHub hub, ISnapshotHistory history, IOptions<ModelStreamOptions> streams,
-    TimeProvider time) : IModelService
+    ModelStatusBoard board, TimeProvider time) : IModelService
 {
     private readonly ConcurrentDictionary<(string, string), SemaphoreSlim> _keyLocks = new();
     private readonly ConcurrentDictionary<string, ProducerCounter> _counters = new(StringComparer.Ordinal);
@@ -41,7 +41,15 @@ internal sealed class ModelService(
     internal int UnansweredCount => _unanswered.Count;
 
     /// <summary>This process's producer id on every model stream.</summary>
-    public string ProducerId { get; } = $"svc-{Guid.NewGuid():N}";
+    public string ProducerId { get; } = AttachNew(board);
+
+    /// <summary>A new producer id, attached to the status board (whose entries carry the first service's applied rows).</summary>
+    private static string AttachNew(ModelStatusBoard board)
+    {
+        var id = $"svc-{Guid.NewGuid():N}";
+        board.Attach(id);
+        return id;
+    }
 
     public async Task<PutModelOutcome> PutModelAsync(string id, ModelDefinition definition, CancellationToken cancellationToken = default)
     {
@@ -118,19 +126,18 @@ internal sealed class ModelService(
         }
 
         var known = entries.Keys.Order(StringComparer.Ordinal).ToList();
-        // The silos' catalogs say which model grains are active (a system call to each silo, no grain activated). One that
-        // deactivates between that answer and the status call below is activated again by the call: a rare, bounded cost.
-        var type = Control("any").GetGrainId().Type; // a reference only: nothing is activated
-        var active = await client.GetGrain<IManagementGrain>(0).GetActiveGrains(type).AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
-        var ids = active.Select(g => g.Key.ToString()).Where(entries.ContainsKey).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var infos = new List<ModelInfo>(ids.Count);
-        foreach (var chunk in ids.Chunk(500))
-        {
-            var found = await Task.WhenAll(chunk.Select(id => StatusAsync(id, cancellationToken))).ConfigureAwait(false);
-            infos.AddRange(chunk.Select((id, i) => new ModelInfo(id, entries[id].Definition, found[i], entries[id].CreatedAt)));
-        }
 
-        return new ModelCensus(known, infos);
+        // The progress this silo's model grains last published: no grain is called. A call to an active grain counts as
+        // activity, so asking each one at every export kept every model active for good.
+        // The entries carry the applied rows of the board's producer: this service's, unless the process runs several (tests),
+        // and then this service's own pending rows cannot be told from them.
+        var ours = board.ProducerId == ProducerId;
+        var active = board.Active
+            .Where(a => a.Progress.Status is not null && entries.ContainsKey(a.Id))
+            .OrderBy(a => a.Id, StringComparer.Ordinal)
+            .Select(a => new ModelInfo(a.Id, entries[a.Id].Definition, StatusOf(a.Id, a.Progress, ours), entries[a.Id].CreatedAt))
+            .ToList();
+        return new ModelCensus(known, active);
     }
 
     public async Task<bool> DeleteModelAsync(string id, CancellationToken cancellationToken = default)
@@ -495,18 +502,7 @@ internal sealed class ModelService(
         try
         {
             var progress = await Control(id).GetProgressAsync(ProducerId).WaitAsync(cancellationToken).ConfigureAwait(false);
-            var status = progress.Status ?? throw new ModelNotFoundException(id);
-            var own = _counters.TryGetValue(id, out var counter) ? counter.PendingRows(progress.Generation, progress.ProducerRows) : 0;
-            // Rows other producers (a previous process) left in the log are counted by the grain from the log at activation.
-            var pending = own + progress.OutstandingRows;
-            // Azure Queues cannot be read back: until the grain has read its catch-up marker (appended once every message a dead
-            // silo had taken is visible again), at least one row is pending, so "wait until pending is 0" stays correct.
-            if (progress.CatchingUp)
-            {
-                pending = Math.Max(pending, 1);
-            }
-
-            return status with { PendingObservations = pending };
+            return progress.Status is null ? throw new ModelNotFoundException(id) : StatusOf(id, progress);
         }
         catch (Exception e) when (e is not (ModelNotFoundException or OperationCanceledException))
         {
@@ -598,6 +594,22 @@ internal sealed class ModelService(
         {
             throw new ModelUnavailableException(id, $"its stored state is corrupt: {(e.InnerException ?? e).Message}");
         }
+    }
+
+    /// <summary>A model's status from its progress, with the rows pending counted for this producer.</summary>
+    private ModelStatus StatusOf(string id, ModelProgress progress, bool ownRows = true)
+    {
+        var own = ownRows && _counters.TryGetValue(id, out var counter) ? counter.PendingRows(progress.Generation, progress.ProducerRows) : 0;
+        // Rows other producers (a previous process) left in the log are counted by the grain from the log at activation.
+        var pending = own + progress.OutstandingRows;
+        // Azure Queues cannot be read back: until the grain has read its catch-up marker (appended once every message a dead
+        // silo had taken is visible again), at least one row is pending, so "wait until pending is 0" stays correct.
+        if (progress.CatchingUp)
+        {
+            pending = Math.Max(pending, 1);
+        }
+
+        return progress.Status! with { PendingObservations = pending };
     }
 
     private IModelControlGrain Control(string id) => client.GetGrain<IModelControlGrain>(id);

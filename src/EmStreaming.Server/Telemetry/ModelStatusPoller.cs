@@ -10,13 +10,13 @@ namespace EmStreaming.Server.Telemetry;
 /// the server.
 /// </summary>
 /// <remarks>
-/// Reading a model's status is a call to its grain, which activates the model and keeps it active. Polled every 10 s
-/// whether or not anyone read the gauges, every model of the data file was activated within 10 s of a start and never
-/// idle-collected: an idle server with 2,000 models took 6–7 % of a core and kept every model in memory
-/// (docs/benchmarks.md, "Idle"). Now a tick reads the models only when a gauge was read since the tick before, and then
-/// only those whose grains are active (<see cref="IModelService.CensusAsync"/>): a server whose metrics are exported
-/// lets idle models be collected too. A model not active counts with its refits and failure as last seen (they change only
-/// while it is active); one never seen active since the start counts in <c>emstreaming.models</c> alone.
+/// Asking a model for its status is a call to its grain: it activates the model, and Orleans counts it as activity, so an
+/// active model asked at every tick is never idle-collected. Polled every 10 s whether or not anyone read the gauges, every
+/// model of the data file was activated within 10 s of a start and kept in memory for good: an idle server with 2,000
+/// models took 6–7 % of a core (docs/benchmarks.md, "Idle"). Now a tick runs only when a gauge was read since the tick
+/// before, and it calls no grain (<see cref="IModelService.CensusAsync"/>): the registry's ids, and the status the models
+/// active on this silo last published. A model not active counts with its refits and failure as last seen here (they
+/// change only while it is active); one not seen active since the start counts in <c>emstreaming.models</c> alone.
 /// </remarks>
 internal sealed class ModelStatusPoller(
     IModelService models,

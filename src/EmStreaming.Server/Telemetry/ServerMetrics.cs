@@ -25,13 +25,13 @@ internal sealed class ServerMetrics
         _rejected = meter.CreateCounter<long>("emstreaming.observations.rejected", "{observation}", "Rows rejected by validation.");
         _batchDuration = meter.CreateHistogram<double>("emstreaming.batch.duration", "s", "Time from receiving a batch to its rows being durable.");
         _events = meter.CreateCounter<long>("emstreaming.model.events", "{event}", "Model events by type (refitAdopted, refitRejected, regimeChanged, anomaly, ...).");
-        meter.CreateObservableGauge("emstreaming.snapshot.age", () => Observe().OldestSnapshotAgeSeconds, "s", "Age of the oldest latest-snapshot among active models.");
-        meter.CreateObservableGauge("emstreaming.mailbox.depth", () => Observe().PendingObservations, "{observation}", "Rows accepted but not yet applied, summed over active models.");
-        meter.CreateObservableGauge("emstreaming.models", () => Observe().Models, "{model}", "Models known to the service.");
+        meter.CreateObservableGauge("emstreaming.snapshot.age", () => Observe().OldestSnapshotAgeSeconds, "s", "Age of the oldest latest-snapshot among the models active on this silo.");
+        meter.CreateObservableGauge("emstreaming.mailbox.depth", () => Observe().PendingObservations, "{observation}", "Rows accepted by this server but not yet applied, summed over the models active on this silo.");
+        meter.CreateObservableGauge("emstreaming.models", () => Observe().Models, "{model}", "Models known to the service (the whole cluster's registry).");
         meter.CreateObservableGauge(
             "emstreaming.models.failed", () => Observe().FailedModels, "{model}",
-            "Models whose stored state cannot be read (status.failure set), among those active since the server started: each needs an operator's restore; alert on > 0.");
-        meter.CreateObservableGauge("emstreaming.refits", () => Observe().Refits, "{refit}", "Refits adopted, summed over the models active since the server started (as last seen).");
+            "Models whose stored state cannot be read (status.failure set), among those active on this silo since it started: each needs an operator's restore; alert on > 0.");
+        meter.CreateObservableGauge("emstreaming.refits", () => Observe().Refits, "{refit}", "Refits adopted, summed over the models active on this silo since it started (as last seen).");
     }
 
     public void BatchAppended(int accepted, int rejected, TimeSpan duration)

@@ -37,4 +37,21 @@ public sealed class CensusTests
         await h.Service.DeleteModelAsync("c:3");
         Assert.Equal(["c:1", "c:2"], (await h.Service.CensusAsync()).Known);
     }
+
+    [Fact]
+    public async Task Census_RowsAcceptedNotYetDelivered_CountedPending_ThenZeroOnceApplied()
+    {
+        await using var h = await ModelHarness.StartAsync(services: ModelHarness.StreamAgentsStopped);
+        await h.Service.PutModelAsync("p:1", ModelHarness.Gmm(snapshotEvery: null));
+        await h.Service.AppendAsync("p:1", ModelHarness.Rows(120, 2, 3));
+        await h.Service.AppendAsync("p:1", ModelHarness.Rows(30, 2, 4));
+
+        Assert.Equal(150, Assert.Single((await h.Service.CensusAsync()).Active).Status.PendingObservations);
+
+        await h.StartStreamAgentsAsync();
+        await h.WaitForObservationsAsync("p:1", 150);
+        var status = Assert.Single((await h.Service.CensusAsync()).Active).Status;
+        Assert.Equal(0, status.PendingObservations);
+        Assert.Equal(150, status.Observations);
+    }
 }
