@@ -117,6 +117,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private long? _snapshotVersion;
     private IGrainTimer? _refitTimer;
     private IGrainTimer? _snapshotTimer;
+    private bool _snapshotArmed;                                     // the snapshot timer will tick (a change since the last snapshot)
+    private (DateTimeOffset Anchor, TimeSpan Period) _snapshotGrid; // the instants the snapshot timer ticks at when armed
     private IGrainTimer? _commitTimer;
     private TaskCompletionSource? _nextWrite; // AreStoredAsync callers waiting for the next state write
     private bool _deactivating;                // this grain asked to be deactivated: AreStoredAsync no longer waits
@@ -445,6 +447,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         }
 
         _dirty = true;
+        ArmSnapshotTimer();
         _uncommitted = true;
         _outstanding.Applied(record.ProducerId, record.Sequence);
         if (_core is null)
@@ -641,9 +644,16 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
 
         if (definition.Snapshots.Every is { } snapshotEvery)
         {
+            // Dormant until a change arms it (ArmSnapshotTimer): a tick of a model with nothing to write costs a thread-pool
+            // wake-up, and 2,000 idle models with a 30 s period took 2–3 % of a core in ticks that did nothing
+            // (docs/benchmarks.md, "Idle"). Armed, it fires on the model's own grid (activation + phase + n × period), so
+            // models that change together still write at spread instants.
+            _snapshotGrid = (_time.GetUtcNow() + Phase(snapshotEvery), snapshotEvery);
+            _snapshotArmed = false;
             _snapshotTimer = this.RegisterGrainTimer(
                 async ct =>
                 {
+                    _snapshotArmed = false;
                     _observer.Tick(Id, "snapshot", true);
                     try
                     {
@@ -656,10 +666,36 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
                     finally
                     {
                         _observer.Tick(Id, "snapshot", false);
+                        if (_dirty)
+                        {
+                            ArmSnapshotTimer();
+                        }
                     }
                 },
-                new GrainTimerCreationOptions(Phase(snapshotEvery), snapshotEvery) { Interleave = false, KeepAlive = false });
+                new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = false, KeepAlive = false });
+            if (_dirty)
+            {
+                ArmSnapshotTimer();
+            }
         }
+    }
+
+    /// <summary>
+    /// Arms the snapshot timer, if the definition has one and it is not armed, for the next instant of the model's grid: a
+    /// change is in a snapshot at most one period after it, as with a timer that ticks every period.
+    /// </summary>
+    private void ArmSnapshotTimer()
+    {
+        if (_snapshotTimer is not { } timer || _snapshotArmed)
+        {
+            return;
+        }
+
+        var (anchor, period) = _snapshotGrid;
+        var since = _time.GetUtcNow() - anchor;
+        var due = since < TimeSpan.Zero ? -since : period - TimeSpan.FromTicks(since.Ticks % period.Ticks);
+        timer.Change(due, Timeout.InfiniteTimeSpan);
+        _snapshotArmed = true;
     }
 
     /// <summary>
