@@ -117,6 +117,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private long? _snapshotVersion;
     private IGrainTimer? _refitTimer;
     private IGrainTimer? _snapshotTimer;
+    private long _refitRequestedAt = -1;                              // observations when the refit timer last asked for a refit
     private bool _snapshotArmed;                                     // the snapshot timer will tick (a change since the last snapshot)
     private (DateTimeOffset Anchor, TimeSpan Period) _snapshotGrid; // the instants the snapshot timer ticks at when armed
     private IGrainTimer? _commitTimer;
@@ -623,8 +624,11 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
                     _observer.Tick(Id, "refit", true);
                     try
                     {
-                        if (_core is { RefitInFlight: false, WarmingUp: false } core)
+                        // Not on a model that applied nothing since the last time-based request: the same window again
+                        // (an EM fit of thousands of rows with restarts) on every tick of an idle model is work for nothing.
+                        if (_core is { RefitInFlight: false, WarmingUp: false } core && core.Observations != _refitRequestedAt)
                         {
+                            _refitRequestedAt = core.Observations;
                             Produce(new ModelStreamRecord
                             {
                                 Kind = ModelRecordKind.RefitRequest, ProducerId = ControlProducer, Sequence = NextControlSequence(), Generation = core.Generation,

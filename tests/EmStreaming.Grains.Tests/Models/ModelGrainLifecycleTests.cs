@@ -120,4 +120,50 @@ public sealed class ModelGrainLifecycleTests
         await h.Service.AppendAsync("quiet", ModelHarness.Rows(20, 2, 6));
         await Wait.UntilAsync(async () => (await h.Service.ListSnapshotsAsync("quiet")).Any(s => s.Reason == "Timer" && s.Observations == 620), "the second change's timer snapshot");
     }
+
+    [Fact]
+    public async Task RefitTimer_IdleModel_RefitsOnceNotEveryTick_NewRowsRefitAgain()
+    {
+        // A time-based refit of a model that applied nothing since the last one fits the same window again: thousands of rows
+        // of EM with restarts at every tick of every idle model, for nothing.
+        await using var h = await ModelHarness.StartAsync();
+        var definition = ModelHarness.Gmm(snapshotEvery: null) with
+        {
+            Refit = new RefitPolicy { Window = 400, EveryObservations = null, Every = TimeSpan.FromSeconds(1), Restarts = 1 },
+        };
+        var outcomes = 0;
+        using var events = new CancellationTokenSource();
+        var listening = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in h.Service.SubscribeAsync("idle-refit", events.Token))
+                {
+                    if (e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected)
+                    {
+                        Interlocked.Increment(ref outcomes);
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+
+        await h.Service.PutModelAsync("idle-refit", definition);
+        await h.Service.AppendAsync("idle-refit", ModelHarness.Rows(600, 2, 5));
+        await h.WaitForObservationsAsync("idle-refit", 600);
+        await Wait.UntilAsync(() => Volatile.Read(ref outcomes) >= 1, "the first time-based refit");
+
+        // Five idle periods: at most one more (a request already made when the first outcome arrived).
+        var first = Volatile.Read(ref outcomes);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Assert.InRange(Volatile.Read(ref outcomes) - first, 0, 1);
+
+        var before = Volatile.Read(ref outcomes);
+        await h.Service.AppendAsync("idle-refit", ModelHarness.Rows(50, 2, 6));
+        await Wait.UntilAsync(() => Volatile.Read(ref outcomes) > before, "a refit after new rows");
+        await events.CancelAsync();
+        await listening;
+    }
 }
