@@ -118,6 +118,8 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     private IGrainTimer? _refitTimer;
     private IGrainTimer? _snapshotTimer;
     private long _refitRequestedAt = -1;                              // observations when the refit timer last asked for a refit
+    private bool _commitArmed;                                       // the commit timer will tick (records applied, not written)
+    private (DateTimeOffset Anchor, TimeSpan Period) _commitGrid;   // the instants the commit timer ticks at when armed
     private bool _snapshotArmed;                                     // the snapshot timer will tick (a change since the last snapshot)
     private (DateTimeOffset Anchor, TimeSpan Period) _snapshotGrid; // the instants the snapshot timer ticks at when armed
     private IGrainTimer? _commitTimer;
@@ -450,6 +452,7 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         _dirty = true;
         ArmSnapshotTimer();
         _uncommitted = true;
+        ArmCommitTimer();
         _outstanding.Applied(record.ProducerId, record.Sequence);
         if (_core is null)
         {
@@ -608,10 +611,35 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
         var definition = _entry!.Definition;
         if (_deleteWhenStored && _commitInterval > TimeSpan.Zero)
         {
-            // Writes what was applied since the last write, so the receiver can delete its messages (AreStoredAsync).
+            // Writes what was applied since the last write, so the receiver can delete its messages (AreStoredAsync). Dormant
+            // until a record arms it, like the snapshot timer below: a tick every CommitInterval (500 ms) of every idle model
+            // would wake the thread pool thousands of times a second on a silo holding a few thousand models. Armed, it
+            // fires on the grid it always ticked on (activation + n × interval), so a record waits for its write no longer.
+            _commitGrid = (_time.GetUtcNow(), _commitInterval);
+            _commitArmed = false;
             _commitTimer = this.RegisterGrainTimer(
-                () => _uncommitted ? CommitAsync() : Task.CompletedTask,
-                new GrainTimerCreationOptions(_commitInterval, _commitInterval) { Interleave = false, KeepAlive = false });
+                async () =>
+                {
+                    _commitArmed = false;
+                    _observer.Tick(Id, "commit", true);
+                    try
+                    {
+                        await CommitAsync();
+                    }
+                    finally
+                    {
+                        _observer.Tick(Id, "commit", false);
+                        if (_uncommitted)
+                        {
+                            ArmCommitTimer();
+                        }
+                    }
+                },
+                new GrainTimerCreationOptions(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan) { Interleave = false, KeepAlive = false });
+            if (_uncommitted)
+            {
+                ArmCommitTimer();
+            }
         }
 
         if (definition.Refit.Every is { } refitEvery)
@@ -688,18 +716,22 @@ internal sealed partial class ModelGrain : Grain, IModelGrain, IModelControlGrai
     /// Arms the snapshot timer, if the definition has one and it is not armed, for the next instant of the model's grid: a
     /// change is in a snapshot at most one period after it, as with a timer that ticks every period.
     /// </summary>
-    private void ArmSnapshotTimer()
+    private void ArmSnapshotTimer() => Arm(_snapshotTimer, ref _snapshotArmed, _snapshotGrid);
+
+    /// <summary>Arms the commit timer (Azure Queue streams), if there is one and it is not armed, for the next instant of its grid.</summary>
+    private void ArmCommitTimer() => Arm(_commitTimer, ref _commitArmed, _commitGrid);
+
+    private void Arm(IGrainTimer? timer, ref bool armed, (DateTimeOffset Anchor, TimeSpan Period) grid)
     {
-        if (_snapshotTimer is not { } timer || _snapshotArmed)
+        if (timer is null || armed)
         {
             return;
         }
 
-        var (anchor, period) = _snapshotGrid;
-        var since = _time.GetUtcNow() - anchor;
-        var due = since < TimeSpan.Zero ? -since : period - TimeSpan.FromTicks(since.Ticks % period.Ticks);
+        var since = _time.GetUtcNow() - grid.Anchor;
+        var due = since < TimeSpan.Zero ? -since : grid.Period - TimeSpan.FromTicks(since.Ticks % grid.Period.Ticks);
         timer.Change(due, Timeout.InfiniteTimeSpan);
-        _snapshotArmed = true;
+        armed = true;
     }
 
     /// <summary>

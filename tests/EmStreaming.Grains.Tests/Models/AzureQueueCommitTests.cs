@@ -70,6 +70,28 @@ public sealed class AzureQueueCommitTests(AzuriteFixture azurite) : IClassFixtur
     }
 
     [Fact]
+    public async Task CommitTimer_IdleModel_DoesNotTick_TheNextRecordIsStillWrittenAndDeleted()
+    {
+        // A commit tick of a model with nothing to write still wakes the thread pool: every CommitInterval for every active
+        // model of the silo. The timer now sleeps until a record arms it.
+        var (settings, queue) = Settings(commitInterval: TimeSpan.FromMilliseconds(250));
+        await using var harness = await ModelHarness.StartAsync(settings: settings);
+        await harness.Service.PutModelAsync(Model, ModelHarness.Gmm(snapshotEvery: null));
+        await harness.Service.AppendAsync(Model, ModelHarness.Rows(100, 2, seed: 1));
+        await harness.WaitForObservationsAsync(Model, 100);
+        await WaitUntilAsync(async () => await MessagesAsync(queue) == 0, "the first message deleted once stored");
+
+        // Twelve idle intervals: at most the one tick already armed when the write above was made.
+        var ticks = harness.Recorder.Ticks.GetValueOrDefault("commit");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.InRange(harness.Recorder.Ticks.GetValueOrDefault("commit") - ticks, 0, 1);
+
+        await harness.Service.AppendAsync(Model, ModelHarness.Rows(100, 2, seed: 2));
+        await harness.WaitForObservationsAsync(Model, 200);
+        await WaitUntilAsync(async () => await MessagesAsync(queue) == 0, "the next message deleted once stored");
+    }
+
+    [Fact]
     public async Task Append_CommitInterval_AppliedAtOnceButDeletedOnlyOnceStored()
     {
         var gate = new GatedGrainStorage.Gate();
