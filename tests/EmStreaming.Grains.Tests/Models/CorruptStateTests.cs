@@ -46,6 +46,11 @@ public sealed class CorruptStateTests : IDisposable
             Assert.Contains(validChecksum ? "model state" : "corrupt", bad.Failure);
             Assert.Null(page.Models.Single(m => m.Id == "good").Status.Failure);
 
+            // The metrics' census (no grain called) sees the same: the failed model, active in its failed state, and the good one.
+            var census = await h.Service.CensusAsync();
+            Assert.Contains(validChecksum ? "model state" : "corrupt", census.Active.Single(m => m.Id == "bad").Status.Failure);
+            Assert.Null(census.Active.Single(m => m.Id == "good").Status.Failure);
+
             var query = await Assert.ThrowsAsync<ModelUnavailableException>(() => h.Service.GetStateAsync("bad"));
             Assert.Equal("bad", query.Id);
             Assert.Contains(validChecksum ? "model state" : "corrupt", query.Message);
@@ -60,6 +65,7 @@ public sealed class CorruptStateTests : IDisposable
             var restored = await h.Service.RestoreSnapshotAsync("bad", newest.Version);
             Assert.Null(restored.Failure);
             Assert.Equal(230, restored.Observations);
+            Assert.Null((await h.Service.CensusAsync()).Active.Single(m => m.Id == "bad").Status.Failure);
             Assert.Equal(230, (await h.Service.GetStateAsync("bad")).Observations);
             await h.Service.AppendAsync("bad", ModelHarness.Rows(20, 2, 4));
             await h.WaitForObservationsAsync("bad", 250);
