@@ -185,9 +185,10 @@ public sealed class GaussianMixture
             var dest = responsibilities.Slice(i * k, k);
             if (double.IsNegativeInfinity(lse))
             {
-                // Every density underflowed (the row is astronomically far from all components): no component is preferred,
-                // as in the E-step kernels, instead of exp(−∞ − (−∞)) = NaN.
-                dest.Fill(1.0 / k);
+                // Every density underflowed (the row is astronomically far from all components): the row cannot tell the
+                // components apart, so each keeps its weight, the prior (as Impute weighs their conditional means), instead
+                // of exp(−∞ − (−∞)) = NaN.
+                _p.Weights.CopyTo(dest);
                 continue;
             }
 
@@ -205,7 +206,11 @@ public sealed class GaussianMixture
         var ld = LogJoint(data);
         for (var i = 0; i < data.Rows; i++)
         {
-            labels[i] = TensorPrimitives.IndexOfMax<double>(ld.AsSpan(i * k, k));
+            var row = ld.AsSpan(i * k, k);
+            // A row whose every density underflowed gets the heaviest component, as PredictProba gives it the weights.
+            labels[i] = double.IsNegativeInfinity(TensorPrimitives.Max<double>(row))
+                ? TensorPrimitives.IndexOfMax<double>(_p.Weights)
+                : TensorPrimitives.IndexOfMax<double>(row);
         }
     }
 

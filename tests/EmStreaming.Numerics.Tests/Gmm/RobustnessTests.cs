@@ -272,17 +272,21 @@ public sealed class RobustnessTests
     [Fact]
     public void PredictProbaAndScoreSamples_RowSoFarThatEveryDensityUnderflows_NoNaN()
     {
-        // (1e200 − μ)² overflows to +∞, so every log-density is −∞: log-sum-exp computed −∞ − (−∞) = NaN. The E-step kernels
-        // already treat such a row as "no component preferred" (uniform responsibilities, log p = −∞); the public calls must too.
-        var model = GaussianMixture.Create([0.5, 0.5], [0, 0, 1, 1], [1, 0, 0, 1, 1, 0, 0, 1], 2, 2, CovarianceType.Full);
+        // (1e200 − μ)² overflows to +∞, so every log-density is −∞: log-sum-exp computed −∞ − (−∞) = NaN. Such a row cannot
+        // tell the components apart: each keeps its weight, as Impute weighs their conditional means (it gave 1/K before
+        // while Impute used the weights), and the label is the heaviest component.
+        var model = GaussianMixture.Create([0.3, 0.7], [0, 0, 1, 1], [1, 0, 0, 1, 1, 0, 0, 1], 2, 2, CovarianceType.Full);
         var data = new DataMatrix([1e200, 0, 0.5, 0.5], 2, 2);
         var proba = new double[4];
         var logDensity = new double[2];
+        var labels = new int[2];
 
         model.PredictProba(data, proba);
         model.ScoreSamples(data, logDensity);
+        model.Predict(data, labels);
 
-        Assert.Equal([0.5, 0.5], proba.AsSpan(0, 2).ToArray());
+        Assert.Equal([0.3, 0.7], proba.AsSpan(0, 2).ToArray());
+        Assert.Equal(1, labels[0]);
         Assert.Equal(double.NegativeInfinity, logDensity[0]);
         Assert.True(double.IsFinite(logDensity[1]));
         Assert.Equal(1.0, proba[2] + proba[3], 1e-12);
