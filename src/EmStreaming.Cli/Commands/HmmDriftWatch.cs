@@ -95,8 +95,11 @@ internal sealed class HmmDriftWatch
             return;
         }
 
-        var fitData = new DataMatrix(all.AsSpan(0, fitRows * d).ToArray(), fitRows, d);
-        var held = new DataMatrix(all.AsSpan(fitRows * d).ToArray(), n - fitRows, d);
+        // A glitch among the collected rows gets no state of its own and does not decide the held-out comparison
+        // (InfluenceBound.WithoutGlitches, as for the service's refits): one reading of 10³ among them left the refit unadopted.
+        var cleaned = InfluenceBound.WithoutGlitches(new DataMatrix(all, n, d)).Values.ToArray();
+        var fitData = new DataMatrix(cleaned.AsSpan(0, fitRows * d).ToArray(), fitRows, d);
+        var held = new DataMatrix(cleaned.AsSpan(fitRows * d).ToArray(), n - fitRows, d);
         var options = new HmmFitOptions
         {
             States = hmm.States,
