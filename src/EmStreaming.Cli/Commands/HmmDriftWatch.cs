@@ -95,11 +95,8 @@ internal sealed class HmmDriftWatch
             return;
         }
 
-        // A glitch among the collected rows gets no state of its own and does not decide the held-out comparison
-        // (InfluenceBound.WithoutGlitches, as for the service's refits): one reading of 10³ among them left the refit unadopted.
-        var cleaned = InfluenceBound.WithoutGlitches(new DataMatrix(all, n, d)).Values.ToArray();
-        var fitData = new DataMatrix(cleaned.AsSpan(0, fitRows * d).ToArray(), fitRows, d);
-        var held = new DataMatrix(cleaned.AsSpan(fitRows * d).ToArray(), n - fitRows, d);
+        // Glitches moved to the edge of the rest, as for the service's refits.
+        var (fitData, held) = InfluenceBound.SplitWithoutGlitches(all, d, fitRows);
         var options = new HmmFitOptions
         {
             States = hmm.States,

@@ -207,4 +207,18 @@ public static class InfluenceBound
 
         return moved is null ? data : new DataMatrix(moved, n, d);
     }
+
+    /// <summary>
+    /// The rows a drift recovery collected (row-major, <paramref name="dimension"/> wide) through <see cref="WithoutGlitches"/>,
+    /// split into the first <paramref name="fitRows"/>, which it fits, and the rest, on which it judges the fit: a glitch among
+    /// them neither gets a component (state) of its own nor decides the comparison (one reading of 10³ did both, and the model
+    /// stayed 1.2 nats/row from the new data, docs/models-stay-right.md §17).
+    /// </summary>
+    public static (DataMatrix Fit, DataMatrix Held) SplitWithoutGlitches(double[] rows, int dimension, int fitRows)
+    {
+        var n = rows.Length / dimension;
+        var cleaned = WithoutGlitches(new DataMatrix(rows, n, dimension)).Values;
+        return (new DataMatrix(cleaned[..(fitRows * dimension)].ToArray(), fitRows, dimension),
+            new DataMatrix(cleaned[(fitRows * dimension)..].ToArray(), n - fitRows, dimension));
+    }
 }

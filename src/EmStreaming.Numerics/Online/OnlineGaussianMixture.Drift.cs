@@ -153,12 +153,8 @@ public sealed partial class OnlineGaussianMixture
             return;
         }
 
-        // A glitch among the post-change rows gets no component of its own (InfluenceBound.WithoutGlitches, as for the warm-up
-        // fit and the service's refits), and does not decide the held-out comparison: one reading of 10³ among them made every
-        // candidate degenerate or a loser, and the model stayed 1.19 nats/row from the new data 5,000 rows later.
-        var cleaned = InfluenceBound.WithoutGlitches(new DataMatrix(all, n, _d)).Values.ToArray();
-        var fitData = new DataMatrix(cleaned.AsSpan(0, fitRows * _d).ToArray(), fitRows, _d);
-        var held = new DataMatrix(cleaned.AsSpan(fitRows * _d).ToArray(), n - fitRows, _d);
+        // Glitches moved to the edge of the rest, as for the warm-up fit and the service's refits.
+        var (fitData, held) = InfluenceBound.SplitWithoutGlitches(all, _d, fitRows);
         var current = new GaussianMixture(Reported.Clone());
         var options = BatchFitOptions(_rng.NextUInt64());
         GaussianMixture candidate;
