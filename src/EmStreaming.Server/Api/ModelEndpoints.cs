@@ -499,24 +499,26 @@ internal static class ModelEndpoints
         if (message.StartsWith("The JSON value could not be converted to ", StringComparison.Ordinal) && MemberType(root, segments) is { } type)
         {
             type = Nullable.GetUnderlyingType(type) ?? type;
+            var given = Given(body, segments);
+            var range = type == typeof(int) ? $" between {int.MinValue} and {int.MaxValue}"
+                : type == typeof(long) ? $" between {long.MinValue} and {long.MaxValue}"
+                : type == typeof(ulong) ? $" between 0 and {ulong.MaxValue}"
+                : null;
             // The storage type's range is named only when the value sent is a whole number outside it: for a fraction or a
             // string, "between -2147483648 and 2147483647" reads as the field's own bounds, which are far narrower.
-            var outside = WholeNumberSent(body, segments);
-            var expected = type == typeof(int) ? (outside ? $"must be a whole number between {int.MinValue} and {int.MaxValue}" : "must be a whole number")
-                : type == typeof(long) ? (outside ? $"must be a whole number between {long.MinValue} and {long.MaxValue}" : "must be a whole number")
-                : type == typeof(ulong) ? (outside ? $"must be a whole number between 0 and {ulong.MaxValue}" : "must be a whole number")
+            var expected = range is not null ? "must be a whole number" + (IsWholeNumber(given) ? range : "")
                 : type == typeof(double) ? "must be a finite number"
                 : type == typeof(string) ? "must be a string"
                 : "must be a JSON object";
-            return Given(body, segments) is { } given ? $"{expected}, not {given}" : expected;
+            return given is not null ? $"{expected}, not {given}" : expected;
         }
 
         return message;
     }
 
-    /// <summary>Whether the body holds a whole number (<c>-1</c>, <c>3e9</c>, <c>1e400</c>) at a JSON path, not a fraction or another type.</summary>
-    private static bool WholeNumberSent(ReadOnlySpan<byte> body, string[] segments) =>
-        Given(body, segments) is { } given && given[0] is '-' or (>= '0' and <= '9')
+    /// <summary>Whether what <see cref="Given"/> shows is a whole number (<c>-1</c>, <c>3e9</c>, <c>1e400</c>), not a fraction or another type.</summary>
+    private static bool IsWholeNumber(string? given) =>
+        given is [('-' or (>= '0' and <= '9')), ..]
         && double.TryParse(given, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
         && (double.IsInfinity(value) || Math.Floor(value) == value);
 
