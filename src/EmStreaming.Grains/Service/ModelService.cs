@@ -108,13 +108,16 @@ internal sealed class ModelService(
     {
         const int Page = 1_000;
         var entries = new Dictionary<string, RegistryEntry>(StringComparer.Ordinal);
+        var known = new List<string>();
         string? after = null;
         while (true)
         {
+            // Pages come ordered by id, so the ids do too.
             var page = await registry.ListAsync(null, after, Page, cancellationToken).ConfigureAwait(false);
             foreach (var entry in page)
             {
                 entries[entry.Id] = entry;
+                known.Add(entry.Id);
             }
 
             if (page.Count < Page)
@@ -124,8 +127,6 @@ internal sealed class ModelService(
 
             after = page[^1].Id;
         }
-
-        var known = entries.Keys.Order(StringComparer.Ordinal).ToList();
 
         // The progress this silo's model grains last published: no grain is called. A call to an active grain counts as
         // activity, so asking each one at every export kept every model active for good.

@@ -53,7 +53,7 @@ internal sealed class ServerMetrics
 
     /// <summary>
     /// True when a reader (an OTLP export, <c>dotnet-counters</c>, any <see cref="MeterListener"/>) read a model gauge since the
-    /// last call. The status poller asks the models only then: asking keeps every model's grain active.
+    /// last call. The status poller reads the registry and the models' status board only then.
     /// </summary>
     public bool TakeObserved() => Interlocked.Exchange(ref _observed, 0) == 1;
 
