@@ -7,6 +7,25 @@ namespace EmStreaming.Cli.Tests.Commands;
 
 public sealed class HmmDriftWatchTests
 {
+    /// <summary>Three well separated clusters in two columns, the stream's rows before any jump.</summary>
+    private static readonly GaussianMixture Truth =
+        GaussianMixture.Create([0.3, 0.3, 0.4], [0, 0, 4, 4, -4, 3], [1, 0, 0, 0.5, 1, 0, 0, 0.5, 1, 0, 0, 0.5], 3, 2, CovarianceType.Full);
+
+    private static (OnlineGaussianHmm Hmm, HmmDriftWatch Watch) Start() =>
+        (new OnlineGaussianHmm(new OnlineHmmOptions { States = 3, BufferFit = new HmmFitOptions { States = 3, Seed = 1 } }, 2), new HmmDriftWatch(1));
+
+    /// <summary>Each row through the estimator and the watch, as <c>emstream stream</c> does.</summary>
+    private static void Stream(OnlineGaussianHmm hmm, HmmDriftWatch watch, params DataMatrix[] parts)
+    {
+        foreach (var rows in parts)
+        {
+            for (var t = 0; t < rows.Rows; t++)
+            {
+                watch.Observe(hmm, rows.Row(t), hmm.Update(rows.Row(t)));
+            }
+        }
+    }
+
     [Theory]
     [InlineData(1e8, 12)]
     [InlineData(1e10, 14)] // the one of these seven tried whose warm start fails (drifts 1, refits 0 before the fix)
@@ -15,18 +34,11 @@ public sealed class HmmDriftWatchTests
     {
         // After a far jump (1e10 σ), Baum–Welch from the model at the old place yields no positive definite covariance; that
         // failure used to abandon the refit although the fresh fit beside it worked, and the stream stayed at the old place.
-        var truth = GaussianMixture.Create([0.3, 0.3, 0.4], [0, 0, 4, 4, -4, 3], [1, 0, 0, 0.5, 1, 0, 0, 0.5, 1, 0, 0, 0.5], 3, 2, CovarianceType.Full);
-        var hmm = new OnlineGaussianHmm(new OnlineHmmOptions { States = 3, BufferFit = new HmmFitOptions { States = 3, Seed = 1 } }, 2);
-        var watch = new HmmDriftWatch(1);
+        var truth = Truth;
+        var (hmm, watch) = Start();
         var before = truth.Sample(4_000, 1);
         var after = new DataMatrix(truth.Sample(3_000, (ulong)seed).Values.ToArray().Select((v, i) => i % 2 == 0 ? v - shift : v + shift).ToArray(), 3_000, 2);
-        foreach (var rows in new[] { before, after })
-        {
-            for (var t = 0; t < rows.Rows; t++)
-            {
-                watch.Observe(hmm, rows.Row(t), hmm.Update(rows.Row(t)));
-            }
-        }
+        Stream(hmm, watch, before, after);
 
         Assert.True(watch.Drifts >= 1);
         Assert.True(watch.Refits >= 1, $"drifts {watch.Drifts}, refits {watch.Refits}");
@@ -42,20 +54,13 @@ public sealed class HmmDriftWatchTests
     {
         // The refit after the alarm fits the rows collected since it; a glitch among them got a state of its own (refused as
         // degenerate) or decided the held-out comparison, and the refit was not adopted.
-        var truth = GaussianMixture.Create([0.3, 0.3, 0.4], [0, 0, 4, 4, -4, 3], [1, 0, 0, 0.5, 1, 0, 0, 0.5, 1, 0, 0, 0.5], 3, 2, CovarianceType.Full);
-        var hmm = new OnlineGaussianHmm(new OnlineHmmOptions { States = 3, BufferFit = new HmmFitOptions { States = 3, Seed = 1 } }, 2);
-        var watch = new HmmDriftWatch(1);
+        var truth = Truth;
+        var (hmm, watch) = Start();
         var before = truth.Sample(4_000, 1);
         var values = truth.Sample(3_000, 12).Values.ToArray().Select((v, i) => i % 2 == 0 ? v + 12 : v - 9).ToArray();
         values[2 * at] = glitch;
         var after = new DataMatrix(values, 3_000, 2);
-        foreach (var rows in new[] { before, after })
-        {
-            for (var t = 0; t < rows.Rows; t++)
-            {
-                watch.Observe(hmm, rows.Row(t), hmm.Update(rows.Row(t)));
-            }
-        }
+        Stream(hmm, watch, before, after);
 
         Assert.True(watch.Refits >= 1, $"drifts {watch.Drifts}, refits {watch.Refits}");
         var plain = truth.Sample(2_000, 99);

@@ -32,13 +32,19 @@ public sealed class OnlineDriftTests
     private static double GapAfterJump(OnlineGaussianMixture model, SyntheticMixture before, SyntheticMixture after, int seed)
     {
         var rows = before.Sample(Jump, seed).Concat(after.Sample(After, seed + 100)).ToArray();
-        for (var i = 0; i < rows.Length / 2; i += 64)
-        {
-            model.Update(rows.AsSpan(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
-        }
+        Feed(model, rows);
 
         var held = new DataMatrix(after.Sample(20_000, seed + 200), 20_000, 2);
         return after.ToModel().Score(held) - model.Model.Score(held);
+    }
+
+    /// <summary>Feeds two-column rows to the model in mini-batches of 64, as a stream delivers them.</summary>
+    private static void Feed(OnlineGaussianMixture model, ReadOnlySpan<double> rows)
+    {
+        for (var i = 0; i < rows.Length / 2; i += 64)
+        {
+            model.Update(rows.Slice(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
+        }
     }
 
     [Theory]
@@ -371,18 +377,10 @@ public sealed class OnlineDriftTests
             : GaussianMixture.Create([0.3, 0.3, 0.4], [0, 0, 5, 5, -5, 5], [1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1], 3, 2, CovarianceType.Full);
         var model = OnlineGaussianMixture.Create(
             new OnlineGmmOptions { Components = k, Seed = 1, StepSize = halfLife > 0 ? StepSizeSchedule.FromHalfLife(halfLife) : StepSizeSchedule.Decaying() }, 2);
-        void Feed(ReadOnlySpan<double> rows)
-        {
-            for (var i = 0; i < rows.Length / 2; i += 64)
-            {
-                model.Update(rows.Slice(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
-            }
-        }
-
-        Feed(truth.Sample(10_000, 1).Values);
-        Feed(Enumerable.Range(0, 10_000).Select(i => i % 2 == 0 ? 1.5 : 2.5).ToArray());
+        Feed(model, truth.Sample(10_000, 1).Values);
+        Feed(model, Enumerable.Range(0, 10_000).Select(i => i % 2 == 0 ? 1.5 : 2.5).ToArray());
         var stuckDrifts = model.DriftsDetected;
-        Feed(truth.Sample(1_024, 3).Values);
+        Feed(model, truth.Sample(1_024, 3).Values);
         var held = truth.Sample(4_000, 2);
         var gap = truth.Score(held) - model.Model.Score(held);
         Assert.True(gap < 0.1, $"K={k}, half-life {halfLife}: {gap:F3} nats/row from the data 1,024 rows after the sensor came back (drifts {model.DriftsDetected}, refits {model.DriftRefits})");
@@ -403,10 +401,7 @@ public sealed class OnlineDriftTests
         var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 3, StepSize = StepSizeSchedule.FromHalfLife(HalfLife), Seed = 1 }, 2);
         var rows = before.Sample(Jump, 1).Concat(after.Sample(After, 101)).ToArray();
         rows[2 * at] = 1e3;
-        for (var i = 0; i < rows.Length / 2; i += 64)
-        {
-            model.Update(rows.AsSpan(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
-        }
+        Feed(model, rows);
 
         Assert.InRange(model.LastDriftObservation, Jump + 1, Jump + 500);
         Assert.Equal(1, model.DriftRefits);
@@ -422,10 +417,7 @@ public sealed class OnlineDriftTests
         var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 3, StepSize = StepSizeSchedule.FromHalfLife(HalfLife), Seed = 1 }, 2);
         var rows = before.Sample(Jump, 1).Concat(after.Sample(After, 101)).ToArray();
         rows[2 * 5_000] = 1e3;
-        for (var i = 0; i < rows.Length / 2; i += 64)
-        {
-            model.Update(rows.AsSpan(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
-        }
+        Feed(model, rows);
 
         Assert.InRange(model.LastDriftObservation, Jump + 1, Jump + 500);
         Assert.Equal(1, model.DriftRefits);
@@ -446,10 +438,7 @@ public sealed class OnlineDriftTests
         var model = OnlineGaussianMixture.Create(new OnlineGmmOptions { Components = 3, StepSize = StepSizeSchedule.FromHalfLife(HalfLife), Seed = 1 }, 2);
         var rows = before.Sample(Jump, 1).Concat(afterMixture.Sample(After, 101)).ToArray();
         rows[2 * (Jump + after)] = glitch;
-        for (var i = 0; i < rows.Length / 2; i += 64)
-        {
-            model.Update(rows.AsSpan(i * 2, Math.Min(64, (rows.Length / 2) - i) * 2));
-        }
+        Feed(model, rows);
 
         var held = new DataMatrix(afterMixture.Sample(20_000, 201), 20_000, 2);
         var gap = afterMixture.ToModel().Score(held) - model.Model.Score(held);
