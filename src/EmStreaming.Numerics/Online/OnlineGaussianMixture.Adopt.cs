@@ -113,7 +113,6 @@ public sealed partial class OnlineGaussianMixture
         UseStatistics(stats);
         _params = next;
         floor.CopyTo(_floor, 0);
-        _recentShare = []; // the components' recent shares restart from the adopted weights
         if (_averaging)
         {
             _average = next.Clone();

@@ -10,26 +10,13 @@ public sealed partial class OnlineGaussianMixture
     // more rows, normally win, and the estimator then keeps them.
     private const double DriftAdoptionMargin = 0.01;
 
-    // Starvation (constant-step schedules only): a component whose share of the recent responsibilities (an exponential average
-    // over about StarvationHorizon rows) fell below a twentieth of its weight has lost its data. Forgetting would take
-    // log2(weight / ReseedWeight) half-lives to shrink it to the re-seeding threshold (≈ 7,000 rows for a third of the data and
-    // a 1,000-row half-life), while a mode it should cover goes without a component; the post-change refit fixes it at once.
-    // A component must expect at least 10 rows over the horizon, so a legitimately small one is not flagged by chance
-    // (P(≤ 1/20 of 10 expected rows) ≈ 5e-4 per horizon).
-    private const double StarvationHorizon = 1_000;
-    private const double StarvationRatio = 1.0 / 20;
-    private const double StarvationMinimumRows = 10;
-
-    private double[] _recentShare = [];
-    private long _shareRows;
-
     private PageHinkley? _drift;
     private List<double>? _driftRows;
     private long _drifts;
     private long _driftRefits;
     private long _lastDriftObservation = -1;
 
-    /// <summary>Abrupt changes detected so far (Page–Hinkley alarms on the prequential log-likelihood).</summary>
+    /// <summary>Abrupt changes detected so far (Page–Hinkley alarms on the rows' surprise, see <see cref="OnlineGmmOptions.DetectDrift"/>).</summary>
     public long DriftsDetected => _drifts;
 
     /// <summary>Refits on post-change rows adopted after a drift alarm.</summary>
@@ -42,7 +29,7 @@ public sealed partial class OnlineGaussianMixture
     public bool IsRecoveringFromDrift => _driftRows is not null;
 
     /// <summary>
-    /// Feeds the batch's prequential losses to the change detector; on an alarm starts collecting the rows from the alarm on,
+    /// Feeds the batch's surprises (<see cref="RowSurprise"/>) to the change detector; on an alarm starts collecting the rows from the alarm on,
     /// and once <see cref="DriftRows"/> rows are collected refits on them and adopts the refit (keeping the schedule position)
     /// when it explains the newest of them better. Returns true when an alarm fired in this batch.
     /// </summary>
@@ -55,12 +42,11 @@ public sealed partial class OnlineGaussianMixture
 
         var alarmed = false;
         var first = m;
-        var starving = TrackShares(m);
         if (_driftRows is null)
         {
             for (var i = 0; i < m; i++)
             {
-                if (_drift.Add(-_batchLogDensity[i]) || (starving && i == m - 1))
+                if (_drift.Add(_batchSurprise[i]))
                 {
                     alarmed = true;
                     _drifts++;
@@ -101,51 +87,11 @@ public sealed partial class OnlineGaussianMixture
     /// </summary>
     private int DriftRows => (int)Math.Min(int.MaxValue, Math.Max(_options.EffectiveWarmUp(_d), 10L * GmmParameters.FreeParameters(_type, _k, _d)));
 
-    /// <summary>
-    /// Updates each component's recent share of the responsibilities with this batch; true when, under a constant step, one
-    /// has starved (see <see cref="StarvationRatio"/>).
-    /// </summary>
-    private bool TrackShares(int m)
-    {
-        if (_schedule.Kind != StepSizeKind.Constant)
-        {
-            return false;
-        }
-
-        var p = _params!;
-        if (_recentShare.Length != _k)
-        {
-            _recentShare = p.Weights.ToArray();
-            _shareRows = 0;
-        }
-
-        var batch = _batchStats!.S0;
-        var total = _batchStats.TotalWeight;
-        if (!(total > 0))
-        {
-            return false;
-        }
-
-        var beta = -PreciseMath.ExpM1(-m / StarvationHorizon);
-        var starving = false;
-        _shareRows += m;
-        for (var k = 0; k < _k; k++)
-        {
-            _recentShare[k] += beta * ((batch[k] / total) - _recentShare[k]);
-            starving |= _shareRows >= StarvationHorizon
-                && p.Weights[k] * StarvationHorizon >= StarvationMinimumRows
-                && _recentShare[k] < StarvationRatio * p.Weights[k];
-        }
-
-        return starving;
-    }
-
     private void RecoverFromDrift()
     {
         var all = CollectionsMarshal.AsSpan(_driftRows).ToArray();
         _driftRows = null;
         _drift!.Reset();
-        _recentShare = []; // restart the shares from the weights of whatever parameters follow
         var n = all.Length / _d;
         var fitRows = n - Math.Max(1, n / 5);
         if (fitRows < _k)

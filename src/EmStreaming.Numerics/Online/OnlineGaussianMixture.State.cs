@@ -5,7 +5,7 @@ namespace EmStreaming.Numerics.Online;
 public sealed partial class OnlineGaussianMixture
 {
     private const string StateMagic = "EOGM";
-    private const ushort StateVersion = 4;
+    private const ushort StateVersion = 5;
     private const string StateName = "online GMM state";
 
     /// <summary>
@@ -13,7 +13,7 @@ public sealed partial class OnlineGaussianMixture
     /// state, warm-up buffer, statistics, parameters with their factors, Polyak–Ruppert average and the recent-row ring,
     /// doubles as raw bits. <see cref="Restore"/> of these bytes continues exactly as this instance would.
     /// </summary>
-    /// <returns>A versioned, checksummed byte array (format "EOGM" version 4, which adds the drift detector's first losses after a reset; version 3 added the components' centres; versions 1 to 3 still restore).</returns>
+    /// <returns>A versioned, checksummed byte array (format "EOGM" version 5, whose drift detector learns each row's surprise instead of its loss; version 4 added the detector's first losses after a reset, version 3 the components' centres; versions 1 to 4 still restore, their detector started afresh from version 4 down).</returns>
     public byte[] SaveState()
     {
         var w = new StateWriter(StateMagic, StateVersion, 1024);
@@ -64,8 +64,10 @@ public sealed partial class OnlineGaussianMixture
         w.WriteInt64(_driftRefits);
         w.WriteInt64(_lastDriftObservation);
         _drift?.WriteTo(w);
-        w.WriteDoubles(_recentShare);
-        w.WriteInt64(_shareRows);
+        // Where versions 2 to 4 kept the components' recent shares of the responsibilities (a starvation trigger for the drift
+        // refit, removed in version 5: a stream that stays a while in one mode starved the others and the refit forgot them).
+        w.WriteDoubles([]);
+        w.WriteInt64(0);
         w.WriteBoolean(_driftRows is not null);
         if (_driftRows is not null)
         {
@@ -180,15 +182,23 @@ public sealed partial class OnlineGaussianMixture
             if (options.DetectDrift)
             {
                 g._drift = PageHinkley.ReadFrom(ref r, r.Version >= 4);
+
+                // Before version 5 the detector learned the rows' loss, whose level its reference holds; fed the surprise
+                // (about 0 on any stream) it would sit far below that reference, blind to a rise, for as many rows as it
+                // had learned. It starts afresh and learns the surprise's level from the next rows.
+                if (r.Version < 5)
+                {
+                    g._drift.Reset();
+                }
             }
 
-            g._recentShare = r.ReadDoubles("recentShare");
-            if (g._recentShare.Length is not 0 && g._recentShare.Length != k)
+            // The recent shares of versions 2 to 4 (see SaveState): read and let go.
+            if (r.ReadDoubles("recentShare") is { Length: not 0 } shares && shares.Length != k)
             {
                 throw r.Invalid("recentShare", "does not have one entry per component");
             }
 
-            g._shareRows = r.ReadInt64("shareRows");
+            r.ReadInt64("shareRows");
 
             if (r.ReadBoolean("collectingDrift"))
             {

@@ -105,10 +105,14 @@ public sealed partial class OnlineGaussianMixture
         if (_batchLogDensity.Length < m)
         {
             _batchLogDensity = new double[m];
+            _batchSurprise = new double[m];
         }
 
         var batch = _batchStats!;
         batch.Clear();
+
+        // The rows' surprises feed the drift detector only: skipped while it is off or collecting post-change rows.
+        _watching = _drift is not null && _driftRows is null;
 
         // Bounded influence (InfluenceBound): the statistics take each entry moved into the model's range for its column, so
         // one glitch reading cannot wreck a component; the scores below are of the rows as they came.
@@ -131,7 +135,7 @@ public sealed partial class OnlineGaussianMixture
         var sum = complete ? ExpectationTile(p, scoring, learning, m, batch) : ExpectationRows(p, scoring, learning, m, batch);
         if (bounded)
         {
-            sum = ScoreMovedRows(scoring, rows, learning, m, sum);
+            sum = ScoreMovedRows(p, scoring, rows, learning, m, sum);
         }
 
         var next = _spareStats!;
@@ -212,8 +216,11 @@ public sealed partial class OnlineGaussianMixture
         }
     }
 
-    /// <summary>Re-scores, as they came, the rows whose entries <see cref="InfluenceBound"/> moved; returns the batch's new Σ log p.</summary>
-    private double ScoreMovedRows(GmmParameters scoring, ReadOnlySpan<double> rows, ReadOnlySpan<double> learning, int m, double sum)
+    /// <summary>
+    /// Re-scores, as they came, the rows whose entries <see cref="InfluenceBound"/> moved (their score and their surprise);
+    /// returns the batch's new Σ log p.
+    /// </summary>
+    private double ScoreMovedRows(GmmParameters p, GmmParameters scoring, ReadOnlySpan<double> rows, ReadOnlySpan<double> learning, int m, double sum)
     {
         for (var i = 0; i < m; i++)
         {
@@ -222,7 +229,13 @@ public sealed partial class OnlineGaussianMixture
             {
                 // −∞ when the row is so far out that its density underflows (its squared distance overflows): still learned,
                 // bounded, and reported as the largest anomaly score there is.
-                var logp = LogDensity(scoring, x, _logDensity2);
+                var lse = Responsibilities(p, x, _logDensity2, _normalizers);
+                if (_watching)
+                {
+                    _batchSurprise[i] = RowSurprise(p, lse, _logDensity2, _normalizers, GmmParameters.CountObserved(x));
+                }
+
+                var logp = ReferenceEquals(scoring, p) ? lse : LogDensity(scoring, x, _logDensity2);
                 sum += logp - _batchLogDensity[i];
                 _batchLogDensity[i] = logp;
             }
@@ -238,7 +251,12 @@ public sealed partial class OnlineGaussianMixture
         for (var i = 0; i < m; i++)
         {
             var x = rows.Slice(i * _d, _d);
-            var lse = Responsibilities(p, x, _responsibilities);
+            var lse = Responsibilities(p, x, _responsibilities, _normalizers);
+            if (_watching)
+            {
+                _batchSurprise[i] = RowSurprise(p, lse, _responsibilities, _normalizers, GmmParameters.CountObserved(x));
+            }
+
             var logp = ReferenceEquals(scoring, p) ? lse : LogDensity(scoring, x, _logDensity2);
             _batchLogDensity[i] = logp;
             sum += logp;
@@ -271,13 +289,84 @@ public sealed partial class OnlineGaussianMixture
 
             GmmTileKernel.ShiftMeans(p.Means, origin, _shiftedMeans);
             GmmTileKernel.LogDensities(p, _shiftedMeans, xt, m, m, lk, tile.Work);
+            var logN = tile.Surprise.AsSpan(0, _k * m);
+            if (_watching)
+            {
+                lk.CopyTo(logN);
+            }
+
             GmmTileKernel.Responsibilities(p.LogWeights, lk, m, m, lse, tile.Work);
+            if (_watching)
+            {
+                TileSurprise(p, logN, lk, m, tile.Work.AsSpan(0, m), _batchSurprise.AsSpan(0, m), tile.Surprise.AsSpan(_k * m, 2 * m));
+            }
+
             GmmTileKernel.Accumulate(batch, xt, lk, m, m, tile.Work);
             return TensorPrimitives.Sum<double>(_batchLogDensity.AsSpan(0, m));
         }
         finally
         {
             tile.Return();
+        }
+    }
+
+    /// <summary>
+    /// Each row's surprise, the drift detector's signal: its loss −log p(x) less the loss its own components expect,
+    /// Σ_k r_k(x)·(−log N_k(x) − H_k) with H_k = ½(|o|·ln 2πe + ln|Σ_k,oo|) the entropy of component k over the row's
+    /// observed entries, which is Σ_k r_k·½(Mahalanobis²_k − |o|). A row drawn from component k has it about 0 whichever
+    /// component that is, so a stream that stays a while in one operating mode (a narrow one, a wide one, a rare one) does
+    /// not look like a change, as its raw loss did (the loss of a row of a wide or rare mode sits higher all through that
+    /// mode); a row no component explains has it large. By −log N_k = ln w_k − ln r_k − log p: surprise = −log p +
+    /// Σ_k r_k(ln w_k − H_k − ln r_k).
+    /// </summary>
+    private static double RowSurprise(GmmParameters p, double logDensity, ReadOnlySpan<double> responsibilities, ReadOnlySpan<double> normalizers, int observed)
+    {
+        var surprise = -logDensity;
+        var half = 0.5 * observed;
+        for (var k = 0; k < responsibilities.Length; k++)
+        {
+            var r = responsibilities[k];
+            if (r > 0)
+            {
+                surprise += r * (p.LogWeights[k] - half + normalizers[k] - Math.Log(r));
+            }
+        }
+
+        return surprise;
+    }
+
+    /// <summary>
+    /// <see cref="RowSurprise"/> for the b complete rows of a tile without a logarithm: Σ_k r_k·(c_k − ln r_k − log p) with
+    /// c_k = ln w_k − H_k and ln r_k + log p = max(log N_k + ln w_k, max_t − 600), the joint the responsibility kernel
+    /// exponentiated (clamped as it clamps), so it is Σ_k r_k·(c_k − max(log N_k + ln w_k, max_t − 600)).
+    /// <paramref name="logN"/>: the K columns of log N_k (stride b) before the kernel turned them into the responsibilities
+    /// <paramref name="r"/>; <paramref name="max"/>: the kernel's row maxima of the joint; <paramref name="scratch"/>: 2b entries.
+    /// </summary>
+    private void TileSurprise(GmmParameters p, Span<double> logN, ReadOnlySpan<double> r, int b, ReadOnlySpan<double> max, Span<double> surprise, Span<double> scratch)
+    {
+        var floor = scratch.Slice(0, b);
+        var term = scratch.Slice(b, b);
+        TensorPrimitives.Add(max, GmmTileKernel.MinLogResponsibility, floor);
+        surprise.Clear();
+        var half = 0.5 * _d;
+        for (var k = 0; k < _k; k++)
+        {
+            TensorPrimitives.Add(logN.Slice(k * b, b), p.LogWeights[k], term);
+            TensorPrimitives.Max(term, floor, term);
+            TensorPrimitives.Subtract(p.LogWeights[k] - half + p.LogNormalizers[k], term, term);
+            TensorPrimitives.MultiplyAdd(r.Slice(k * b, b), term, surprise, surprise);
+        }
+
+        // A row whose every density underflowed (max = −∞) is the most surprising there is (and 0·∞ must not make it NaN).
+        if (double.IsNegativeInfinity(TensorPrimitives.Min(max)))
+        {
+            for (var t = 0; t < b; t++)
+            {
+                if (double.IsNegativeInfinity(max[t]))
+                {
+                    surprise[t] = double.PositiveInfinity;
+                }
+            }
         }
     }
 
@@ -315,16 +404,19 @@ public sealed partial class OnlineGaussianMixture
     /// thousands of models, and a batch's tile (≈ 12 KB at d = 4, K = 4, 100 rows) is only needed while the batch is scored.
     /// Rented arrays may be longer than asked; every kernel slices them by the tile's stride.
     /// </summary>
-    private readonly struct TileBuffers(double[] x, double[] lk, double[] max, double[] work)
+    private readonly struct TileBuffers(double[] x, double[] lk, double[] max, double[] work, double[] surprise)
     {
         public double[] X { get; } = x;
         public double[] Lk { get; } = lk;
         public double[] Max { get; } = max;
         public double[] Work { get; } = work;
 
+        /// <summary>The log densities kept for <see cref="TileSurprise"/> (K × rows) and its scratch (2 × rows).</summary>
+        public double[] Surprise { get; } = surprise;
+
         public static TileBuffers Rent(int d, int k, int rows) => new(
             ArrayPool<double>.Shared.Rent(d * rows), ArrayPool<double>.Shared.Rent(k * rows), ArrayPool<double>.Shared.Rent(rows),
-            ArrayPool<double>.Shared.Rent(GmmTileKernel.WorkLength(d, rows)));
+            ArrayPool<double>.Shared.Rent(GmmTileKernel.WorkLength(d, rows)), ArrayPool<double>.Shared.Rent((k + 2) * rows));
 
         public void Return()
         {
@@ -332,6 +424,7 @@ public sealed partial class OnlineGaussianMixture
             ArrayPool<double>.Shared.Return(Lk);
             ArrayPool<double>.Shared.Return(Max);
             ArrayPool<double>.Shared.Return(Work);
+            ArrayPool<double>.Shared.Return(Surprise);
         }
     }
 
@@ -359,10 +452,13 @@ public sealed partial class OnlineGaussianMixture
         _averaging = true;
     }
 
-    /// <summary>Responsibilities of x under p, returning log p(x) (the log-sum-exp of the joint).</summary>
-    private double Responsibilities(GmmParameters p, ReadOnlySpan<double> x, Span<double> resp)
+    /// <summary>
+    /// Responsibilities of x under p, returning log p(x) (the log-sum-exp of the joint); <paramref name="normalizers"/>, when
+    /// given (K entries), receives each component's log normalizer over the row's observed entries.
+    /// </summary>
+    private double Responsibilities(GmmParameters p, ReadOnlySpan<double> x, Span<double> resp, Span<double> normalizers = default)
     {
-        p.LogDensitiesRow(x, resp, _rowScratch);
+        p.LogDensitiesRow(x, resp, _rowScratch, normalizers);
         var max = double.NegativeInfinity;
         for (var k = 0; k < _k; k++)
         {

@@ -69,6 +69,9 @@ public sealed partial class OnlineGaussianMixture
     private readonly double[] _dd;
     private readonly double[] _dd2;
     private double[] _batchLogDensity = [];
+    private double[] _batchSurprise = [];
+    private bool _watching;
+    private readonly double[] _normalizers;
     private double[]? _rangeLo;
     private double[]? _rangeHi;
     private double[] _boundedRows = [];
@@ -92,6 +95,7 @@ public sealed partial class OnlineGaussianMixture
         _logDensity = new double[_k];
         _logDensity2 = new double[_k];
         _responsibilities = new double[_k];
+        _normalizers = new double[_k];
         _rowScratch = new double[GmmParameters.RowScratchLength(dimension)];
         _degenerate = new bool[_k];
         _allIndices = Enumerable.Range(0, dimension).ToArray();

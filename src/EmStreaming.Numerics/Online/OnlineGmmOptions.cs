@@ -65,7 +65,9 @@ public sealed record OnlineGmmOptions
     public double RelativeRegCovar { get; init; } = CovarianceFloor.DefaultRelative;
 
     /// <summary>
-    /// Watch the prequential log-likelihood for abrupt changes (<see cref="PageHinkley"/>, default true). On an alarm the
+    /// Watch each row's surprise (its loss less what its own components expect, Σ_k r_k·½(Mahalanobis²_k − |o|)) for abrupt
+    /// changes (<see cref="PageHinkley"/>, default true); unlike the raw loss it does not move when the stream stays a while in
+    /// one mode, wide or narrow, frequent or rare. On an alarm the
     /// estimator collects as many rows as its warm-up, refits them by batch EM and adopts the refit (keeping its step-size
     /// position) when it explains the newest fifth of those rows better than the current parameters: components whose data
     /// moved away come back within about a warm-up of rows instead of waiting for forgetting.
