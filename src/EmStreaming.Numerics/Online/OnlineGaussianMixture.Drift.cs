@@ -12,6 +12,10 @@ public sealed partial class OnlineGaussianMixture
 
     private PageHinkley? _drift;
     private List<double>? _driftRows;
+
+    // The reported parameters when the alarm fired: what the model knew before the change. The recursion keeps learning while
+    // the post-change rows are collected, and a component it stretches towards them is no memory of anything.
+    private GmmParameters? _alarmParams;
     private long _drifts;
     private long _driftRefits;
     private long _lastDriftObservation = -1;
@@ -52,6 +56,7 @@ public sealed partial class OnlineGaussianMixture
                     _drifts++;
                     _lastDriftObservation = seen + i + 1;
                     _driftRows = new List<double>(DriftRows * _d);
+                    _alarmParams = Reported.Clone();
                     first = i;
                     break;
                 }
@@ -90,7 +95,9 @@ public sealed partial class OnlineGaussianMixture
     private void RecoverFromDrift()
     {
         var all = CollectionsMarshal.AsSpan(_driftRows).ToArray();
+        var before = new GaussianMixture(_alarmParams!);
         _driftRows = null;
+        _alarmParams = null;
         _drift!.Reset();
         var n = all.Length / _d;
         var fitRows = n - Math.Max(1, n / 5);
@@ -120,13 +127,22 @@ public sealed partial class OnlineGaussianMixture
                 return;
             }
 
-            candidate = usable.Model;
+            // When the rows show fewer modes than the model has, the current components keep the other slots.
+            var keeping = KeepWhatTheRowsDoNotShow(fitData, before, usable, options);
+            candidate = keeping ?? usable.Model;
             if (!(candidate.Score(held) > current.Score(held) + DriftAdoptionMargin))
             {
                 return;
             }
 
-            Adopt(candidate, all);
+            if (keeping is null)
+            {
+                Adopt(candidate, all);
+            }
+            else
+            {
+                AdoptAsIs(candidate, all);
+            }
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {

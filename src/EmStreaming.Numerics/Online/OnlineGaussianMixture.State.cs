@@ -72,6 +72,7 @@ public sealed partial class OnlineGaussianMixture
         if (_driftRows is not null)
         {
             w.WriteDoubles(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_driftRows));
+            WriteParameters(w, _alarmParams!); // version 5
         }
 
         return w.ToArray();
@@ -209,6 +210,9 @@ public sealed partial class OnlineGaussianMixture
                 }
 
                 g._driftRows = [.. rows];
+
+                // The parameters at the alarm (version 5); an earlier state collecting rows has only the current ones.
+                g._alarmParams = r.Version >= 5 ? ReadParameters(ref r, k, d, type, "alarmParams") : g.Reported.Clone();
             }
         }
 
