@@ -141,7 +141,7 @@ public sealed partial class OnlineGaussianMixture
             }
             else
             {
-                AdoptAsIs(candidate, all);
+                AdoptParameters(candidate, all);
             }
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)

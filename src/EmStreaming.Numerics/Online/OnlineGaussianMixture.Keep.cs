@@ -1,5 +1,4 @@
 using EmStreaming.Numerics.Gmm;
-using EmStreaming.Numerics.Linear;
 
 namespace EmStreaming.Numerics.Online;
 
@@ -61,120 +60,16 @@ public sealed partial class OnlineGaussianMixture
     /// </summary>
     private GaussianMixture Combine(GaussianMixture fresh, GaussianMixture before)
     {
-        var d = _d;
         var kf = fresh.Components;
-        var n = kf + _k;
-        var w = new double[n];
-        var mu = new double[n * d];
-        var sigma = new double[n][];
-        var logDet = new double[n];
-        for (var i = 0; i < n; i++)
+        var pool = new MixtureReduction.Pool(kf + _k, _d);
+        for (var i = 0; i < kf + _k; i++)
         {
             var isFresh = i < kf;
             var (model, k) = isFresh ? (fresh, i) : (before, i - kf);
-            w[i] = (isFresh ? FreshShare : 1 - FreshShare) * model.Weights[k];
-            model.Means.Slice(k * d, d).CopyTo(mu.AsSpan(i * d, d));
-            sigma[i] = model.FullCovariance(k);
-            logDet[i] = LogDeterminant(sigma[i], d);
+            pool.Set(i, model, k, (isFresh ? FreshShare : 1 - FreshShare) * model.Weights[k], isFresh ? MixtureReduction.Role.Fresh : MixtureReduction.Role.Free);
         }
 
-        var alive = Enumerable.Range(0, n).ToList();
-        var merged = new double[d * d];
-        var mean = new double[d];
-        while (alive.Count > _k)
-        {
-            var (a, b, cost) = (-1, -1, double.PositiveInfinity);
-            for (var i = 0; i < alive.Count; i++)
-            {
-                for (var j = i + 1; j < alive.Count; j++)
-                {
-                    var (p, q) = (alive[i], alive[j]);
-                    if (p < kf && q < kf)
-                    {
-                        continue;
-                    }
-
-                    var c = 0.5 * (((w[p] + w[q]) * LogDeterminant(Merge(w, mu, sigma, p, q, mean, merged), d)) - (w[p] * logDet[p]) - (w[q] * logDet[q]));
-                    if (a < 0 || c < cost)
-                    {
-                        (a, b, cost) = (p, q, c);
-                    }
-                }
-            }
-
-            // p < q, so a fresh component (index < K') absorbs the current one and stays fresh.
-            sigma[a] = Merge(w, mu, sigma, a, b, mean, merged).ToArray();
-            mean.CopyTo(mu.AsSpan(a * d, d));
-            w[a] += w[b];
-            logDet[a] = LogDeterminant(sigma[a], d);
-            alive.Remove(b);
-        }
-
-        var total = alive.Sum(k => w[k]);
-        var weights = new double[_k];
-        var means = new double[_k * d];
-        var covariances = new double[GmmParameters.CovarianceLength(_type, _k, d)];
-        for (var i = 0; i < _k; i++)
-        {
-            var k = alive[i];
-            weights[i] = w[k] / total;
-            mu.AsSpan(k * d, d).CopyTo(means.AsSpan(i * d, d));
-            var full = sigma[k];
-            switch (_type)
-            {
-                case CovarianceType.Full:
-                    full.CopyTo(covariances.AsSpan(i * d * d, d * d));
-                    break;
-                case CovarianceType.Diag:
-                    for (var j = 0; j < d; j++)
-                    {
-                        covariances[(i * d) + j] = full[(j * d) + j];
-                    }
-
-                    break;
-                default:
-                    var trace = 0.0;
-                    for (var j = 0; j < d; j++)
-                    {
-                        trace += full[(j * d) + j];
-                    }
-
-                    covariances[i] = trace / d;
-                    break;
-            }
-        }
-
-        return GaussianMixture.Create(weights, means, covariances, _k, d, _type);
-    }
-
-    /// <summary>The moment-matched merge of components p and q: its mean into <paramref name="mean"/>, its covariance into (and returned as) <paramref name="into"/>.</summary>
-    private static double[] Merge(double[] w, double[] mu, double[][] sigma, int p, int q, double[] mean, double[] into)
-    {
-        var d = mean.Length;
-        var (wp, wq) = (w[p] / (w[p] + w[q]), w[q] / (w[p] + w[q]));
-        for (var j = 0; j < d; j++)
-        {
-            mean[j] = (wp * mu[(p * d) + j]) + (wq * mu[(q * d) + j]);
-        }
-
-        for (var r = 0; r < d; r++)
-        {
-            for (var c = 0; c < d; c++)
-            {
-                var (dpr, dpc) = (mu[(p * d) + r] - mean[r], mu[(p * d) + c] - mean[c]);
-                var (dqr, dqc) = (mu[(q * d) + r] - mean[r], mu[(q * d) + c] - mean[c]);
-                into[(r * d) + c] = (wp * (sigma[p][(r * d) + c] + (dpr * dpc))) + (wq * (sigma[q][(r * d) + c] + (dqr * dqc)));
-            }
-        }
-
-        return into;
-    }
-
-    /// <summary>ln|Σ| of a d×d symmetric matrix; +∞ when it is not positive definite (a merge never to choose).</summary>
-    private static double LogDeterminant(double[] matrix, int d)
-    {
-        var l = (double[])matrix.Clone();
-        return Cholesky.TryFactor(l, d) ? Cholesky.LogDeterminant(l, d) : double.PositiveInfinity;
+        return pool.ReduceTo(_k, _type)!;
     }
 
     /// <summary>
@@ -183,7 +78,7 @@ public sealed partial class OnlineGaussianMixture
     /// not show keep what they held (an E-step of those rows, as <see cref="Adopt"/> takes, would empty them). The covariance
     /// floor is the smaller of the current one and the rows' own, per column: both units stay in the model.
     /// </summary>
-    private void AdoptAsIs(GaussianMixture model, ReadOnlySpan<double> window)
+    private void AdoptParameters(GaussianMixture model, ReadOnlySpan<double> window)
     {
         model = model.AlignTo(new GaussianMixture(_params!));
         var theta = model.Parameters.Clone();
