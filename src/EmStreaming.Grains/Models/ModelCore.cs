@@ -554,14 +554,25 @@ internal sealed partial class ModelCore
         var (fitted, held) = Split(InfluenceBound.WithoutGlitches(window), first);
         double before, after;
         string? degenerate;
+        List<int>? kept = null;
         GaussianMixture? gmmCandidate = null;
         GaussianHmm? hmmCandidate = null;
         if (_gmm is not null)
         {
             gmmCandidate = RefitCodec.ToGmm(Definition, parameters);
             var current = _gmm.Model;
-            (before, after) = Judge(held, current.Score, gmmCandidate.Score, current.ScoreSamples, gmmCandidate.ScoreSamples);
             degenerate = Degeneracy.Check(gmmCandidate, fitted.Rows > 0 ? fitted : window);
+            var absent = AbsentComponents(current, fitted.Rows > 0 ? fitted : window);
+            if (absent.Count > 0 && degenerate is null)
+            {
+                if (KeepAbsent(current, gmmCandidate, absent) is { } combined)
+                {
+                    gmmCandidate = combined;
+                    kept = absent;
+                }
+            }
+
+            (before, after) = Judge(held, current.Score, gmmCandidate.Score, current.ScoreSamples, gmmCandidate.ScoreSamples);
         }
         else
         {
@@ -584,7 +595,12 @@ internal sealed partial class ModelCore
         LastRefitRejection = reason;
         if (adopt)
         {
-            if (gmmCandidate is not null)
+            if (kept is not null)
+            {
+                // The kept components hold what they held: an E-step of the window would empty them.
+                _gmm!.AdoptParameters(gmmCandidate!, window.Values);
+            }
+            else if (gmmCandidate is not null)
             {
                 _gmm!.Adopt(gmmCandidate, window.Values);
             }
@@ -606,9 +622,80 @@ internal sealed partial class ModelCore
             new ModelEvent
             {
                 ModelId = id, Type = adopt ? ModelEventType.RefitAdopted : ModelEventType.RefitRejected, Time = timestamp, Observations = Observations,
-                Before = before, After = after, Message = reason ?? $"judged on {held.Rows} held-out recent rows",
+                Before = before, After = after,
+                Message = reason ?? $"judged on {held.Rows} held-out recent rows"
+                    + (kept is null ? string.Empty : $"; components {string.Join(", ", kept)}, whose modes the window does not show, kept as they were"),
             },
         ];
+    }
+
+    /// <summary>
+    /// The components whose modes the window does not show: each of some weight (at least 10⁻³) that takes less than a
+    /// twentieth of that weight of the window's responsibilities. A machine that stays longer than a window in some of its
+    /// modes gives such windows; a refit of K components on one put them all on the modes it showed, was adopted (its
+    /// held-out rows come from the same window) and the model forgot the others
+    /// (<c>ModelCoreRefitTests.Apply_ModesArriveInRunsLongerThanTheWindow_…</c>).
+    /// </summary>
+    internal static List<int> AbsentComponents(GaussianMixture current, DataMatrix window)
+    {
+        var k = current.Components;
+        var n = window.Rows;
+        var responsibilities = new double[n * k];
+        current.PredictProba(window, responsibilities);
+        var absent = new List<int>();
+        for (var j = 0; j < k; j++)
+        {
+            var weight = current.Weights[j];
+            var share = 0.0;
+            for (var i = 0; i < n; i++)
+            {
+                share += responsibilities[(i * k) + j];
+            }
+
+            if (weight >= 1e-3 && share / n < weight / 20)
+            {
+                absent.Add(j);
+            }
+        }
+
+        return absent;
+    }
+
+    /// <summary>
+    /// The most the candidate's merges may cost to make room for the absent components (Runnalls' bound, nats per unit of
+    /// merged weight): two halves of one mode merge for far less, two distinct modes for more. When a component is absent
+    /// because its mode moved (the window shows it elsewhere), the candidate has no halves to merge, and it is adopted as it is.
+    /// </summary>
+    private const double MaxSplitMergeCost = 0.5;
+
+    /// <summary>
+    /// The refit for what the window shows and the <paramref name="absent"/> components as they are: the candidate's K
+    /// components (sharing the weight the absent ones do not hold) are reduced to K − |absent| by Runnalls' merging
+    /// (<see cref="MixtureReduction"/>: a refit of a window that shows fewer modes than K splits some of them, and those
+    /// halves merge first), and the absent ones keep their weights, means and covariances. Null for a tied covariance, or when
+    /// making room would merge distinct modes (<see cref="MaxSplitMergeCost"/>): the candidate is then judged as it is.
+    /// </summary>
+    private GaussianMixture? KeepAbsent(GaussianMixture current, GaussianMixture candidate, List<int> absent)
+    {
+        if (candidate.CovarianceType == CovarianceType.Tied)
+        {
+            return null;
+        }
+
+        var k = current.Components;
+        var keptWeight = absent.Sum(j => current.Weights[j]);
+        var pool = new MixtureReduction.Pool(k + absent.Count, Definition.Dimension);
+        for (var i = 0; i < k; i++)
+        {
+            pool.Set(i, candidate, i, (1 - keptWeight) * candidate.Weights[i], MixtureReduction.Role.Free);
+        }
+
+        for (var a = 0; a < absent.Count; a++)
+        {
+            pool.Set(k + a, current, absent[a], current.Weights[absent[a]], MixtureReduction.Role.Locked);
+        }
+
+        return pool.ReduceTo(k, candidate.CovarianceType, MaxSplitMergeCost);
     }
 
     /// <summary>

@@ -45,10 +45,12 @@ internal static class MixtureReduction
 
         /// <summary>
         /// The pool merged down to <paramref name="components"/> (weights normalized, covariances projected onto
-        /// <paramref name="type"/>: the diagonal, or its mean), or null when the roles allow no further merge first. Tied
+        /// <paramref name="type"/>: the diagonal, or its mean), or null when the roles allow no further merge first, or when
+        /// the cheapest allowed merge costs more than <paramref name="maxCostPerWeight"/> nats per unit of the weight it
+        /// merges (two distinct modes, not two halves of one). Tied
         /// covariances are not supported (one matrix cannot hold components from different fits).
         /// </summary>
-        public GaussianMixture? ReduceTo(int components, CovarianceType type)
+        public GaussianMixture? ReduceTo(int components, CovarianceType type, double maxCostPerWeight = double.PositiveInfinity)
         {
             if (type == CovarianceType.Tied)
             {
@@ -80,7 +82,7 @@ internal static class MixtureReduction
                     }
                 }
 
-                if (a < 0)
+                if (a < 0 || cost / (_w[a] + _w[b]) > maxCostPerWeight)
                 {
                     return null;
                 }

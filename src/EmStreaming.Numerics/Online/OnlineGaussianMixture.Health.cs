@@ -120,10 +120,12 @@ public sealed partial class OnlineGaussianMixture
     private int Reseed(GmmSufficientStatistics stats, GmmParameters p, ReadOnlySpan<double> batchRows, int m, ref DeterministicRandom rng)
     {
         var count = 0;
+        Span<bool> light = _k <= 256 ? stackalloc bool[_k] : new bool[_k];
         for (var k = 0; k < _k; k++)
         {
             if (_degenerate[k] || p.Weights[k] < _options.ReseedWeight)
             {
+                light[k] = !_degenerate[k];
                 _degenerate[k] = true;
                 count++;
             }
@@ -182,6 +184,18 @@ public sealed partial class OnlineGaussianMixture
             }
 
             PickPoorlyExplained(batchRows, m, used, x, ref rng);
+
+            // A component that only went light (its mode has not shown for long: a machine staying in its other modes) is
+            // a memory, not a spare: it moves only when the worst-explained recent row is one no healthy component explains.
+            // Re-seeded at the tail of a mode the stream stays in, it became a stray that displaced the memory of a real
+            // mode (StickyModesTests, the service's runs of 5,000 rows).
+            if (light[k] && ExplainedByAHealthyComponent(p, x))
+            {
+                _degenerate[k] = false;
+                count--;
+                continue;
+            }
+
             for (var j = 0; j < _d; j++)
             {
                 if (double.IsNaN(x[j]))
@@ -215,6 +229,29 @@ public sealed partial class OnlineGaussianMixture
 
         stats.MaximizeInto(p, _options.RegCovar, _floor, _degenerate);
         return count;
+    }
+
+    /// <summary>Rows outside every healthy component's χ² tail of this probability (observed entries) are not explained.</summary>
+    private const double ExplainedTail = 1e-6;
+
+    /// <summary>
+    /// Whether a component not flagged degenerate puts <paramref name="x"/> (NaN = missing) within its
+    /// <see cref="ExplainedTail"/> Mahalanobis tail: P(χ²_|o| ≥ m²) above it.
+    /// </summary>
+    private bool ExplainedByAHealthyComponent(GmmParameters p, ReadOnlySpan<double> x)
+    {
+        p.LogDensitiesRow(x, _logDensity2, _rowScratch, _normalizers);
+        var observed = GmmParameters.CountObserved(x);
+        for (var c = 0; c < _k; c++)
+        {
+            // log N = normalizer − ½ m².
+            if (!_degenerate[c] && ChiSquare.Survival(observed, 2 * (_normalizers[c] - _logDensity2[c])) > ExplainedTail)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Copies into x one of the few lowest-density rows among the recent ring and this batch not yet used.</summary>

@@ -74,11 +74,12 @@ public sealed partial class OnlineGaussianMixture
 
     /// <summary>
     /// Makes <paramref name="model"/> the running parameters as they are (labels matched to the current ones): each
-    /// component's statistics are its weight, its mean and weight × covariance, so the components the post-change rows do
-    /// not show keep what they held (an E-step of those rows, as <see cref="Adopt"/> takes, would empty them). The covariance
+    /// component's statistics are its weight, its mean and weight × covariance, so the components the rows do not show
+    /// (after a drift alarm, or in a service refit's window) keep what they held (an E-step of those rows, as
+    /// <see cref="Adopt"/> takes, would empty them). The covariance
     /// floor is the smaller of the current one and the rows' own, per column: both units stay in the model.
     /// </summary>
-    private void AdoptParameters(GaussianMixture model, ReadOnlySpan<double> window)
+    internal void AdoptParameters(GaussianMixture model, ReadOnlySpan<double> window)
     {
         model = model.AlignTo(new GaussianMixture(_params!));
         var theta = model.Parameters.Clone();
