@@ -470,7 +470,7 @@ internal static class StreamCommand
         {
             if (!json)
             {
-                context.Out.WriteLine($"drift detected at row {observation}: the log-likelihood dropped; refitting on the rows after it");
+                context.Out.WriteLine($"drift detected at row {observation}: the rows became more surprising than the model expects; refitting on the rows after it");
             }
         }
 

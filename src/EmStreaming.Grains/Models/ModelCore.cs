@@ -205,7 +205,7 @@ internal sealed partial class ModelCore
                 applied = start + count;
                 if (result.DriftDetected)
                 {
-                    (events ??= []).Add(Drift(id, timestamp, _gmm.LastDriftObservation, "the prequential log-likelihood dropped (Page-Hinkley); refitting on the rows after the change"));
+                    (events ??= []).Add(Drift(id, timestamp, _gmm.LastDriftObservation, "the rows became more surprising than the components expect (Page-Hinkley); refitting on the rows after the change"));
                 }
                 if (!warmBefore)
                 {
@@ -302,7 +302,7 @@ internal sealed partial class ModelCore
                 if ((_hmmDrift ??= new PageHinkley()).Add(-logDensity - _hmm.LastExpectedLoss))
                 {
                     _hmmDrift.Reset();
-                    (events ??= []).Add(Drift(id, timestamp, Observations + i + 1, "the prequential log-likelihood dropped (Page-Hinkley); refitting on the recent window"));
+                    (events ??= []).Add(Drift(id, timestamp, Observations + i + 1, "the rows became more surprising than the regimes expect (Page-Hinkley); refitting on the recent window"));
                     _driftRefitWanted = true;
                 }
 
