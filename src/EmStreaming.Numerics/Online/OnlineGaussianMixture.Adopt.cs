@@ -44,22 +44,10 @@ public sealed partial class OnlineGaussianMixture
             throw new InvalidOperationException("a warming-up estimator has no statistics to restart: it adopts parameters from its own first fit");
         }
 
-        // Keep the labels: a refit's EM numbers its components in its own order, so component i of the adopted parameters is the
-        // model's component matched to the current component i (LabelMatching), and a cluster keeps its id across refits.
-        model = model.AlignTo(new GaussianMixture(_params!));
-        var theta = model.Parameters.Clone();
-        if (!theta.TryRefreshFactors(out var failed))
-        {
-            throw new InvalidOperationException($"component {failed} of the adopted model is not positive definite");
-        }
+        var (theta, stats) = Aligned(model, window);
 
         // E-step of the window under θ, each row weighted 1/n: the statistics the recursion would hold at θ's fixed point.
         var rows = window.Length / _d;
-        // About the window's own centre, not the warm-up's: after a jump of many standard deviations (a sensor re-zeroed, a
-        // price 1e8 of its noise away) second moments about the old origin would cancel to nothing (gap 1.9 nats/row at 1e8,
-        // a covariance of 6e16 at 1e9, measured).
-        var stats = new GmmSufficientStatistics(_k, _d, _type, DataMatrix.ObservedColumnCentres(window, _d));
-        stats.ResetOrigins(theta.Means); // and each component's about its own mean (modes far apart: FarApartModesTests)
         var scratch = new double[GmmParameters.RowScratchLength(_d)];
         var resp = new double[_k];
         var weight = 1.0 / rows;
@@ -101,15 +89,44 @@ public sealed partial class OnlineGaussianMixture
 
         // The covariance floor follows the window, as the refit's own did: data that drifted to another scale keep a floor in
         // their own unit (one from the warm-up rows could be far larger than the new variances, or far smaller).
-        var floor = CovarianceFloor.FromData(window, _d, _options.RelativeRegCovar);
+        Install(stats, CovarianceFloor.FromData(window, _d, _options.RelativeRegCovar));
+    }
+
+    /// <summary>
+    /// <paramref name="model"/>'s parameters with the labels kept (a refit's EM numbers its components in its own order, so
+    /// component i of the result is the model's component matched to the current component i, <see cref="LabelMatching"/>,
+    /// and a cluster keeps its id across refits), and empty statistics about the window's own centre (after a jump of many
+    /// standard deviations, a sensor re-zeroed or a price 1e8 of its noise away, second moments about the old origin would
+    /// cancel to nothing: gap 1.9 nats/row at 1e8, a covariance of 6e16 at 1e9, measured) and each component's about its own
+    /// mean (modes far apart: FarApartModesTests).
+    /// </summary>
+    private (GmmParameters Theta, GmmSufficientStatistics Stats) Aligned(GaussianMixture model, ReadOnlySpan<double> window)
+    {
+        model = model.AlignTo(new GaussianMixture(_params!));
+        var theta = model.Parameters.Clone();
+        if (!theta.TryRefreshFactors(out var failed))
+        {
+            throw new InvalidOperationException($"component {failed} of the adopted model is not positive definite");
+        }
+
+        var stats = new GmmSufficientStatistics(_k, _d, _type, DataMatrix.ObservedColumnCentres(window, _d));
+        stats.ResetOrigins(theta.Means);
+        return (theta, stats);
+    }
+
+    /// <summary>
+    /// The M-step of <paramref name="stats"/> with <paramref name="floor"/>, then the swap: statistics, parameters, floor and
+    /// the Polyak–Ruppert average (restarted there when it is on). Nothing is touched before the M-step succeeded.
+    /// </summary>
+    private void Install(GmmSufficientStatistics stats, double[] floor)
+    {
         var next = new GmmParameters(_k, _d, _type);
         stats.MaximizeInto(next, _options.RegCovar, floor, default);
-        if (!next.TryRefreshFactors(out failed))
+        if (!next.TryRefreshFactors(out var failed))
         {
             throw new InvalidOperationException($"component {failed} is not positive definite after adoption");
         }
 
-        // Swap in: nothing above touched the estimator.
         UseStatistics(stats);
         _params = next;
         floor.CopyTo(_floor, 0);

@@ -95,15 +95,7 @@ public sealed partial class OnlineGaussianMixture
     /// </summary>
     internal void AdoptParameters(GaussianMixture model, ReadOnlySpan<double> window)
     {
-        model = model.AlignTo(new GaussianMixture(_params!));
-        var theta = model.Parameters.Clone();
-        if (!theta.TryRefreshFactors(out var failed))
-        {
-            throw new InvalidOperationException($"component {failed} of the adopted model is not positive definite");
-        }
-
-        var stats = new GmmSufficientStatistics(_k, _d, _type, DataMatrix.ObservedColumnCentres(window, _d));
-        stats.ResetOrigins(theta.Means);
+        var (theta, stats) = Aligned(model, window);
         var sigma = new double[_d * _d];
         for (var k = 0; k < _k; k++)
         {
@@ -117,21 +109,6 @@ public sealed partial class OnlineGaussianMixture
             floor[j] = Math.Min(floor[j], _floor[j]);
         }
 
-        var next = new GmmParameters(_k, _d, _type);
-        stats.MaximizeInto(next, _options.RegCovar, floor, default);
-        if (!next.TryRefreshFactors(out failed))
-        {
-            throw new InvalidOperationException($"component {failed} is not positive definite after adoption");
-        }
-
-        UseStatistics(stats);
-        _params = next;
-        floor.CopyTo(_floor, 0);
-        if (_averaging)
-        {
-            _average = next.Clone();
-        }
-
-        _view = null;
+        Install(stats, floor);
     }
 }
