@@ -229,13 +229,13 @@ public sealed partial class OnlineGaussianMixture
             {
                 // −∞ when the row is so far out that its density underflows (its squared distance overflows): still learned,
                 // bounded, and reported as the largest anomaly score there is.
-                var lse = Responsibilities(p, x, _logDensity2, _normalizers);
+                var logp = _watching ? Responsibilities(p, x, _logDensity2, _normalizers) : LogDensity(scoring, x, _logDensity2);
                 if (_watching)
                 {
-                    _batchSurprise[i] = RowSurprise(p, lse, _logDensity2, _normalizers, GmmParameters.CountObserved(x));
+                    _batchSurprise[i] = RowSurprise(p, logp, _logDensity2, _normalizers, GmmParameters.CountObserved(x));
+                    logp = ReferenceEquals(scoring, p) ? logp : LogDensity(scoring, x, _logDensity2);
                 }
 
-                var logp = ReferenceEquals(scoring, p) ? lse : LogDensity(scoring, x, _logDensity2);
                 sum += logp - _batchLogDensity[i];
                 _batchLogDensity[i] = logp;
             }
@@ -272,7 +272,7 @@ public sealed partial class OnlineGaussianMixture
     /// </summary>
     private double ExpectationTile(GmmParameters p, GmmParameters scoring, ReadOnlySpan<double> rows, int m, GmmSufficientStatistics batch)
     {
-        var tile = TileBuffers.Rent(_d, _k, m);
+        var tile = TileBuffers.Rent(_d, _k, m, surprise: _watching);
         try
         {
             var origin = batch.Origin;
@@ -289,7 +289,7 @@ public sealed partial class OnlineGaussianMixture
 
             GmmTileKernel.ShiftMeans(p.Means, origin, _shiftedMeans);
             GmmTileKernel.LogDensities(p, _shiftedMeans, xt, m, m, lk, tile.Work);
-            var logN = tile.Surprise.AsSpan(0, _k * m);
+            var logN = _watching ? tile.Surprise.AsSpan(0, _k * m) : default;
             if (_watching)
             {
                 lk.CopyTo(logN);
@@ -414,9 +414,10 @@ public sealed partial class OnlineGaussianMixture
         /// <summary>The log densities kept for <see cref="TileSurprise"/> (K × rows) and its scratch (2 × rows).</summary>
         public double[] Surprise { get; } = surprise;
 
-        public static TileBuffers Rent(int d, int k, int rows) => new(
+        /// <summary>Rents the tile's buffers; <paramref name="surprise"/>: also those of <see cref="TileSurprise"/>.</summary>
+        public static TileBuffers Rent(int d, int k, int rows, bool surprise = false) => new(
             ArrayPool<double>.Shared.Rent(d * rows), ArrayPool<double>.Shared.Rent(k * rows), ArrayPool<double>.Shared.Rent(rows),
-            ArrayPool<double>.Shared.Rent(GmmTileKernel.WorkLength(d, rows)), ArrayPool<double>.Shared.Rent((k + 2) * rows));
+            ArrayPool<double>.Shared.Rent(GmmTileKernel.WorkLength(d, rows)), surprise ? ArrayPool<double>.Shared.Rent((k + 2) * rows) : []);
 
         public void Return()
         {
@@ -424,7 +425,10 @@ public sealed partial class OnlineGaussianMixture
             ArrayPool<double>.Shared.Return(Lk);
             ArrayPool<double>.Shared.Return(Max);
             ArrayPool<double>.Shared.Return(Work);
-            ArrayPool<double>.Shared.Return(Surprise);
+            if (Surprise.Length > 0)
+            {
+                ArrayPool<double>.Shared.Return(Surprise);
+            }
         }
     }
 
