@@ -578,8 +578,16 @@ internal sealed partial class ModelCore
         {
             hmmCandidate = RefitCodec.ToHmm(Definition, parameters);
             var current = _hmm!.Model!;
+            var rows = fitted.Rows > 0 ? fitted : window;
+            degenerate = Degeneracy.Check(hmmCandidate, rows);
+            var absent = degenerate is null ? HmmStateKeeping.Absent(current, rows) : [];
+            if (absent.Count > 0 && HmmStateKeeping.Keep(current, hmmCandidate, rows, absent, MaxSplitMergeCost) is { } combined)
+            {
+                hmmCandidate = combined;
+                kept = absent;
+            }
+
             (before, after) = Judge(held, current.Score, hmmCandidate.Score, current.PredictiveLogDensities, hmmCandidate.PredictiveLogDensities);
-            degenerate = Degeneracy.Check(hmmCandidate, fitted.Rows > 0 ? fitted : window);
         }
 
         // A candidate fitted on the window always scores well on it, a degenerate one best of all: it is judged on the rows it
@@ -595,20 +603,32 @@ internal sealed partial class ModelCore
         LastRefitRejection = reason;
         if (adopt)
         {
-            if (kept is not null)
+            if (gmmCandidate is not null)
             {
-                // The kept components hold what they held: an E-step of the window would empty them.
-                _gmm!.AdoptParameters(gmmCandidate!, window.Values);
-            }
-            else if (gmmCandidate is not null)
-            {
-                _gmm!.Adopt(gmmCandidate, window.Values);
+                if (kept is not null)
+                {
+                    // The kept components hold what they held: an E-step of the window would empty them.
+                    _gmm!.AdoptParameters(gmmCandidate, window.Values);
+                }
+                else
+                {
+                    _gmm!.Adopt(gmmCandidate, window.Values);
+                }
             }
             else
             {
                 // The online HMM keeps its step-size position (a restart at n = 0 makes γ ≈ 1 and the next rows replace the
                 // statistics wholesale); the filter is brought up to date over the window, so the regime stays continuous.
-                _hmm!.Adopt(hmmCandidate!, window);
+                // Kept states keep their weight and the transitions into them (an E-step of the window would empty both).
+                if (kept is not null)
+                {
+                    _hmm!.AdoptParameters(hmmCandidate!, window);
+                }
+                else
+                {
+                    _hmm!.Adopt(hmmCandidate!, window);
+                }
+
                 Regime = _hmm.Regime;
             }
 
@@ -624,7 +644,9 @@ internal sealed partial class ModelCore
                 ModelId = id, Type = adopt ? ModelEventType.RefitAdopted : ModelEventType.RefitRejected, Time = timestamp, Observations = Observations,
                 Before = before, After = after,
                 Message = reason ?? $"judged on {held.Rows} held-out recent rows"
-                    + (kept is null ? string.Empty : $"; components {string.Join(", ", kept)}, whose modes the window does not show, kept as they were"),
+                    + (kept is null ? string.Empty : _gmm is not null
+                        ? $"; components {string.Join(", ", kept)}, whose modes the window does not show, kept as they were"
+                        : $"; states {string.Join(", ", kept)}, whose regimes the window does not show, kept as they were"),
             },
         ];
     }

@@ -32,16 +32,26 @@ internal static class MixtureReduction
         private readonly double[][] _sigma = new double[count][];
         private readonly double[] _logDet = new double[count];
         private readonly Role[] _role = new Role[count];
+        private readonly List<int>[] _members = [.. Enumerable.Range(0, count).Select(i => new List<int> { i })];
+        private List<int>? _result;
 
         /// <summary>Entry <paramref name="i"/> is component <paramref name="k"/> of <paramref name="model"/> with <paramref name="weight"/>.</summary>
-        public void Set(int i, GaussianMixture model, int k, double weight, Role role)
+        public void Set(int i, GaussianMixture model, int k, double weight, Role role) =>
+            Set(i, model.Means.Slice(k * dimension, dimension), model.FullCovariance(k), weight, role);
+
+        /// <summary>Entry <paramref name="i"/> is the Gaussian (<paramref name="mean"/>, <paramref name="fullCovariance"/>, d×d row-major) with <paramref name="weight"/>.</summary>
+        public void Set(int i, ReadOnlySpan<double> mean, double[] fullCovariance, double weight, Role role)
         {
             _w[i] = weight;
-            model.Means.Slice(k * dimension, dimension).CopyTo(_mu.AsSpan(i * dimension, dimension));
-            _sigma[i] = model.FullCovariance(k);
+            mean.CopyTo(_mu.AsSpan(i * dimension, dimension));
+            _sigma[i] = fullCovariance;
             _logDet[i] = LogDeterminant(_sigma[i], dimension);
             _role[i] = role;
         }
+
+        /// <summary>The entries merged into component <paramref name="component"/> of the last <see cref="ReduceTo"/>'s result (ascending).</summary>
+        public IReadOnlyList<int> Members(int component) =>
+            _result is { } result ? _members[result[component]] : throw new InvalidOperationException("the pool has not been reduced");
 
         /// <summary>
         /// The pool merged down to <paramref name="components"/> (weights normalized, covariances projected onto
@@ -92,8 +102,12 @@ internal static class MixtureReduction
                 _w[a] += _w[b];
                 _logDet[a] = LogDeterminant(_sigma[a], d);
                 _role[a] = _role[a] == Role.Fresh || _role[b] == Role.Fresh ? Role.Fresh : Role.Free;
+                _members[a].AddRange(_members[b]);
+                _members[a].Sort();
                 alive.Remove(b);
             }
+
+            _result = alive;
 
             var total = alive.Sum(k => _w[k]);
             var weights = new double[alive.Count];

@@ -666,6 +666,52 @@ public sealed partial class OnlineGaussianHmm
     }
 
     /// <summary>
+    /// As <see cref="Adopt"/> (labels matched, filter rebuilt over <paramref name="window"/>, schedule kept), but the statistics
+    /// become the parameters' own: the transition counts π_i·A_ij and each state's π_k, π_k·μ_k and π_k·Σ_k, with π the
+    /// chain's stationary distribution, in every ρ(·|k). A refit that keeps the states whose regimes the window does not show
+    /// (<see cref="HmmStateKeeping"/>) is adopted so: an E-step of the window, as <see cref="Adopt"/> takes, gives those states
+    /// no weight and no transitions into them, and the next M-step gave them the pooled mean and covariance of the rest and
+    /// made them unreachable. The covariance floor is the smaller of the current one and the window's own, per column.
+    /// </summary>
+    internal void AdoptParameters(GaussianHmm model, DataMatrix window)
+    {
+        var floor = (double[])_floor.Clone();
+        Adopt(model, window);
+        for (var j = 0; j < _d; j++)
+        {
+            _floor[j] = Math.Min(_floor[j], floor[j]);
+        }
+
+        var k = _k;
+        var len = StatisticsLength;
+        var pi = HmmStateKeeping.Stationary(_transitions, k);
+        var flat = _statistics.AsSpan(0, len);
+        for (var i = 0; i < k; i++)
+        {
+            for (var j = 0; j < k; j++)
+            {
+                flat[(i * k) + j] = pi[i] * _transitions[(i * k) + j];
+            }
+        }
+
+        var stats = _mStepStatistics!;
+        stats.Clear();
+        var sigma = new double[_d * _d];
+        var all = Enumerable.Range(0, _d).ToArray();
+        for (var s = 0; s < k; s++)
+        {
+            _emissions.Parameters.ExpandCovariance(s, sigma);
+            stats.AddPoint(s, pi[s], _emissions.Means.AsSpan(s * _d, _d), all, sigma);
+        }
+
+        _emissions.CopyOut(stats, flat[(k * k)..]);
+        for (var j = 0; j < k; j++)
+        {
+            flat.CopyTo(_rho.AsSpan(j * len, len));
+        }
+    }
+
+    /// <summary>
     /// The floor implied by a model alone: the relative fraction of the smaller of the variance of its (equally weighted)
     /// mixture of states and its states' mean variance, the model's own within-cluster scale (see <see cref="CovarianceFloor.Scale"/>).
     /// </summary>
