@@ -5,7 +5,10 @@ namespace EmStreaming.Grains.Models;
 
 internal sealed partial class ModelCore
 {
-    /// <summary>Rows after an HMM drift alarm before its refit is requested, so the refit's held-out rows are post-change rows.</summary>
+    /// <summary>
+    /// Post-change rows an HMM refit after a drift alarm holds out to judge the candidate; the refit is requested once twice
+    /// as many arrived, so it fits the others (<see cref="HeldOutRows"/>).
+    /// </summary>
     public const int HeldOutAfterDrift = 200;
 
     /// <summary>

@@ -366,9 +366,9 @@ internal sealed partial class ModelCore
         {
             job = RequestRefit();
         }
-        else if (_driftRefitWanted && !RefitInFlight && !WarmingUp && SinceDrift() >= HeldOutAfterDrift)
+        else if (_driftRefitWanted && !RefitInFlight && !WarmingUp && SinceDrift() >= 2 * HeldOutAfterDrift)
         {
-            // An HMM drift: refit once enough post-change rows arrived to judge the candidate on them.
+            // An HMM drift: refit once enough post-change rows arrived to fit the candidate on some and judge it on the rest.
             _driftRefitWanted = false;
             job = RequestRefit();
         }
@@ -491,12 +491,24 @@ internal sealed partial class ModelCore
 
         RefitRequested++;
         SinceRefit = 0;
-        _refitFitEnd = _hmm is not null ? Observations - HeldOutRows(_window.Count) : Observations;
+        _refitFitEnd = _hmm is not null ? Observations - HeldOutRows(_window.Count, LastDriftObservation is null ? null : SinceDrift()) : Observations;
         return CreateJob(RefitRequested);
     }
 
-    /// <summary>Rows of the window an HMM refit holds out to judge it: the newest fifth (at least one row).</summary>
-    internal static int HeldOutRows(int windowRows) => Math.Max(1, windowRows / 5);
+    /// <summary>
+    /// Rows of the window an HMM refit holds out to judge it: the newest fifth (at least one row); within a window of a drift
+    /// alarm, half the rows since the alarm instead, no fewer than <see cref="HeldOutAfterDrift"/> and no more than the fifth.
+    /// The held-out stretch is the newest, so a refit soon after a regime that was never seen before shows up held out all
+    /// the rows that show it: the candidate, fitted on the rows before, could not explain them and was refused every time
+    /// (a model whose warm-up saw only calm rows then took 50,000 rows, to the next refit, to learn the volatile regime).
+    /// </summary>
+    internal static int HeldOutRows(int windowRows, long? sinceDrift = null)
+    {
+        var fifth = Math.Max(1, windowRows / 5);
+        return sinceDrift is { } since && since < windowRows
+            ? (int)Math.Clamp(since / 2, Math.Min(fifth, HeldOutAfterDrift), fifth)
+            : fifth;
+    }
 
     /// <summary>Every this-many-th row of the window (by observation number) is held out of a GMM refit to judge it.</summary>
     public const int HeldOutEvery = 5;

@@ -478,6 +478,38 @@ public sealed class ModelCoreRefitTests
         Assert.InRange(model.Transitions[(third * 3) + third], 0.95, 1.0);
     }
 
+    /// <summary>
+    /// A market calm from the start: the warm-up and 20,000 rows show calm only, and the model's two states both sit on it.
+    /// Then a volatile regime arrives. The drift alarm's refit held out the newest fifth of the window, which held every
+    /// volatile row, so its candidate was fitted on calm rows alone and refused (−7.0 vs −6.7 nats/row); the online steps
+    /// grew a volatile state slowly (variance 1.5 after 10,000 volatile rows), until the next refit by count, 50,000 rows
+    /// later. It now fits the first half of the rows since the alarm and is judged on the rest.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Apply_RegimeNeverSeenBeforeArrives_TheDriftRefitLearnsIt(int seed)
+    {
+        var definition = new ModelDefinition { Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = (ulong)seed };
+        var calm = GaussianHmm.Create([1.0], [1.0], [0.0], [0.25], 1, 1, CovarianceType.Full);
+        var stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
+        var core = new ModelCore(definition, 1);
+        Feed(core, calm.Sample(20_000, (ulong)seed));
+
+        var events = Feed(core, stormy.Sample(2_000, (ulong)seed + 10));
+
+        var drift = Assert.Single(events, e => e.Type == ModelEventType.Drift);
+        var refit = Assert.Single(events, e => e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected);
+        Assert.True(refit.Type == ModelEventType.RefitAdopted, $"{refit.Observations}: {refit.Message}");
+        Assert.InRange(refit.Observations, drift.Observations + (2 * ModelCore.HeldOutAfterDrift), drift.Observations + 1_000);
+        var variances = core.Hmm!.Model!.Covariances.ToArray();
+        var wide = variances[0] > variances[1] ? 0 : 1;
+        Assert.InRange(variances[wide], 7.0, 11.0);
+        Assert.InRange(variances[1 - wide], 0.2, 0.3);
+        Assert.Equal(wide, core.Regime);
+    }
+
     [Fact]
     public void Apply_HmmMeansJump_DriftEventThenARefitJudgedOnPostChangeRows()
     {
