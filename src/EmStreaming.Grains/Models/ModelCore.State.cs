@@ -8,7 +8,9 @@ internal sealed partial class ModelCore
 {
     // 3: the HMM drift detector tests the rows' surprise (loss minus its expectation), not the raw loss; a version-2 detector
     // learned the raw loss's level, so it is dropped on reading and a fresh one learns the surprise.
-    private const byte StateVersion = 3;
+    // 4: the first observation the refit in flight fits (an HMM drift refit fits the rows after the alarm only); earlier
+    // versions fitted the whole window.
+    private const byte StateVersion = 4;
 
     /// <summary>
     /// Everything the model's future depends on: counters, refit sequence numbers, the idempotency-key memory, the window
@@ -61,6 +63,9 @@ internal sealed partial class ModelCore
         w.Write(Drifts);
         w.Write(LastDriftAt?.UtcTicks ?? -1);
         w.Write(LastDriftObservation ?? -1);
+
+        // Version 4.
+        w.Write(_refitFitStart);
         w.Flush();
         return stream.ToArray();
     }
@@ -135,6 +140,10 @@ internal sealed partial class ModelCore
             core.LastDriftAt = Ticks(r.ReadInt64());
             var driftAt = r.ReadInt64();
             core.LastDriftObservation = driftAt < 0 ? null : driftAt;
+            if (version >= 4)
+            {
+                core._refitFitStart = r.ReadInt64();
+            }
         }
         else
         {

@@ -7,7 +7,8 @@ namespace EmStreaming.Numerics.Gmm;
 /// while there are too many components, merge the pair whose moment-matched merge loses the least,
 /// ½[(w_a + w_b)·ln|Σ_ab| − w_a·ln|Σ_a| − w_b·ln|Σ_b|] (an upper bound on the KL divergence the merge costs), so near
 /// duplicates merge before distinct modes do. Roles say which pairs may merge: two <see cref="Role.Fresh"/> components
-/// never do (a fit chose them), and a <see cref="Role.Locked"/> one never merges at all.
+/// never do (a fit chose them), a <see cref="Role.Locked"/> one never merges at all, and a <see cref="Role.Kept"/> one
+/// merges only with another kept one.
 /// </summary>
 internal static class MixtureReduction
 {
@@ -22,6 +23,9 @@ internal static class MixtureReduction
 
         /// <summary>Nothing: kept as it is.</summary>
         Locked,
+
+        /// <summary>Other kept components only (two copies of one thing an earlier model held); the merge stays kept.</summary>
+        Kept,
     }
 
     /// <summary>Components to reduce: weight, mean and full covariance each, and a role.</summary>
@@ -79,7 +83,8 @@ internal static class MixtureReduction
                     for (var j = i + 1; j < alive.Count; j++)
                     {
                         var (p, q) = (alive[i], alive[j]);
-                        if (_role[p] == Role.Locked || _role[q] == Role.Locked || (_role[p] == Role.Fresh && _role[q] == Role.Fresh))
+                        if (_role[p] == Role.Locked || _role[q] == Role.Locked || (_role[p] == Role.Fresh && _role[q] == Role.Fresh)
+                            || ((_role[p] == Role.Kept) != (_role[q] == Role.Kept)))
                         {
                             continue;
                         }
@@ -101,7 +106,7 @@ internal static class MixtureReduction
                 mean.CopyTo(_mu.AsSpan(a * d, d));
                 _w[a] += _w[b];
                 _logDet[a] = LogDeterminant(_sigma[a], d);
-                _role[a] = _role[a] == Role.Fresh || _role[b] == Role.Fresh ? Role.Fresh : Role.Free;
+                _role[a] = _role[a] == Role.Kept ? Role.Kept : _role[a] == Role.Fresh || _role[b] == Role.Fresh ? Role.Fresh : Role.Free;
                 _members[a].AddRange(_members[b]);
                 _members[a].Sort();
                 alive.Remove(b);

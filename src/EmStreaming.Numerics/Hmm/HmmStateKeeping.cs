@@ -109,32 +109,70 @@ internal static class HmmStateKeeping
     }
 
     /// <summary>
+    /// A state's rows are this many nats per observed column more surprising, on average, than its own rows would be: they
+    /// are not its regime's (a row of its own has a surprise of 0 on average; rows of a regime twice as wide, ½ per column;
+    /// rows 2 σ away in every column, 2).
+    /// </summary>
+    public const double ForeignSurprise = 2.0;
+
+    /// <summary>
     /// The states of <paramref name="current"/> whose regimes <paramref name="rows"/> do not show: each of some long-run
     /// weight (stationary share at least 10⁻³) that takes less than a twentieth of it of the rows' smoothed state
-    /// probabilities. Empty when the rows cannot be scored (a density underflows).
+    /// probabilities, and each whose rows (weighted by those probabilities) are on average more than
+    /// <see cref="ForeignSurprise"/> nats per observed column more surprising than its own (−log N_k(x) less the state's
+    /// entropy over the observed entries): a regime never seen before lands on the nearest states, which then do not explain
+    /// it. Empty when the rows cannot be scored (a density underflows).
     /// </summary>
     public static List<int> Absent(GaussianHmm current, DataMatrix rows)
     {
         var absent = new List<int>();
-        if (rows.Rows == 0)
+        var k = current.States;
+        var n = rows.Rows;
+        if (n == 0)
         {
             return absent;
         }
 
-        double[] occupancy;
+        var posterior = new double[n * k];
         try
         {
-            occupancy = Occupancy(current, rows);
+            current.Smooth(rows, posterior);
         }
         catch (InvalidOperationException)
         {
             return absent;
         }
 
-        var stationary = Stationary(current.Transitions, current.States);
-        for (var j = 0; j < current.States; j++)
+        var share = new double[k];
+        var surprise = new double[k];
+        var observed = new double[k];
+        var logDensity = new double[k];
+        var normalizers = new double[k];
+        var scratch = new double[current.Emissions.ScratchLength];
+        for (var t = 0; t < n; t++)
         {
-            if (stationary[j] >= 1e-3 && occupancy[j] < stationary[j] / 20 && double.IsFinite(occupancy[j]))
+            var x = rows.Row(t);
+            current.Emissions.LogDensity(x, logDensity, scratch, normalizers);
+            var count = GmmParameters.CountObserved(x);
+            for (var j = 0; j < k; j++)
+            {
+                var g = posterior[(t * k) + j];
+                share[j] += g;
+                var s = -logDensity[j] - ((0.5 * count) - normalizers[j]);
+                if (g > 0 && double.IsFinite(s))
+                {
+                    surprise[j] += g * s;
+                    observed[j] += g * count;
+                }
+            }
+        }
+
+        var stationary = Stationary(current.Transitions, k);
+        for (var j = 0; j < k; j++)
+        {
+            var unseen = stationary[j] >= 1e-3 && share[j] / n < stationary[j] / 20;
+            var foreign = observed[j] > 0 && surprise[j] / observed[j] > ForeignSurprise;
+            if (unseen || foreign)
             {
                 absent.Add(j);
             }
@@ -146,24 +184,27 @@ internal static class HmmStateKeeping
     /// <summary>
     /// The candidate for what <paramref name="fitted"/> shows and the <paramref name="kept"/> states of
     /// <paramref name="current"/> as they are, under the current model's labels; null when making room would merge distinct
-    /// regimes (<see cref="MixtureReduction"/>'s cost above <paramref name="maxCostPerWeight"/>: then the window shows a regime
-    /// where a kept one was, or needs all K states) or leaves nothing to merge into.
+    /// regimes (<see cref="MixtureReduction"/>'s cost above <paramref name="maxCostPerWeight"/>: then the rows show a regime
+    /// where a kept one was, or need all K states).
     /// <list type="bullet">
     /// <item>Emissions: the candidate's K states, weighted by their share of the fitted rows (scaled to the weight the kept
-    /// states do not hold), and the kept states (their stationary shares, locked), reduced to K by Runnalls' merging: the
-    /// halves of a regime the candidate split merge first.</item>
-    /// <item>The merged states take the current labels of the states the window shows (matched by Bhattacharyya distance), so
-    /// "regime 1" stays the same regime.</item>
-    /// <item>Transitions between the merged states: the candidate's, each merged state's row the share-weighted mean of its
-    /// members' rows, summed over the target's members; into a kept state, the current model's probability from that label,
-    /// the rest of the row scaled down to make room. A kept state's row is the current model's. Start probabilities alike.</item>
+    /// states do not hold), and the kept states (their stationary shares), reduced to K by Runnalls' merging: the halves of a
+    /// regime the candidate split merge first, and kept states merge only with each other (two copies of one regime, as a
+    /// warm-up that saw fewer regimes than K leaves).</item>
+    /// <item>A group of kept states takes the label of its heaviest member; the candidate's merged states take the other
+    /// labels, matched by Bhattacharyya distance to the current states there, so "regime 1" stays the same regime.</item>
+    /// <item>Transitions between the candidate's merged states: the candidate's, each row the share-weighted mean of its
+    /// members' rows, summed over the target's members. Into a kept group: the current model's probability from that label
+    /// when its state showed in these rows, else one over the rows fitted (the rows showed no switch back); the rest of the
+    /// row scaled down to make room. A kept group's row: the current model's (weighted over its members, summed over
+    /// targets), and into a label whose current state is kept elsewhere or was absorbed, one over the rows fitted.</item>
     /// </list>
     /// </summary>
     public static GaussianHmm? Keep(GaussianHmm current, GaussianHmm candidate, DataMatrix fitted, IReadOnlyList<int> kept, double maxCostPerWeight)
     {
         int k = current.States, d = current.Dimension, m = kept.Count;
         var type = current.CovarianceType;
-        if (m == 0 || m >= k || candidate.States != k || candidate.Dimension != d || candidate.CovarianceType != type)
+        if (m == 0 || m > k || candidate.States != k || candidate.Dimension != d || candidate.CovarianceType != type)
         {
             return null;
         }
@@ -179,7 +220,8 @@ internal static class HmmStateKeeping
         }
 
         var stationary = Stationary(current.Transitions, k);
-        var keptWeight = kept.Sum(a => stationary[a]);
+        var keptWeight = Math.Min(kept.Sum(a => stationary[a]), 0.5);
+        var keptTotal = kept.Sum(a => stationary[a]);
         var pool = new MixtureReduction.Pool(k + m, d);
         for (var i = 0; i < k; i++)
         {
@@ -188,7 +230,8 @@ internal static class HmmStateKeeping
 
         for (var a = 0; a < m; a++)
         {
-            pool.Set(k + a, current.Means.Slice(kept[a] * d, d), current.FullCovariance(kept[a]), stationary[kept[a]], MixtureReduction.Role.Locked);
+            var w = keptTotal > 0 ? keptWeight * stationary[kept[a]] / keptTotal : keptWeight / m;
+            pool.Set(k + a, current.Means.Slice(kept[a] * d, d), current.FullCovariance(kept[a]), w, MixtureReduction.Role.Kept);
         }
 
         if (pool.ReduceTo(k, type, maxCostPerWeight) is not { } reduced)
@@ -196,77 +239,155 @@ internal static class HmmStateKeeping
             return null;
         }
 
-        // The reduced components: K − m merged groups of candidate states, and the m kept states.
-        var groups = new List<(int Component, IReadOnlyList<int> Members)>();
+        // The reduced components: groups of candidate states, and groups of kept states (as current state numbers).
+        var fresh = new List<(int Component, IReadOnlyList<int> Members)>();
+        var keptGroups = new List<(int Component, int[] States)>();
         for (var c = 0; c < k; c++)
         {
             var members = pool.Members(c);
-            if (members.All(i => i < k))
+            if (members[0] >= k)
             {
-                groups.Add((c, members));
+                keptGroups.Add((c, [.. members.Select(e => kept[e - k])]));
+            }
+            else
+            {
+                fresh.Add((c, members));
             }
         }
 
-        var present = Enumerable.Range(0, k).Where(j => !kept.Contains(j)).ToArray();
-        if (groups.Count != present.Length)
+        // Labels: a kept group takes its heaviest member's; the fresh groups take the rest, matched to the current states there.
+        var labelOfKept = keptGroups.Select(g => g.States.MaxBy(a => stationary[a])).ToArray();
+        var freeLabels = Enumerable.Range(0, k).Where(j => !labelOfKept.Contains(j)).ToArray();
+        if (freeLabels.Length != fresh.Count)
         {
             return null;
         }
 
-        // order[i] = the group that takes the current label present[i].
-        int[] order = present.Length == 1 ? [0] : LabelMatching.Match(Subset(current, present), Subset(reduced, groups.Select(g => g.Component).ToArray()));
+        int[] order = freeLabels.Length <= 1
+            ? [.. Enumerable.Range(0, freeLabels.Length)]
+            : LabelMatching.Match(Subset(current, freeLabels), Subset(reduced, [.. fresh.Select(g => g.Component)]));
+        var freshOf = new int[k];
+        Array.Fill(freshOf, -1);
+        for (var i = 0; i < freeLabels.Length; i++)
+        {
+            freshOf[freeLabels[i]] = order[i];
+        }
+
+        var keptOf = new int[k];
+        Array.Fill(keptOf, -1);
+        for (var g = 0; g < keptGroups.Count; g++)
+        {
+            keptOf[labelOfKept[g]] = g;
+        }
+
+        // A free label whose current state showed in the rows (not kept anywhere): its current transitions mean something.
+        var showed = new bool[k];
+        foreach (var label in freeLabels)
+        {
+            showed[label] = !kept.Contains(label);
+        }
+
+        var rare = 1.0 / Math.Max(fitted.Rows, 1);
         var block = type == CovarianceType.Full ? d * d : d;
         var start = new double[k];
         var transitions = new double[k * k];
         var means = new double[k * d];
         var covariances = new double[k * block];
         var keptStart = kept.Sum(a => current.StartProbabilities[a]);
-        var groupOf = new int[k];
-        for (var i = 0; i < present.Length; i++)
+        for (var label = 0; label < k; label++)
         {
-            groupOf[present[i]] = order[i];
+            var row = transitions.AsSpan(label * k, k);
+            if (keptOf[label] >= 0)
+            {
+                var (component, states) = keptGroups[keptOf[label]];
+                reduced.Means.Slice(component * d, d).CopyTo(means.AsSpan(label * d, d));
+                reduced.Covariances.Slice(component * block, block).CopyTo(covariances.AsSpan(label * block, block));
+                start[label] = states.Sum(a => current.StartProbabilities[a]);
+                var weight = states.Sum(a => stationary[a]);
+                double From(int target) => states.Sum(e => (weight > 0 ? stationary[e] / weight : 1.0 / states.Length) * current.Transitions[(e * k) + target]);
+                for (var target = 0; target < k; target++)
+                {
+                    if (keptOf[target] >= 0)
+                    {
+                        row[target] = keptGroups[keptOf[target]].States.Sum(From);
+                    }
+                    else if (showed[target])
+                    {
+                        row[target] = From(target);
+                    }
+                }
+
+                // Into the labels the fresh groups took from kept or absorbed states: rarely, as the rows showed.
+                var unknown = freeLabels.Count(j => !showed[j]);
+                if (unknown > 0)
+                {
+                    var scale = 1 - (unknown * rare);
+                    for (var target = 0; target < k; target++)
+                    {
+                        row[target] = freshOf[target] >= 0 && !showed[target] ? rare : row[target] * scale;
+                    }
+                }
+
+                continue;
+            }
+
+            var (freshComponent, members) = fresh[freshOf[label]];
+            reduced.Means.Slice(freshComponent * d, d).CopyTo(means.AsSpan(label * d, d));
+            reduced.Covariances.Slice(freshComponent * block, block).CopyTo(covariances.AsSpan(label * block, block));
+            start[label] = (1 - keptStart) * members.Sum(u => candidate.StartProbabilities[u]);
+            var into = new double[k];
+            for (var g = 0; g < keptGroups.Count; g++)
+            {
+                into[labelOfKept[g]] = showed[label] ? keptGroups[g].States.Sum(a => current.Transitions[(label * k) + a]) : rare;
+            }
+
+            var leak = Math.Min(into.Sum(), 0.5);
+            var total = members.Sum(u => share[u]);
+            foreach (var target in freeLabels)
+            {
+                var targets = fresh[freshOf[target]].Members;
+                var p = 0.0;
+                foreach (var u in members)
+                {
+                    var sum = 0.0;
+                    foreach (var v in targets)
+                    {
+                        sum += candidate.Transitions[(u * k) + v];
+                    }
+
+                    p += (total > 0 ? share[u] / total : 1.0 / members.Count) * sum;
+                }
+
+                row[target] = (1 - leak) * p;
+            }
+
+            var intoTotal = into.Sum();
+            for (var target = 0; target < k; target++)
+            {
+                if (keptOf[target] >= 0)
+                {
+                    row[target] = intoTotal > 0 ? leak * into[target] / intoTotal : 0;
+                }
+            }
         }
 
         for (var label = 0; label < k; label++)
         {
-            var isKept = kept.Contains(label);
-            if (isKept)
+            var row = transitions.AsSpan(label * k, k);
+            var sum = 0.0;
+            foreach (var v in row)
             {
-                start[label] = current.StartProbabilities[label];
-                current.Transitions.Slice(label * k, k).CopyTo(transitions.AsSpan(label * k, k));
-                current.Means.Slice(label * d, d).CopyTo(means.AsSpan(label * d, d));
-                current.Covariances.Slice(label * block, block).CopyTo(covariances.AsSpan(label * block, block));
-                continue;
+                sum += v;
             }
 
-            var (component, members) = groups[groupOf[label]];
-            reduced.Means.Slice(component * d, d).CopyTo(means.AsSpan(label * d, d));
-            reduced.Covariances.Slice(component * block, block).CopyTo(covariances.AsSpan(label * block, block));
-            start[label] = (1 - keptStart) * members.Sum(u => candidate.StartProbabilities[u]);
-
-            var leak = kept.Sum(a => current.Transitions[(label * k) + a]);
-            var weight = members.Sum(u => share[u]);
-            foreach (var target in present)
+            if (!(sum > 0))
             {
-                var into = groups[groupOf[target]].Members;
-                var p = 0.0;
-                foreach (var u in members)
-                {
-                    var row = 0.0;
-                    foreach (var v in into)
-                    {
-                        row += candidate.Transitions[(u * k) + v];
-                    }
-
-                    p += (weight > 0 ? share[u] / weight : 1.0 / members.Count) * row;
-                }
-
-                transitions[(label * k) + target] = (1 - leak) * p;
+                return null;
             }
 
-            foreach (var a in kept)
+            for (var j = 0; j < k; j++)
             {
-                transitions[(label * k) + a] = current.Transitions[(label * k) + a];
+                row[j] /= sum;
             }
         }
 

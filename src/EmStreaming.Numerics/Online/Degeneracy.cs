@@ -37,17 +37,20 @@ public static class Degeneracy
 
     /// <summary>The first degenerate state of <paramref name="model"/> on <paramref name="rows"/> (one sequence) described in words, or null.</summary>
     /// <exception cref="ArgumentException">The rows' width differs from the model's dimension.</exception>
-    public static string? Check(GaussianHmm model, DataMatrix rows)
+    public static string? Check(GaussianHmm model, DataMatrix rows) => Check(model, rows, null);
+
+    /// <summary>As <see cref="Check(GaussianHmm, DataMatrix)"/>, without checking the <paramref name="exempt"/> states (kept from an earlier model: these rows do not show their regimes).</summary>
+    internal static string? Check(GaussianHmm model, DataMatrix rows, IReadOnlyCollection<int>? exempt)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(rows);
         var k = model.States;
         var posteriors = new double[rows.Rows * k];
         model.Smooth(rows, posteriors);
-        return Check("state", k, model.Dimension, posteriors, rows, model.FullCovariance);
+        return Check("state", k, model.Dimension, posteriors, rows, model.FullCovariance, exempt);
     }
 
-    private static string? Check(string what, int k, int d, double[] posteriors, DataMatrix rows, Func<int, double[]> covariance)
+    private static string? Check(string what, int k, int d, double[] posteriors, DataMatrix rows, Func<int, double[]> covariance, IReadOnlyCollection<int>? exempt = null)
     {
         if (rows.Columns != d)
         {
@@ -65,6 +68,11 @@ public static class Degeneracy
         var s = new double[d * d];
         for (var c = 0; c < k; c++)
         {
+            if (exempt?.Contains(c) == true)
+            {
+                continue;
+            }
+
             var occupancy = 0.0;
             for (var i = 0; i < rows.Rows; i++)
             {

@@ -510,6 +510,63 @@ public sealed class ModelCoreRefitTests
         Assert.Equal(wide, core.Regime);
     }
 
+    /// <summary>
+    /// Every level of a three-regime stream jumps by (5, −5). The drift refit fitted the whole window, nearly all of it from
+    /// before the jump, so its three states could not explain the rows after it: adopted at −7.7 nats/row where the truth
+    /// scores −2.6, and 30,000 rows later the model was still 2.1 to 3.0 nats/row from the truth (the next refit by count
+    /// was 50,000 rows away). The drift refit now fits the rows after the alarm (the states they do not show kept, none here:
+    /// every regime moved) and is judged on the newest of them.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Apply_EveryRegimeMoves_TheDriftRefitFollowsThem(int seed)
+    {
+        var definition = new ModelDefinition { Kind = ModelKind.Hmm, Dimension = 2, Components = 3, Seed = (ulong)seed };
+        double[] transitions = [0.98, 0.01, 0.01, 0.01, 0.98, 0.01, 0.02, 0.02, 0.96];
+        double[] means = [0, 0, 3, 3, -3, 2];
+        double[] covariances = [1, 0.3, 0.3, 1, 0.5, 0, 0, 0.5, 2, -0.5, -0.5, 1];
+        var truth = GaussianHmm.Create([1 / 3.0, 1 / 3.0, 1 / 3.0], transitions, means, covariances, 3, 2, CovarianceType.Full);
+        var moved = GaussianHmm.Create(
+            [1 / 3.0, 1 / 3.0, 1 / 3.0], transitions, [.. means.Select((m, i) => m + (i % 2 == 0 ? 5 : -5))], covariances, 3, 2, CovarianceType.Full);
+        var core = new ModelCore(definition, 1);
+        Feed(core, truth.Sample(20_000, (ulong)seed));
+
+        var events = Feed(core, moved.Sample(6_000, (ulong)seed + 5));
+
+        var held = moved.Sample(20_000, (ulong)seed + 99);
+        var gap = moved.Score(held) - core.Hmm!.Model!.Score(held);
+        var describe = string.Join("; ", events.Where(e => e.Type is not ModelEventType.RegimeChanged).Select(e => $"{e.Observations} {e.Type}: {e.Message}"));
+        Assert.True(gap < 0.05, $"{gap:F4} nats/row from the moved truth 6,000 rows after the jump; {describe}");
+    }
+
+    [Fact]
+    public void Restore_DriftRefitInFlight_AppliesItsResultAsTheUninterruptedModelDoes()
+    {
+        // The drift refit fits the rows after the alarm only; a silo that restarts while it runs must judge and adopt its
+        // result on the same rows (the first fitted row is in the state since version 4).
+        var definition = new ModelDefinition { Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = 4 };
+        var calm = GaussianHmm.Create([1.0], [1.0], [0.0], [0.25], 1, 1, CovarianceType.Full);
+        var stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
+        var core = new ModelCore(definition, 1);
+        Feed(core, calm.Sample(20_000, 4));
+        Feed(core, stormy.Sample(1_000, 5), runRefits: false);
+        Assert.True(core.RefitInFlight);
+        var job = core.ResumeRefit()!;
+        var parameters = RefitCodec.Run(job, default);
+
+        var restored = ModelCore.Restore(definition, core.Save());
+        var resumed = restored.ResumeRefit()!;
+        var a = core.Apply(Result(1, job.Sequence, parameters, T0), "m").Events!.Single();
+        var b = restored.Apply(Result(1, resumed.Sequence, parameters, T0), "m").Events!.Single();
+
+        Assert.Equal(job.Window.Values.ToArray(), resumed.Window.Values.ToArray());
+        Assert.Equal(ModelEventType.RefitAdopted, a.Type);
+        Assert.Equal((a.Type, a.Before, a.After, a.Message), (b.Type, b.Before, b.After, b.Message));
+        Assert.Equal(core.Save(), restored.Save());
+    }
+
     [Fact]
     public void Apply_HmmMeansJump_DriftEventThenARefitJudgedOnPostChangeRows()
     {
@@ -637,15 +694,16 @@ public sealed class ModelCoreRefitTests
         var core = new ModelCore(definition, 1);
         Feed(core, truth.Sample(3_000, 12));
         var state = core.Save();
-        Assert.Equal(3, state[0]);
-        state[0] = 2; // the layout is unchanged; only what the stored detector learned differs
+        Assert.Equal(4, state[0]);
+        state = state[..^sizeof(long)]; // version 4 appended the drift refit's first fitted observation
+        state[0] = 2; // the layout is otherwise unchanged; only what the stored detector learned differs
 
         var restored = ModelCore.Restore(definition, state);
 
         Assert.Equal(core.Observations, restored.Observations);
         Assert.Equal(core.Hmm!.Model!.Transitions.ToArray(), restored.Hmm!.Model!.Transitions.ToArray());
         Assert.Equal(core.Health.Drifts, restored.Health.Drifts);
-        Assert.NotEqual(core.Save(), restored.Save()); // the version-3 state carries its detector; the restored one starts afresh
+        Assert.NotEqual(core.Save(), restored.Save()); // the version-4 state carries its detector; the restored one starts afresh
     }
 
     private static ModelDefinition TwoColumnHmm(int window) => new()

@@ -121,8 +121,8 @@ public sealed class HmmStateKeepingTests
     public void Keep_WindowShowsANewRegime_NullSoTheCandidateIsJudgedAsItIs()
     {
         // The window shows regime 0 and a new regime at (3, −3), which state 0 explains best of the three; its fit split the
-        // new one in two. States 1 and 2 are absent, and making room for both would merge regime 0 with the new one: nothing
-        // is kept.
+        // new one in two. States 1 and 2 are absent, and state 0's rows are half foreign to it (3 nats per column more
+        // surprising than its own on average); making room would merge distinct regimes: nothing is kept.
         var moved = GaussianHmm.Create([0.5, 0.5], [0.99, 0.01, 0.01, 0.99], [0, 0, 3, -3], [1, 0.3, 0.3, 1, 1, 0, 0, 1], 2, 2, CovarianceType.Full);
         var rows = moved.Sample(4_000, 4);
         var candidate = GaussianHmm.Create(
@@ -130,7 +130,32 @@ public sealed class HmmStateKeepingTests
             [0, 0, 3.5, -3, 2.5, -3], [1, 0.3, 0.3, 1, 0.25, 0, 0, 1, 0.25, 0, 0, 1], 3, 2, CovarianceType.Full);
         var absent = HmmStateKeeping.Absent(ThreeRegimes, rows);
 
-        Assert.Equal([1, 2], absent);
+        Assert.Equal([0, 1, 2], absent);
         Assert.Null(HmmStateKeeping.Keep(ThreeRegimes, candidate, rows, absent, maxCostPerWeight: 0.5));
+    }
+
+    [Fact]
+    public void Keep_TwoCopiesOfOneRegimeAndANewRegime_CopiesMergeAndTheNewRegimeTakesTheFreedLabel()
+    {
+        // A warm-up that saw only calm rows leaves two copies of calm, switching at random. Then a volatile regime arrives and
+        // the refit's two states split it. Both copies are foreign to these rows (a calm state scores volatile rows about 23
+        // nats more surprising than its own): they merge into one kept calm state, the halves into one volatile state, and
+        // the two switch rarely (once per the rows fitted), where the copies' transitions said 0.5.
+        var copies = GaussianHmm.Create([0.5, 0.5], [0.5, 0.5, 0.5, 0.5], [0.0, 0.01], [0.25, 0.26], 2, 1, CovarianceType.Full);
+        var stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
+        var rows = stormy.Sample(200, 5);
+        var halves = GaussianHmm.Create([0.5, 0.5], [0.7, 0.3, 0.3, 0.7], [0.0, 0.0], [6.0, 12.0], 2, 1, CovarianceType.Full);
+        var absent = HmmStateKeeping.Absent(copies, rows);
+
+        var kept = HmmStateKeeping.Keep(copies, halves, rows, absent, maxCostPerWeight: 0.5);
+
+        Assert.Equal([0, 1], absent);
+        Assert.NotNull(kept);
+        var variances = kept.Covariances.ToArray();
+        var wide = variances[0] > variances[1] ? 0 : 1;
+        Assert.InRange(variances[1 - wide], 0.25, 0.26);
+        Assert.InRange(variances[wide], 8.0, 10.0);
+        Assert.Equal(1 - (1.0 / 200), kept.Transitions[((1 - wide) * 2) + (1 - wide)], 1e-9);
+        Assert.True(kept.Transitions[(wide * 2) + wide] > 0.99, $"the volatile state stays with {kept.Transitions[(wide * 2) + wide]}");
     }
 }
