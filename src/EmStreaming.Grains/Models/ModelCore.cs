@@ -643,7 +643,7 @@ internal sealed partial class ModelCore
 
             // Kept states first: a fit of K states on rows that show fewer regimes may leave a state empty, which the merge
             // then absorbs at no cost; the kept states hold none of these rows by construction and are not checked.
-            var absent = HmmStateKeeping.Absent(current, rows);
+            var absent = HmmStateKeeping.Absent(current, rows, hmmCandidate);
             if (absent.Count > 0 && HmmStateKeeping.Keep(current, hmmCandidate, rows, absent, MaxSplitMergeCost) is { } combined)
             {
                 hmmCandidate = combined;

@@ -109,21 +109,37 @@ internal static class HmmStateKeeping
     }
 
     /// <summary>
-    /// A state's rows are this many nats per observed column more surprising, on average, than its own rows would be: they
-    /// are not its regime's (a row of its own has a surprise of 0 on average; rows of a regime twice as wide, ½ per column;
-    /// rows 2 σ away in every column, 2).
+    /// A state's rows are foreign to it when their mean surprise per observed column (½(m² − d) per row, 0 on average for
+    /// the state's own rows) is above this: about as far off as rows 2 σ from its mean in every column, or rows of a regime
+    /// five times as wide.
     /// </summary>
     public const double ForeignSurprise = 2.0;
 
     /// <summary>
+    /// ... or below this: rows of a regime five times narrower than the state (½(r − 1) for a variance ratio r; −½ is the
+    /// least it can be). A wide state's rows are not surprising when a calm regime it does not model sits inside it: the
+    /// drift refit on calm rows after a volatile warm-up replaced both copies of the volatile state otherwise.
+    /// </summary>
+    public const double NarrowSurprise = -0.4;
+
+    /// <summary>
     /// The states of <paramref name="current"/> whose regimes <paramref name="rows"/> do not show: each of some long-run
     /// weight (stationary share at least 10⁻³) that takes less than a twentieth of it of the rows' smoothed state
-    /// probabilities, and each whose rows (weighted by those probabilities) are on average more than
-    /// <see cref="ForeignSurprise"/> nats per observed column more surprising than its own (−log N_k(x) less the state's
-    /// entropy over the observed entries): a regime never seen before lands on the nearest states, which then do not explain
-    /// it. Empty when the rows cannot be scored (a density underflows).
+    /// probabilities, and each whose rows (weighted by those probabilities) are foreign to it: on average more surprising
+    /// than <see cref="ForeignSurprise"/> or less than <see cref="NarrowSurprise"/> nats per observed column (surprise:
+    /// −log N_k(x) less the state's entropy over the observed entries). A regime never seen before lands on the nearest
+    /// states, which then do not explain it. Empty when the rows cannot be scored (a density underflows).
     /// </summary>
-    public static List<int> Absent(GaussianHmm current, DataMatrix rows)
+    public static List<int> Absent(GaussianHmm current, DataMatrix rows) => Absent(current, rows, null);
+
+    /// <summary>
+    /// As <see cref="Absent(GaussianHmm, DataMatrix)"/>, and with a <paramref name="candidate"/> fitted on the rows, also each
+    /// state that is no candidate state's nearest (Bhattacharyya distance) among those holding a share of the rows: the rows
+    /// showed its regime to the fit nowhere. A current model whose transitions are poor (switching at random, as after a
+    /// warm-up that saw one regime) smears the rows over all its states, so shares alone missed a calm state the volatile
+    /// rows after an alarm did not show, and the refit replaced it by a second copy of the volatile one.
+    /// </summary>
+    public static List<int> Absent(GaussianHmm current, DataMatrix rows, GaussianHmm? candidate)
     {
         var absent = new List<int>();
         var k = current.States;
@@ -167,11 +183,13 @@ internal static class HmmStateKeeping
             }
         }
 
+        var claimed = candidate is null ? null : Claimed(current, candidate, rows);
         var stationary = Stationary(current.Transitions, k);
         for (var j = 0; j < k; j++)
         {
-            var unseen = stationary[j] >= 1e-3 && share[j] / n < stationary[j] / 20;
-            var foreign = observed[j] > 0 && surprise[j] / observed[j] > ForeignSurprise;
+            var unseen = (stationary[j] >= 1e-3 && share[j] / n < stationary[j] / 20) || claimed?[j] == false;
+            var perColumn = observed[j] > 0 ? surprise[j] / observed[j] : 0.0;
+            var foreign = perColumn > ForeignSurprise || perColumn < NarrowSurprise;
             if (unseen || foreign)
             {
                 absent.Add(j);
@@ -179,6 +197,66 @@ internal static class HmmStateKeeping
         }
 
         return absent;
+    }
+
+    /// <summary>For each current state, whether it is the nearest current state of some candidate state holding at least a 20K-th of the rows.</summary>
+    private static bool[] Claimed(GaussianHmm current, GaussianHmm candidate, DataMatrix rows)
+    {
+        int k = current.States, d = current.Dimension;
+        var claimed = new bool[k];
+        if (candidate.States != k || candidate.Dimension != d)
+        {
+            Array.Fill(claimed, true);
+            return claimed;
+        }
+
+        var share = Occupancy(candidate, rows);
+        var a = new double[k][];
+        var logDetA = new double[k];
+        var factor = new double[d * d];
+        var scratch = new double[(d * d) + d];
+        for (var j = 0; j < k; j++)
+        {
+            a[j] = current.FullCovariance(j);
+            logDetA[j] = LogDeterminant(a[j], d, factor);
+        }
+
+        for (var u = 0; u < k; u++)
+        {
+            if (!(share[u] >= 1.0 / (20 * k)))
+            {
+                continue;
+            }
+
+            var b = candidate.FullCovariance(u);
+            var logDetB = LogDeterminant(b, d, factor);
+            var (nearest, best) = (-1, double.PositiveInfinity);
+            for (var j = 0; j < k; j++)
+            {
+                var distance = LabelMatching.Bhattacharyya(current.Means.Slice(j * d, d), a[j], logDetA[j], candidate.Means.Slice(u * d, d), b, logDetB, d, scratch);
+                if (distance < best)
+                {
+                    (nearest, best) = (j, distance);
+                }
+            }
+
+            if (nearest < 0)
+            {
+                // Nothing factors: no state can be said to be unclaimed.
+                Array.Fill(claimed, true);
+                return claimed;
+            }
+
+            claimed[nearest] = true;
+        }
+
+        return claimed;
+    }
+
+    private static double LogDeterminant(double[] covariance, int d, double[] factor)
+    {
+        covariance.CopyTo(factor, 0);
+        return Linear.Cholesky.TryFactor(factor, d) ? Linear.Cholesky.LogDeterminant(factor, d) : double.NaN;
     }
 
     /// <summary>

@@ -158,4 +158,34 @@ public sealed class HmmStateKeepingTests
         Assert.Equal(1 - (1.0 / 200), kept.Transitions[((1 - wide) * 2) + (1 - wide)], 1e-9);
         Assert.True(kept.Transitions[(wide * 2) + wide] > 0.99, $"the volatile state stays with {kept.Transitions[(wide * 2) + wide]}");
     }
+
+    [Fact]
+    public void Absent_StatesSwitchingAtRandom_TheStateNoCandidateStateIsNearestToIsAbsent()
+    {
+        // A model whose warm-up saw volatile rows only, then learned a calm state online, switching at random (0.5). The
+        // volatile rows after an alarm spread over both states, so by shares neither is absent; the refit's two states both
+        // sit on the volatile regime, nearest to state 1: state 0 (calm) is absent, and the refit keeps it.
+        var current = GaussianHmm.Create([0.5, 0.5], [0.53, 0.47, 0.35, 0.65], [0.0, 0.0], [0.4, 6.85], 2, 1, CovarianceType.Full);
+        var stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
+        var rows = stormy.Sample(233, 6);
+        var halves = GaussianHmm.Create([0.5, 0.5], [0.39, 0.61, 0.53, 0.47], [0.0, 0.0], [5.4, 5.8], 2, 1, CovarianceType.Full);
+
+        Assert.Empty(HmmStateKeeping.Absent(current, rows));
+        Assert.Equal([0], HmmStateKeeping.Absent(current, rows, halves));
+        var kept = HmmStateKeeping.Keep(current, halves, rows, [0], maxCostPerWeight: 0.5)!;
+        Assert.Equal(0.4, kept.Covariances[0], 1e-12);
+        Assert.InRange(kept.Covariances[1], 5.4, 5.8);
+    }
+
+    [Fact]
+    public void Absent_RowsMuchNarrowerThanTheState_AreForeignToIt()
+    {
+        // Two copies of a volatile state (sd 3) and calm rows (sd 0.5) inside both: 0.486 nats per column less surprising
+        // than the states' own rows, a regime 36 times narrower.
+        var copies = GaussianHmm.Create([0.5, 0.5], [0.5, 0.5, 0.5, 0.5], [0.0, 0.01], [9.0, 9.5], 2, 1, CovarianceType.Full);
+        var calm = GaussianHmm.Create([1.0], [1.0], [0.0], [0.25], 1, 1, CovarianceType.Full);
+
+        Assert.Equal([0, 1], HmmStateKeeping.Absent(copies, calm.Sample(300, 7)));
+        Assert.Empty(HmmStateKeeping.Absent(copies, GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full).Sample(300, 8)));
+    }
 }
