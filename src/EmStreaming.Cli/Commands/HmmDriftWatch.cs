@@ -13,6 +13,8 @@ namespace EmStreaming.Cli.Commands;
 /// refit is adopted (<see cref="OnlineGaussianHmm.Adopt"/>, which keeps the step-size position) only when it is not
 /// degenerate and explains the newest fifth, held out as one stretch of the sequence, better by
 /// <see cref="AdoptionMargin"/> nats/row. After a false alarm the current parameters, backed by far more rows, win and stay.
+/// The states whose regimes those rows do not show are kept as they were (<see cref="HmmStateKeeping"/>, as the service's
+/// refits do; docs/models-stay-right.md §20).
 /// </summary>
 /// <remarks>Deterministic: the refits are seeded from the seed and the alarm count, and the whole watch round-trips through the state file.</remarks>
 internal sealed class HmmDriftWatch
@@ -107,17 +109,28 @@ internal sealed class HmmDriftWatch
         try
         {
             // Each fit on its own (FitCandidates): EM from the model at the old place can fail after a far jump (1e10 σ did).
-            var candidate = FitCandidates.Run(() => GaussianHmmEM.Fit(fitData, options), () => GaussianHmmEM.Fit(fitData, options with { WarmStart = current }))
+            // The states whose regimes the post-change rows do not show are kept (HmmStateKeeping, as the service's refits
+            // do): a fit of K states on rows of one regime split it, and the other regimes were forgotten.
+            var (candidate, kept) = FitCandidates.Run(() => GaussianHmmEM.Fit(fitData, options), () => GaussianHmmEM.Fit(fitData, options with { WarmStart = current }))
                 .Results
-                .Where(f => Degeneracy.Check(f.Model, fitData) is null)
-                .OrderByDescending(f => f.MeanLogLikelihood)
-                .FirstOrDefault()?.Model;
+                .Select(f => KeepAbsent(current, f, fitData))
+                .Where(c => Degeneracy.Check(c.Model, fitData, c.Kept) is null)
+                .OrderByDescending(c => c.Fit.MeanLogLikelihood)
+                .Select(c => (c.Model, c.Kept))
+                .FirstOrDefault();
             if (candidate is null || !(candidate.Score(held) > current.Score(held) + AdoptionMargin))
             {
                 return;
             }
 
-            hmm.Adopt(candidate, new DataMatrix(all, n, d));
+            if (kept is not null)
+            {
+                hmm.AdoptParameters(candidate, new DataMatrix(all, n, d));
+            }
+            else
+            {
+                hmm.Adopt(candidate, new DataMatrix(all, n, d));
+            }
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException)
         {
@@ -126,6 +139,14 @@ internal sealed class HmmDriftWatch
         }
 
         Refits++;
+    }
+
+    private static (HmmFitResult Fit, GaussianHmm Model, List<int>? Kept) KeepAbsent(GaussianHmm current, HmmFitResult fit, DataMatrix rows)
+    {
+        var absent = HmmStateKeeping.Absent(current, rows, fit.Model);
+        return absent.Count > 0 && HmmStateKeeping.Keep(current, fit.Model, rows, absent, HmmStateKeeping.MaxMergeCost) is { } combined
+            ? (fit, combined, absent)
+            : (fit, fit.Model, null);
     }
 
     /// <summary>The estimator's state followed by the watch's, for --save-state.</summary>

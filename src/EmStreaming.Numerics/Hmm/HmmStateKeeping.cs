@@ -12,6 +12,12 @@ namespace EmStreaming.Numerics.Hmm;
 internal static class HmmStateKeeping
 {
     /// <summary>
+    /// The most a merge that makes room for kept states may cost (Runnalls' bound, nats per unit of merged weight): two halves
+    /// of one regime merge for far less, two distinct regimes for more (the service's GMM refits use the same bound).
+    /// </summary>
+    public const double MaxMergeCost = 0.5;
+
+    /// <summary>
     /// The stationary distribution of the model's chain (π = πA), by squaring the transition matrix until its rows agree
     /// (2⁶⁰ steps at most, so a chain that stays 10⁻¹² per row in a state converges too). For a chain that is not irreducible
     /// the rows' mean: each state gets the share of the time it keeps from a uniform start.

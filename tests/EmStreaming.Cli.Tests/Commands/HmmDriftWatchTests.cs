@@ -68,4 +68,26 @@ public sealed class HmmDriftWatchTests
         var gap = truth.Score(plain) - hmm.Model!.Score(test);
         Assert.True(gap < 0.1, $"{gap:F3} nats/row from the truth at the new place (drifts {watch.Drifts}, refits {watch.Refits})");
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Observe_VolatileRegimeWidensAndStays_TheRefitKeepsTheCalmRegime(int seed)
+    {
+        // A calm (sd 0.5) / volatile (sd 3) stream, then the volatile regime doubles its spread and stays for 3,000 rows. The
+        // refit after the alarm fits rows of that regime only: two states on it, and the calm regime was forgotten. It keeps
+        // the calm state now (HmmStateKeeping).
+        var truth = GaussianHmm.Create([0.5, 0.5], [0.995, 0.005, 0.005, 0.995], [0.0, 0.0], [0.25, 9.0], 2, 1, CovarianceType.Full);
+        var wider = GaussianHmm.Create([1.0], [1.0], [0.0], [36.0], 1, 1, CovarianceType.Full);
+        var hmm = new OnlineGaussianHmm(new OnlineHmmOptions { States = 2, BufferFit = new HmmFitOptions { States = 2, Seed = (ulong)seed } }, 1);
+        var watch = new HmmDriftWatch((ulong)seed);
+
+        Stream(hmm, watch, truth.Sample(10_000, (ulong)seed), wider.Sample(3_000, (ulong)seed + 7));
+
+        Assert.True(watch.Refits >= 1, $"drifts {watch.Drifts}, refits {watch.Refits}");
+        var variances = hmm.Model!.Covariances.ToArray().Order().ToArray();
+        Assert.InRange(variances[0], 0.2, 0.3);
+        Assert.InRange(variances[1], 28.0, 44.0);
+    }
 }
