@@ -499,7 +499,8 @@ internal sealed partial class ModelCore
         {
             // The rows after the alarm, less the newest, which judge it. A fit of the whole window (nearly all of it from
             // before the change) could not explain a regime that moved: after all three levels of a three-regime stream
-            // jumped by 5 σ its candidate was adopted at −7.7 nats/row where the truth scores −2.6, and nothing mended it.
+            // jumped by 5 σ its candidate was adopted at −6.1 to −7.7 nats/row where the truth scores about −2.6, and nothing
+            // mended it.
             // The states whose regimes these rows do not show are kept (HmmStateKeeping).
             _refitFitStart = alarm;
             _refitFitEnd = Observations - DriftHeldOut;
