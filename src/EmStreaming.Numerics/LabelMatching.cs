@@ -302,7 +302,8 @@ public static class LabelMatching
         return MinimumCostAssignment(cost, k);
     }
 
-    private static double LogDeterminant(double[] covariance, int d, double[] factor)
+    /// <summary>ln|Σ| of a d×d covariance through <paramref name="factor"/> (d² scratch); NaN when it is not positive definite.</summary>
+    internal static double LogDeterminant(double[] covariance, int d, double[] factor)
     {
         covariance.CopyTo(factor, 0);
         return Cholesky.TryFactor(factor, d) ? Cholesky.LogDeterminant(factor, d) : double.NaN;

@@ -113,10 +113,10 @@ internal sealed class HmmDriftWatch
             // do): a fit of K states on rows of one regime split it, and the other regimes were forgotten.
             var (candidate, kept) = FitCandidates.Run(() => GaussianHmmEM.Fit(fitData, options), () => GaussianHmmEM.Fit(fitData, options with { WarmStart = current }))
                 .Results
-                .Select(f => KeepAbsent(current, f, fitData))
-                .Where(c => Degeneracy.Check(c.Model, fitData, c.Kept) is null)
+                .Select(f => (Fit: f, Keep: HmmStateKeeping.KeepAbsent(current, f.Model, fitData)))
+                .Where(c => Degeneracy.Check(c.Keep.Model, fitData, c.Keep.Kept) is null)
                 .OrderByDescending(c => c.Fit.MeanLogLikelihood)
-                .Select(c => (c.Model, c.Kept))
+                .Select(c => c.Keep)
                 .FirstOrDefault();
             if (candidate is null || !(candidate.Score(held) > current.Score(held) + AdoptionMargin))
             {
@@ -139,14 +139,6 @@ internal sealed class HmmDriftWatch
         }
 
         Refits++;
-    }
-
-    private static (HmmFitResult Fit, GaussianHmm Model, List<int>? Kept) KeepAbsent(GaussianHmm current, HmmFitResult fit, DataMatrix rows)
-    {
-        var absent = HmmStateKeeping.Absent(current, rows, fit.Model);
-        return absent.Count > 0 && HmmStateKeeping.Keep(current, fit.Model, rows, absent, HmmStateKeeping.MaxMergeCost) is { } combined
-            ? (fit, combined, absent)
-            : (fit, fit.Model, null);
     }
 
     /// <summary>The estimator's state followed by the watch's, for --save-state.</summary>

@@ -525,9 +525,7 @@ internal sealed partial class ModelCore
     {
         get
         {
-            int k = Definition.Components, d = Definition.Dimension;
-            var covariance = Definition.Covariance == CovarianceType.Full ? d * (d + 1) / 2 : d;
-            var free = (k * (k - 1)) + (k - 1) + (k * (d + covariance));
+            var free = _hmm?.Model?.ParameterCount ?? 0;
             return Math.Max(DriftHeldOut, Math.Min(10 * free, Definition.Refit.Window - DriftHeldOut));
         }
     }
@@ -644,12 +642,7 @@ internal sealed partial class ModelCore
 
             // Kept states first: a fit of K states on rows that show fewer regimes may leave a state empty, which the merge
             // then absorbs at no cost; the kept states hold none of these rows by construction and are not checked.
-            var absent = HmmStateKeeping.Absent(current, rows, hmmCandidate);
-            if (absent.Count > 0 && HmmStateKeeping.Keep(current, hmmCandidate, rows, absent, MaxSplitMergeCost) is { } combined)
-            {
-                hmmCandidate = combined;
-                kept = absent;
-            }
+            (hmmCandidate, kept) = HmmStateKeeping.KeepAbsent(current, hmmCandidate, rows);
 
             degenerate = Degeneracy.Check(hmmCandidate, rows, kept);
 
@@ -753,18 +746,11 @@ internal sealed partial class ModelCore
     }
 
     /// <summary>
-    /// The most the candidate's merges may cost to make room for the absent components (Runnalls' bound, nats per unit of
-    /// merged weight): two halves of one mode merge for far less, two distinct modes for more. When a component is absent
-    /// because its mode moved (the window shows it elsewhere), the candidate has no halves to merge, and it is adopted as it is.
-    /// </summary>
-    private const double MaxSplitMergeCost = 0.5;
-
-    /// <summary>
     /// The refit for what the window shows and the <paramref name="absent"/> components as they are: the candidate's K
     /// components (sharing the weight the absent ones do not hold) are reduced to K − |absent| by Runnalls' merging
     /// (<see cref="MixtureReduction"/>: a refit of a window that shows fewer modes than K splits some of them, and those
     /// halves merge first), and the absent ones keep their weights, means and covariances. Null for a tied covariance, or when
-    /// making room would merge distinct modes (<see cref="MaxSplitMergeCost"/>): the candidate is then judged as it is.
+    /// making room would merge distinct modes (<see cref="MixtureReduction.MaxSplitMergeCost"/>): the candidate is then judged as it is.
     /// </summary>
     private GaussianMixture? KeepAbsent(GaussianMixture current, GaussianMixture candidate, List<int> absent)
     {
@@ -786,7 +772,7 @@ internal sealed partial class ModelCore
             pool.Set(k + a, current, absent[a], current.Weights[absent[a]], MixtureReduction.Role.Locked);
         }
 
-        return pool.ReduceTo(k, candidate.CovarianceType, MaxSplitMergeCost);
+        return pool.ReduceTo(k, candidate.CovarianceType, MixtureReduction.MaxSplitMergeCost);
     }
 
     /// <summary>

@@ -12,6 +12,14 @@ namespace EmStreaming.Numerics.Gmm;
 /// </summary>
 internal static class MixtureReduction
 {
+    /// <summary>
+    /// The most merges may cost to make room for kept components or states (Runnalls' bound, nats per unit of merged weight):
+    /// two halves of one mode or regime that a refit split merge for far less, two distinct ones for more. When a component
+    /// is absent because its mode moved (the rows show it elsewhere), the refit has no halves to merge and is taken as it is.
+    /// Used by the service's GMM and HMM refits and the CLI's HMM drift refit.
+    /// </summary>
+    public const double MaxSplitMergeCost = 0.5;
+
     /// <summary>What a component may merge with.</summary>
     public enum Role
     {

@@ -12,12 +12,6 @@ namespace EmStreaming.Numerics.Hmm;
 internal static class HmmStateKeeping
 {
     /// <summary>
-    /// The most a merge that makes room for kept states may cost (Runnalls' bound, nats per unit of merged weight): two halves
-    /// of one regime merge for far less, two distinct regimes for more (the service's GMM refits use the same bound).
-    /// </summary>
-    public const double MaxMergeCost = 0.5;
-
-    /// <summary>
     /// The stationary distribution of the model's chain (π = πA), by squaring the transition matrix until its rows agree
     /// (2⁶⁰ steps at most, so a chain that stays 10⁻¹² per row in a state converges too). For a chain that is not irreducible
     /// the rows' mean: each state gets the share of the time it keeps from a uniform start.
@@ -145,7 +139,40 @@ internal static class HmmStateKeeping
     /// warm-up that saw one regime) smears the rows over all its states, so shares alone missed a calm state the volatile
     /// rows after an alarm did not show, and the refit replaced it by a second copy of the volatile one.
     /// </summary>
-    public static List<int> Absent(GaussianHmm current, DataMatrix rows, GaussianHmm? candidate)
+    public static List<int> Absent(GaussianHmm current, DataMatrix rows, GaussianHmm? candidate) =>
+        Absent(current, rows, candidate, candidate is null ? null : TryOccupancy(candidate, rows));
+
+    /// <summary>
+    /// The refit for what <paramref name="rows"/> show with the states they do not show kept
+    /// (<see cref="Absent(GaussianHmm, DataMatrix, GaussianHmm)"/>, then
+    /// <see cref="Keep(GaussianHmm, GaussianHmm, DataMatrix, IReadOnlyList{int}, double)"/> at
+    /// <see cref="MixtureReduction.MaxSplitMergeCost"/>), and the kept states; the candidate as it is, and null, when none is
+    /// absent or none can be kept. The candidate's share of the rows is computed once for both.
+    /// </summary>
+    public static (GaussianHmm Model, List<int>? Kept) KeepAbsent(GaussianHmm current, GaussianHmm candidate, DataMatrix rows)
+    {
+        var share = TryOccupancy(candidate, rows);
+        var absent = Absent(current, rows, candidate, share);
+        return absent.Count > 0 && share is not null
+            && Keep(current, candidate, share, rows.Rows, absent, MixtureReduction.MaxSplitMergeCost) is { } combined
+            ? (combined, absent)
+            : (candidate, null);
+    }
+
+    /// <summary><see cref="Occupancy"/>, or null when the rows cannot be scored (a density underflows) or do not fit the model.</summary>
+    private static double[]? TryOccupancy(GaussianHmm model, DataMatrix rows)
+    {
+        try
+        {
+            return Occupancy(model, rows);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private static List<int> Absent(GaussianHmm current, DataMatrix rows, GaussianHmm? candidate, double[]? candidateShare)
     {
         var absent = new List<int>();
         var k = current.States;
@@ -189,7 +216,7 @@ internal static class HmmStateKeeping
             }
         }
 
-        var claimed = candidate is null ? null : Claimed(current, candidate, rows);
+        var claimed = candidate is null || candidateShare is null ? null : Claimed(current, candidate, candidateShare);
         var stationary = Stationary(current.Transitions, k);
         for (var j = 0; j < k; j++)
         {
@@ -206,7 +233,7 @@ internal static class HmmStateKeeping
     }
 
     /// <summary>For each current state, whether it is the nearest current state of some candidate state holding at least a 20K-th of the rows.</summary>
-    private static bool[] Claimed(GaussianHmm current, GaussianHmm candidate, DataMatrix rows)
+    private static bool[] Claimed(GaussianHmm current, GaussianHmm candidate, double[] share)
     {
         int k = current.States, d = current.Dimension;
         var claimed = new bool[k];
@@ -216,7 +243,6 @@ internal static class HmmStateKeeping
             return claimed;
         }
 
-        var share = Occupancy(candidate, rows);
         var a = new double[k][];
         var logDetA = new double[k];
         var factor = new double[d * d];
@@ -224,7 +250,7 @@ internal static class HmmStateKeeping
         for (var j = 0; j < k; j++)
         {
             a[j] = current.FullCovariance(j);
-            logDetA[j] = LogDeterminant(a[j], d, factor);
+            logDetA[j] = LabelMatching.LogDeterminant(a[j], d, factor);
         }
 
         for (var u = 0; u < k; u++)
@@ -235,7 +261,7 @@ internal static class HmmStateKeeping
             }
 
             var b = candidate.FullCovariance(u);
-            var logDetB = LogDeterminant(b, d, factor);
+            var logDetB = LabelMatching.LogDeterminant(b, d, factor);
             var (nearest, best) = (-1, double.PositiveInfinity);
             for (var j = 0; j < k; j++)
             {
@@ -259,12 +285,6 @@ internal static class HmmStateKeeping
         return claimed;
     }
 
-    private static double LogDeterminant(double[] covariance, int d, double[] factor)
-    {
-        covariance.CopyTo(factor, 0);
-        return Linear.Cholesky.TryFactor(factor, d) ? Linear.Cholesky.LogDeterminant(factor, d) : double.NaN;
-    }
-
     /// <summary>
     /// The candidate for what <paramref name="fitted"/> shows and the <paramref name="kept"/> states of
     /// <paramref name="current"/> as they are, under the current model's labels; null when making room would merge distinct
@@ -284,21 +304,15 @@ internal static class HmmStateKeeping
     /// targets), and into a label whose current state is kept elsewhere or was absorbed, one over the rows fitted.</item>
     /// </list>
     /// </summary>
-    public static GaussianHmm? Keep(GaussianHmm current, GaussianHmm candidate, DataMatrix fitted, IReadOnlyList<int> kept, double maxCostPerWeight)
+    public static GaussianHmm? Keep(GaussianHmm current, GaussianHmm candidate, DataMatrix fitted, IReadOnlyList<int> kept, double maxCostPerWeight) =>
+        TryOccupancy(candidate, fitted) is { } share ? Keep(current, candidate, share, fitted.Rows, kept, maxCostPerWeight) : null;
+
+    /// <summary><see cref="Keep(GaussianHmm, GaussianHmm, DataMatrix, IReadOnlyList{int}, double)"/> with the candidate's <paramref name="share"/> of the <paramref name="rowsFitted"/> rows.</summary>
+    private static GaussianHmm? Keep(GaussianHmm current, GaussianHmm candidate, double[] share, int rowsFitted, IReadOnlyList<int> kept, double maxCostPerWeight)
     {
         int k = current.States, d = current.Dimension, m = kept.Count;
         var type = current.CovarianceType;
         if (m == 0 || m > k || candidate.States != k || candidate.Dimension != d || candidate.CovarianceType != type)
-        {
-            return null;
-        }
-
-        double[] share;
-        try
-        {
-            share = Occupancy(candidate, fitted);
-        }
-        catch (InvalidOperationException)
         {
             return null;
         }
@@ -371,7 +385,7 @@ internal static class HmmStateKeeping
             showed[label] = !kept.Contains(label);
         }
 
-        var rare = 1.0 / Math.Max(fitted.Rows, 1);
+        var rare = 1.0 / Math.Max(rowsFitted, 1);
         var block = type == CovarianceType.Full ? d * d : d;
         var start = new double[k];
         var transitions = new double[k * k];
