@@ -397,6 +397,18 @@ public sealed class ModelCoreRefitTests
         }
     }
 
+    /// <summary>One calm regime (sd 0.5) alone, and one volatile (sd 3): runs of a single regime.</summary>
+    private static readonly GaussianHmm Calm = GaussianHmm.Create([1.0], [1.0], [0.0], [0.25], 1, 1, CovarianceType.Full);
+
+    private static readonly GaussianHmm Stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
+
+    /// <summary>An HMM refitted on a window of 5,000 rows every 5,000 rows.</summary>
+    private static ModelDefinition RefitEvery5000(int dimension, int states, int seed) => new()
+    {
+        Kind = ModelKind.Hmm, Dimension = dimension, Components = states, Seed = (ulong)seed,
+        Refit = new RefitPolicy { Window = 5_000, EveryObservations = 5_000, Restarts = 2 },
+    };
+
     /// <summary>
     /// A market calm for longer than the refit window: the window's rows are all calm. A refit of two states on them split the
     /// calm regime in two, scored a little better on held-out rows of the same window, was adopted, and the model forgot the
@@ -410,19 +422,13 @@ public sealed class ModelCoreRefitTests
     [InlineData(3)]
     public void Apply_RegimesLastLongerThanTheWindow_RefitKeepsTheRegimeTheWindowDoesNotShow(int seed)
     {
-        var definition = new ModelDefinition
-        {
-            Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = (ulong)seed,
-            Refit = new RefitPolicy { Window = 5_000, EveryObservations = 5_000, Restarts = 2 },
-        };
+        var definition = RefitEvery5000(1, 2, seed);
         var truth = GaussianHmm.Create([0.5, 0.5], [0.995, 0.005, 0.005, 0.995], [0.0, 0.0], [0.25, 9.0], 2, 1, CovarianceType.Full);
-        var calm = GaussianHmm.Create([1.0], [1.0], [0.0], [0.25], 1, 1, CovarianceType.Full);
-        var stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
         var core = new ModelCore(definition, 1);
         Feed(core, truth.Sample(20_000, (ulong)seed));
 
         // 12,000 calm rows: the refits at 25,000 and 30,000 see calm windows only.
-        var events = Feed(core, calm.Sample(12_000, (ulong)seed + 10));
+        var events = Feed(core, Calm.Sample(12_000, (ulong)seed + 10));
 
         var refits = events.Where(e => e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected).ToList();
         Assert.Equal(2, refits.Count);
@@ -436,7 +442,7 @@ public sealed class ModelCoreRefitTests
         Assert.InRange(variances[1 - volatileState], 0.2, 0.3);
 
         // The volatile regime returns: the filter moves to its state.
-        Feed(core, stormy.Sample(300, (ulong)seed + 20));
+        Feed(core, Stormy.Sample(300, (ulong)seed + 20));
         Assert.Equal(volatileState, core.Regime);
     }
 
@@ -452,11 +458,7 @@ public sealed class ModelCoreRefitTests
     [InlineData(9)]
     public void Apply_TwoOfThreeRegimesForLongerThanTheWindow_RefitKeepsTheThirdWithItsTransitions(int seed)
     {
-        var definition = new ModelDefinition
-        {
-            Kind = ModelKind.Hmm, Dimension = 2, Components = 3, Seed = (ulong)seed,
-            Refit = new RefitPolicy { Window = 5_000, EveryObservations = 5_000, Restarts = 2 },
-        };
+        var definition = RefitEvery5000(2, 3, seed);
         double[] means = [0, 0, 3, 3, -3, 2];
         double[] covariances = [1, 0.3, 0.3, 1, 0.5, 0, 0, 0.5, 2, -0.5, -0.5, 1];
         var truth = GaussianHmm.Create(
@@ -492,12 +494,10 @@ public sealed class ModelCoreRefitTests
     public void Apply_RegimeNeverSeenBeforeArrives_TheDriftRefitLearnsIt(int seed)
     {
         var definition = new ModelDefinition { Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = (ulong)seed };
-        var calm = GaussianHmm.Create([1.0], [1.0], [0.0], [0.25], 1, 1, CovarianceType.Full);
-        var stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
         var core = new ModelCore(definition, 1);
-        Feed(core, calm.Sample(20_000, (ulong)seed));
+        Feed(core, Calm.Sample(20_000, (ulong)seed));
 
-        var events = Feed(core, stormy.Sample(2_000, (ulong)seed + 10));
+        var events = Feed(core, Stormy.Sample(2_000, (ulong)seed + 10));
 
         var drift = Assert.Single(events, e => e.Type == ModelEventType.Drift);
         var refit = Assert.Single(events, e => e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected);
@@ -547,11 +547,9 @@ public sealed class ModelCoreRefitTests
         // The drift refit fits the rows after the alarm only; a silo that restarts while it runs must judge and adopt its
         // result on the same rows (the first fitted row is in the state since version 4).
         var definition = new ModelDefinition { Kind = ModelKind.Hmm, Dimension = 1, Components = 2, Seed = 4 };
-        var calm = GaussianHmm.Create([1.0], [1.0], [0.0], [0.25], 1, 1, CovarianceType.Full);
-        var stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
         var core = new ModelCore(definition, 1);
-        Feed(core, calm.Sample(20_000, 4));
-        Feed(core, stormy.Sample(1_000, 5), runRefits: false);
+        Feed(core, Calm.Sample(20_000, 4));
+        Feed(core, Stormy.Sample(1_000, 5), runRefits: false);
         Assert.True(core.RefitInFlight);
         var job = core.ResumeRefit()!;
         var parameters = RefitCodec.Run(job, default);

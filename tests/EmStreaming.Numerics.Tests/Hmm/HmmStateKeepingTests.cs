@@ -72,6 +72,11 @@ public sealed class HmmStateKeepingTests
         Assert.Equal(0.2, pi[1], 1e-12);
     }
 
+    /// <summary>One calm regime (sd 0.5) alone, and one volatile (sd 3).</summary>
+    private static readonly GaussianHmm Calm = GaussianHmm.Create([1.0], [1.0], [0.0], [0.25], 1, 1, CovarianceType.Full);
+
+    private static readonly GaussianHmm Stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
+
     private static readonly GaussianHmm ThreeRegimes = GaussianHmm.Create(
         [0.2, 0.3, 0.5], [0.99, 0.006, 0.004, 0.005, 0.99, 0.005, 0.02, 0.01, 0.97],
         [0, 0, 3, 3, -3, 2], [1, 0.3, 0.3, 1, 0.5, 0, 0, 0.5, 2, -0.5, -0.5, 1], 3, 2, CovarianceType.Full);
@@ -142,8 +147,7 @@ public sealed class HmmStateKeepingTests
         // nats more surprising than its own): they merge into one kept calm state, the halves into one volatile state, and
         // the two switch rarely (once per the rows fitted), where the copies' transitions said 0.5.
         var copies = GaussianHmm.Create([0.5, 0.5], [0.5, 0.5, 0.5, 0.5], [0.0, 0.01], [0.25, 0.26], 2, 1, CovarianceType.Full);
-        var stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
-        var rows = stormy.Sample(200, 5);
+        var rows = Stormy.Sample(200, 5);
         var halves = GaussianHmm.Create([0.5, 0.5], [0.7, 0.3, 0.3, 0.7], [0.0, 0.0], [6.0, 12.0], 2, 1, CovarianceType.Full);
         var absent = HmmStateKeeping.Absent(copies, rows);
 
@@ -166,8 +170,7 @@ public sealed class HmmStateKeepingTests
         // volatile rows after an alarm spread over both states, so by shares neither is absent; the refit's two states both
         // sit on the volatile regime, nearest to state 1: state 0 (calm) is absent, and the refit keeps it.
         var current = GaussianHmm.Create([0.5, 0.5], [0.53, 0.47, 0.35, 0.65], [0.0, 0.0], [0.4, 6.85], 2, 1, CovarianceType.Full);
-        var stormy = GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full);
-        var rows = stormy.Sample(233, 6);
+        var rows = Stormy.Sample(233, 6);
         var halves = GaussianHmm.Create([0.5, 0.5], [0.39, 0.61, 0.53, 0.47], [0.0, 0.0], [5.4, 5.8], 2, 1, CovarianceType.Full);
 
         Assert.Empty(HmmStateKeeping.Absent(current, rows));
@@ -183,9 +186,8 @@ public sealed class HmmStateKeepingTests
         // Two copies of a volatile state (sd 3) and calm rows (sd 0.5) inside both: 0.486 nats per column less surprising
         // than the states' own rows, a regime 36 times narrower.
         var copies = GaussianHmm.Create([0.5, 0.5], [0.5, 0.5, 0.5, 0.5], [0.0, 0.01], [9.0, 9.5], 2, 1, CovarianceType.Full);
-        var calm = GaussianHmm.Create([1.0], [1.0], [0.0], [0.25], 1, 1, CovarianceType.Full);
 
-        Assert.Equal([0, 1], HmmStateKeeping.Absent(copies, calm.Sample(300, 7)));
-        Assert.Empty(HmmStateKeeping.Absent(copies, GaussianHmm.Create([1.0], [1.0], [0.0], [9.0], 1, 1, CovarianceType.Full).Sample(300, 8)));
+        Assert.Equal([0, 1], HmmStateKeeping.Absent(copies, Calm.Sample(300, 7)));
+        Assert.Empty(HmmStateKeeping.Absent(copies, Stormy.Sample(300, 8)));
     }
 }
