@@ -584,7 +584,13 @@ public sealed partial class OnlineGaussianHmm
     /// <param name="window">The most recent rows, oldest first, ending with the last observation absorbed (≥ 1 row, each with an observed entry).</param>
     /// <exception cref="ArgumentException">Shapes differ, or the window is empty or holds an invalid row; nothing changed.</exception>
     /// <exception cref="InvalidOperationException">The estimator has no parameters yet (still buffering); nothing changed.</exception>
-    public void Adopt(GaussianHmm model, DataMatrix window)
+    public void Adopt(GaussianHmm model, DataMatrix window) => Replace(model, window, windowStatistics: true);
+
+    /// <summary>
+    /// <see cref="Adopt(GaussianHmm, DataMatrix)"/>; without <paramref name="windowStatistics"/> the recursion over the window
+    /// rebuilds the filter only (the caller sets the statistics).
+    /// </summary>
+    private void Replace(GaussianHmm model, DataMatrix window, bool windowStatistics)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(window);
@@ -639,9 +645,13 @@ public sealed partial class OnlineGaussianHmm
         {
             var x = window.Row(t);
             _emissions.LogDensity(x, _logEmission, _rowScratch);
-            _emissions.Statistics(Bounded(x), _psiBuffer!, _psi, _rowScratch);
+            if (windowStatistics)
+            {
+                _emissions.Statistics(Bounded(x), _psiBuffer!, _psi, _rowScratch);
+            }
+
             OnlineHmmRecursion.Step(
-                _logEmission, _psi, _start, _transitions, _sequenceStart, accumulate: true, 1.0 / (t + 1),
+                _logEmission, _psi, _start, _transitions, _sequenceStart, windowStatistics, 1.0 / (t + 1),
                 _phi, _rho, _rhoScratch, _statistics, _stepScratch, _k, _d, _emissions.S2Length);
             _sequenceStart = false;
         }
@@ -676,7 +686,7 @@ public sealed partial class OnlineGaussianHmm
     internal void AdoptParameters(GaussianHmm model, DataMatrix window)
     {
         var floor = (double[])_floor.Clone();
-        Adopt(model, window);
+        Replace(model, window, windowStatistics: false);
         for (var j = 0; j < _d; j++)
         {
             _floor[j] = Math.Min(_floor[j], floor[j]);
