@@ -583,7 +583,8 @@ public sealed class ModelCoreRefitTests
 
         var drift = Assert.Single(events, e => e.Type == ModelEventType.Drift);
         Assert.InRange(drift.Observations, 6_001, 6_300);
-        // The refit follows once 200 post-change rows arrived, and is judged (adopted or refused with a reason).
+        // The refit follows once enough post-change rows arrived to fit it on them and judge it on the newest 200 (adopted or
+        // refused with a reason).
         var refit = Assert.Single(events, e => e.Type is ModelEventType.RefitAdopted or ModelEventType.RefitRejected);
         Assert.True(refit.Observations >= drift.Observations + ModelCore.HeldOutAfterDrift);
         Assert.False(string.IsNullOrEmpty(refit.Message));
